@@ -1,0 +1,210 @@
+//! The BBS store: one trait over the state Diego's BBS keeps (domains,
+//! desired LRPs, actual LRPs, tasks). Each method is one transaction.
+//! Mutations return the records before/after so callers can emit events.
+//! Errors are Diego's (`BbsError`): ResourceNotFound, ResourceExists,
+//! InvalidStateTransition, ActualLRPCannotBe*, ...
+
+use async_trait::async_trait;
+use models::{
+    ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey, ActualLrpNetInfo,
+    BbsError, DesiredLrp, DesiredLrpSchedulingInfo, DesiredLrpUpdate, Task, TaskDefinition,
+};
+use std::collections::BTreeMap;
+
+pub type DbResult<T> = Result<T, BbsError>;
+
+/// Which actual LRP rows to list; empty strings mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActualLrpFilter {
+    pub domain: String,
+    pub cell_id: String,
+    pub process_guid: String,
+    pub index: Option<i32>,
+}
+
+/// Which desired LRPs to list; empty means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredLrpFilter {
+    pub domain: String,
+    pub process_guids: Vec<String>,
+}
+
+/// Which tasks to list; empty strings mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub domain: String,
+    pub cell_id: String,
+}
+
+/// What a cell reports when an instance starts running (or evacuates while running).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunningInfo {
+    pub net_info: ActualLrpNetInfo,
+    pub internal_routes: Vec<ActualLrpInternalRoute>,
+    pub metric_tags: BTreeMap<String, String>,
+    /// None keeps Diego's "routable unset" (treated as routable by route-emitter).
+    pub routable: Option<bool>,
+    pub availability_zone: String,
+}
+
+/// Outcome of crashing an instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrashOutcome {
+    pub before: ActualLrp,
+    pub after: ActualLrp,
+    /// The restart calculator allows an immediate restart (caller auctions it).
+    pub should_restart: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- domains -----------------------------------------------------------
+    /// Domains whose TTL has not run out (TTL 0 never expires).
+    async fn fresh_domains(&self) -> DbResult<Vec<String>>;
+    async fn upsert_domain(&self, domain: &str, ttl_seconds: u32) -> DbResult<()>;
+
+    // --- desired LRPs ------------------------------------------------------
+    async fn desired_lrps(&self, filter: &DesiredLrpFilter) -> DbResult<Vec<DesiredLrp>>;
+    async fn desired_lrp_by_process_guid(&self, process_guid: &str) -> DbResult<DesiredLrp>;
+    async fn desired_lrp_scheduling_infos(
+        &self,
+        filter: &DesiredLrpFilter,
+    ) -> DbResult<Vec<DesiredLrpSchedulingInfo>>;
+    async fn desired_lrp_scheduling_info_by_process_guid(
+        &self,
+        process_guid: &str,
+    ) -> DbResult<DesiredLrpSchedulingInfo>;
+    /// Desired LRPs with only routing fields set (process_guid, domain,
+    /// log_guid, instances, routes, modification_tag, metric_tags).
+    async fn desired_lrp_routing_infos(&self, filter: &DesiredLrpFilter)
+        -> DbResult<Vec<DesiredLrp>>;
+    /// Stores a new desired LRP (ResourceExists if the guid is taken); sets
+    /// a fresh modification tag epoch (index 0). Returns the stored record.
+    async fn desire_lrp(&self, lrp: &DesiredLrp) -> DbResult<DesiredLrp>;
+    /// Applies an update (instances, routes, annotation, metric tags, image
+    /// credentials), bumps the modification tag index; returns (before, after).
+    async fn update_desired_lrp(
+        &self,
+        process_guid: &str,
+        update: &DesiredLrpUpdate,
+    ) -> DbResult<(DesiredLrp, DesiredLrp)>;
+    /// Removes a desired LRP; returns what was removed.
+    async fn remove_desired_lrp(&self, process_guid: &str) -> DbResult<DesiredLrp>;
+
+    // --- actual LRPs -------------------------------------------------------
+    async fn actual_lrps(&self, filter: &ActualLrpFilter) -> DbResult<Vec<ActualLrp>>;
+    async fn actual_lrps_by_process_guids(&self, process_guids: &[String])
+        -> DbResult<Vec<ActualLrp>>;
+    /// Creates an UNCLAIMED ordinary instance (ResourceExists if present).
+    async fn create_unclaimed_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp>;
+    /// Moves the ordinary instance back to UNCLAIMED (placement cleared;
+    /// `is_stale` keeps the modification tag index as Diego does).
+    async fn unclaim_actual_lrp(
+        &self,
+        is_stale: bool,
+        key: &ActualLrpKey,
+    ) -> DbResult<(ActualLrp, ActualLrp)>;
+    async fn claim_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> DbResult<(ActualLrp, ActualLrp)>;
+    /// Starts the ordinary instance; creates a RUNNING row when none exists.
+    /// `before` is None when the row was created.
+    async fn start_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        running: &RunningInfo,
+    ) -> DbResult<(Option<ActualLrp>, ActualLrp)>;
+    async fn crash_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        crash_reason: &str,
+    ) -> DbResult<CrashOutcome>;
+    /// Records a placement error on an UNCLAIMED instance.
+    async fn fail_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        placement_error: &str,
+    ) -> DbResult<(ActualLrp, ActualLrp)>;
+    /// Deletes the ordinary row for (guid, index), only if its instance key
+    /// matches when one is given. Returns the removed row.
+    async fn remove_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+        instance_key: Option<&ActualLrpInstanceKey>,
+    ) -> DbResult<ActualLrp>;
+    async fn change_actual_lrp_presence(
+        &self,
+        key: &ActualLrpKey,
+        from: models::actual_lrp::Presence,
+        to: models::actual_lrp::Presence,
+    ) -> DbResult<(ActualLrp, ActualLrp)>;
+    /// (claimed, unclaimed, running, crashed, missing) counts for metrics.
+    async fn count_actual_lrps_by_state(&self) -> DbResult<ActualLrpCounts>;
+    async fn count_desired_instances(&self) -> DbResult<i64>;
+
+    // --- evacuation and suspects -----------------------------------------
+    async fn remove_evacuating_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> DbResult<ActualLrp>;
+    /// Creates or replaces the EVACUATING row for this instance (RUNNING).
+    async fn evacuate_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        running: &RunningInfo,
+    ) -> DbResult<ActualLrp>;
+    async fn remove_suspect_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp>;
+
+    // --- tasks -------------------------------------------------------------
+    async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>>;
+    async fn task_by_guid(&self, task_guid: &str) -> DbResult<Task>;
+    async fn desire_task(
+        &self,
+        definition: &TaskDefinition,
+        task_guid: &str,
+        domain: &str,
+    ) -> DbResult<Task>;
+    /// Returns (before, after, should_start); starting a task already
+    /// running on the same cell answers should_start=false without error.
+    async fn start_task(&self, task_guid: &str, cell_id: &str)
+        -> DbResult<(Task, Task, bool)>;
+    /// Returns (before, after, cell_id it was running on).
+    async fn cancel_task(&self, task_guid: &str) -> DbResult<(Task, Task, String)>;
+    async fn fail_task(&self, task_guid: &str, failure_reason: &str) -> DbResult<(Task, Task)>;
+    /// Back to Pending with rejection_count+1, or Completed(failed) once the
+    /// count reaches `max_retries`.
+    async fn reject_task(
+        &self,
+        task_guid: &str,
+        rejection_reason: &str,
+        max_retries: i32,
+    ) -> DbResult<(Task, Task)>;
+    async fn complete_task(
+        &self,
+        task_guid: &str,
+        cell_id: &str,
+        failed: bool,
+        failure_reason: &str,
+        result: &str,
+    ) -> DbResult<(Task, Task)>;
+    async fn resolving_task(&self, task_guid: &str) -> DbResult<(Task, Task)>;
+    /// Deletes a task in the Resolving state; returns it.
+    async fn delete_task(&self, task_guid: &str) -> DbResult<Task>;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActualLrpCounts {
+    pub claimed: i64,
+    pub unclaimed: i64,
+    pub running: i64,
+    pub crashed: i64,
+    pub crashing_desireds: i64,
+}

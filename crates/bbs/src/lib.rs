@@ -1,0 +1,3 @@
+//! Diego's BBS: the API server and the state it keeps.
+
+pub mod db;

@@ -1,0 +1,30 @@
+//! Diego's wire types, their validation and state rules.
+//!
+//! The protobuf messages are generated from `proto/` (Diego's message names
+//! and field numbers, so bytes on the wire match Diego's BBS).
+
+#[allow(clippy::all, clippy::pedantic)]
+mod pb {
+    include!(concat!(env!("OUT_DIR"), "/models.rs"));
+}
+pub use pb::*;
+
+pub mod error;
+pub mod validation;
+
+pub use error::BbsError;
+
+/// The string states an ActualLRP row can be in (Diego stores them as text).
+pub mod actual_lrp_state {
+    pub const UNCLAIMED: &str = "UNCLAIMED";
+    pub const CLAIMED: &str = "CLAIMED";
+    pub const RUNNING: &str = "RUNNING";
+    pub const CRASHED: &str = "CRASHED";
+}
+
+pub mod lrp_lifecycle;
+pub mod restart_calculator;
+pub mod task_lifecycle;
+
+pub use lrp_lifecycle::resolve_actual_lrp_groups;
+pub use restart_calculator::RestartCalculator;
