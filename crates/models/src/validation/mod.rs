@@ -25,6 +25,24 @@ impl ValidationError {
             self.append(e);
         }
     }
+    /// Adds the problems of a nested validation, if any.
+    pub fn absorb(&mut self, result: Result<(), ValidationError>) {
+        if let Err(e) = result {
+            self.append(e);
+        }
+    }
+    /// Adds "Invalid field: NAME" followed by the nested problems, when the
+    /// nested validation failed (Diego's pattern for sub-records).
+    pub fn nested(&mut self, field: &str, result: Result<(), ValidationError>) {
+        if let Err(e) = result {
+            self.invalid_field(field);
+            self.append(e);
+        }
+    }
+    /// A single-problem error.
+    pub fn single(problem: impl Into<String>) -> Self {
+        ValidationError(vec![problem.into()])
+    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -54,3 +72,26 @@ impl From<ValidationError> for BbsError {
 pub trait Validate {
     fn validate(&self) -> Result<(), ValidationError>;
 }
+
+pub mod rootfs_url;
+pub mod rules;
+
+mod actions;
+mod actual_lrp;
+mod cached_dependencies;
+mod cells;
+mod checks;
+mod desired_lrp;
+mod desired_requests;
+mod env_vars;
+mod image_layers;
+mod lrp_requests;
+mod metric_tags;
+mod security_groups;
+mod sidecars;
+mod task;
+mod task_requests;
+mod volume_mounts;
+
+pub use actions::InnerAction;
+pub use metric_tags::metric_tags_problems;
