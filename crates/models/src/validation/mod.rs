@@ -95,3 +95,6 @@ mod volume_mounts;
 
 pub use actions::InnerAction;
 pub use metric_tags::metric_tags_problems;
+
+#[cfg(test)]
+mod desired_lrp_tests;
