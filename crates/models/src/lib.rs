@@ -28,3 +28,4 @@ pub mod task_lifecycle;
 
 pub use lrp_lifecycle::resolve_actual_lrp_groups;
 pub use restart_calculator::RestartCalculator;
+pub mod desired_lrp_parts;
