@@ -103,7 +103,7 @@ impl DesiredLrp {
             image_layers: self.image_layers.clone(),
             metric_tags: BTreeMap::new(),
             sidecars: self.sidecars.clone(),
-            log_rate_limit: self.log_rate_limit.clone(),
+            log_rate_limit: self.log_rate_limit,
             volume_mounted_files: self.volume_mounted_files.clone(),
         }
     }
@@ -247,31 +247,26 @@ impl DesiredLrpSchedulingInfo {
 
 impl DesiredLrpUpdate {
     pub fn instances(&self) -> Option<i32> {
-        match self.optional_instances {
-            Some(OptionalInstances::Instances(n)) => Some(n),
-            None => None,
-        }
+        self.optional_instances
+            .map(|OptionalInstances::Instances(n)| n)
     }
 
     pub fn annotation(&self) -> Option<&str> {
-        match &self.optional_annotation {
-            Some(OptionalAnnotation::Annotation(a)) => Some(a),
-            None => None,
-        }
+        self.optional_annotation
+            .as_ref()
+            .map(|OptionalAnnotation::Annotation(v)| v.as_str())
     }
 
     pub fn image_username(&self) -> Option<&str> {
-        match &self.optional_image_username {
-            Some(OptionalImageUsername::ImageUsername(u)) => Some(u),
-            None => None,
-        }
+        self.optional_image_username
+            .as_ref()
+            .map(|OptionalImageUsername::ImageUsername(v)| v.as_str())
     }
 
     pub fn image_password(&self) -> Option<&str> {
-        match &self.optional_image_password {
-            Some(OptionalImagePassword::ImagePassword(p)) => Some(p),
-            None => None,
-        }
+        self.optional_image_password
+            .as_ref()
+            .map(|OptionalImagePassword::ImagePassword(v)| v.as_str())
     }
 
     pub fn set_instances(&mut self, n: i32) {
