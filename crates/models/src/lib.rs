@@ -9,10 +9,12 @@ mod pb {
 }
 pub use pb::*;
 
-pub mod error;
+pub mod bbs_error;
 pub mod validation;
 
-pub use error::BbsError;
+pub use bbs_error::BbsError;
+/// Diego's error types (the `type` field of `Error`).
+pub use pb::error::Type as ErrorType;
 
 /// The string states an ActualLRP row can be in (Diego stores them as text).
 pub mod actual_lrp_state {

@@ -4,8 +4,8 @@
 use crate::actual_lrp_state::*;
 use crate::pb::actual_lrp::{OptionalRoutable, Presence};
 use crate::pb::{
-    ActualLrp, ActualLrpGroup, ActualLrpInfo, ActualLrpInstanceKey, ActualLrpKey,
-    ActualLrpNetInfo, ModificationTag,
+    ActualLrp, ActualLrpGroup, ActualLrpInfo, ActualLrpInstanceKey, ActualLrpKey, ActualLrpNetInfo,
+    ModificationTag,
 };
 use std::time::Duration;
 
@@ -72,10 +72,8 @@ impl ActualLrp {
     }
 
     pub fn routable(&self) -> Option<bool> {
-        match self.optional_routable {
-            Some(OptionalRoutable::Routable(r)) => Some(r),
-            None => None,
-        }
+        self.optional_routable
+            .map(|OptionalRoutable::Routable(r)| r)
     }
     pub fn set_routable(&mut self, routable: bool) {
         self.optional_routable = Some(OptionalRoutable::Routable(routable));
@@ -143,7 +141,9 @@ impl ActualLrp {
             since: self.since,
             modification_tag: Some(self.modification_tag.clone().unwrap_or_default()),
             presence: self.presence,
-            optional_routable: self.routable().map(crate::pb::actual_lrp_info::OptionalRoutable::Routable),
+            optional_routable: self
+                .routable()
+                .map(crate::pb::actual_lrp_info::OptionalRoutable::Routable),
             availability_zone: self.availability_zone.clone(),
         }
     }

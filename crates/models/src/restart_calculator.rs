@@ -34,7 +34,11 @@ impl RestartCalculator {
         let steps = (max_backoff_duration.as_nanos() as f64
             / CRASH_BACKOFF_MIN_DURATION.as_nanos() as f64)
             .ceil();
-        let max_backoff_count = if steps >= 1.0 { steps.log2().floor() as i32 } else { 0 };
+        let max_backoff_count = if steps >= 1.0 {
+            steps.log2().floor() as i32
+        } else {
+            0
+        };
         Self {
             immediate_restarts,
             max_backoff_count,
@@ -89,9 +93,22 @@ mod tests {
         assert!(c.should_restart(0, 0, 0));
         assert!(c.should_restart(0, 0, 1));
         assert!(c.should_restart(0, 0, 2));
-        let expect: [(i32, i64); 8] = [(3, 30), (4, 60), (5, 120), (6, 240), (7, 480), (8, 960), (9, 960), (50, 960)];
+        let expect: [(i32, i64); 8] = [
+            (3, 30),
+            (4, 60),
+            (5, 120),
+            (6, 240),
+            (7, 480),
+            (8, 960),
+            (9, 960),
+            (50, 960),
+        ];
         for (count, secs) in expect {
-            assert_eq!(c.backoff(count), Duration::from_secs(secs as u64), "count {count}");
+            assert_eq!(
+                c.backoff(count),
+                Duration::from_secs(secs as u64),
+                "count {count}"
+            );
             let crashed = 1_000 * S;
             assert!(!c.should_restart(crashed + secs * S - 1, crashed, count));
             assert!(c.should_restart(crashed + secs * S, crashed, count));

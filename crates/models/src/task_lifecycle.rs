@@ -1,6 +1,6 @@
 //! Task state rules.
 
-use crate::error::BbsError;
+use crate::bbs_error::BbsError;
 use crate::pb::task::State;
 use crate::pb::Task;
 
@@ -28,10 +28,19 @@ mod tests {
 
     #[test]
     fn only_forward_transitions() {
-        let all = [State::Invalid, State::Pending, State::Running, State::Completed, State::Resolving];
+        let all = [
+            State::Invalid,
+            State::Pending,
+            State::Running,
+            State::Completed,
+            State::Resolving,
+        ];
         for from in all {
             for to in all {
-                let t = Task { state: from as i32, ..Default::default() };
+                let t = Task {
+                    state: from as i32,
+                    ..Default::default()
+                };
                 let ok = t.validate_transition_to(to).is_ok();
                 let want = matches!(
                     (from, to),

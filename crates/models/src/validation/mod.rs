@@ -3,7 +3,7 @@
 //! A failed validation lists every problem, joined by ", " (as Diego's
 //! ValidationError), and reaches clients as an InvalidRequest error.
 
-use crate::error::BbsError;
+use crate::bbs_error::BbsError;
 
 /// Every problem found in one value, in the order found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

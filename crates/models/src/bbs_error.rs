@@ -57,19 +57,31 @@ impl BbsError {
         Self::new(ErrorType::FailedToOpenEnvelope, "could not open envelope")
     }
     pub fn cannot_be_claimed() -> Self {
-        Self::new(ErrorType::ActualLrpCannotBeClaimed, "cannot claim actual LRP")
+        Self::new(
+            ErrorType::ActualLrpCannotBeClaimed,
+            "cannot claim actual LRP",
+        )
     }
     pub fn cannot_be_started() -> Self {
-        Self::new(ErrorType::ActualLrpCannotBeStarted, "cannot start actual LRP")
+        Self::new(
+            ErrorType::ActualLrpCannotBeStarted,
+            "cannot start actual LRP",
+        )
     }
     pub fn cannot_be_crashed() -> Self {
-        Self::new(ErrorType::ActualLrpCannotBeCrashed, "cannot crash actual LRP")
+        Self::new(
+            ErrorType::ActualLrpCannotBeCrashed,
+            "cannot crash actual LRP",
+        )
     }
     pub fn cannot_be_failed() -> Self {
         Self::new(ErrorType::ActualLrpCannotBeFailed, "cannot fail actual LRP")
     }
     pub fn cannot_be_removed() -> Self {
-        Self::new(ErrorType::ActualLrpCannotBeRemoved, "cannot remove actual LRP")
+        Self::new(
+            ErrorType::ActualLrpCannotBeRemoved,
+            "cannot remove actual LRP",
+        )
     }
     pub fn cannot_be_unclaimed() -> Self {
         Self::new(
