@@ -10,6 +10,7 @@ mod pb {
 pub use pb::*;
 
 pub mod bbs_error;
+pub mod json;
 pub mod validation;
 
 pub use bbs_error::BbsError;

@@ -1,0 +1,90 @@
+//! LRP routes: Go's `models.Routes` (`map[string]*json.RawMessage`), which
+//! travels in protobuf as `ProtoRoutes` (router name → raw JSON bytes).
+
+use std::collections::BTreeMap;
+
+use super::codec::{Cx, FieldCodec, ObjWriter};
+use super::error::JsonError;
+use super::escape::write_compact_html;
+use super::parse::{parse, Kind, Node};
+use crate::pb::ProtoRoutes;
+
+/// Writes one router's raw JSON the way Go re-emits a `json.RawMessage`
+/// (compacted, HTML-escaped). Bytes that are not valid JSON (which would make
+/// Go's `json.Marshal` fail as a whole) are written as `null`.
+fn write_raw(out: &mut String, raw: &[u8]) {
+    match std::str::from_utf8(raw) {
+        Ok(s) if parse(s).is_ok() => write_compact_html(out, s),
+        _ => out.push_str("null"),
+    }
+}
+
+fn encode_routes(routes: &Option<ProtoRoutes>, out: &mut String) {
+    match routes {
+        // A Routes decoded from an empty ProtoRoutes is a nil map.
+        Some(pr) if !pr.routes.is_empty() => {
+            let mut w = ObjWriter::new(out);
+            for (router, raw) in &pr.routes {
+                write_raw(w.key(router), raw);
+            }
+            w.finish();
+        }
+        _ => out.push_str("null"),
+    }
+}
+
+/// Reads a routes object keeping each router's value byte for byte as
+/// written (Go's `json.RawMessage` copies the input text verbatim).
+fn decode_routes(
+    routes: &mut Option<ProtoRoutes>,
+    v: &Node<'_>,
+    cx: &mut Cx,
+) -> Result<(), JsonError> {
+    match &v.kind {
+        Kind::Null => {
+            *routes = None;
+            Ok(())
+        }
+        Kind::Object(members) => {
+            let pr = routes.get_or_insert_with(|| ProtoRoutes {
+                routes: BTreeMap::new(),
+            });
+            for (router, raw) in members {
+                pr.routes
+                    .insert(router.clone(), raw.raw.as_bytes().to_vec());
+            }
+            Ok(())
+        }
+        _ => Err(cx.mismatch(v, "models.Routes")),
+    }
+}
+
+/// `*Routes` (DesiredLRP, DesiredLRPUpdate): nil when absent.
+pub struct RoutesPtr;
+
+impl FieldCodec<Option<ProtoRoutes>> for RoutesPtr {
+    fn encode(f: &Option<ProtoRoutes>, out: &mut String) {
+        encode_routes(f, out)
+    }
+    fn is_empty(f: &Option<ProtoRoutes>) -> bool {
+        f.is_none()
+    }
+    fn decode(f: &mut Option<ProtoRoutes>, v: &Node<'_>, cx: &mut Cx) -> Result<(), JsonError> {
+        decode_routes(f, v, cx)
+    }
+}
+
+/// `Routes` held by value (DesiredLRPSchedulingInfo): `null` when empty.
+pub struct RoutesValue;
+
+impl FieldCodec<Option<ProtoRoutes>> for RoutesValue {
+    fn encode(f: &Option<ProtoRoutes>, out: &mut String) {
+        encode_routes(f, out)
+    }
+    fn is_empty(f: &Option<ProtoRoutes>) -> bool {
+        !matches!(f, Some(r) if !r.routes.is_empty())
+    }
+    fn decode(f: &mut Option<ProtoRoutes>, v: &Node<'_>, cx: &mut Cx) -> Result<(), JsonError> {
+        decode_routes(f, v, cx)
+    }
+}
