@@ -1,0 +1,269 @@
+//! The BBS configuration: a JSON file using Diego's bbs field names
+//! (`cmd/bbs/config/config.go`) where they exist. Durations accept Go
+//! duration strings ("30s", "1m30s", "500ms") or integer nanoseconds.
+//!
+//! ```json
+//! {
+//!   "listen_address": "0.0.0.0:8889",
+//!   "health_address": "127.0.0.1:8890",
+//!   "require_ssl": true,
+//!   "ca_file": "ca.crt", "cert_file": "bbs.crt", "key_file": "bbs.key",
+//!   "database_driver": "sqlite",
+//!   "database_connection_string": "/var/vcap/store/bbs/bbs.db",
+//!   "max_open_database_connections": 16,
+//!   "encryption_keys": {"key1": "a passphrase"},
+//!   "active_key_label": "key1",
+//!   "auctioneer_address": "https://auctioneer.service.cf.internal:9016",
+//!   "task_callback_workers": 1000,
+//!   "max_task_retries": 3
+//! }
+//! ```
+
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A duration in Diego's JSON form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GoDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(ns) => Ok(GoDuration(Duration::from_nanos(ns))),
+            Raw::Str(s) => parse_go_duration(&s)
+                .map(GoDuration)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl serde::Serialize for GoDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", self.0.as_millis()))
+    }
+}
+
+/// Parses "1h2m3.5s", "300ms", "10us", "0".
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
+        if num_end == 0 {
+            return Err(format!("invalid duration {s:?}"));
+        }
+        let n: f64 = rest[..num_end].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_end];
+        rest = &rest[unit_end..];
+        let ns = match unit {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(format!("unknown unit {unit:?} in duration {s:?}")),
+        };
+        total += n * ns;
+    }
+    Ok(Duration::from_nanos(total as u64))
+}
+
+fn d(secs: u64) -> GoDuration {
+    GoDuration(Duration::from_secs(secs))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct BbsConfig {
+    pub listen_address: String,
+    /// Health server (any path answers 200; `/metrics` serves Prometheus text).
+    pub health_address: String,
+    pub advertise_url: String,
+    pub require_ssl: bool,
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
+
+    /// "sqlite" (default) or "postgres".
+    pub database_driver: String,
+    /// SQLite: a file path (or `sqlite://` URL); Postgres: a `postgres://` URL.
+    /// Empty: `bbs.db` in the working directory.
+    pub database_connection_string: String,
+    #[serde(alias = "max_open_connections")]
+    pub max_open_database_connections: u32,
+    pub encryption_keys: BTreeMap<String, String>,
+    pub active_key_label: String,
+
+    /// Empty: no auctioneer; start requests are dropped (see `clients`).
+    pub auctioneer_address: String,
+    pub auctioneer_ca_cert: String,
+    pub auctioneer_client_cert: String,
+    pub auctioneer_client_key: String,
+    pub auctioneer_require_tls: bool,
+
+    pub rep_ca_cert: String,
+    pub rep_client_cert: String,
+    pub rep_client_key: String,
+    pub rep_require_tls: bool,
+
+    /// Timeout of outgoing calls (auctioneer, reps, task callbacks).
+    pub communication_timeout: GoDuration,
+    pub converge_repeat_interval: GoDuration,
+    pub kick_task_duration: GoDuration,
+    pub expire_completed_task_duration: GoDuration,
+    pub expire_pending_task_duration: GoDuration,
+    pub convergence_workers: usize,
+    pub update_workers: usize,
+    pub task_callback_workers: usize,
+    pub max_task_retries: i32,
+
+    pub session_name: String,
+    pub uuid: String,
+    pub log_level: String,
+    /// Largest accepted request body (ours; Diego has no limit).
+    pub max_request_body_bytes: usize,
+}
+
+impl Default for BbsConfig {
+    fn default() -> Self {
+        Self {
+            listen_address: "0.0.0.0:8889".into(),
+            health_address: "127.0.0.1:8890".into(),
+            advertise_url: String::new(),
+            require_ssl: false,
+            ca_file: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            database_driver: "sqlite".into(),
+            database_connection_string: String::new(),
+            max_open_database_connections: 16,
+            encryption_keys: BTreeMap::new(),
+            active_key_label: String::new(),
+            auctioneer_address: String::new(),
+            auctioneer_ca_cert: String::new(),
+            auctioneer_client_cert: String::new(),
+            auctioneer_client_key: String::new(),
+            auctioneer_require_tls: false,
+            rep_ca_cert: String::new(),
+            rep_client_cert: String::new(),
+            rep_client_key: String::new(),
+            rep_require_tls: false,
+            communication_timeout: d(10),
+            converge_repeat_interval: d(30),
+            kick_task_duration: d(30),
+            expire_completed_task_duration: d(120),
+            expire_pending_task_duration: d(30 * 60),
+            convergence_workers: 20,
+            update_workers: 1000,
+            task_callback_workers: 1000,
+            max_task_retries: 3,
+            session_name: "bbs".into(),
+            uuid: String::new(),
+            log_level: "info".into(),
+            max_request_body_bytes: crate::handlers::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl BbsConfig {
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
+        Self::from_json(&text)
+    }
+
+    pub fn from_json(text: &str) -> anyhow::Result<Self> {
+        let cfg: Self = serde_json::from_str(text)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.encryption_keys.is_empty() {
+            anyhow::bail!("Must have at least one encryption key set (encryption_keys)");
+        }
+        if !self.encryption_keys.contains_key(&self.active_key_label) {
+            anyhow::bail!("active_key_label {:?} is not among encryption_keys", self.active_key_label);
+        }
+        match self.database_driver.as_str() {
+            "sqlite" | "postgres" => {}
+            other => anyhow::bail!("unsupported database_driver {other:?} (want \"sqlite\" or \"postgres\")"),
+        }
+        if self.require_ssl && (self.cert_file.is_empty() || self.key_file.is_empty() || self.ca_file.is_empty()) {
+            anyhow::bail!("require_ssl needs ca_file, cert_file and key_file");
+        }
+        Ok(())
+    }
+
+    /// The store URL: `sqlite:///abs/path.db` or the postgres URL as given.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        match self.database_driver.as_str() {
+            "postgres" => Ok(self.database_connection_string.clone()),
+            _ => {
+                let raw = self.database_connection_string.trim();
+                let path = raw
+                    .strip_prefix("sqlite://")
+                    .or_else(|| raw.strip_prefix("sqlite:"))
+                    .unwrap_or(raw);
+                let path = if path.is_empty() { "bbs.db" } else { path };
+                let mut p = PathBuf::from(path);
+                if p.is_relative() {
+                    p = std::env::current_dir()?.join(p);
+                }
+                Ok(format!("sqlite://{}", p.display()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_go_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_go_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_go_duration("5x").is_err());
+    }
+
+    #[test]
+    fn diego_field_names_and_defaults() {
+        let cfg = BbsConfig::from_json(
+            r#"{"listen_address":"127.0.0.1:0","encryption_keys":{"k":"p"},"active_key_label":"k",
+                "kick_task_duration":"10s","max_open_database_connections":4,
+                "database_connection_string":"/tmp/x.db"}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.kick_task_duration.0, Duration::from_secs(10));
+        assert_eq!(cfg.expire_pending_task_duration.0, Duration::from_secs(1800));
+        assert_eq!(cfg.max_task_retries, 3);
+        assert_eq!(cfg.max_open_database_connections, 4);
+        assert_eq!(cfg.database_url().unwrap(), "sqlite:///tmp/x.db");
+        assert!(BbsConfig::from_json("{}").is_err(), "keys are required");
+    }
+}

@@ -1,0 +1,382 @@
+//! Evacuation (a cell draining its instances), Diego's evacuation
+//! controller: a running instance gets an EVACUATING copy while its
+//! ordinary row is unclaimed and re-auctioned; `keep_container` tells the
+//! rep whether to keep running it until the replacement runs.
+
+use super::{find_with_presence, lookup_by_instance_key, lrps_at, Deps};
+use crate::clients::LrpStartRequest;
+use crate::db::{ActualLrpFilter, RunningInfo};
+use crate::errors::{is_cannot_be_removed, is_not_found, is_resource_exists};
+use crate::events::calculator::{emit_events, record_change, set_of, LrpSet};
+use models::actual_lrp::Presence;
+use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING};
+use models::desired_lrp::UpdateStrategy;
+use models::{ActualLrp, ActualLrpInstanceKey, ActualLrpKey, BbsError};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct EvacuationController {
+    deps: Arc<Deps>,
+}
+
+impl EvacuationController {
+    pub fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    pub async fn remove_evacuating(
+        &self,
+        trace_id: &str,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> Result<(), BbsError> {
+        let d = &self.deps;
+        let lrps = lrps_at(d.store.as_ref(), &key.process_guid, key.index).await?;
+        let Some(lrp) = lookup_by_instance_key(&lrps, instance_key) else {
+            return Err(BbsError::resource_not_found());
+        };
+        if lrp.presence() != Presence::Evacuating {
+            return Err(BbsError::resource_not_found());
+        }
+        d.store.remove_evacuating_actual_lrp(key, instance_key).await?;
+        let set = set_of(&lrps);
+        let new = record_change(Some(lrp), None, &set);
+        emit_events(&d.hubs, trace_id, &set, &new);
+        Ok(())
+    }
+
+    /// Removes the caller's row if it is EVACUATING or SUSPECT: Ok(true) when removed.
+    async fn remove_evacuating_or_suspect(
+        &self,
+        lrps: &mut LrpSet,
+        current: &[ActualLrp],
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> Result<bool, BbsError> {
+        let d = &self.deps;
+        let Some(lrp) = lookup_by_instance_key(current, instance_key) else {
+            return Err(BbsError::resource_not_found());
+        };
+        match lrp.presence() {
+            Presence::Evacuating => {
+                d.store.remove_evacuating_actual_lrp(key, instance_key).await?;
+            }
+            Presence::Suspect => {
+                d.store.remove_suspect_actual_lrp(key).await?;
+            }
+            Presence::Ordinary => return Ok(false),
+        }
+        *lrps = record_change(Some(lrp), None, lrps);
+        Ok(true)
+    }
+
+    async fn request_auction(&self, trace_id: &str, key: &ActualLrpKey) {
+        let d = &self.deps;
+        match d
+            .store
+            .desired_lrp_scheduling_info_by_process_guid(&key.process_guid)
+            .await
+        {
+            Ok(info) => {
+                let start = LrpStartRequest::from_scheduling_info(&info, vec![key.index]);
+                if let Err(e) = d.auctioneer.request_lrp_auctions(trace_id, vec![start]).await {
+                    tracing::warn!(error = %e, "failed requesting auction");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "failed fetching desired LRP scheduling info"),
+        }
+    }
+
+    /// Returns (keep_container, result).
+    pub async fn evacuate_claimed(
+        &self,
+        trace_id: &str,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> (bool, Result<(), BbsError>) {
+        let d = &self.deps;
+        let lrps = match lrps_at(d.store.as_ref(), &key.process_guid, key.index).await {
+            Ok(l) => l,
+            Err(e) => return (false, Err(e)),
+        };
+        let set = set_of(&lrps);
+        let mut new = set.clone();
+        let removed = self
+            .remove_evacuating_or_suspect(&mut new, &lrps, key, instance_key)
+            .await;
+        let result = match removed {
+            Err(e) => (false, Err(e)),
+            Ok(true) => (false, Ok(())),
+            Ok(false) => match d.store.unclaim_actual_lrp(false, key).await {
+                Err(e) if is_not_found(&e) => (false, Ok(())),
+                Err(e) => (true, Err(e)),
+                Ok((before, after)) => {
+                    new = record_change(Some(&before), Some(after), &new);
+                    self.request_auction(trace_id, key).await;
+                    (false, Ok(()))
+                }
+            },
+        };
+        emit_events(&d.hubs, trace_id, &set, &new);
+        result
+    }
+
+    pub async fn evacuate_crashed(
+        &self,
+        trace_id: &str,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        error_message: &str,
+    ) -> Result<(), BbsError> {
+        let d = &self.deps;
+        let lrps = lrps_at(d.store.as_ref(), &key.process_guid, key.index).await?;
+        let set = set_of(&lrps);
+        let mut new = set.clone();
+        let result = match self
+            .remove_evacuating_or_suspect(&mut new, &lrps, key, instance_key)
+            .await
+        {
+            Err(e) => Err(e),
+            Ok(true) => Ok(()),
+            Ok(false) => match d.store.crash_actual_lrp(key, instance_key, error_message).await {
+                Ok(outcome) => {
+                    new = record_change(Some(&outcome.before), Some(outcome.after), &new);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        emit_events(&d.hubs, trace_id, &set, &new);
+        result
+    }
+
+    pub async fn evacuate_stopped(
+        &self,
+        trace_id: &str,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> Result<(), BbsError> {
+        let d = &self.deps;
+        let lrps = lrps_at(d.store.as_ref(), &key.process_guid, key.index).await?;
+        let set = set_of(&lrps);
+        let mut new = set.clone();
+        let result = match self
+            .remove_evacuating_or_suspect(&mut new, &lrps, key, instance_key)
+            .await
+        {
+            Err(e) => Err(e),
+            Ok(true) => Ok(()),
+            Ok(false) => match d
+                .store
+                .remove_actual_lrp(&key.process_guid, key.index, Some(instance_key))
+                .await
+            {
+                Ok(_) => {
+                    let lrp = lookup_by_instance_key(&lrps, instance_key);
+                    new = record_change(lrp, None, &new);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        emit_events(&d.hubs, trace_id, &set, &new);
+        result
+    }
+
+    /// Removes an evacuating row; Ok(None) when there was nothing to remove.
+    async fn remove_evacuating_row(&self, evacuating: Option<&ActualLrp>) -> Result<Option<ActualLrp>, BbsError> {
+        let Some(e) = evacuating else { return Ok(None) };
+        match self
+            .deps
+            .store
+            .remove_evacuating_actual_lrp(&e.key(), &e.instance_key())
+            .await
+        {
+            Ok(_) => Ok(Some(e.clone())),
+            Err(err) if is_cannot_be_removed(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Returns (keep_container, result).
+    pub async fn evacuate_running(
+        &self,
+        trace_id: &str,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        running: &RunningInfo,
+    ) -> (bool, Result<(), BbsError>) {
+        let d = &self.deps;
+        let lrps = match lrps_at(d.store.as_ref(), &key.process_guid, key.index).await {
+            Ok(l) => l,
+            Err(e) => return (true, Err(e)),
+        };
+        if lrps.is_empty() {
+            return (false, Ok(()));
+        }
+        let set = set_of(&lrps);
+        let mut new = set.clone();
+        let out = self
+            .evacuate_running_inner(trace_id, &lrps, &mut new, key, instance_key, running)
+            .await;
+        emit_events(&d.hubs, trace_id, &set, &new);
+        out
+    }
+
+    async fn evacuate_running_inner(
+        &self,
+        trace_id: &str,
+        lrps: &[ActualLrp],
+        new: &mut LrpSet,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        running: &RunningInfo,
+    ) -> (bool, Result<(), BbsError>) {
+        let d = &self.deps;
+        let target = lookup_by_instance_key(lrps, instance_key);
+        let instance = find_with_presence(lrps, Presence::Ordinary);
+
+        let replacement_running = match instance {
+            Some(i) => Some(i) != target && (i.state == RUNNING || i.state == CRASHED),
+            None => false,
+        };
+        if instance.is_none() || replacement_running {
+            return match self.remove_evacuating_row(target).await {
+                Ok(removed) => {
+                    if let Some(r) = removed {
+                        *new = record_change(Some(&r), None, new);
+                    }
+                    (false, Ok(()))
+                }
+                Err(e) => (true, Err(e)),
+            };
+        }
+
+        let desired = match d.store.desired_lrp_by_process_guid(&key.process_guid).await {
+            Ok(dl) => dl,
+            Err(e) if is_not_found(&e) => {
+                return match self.remove_evacuating_row(target).await {
+                    Ok(removed) => {
+                        if let Some(r) = removed {
+                            *new = record_change(Some(&r), None, new);
+                        }
+                        (false, Ok(()))
+                    }
+                    Err(e) => (true, Err(e)),
+                };
+            }
+            Err(e) => return (true, Err(e)),
+        };
+
+        if desired.update_strategy() == UpdateStrategy::Recreate {
+            let Some(target) = target else { return (false, Ok(())) };
+            match target.presence() {
+                Presence::Evacuating => {
+                    return match self.remove_evacuating_row(Some(target)).await {
+                        Ok(removed) => {
+                            if let Some(r) = removed {
+                                *new = record_change(Some(&r), None, new);
+                            }
+                            (false, Ok(()))
+                        }
+                        Err(e) => (true, Err(e)),
+                    };
+                }
+                Presence::Suspect => {
+                    return match d.store.remove_suspect_actual_lrp(key).await {
+                        Ok(_) => {
+                            *new = record_change(Some(target), None, new);
+                            (false, Ok(()))
+                        }
+                        Err(e) => (true, Err(e)),
+                    };
+                }
+                Presence::Ordinary => {}
+            }
+            if target.state == RUNNING || target.state == CLAIMED {
+                // Unclaim only while every desired instance is running.
+                let running_count = match d
+                    .store
+                    .actual_lrps(&ActualLrpFilter {
+                        process_guid: key.process_guid.clone(),
+                        ..Default::default()
+                    })
+                    .await
+                {
+                    Ok(all) => all
+                        .iter()
+                        .filter(|l| l.presence() == Presence::Ordinary && l.state == RUNNING)
+                        .count() as i32,
+                    Err(e) => return (true, Err(e)),
+                };
+                if running_count < desired.instances {
+                    return (true, Ok(()));
+                }
+                return match d.store.unclaim_actual_lrp(false, key).await {
+                    Ok((_, after)) => {
+                        *new = record_change(Some(target), Some(after), new);
+                        self.request_auction(trace_id, key).await;
+                        (false, Ok(()))
+                    }
+                    Err(e) if crate::errors::is_cannot_be_unclaimed(&e) => (true, Ok(())),
+                    Err(e) => (true, Err(e)),
+                };
+            }
+            return (false, Ok(()));
+        }
+
+        if target.is_none() || target.map(|t| t.presence()) == Some(Presence::Evacuating) {
+            if let Some(evacuating) = find_with_presence(lrps, Presence::Evacuating) {
+                if Some(evacuating) != target {
+                    tracing::info!("already evacuated by a different cell");
+                    return (false, Ok(()));
+                }
+            }
+            return match d.store.evacuate_actual_lrp(key, instance_key, running).await {
+                Ok(lrp) => {
+                    *new = record_change(None, Some(lrp), new);
+                    (true, Ok(()))
+                }
+                Err(e) if is_resource_exists(&e) => (true, Ok(())),
+                Err(e) => (true, Err(e)),
+            };
+        }
+
+        let target = target.unwrap();
+        if target.state == RUNNING || target.state == CLAIMED {
+            let r = self.evacuate_instance(trace_id, lrps, new, target).await;
+            return (true, r);
+        }
+        (false, Ok(()))
+    }
+
+    async fn evacuate_instance(
+        &self,
+        trace_id: &str,
+        lrps: &[ActualLrp],
+        new: &mut LrpSet,
+        lrp: &ActualLrp,
+    ) -> Result<(), BbsError> {
+        let d = &self.deps;
+        let running = RunningInfo {
+            net_info: lrp.actual_lrp_net_info.clone().unwrap_or_default(),
+            internal_routes: lrp.actual_lrp_internal_routes.clone(),
+            metric_tags: lrp.metric_tags.clone(),
+            routable: Some(lrp.routable().unwrap_or(false)),
+            availability_zone: lrp.availability_zone.clone(),
+        };
+        let evacuating = d
+            .store
+            .evacuate_actual_lrp(&lrp.key(), &lrp.instance_key(), &running)
+            .await?;
+        *new = record_change(Some(lrp), Some(evacuating), &set_of(lrps));
+        if lrp.presence() == Presence::Suspect {
+            d.store.remove_suspect_actual_lrp(&lrp.key()).await?;
+            return Ok(());
+        }
+        let (_, after) = d.store.unclaim_actual_lrp(false, &lrp.key()).await?;
+        *new = record_change(None, Some(after), new);
+        self.request_auction(trace_id, &lrp.key()).await;
+        Ok(())
+    }
+}

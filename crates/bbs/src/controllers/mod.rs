@@ -1,0 +1,73 @@
+//! Controllers: the BBS's behaviour behind each lifecycle route (Diego's
+//! controllers and the desired-LRP handler logic), over the store, the event
+//! hubs and the outgoing clients.
+
+pub mod actual_lrp;
+pub mod desired_lrp;
+pub mod evacuation;
+pub mod task;
+
+use crate::clients::{AuctioneerClient, CellPresences, RepClient};
+use crate::db::{ActualLrpFilter, Store};
+use crate::events::Hubs;
+use crate::taskcallback::TaskCompletionPool;
+use models::actual_lrp::Presence;
+use models::{ActualLrp, ActualLrpInstanceKey, BbsError};
+use std::sync::Arc;
+
+pub use actual_lrp::ActualLrpLifecycleController;
+pub use desired_lrp::DesiredLrpController;
+pub use evacuation::EvacuationController;
+pub use task::TaskController;
+
+/// Everything a controller may use.
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub hubs: Arc<Hubs>,
+    pub auctioneer: Arc<dyn AuctioneerClient>,
+    pub rep: Arc<dyn RepClient>,
+    pub cells: Arc<dyn CellPresences>,
+    pub task_completion: Arc<TaskCompletionPool>,
+    /// `max_task_retries`: rejections before a task is failed.
+    pub max_task_retries: i32,
+}
+
+/// All controllers over one set of dependencies.
+#[derive(Clone)]
+pub struct Controllers {
+    pub actual_lrp: ActualLrpLifecycleController,
+    pub evacuation: EvacuationController,
+    pub desired_lrp: DesiredLrpController,
+    pub task: TaskController,
+    pub deps: Arc<Deps>,
+}
+
+impl Controllers {
+    pub fn new(deps: Arc<Deps>) -> Self {
+        Self {
+            actual_lrp: ActualLrpLifecycleController::new(deps.clone()),
+            evacuation: EvacuationController::new(deps.clone()),
+            desired_lrp: DesiredLrpController::new(deps.clone()),
+            task: TaskController::new(deps.clone()),
+            deps,
+        }
+    }
+}
+
+pub(crate) async fn lrps_at(store: &dyn Store, process_guid: &str, index: i32) -> Result<Vec<ActualLrp>, BbsError> {
+    store
+        .actual_lrps(&ActualLrpFilter {
+            process_guid: process_guid.to_string(),
+            index: Some(index),
+            ..Default::default()
+        })
+        .await
+}
+
+pub(crate) fn find_with_presence(lrps: &[ActualLrp], presence: Presence) -> Option<&ActualLrp> {
+    lrps.iter().find(|l| l.presence() == presence)
+}
+
+pub(crate) fn lookup_by_instance_key<'a>(lrps: &'a [ActualLrp], key: &ActualLrpInstanceKey) -> Option<&'a ActualLrp> {
+    lrps.iter().find(|l| l.instance_key() == *key)
+}

@@ -1,0 +1,269 @@
+//! Event hubs and Diego's event types.
+//!
+//! Four hubs as in Diego's BBS: desired LRPs, actual LRP groups (the
+//! deprecated `actual_lrp_*` events), actual LRP instances and tasks. A hub
+//! never blocks its emitter: each subscriber has a bounded buffer of
+//! [`MAX_PENDING_SUBSCRIBER_EVENTS`] events and a subscriber whose buffer is
+//! full is dropped (its stream ends), as Diego's hub drops slow consumers.
+
+pub mod calculator;
+pub mod sse;
+
+use models::{
+    ActualLrpChangedEvent, ActualLrpCrashedEvent, ActualLrpCreatedEvent,
+    ActualLrpInstanceChangedEvent, ActualLrpInstanceCreatedEvent, ActualLrpInstanceRemovedEvent,
+    ActualLrpRemovedEvent, DesiredLrpChangedEvent, DesiredLrpCreatedEvent, DesiredLrpRemovedEvent,
+    TaskChangedEvent, TaskCreatedEvent, TaskRemovedEvent,
+};
+use prost::Message;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Diego's `MAX_PENDING_SUBSCRIBER_EVENTS`.
+pub const MAX_PENDING_SUBSCRIBER_EVENTS: usize = 1024;
+
+pub const DESIRED_LRP_CREATED: &str = "desired_lrp_created";
+pub const DESIRED_LRP_CHANGED: &str = "desired_lrp_changed";
+pub const DESIRED_LRP_REMOVED: &str = "desired_lrp_removed";
+pub const ACTUAL_LRP_CREATED: &str = "actual_lrp_created";
+pub const ACTUAL_LRP_CHANGED: &str = "actual_lrp_changed";
+pub const ACTUAL_LRP_REMOVED: &str = "actual_lrp_removed";
+pub const ACTUAL_LRP_CRASHED: &str = "actual_lrp_crashed";
+pub const ACTUAL_LRP_INSTANCE_CREATED: &str = "actual_lrp_instance_created";
+pub const ACTUAL_LRP_INSTANCE_CHANGED: &str = "actual_lrp_instance_changed";
+pub const ACTUAL_LRP_INSTANCE_REMOVED: &str = "actual_lrp_instance_removed";
+pub const TASK_CREATED: &str = "task_created";
+pub const TASK_CHANGED: &str = "task_changed";
+pub const TASK_REMOVED: &str = "task_removed";
+
+/// One BBS event: its SSE name is [`Event::event_type`], its SSE data the
+/// base64 of [`Event::encode_payload`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    DesiredLrpCreated(DesiredLrpCreatedEvent),
+    DesiredLrpChanged(DesiredLrpChangedEvent),
+    DesiredLrpRemoved(DesiredLrpRemovedEvent),
+    ActualLrpCreated(ActualLrpCreatedEvent),
+    ActualLrpChanged(ActualLrpChangedEvent),
+    ActualLrpRemoved(ActualLrpRemovedEvent),
+    ActualLrpCrashed(ActualLrpCrashedEvent),
+    ActualLrpInstanceCreated(ActualLrpInstanceCreatedEvent),
+    ActualLrpInstanceChanged(ActualLrpInstanceChangedEvent),
+    ActualLrpInstanceRemoved(ActualLrpInstanceRemovedEvent),
+    TaskCreated(TaskCreatedEvent),
+    TaskChanged(TaskChangedEvent),
+    TaskRemoved(TaskRemovedEvent),
+}
+
+impl Event {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::DesiredLrpCreated(_) => DESIRED_LRP_CREATED,
+            Event::DesiredLrpChanged(_) => DESIRED_LRP_CHANGED,
+            Event::DesiredLrpRemoved(_) => DESIRED_LRP_REMOVED,
+            Event::ActualLrpCreated(_) => ACTUAL_LRP_CREATED,
+            Event::ActualLrpChanged(_) => ACTUAL_LRP_CHANGED,
+            Event::ActualLrpRemoved(_) => ACTUAL_LRP_REMOVED,
+            Event::ActualLrpCrashed(_) => ACTUAL_LRP_CRASHED,
+            Event::ActualLrpInstanceCreated(_) => ACTUAL_LRP_INSTANCE_CREATED,
+            Event::ActualLrpInstanceChanged(_) => ACTUAL_LRP_INSTANCE_CHANGED,
+            Event::ActualLrpInstanceRemoved(_) => ACTUAL_LRP_INSTANCE_REMOVED,
+            Event::TaskCreated(_) => TASK_CREATED,
+            Event::TaskChanged(_) => TASK_CHANGED,
+            Event::TaskRemoved(_) => TASK_REMOVED,
+        }
+    }
+
+    /// The protobuf bytes of the event message.
+    pub fn encode_payload(&self) -> Vec<u8> {
+        match self {
+            Event::DesiredLrpCreated(e) => e.encode_to_vec(),
+            Event::DesiredLrpChanged(e) => e.encode_to_vec(),
+            Event::DesiredLrpRemoved(e) => e.encode_to_vec(),
+            Event::ActualLrpCreated(e) => e.encode_to_vec(),
+            Event::ActualLrpChanged(e) => e.encode_to_vec(),
+            Event::ActualLrpRemoved(e) => e.encode_to_vec(),
+            Event::ActualLrpCrashed(e) => e.encode_to_vec(),
+            Event::ActualLrpInstanceCreated(e) => e.encode_to_vec(),
+            Event::ActualLrpInstanceChanged(e) => e.encode_to_vec(),
+            Event::ActualLrpInstanceRemoved(e) => e.encode_to_vec(),
+            Event::TaskCreated(e) => e.encode_to_vec(),
+            Event::TaskChanged(e) => e.encode_to_vec(),
+            Event::TaskRemoved(e) => e.encode_to_vec(),
+        }
+    }
+
+    /// Parses an event from its SSE name and protobuf payload (for clients).
+    pub fn decode(event_type: &str, payload: &[u8]) -> Result<Event, String> {
+        fn d<M: Message + Default>(p: &[u8]) -> Result<M, String> {
+            M::decode(p).map_err(|e| e.to_string())
+        }
+        Ok(match event_type {
+            DESIRED_LRP_CREATED => Event::DesiredLrpCreated(d(payload)?),
+            DESIRED_LRP_CHANGED => Event::DesiredLrpChanged(d(payload)?),
+            DESIRED_LRP_REMOVED => Event::DesiredLrpRemoved(d(payload)?),
+            ACTUAL_LRP_CREATED => Event::ActualLrpCreated(d(payload)?),
+            ACTUAL_LRP_CHANGED => Event::ActualLrpChanged(d(payload)?),
+            ACTUAL_LRP_REMOVED => Event::ActualLrpRemoved(d(payload)?),
+            ACTUAL_LRP_CRASHED => Event::ActualLrpCrashed(d(payload)?),
+            ACTUAL_LRP_INSTANCE_CREATED => Event::ActualLrpInstanceCreated(d(payload)?),
+            ACTUAL_LRP_INSTANCE_CHANGED => Event::ActualLrpInstanceChanged(d(payload)?),
+            ACTUAL_LRP_INSTANCE_REMOVED => Event::ActualLrpInstanceRemoved(d(payload)?),
+            TASK_CREATED => Event::TaskCreated(d(payload)?),
+            TASK_CHANGED => Event::TaskChanged(d(payload)?),
+            TASK_REMOVED => Event::TaskRemoved(d(payload)?),
+            other => return Err(format!("unrecognized event type: {other}")),
+        })
+    }
+}
+
+pub type EventReceiver = mpsc::Receiver<Arc<Event>>;
+
+/// A fan-out point for one kind of event.
+pub struct Hub {
+    name: &'static str,
+    subscribers: Mutex<Option<Vec<mpsc::Sender<Arc<Event>>>>>,
+    buffer: usize,
+}
+
+impl Hub {
+    pub fn new(name: &'static str) -> Self {
+        Self::with_buffer(name, MAX_PENDING_SUBSCRIBER_EVENTS)
+    }
+
+    pub fn with_buffer(name: &'static str, buffer: usize) -> Self {
+        Self {
+            name,
+            subscribers: Mutex::new(Some(Vec::new())),
+            buffer: buffer.max(1),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// A new subscription; None once the hub is closed.
+    pub fn subscribe(&self) -> Option<EventReceiver> {
+        let mut subs = self.subscribers.lock().unwrap();
+        let list = subs.as_mut()?;
+        let (tx, rx) = mpsc::channel(self.buffer);
+        list.push(tx);
+        Some(rx)
+    }
+
+    /// Hands the event to every subscriber without waiting. A subscriber
+    /// whose buffer is full is dropped (slow consumer); one that went away
+    /// is forgotten.
+    pub fn emit(&self, event: Event) {
+        let event = Arc::new(event);
+        let mut subs = self.subscribers.lock().unwrap();
+        let Some(list) = subs.as_mut() else { return };
+        let name = self.name;
+        list.retain(|tx| match tx.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(hub = name, "dropping slow event subscriber");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        let mut subs = self.subscribers.lock().unwrap();
+        match subs.as_mut() {
+            Some(list) => {
+                list.retain(|tx| !tx.is_closed());
+                list.len()
+            }
+            None => 0,
+        }
+    }
+
+    /// Ends every subscription; later subscriptions are refused.
+    pub fn close(&self) {
+        self.subscribers.lock().unwrap().take();
+    }
+}
+
+/// The BBS's hubs.
+pub struct Hubs {
+    pub desired: Hub,
+    /// Deprecated ActualLRPGroup events (`actual_lrp_created|changed|removed|crashed`).
+    pub actual: Hub,
+    pub actual_instance: Hub,
+    pub task: Hub,
+}
+
+impl Default for Hubs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hubs {
+    pub fn new() -> Self {
+        Self {
+            desired: Hub::new("desired"),
+            actual: Hub::new("actual"),
+            actual_instance: Hub::new("actual_instance"),
+            task: Hub::new("task"),
+        }
+    }
+
+    pub fn close(&self) {
+        self.desired.close();
+        self.actual.close();
+        self.actual_instance.close();
+        self.task.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task_event(guid: &str) -> Event {
+        Event::TaskCreated(TaskCreatedEvent {
+            task: Some(models::Task {
+                task_guid: guid.into(),
+                ..Default::default()
+            }),
+        })
+    }
+
+    #[tokio::test]
+    async fn slow_subscriber_is_dropped_without_blocking() {
+        let hub = Hub::with_buffer("t", 2);
+        let mut slow = hub.subscribe().unwrap();
+        let mut fast = hub.subscribe().unwrap();
+        for i in 0..2 {
+            hub.emit(task_event(&i.to_string()));
+            fast.recv().await.unwrap();
+        }
+        // slow's buffer is full now: the next emit drops it.
+        hub.emit(task_event("2"));
+        assert_eq!(fast.recv().await.unwrap().event_type(), TASK_CREATED);
+        assert!(slow.recv().await.is_some());
+        assert!(slow.recv().await.is_some());
+        assert!(slow.recv().await.is_none(), "slow subscriber is closed");
+        assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn close_ends_subscriptions() {
+        let hub = Hub::new("t");
+        let mut rx = hub.subscribe().unwrap();
+        hub.close();
+        assert!(rx.recv().await.is_none());
+        assert!(hub.subscribe().is_none());
+    }
+
+    #[test]
+    fn events_round_trip() {
+        let e = task_event("g");
+        let back = Event::decode(e.event_type(), &e.encode_payload()).unwrap();
+        assert_eq!(back, e);
+    }
+}

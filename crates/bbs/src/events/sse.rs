@@ -1,0 +1,146 @@
+//! Server-sent event streams as Diego's BBS writes them: per event
+//! `id: <n>` (a per-connection counter from 0), `event: <type>`,
+//! `data: <base64 of the protobuf payload>`, then a blank line.
+
+use super::{Event, EventReceiver};
+use base64::Engine;
+use bytes::Bytes;
+use futures::Stream;
+use std::sync::Arc;
+
+/// One event in SSE wire form.
+pub fn format_event(id: u64, event: &Event) -> String {
+    let data = base64::engine::general_purpose::STANDARD.encode(event.encode_payload());
+    format!("id: {id}\nevent: {}\ndata: {data}\n\n", event.event_type())
+}
+
+/// What a stream does with each event before writing it: None skips it.
+pub type EventMap = Box<dyn Fn(&Event) -> Option<Event> + Send + Sync>;
+
+struct State {
+    sources: Vec<(EventReceiver, EventMap)>,
+    next_id: u64,
+}
+
+async fn next_from(sources: &mut [(EventReceiver, EventMap)]) -> Option<(Arc<Event>, usize)> {
+    let futs = sources
+        .iter_mut()
+        .enumerate()
+        .map(|(i, (rx, _))| Box::pin(async move { (rx.recv().await, i) }));
+    let ((ev, i), _, _) = futures::future::select_all(futs).await;
+    ev.map(|e| (e, i))
+}
+
+/// Merges subscriptions into one SSE byte stream. The stream ends as soon
+/// as any subscription ends (hub closed, or this subscriber dropped as too
+/// slow), as Diego closes the connection on a source error.
+pub fn event_stream(
+    sources: Vec<(EventReceiver, EventMap)>,
+) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+    let state = State {
+        sources,
+        next_id: 0,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        if st.sources.is_empty() {
+            return None;
+        }
+        loop {
+            let (ev, i) = next_from(&mut st.sources).await?;
+            let Some(ev) = (st.sources[i].1)(&ev) else {
+                continue;
+            };
+            let chunk = format_event(st.next_id, &ev);
+            st.next_id += 1;
+            return Some((Ok(Bytes::from(chunk)), st));
+        }
+    })
+}
+
+/// A parser for SSE text, for clients and tests: feed bytes, take events.
+#[derive(Default)]
+pub struct SseParser {
+    buf: String,
+}
+
+/// One parsed SSE event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    pub id: String,
+    pub name: String,
+    pub data: String,
+}
+
+impl RawEvent {
+    pub fn decode(&self) -> Result<Event, String> {
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(self.data.trim())
+            .map_err(|e| e.to_string())?;
+        Event::decode(&self.name, &payload)
+    }
+}
+
+impl SseParser {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<RawEvent> {
+        self.buf.push_str(&String::from_utf8_lossy(bytes));
+        let mut out = Vec::new();
+        while let Some(pos) = self.buf.find("\n\n") {
+            let block: String = self.buf.drain(..pos + 2).collect();
+            let mut ev = RawEvent {
+                id: String::new(),
+                name: String::new(),
+                data: String::new(),
+            };
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    ev.id = v.to_string();
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    ev.name = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    if !ev.data.is_empty() {
+                        ev.data.push('\n');
+                    }
+                    ev.data.push_str(v);
+                }
+            }
+            if !ev.name.is_empty() || !ev.data.is_empty() {
+                out.push(ev);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Hub;
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn stream_numbers_events_and_parses_back() {
+        let hub = Hub::new("t");
+        let rx = hub.subscribe().unwrap();
+        let stream = event_stream(vec![(rx, Box::new(|e: &Event| Some(e.clone())))]);
+        let ev = Event::TaskRemoved(models::TaskRemovedEvent {
+            task: Some(models::Task {
+                task_guid: "x".into(),
+                ..Default::default()
+            }),
+        });
+        hub.emit(ev.clone());
+        hub.emit(ev.clone());
+        hub.close();
+        let chunks: Vec<_> = stream.collect().await;
+        let mut p = SseParser::default();
+        let mut evs = vec![];
+        for c in chunks {
+            evs.extend(p.feed(&c.unwrap()));
+        }
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0].id, "0");
+        assert_eq!(evs[1].id, "1");
+        assert_eq!(evs[1].name, "task_removed");
+        assert_eq!(evs[1].decode().unwrap(), ev);
+    }
+}
