@@ -5,7 +5,7 @@
 //! `DIEGO_SKIP_CONFORMANCE=1` to skip when it is not available.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use models::json::{from_go_json, GoJson};
 use models::*;
@@ -26,7 +26,7 @@ fn corpus() -> Option<PathBuf> {
     );
 }
 
-fn entries(dir: &PathBuf) -> Vec<PathBuf> {
+fn entries(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -95,11 +95,11 @@ fn cfdot_output_matches_byte_for_byte() {
     }
 }
 
-fn spec(entry: &PathBuf) -> String {
+fn spec(entry: &Path) -> String {
     fs::read_to_string(entry.join("spec.json")).unwrap()
 }
 
-fn find(dir: &PathBuf, prefix: &str) -> PathBuf {
+fn find(dir: &Path, prefix: &str) -> PathBuf {
     entries(dir)
         .into_iter()
         .find(|e| e.file_name().unwrap().to_string_lossy().starts_with(prefix))
