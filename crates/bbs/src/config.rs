@@ -69,7 +69,9 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         if num_end == 0 {
             return Err(format!("invalid duration {s:?}"));
         }
-        let n: f64 = rest[..num_end].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        let n: f64 = rest[..num_end]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
         rest = &rest[num_end..];
         let unit_end = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -205,13 +207,20 @@ impl BbsConfig {
             anyhow::bail!("Must have at least one encryption key set (encryption_keys)");
         }
         if !self.encryption_keys.contains_key(&self.active_key_label) {
-            anyhow::bail!("active_key_label {:?} is not among encryption_keys", self.active_key_label);
+            anyhow::bail!(
+                "active_key_label {:?} is not among encryption_keys",
+                self.active_key_label
+            );
         }
         match self.database_driver.as_str() {
             "sqlite" | "postgres" => {}
-            other => anyhow::bail!("unsupported database_driver {other:?} (want \"sqlite\" or \"postgres\")"),
+            other => anyhow::bail!(
+                "unsupported database_driver {other:?} (want \"sqlite\" or \"postgres\")"
+            ),
         }
-        if self.require_ssl && (self.cert_file.is_empty() || self.key_file.is_empty() || self.ca_file.is_empty()) {
+        if self.require_ssl
+            && (self.cert_file.is_empty() || self.key_file.is_empty() || self.ca_file.is_empty())
+        {
             anyhow::bail!("require_ssl needs ca_file, cert_file and key_file");
         }
         Ok(())
@@ -246,7 +255,10 @@ mod tests {
     fn go_durations() {
         assert_eq!(parse_go_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_go_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_go_duration("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_go_duration("2h").unwrap(), Duration::from_secs(7200));
         assert!(parse_go_duration("5x").is_err());
     }
@@ -260,7 +272,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.kick_task_duration.0, Duration::from_secs(10));
-        assert_eq!(cfg.expire_pending_task_duration.0, Duration::from_secs(1800));
+        assert_eq!(
+            cfg.expire_pending_task_duration.0,
+            Duration::from_secs(1800)
+        );
         assert_eq!(cfg.max_task_retries, 3);
         assert_eq!(cfg.max_open_database_connections, 4);
         assert_eq!(cfg.database_url().unwrap(), "sqlite:///tmp/x.db");

@@ -3,7 +3,9 @@
 //! text at `GET /metrics` on the health address.
 
 use crate::events::Hubs;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 pub struct Metrics {
     pub registry: Registry,
@@ -27,20 +29,34 @@ impl Metrics {
         )
         .expect("metric");
         let request_latency = HistogramVec::new(
-            HistogramOpts::new("bbs_request_latency_seconds", "BBS API request latency, by route").buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            HistogramOpts::new(
+                "bbs_request_latency_seconds",
+                "BBS API request latency, by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
             ]),
             &["route"],
         )
         .expect("metric");
         let event_subscribers = IntGaugeVec::new(
-            Opts::new("bbs_event_subscribers", "Open event stream subscriptions, by hub"),
+            Opts::new(
+                "bbs_event_subscribers",
+                "Open event stream subscriptions, by hub",
+            ),
             &["hub"],
         )
         .expect("metric");
-        registry.register(Box::new(request_count.clone())).expect("register");
-        registry.register(Box::new(request_latency.clone())).expect("register");
-        registry.register(Box::new(event_subscribers.clone())).expect("register");
+        registry
+            .register(Box::new(request_count.clone()))
+            .expect("register");
+        registry
+            .register(Box::new(request_latency.clone()))
+            .expect("register");
+        registry
+            .register(Box::new(event_subscribers.clone()))
+            .expect("register");
         Self {
             registry,
             request_count,

@@ -59,7 +59,12 @@ pub struct TaskCompletionPool {
 }
 
 impl TaskCompletionPool {
-    pub fn new(store: Arc<dyn Store>, hubs: Arc<Hubs>, client: reqwest::Client, workers: usize) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hubs: Arc<Hubs>,
+        client: reqwest::Client,
+        workers: usize,
+    ) -> Self {
         Self {
             store,
             hubs,
@@ -122,9 +127,11 @@ impl TaskCompletionPool {
                     last_status = r.status().as_u16();
                     if last_status != 503 && last_status != 504 {
                         match self.store.delete_task(&guid).await {
-                            Ok(deleted) => self.hubs.task.emit(Event::TaskRemoved(TaskRemovedEvent {
-                                task: Some(deleted),
-                            })),
+                            Ok(deleted) => {
+                                self.hubs.task.emit(Event::TaskRemoved(TaskRemovedEvent {
+                                    task: Some(deleted),
+                                }))
+                            }
                             Err(e) => {
                                 tracing::warn!(task_guid = %guid, error = %e, "delete task failed")
                             }

@@ -28,7 +28,11 @@ pub fn load_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 }
 
 /// A server config requiring client certificates from `ca_file`.
-pub fn server_config(ca_file: &Path, cert_file: &Path, key_file: &Path) -> anyhow::Result<rustls::ServerConfig> {
+pub fn server_config(
+    ca_file: &Path,
+    cert_file: &Path,
+    key_file: &Path,
+) -> anyhow::Result<rustls::ServerConfig> {
     let provider = provider();
     let mut roots = rustls::RootCertStore::empty();
     for c in load_certs(ca_file)? {

@@ -3,8 +3,8 @@
 //! cached dependencies turned into setup downloads).
 
 use models::{
-    Action, CachedDependency, DesiredLrp, DownloadAction, ImageLayer, ParallelAction,
-    SerialAction, Task, TaskDefinition,
+    Action, CachedDependency, DesiredLrp, DownloadAction, ImageLayer, ParallelAction, SerialAction,
+    Task, TaskDefinition,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,9 +46,7 @@ fn digest_name(layer: &ImageLayer) -> String {
     match layer.digest_algorithm() {
         models::image_layer::DigestAlgorithm::Sha256 => "sha256".into(),
         models::image_layer::DigestAlgorithm::Sha512 => "sha512".into(),
-        models::image_layer::DigestAlgorithm::Invalid => {
-            "digestalgorithminvalid".into()
-        }
+        models::image_layer::DigestAlgorithm::Invalid => "digestalgorithminvalid".into(),
     }
 }
 
@@ -91,9 +89,7 @@ fn layers_to_cached_dependencies(layers: &[ImageLayer]) -> Vec<CachedDependency>
         .iter()
         .filter(|l| l.layer_type() == models::image_layer::Type::Shared)
         .map(|l| {
-            let alg = if l.digest_algorithm()
-                == models::image_layer::DigestAlgorithm::Invalid
-            {
+            let alg = if l.digest_algorithm() == models::image_layer::DigestAlgorithm::Invalid {
                 String::new()
             } else {
                 digest_name(l)
@@ -229,7 +225,8 @@ fn task_definition_v3_to_v2(mut t: TaskDefinition) -> TaskDefinition {
     let mut deps = layers_to_cached_dependencies(&t.image_layers);
     deps.append(&mut t.cached_dependencies);
     t.cached_dependencies = deps;
-    t.action = layers_to_download_actions(&t.image_layers, &t.legacy_download_user, t.action.take());
+    t.action =
+        layers_to_download_actions(&t.image_layers, &t.legacy_download_user, t.action.take());
     t.image_layers.clear();
     t
 }

@@ -120,8 +120,16 @@ impl TaskStartRequest {
 
 #[async_trait]
 pub trait AuctioneerClient: Send + Sync + 'static {
-    async fn request_lrp_auctions(&self, trace_id: &str, starts: Vec<LrpStartRequest>) -> anyhow::Result<()>;
-    async fn request_task_auctions(&self, trace_id: &str, tasks: Vec<TaskStartRequest>) -> anyhow::Result<()>;
+    async fn request_lrp_auctions(
+        &self,
+        trace_id: &str,
+        starts: Vec<LrpStartRequest>,
+    ) -> anyhow::Result<()>;
+    async fn request_task_auctions(
+        &self,
+        trace_id: &str,
+        tasks: Vec<TaskStartRequest>,
+    ) -> anyhow::Result<()>;
 }
 
 /// Used when no auctioneer is configured: start requests are logged and
@@ -131,12 +139,26 @@ pub struct NoAuctioneer;
 
 #[async_trait]
 impl AuctioneerClient for NoAuctioneer {
-    async fn request_lrp_auctions(&self, _trace_id: &str, starts: Vec<LrpStartRequest>) -> anyhow::Result<()> {
-        tracing::debug!(count = starts.len(), "no auctioneer configured; dropping LRP start requests");
+    async fn request_lrp_auctions(
+        &self,
+        _trace_id: &str,
+        starts: Vec<LrpStartRequest>,
+    ) -> anyhow::Result<()> {
+        tracing::debug!(
+            count = starts.len(),
+            "no auctioneer configured; dropping LRP start requests"
+        );
         Ok(())
     }
-    async fn request_task_auctions(&self, _trace_id: &str, tasks: Vec<TaskStartRequest>) -> anyhow::Result<()> {
-        tracing::debug!(count = tasks.len(), "no auctioneer configured; dropping task start requests");
+    async fn request_task_auctions(
+        &self,
+        _trace_id: &str,
+        tasks: Vec<TaskStartRequest>,
+    ) -> anyhow::Result<()> {
+        tracing::debug!(
+            count = tasks.len(),
+            "no auctioneer configured; dropping task start requests"
+        );
         Ok(())
     }
 }
@@ -155,7 +177,12 @@ impl HttpAuctioneerClient {
         })
     }
 
-    async fn post<T: Serialize + Sync>(&self, path: &str, trace_id: &str, body: &T) -> anyhow::Result<()> {
+    async fn post<T: Serialize + Sync>(
+        &self,
+        path: &str,
+        trace_id: &str,
+        body: &T,
+    ) -> anyhow::Result<()> {
         let mut req = self
             .client
             .post(format!("{}{}", self.base, path))
@@ -179,10 +206,18 @@ impl HttpAuctioneerClient {
 
 #[async_trait]
 impl AuctioneerClient for HttpAuctioneerClient {
-    async fn request_lrp_auctions(&self, trace_id: &str, starts: Vec<LrpStartRequest>) -> anyhow::Result<()> {
+    async fn request_lrp_auctions(
+        &self,
+        trace_id: &str,
+        starts: Vec<LrpStartRequest>,
+    ) -> anyhow::Result<()> {
         self.post("/v1/lrps", trace_id, &starts).await
     }
-    async fn request_task_auctions(&self, trace_id: &str, tasks: Vec<TaskStartRequest>) -> anyhow::Result<()> {
+    async fn request_task_auctions(
+        &self,
+        trace_id: &str,
+        tasks: Vec<TaskStartRequest>,
+    ) -> anyhow::Result<()> {
         self.post("/v1/tasks", trace_id, &tasks).await
     }
 }

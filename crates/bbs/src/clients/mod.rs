@@ -11,7 +11,9 @@ pub mod auctioneer;
 pub mod cells;
 pub mod rep;
 
-pub use auctioneer::{AuctioneerClient, HttpAuctioneerClient, LrpStartRequest, NoAuctioneer, TaskStartRequest};
+pub use auctioneer::{
+    AuctioneerClient, HttpAuctioneerClient, LrpStartRequest, NoAuctioneer, TaskStartRequest,
+};
 pub use cells::{CellPresences, NoCells, StaticCells};
 pub use rep::{HttpRepClient, LrpUpdate, RepClient};
 
@@ -32,7 +34,10 @@ impl ClientTls {
 }
 
 /// A reqwest client with the given timeout and TLS material.
-pub fn http_client(timeout: std::time::Duration, tls: &ClientTls) -> anyhow::Result<reqwest::Client> {
+pub fn http_client(
+    timeout: std::time::Duration,
+    tls: &ClientTls,
+) -> anyhow::Result<reqwest::Client> {
     let mut b = reqwest::Client::builder().timeout(timeout).use_rustls_tls();
     if let Some(ca) = &tls.ca_file {
         let pem = std::fs::read(Path::new(ca))?;

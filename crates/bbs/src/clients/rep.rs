@@ -37,8 +37,18 @@ pub trait RepClient: Send + Sync + 'static {
         key: &ActualLrpKey,
         instance_key: &ActualLrpInstanceKey,
     ) -> anyhow::Result<()>;
-    async fn cancel_task(&self, cell: &CellPresence, trace_id: &str, task_guid: &str) -> anyhow::Result<()>;
-    async fn update_lrp_instance(&self, cell: &CellPresence, trace_id: &str, update: &LrpUpdate) -> anyhow::Result<()>;
+    async fn cancel_task(
+        &self,
+        cell: &CellPresence,
+        trace_id: &str,
+        task_guid: &str,
+    ) -> anyhow::Result<()>;
+    async fn update_lrp_instance(
+        &self,
+        cell: &CellPresence,
+        trace_id: &str,
+        update: &LrpUpdate,
+    ) -> anyhow::Result<()>;
 }
 
 /// The rep client over HTTP(S).
@@ -93,7 +103,11 @@ impl HttpRepClient {
         Ok(url.trim_end_matches('/').to_string())
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, trace_id: &str) -> anyhow::Result<reqwest::StatusCode> {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        trace_id: &str,
+    ) -> anyhow::Result<reqwest::StatusCode> {
         let req = if trace_id.is_empty() {
             req
         } else {
@@ -130,18 +144,37 @@ impl RepClient for HttpRepClient {
             escape(&instance_key.instance_guid)
         );
         let status = self
-            .send(self.client.post(url).header("Content-Type", "application/json"), trace_id)
+            .send(
+                self.client
+                    .post(url)
+                    .header("Content-Type", "application/json"),
+                trace_id,
+            )
             .await?;
         expect_accepted(status)
     }
 
-    async fn cancel_task(&self, cell: &CellPresence, trace_id: &str, task_guid: &str) -> anyhow::Result<()> {
-        let url = format!("{}/v1/tasks/{}/cancel", self.pick_url(cell)?, escape(task_guid));
+    async fn cancel_task(
+        &self,
+        cell: &CellPresence,
+        trace_id: &str,
+        task_guid: &str,
+    ) -> anyhow::Result<()> {
+        let url = format!(
+            "{}/v1/tasks/{}/cancel",
+            self.pick_url(cell)?,
+            escape(task_guid)
+        );
         let status = self.send(self.client.post(url), trace_id).await?;
         expect_accepted(status)
     }
 
-    async fn update_lrp_instance(&self, cell: &CellPresence, trace_id: &str, update: &LrpUpdate) -> anyhow::Result<()> {
+    async fn update_lrp_instance(
+        &self,
+        cell: &CellPresence,
+        trace_id: &str,
+        update: &LrpUpdate,
+    ) -> anyhow::Result<()> {
         let url = format!(
             "{}/v2/lrps/{}/instances/{}",
             self.pick_url(cell)?,

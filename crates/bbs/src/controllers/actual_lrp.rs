@@ -7,10 +7,10 @@
 use super::{find_with_presence, lookup_by_instance_key, lrps_at, Deps};
 use crate::clients::LrpStartRequest;
 use crate::db::RunningInfo;
+use crate::errors::{is_not_found, unknown};
 use crate::events::calculator::{emit_crash_events, emit_events, record_change, set_of};
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
-use crate::errors::{is_not_found, unknown};
 use models::{ActualLrpInstanceKey, ActualLrpKey, BbsError};
 use std::sync::Arc;
 
@@ -42,7 +42,10 @@ impl ActualLrpLifecycleController {
                 return Ok(());
             }
         }
-        let (before, after) = d.store.claim_actual_lrp(process_guid, index, instance_key).await?;
+        let (before, after) = d
+            .store
+            .claim_actual_lrp(process_guid, index, instance_key)
+            .await?;
         let set = set_of(&lrps);
         let new = record_change(Some(&before), Some(after), &set);
         emit_events(&d.hubs, trace_id, &set, &new);
@@ -110,7 +113,10 @@ impl ActualLrpLifecycleController {
                 return Ok(());
             }
         }
-        let outcome = d.store.crash_actual_lrp(key, instance_key, error_message).await?;
+        let outcome = d
+            .store
+            .crash_actual_lrp(key, instance_key, error_message)
+            .await?;
         let new = record_change(Some(&outcome.before), Some(outcome.after.clone()), &set);
         emit_crash_events(&d.hubs, trace_id, &set, &new);
         if !outcome.should_restart {
@@ -121,13 +127,22 @@ impl ActualLrpLifecycleController {
             .desired_lrp_scheduling_info_by_process_guid(&key.process_guid)
             .await?;
         let start = LrpStartRequest::from_scheduling_info(&info, vec![key.index]);
-        if let Err(e) = d.auctioneer.request_lrp_auctions(trace_id, vec![start]).await {
+        if let Err(e) = d
+            .auctioneer
+            .request_lrp_auctions(trace_id, vec![start])
+            .await
+        {
             tracing::warn!(error = %e, process_guid = %key.process_guid, "failed requesting auction");
         }
         Ok(())
     }
 
-    pub async fn fail(&self, trace_id: &str, key: &ActualLrpKey, error_message: &str) -> Result<(), BbsError> {
+    pub async fn fail(
+        &self,
+        trace_id: &str,
+        key: &ActualLrpKey,
+        error_message: &str,
+    ) -> Result<(), BbsError> {
         let d = &self.deps;
         let lrps = lrps_at(d.store.as_ref(), &key.process_guid, key.index).await?;
         match d.store.fail_actual_lrp(key, error_message).await {
@@ -155,7 +170,9 @@ impl ActualLrpLifecycleController {
         let Some(lrp) = find_with_presence(&lrps, Presence::Ordinary) else {
             return Err(BbsError::resource_not_found());
         };
-        d.store.remove_actual_lrp(process_guid, index, instance_key).await?;
+        d.store
+            .remove_actual_lrp(process_guid, index, instance_key)
+            .await?;
         let set = set_of(&lrps);
         let new = record_change(Some(lrp), None, &set);
         emit_events(&d.hubs, trace_id, &set, &new);

@@ -37,38 +37,51 @@ impl DesiredLrpController {
     pub async fn desire(&self, trace_id: &str, lrp: &DesiredLrp) -> Result<(), BbsError> {
         let d = &self.deps;
         let stored = d.store.desire_lrp(lrp).await?;
-        d.hubs.desired.emit(Event::DesiredLrpCreated(DesiredLrpCreatedEvent {
-            desired_lrp: Some(stored),
-            trace_id: trace_id.to_string(),
-        }));
+        d.hubs
+            .desired
+            .emit(Event::DesiredLrpCreated(DesiredLrpCreatedEvent {
+                desired_lrp: Some(stored),
+                trace_id: trace_id.to_string(),
+            }));
         if lrp.instances > 0 {
-            self.start_instance_range(trace_id, 0, lrp.instances, lrp).await;
+            self.start_instance_range(trace_id, 0, lrp.instances, lrp)
+                .await;
         }
         Ok(())
     }
 
-    pub async fn update(&self, trace_id: &str, process_guid: &str, update: &DesiredLrpUpdate) -> Result<(), BbsError> {
+    pub async fn update(
+        &self,
+        trace_id: &str,
+        process_guid: &str,
+        update: &DesiredLrpUpdate,
+    ) -> Result<(), BbsError> {
         let d = &self.deps;
         let (before, after) = d.store.update_desired_lrp(process_guid, update).await?;
         if let Some(OptionalInstances::Instances(wanted)) = update.optional_instances {
             let previous = before.instances;
             if wanted > previous {
-                self.start_instance_range(trace_id, previous, wanted, &after).await;
+                self.start_instance_range(trace_id, previous, wanted, &after)
+                    .await;
             } else if wanted < previous {
-                self.stop_instances_from(trace_id, process_guid, wanted).await;
+                self.stop_instances_from(trace_id, process_guid, wanted)
+                    .await;
             }
         }
-        let routes_updated = is_routes_group_updated(update, before.routes.as_ref(), INTERNAL_ROUTER);
+        let routes_updated =
+            is_routes_group_updated(update, before.routes.as_ref(), INTERNAL_ROUTER);
         let tags_updated = is_metric_tags_updated(update, &before.metric_tags);
         if routes_updated || tags_updated {
             self.update_instances(trace_id, process_guid, update, routes_updated, tags_updated)
                 .await;
         }
-        d.hubs.desired.emit(Event::DesiredLrpChanged(DesiredLrpChangedEvent {
-            before: Some(before),
-            after: Some(after),
-            trace_id: trace_id.to_string(),
-        }));
+        d.hubs
+            .desired
+            .emit(Event::DesiredLrpChanged(DesiredLrpChangedEvent {
+                before: Some(before),
+                after: Some(after),
+                trace_id: trace_id.to_string(),
+            }));
         Ok(())
     }
 
@@ -76,10 +89,12 @@ impl DesiredLrpController {
         let d = &self.deps;
         let desired = d.store.desired_lrp_by_process_guid(process_guid).await?;
         d.store.remove_desired_lrp(process_guid).await?;
-        d.hubs.desired.emit(Event::DesiredLrpRemoved(DesiredLrpRemovedEvent {
-            desired_lrp: Some(desired),
-            trace_id: trace_id.to_string(),
-        }));
+        d.hubs
+            .desired
+            .emit(Event::DesiredLrpRemoved(DesiredLrpRemovedEvent {
+                desired_lrp: Some(desired),
+                trace_id: trace_id.to_string(),
+            }));
         self.stop_instances_from(trace_id, process_guid, 0).await;
         Ok(())
     }
@@ -113,7 +128,11 @@ impl DesiredLrpController {
             return;
         }
         let start = LrpStartRequest::from_desired_lrp(lrp, created);
-        if let Err(e) = d.auctioneer.request_lrp_auctions(trace_id, vec![start]).await {
+        if let Err(e) = d
+            .auctioneer
+            .request_lrp_auctions(trace_id, vec![start])
+            .await
+        {
             tracing::warn!(process_guid = %lrp.process_guid, error = %e, "failed to request auction");
         }
     }
@@ -140,16 +159,24 @@ impl DesiredLrpController {
     /// placed ones are stopped by their rep.
     async fn stop_instances_from(&self, trace_id: &str, process_guid: &str, from: i32) {
         let d = &self.deps;
-        let Some(lrps) = self.instances_of(process_guid).await else { return };
+        let Some(lrps) = self.instances_of(process_guid).await else {
+            return;
+        };
         for lrp in lrps {
             if lrp.presence() == Presence::Evacuating || lrp.index() < from {
                 continue;
             }
             if lrp.state == UNCLAIMED || lrp.state == CRASHED {
-                match d.store.remove_actual_lrp(process_guid, lrp.index(), None).await {
+                match d
+                    .store
+                    .remove_actual_lrp(process_guid, lrp.index(), None)
+                    .await
+                {
                     Ok(_) => {
                         d.hubs.actual.emit(group_removed(lrp.to_group()));
-                        d.hubs.actual_instance.emit(instance_removed(&lrp, trace_id));
+                        d.hubs
+                            .actual_instance
+                            .emit(instance_removed(&lrp, trace_id));
                     }
                     Err(e) => tracing::warn!(error = %e, "failed removing LRP instance"),
                 }
@@ -184,9 +211,14 @@ impl DesiredLrpController {
         tags_updated: bool,
     ) {
         let d = &self.deps;
-        let Some(lrps) = self.instances_of(process_guid).await else { return };
+        let Some(lrps) = self.instances_of(process_guid).await else {
+            return;
+        };
         for lrp in lrps {
-            if lrp.presence() == Presence::Evacuating || lrp.state == UNCLAIMED || lrp.state == CRASHED {
+            if lrp.presence() == Presence::Evacuating
+                || lrp.state == UNCLAIMED
+                || lrp.state == CRASHED
+            {
                 continue;
             }
             let cell = match d.cells.cell_by_id(lrp.cell_id()).await {
@@ -208,7 +240,11 @@ impl DesiredLrpController {
                 None
             };
             let metric_tags = if tags_updated {
-                Some(convert_metric_tags(&update.metric_tags, lrp.index(), &lrp.instance_key().instance_guid))
+                Some(convert_metric_tags(
+                    &update.metric_tags,
+                    lrp.index(),
+                    &lrp.instance_key().instance_guid,
+                ))
             } else {
                 None
             };
@@ -233,8 +269,14 @@ impl DesiredLrpController {
 }
 
 /// Diego's DesiredLRPUpdate.IsRoutesGroupUpdated.
-pub fn is_routes_group_updated(update: &DesiredLrpUpdate, before: Option<&ProtoRoutes>, group: &str) -> bool {
-    let Some(new_routes) = &update.routes else { return false };
+pub fn is_routes_group_updated(
+    update: &DesiredLrpUpdate,
+    before: Option<&ProtoRoutes>,
+    group: &str,
+) -> bool {
+    let Some(new_routes) = &update.routes else {
+        return false;
+    };
     let Some(before) = before else { return true };
     match (new_routes.routes.get(group), before.routes.get(group)) {
         (Some(a), Some(b)) => a != b,
@@ -243,7 +285,10 @@ pub fn is_routes_group_updated(update: &DesiredLrpUpdate, before: Option<&ProtoR
 }
 
 /// Diego's DesiredLRPUpdate.IsMetricTagsUpdated (an empty map counts as unset).
-pub fn is_metric_tags_updated(update: &DesiredLrpUpdate, before: &BTreeMap<String, MetricTagValue>) -> bool {
+pub fn is_metric_tags_updated(
+    update: &DesiredLrpUpdate,
+    before: &BTreeMap<String, MetricTagValue>,
+) -> bool {
     if update.metric_tags.is_empty() {
         return false;
     }
@@ -256,7 +301,9 @@ pub fn is_metric_tags_updated(update: &DesiredLrpUpdate, before: &BTreeMap<Strin
     })
 }
 
-fn internal_routes(routes: Option<&ProtoRoutes>) -> Result<Option<Vec<InternalRoute>>, serde_json::Error> {
+fn internal_routes(
+    routes: Option<&ProtoRoutes>,
+) -> Result<Option<Vec<InternalRoute>>, serde_json::Error> {
     let Some(data) = routes.and_then(|r| r.routes.get(INTERNAL_ROUTER)) else {
         return Ok(None);
     };
@@ -264,7 +311,11 @@ fn internal_routes(routes: Option<&ProtoRoutes>) -> Result<Option<Vec<InternalRo
 }
 
 /// Resolves dynamic metric tags for one instance.
-pub fn convert_metric_tags(tags: &BTreeMap<String, MetricTagValue>, index: i32, instance_guid: &str) -> BTreeMap<String, String> {
+pub fn convert_metric_tags(
+    tags: &BTreeMap<String, MetricTagValue>,
+    index: i32,
+    instance_guid: &str,
+) -> BTreeMap<String, String> {
     tags.iter()
         .map(|(k, v)| {
             let value = match v.dynamic() {

@@ -38,7 +38,9 @@ impl EvacuationController {
         if lrp.presence() != Presence::Evacuating {
             return Err(BbsError::resource_not_found());
         }
-        d.store.remove_evacuating_actual_lrp(key, instance_key).await?;
+        d.store
+            .remove_evacuating_actual_lrp(key, instance_key)
+            .await?;
         let set = set_of(&lrps);
         let new = record_change(Some(lrp), None, &set);
         emit_events(&d.hubs, trace_id, &set, &new);
@@ -59,7 +61,9 @@ impl EvacuationController {
         };
         match lrp.presence() {
             Presence::Evacuating => {
-                d.store.remove_evacuating_actual_lrp(key, instance_key).await?;
+                d.store
+                    .remove_evacuating_actual_lrp(key, instance_key)
+                    .await?;
             }
             Presence::Suspect => {
                 d.store.remove_suspect_actual_lrp(key).await?;
@@ -79,7 +83,11 @@ impl EvacuationController {
         {
             Ok(info) => {
                 let start = LrpStartRequest::from_scheduling_info(&info, vec![key.index]);
-                if let Err(e) = d.auctioneer.request_lrp_auctions(trace_id, vec![start]).await {
+                if let Err(e) = d
+                    .auctioneer
+                    .request_lrp_auctions(trace_id, vec![start])
+                    .await
+                {
                     tracing::warn!(error = %e, "failed requesting auction");
                 }
             }
@@ -138,7 +146,11 @@ impl EvacuationController {
         {
             Err(e) => Err(e),
             Ok(true) => Ok(()),
-            Ok(false) => match d.store.crash_actual_lrp(key, instance_key, error_message).await {
+            Ok(false) => match d
+                .store
+                .crash_actual_lrp(key, instance_key, error_message)
+                .await
+            {
                 Ok(outcome) => {
                     new = record_change(Some(&outcome.before), Some(outcome.after), &new);
                     Ok(())
@@ -184,7 +196,10 @@ impl EvacuationController {
     }
 
     /// Removes an evacuating row; Ok(None) when there was nothing to remove.
-    async fn remove_evacuating_row(&self, evacuating: Option<&ActualLrp>) -> Result<Option<ActualLrp>, BbsError> {
+    async fn remove_evacuating_row(
+        &self,
+        evacuating: Option<&ActualLrp>,
+    ) -> Result<Option<ActualLrp>, BbsError> {
         let Some(e) = evacuating else { return Ok(None) };
         match self
             .deps
@@ -269,7 +284,9 @@ impl EvacuationController {
         };
 
         if desired.update_strategy() == UpdateStrategy::Recreate {
-            let Some(target) = target else { return (false, Ok(())) };
+            let Some(target) = target else {
+                return (false, Ok(()));
+            };
             match target.presence() {
                 Presence::Evacuating => {
                     return match self.remove_evacuating_row(Some(target)).await {
@@ -332,7 +349,11 @@ impl EvacuationController {
                     return (false, Ok(()));
                 }
             }
-            return match d.store.evacuate_actual_lrp(key, instance_key, running).await {
+            return match d
+                .store
+                .evacuate_actual_lrp(key, instance_key, running)
+                .await
+            {
                 Ok(lrp) => {
                     *new = record_change(None, Some(lrp), new);
                     (true, Ok(()))

@@ -54,7 +54,11 @@ impl Controllers {
     }
 }
 
-pub(crate) async fn lrps_at(store: &dyn Store, process_guid: &str, index: i32) -> Result<Vec<ActualLrp>, BbsError> {
+pub(crate) async fn lrps_at(
+    store: &dyn Store,
+    process_guid: &str,
+    index: i32,
+) -> Result<Vec<ActualLrp>, BbsError> {
     store
         .actual_lrps(&ActualLrpFilter {
             process_guid: process_guid.to_string(),
@@ -68,6 +72,9 @@ pub(crate) fn find_with_presence(lrps: &[ActualLrp], presence: Presence) -> Opti
     lrps.iter().find(|l| l.presence() == presence)
 }
 
-pub(crate) fn lookup_by_instance_key<'a>(lrps: &'a [ActualLrp], key: &ActualLrpInstanceKey) -> Option<&'a ActualLrp> {
+pub(crate) fn lookup_by_instance_key<'a>(
+    lrps: &'a [ActualLrp],
+    key: &ActualLrpInstanceKey,
+) -> Option<&'a ActualLrp> {
     lrps.iter().find(|l| l.instance_key() == *key)
 }

@@ -8,7 +8,9 @@ use crate::db::TaskFilter;
 use crate::events::Event;
 use crate::taskcallback::callback_url;
 use models::task::State;
-use models::{BbsError, Task, TaskChangedEvent, TaskCreatedEvent, TaskDefinition, TaskRemovedEvent};
+use models::{
+    BbsError, Task, TaskChangedEvent, TaskCreatedEvent, TaskDefinition, TaskRemovedEvent,
+};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -22,10 +24,13 @@ impl TaskController {
     }
 
     fn changed(&self, before: Task, after: Task) {
-        self.deps.hubs.task.emit(Event::TaskChanged(TaskChangedEvent {
-            before: Some(before),
-            after: Some(after),
-        }));
+        self.deps
+            .hubs
+            .task
+            .emit(Event::TaskChanged(TaskChangedEvent {
+                before: Some(before),
+                after: Some(after),
+            }));
     }
 
     fn submit_callback_if_any(&self, task: &Task) {
@@ -48,12 +53,24 @@ impl TaskController {
         self.deps.store.task_by_guid(task_guid).await
     }
 
-    pub async fn desire(&self, trace_id: &str, def: &TaskDefinition, task_guid: &str, domain: &str) -> Result<(), BbsError> {
+    pub async fn desire(
+        &self,
+        trace_id: &str,
+        def: &TaskDefinition,
+        task_guid: &str,
+        domain: &str,
+    ) -> Result<(), BbsError> {
         let d = &self.deps;
         let task = d.store.desire_task(def, task_guid, domain).await?;
-        d.hubs.task.emit(Event::TaskCreated(TaskCreatedEvent { task: Some(task) }));
+        d.hubs
+            .task
+            .emit(Event::TaskCreated(TaskCreatedEvent { task: Some(task) }));
         let start = TaskStartRequest::from_definition(task_guid, domain, def);
-        if let Err(e) = d.auctioneer.request_task_auctions(trace_id, vec![start]).await {
+        if let Err(e) = d
+            .auctioneer
+            .request_task_auctions(trace_id, vec![start])
+            .await
+        {
             tracing::warn!(task_guid, error = %e, "failed requesting task auction");
         }
         Ok(())

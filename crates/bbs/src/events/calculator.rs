@@ -21,7 +21,11 @@ pub fn set_of(lrps: &[ActualLrp]) -> LrpSet {
 
 /// Replaces the row holding `before`'s instance key by `after` (or appends
 /// `after` when no row matches).
-pub fn record_change(before: Option<&ActualLrp>, after: Option<ActualLrp>, lrps: &LrpSet) -> LrpSet {
+pub fn record_change(
+    before: Option<&ActualLrp>,
+    after: Option<ActualLrp>,
+    lrps: &LrpSet,
+) -> LrpSet {
     let mut found = false;
     let mut out: LrpSet = Vec::with_capacity(lrps.len() + 1);
     for l in lrps {
@@ -158,7 +162,11 @@ fn sort_events(events: &mut [Event]) {
     events.sort_by_key(|e| std::cmp::Reverse(event_score(e)));
 }
 
-fn lrp_instance_events(before: Option<&ActualLrp>, after: Option<&ActualLrp>, trace_id: &str) -> Vec<Event> {
+fn lrp_instance_events(
+    before: Option<&ActualLrp>,
+    after: Option<&ActualLrp>,
+    trace_id: &str,
+) -> Vec<Event> {
     match (before, after) {
         (None, None) => vec![],
         (Some(b), Some(a)) if b == a => vec![],
@@ -209,8 +217,10 @@ fn present(set: &LrpSet) -> Vec<ActualLrp> {
 pub fn emit_events(hubs: &Hubs, trace_id: &str, before: &LrpSet, after: &LrpSet) {
     let before_group = resolve_group(&present(before));
     let after_group = resolve_group(&present(after));
-    let mut group_events =
-        lrp_group_events(before_group.instance.as_ref(), after_group.instance.as_ref());
+    let mut group_events = lrp_group_events(
+        before_group.instance.as_ref(),
+        after_group.instance.as_ref(),
+    );
     group_events.extend(lrp_group_events(
         before_group.evacuating.as_ref(),
         after_group.evacuating.as_ref(),
@@ -238,8 +248,14 @@ pub fn emit_crash_events(hubs: &Hubs, trace_id: &str, before: &LrpSet, after: &L
     let after_group = resolve_group(&present(after));
     let mut group_events = Vec::new();
     for (b, a) in [
-        (before_group.instance.as_ref(), after_group.instance.as_ref()),
-        (before_group.evacuating.as_ref(), after_group.evacuating.as_ref()),
+        (
+            before_group.instance.as_ref(),
+            after_group.instance.as_ref(),
+        ),
+        (
+            before_group.evacuating.as_ref(),
+            after_group.evacuating.as_ref(),
+        ),
     ] {
         if b == a {
             continue;
@@ -313,9 +329,7 @@ pub fn instance_event_matches_cell(cell_id: &str, e: &Event) -> bool {
 
 /// Does a group-hub event concern `cell_id` (the deprecated stream's filter)?
 pub fn group_event_matches_cell(cell_id: &str, e: &Event) -> bool {
-    let cell_of = |g: Option<&ActualLrpGroup>| {
-        g.and_then(resolve).map(|l| l.cell_id().to_string())
-    };
+    let cell_of = |g: Option<&ActualLrpGroup>| g.and_then(resolve).map(|l| l.cell_id().to_string());
     match e {
         Event::ActualLrpCreated(ev) => {
             cell_of(ev.actual_lrp_group.as_ref()).as_deref() == Some(cell_id)

@@ -46,7 +46,10 @@ pub async fn actual_lrps_by_process_guids(State(app): State<Arc<App>>, body: Bod
     let mut resp = ActualLrPsByProcessGuidsResponse::default();
     let r = async {
         let req: ActualLrPsByProcessGuidsRequest = app.parse(body).await?;
-        resp.actual_lrps = app.store.actual_lrps_by_process_guids(&req.process_guids).await?;
+        resp.actual_lrps = app
+            .store
+            .actual_lrps_by_process_guids(&req.process_guids)
+            .await?;
         Ok(())
     }
     .await;
@@ -74,7 +77,10 @@ pub async fn actual_lrp_groups(State(app): State<Arc<App>>, body: Body) -> Respo
     proto(&resp)
 }
 
-pub async fn actual_lrp_groups_by_process_guid(State(app): State<Arc<App>>, body: Body) -> Response {
+pub async fn actual_lrp_groups_by_process_guid(
+    State(app): State<Arc<App>>,
+    body: Body,
+) -> Response {
     let mut resp = ActualLrpGroupsResponse::default();
     let r = async {
         let req: ActualLrpGroupsByProcessGuidRequest = app.parse(body).await?;
@@ -93,7 +99,10 @@ pub async fn actual_lrp_groups_by_process_guid(State(app): State<Arc<App>>, body
     proto(&resp)
 }
 
-pub async fn actual_lrp_group_by_process_guid_and_index(State(app): State<Arc<App>>, body: Body) -> Response {
+pub async fn actual_lrp_group_by_process_guid_and_index(
+    State(app): State<Arc<App>>,
+    body: Body,
+) -> Response {
     let mut resp = ActualLrpGroupResponse::default();
     let r = async {
         let req: ActualLrpGroupByProcessGuidAndIndexRequest = app.parse(body).await?;
@@ -121,7 +130,12 @@ pub async fn claim(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) 
         let req: ClaimActualLrpRequest = app.parse(body).await?;
         app.controllers
             .actual_lrp
-            .claim(&trace_id(&headers), &req.process_guid, req.index, &ikey(&req.actual_lrp_instance_key))
+            .claim(
+                &trace_id(&headers),
+                &req.process_guid,
+                req.index,
+                &ikey(&req.actual_lrp_instance_key),
+            )
             .await
     }
     .await;
@@ -130,7 +144,12 @@ pub async fn claim(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) 
     })
 }
 
-async fn start_common(app: &App, headers: &HeaderMap, body: Body, with_routes_and_tags: bool) -> Response {
+async fn start_common(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    with_routes_and_tags: bool,
+) -> Response {
     let r = async {
         let req: StartActualLrpRequest = app.parse(body).await?;
         let routable = match req.optional_routable {
@@ -201,7 +220,11 @@ pub async fn fail(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -
         let req: FailActualLrpRequest = app.parse(body).await?;
         app.controllers
             .actual_lrp
-            .fail(&trace_id(&headers), &key(&req.actual_lrp_key), &req.error_message)
+            .fail(
+                &trace_id(&headers),
+                &key(&req.actual_lrp_key),
+                &req.error_message,
+            )
             .await
     }
     .await;
@@ -243,12 +266,20 @@ pub async fn retire(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     })
 }
 
-pub async fn remove_evacuating(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn remove_evacuating(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let r = async {
         let req: RemoveEvacuatingActualLrpRequest = app.parse(body).await?;
         app.controllers
             .evacuation
-            .remove_evacuating(&trace_id(&headers), &key(&req.actual_lrp_key), &ikey(&req.actual_lrp_instance_key))
+            .remove_evacuating(
+                &trace_id(&headers),
+                &key(&req.actual_lrp_key),
+                &ikey(&req.actual_lrp_instance_key),
+            )
             .await
     }
     .await;
@@ -257,13 +288,21 @@ pub async fn remove_evacuating(State(app): State<Arc<App>>, headers: HeaderMap, 
     })
 }
 
-pub async fn evacuate_claimed(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn evacuate_claimed(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (keep, r) = match app.parse::<EvacuateClaimedActualLrpRequest>(body).await {
         Err(e) => (true, Err(e)),
         Ok(req) => {
             app.controllers
                 .evacuation
-                .evacuate_claimed(&trace_id(&headers), &key(&req.actual_lrp_key), &ikey(&req.actual_lrp_instance_key))
+                .evacuate_claimed(
+                    &trace_id(&headers),
+                    &key(&req.actual_lrp_key),
+                    &ikey(&req.actual_lrp_instance_key),
+                )
                 .await
         }
     };
@@ -273,7 +312,11 @@ pub async fn evacuate_claimed(State(app): State<Arc<App>>, headers: HeaderMap, b
     })
 }
 
-pub async fn evacuate_crashed(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn evacuate_crashed(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let r = async {
         let req: EvacuateCrashedActualLrpRequest = app.parse(body).await?;
         app.controllers
@@ -293,12 +336,20 @@ pub async fn evacuate_crashed(State(app): State<Arc<App>>, headers: HeaderMap, b
     })
 }
 
-pub async fn evacuate_stopped(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn evacuate_stopped(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let r = async {
         let req: EvacuateStoppedActualLrpRequest = app.parse(body).await?;
         app.controllers
             .evacuation
-            .evacuate_stopped(&trace_id(&headers), &key(&req.actual_lrp_key), &ikey(&req.actual_lrp_instance_key))
+            .evacuate_stopped(
+                &trace_id(&headers),
+                &key(&req.actual_lrp_key),
+                &ikey(&req.actual_lrp_instance_key),
+            )
             .await
     }
     .await;
@@ -308,7 +359,12 @@ pub async fn evacuate_stopped(State(app): State<Arc<App>>, headers: HeaderMap, b
     })
 }
 
-async fn evacuate_running_common(app: &App, headers: &HeaderMap, body: Body, with_routes_and_tags: bool) -> Response {
+async fn evacuate_running_common(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    with_routes_and_tags: bool,
+) -> Response {
     let (keep, r) = match app.parse::<EvacuateRunningActualLrpRequest>(body).await {
         Err(e) => (true, Err(e)),
         Ok(req) => {
@@ -348,10 +404,18 @@ async fn evacuate_running_common(app: &App, headers: &HeaderMap, body: Body, wit
     })
 }
 
-pub async fn evacuate_running(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn evacuate_running(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     evacuate_running_common(&app, &headers, body, true).await
 }
 
-pub async fn evacuate_running_r0(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn evacuate_running_r0(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     evacuate_running_common(&app, &headers, body, false).await
 }

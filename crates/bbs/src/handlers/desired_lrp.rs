@@ -48,8 +48,13 @@ async fn get_common(app: &App, body: Body, version: Version) -> Response {
     let mut resp = DesiredLrpResponse::default();
     let r = async {
         let req: DesiredLrpByProcessGuidRequest = app.parse(body).await?;
-        let d = app.store.desired_lrp_by_process_guid(&req.process_guid).await?;
-        resp.desired_lrp = Some(populate_metrics_guid(desired_lrp_version_down_to(&d, version)));
+        let d = app
+            .store
+            .desired_lrp_by_process_guid(&req.process_guid)
+            .await?;
+        resp.desired_lrp = Some(populate_metrics_guid(desired_lrp_version_down_to(
+            &d, version,
+        )));
         Ok(())
     }
     .await;
@@ -69,7 +74,10 @@ pub async fn scheduling_infos(State(app): State<Arc<App>>, body: Body) -> Respon
     let mut resp = DesiredLrpSchedulingInfosResponse::default();
     let r = async {
         let req: DesiredLrPsRequest = app.parse(body).await?;
-        resp.desired_lrp_scheduling_infos = app.store.desired_lrp_scheduling_infos(&filter(&req)).await?;
+        resp.desired_lrp_scheduling_infos = app
+            .store
+            .desired_lrp_scheduling_infos(&filter(&req))
+            .await?;
         Ok(())
     }
     .await;
@@ -115,7 +123,10 @@ pub async fn desire(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
     let r = async {
         let req: DesireLrpRequest = app.parse(body).await?;
         let lrp = req.desired_lrp.unwrap_or_default();
-        app.controllers.desired_lrp.desire(&trace_id(&headers), &lrp).await
+        app.controllers
+            .desired_lrp
+            .desire(&trace_id(&headers), &lrp)
+            .await
     }
     .await;
     proto(&DesiredLrpLifecycleResponse {

@@ -24,7 +24,8 @@ fn version_desired(e: &Event, v: Version) -> Event {
     if v == Version::V3 {
         return e.clone();
     }
-    let down = |d: &Option<models::DesiredLrp>| d.as_ref().map(|d| desired_lrp_version_down_to(d, v));
+    let down =
+        |d: &Option<models::DesiredLrp>| d.as_ref().map(|d| desired_lrp_version_down_to(d, v));
     match e {
         Event::DesiredLrpCreated(ev) => Event::DesiredLrpCreated(DesiredLrpCreatedEvent {
             desired_lrp: down(&ev.desired_lrp),
@@ -49,12 +50,16 @@ fn version_task(e: &Event, v: Version) -> Event {
     }
     let down = |t: &Option<models::Task>| t.as_ref().map(|t| task_version_down_to(t, v));
     match e {
-        Event::TaskCreated(ev) => Event::TaskCreated(TaskCreatedEvent { task: down(&ev.task) }),
+        Event::TaskCreated(ev) => Event::TaskCreated(TaskCreatedEvent {
+            task: down(&ev.task),
+        }),
         Event::TaskChanged(ev) => Event::TaskChanged(TaskChangedEvent {
             before: down(&ev.before),
             after: down(&ev.after),
         }),
-        Event::TaskRemoved(ev) => Event::TaskRemoved(TaskRemovedEvent { task: down(&ev.task) }),
+        Event::TaskRemoved(ev) => Event::TaskRemoved(TaskRemovedEvent {
+            task: down(&ev.task),
+        }),
         other => other.clone(),
     }
 }

@@ -4,7 +4,9 @@ use super::{proto, App};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use models::{CellsResponse, DomainsResponse, PingResponse, UpsertDomainRequest, UpsertDomainResponse};
+use models::{
+    CellsResponse, DomainsResponse, PingResponse, UpsertDomainRequest, UpsertDomainResponse,
+};
 use std::sync::Arc;
 
 pub async fn ping() -> Response {

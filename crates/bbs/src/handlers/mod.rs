@@ -63,7 +63,10 @@ impl App {
     }
 
     /// Reads and decodes a request body, then validates it.
-    pub(crate) async fn parse<R: Message + Default + Validate>(&self, body: Body) -> Result<R, BbsError> {
+    pub(crate) async fn parse<R: Message + Default + Validate>(
+        &self,
+        body: Body,
+    ) -> Result<R, BbsError> {
         let bytes = read_body(body, self.max_body_bytes).await?;
         decode(&bytes)
     }
@@ -98,7 +101,10 @@ pub(crate) fn proto<M: Message>(m: &M) -> Response {
     let mut resp = Response::new(Body::from(bytes.clone()));
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-protobuf"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     resp
 }
@@ -118,10 +124,22 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/domains/list", "Domains"),
     ("POST", "/v1/domains/upsert", "UpsertDomain"),
     ("POST", "/v1/actual_lrps/list", "ActualLRPs"),
-    ("POST", "/v1/actual_lrps/list_by_process_guids", "ActualLRPsByProcessGuids"),
+    (
+        "POST",
+        "/v1/actual_lrps/list_by_process_guids",
+        "ActualLRPsByProcessGuids",
+    ),
     ("POST", "/v1/actual_lrp_groups/list", "ActualLRPGroups"),
-    ("POST", "/v1/actual_lrp_groups/list_by_process_guid", "ActualLRPGroupsByProcessGuid"),
-    ("POST", "/v1/actual_lrp_groups/get_by_process_guid_and_index", "ActualLRPGroupsByProcessGuidAndIndex"),
+    (
+        "POST",
+        "/v1/actual_lrp_groups/list_by_process_guid",
+        "ActualLRPGroupsByProcessGuid",
+    ),
+    (
+        "POST",
+        "/v1/actual_lrp_groups/get_by_process_guid_and_index",
+        "ActualLRPGroupsByProcessGuidAndIndex",
+    ),
     ("POST", "/v1/actual_lrps/claim", "ClaimActualLRP"),
     ("POST", "/v1/actual_lrps/start.r1", "StartActualLRP"),
     ("POST", "/v1/actual_lrps/start", "StartActualLRP_r0"),
@@ -129,19 +147,63 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/actual_lrps/fail", "FailActualLRP"),
     ("POST", "/v1/actual_lrps/remove", "RemoveActualLRP"),
     ("POST", "/v1/actual_lrps/retire", "RetireActualLRP"),
-    ("POST", "/v1/actual_lrps/remove_evacuating", "RemoveEvacuatingActualLRP"),
-    ("POST", "/v1/actual_lrps/evacuate_claimed", "EvacuateClaimedActualLRP"),
-    ("POST", "/v1/actual_lrps/evacuate_crashed", "EvacuateCrashedActualLRP"),
-    ("POST", "/v1/actual_lrps/evacuate_stopped", "EvacuateStoppedActualLRP"),
-    ("POST", "/v1/actual_lrps/evacuate_running.r1", "EvacuateRunningActualLRP"),
-    ("POST", "/v1/actual_lrps/evacuate_running", "EvacuateRunningActualLRP_r0"),
-    ("POST", "/v1/desired_lrp_scheduling_infos/list", "DesiredLRPSchedulingInfos"),
-    ("POST", "/v1/desired_lrp_scheduling_infos/get_by_process_guid", "DesiredLRPSchedulingInfoByProcessGuid"),
-    ("POST", "/v1/desired_lrp_routing_infos/list", "DesiredLRPRoutingInfos"),
+    (
+        "POST",
+        "/v1/actual_lrps/remove_evacuating",
+        "RemoveEvacuatingActualLRP",
+    ),
+    (
+        "POST",
+        "/v1/actual_lrps/evacuate_claimed",
+        "EvacuateClaimedActualLRP",
+    ),
+    (
+        "POST",
+        "/v1/actual_lrps/evacuate_crashed",
+        "EvacuateCrashedActualLRP",
+    ),
+    (
+        "POST",
+        "/v1/actual_lrps/evacuate_stopped",
+        "EvacuateStoppedActualLRP",
+    ),
+    (
+        "POST",
+        "/v1/actual_lrps/evacuate_running.r1",
+        "EvacuateRunningActualLRP",
+    ),
+    (
+        "POST",
+        "/v1/actual_lrps/evacuate_running",
+        "EvacuateRunningActualLRP_r0",
+    ),
+    (
+        "POST",
+        "/v1/desired_lrp_scheduling_infos/list",
+        "DesiredLRPSchedulingInfos",
+    ),
+    (
+        "POST",
+        "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
+        "DesiredLRPSchedulingInfoByProcessGuid",
+    ),
+    (
+        "POST",
+        "/v1/desired_lrp_routing_infos/list",
+        "DesiredLRPRoutingInfos",
+    ),
     ("POST", "/v1/desired_lrps/list.r3", "DesiredLRPs"),
-    ("POST", "/v1/desired_lrps/get_by_process_guid.r3", "DesiredLRPByProcessGuid"),
+    (
+        "POST",
+        "/v1/desired_lrps/get_by_process_guid.r3",
+        "DesiredLRPByProcessGuid",
+    ),
     ("POST", "/v1/desired_lrps/list.r2", "DesiredLRPs_r2"),
-    ("POST", "/v1/desired_lrps/get_by_process_guid.r2", "DesiredLRPByProcessGuid_r2"),
+    (
+        "POST",
+        "/v1/desired_lrps/get_by_process_guid.r2",
+        "DesiredLRPByProcessGuid_r2",
+    ),
     ("POST", "/v1/desired_lrp/desire.r2", "DesireDesiredLRP"),
     ("POST", "/v1/desired_lrp/update", "UpdateDesireLRP"),
     ("POST", "/v1/desired_lrp/remove", "RemoveDesiredLRP"),
@@ -159,15 +221,26 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/tasks/delete", "DeleteTask"),
     ("GET", "/v1/events.r1", "EventStream"),
     ("POST", "/v1/events/tasks.r1", "TaskEventStream"),
-    ("POST", "/v1/events/lrp_instances.r1", "LRPInstanceEventStream"),
+    (
+        "POST",
+        "/v1/events/lrp_instances.r1",
+        "LRPInstanceEventStream",
+    ),
     ("GET", "/v1/events", "EventStream_r0"),
     ("POST", "/v1/events/tasks", "TaskEventStream_r0"),
-    ("POST", "/v1/events/lrp_instances", "LrpInstanceEventStream_r0"),
+    (
+        "POST",
+        "/v1/events/lrp_instances",
+        "LrpInstanceEventStream_r0",
+    ),
     ("POST", "/v1/cells/list.r1", "Cells"),
 ];
 
 pub fn route_name(path: &str) -> Option<&'static str> {
-    ROUTES.iter().find(|(_, p, _)| *p == path).map(|(_, _, n)| *n)
+    ROUTES
+        .iter()
+        .find(|(_, p, _)| *p == path)
+        .map(|(_, _, n)| *n)
 }
 
 fn is_event_stream(path: &str) -> bool {
@@ -222,9 +295,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/domains/list", post(m::domains))
         .route("/v1/domains/upsert", post(m::upsert_domain))
         .route("/v1/actual_lrps/list", post(a::actual_lrps))
-        .route("/v1/actual_lrps/list_by_process_guids", post(a::actual_lrps_by_process_guids))
+        .route(
+            "/v1/actual_lrps/list_by_process_guids",
+            post(a::actual_lrps_by_process_guids),
+        )
         .route("/v1/actual_lrp_groups/list", post(a::actual_lrp_groups))
-        .route("/v1/actual_lrp_groups/list_by_process_guid", post(a::actual_lrp_groups_by_process_guid))
+        .route(
+            "/v1/actual_lrp_groups/list_by_process_guid",
+            post(a::actual_lrp_groups_by_process_guid),
+        )
         .route(
             "/v1/actual_lrp_groups/get_by_process_guid_and_index",
             post(a::actual_lrp_group_by_process_guid_and_index),
@@ -236,22 +315,49 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/actual_lrps/fail", post(a::fail))
         .route("/v1/actual_lrps/remove", post(a::remove))
         .route("/v1/actual_lrps/retire", post(a::retire))
-        .route("/v1/actual_lrps/remove_evacuating", post(a::remove_evacuating))
-        .route("/v1/actual_lrps/evacuate_claimed", post(a::evacuate_claimed))
-        .route("/v1/actual_lrps/evacuate_crashed", post(a::evacuate_crashed))
-        .route("/v1/actual_lrps/evacuate_stopped", post(a::evacuate_stopped))
-        .route("/v1/actual_lrps/evacuate_running.r1", post(a::evacuate_running))
-        .route("/v1/actual_lrps/evacuate_running", post(a::evacuate_running_r0))
-        .route("/v1/desired_lrp_scheduling_infos/list", post(d::scheduling_infos))
+        .route(
+            "/v1/actual_lrps/remove_evacuating",
+            post(a::remove_evacuating),
+        )
+        .route(
+            "/v1/actual_lrps/evacuate_claimed",
+            post(a::evacuate_claimed),
+        )
+        .route(
+            "/v1/actual_lrps/evacuate_crashed",
+            post(a::evacuate_crashed),
+        )
+        .route(
+            "/v1/actual_lrps/evacuate_stopped",
+            post(a::evacuate_stopped),
+        )
+        .route(
+            "/v1/actual_lrps/evacuate_running.r1",
+            post(a::evacuate_running),
+        )
+        .route(
+            "/v1/actual_lrps/evacuate_running",
+            post(a::evacuate_running_r0),
+        )
+        .route(
+            "/v1/desired_lrp_scheduling_infos/list",
+            post(d::scheduling_infos),
+        )
         .route(
             "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
             post(d::scheduling_info_by_process_guid),
         )
         .route("/v1/desired_lrp_routing_infos/list", post(d::routing_infos))
         .route("/v1/desired_lrps/list.r3", post(d::desired_lrps))
-        .route("/v1/desired_lrps/get_by_process_guid.r3", post(d::desired_lrp_by_process_guid))
+        .route(
+            "/v1/desired_lrps/get_by_process_guid.r3",
+            post(d::desired_lrp_by_process_guid),
+        )
         .route("/v1/desired_lrps/list.r2", post(d::desired_lrps_r2))
-        .route("/v1/desired_lrps/get_by_process_guid.r2", post(d::desired_lrp_by_process_guid_r2))
+        .route(
+            "/v1/desired_lrps/get_by_process_guid.r2",
+            post(d::desired_lrp_by_process_guid_r2),
+        )
         .route("/v1/desired_lrp/desire.r2", post(d::desire))
         .route("/v1/desired_lrp/update", post(d::update))
         .route("/v1/desired_lrp/remove", post(d::remove))
@@ -269,7 +375,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/tasks/delete", post(t::delete))
         .route("/v1/events.r1", get(e::lrp_group_events_r1))
         .route("/v1/events/tasks.r1", post(e::task_events_r1))
-        .route("/v1/events/lrp_instances.r1", post(e::lrp_instance_events_r1))
+        .route(
+            "/v1/events/lrp_instances.r1",
+            post(e::lrp_instance_events_r1),
+        )
         .route("/v1/events", get(e::lrp_group_events_r0))
         .route("/v1/events/tasks", post(e::task_events_r0))
         .route("/v1/events/lrp_instances", post(e::lrp_instance_events_r0))

@@ -13,8 +13,15 @@ async fn list_common(app: &App, body: Body, version: Version) -> Response {
     let mut resp = TasksResponse::default();
     let r = async {
         let req: TasksRequest = app.parse(body).await?;
-        let tasks = app.controllers.task.tasks(&req.domain, &req.cell_id).await?;
-        resp.tasks = tasks.iter().map(|t| task_version_down_to(t, version)).collect();
+        let tasks = app
+            .controllers
+            .task
+            .tasks(&req.domain, &req.cell_id)
+            .await?;
+        resp.tasks = tasks
+            .iter()
+            .map(|t| task_version_down_to(t, version))
+            .collect();
         Ok(())
     }
     .await;
@@ -74,7 +81,11 @@ pub async fn start(State(app): State<Arc<App>>, body: Body) -> Response {
     let mut resp = StartTaskResponse::default();
     let r = async {
         let req: StartTaskRequest = app.parse(body).await?;
-        resp.should_start = app.controllers.task.start(&req.task_guid, &req.cell_id).await?;
+        resp.should_start = app
+            .controllers
+            .task
+            .start(&req.task_guid, &req.cell_id)
+            .await?;
         Ok(())
     }
     .await;
@@ -85,7 +96,10 @@ pub async fn start(State(app): State<Arc<App>>, body: Body) -> Response {
 pub async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let r = async {
         let req: TaskGuidRequest = app.parse(body).await?;
-        app.controllers.task.cancel(&trace_id(&headers), &req.task_guid).await
+        app.controllers
+            .task
+            .cancel(&trace_id(&headers), &req.task_guid)
+            .await
     }
     .await;
     lifecycle(&app, r)
@@ -94,7 +108,10 @@ pub async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
 pub async fn fail(State(app): State<Arc<App>>, body: Body) -> Response {
     let r = async {
         let req: FailTaskRequest = app.parse(body).await?;
-        app.controllers.task.fail(&req.task_guid, &req.failure_reason).await
+        app.controllers
+            .task
+            .fail(&req.task_guid, &req.failure_reason)
+            .await
     }
     .await;
     lifecycle(&app, r)
@@ -103,7 +120,10 @@ pub async fn fail(State(app): State<Arc<App>>, body: Body) -> Response {
 pub async fn reject(State(app): State<Arc<App>>, body: Body) -> Response {
     let r = async {
         let req: RejectTaskRequest = app.parse(body).await?;
-        app.controllers.task.reject(&req.task_guid, &req.rejection_reason).await
+        app.controllers
+            .task
+            .reject(&req.task_guid, &req.rejection_reason)
+            .await
     }
     .await;
     lifecycle(&app, r)
@@ -114,7 +134,13 @@ pub async fn complete(State(app): State<Arc<App>>, body: Body) -> Response {
         let req: CompleteTaskRequest = app.parse(body).await?;
         app.controllers
             .task
-            .complete(&req.task_guid, &req.cell_id, req.failed, &req.failure_reason, &req.result)
+            .complete(
+                &req.task_guid,
+                &req.cell_id,
+                req.failed,
+                &req.failure_reason,
+                &req.result,
+            )
             .await
     }
     .await;
