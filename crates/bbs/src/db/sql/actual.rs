@@ -1,0 +1,543 @@
+//! Actual LRP rows and Diego's per-instance state changes
+//! (claim/start/crash/fail/remove/unclaim, presence changes, counts).
+
+use super::args::{bind_all, in_list, where_clause, Arg, IN_CHUNK};
+use super::codec::{
+    decode_internal_routes, decode_proto, decode_string_map, encode_internal_routes, encode_proto,
+    encode_string_map, truncate,
+};
+use super::Ctx;
+use crate::db::{ActualLrpCounts, ActualLrpFilter, CrashOutcome, DbResult, RunningInfo};
+use models::actual_lrp::Presence;
+use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
+use models::restart_calculator::CRASH_RESET_TIMEOUT;
+use models::{
+    ActualLrp, ActualLrpInstanceKey, ActualLrpKey, ActualLrpNetInfo, BbsError, ModificationTag,
+    RestartCalculator,
+};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+pub(crate) const COLUMNS: &str = "process_guid, instance_index, presence, domain, state, \
+    instance_guid, cell_id, placement_error, since, net_info, internal_routes, metric_tags, \
+    CASE WHEN routable THEN 1 ELSE 0 END, availability_zone, modification_tag_epoch, \
+    modification_tag_index, crash_count, crash_reason";
+const ORDER: &str = " ORDER BY process_guid, instance_index, presence";
+const KEY_WHERE: &str = " WHERE process_guid = ? AND instance_index = ? AND presence = ?";
+
+/// Error strings longer than this are truncated (Diego's column size).
+pub(crate) const MAX_ERROR_LEN: usize = 1024;
+
+fn decode_row(cx: &Ctx, row: &AnyRow) -> DbResult<ActualLrp> {
+    let g = |e: sqlx::Error| cx.err(e);
+    let net_info: String = row.try_get(9).map_err(g)?;
+    let internal_routes: String = row.try_get(10).map_err(g)?;
+    let metric_tags: String = row.try_get(11).map_err(g)?;
+    let routable: i32 = row.try_get(12).map_err(g)?;
+    let mut lrp = ActualLrp {
+        actual_lrp_key: Some(ActualLrpKey {
+            process_guid: row.try_get(0).map_err(g)?,
+            index: row.try_get(1).map_err(g)?,
+            domain: row.try_get(3).map_err(g)?,
+        }),
+        presence: row.try_get(2).map_err(g)?,
+        state: row.try_get(4).map_err(g)?,
+        actual_lrp_instance_key: Some(ActualLrpInstanceKey {
+            instance_guid: row.try_get(5).map_err(g)?,
+            cell_id: row.try_get(6).map_err(g)?,
+        }),
+        placement_error: row.try_get(7).map_err(g)?,
+        since: row.try_get(8).map_err(g)?,
+        actual_lrp_net_info: Some(if net_info.is_empty() {
+            ActualLrpNetInfo::default()
+        } else {
+            decode_proto(&cx.enc, "net_info", &net_info)?
+        }),
+        actual_lrp_internal_routes: decode_internal_routes(&cx.enc, &internal_routes)?,
+        metric_tags: decode_string_map(&cx.enc, &metric_tags)?,
+        availability_zone: row.try_get(13).map_err(g)?,
+        modification_tag: Some(ModificationTag {
+            epoch: row.try_get(14).map_err(g)?,
+            index: row.try_get::<i64, _>(15).map_err(g)? as u32,
+        }),
+        crash_count: row.try_get(16).map_err(g)?,
+        crash_reason: row.try_get(17).map_err(g)?,
+        optional_routable: None,
+    };
+    lrp.set_routable(routable != 0);
+    Ok(lrp)
+}
+
+/// Decodes rows, skipping (and logging) any that cannot be decoded.
+fn decode_rows(cx: &Ctx, rows: &[AnyRow]) -> Vec<ActualLrp> {
+    rows.iter()
+        .filter_map(|r| match decode_row(cx, r) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping undecodable actual LRP row");
+                None
+            }
+        })
+        .collect()
+}
+
+pub(crate) async fn list(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    filter: &ActualLrpFilter,
+) -> DbResult<Vec<ActualLrp>> {
+    let mut wheres = Vec::new();
+    let mut args = Vec::new();
+    if !filter.domain.is_empty() {
+        wheres.push("domain = ?".to_string());
+        args.push(Arg::Str(filter.domain.clone()));
+    }
+    if !filter.cell_id.is_empty() {
+        wheres.push("cell_id = ?".to_string());
+        args.push(Arg::Str(filter.cell_id.clone()));
+    }
+    if !filter.process_guid.is_empty() {
+        wheres.push("process_guid = ?".to_string());
+        args.push(Arg::Str(filter.process_guid.clone()));
+    }
+    if let Some(i) = filter.index {
+        wheres.push("instance_index = ?".to_string());
+        args.push(Arg::Int(i));
+    }
+    let sql = cx.sql(&format!(
+        "SELECT {COLUMNS} FROM actual_lrps{}{ORDER}",
+        where_clause(&wheres)
+    ));
+    let rows = bind_all(sqlx::query(&sql), &args)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(decode_rows(cx, &rows))
+}
+
+pub(crate) async fn by_process_guids(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    guids: &[String],
+) -> DbResult<Vec<ActualLrp>> {
+    if guids.is_empty() {
+        return list(cx, conn, &ActualLrpFilter::default()).await;
+    }
+    let mut sorted: Vec<String> = guids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let mut out = Vec::new();
+    for chunk in sorted.chunks(IN_CHUNK) {
+        let sql = cx.sql(&format!(
+            "SELECT {COLUMNS} FROM actual_lrps WHERE {}{ORDER}",
+            in_list("process_guid", chunk.len())
+        ));
+        let args: Vec<Arg> = chunk.iter().cloned().map(Arg::Str).collect();
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| cx.err(e))?;
+        out.extend(decode_rows(cx, &rows));
+    }
+    Ok(out)
+}
+
+/// Reads one row, locking it for the rest of the transaction.
+pub(crate) async fn fetch_for_update(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    process_guid: &str,
+    index: i32,
+    presence: Presence,
+) -> DbResult<ActualLrp> {
+    let sql = cx.for_update(&format!("SELECT {COLUMNS} FROM actual_lrps{KEY_WHERE}"));
+    let row = sqlx::query(&sql)
+        .bind(process_guid)
+        .bind(index)
+        .bind(presence as i32)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    match row {
+        Some(r) => decode_row(cx, &r),
+        None => Err(BbsError::resource_not_found()),
+    }
+}
+
+pub(crate) async fn insert(cx: &Ctx, conn: &mut AnyConnection, lrp: &ActualLrp) -> DbResult<()> {
+    let key = lrp.key();
+    let ik = lrp.instance_key();
+    let tag = lrp.modification_tag.clone().unwrap_or_default();
+    let sql = cx.sql(
+        "INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state, \
+         instance_guid, cell_id, placement_error, since, net_info, internal_routes, metric_tags, \
+         routable, availability_zone, modification_tag_epoch, modification_tag_index, \
+         crash_count, crash_reason) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    sqlx::query(&sql)
+        .bind(key.process_guid)
+        .bind(key.index)
+        .bind(lrp.presence)
+        .bind(key.domain)
+        .bind(lrp.state.as_str())
+        .bind(ik.instance_guid)
+        .bind(ik.cell_id)
+        .bind(truncate(&lrp.placement_error, MAX_ERROR_LEN))
+        .bind(lrp.since)
+        .bind(encode_proto(
+            &cx.enc,
+            lrp.actual_lrp_net_info
+                .as_ref()
+                .unwrap_or(&Default::default()),
+        ))
+        .bind(encode_internal_routes(
+            &cx.enc,
+            &lrp.actual_lrp_internal_routes,
+        ))
+        .bind(encode_string_map(&cx.enc, &lrp.metric_tags))
+        .bind(lrp.routable().unwrap_or(false))
+        .bind(lrp.availability_zone.as_str())
+        .bind(tag.epoch)
+        .bind(i64::from(tag.index))
+        .bind(lrp.crash_count)
+        .bind(truncate(&lrp.crash_reason, MAX_ERROR_LEN))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(())
+}
+
+/// Writes every mutable column of `lrp` to the row identified by its key
+/// and `presence` (the row's presence before the change).
+pub(crate) async fn update(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    lrp: &ActualLrp,
+    presence: i32,
+) -> DbResult<()> {
+    let key = lrp.key();
+    let ik = lrp.instance_key();
+    let tag = lrp.modification_tag.clone().unwrap_or_default();
+    let sql = cx.sql(&format!(
+        "UPDATE actual_lrps SET presence = ?, domain = ?, state = ?, instance_guid = ?, \
+         cell_id = ?, placement_error = ?, since = ?, net_info = ?, internal_routes = ?, \
+         metric_tags = ?, routable = ?, availability_zone = ?, modification_tag_index = ?, \
+         crash_count = ?, crash_reason = ?{KEY_WHERE}"
+    ));
+    sqlx::query(&sql)
+        .bind(lrp.presence)
+        .bind(key.domain)
+        .bind(lrp.state.as_str())
+        .bind(ik.instance_guid)
+        .bind(ik.cell_id)
+        .bind(truncate(&lrp.placement_error, MAX_ERROR_LEN))
+        .bind(lrp.since)
+        .bind(encode_proto(
+            &cx.enc,
+            lrp.actual_lrp_net_info
+                .as_ref()
+                .unwrap_or(&Default::default()),
+        ))
+        .bind(encode_internal_routes(
+            &cx.enc,
+            &lrp.actual_lrp_internal_routes,
+        ))
+        .bind(encode_string_map(&cx.enc, &lrp.metric_tags))
+        .bind(lrp.routable().unwrap_or(false))
+        .bind(lrp.availability_zone.as_str())
+        .bind(i64::from(tag.index))
+        .bind(lrp.crash_count)
+        .bind(truncate(&lrp.crash_reason, MAX_ERROR_LEN))
+        .bind(key.process_guid)
+        .bind(key.index)
+        .bind(presence)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(())
+}
+
+pub(crate) async fn delete(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    process_guid: &str,
+    index: i32,
+    presence: i32,
+) -> DbResult<()> {
+    let sql = cx.sql(&format!("DELETE FROM actual_lrps{KEY_WHERE}"));
+    sqlx::query(&sql)
+        .bind(process_guid)
+        .bind(index)
+        .bind(presence)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(())
+}
+
+fn bump(lrp: &mut ActualLrp) {
+    let tag = lrp.modification_tag.get_or_insert_with(Default::default);
+    tag.index = tag.index.wrapping_add(1);
+}
+
+pub(crate) async fn create_unclaimed(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    key: &ActualLrpKey,
+    now: i64,
+) -> DbResult<ActualLrp> {
+    let mut lrp = ActualLrp::new_unclaimed(key.clone(), now);
+    lrp.modification_tag = Some(ModificationTag {
+        epoch: super::new_guid(),
+        index: 0,
+    });
+    lrp.set_routable(false);
+    insert(cx, conn, &lrp).await?;
+    Ok(lrp)
+}
+
+pub(crate) async fn unclaim(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    is_stale: bool,
+    key: &ActualLrpKey,
+    now: i64,
+) -> DbResult<(ActualLrp, ActualLrp)> {
+    let before =
+        fetch_for_update(cx, conn, &key.process_guid, key.index, Presence::Ordinary).await?;
+    if before.state == UNCLAIMED {
+        return Err(BbsError::cannot_be_unclaimed());
+    }
+    if is_stale && before.state == CLAIMED {
+        // A stale claim by another cell that has not started yet.
+        return Err(BbsError::cannot_be_unclaimed());
+    }
+    let mut after = before.clone();
+    bump(&mut after);
+    after.state = UNCLAIMED.to_string();
+    after.actual_lrp_instance_key = Some(ActualLrpInstanceKey::default());
+    after.actual_lrp_net_info = Some(ActualLrpNetInfo::default());
+    after.since = now;
+    update(cx, conn, &after, Presence::Ordinary as i32).await?;
+    Ok((before, after))
+}
+
+pub(crate) async fn claim(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    process_guid: &str,
+    index: i32,
+    instance_key: &ActualLrpInstanceKey,
+    now: i64,
+) -> DbResult<(ActualLrp, ActualLrp)> {
+    let before = fetch_for_update(cx, conn, process_guid, index, Presence::Ordinary).await?;
+    if !before.allows_transition_to(&before.key(), instance_key, CLAIMED) {
+        return Err(BbsError::cannot_be_claimed());
+    }
+    if before.state == CLAIMED && before.instance_key() == *instance_key {
+        return Ok((before.clone(), before));
+    }
+    let mut after = before.clone();
+    bump(&mut after);
+    after.state = CLAIMED.to_string();
+    after.actual_lrp_instance_key = Some(instance_key.clone());
+    after.placement_error.clear();
+    after.actual_lrp_net_info = Some(ActualLrpNetInfo::default());
+    after.since = now;
+    update(cx, conn, &after, Presence::Ordinary as i32).await?;
+    Ok((before, after))
+}
+
+pub(crate) async fn start(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    key: &ActualLrpKey,
+    instance_key: &ActualLrpInstanceKey,
+    running: &RunningInfo,
+    now: i64,
+) -> DbResult<(Option<ActualLrp>, ActualLrp)> {
+    let routable = running.routable.unwrap_or(true);
+    let before =
+        match fetch_for_update(cx, conn, &key.process_guid, key.index, Presence::Ordinary).await {
+            Ok(l) => l,
+            Err(e) if e.same_kind(&BbsError::resource_not_found()) => {
+                let mut lrp = ActualLrp {
+                    actual_lrp_key: Some(key.clone()),
+                    actual_lrp_instance_key: Some(instance_key.clone()),
+                    actual_lrp_net_info: Some(running.net_info.clone()),
+                    actual_lrp_internal_routes: running.internal_routes.clone(),
+                    metric_tags: running.metric_tags.clone(),
+                    state: RUNNING.to_string(),
+                    since: now,
+                    modification_tag: Some(ModificationTag {
+                        epoch: super::new_guid(),
+                        index: 0,
+                    }),
+                    availability_zone: running.availability_zone.clone(),
+                    ..Default::default()
+                };
+                lrp.set_routable(routable);
+                insert(cx, conn, &lrp).await?;
+                return Ok((None, lrp));
+            }
+            Err(e) => return Err(e),
+        };
+
+    let unchanged = before.key() == *key
+        && before.instance_key() == *instance_key
+        && before.actual_lrp_net_info.as_ref() == Some(&running.net_info)
+        && before.actual_lrp_internal_routes == running.internal_routes
+        && before.metric_tags == running.metric_tags
+        && before.routable() == Some(routable)
+        && before.availability_zone == running.availability_zone
+        && before.state == RUNNING;
+    if unchanged {
+        return Ok((Some(before.clone()), before));
+    }
+    if !before.allows_transition_to(key, instance_key, RUNNING) {
+        return Err(BbsError::cannot_be_started());
+    }
+    let mut after = before.clone();
+    after.actual_lrp_instance_key = Some(instance_key.clone());
+    after.actual_lrp_net_info = Some(running.net_info.clone());
+    after.actual_lrp_internal_routes = running.internal_routes.clone();
+    after.metric_tags = running.metric_tags.clone();
+    after.availability_zone = running.availability_zone.clone();
+    after.state = RUNNING.to_string();
+    after.since = now;
+    bump(&mut after);
+    after.placement_error.clear();
+    after.set_routable(routable);
+    update(cx, conn, &after, Presence::Ordinary as i32).await?;
+    Ok((Some(before), after))
+}
+
+pub(crate) async fn crash(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    key: &ActualLrpKey,
+    instance_key: &ActualLrpInstanceKey,
+    crash_reason: &str,
+    now: i64,
+) -> DbResult<CrashOutcome> {
+    let before =
+        fetch_for_update(cx, conn, &key.process_guid, key.index, Presence::Ordinary).await?;
+    let ran_for = now - before.since;
+    let new_count = if ran_for > CRASH_RESET_TIMEOUT.as_nanos() as i64 && before.state == RUNNING {
+        1
+    } else {
+        before.crash_count + 1
+    };
+    if !before.allows_transition_to(&before.key(), instance_key, CRASHED) {
+        return Err(BbsError::cannot_be_crashed());
+    }
+    let mut after = before.clone();
+    bump(&mut after);
+    after.state = CRASHED.to_string();
+    after.actual_lrp_instance_key = Some(ActualLrpInstanceKey::default());
+    after.actual_lrp_net_info = Some(ActualLrpNetInfo::default());
+    after.crash_count = new_count;
+    after.crash_reason = truncate(crash_reason, MAX_ERROR_LEN);
+    // Diego's ShouldRestartImmediately: a restart allowed with no delay.
+    let should_restart = RestartCalculator::default().should_restart(0, 0, new_count);
+    if should_restart {
+        after.state = UNCLAIMED.to_string();
+    }
+    after.since = now;
+    update(cx, conn, &after, Presence::Ordinary as i32).await?;
+    Ok(CrashOutcome {
+        before,
+        after,
+        should_restart,
+    })
+}
+
+pub(crate) async fn fail(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    key: &ActualLrpKey,
+    placement_error: &str,
+    now: i64,
+) -> DbResult<(ActualLrp, ActualLrp)> {
+    let before =
+        fetch_for_update(cx, conn, &key.process_guid, key.index, Presence::Ordinary).await?;
+    if before.state != UNCLAIMED {
+        return Err(BbsError::cannot_be_failed());
+    }
+    let mut after = before.clone();
+    bump(&mut after);
+    after.placement_error = truncate(placement_error, MAX_ERROR_LEN);
+    after.since = now;
+    update(cx, conn, &after, Presence::Ordinary as i32).await?;
+    Ok((before, after))
+}
+
+pub(crate) async fn remove(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    process_guid: &str,
+    index: i32,
+    instance_key: Option<&ActualLrpInstanceKey>,
+) -> DbResult<ActualLrp> {
+    let lrp = fetch_for_update(cx, conn, process_guid, index, Presence::Ordinary).await?;
+    if let Some(ik) = instance_key {
+        if lrp.instance_key() != *ik {
+            return Err(BbsError::resource_not_found());
+        }
+    }
+    delete(cx, conn, process_guid, index, Presence::Ordinary as i32).await?;
+    Ok(lrp)
+}
+
+pub(crate) async fn change_presence(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    key: &ActualLrpKey,
+    from: Presence,
+    to: Presence,
+) -> DbResult<(ActualLrp, ActualLrp)> {
+    let before = fetch_for_update(cx, conn, &key.process_guid, key.index, from).await?;
+    let mut after = before.clone();
+    after.presence = to as i32;
+    let sql = cx.sql(&format!("UPDATE actual_lrps SET presence = ?{KEY_WHERE}"));
+    sqlx::query(&sql)
+        .bind(to as i32)
+        .bind(key.process_guid.as_str())
+        .bind(key.index)
+        .bind(from as i32)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok((before, after))
+}
+
+pub(crate) async fn counts(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<ActualLrpCounts> {
+    let sql = cx.sql(
+        "SELECT \
+           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
+           COUNT(DISTINCT CASE WHEN state = ? THEN process_guid END) \
+         FROM actual_lrps WHERE presence = ?",
+    );
+    let row = sqlx::query(&sql)
+        .bind(CLAIMED)
+        .bind(UNCLAIMED)
+        .bind(RUNNING)
+        .bind(CRASHED)
+        .bind(CRASHED)
+        .bind(Presence::Ordinary as i32)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    let g = |i: usize| row.try_get::<i64, _>(i).map_err(|e| cx.err(e));
+    Ok(ActualLrpCounts {
+        claimed: g(0)?,
+        unclaimed: g(1)?,
+        running: g(2)?,
+        crashed: g(3)?,
+        crashing_desireds: g(4)?,
+    })
+}

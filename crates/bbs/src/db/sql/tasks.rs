@@ -1,0 +1,311 @@
+//! Tasks: plain state columns plus the task definition as an encrypted blob.
+
+use super::args::{bind_all, where_clause, Arg};
+use super::codec::{decode_proto, encode_proto, truncate};
+use super::Ctx;
+use crate::db::{DbResult, TaskFilter};
+use models::task::State;
+use models::{BbsError, Task, TaskDefinition};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+const COLUMNS: &str = "guid, domain, updated_at, created_at, first_completed_at, state, \
+    cell_id, result, CASE WHEN failed THEN 1 ELSE 0 END, failure_reason, task_definition, \
+    rejection_count, rejection_reason";
+const ORDER: &str = " ORDER BY guid";
+const MAX_ERROR_LEN: usize = 1024;
+
+fn decode_row(cx: &Ctx, row: &AnyRow) -> DbResult<Task> {
+    let g = |e: sqlx::Error| cx.err(e);
+    let definition: String = row.try_get(10).map_err(g)?;
+    let failed: i32 = row.try_get(8).map_err(g)?;
+    Ok(Task {
+        task_guid: row.try_get(0).map_err(g)?,
+        domain: row.try_get(1).map_err(g)?,
+        updated_at: row.try_get(2).map_err(g)?,
+        created_at: row.try_get(3).map_err(g)?,
+        first_completed_at: row.try_get(4).map_err(g)?,
+        state: row.try_get(5).map_err(g)?,
+        cell_id: row.try_get(6).map_err(g)?,
+        result: row
+            .try_get::<Option<String>, _>(7)
+            .map_err(g)?
+            .unwrap_or_default(),
+        failed: failed != 0,
+        failure_reason: row.try_get(9).map_err(g)?,
+        task_definition: Some(decode_proto::<TaskDefinition>(
+            &cx.enc,
+            "task_definition",
+            &definition,
+        )?),
+        rejection_count: row.try_get(11).map_err(g)?,
+        rejection_reason: row.try_get(12).map_err(g)?,
+    })
+}
+
+pub(crate) async fn list(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    filter: &TaskFilter,
+) -> DbResult<Vec<Task>> {
+    let mut wheres = Vec::new();
+    let mut args = Vec::new();
+    if !filter.domain.is_empty() {
+        wheres.push("domain = ?".to_string());
+        args.push(Arg::Str(filter.domain.clone()));
+    }
+    if !filter.cell_id.is_empty() {
+        wheres.push("cell_id = ?".to_string());
+        args.push(Arg::Str(filter.cell_id.clone()));
+    }
+    let sql = cx.sql(&format!(
+        "SELECT {COLUMNS} FROM tasks{}{ORDER}",
+        where_clause(&wheres)
+    ));
+    let rows = bind_all(sqlx::query(&sql), &args)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| match decode_row(cx, r) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping undecodable task row");
+                None
+            }
+        })
+        .collect())
+}
+
+pub(crate) async fn by_guid(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    task_guid: &str,
+    lock: bool,
+) -> DbResult<Task> {
+    let base = format!("SELECT {COLUMNS} FROM tasks WHERE guid = ?");
+    let sql = if lock {
+        cx.for_update(&base)
+    } else {
+        cx.sql(&base)
+    };
+    let row = sqlx::query(&sql)
+        .bind(task_guid)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?
+        .ok_or_else(BbsError::resource_not_found)?;
+    decode_row(cx, &row)
+}
+
+/// Writes the mutable state columns of `task`.
+async fn save(cx: &Ctx, conn: &mut AnyConnection, task: &Task) -> DbResult<()> {
+    let sql = cx.sql(
+        "UPDATE tasks SET updated_at = ?, first_completed_at = ?, state = ?, cell_id = ?, \
+         result = ?, failed = ?, failure_reason = ?, rejection_count = ?, rejection_reason = ? \
+         WHERE guid = ?",
+    );
+    sqlx::query(&sql)
+        .bind(task.updated_at)
+        .bind(task.first_completed_at)
+        .bind(task.state)
+        .bind(task.cell_id.as_str())
+        .bind(task.result.as_str())
+        .bind(task.failed)
+        .bind(task.failure_reason.as_str())
+        .bind(task.rejection_count)
+        .bind(task.rejection_reason.as_str())
+        .bind(task.task_guid.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(())
+}
+
+pub(crate) async fn desire(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    definition: &TaskDefinition,
+    task_guid: &str,
+    domain: &str,
+    now: i64,
+) -> DbResult<Task> {
+    let sql = cx.sql(
+        "INSERT INTO tasks (guid, domain, created_at, updated_at, first_completed_at, state, \
+         task_definition, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    sqlx::query(&sql)
+        .bind(task_guid)
+        .bind(domain)
+        .bind(now)
+        .bind(now)
+        .bind(0i64)
+        .bind(State::Pending as i32)
+        .bind(encode_proto(&cx.enc, definition))
+        .bind("")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(Task {
+        task_definition: Some(definition.clone()),
+        task_guid: task_guid.to_string(),
+        domain: domain.to_string(),
+        created_at: now,
+        updated_at: now,
+        first_completed_at: 0,
+        state: State::Pending as i32,
+        ..Default::default()
+    })
+}
+
+pub(crate) async fn start(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    task_guid: &str,
+    cell_id: &str,
+    now: i64,
+) -> DbResult<(Task, Task, bool)> {
+    let before = by_guid(cx, conn, task_guid, true).await?;
+    if before.state() == State::Running && before.cell_id == cell_id {
+        return Ok((before.clone(), before, false));
+    }
+    before.validate_transition_to(State::Running)?;
+    let mut after = before.clone();
+    after.state = State::Running as i32;
+    after.updated_at = now;
+    after.cell_id = cell_id.to_string();
+    save(cx, conn, &after).await?;
+    Ok((before, after, true))
+}
+
+fn complete(task: &mut Task, failed: bool, failure_reason: &str, result: &str, now: i64) {
+    task.state = State::Completed as i32;
+    task.updated_at = now;
+    task.first_completed_at = now;
+    task.failed = failed;
+    task.failure_reason = truncate(failure_reason, MAX_ERROR_LEN);
+    task.result = result.to_string();
+    task.cell_id.clear();
+}
+
+/// Pending or Running → Completed(failed) (cancel and the deprecated fail).
+fn check_cancellable(task: &Task) -> DbResult<()> {
+    match task.validate_transition_to(State::Completed) {
+        Ok(()) => Ok(()),
+        Err(_) if task.state() == State::Pending => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) async fn cancel(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    task_guid: &str,
+    now: i64,
+) -> DbResult<(Task, Task, String)> {
+    let before = by_guid(cx, conn, task_guid, true).await?;
+    check_cancellable(&before)?;
+    let cell_id = before.cell_id.clone();
+    let mut after = before.clone();
+    complete(&mut after, true, "task was cancelled", "", now);
+    save(cx, conn, &after).await?;
+    Ok((before, after, cell_id))
+}
+
+pub(crate) async fn fail(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    task_guid: &str,
+    failure_reason: &str,
+    now: i64,
+) -> DbResult<(Task, Task)> {
+    let before = by_guid(cx, conn, task_guid, true).await?;
+    check_cancellable(&before)?;
+    let mut after = before.clone();
+    complete(&mut after, true, failure_reason, "", now);
+    save(cx, conn, &after).await?;
+    Ok((before, after))
+}
+
+/// Diego's controller + DB reject: the rejection is recorded (back to
+/// Pending, count+1); if the count *before* this rejection had already
+/// reached `max_retries`, the task is then failed with the rejection
+/// reason. One transaction.
+pub(crate) async fn reject(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    task_guid: &str,
+    rejection_reason: &str,
+    max_retries: i32,
+    now: i64,
+) -> DbResult<(Task, Task)> {
+    let before = by_guid(cx, conn, task_guid, true).await?;
+    if before.state() != State::Pending && before.state() != State::Running {
+        return Err(BbsError::bad_request());
+    }
+    let mut after = before.clone();
+    after.rejection_count += 1;
+    after.rejection_reason = truncate(rejection_reason, MAX_ERROR_LEN);
+    after.state = State::Pending as i32;
+    after.updated_at = now;
+    if before.rejection_count >= max_retries {
+        complete(&mut after, true, rejection_reason, "", now);
+    }
+    save(cx, conn, &after).await?;
+    Ok((before, after))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn complete_task(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    task_guid: &str,
+    cell_id: &str,
+    failed: bool,
+    failure_reason: &str,
+    result: &str,
+    now: i64,
+) -> DbResult<(Task, Task)> {
+    let before = by_guid(cx, conn, task_guid, true).await?;
+    if before.cell_id != cell_id && before.state() == State::Running {
+        return Err(BbsError::running_on_different_cell(
+            cell_id,
+            &before.cell_id,
+        ));
+    }
+    before.validate_transition_to(State::Completed)?;
+    let mut after = before.clone();
+    complete(&mut after, failed, failure_reason, result, now);
+    save(cx, conn, &after).await?;
+    Ok((before, after))
+}
+
+pub(crate) async fn resolving(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    task_guid: &str,
+    now: i64,
+) -> DbResult<(Task, Task)> {
+    let before = by_guid(cx, conn, task_guid, true).await?;
+    before.validate_transition_to(State::Resolving)?;
+    let mut after = before.clone();
+    after.state = State::Resolving as i32;
+    after.updated_at = now;
+    save(cx, conn, &after).await?;
+    Ok((before, after))
+}
+
+pub(crate) async fn delete(cx: &Ctx, conn: &mut AnyConnection, task_guid: &str) -> DbResult<Task> {
+    let task = by_guid(cx, conn, task_guid, true).await?;
+    if task.state() != State::Resolving {
+        return Err(BbsError::task_transition(task.state(), State::Resolving));
+    }
+    let sql = cx.sql("DELETE FROM tasks WHERE guid = ?");
+    sqlx::query(&sql)
+        .bind(task_guid)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(task)
+}

@@ -1,0 +1,1308 @@
+//! One conformance suite for `bbs::db::Store`, run against SQLite (temp
+//! file) and PostgreSQL (throwaway cluster from `testkit`).
+
+use bbs::db::{
+    ActualLrpFilter, DesiredLrpFilter, EncryptionConfig, RunningInfo, SqlStore, Store, StoreConfig,
+    TaskFilter,
+};
+use models::actual_lrp::Presence;
+use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
+use models::desired_lrp_update::{OptionalAnnotation, OptionalImagePassword, OptionalInstances};
+use models::task::State;
+use models::{
+    ActualLrp, ActualLrpInstanceKey, ActualLrpKey, ActualLrpNetInfo, BbsError, DesiredLrp,
+    DesiredLrpUpdate, PortMapping, ProtoRoutes, RunAction, TaskDefinition, VolumeMount,
+};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use testkit::postgres::TestPostgres;
+
+const SECRET_PATH: &str = "/usr/bin/very-secret-start-command";
+
+struct Fx {
+    store: SqlStore,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn encryption() -> EncryptionConfig {
+    EncryptionConfig::single("key-2024", "correct horse battery staple")
+}
+
+async fn sqlite_fx() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bbs.db").display());
+    let store = SqlStore::connect(&StoreConfig {
+        url: url.clone(),
+        max_open_connections: 8,
+        encryption: encryption(),
+    })
+    .await
+    .expect("connect sqlite");
+    assert_eq!(store.backend(), "sqlite");
+    Fx {
+        store,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres_fx(test: &str) -> Option<Fx> {
+    let pg = TestPostgres::shared_or_skip(test)?;
+    let url = pg.fresh_database_url();
+    let store = SqlStore::connect(&StoreConfig {
+        url: url.clone(),
+        max_open_connections: 16,
+        encryption: encryption(),
+    })
+    .await
+    .expect("connect postgres");
+    assert_eq!(store.backend(), "postgres");
+    Some(Fx {
+        store,
+        url,
+        _dir: None,
+    })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let fx = super::sqlite_fx().await;
+                    super::$name(&fx).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(fx) = super::postgres_fx(stringify!($name)).await else { return };
+                    super::$name(&fx).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    domains_expire_unless_ttl_zero,
+    desired_lrp_lifecycle,
+    run_info_is_encrypted_at_rest,
+    scheduling_and_routing_infos_and_filters,
+    actual_lrp_legal_transitions,
+    actual_lrp_illegal_transitions_change_nothing,
+    crash_counting_and_restart_decision,
+    start_creates_missing_row_and_remove_checks_instance,
+    evacuation_rows,
+    suspects_and_presence_changes,
+    counts,
+    actual_lrp_filters,
+    task_lifecycle,
+    task_cancel_fail_and_illegal_transitions,
+    task_reject_until_max_retries,
+    concurrent_claims_have_one_winner,
+    concurrent_mixed_writes_never_fail,
+);
+
+// --- helpers -------------------------------------------------------------
+
+fn assert_kind(err: BbsError, want: BbsError) {
+    assert!(err.same_kind(&want), "got {err:?}, want {want:?}");
+}
+
+fn desired(guid: &str, domain: &str) -> DesiredLrp {
+    let mut routes = BTreeMap::new();
+    routes.insert(
+        "cf-router".to_string(),
+        br#"[{"hostnames":["app.example.com"],"port":8080}]"#.to_vec(),
+    );
+    DesiredLrp {
+        process_guid: guid.into(),
+        domain: domain.into(),
+        root_fs: "preloaded:cflinuxfs4".into(),
+        instances: 2,
+        memory_mb: 256,
+        disk_mb: 1024,
+        max_pids: 100,
+        log_guid: format!("log-{guid}"),
+        annotation: "v1".into(),
+        ports: vec![8080, 2222, 8080],
+        placement_tags: vec!["iso-seg".into()],
+        routes: Some(ProtoRoutes { routes }),
+        image_username: "user".into(),
+        image_password: "pw".into(),
+        volume_mounts: vec![VolumeMount {
+            driver: "nfs".into(),
+            container_dir: "/data".into(),
+            ..Default::default()
+        }],
+        action: Some(models::Action {
+            run_action: Some(RunAction {
+                path: SECRET_PATH.into(),
+                user: "vcap".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn key(guid: &str, index: i32) -> ActualLrpKey {
+    ActualLrpKey::new(guid, index, "cf-apps")
+}
+
+fn ik(guid: &str, cell: &str) -> ActualLrpInstanceKey {
+    ActualLrpInstanceKey::new(guid, cell)
+}
+
+fn running_info(addr: &str) -> RunningInfo {
+    RunningInfo {
+        net_info: ActualLrpNetInfo {
+            address: addr.into(),
+            ports: vec![PortMapping {
+                container_port: 8080,
+                host_port: 61001,
+                ..Default::default()
+            }],
+            instance_address: "10.255.1.2".into(),
+            ..Default::default()
+        },
+        internal_routes: vec![models::ActualLrpInternalRoute {
+            hostname: "app.apps.internal".into(),
+        }],
+        metric_tags: [("source_id".to_string(), "app-guid".to_string())]
+            .into_iter()
+            .collect(),
+        routable: Some(true),
+        availability_zone: "z1".into(),
+    }
+}
+
+async fn ordinary(s: &SqlStore, guid: &str, index: i32) -> Option<ActualLrp> {
+    s.actual_lrps(&ActualLrpFilter {
+        process_guid: guid.into(),
+        index: Some(index),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_iter()
+    .find(|l| l.presence() == Presence::Ordinary)
+}
+
+fn tag_index(l: &ActualLrp) -> u32 {
+    l.modification_tag.as_ref().unwrap().index
+}
+
+/// Every record has Diego's non-nullable sub-messages set.
+fn assert_complete(l: &ActualLrp) {
+    assert!(l.actual_lrp_key.is_some());
+    assert!(l.actual_lrp_instance_key.is_some());
+    assert!(l.actual_lrp_net_info.is_some());
+    assert!(l.modification_tag.is_some());
+    assert!(l.routable().is_some());
+}
+
+async fn raw_scalar(s: &SqlStore, sql: &str) -> String {
+    let row = sqlx::query(sql).fetch_one(s.pool()).await.unwrap();
+    row.try_get::<String, _>(0).unwrap()
+}
+
+async fn raw_exec(s: &SqlStore, sql: &str) {
+    sqlx::query(sql).execute(s.pool()).await.unwrap();
+}
+
+fn task_def(domain_note: &str) -> TaskDefinition {
+    TaskDefinition {
+        root_fs: "preloaded:cflinuxfs4".into(),
+        memory_mb: 128,
+        disk_mb: 256,
+        log_guid: "lg".into(),
+        annotation: domain_note.into(),
+        action: Some(models::Action {
+            run_action: Some(RunAction {
+                path: SECRET_PATH.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+// --- domains -------------------------------------------------------------
+
+async fn domains_expire_unless_ttl_zero(fx: &Fx) {
+    let s = &fx.store;
+    assert!(s.fresh_domains().await.unwrap().is_empty());
+    s.upsert_domain("forever", 0).await.unwrap();
+    s.upsert_domain("short", 100).await.unwrap();
+    s.upsert_domain("short", 100).await.unwrap(); // upsert is idempotent
+    assert_eq!(s.fresh_domains().await.unwrap(), vec!["forever", "short"]);
+    // Let "short" run out.
+    raw_exec(
+        s,
+        "UPDATE domains SET expire_time = 1000 WHERE domain = 'short'",
+    )
+    .await;
+    assert_eq!(s.fresh_domains().await.unwrap(), vec!["forever"]);
+    // Re-upserting refreshes it.
+    s.upsert_domain("short", 100).await.unwrap();
+    assert_eq!(s.fresh_domains().await.unwrap(), vec!["forever", "short"]);
+}
+
+// --- desired LRPs --------------------------------------------------------
+
+async fn desired_lrp_lifecycle(fx: &Fx) {
+    let s = &fx.store;
+    let input = desired("pg-1", "cf-apps");
+    let stored = s.desire_lrp(&input).await.unwrap();
+    let tag = stored.modification_tag.clone().unwrap();
+    assert!(!tag.epoch.is_empty());
+    assert_eq!(tag.index, 0);
+    assert!(stored.routes.is_some());
+    assert_eq!(stored.ports, vec![8080, 2222], "ports are deduplicated");
+    let got = s.desired_lrp_by_process_guid("pg-1").await.unwrap();
+    assert_eq!(got, stored);
+    assert_eq!(got.routes, input.routes);
+    assert_eq!(got.action, input.action);
+    assert_eq!(got.volume_mounts, input.volume_mounts);
+
+    assert_kind(
+        s.desire_lrp(&input).await.unwrap_err(),
+        BbsError::resource_exists(),
+    );
+    assert_kind(
+        s.desired_lrp_by_process_guid("nope").await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+
+    let mut new_routes = BTreeMap::new();
+    new_routes.insert("tcp-router".to_string(), b"[]".to_vec());
+    let update = DesiredLrpUpdate {
+        optional_instances: Some(OptionalInstances::Instances(5)),
+        optional_annotation: Some(OptionalAnnotation::Annotation("v2".into())),
+        routes: Some(ProtoRoutes {
+            routes: new_routes.clone(),
+        }),
+        optional_image_password: Some(OptionalImagePassword::ImagePassword("pw2".into())),
+        metric_tags: [(
+            "app".to_string(),
+            models::MetricTagValue {
+                r#static: "a".into(),
+                dynamic: 0,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let (before, after) = s.update_desired_lrp("pg-1", &update).await.unwrap();
+    assert_eq!(before, stored);
+    assert_eq!(after.instances, 5);
+    assert_eq!(after.annotation, "v2");
+    assert_eq!(after.image_password, "pw2");
+    assert_eq!(after.image_username, "user");
+    assert_eq!(after.routes.as_ref().unwrap().routes, new_routes);
+    assert_eq!(after.metric_tags, update.metric_tags);
+    assert_eq!(after.modification_tag.as_ref().unwrap().epoch, tag.epoch);
+    assert_eq!(after.modification_tag.as_ref().unwrap().index, 1);
+    assert_eq!(s.desired_lrp_by_process_guid("pg-1").await.unwrap(), after);
+
+    // An empty update still bumps the tag.
+    let (_, after2) = s
+        .update_desired_lrp("pg-1", &DesiredLrpUpdate::default())
+        .await
+        .unwrap();
+    assert_eq!(after2.modification_tag.as_ref().unwrap().index, 2);
+    assert_eq!(after2.instances, 5);
+
+    assert_kind(
+        s.update_desired_lrp("nope", &update).await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert_eq!(s.count_desired_instances().await.unwrap(), 5);
+
+    let removed = s.remove_desired_lrp("pg-1").await.unwrap();
+    assert_eq!(removed, after2);
+    assert_kind(
+        s.remove_desired_lrp("pg-1").await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert!(s
+        .desired_lrps(&DesiredLrpFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.count_desired_instances().await.unwrap(), 0);
+}
+
+async fn run_info_is_encrypted_at_rest(fx: &Fx) {
+    let s = &fx.store;
+    s.desire_lrp(&desired("pg-enc", "cf-apps")).await.unwrap();
+    for column in ["run_info", "routes", "volume_placement", "metric_tags"] {
+        let raw = raw_scalar(
+            s,
+            &format!("SELECT {column} FROM desired_lrps WHERE process_guid = 'pg-enc'"),
+        )
+        .await;
+        assert!(raw.starts_with("02"), "{column} is Diego-encoded: {raw}");
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&raw[2..])
+            .unwrap();
+        assert_eq!(bytes[0] as usize, "key-2024".len());
+        assert_eq!(&bytes[1..9], b"key-2024");
+        for needle in [SECRET_PATH.as_bytes(), b"app.example.com".as_slice()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{column} leaks plaintext"
+            );
+            assert!(!raw.contains(std::str::from_utf8(needle).unwrap()));
+        }
+    }
+    s.desire_task(&task_def("x"), "task-enc", "d")
+        .await
+        .unwrap();
+    let raw = raw_scalar(
+        s,
+        "SELECT task_definition FROM tasks WHERE guid = 'task-enc'",
+    )
+    .await;
+    assert!(raw.starts_with("02"));
+    assert!(!raw.contains(SECRET_PATH));
+
+    // A store with another key cannot read the records; one that also
+    // lists the old key (rotation) can.
+    let mut other = EncryptionConfig::single("key-2025", "another passphrase");
+    let wrong = SqlStore::connect(&StoreConfig {
+        url: fx.url.clone(),
+        max_open_connections: 2,
+        encryption: other.clone(),
+    })
+    .await
+    .unwrap();
+    assert_kind(
+        wrong
+            .desired_lrp_by_process_guid("pg-enc")
+            .await
+            .unwrap_err(),
+        BbsError::deserialize(),
+    );
+    assert!(wrong
+        .desired_lrps(&DesiredLrpFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    other.keys.extend(encryption().keys);
+    let rotated = SqlStore::connect(&StoreConfig {
+        url: fx.url.clone(),
+        max_open_connections: 2,
+        encryption: other,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        rotated.desired_lrp_by_process_guid("pg-enc").await.unwrap(),
+        s.desired_lrp_by_process_guid("pg-enc").await.unwrap()
+    );
+}
+
+async fn scheduling_and_routing_infos_and_filters(fx: &Fx) {
+    let s = &fx.store;
+    for (g, d) in [("b", "cf-apps"), ("a", "cf-apps"), ("c", "other")] {
+        s.desire_lrp(&desired(g, d)).await.unwrap();
+    }
+    let all = s.desired_lrps(&DesiredLrpFilter::default()).await.unwrap();
+    let guids: Vec<_> = all.iter().map(|l| l.process_guid.as_str()).collect();
+    assert_eq!(guids, vec!["a", "b", "c"], "ordered by process guid");
+
+    let by_domain = s
+        .desired_lrps(&DesiredLrpFilter {
+            domain: "cf-apps".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_domain.len(), 2);
+    let by_guid = s
+        .desired_lrps(&DesiredLrpFilter {
+            process_guids: vec!["c".into(), "a".into(), "zzz".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        by_guid
+            .iter()
+            .map(|l| l.process_guid.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a", "c"]
+    );
+
+    let infos = s
+        .desired_lrp_scheduling_infos(&DesiredLrpFilter {
+            domain: "cf-apps".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(infos.len(), 2);
+    let info = &infos[0];
+    let k = info.desired_lrp_key.as_ref().unwrap();
+    assert_eq!(k.process_guid, "a");
+    assert_eq!(k.log_guid, "log-a");
+    let res = info.desired_lrp_resource.as_ref().unwrap();
+    assert_eq!((res.memory_mb, res.disk_mb, res.max_pids), (256, 1024, 100));
+    assert_eq!(res.root_fs, "preloaded:cflinuxfs4");
+    assert_eq!(
+        info.volume_placement.as_ref().unwrap().driver_names,
+        vec!["nfs"]
+    );
+    assert_eq!(info.placement_tags, vec!["iso-seg"]);
+    assert!(info.routes.is_some() && info.modification_tag.is_some());
+    assert_eq!(
+        s.desired_lrp_scheduling_info_by_process_guid("a")
+            .await
+            .unwrap(),
+        *info
+    );
+    assert_kind(
+        s.desired_lrp_scheduling_info_by_process_guid("zzz")
+            .await
+            .unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+
+    let routing = s
+        .desired_lrp_routing_infos(&DesiredLrpFilter {
+            process_guids: vec!["b".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(routing.len(), 1);
+    let r = &routing[0];
+    assert_eq!(r.process_guid, "b");
+    assert_eq!(r.log_guid, "log-b");
+    assert_eq!(r.instances, 2);
+    assert_eq!(r.routes, desired("b", "x").routes);
+    assert!(r.action.is_none(), "routing infos carry no run info");
+    assert!(r.modification_tag.is_some());
+    assert_eq!(
+        s.desired_lrp_routing_infos(&DesiredLrpFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+// --- actual LRPs ---------------------------------------------------------
+
+async fn actual_lrp_legal_transitions(fx: &Fx) {
+    let s = &fx.store;
+    let k = key("pg", 0);
+    let created = s.create_unclaimed_actual_lrp(&k).await.unwrap();
+    assert_complete(&created);
+    assert_eq!(created.state, UNCLAIMED);
+    assert_eq!(created.routable(), Some(false));
+    assert_eq!(tag_index(&created), 0);
+    assert!(created.since > 0);
+    assert_eq!(ordinary(s, "pg", 0).await.unwrap(), created);
+    assert_kind(
+        s.create_unclaimed_actual_lrp(&k).await.unwrap_err(),
+        BbsError::resource_exists(),
+    );
+
+    // fail records a placement error on UNCLAIMED
+    let (_, failed) = s
+        .fail_actual_lrp(&k, "insufficient resources")
+        .await
+        .unwrap();
+    assert_eq!(failed.placement_error, "insufficient resources");
+    assert_eq!(tag_index(&failed), 1);
+
+    // claim clears it
+    let (before, claimed) = s
+        .claim_actual_lrp("pg", 0, &ik("i1", "cell-1"))
+        .await
+        .unwrap();
+    assert_eq!(before, failed);
+    assert_eq!(claimed.state, CLAIMED);
+    assert_eq!(claimed.instance_key(), ik("i1", "cell-1"));
+    assert_eq!(claimed.placement_error, "");
+    assert_eq!(tag_index(&claimed), 2);
+    assert_eq!(
+        claimed.modification_tag.as_ref().unwrap().epoch,
+        created.modification_tag.as_ref().unwrap().epoch
+    );
+    // claiming again with the same key changes nothing
+    let (b2, a2) = s
+        .claim_actual_lrp("pg", 0, &ik("i1", "cell-1"))
+        .await
+        .unwrap();
+    assert_eq!(b2, claimed);
+    assert_eq!(a2, claimed);
+
+    // start
+    let ri = running_info("10.0.0.1");
+    let (before, started) = s
+        .start_actual_lrp(&k, &ik("i1", "cell-1"), &ri)
+        .await
+        .unwrap();
+    assert_eq!(before.unwrap(), claimed);
+    assert_eq!(started.state, RUNNING);
+    assert_eq!(started.actual_lrp_net_info.as_ref(), Some(&ri.net_info));
+    assert_eq!(started.actual_lrp_internal_routes, ri.internal_routes);
+    assert_eq!(started.metric_tags, ri.metric_tags);
+    assert_eq!(started.availability_zone, "z1");
+    assert_eq!(started.routable(), Some(true));
+    assert_eq!(tag_index(&started), 3);
+    assert_eq!(ordinary(s, "pg", 0).await.unwrap(), started);
+    // the same start again is a no-op
+    let (b, a) = s
+        .start_actual_lrp(&k, &ik("i1", "cell-1"), &ri)
+        .await
+        .unwrap();
+    assert_eq!(b.unwrap(), started);
+    assert_eq!(a, started);
+    // a start with new net info updates
+    let mut ri2 = running_info("10.0.0.9");
+    ri2.routable = Some(false);
+    let (_, restarted) = s
+        .start_actual_lrp(&k, &ik("i1", "cell-1"), &ri2)
+        .await
+        .unwrap();
+    assert_eq!(
+        restarted.actual_lrp_net_info.as_ref().unwrap().address,
+        "10.0.0.9"
+    );
+    assert_eq!(restarted.routable(), Some(false));
+    assert_eq!(tag_index(&restarted), 4);
+
+    // unclaim (not stale) from RUNNING
+    let (b, unclaimed) = s.unclaim_actual_lrp(false, &k).await.unwrap();
+    assert_eq!(b, restarted);
+    assert_eq!(unclaimed.state, UNCLAIMED);
+    assert!(unclaimed.instance_key().is_empty());
+    assert_eq!(
+        unclaimed.actual_lrp_net_info.as_ref().unwrap(),
+        &ActualLrpNetInfo::default()
+    );
+    assert_eq!(tag_index(&unclaimed), 5);
+    assert_complete(&unclaimed);
+
+    // UNCLAIMED → RUNNING directly (any key)
+    let (_, r) = s
+        .start_actual_lrp(&k, &ik("i2", "cell-2"), &running_info("10.0.0.2"))
+        .await
+        .unwrap();
+    assert_eq!(r.state, RUNNING);
+    assert_eq!(r.cell_id(), "cell-2");
+
+    // remove
+    let removed = s
+        .remove_actual_lrp("pg", 0, Some(&ik("i2", "cell-2")))
+        .await
+        .unwrap();
+    assert_eq!(removed, r);
+    assert!(ordinary(s, "pg", 0).await.is_none());
+    assert_kind(
+        s.remove_actual_lrp("pg", 0, None).await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+}
+
+async fn actual_lrp_illegal_transitions_change_nothing(fx: &Fx) {
+    let s = &fx.store;
+    let k = key("pg", 1);
+    // Nothing to act on yet.
+    assert_kind(
+        s.claim_actual_lrp("pg", 1, &ik("i", "c"))
+            .await
+            .unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert_kind(
+        s.crash_actual_lrp(&k, &ik("i", "c"), "boom")
+            .await
+            .unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert_kind(
+        s.unclaim_actual_lrp(false, &k).await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+
+    let created = s.create_unclaimed_actual_lrp(&k).await.unwrap();
+    // UNCLAIMED cannot crash nor be unclaimed
+    assert_kind(
+        s.crash_actual_lrp(&k, &ik("i", "c"), "boom")
+            .await
+            .unwrap_err(),
+        BbsError::cannot_be_crashed(),
+    );
+    assert_kind(
+        s.unclaim_actual_lrp(false, &k).await.unwrap_err(),
+        BbsError::cannot_be_unclaimed(),
+    );
+    assert_eq!(ordinary(s, "pg", 1).await.unwrap(), created);
+
+    let (_, claimed) = s
+        .claim_actual_lrp("pg", 1, &ik("i1", "cell-1"))
+        .await
+        .unwrap();
+    // another instance cannot claim, crash; only UNCLAIMED can fail
+    assert_kind(
+        s.claim_actual_lrp("pg", 1, &ik("i2", "cell-2"))
+            .await
+            .unwrap_err(),
+        BbsError::cannot_be_claimed(),
+    );
+    assert_kind(
+        s.crash_actual_lrp(&k, &ik("i2", "cell-2"), "x")
+            .await
+            .unwrap_err(),
+        BbsError::cannot_be_crashed(),
+    );
+    assert_kind(
+        s.fail_actual_lrp(&k, "nope").await.unwrap_err(),
+        BbsError::cannot_be_failed(),
+    );
+    // stale unclaim of a CLAIMED instance is refused
+    assert_kind(
+        s.unclaim_actual_lrp(true, &k).await.unwrap_err(),
+        BbsError::cannot_be_unclaimed(),
+    );
+    assert_eq!(ordinary(s, "pg", 1).await.unwrap(), claimed);
+
+    let (_, running) = s
+        .start_actual_lrp(&k, &ik("i1", "cell-1"), &running_info("10.0.0.1"))
+        .await
+        .unwrap();
+    // RUNNING: another instance can neither start, claim nor crash it
+    assert_kind(
+        s.start_actual_lrp(&k, &ik("i2", "cell-2"), &running_info("10.0.0.2"))
+            .await
+            .unwrap_err(),
+        BbsError::cannot_be_started(),
+    );
+    assert_kind(
+        s.claim_actual_lrp("pg", 1, &ik("i2", "cell-2"))
+            .await
+            .unwrap_err(),
+        BbsError::cannot_be_claimed(),
+    );
+    // a different domain in the key is a different LRP
+    assert_kind(
+        s.start_actual_lrp(
+            &ActualLrpKey::new("pg", 1, "other-domain"),
+            &ik("i1", "cell-1"),
+            &running_info("10.0.0.3"),
+        )
+        .await
+        .unwrap_err(),
+        BbsError::cannot_be_started(),
+    );
+    // removing with the wrong instance key
+    assert_kind(
+        s.remove_actual_lrp("pg", 1, Some(&ik("i2", "cell-2")))
+            .await
+            .unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert_eq!(ordinary(s, "pg", 1).await.unwrap(), running);
+}
+
+async fn crash_counting_and_restart_decision(fx: &Fx) {
+    let s = &fx.store;
+    let k = key("crashy", 0);
+    s.create_unclaimed_actual_lrp(&k).await.unwrap();
+    let mut last = None;
+    for expected_count in 1..=4 {
+        let me = ik(&format!("i{expected_count}"), "cell-1");
+        if ordinary(s, "crashy", 0).await.unwrap().state == CRASHED {
+            // convergence restarts a crashed instance through UNCLAIMED
+            s.unclaim_actual_lrp(false, &k).await.unwrap();
+        }
+        s.claim_actual_lrp("crashy", 0, &me).await.unwrap();
+        s.start_actual_lrp(&k, &me, &running_info("10.0.0.1"))
+            .await
+            .unwrap();
+        let out = s.crash_actual_lrp(&k, &me, "exit status 1").await.unwrap();
+        assert_eq!(out.before.state, RUNNING);
+        assert_eq!(out.after.crash_count, expected_count);
+        assert_eq!(out.after.crash_reason, "exit status 1");
+        assert!(out.after.instance_key().is_empty());
+        assert_eq!(
+            out.after.actual_lrp_net_info.as_ref().unwrap(),
+            &ActualLrpNetInfo::default()
+        );
+        assert_complete(&out.after);
+        if expected_count < 3 {
+            assert!(
+                out.should_restart,
+                "crash {expected_count} restarts at once"
+            );
+            assert_eq!(out.after.state, UNCLAIMED);
+        } else {
+            assert!(!out.should_restart, "crash {expected_count} backs off");
+            assert_eq!(out.after.state, CRASHED);
+        }
+        assert_eq!(ordinary(s, "crashy", 0).await.unwrap(), out.after);
+        last = Some(out.after);
+    }
+    let crashed = last.unwrap();
+    // CRASHED → CLAIMED needs the same instance key; the key was cleared, so
+    // any non-empty key differs: Diego keeps crashed instances for convergence.
+    assert_kind(
+        s.claim_actual_lrp("crashy", 0, &ik("i9", "cell-1"))
+            .await
+            .unwrap_err(),
+        BbsError::cannot_be_claimed(),
+    );
+    // convergence unclaims a restartable crashed instance
+    let (_, unclaimed) = s.unclaim_actual_lrp(false, &k).await.unwrap();
+    assert_eq!(
+        unclaimed.crash_count, crashed.crash_count,
+        "unclaim keeps the count"
+    );
+
+    // Running for more than 5 minutes resets the count to 1.
+    let me = ik("long", "cell-1");
+    s.claim_actual_lrp("crashy", 0, &me).await.unwrap();
+    s.start_actual_lrp(&k, &me, &running_info("10.0.0.1"))
+        .await
+        .unwrap();
+    raw_exec(
+        s,
+        "UPDATE actual_lrps SET since = since - 301000000000 WHERE process_guid = 'crashy'",
+    )
+    .await;
+    let out = s.crash_actual_lrp(&k, &me, "oom").await.unwrap();
+    assert_eq!(out.after.crash_count, 1);
+    assert!(out.should_restart);
+    assert_eq!(out.after.state, UNCLAIMED);
+
+    // A long crash reason is truncated to 1024 bytes.
+    let me = ik("trunc", "cell-1");
+    s.claim_actual_lrp("crashy", 0, &me).await.unwrap();
+    let out = s
+        .crash_actual_lrp(&k, &me, &"x".repeat(5000))
+        .await
+        .unwrap();
+    assert_eq!(out.before.state, CLAIMED);
+    assert_eq!(out.after.crash_reason.len(), 1024);
+    assert!(out.after.crash_reason.ends_with("(truncated)"));
+    assert_eq!(out.after.crash_count, 2);
+}
+
+async fn start_creates_missing_row_and_remove_checks_instance(fx: &Fx) {
+    let s = &fx.store;
+    let k = key("fresh", 3);
+    let (before, created) = s
+        .start_actual_lrp(&k, &ik("i1", "cell-1"), &running_info("10.0.0.1"))
+        .await
+        .unwrap();
+    assert!(before.is_none());
+    assert_complete(&created);
+    assert_eq!(created.state, RUNNING);
+    assert_eq!(tag_index(&created), 0);
+    assert_eq!(ordinary(s, "fresh", 3).await.unwrap(), created);
+    // routable unset means routable
+    let mut ri = running_info("10.0.0.5");
+    ri.routable = None;
+    let (_, r) = s
+        .start_actual_lrp(&key("fresh", 4), &ik("i2", "cell-1"), &ri)
+        .await
+        .unwrap();
+    assert_eq!(r.routable(), Some(true));
+    let removed = s.remove_actual_lrp("fresh", 4, None).await.unwrap();
+    assert_eq!(removed, r);
+}
+
+async fn evacuation_rows(fx: &Fx) {
+    let s = &fx.store;
+    let k = key("evac", 0);
+    let me = ik("i1", "cell-1");
+    s.create_unclaimed_actual_lrp(&k).await.unwrap();
+    s.claim_actual_lrp("evac", 0, &me).await.unwrap();
+    let (_, running) = s
+        .start_actual_lrp(&k, &me, &running_info("10.0.0.1"))
+        .await
+        .unwrap();
+
+    let evac = s
+        .evacuate_actual_lrp(&k, &me, &running_info("10.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(evac.presence(), Presence::Evacuating);
+    assert_eq!(evac.state, RUNNING);
+    assert_eq!(evac.instance_key(), me);
+    assert_complete(&evac);
+    assert_ne!(
+        evac.modification_tag.as_ref().unwrap().epoch,
+        running.modification_tag.as_ref().unwrap().epoch
+    );
+    // same instance + same net info → ResourceExists
+    assert_kind(
+        s.evacuate_actual_lrp(&k, &me, &running_info("10.0.0.1"))
+            .await
+            .unwrap_err(),
+        BbsError::resource_exists(),
+    );
+    // new net info replaces the row and bumps its tag
+    let evac2 = s
+        .evacuate_actual_lrp(&k, &me, &running_info("10.0.0.7"))
+        .await
+        .unwrap();
+    assert_eq!(tag_index(&evac2), 1);
+    assert_eq!(
+        evac2.actual_lrp_net_info.as_ref().unwrap().address,
+        "10.0.0.7"
+    );
+
+    let both = s
+        .actual_lrps(&ActualLrpFilter {
+            process_guid: "evac".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[0], running);
+    assert_eq!(both[1], evac2);
+
+    // the ordinary row is unclaimed and re-placed elsewhere meanwhile
+    s.unclaim_actual_lrp(false, &k).await.unwrap();
+    let other = ik("i2", "cell-2");
+    s.claim_actual_lrp("evac", 0, &other).await.unwrap();
+
+    assert_kind(
+        s.remove_evacuating_actual_lrp(&k, &other)
+            .await
+            .unwrap_err(),
+        BbsError::cannot_be_removed(),
+    );
+    let removed = s.remove_evacuating_actual_lrp(&k, &me).await.unwrap();
+    assert_eq!(removed, evac2);
+    assert_kind(
+        s.remove_evacuating_actual_lrp(&k, &me).await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    let left = s
+        .actual_lrps(&ActualLrpFilter {
+            process_guid: "evac".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].presence(), Presence::Ordinary);
+    assert_eq!(left[0].instance_key(), other);
+}
+
+async fn suspects_and_presence_changes(fx: &Fx) {
+    let s = &fx.store;
+    let k = key("sus", 0);
+    let me = ik("i1", "cell-gone");
+    s.create_unclaimed_actual_lrp(&k).await.unwrap();
+    s.claim_actual_lrp("sus", 0, &me).await.unwrap();
+    s.start_actual_lrp(&k, &me, &running_info("10.0.0.1"))
+        .await
+        .unwrap();
+    // convergence: ordinary → suspect, then a new unclaimed ordinary
+    let (before, after) = s
+        .change_actual_lrp_presence(&k, Presence::Ordinary, Presence::Suspect)
+        .await
+        .unwrap();
+    assert_eq!(before.presence(), Presence::Ordinary);
+    assert_eq!(after.presence(), Presence::Suspect);
+    assert_eq!(tag_index(&after), tag_index(&before));
+    assert!(ordinary(s, "sus", 0).await.is_none());
+    let replacement = s.create_unclaimed_actual_lrp(&k).await.unwrap();
+    // moving another row onto the suspect's slot collides
+    assert_kind(
+        s.change_actual_lrp_presence(&k, Presence::Ordinary, Presence::Suspect)
+            .await
+            .unwrap_err(),
+        BbsError::resource_exists(),
+    );
+    assert_eq!(ordinary(s, "sus", 0).await.unwrap(), replacement);
+
+    let rows = s
+        .actual_lrps(&ActualLrpFilter {
+            cell_id: "cell-gone".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![after.clone()]);
+
+    let removed = s.remove_suspect_actual_lrp(&k).await.unwrap();
+    assert_eq!(removed, after);
+    assert_kind(
+        s.remove_suspect_actual_lrp(&k).await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert_kind(
+        s.change_actual_lrp_presence(&k, Presence::Suspect, Presence::Ordinary)
+            .await
+            .unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+}
+
+async fn counts(fx: &Fx) {
+    let s = &fx.store;
+    for i in 0..4 {
+        s.create_unclaimed_actual_lrp(&key("cnt", i)).await.unwrap();
+    }
+    s.claim_actual_lrp("cnt", 1, &ik("a", "c")).await.unwrap();
+    s.claim_actual_lrp("cnt", 2, &ik("b", "c")).await.unwrap();
+    s.start_actual_lrp(&key("cnt", 2), &ik("b", "c"), &running_info("1.1.1.1"))
+        .await
+        .unwrap();
+    for n in 0..3 {
+        let me = ik(&format!("x{n}"), "c");
+        s.claim_actual_lrp("cnt", 3, &me).await.unwrap();
+        s.crash_actual_lrp(&key("cnt", 3), &me, "boom")
+            .await
+            .unwrap();
+    }
+    // an evacuating row is not counted
+    s.evacuate_actual_lrp(&key("cnt", 2), &ik("b", "c"), &running_info("1.1.1.1"))
+        .await
+        .unwrap();
+    let c = s.count_actual_lrps_by_state().await.unwrap();
+    assert_eq!(
+        (
+            c.unclaimed,
+            c.claimed,
+            c.running,
+            c.crashed,
+            c.crashing_desireds
+        ),
+        (1, 1, 1, 1, 1)
+    );
+}
+
+async fn actual_lrp_filters(fx: &Fx) {
+    let s = &fx.store;
+    for (g, i, d) in [
+        ("b", 0, "d1"),
+        ("a", 1, "d1"),
+        ("a", 0, "d2"),
+        ("c", 0, "d2"),
+    ] {
+        s.create_unclaimed_actual_lrp(&ActualLrpKey::new(g, i, d))
+            .await
+            .unwrap();
+    }
+    s.claim_actual_lrp("a", 1, &ik("x", "cell-9"))
+        .await
+        .unwrap();
+    let all = s.actual_lrps(&ActualLrpFilter::default()).await.unwrap();
+    let ids: Vec<_> = all
+        .iter()
+        .map(|l| (l.process_guid().to_string(), l.index()))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            ("a".into(), 0),
+            ("a".into(), 1),
+            ("b".into(), 0),
+            ("c".into(), 0)
+        ]
+    );
+    let f = |domain: &str, cell: &str, guid: &str, index: Option<i32>| ActualLrpFilter {
+        domain: domain.into(),
+        cell_id: cell.into(),
+        process_guid: guid.into(),
+        index,
+    };
+    assert_eq!(
+        s.actual_lrps(&f("d2", "", "", None)).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        s.actual_lrps(&f("", "cell-9", "", None))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.actual_lrps(&f("", "", "a", None)).await.unwrap().len(), 2);
+    assert_eq!(
+        s.actual_lrps(&f("", "", "a", Some(0))).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        s.actual_lrps(&f("d1", "", "a", Some(0)))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    let by = s
+        .actual_lrps_by_process_guids(&["c".into(), "a".into()])
+        .await
+        .unwrap();
+    assert_eq!(by.len(), 3);
+    assert!(by.iter().all(|l| l.process_guid() != "b"));
+    assert_eq!(s.actual_lrps_by_process_guids(&[]).await.unwrap().len(), 4);
+}
+
+// --- tasks ---------------------------------------------------------------
+
+async fn task_lifecycle(fx: &Fx) {
+    let s = &fx.store;
+    let def = task_def("t");
+    let t = s.desire_task(&def, "task-1", "cf-tasks").await.unwrap();
+    assert_eq!(t.state(), State::Pending);
+    assert!(t.created_at > 0 && t.created_at == t.updated_at);
+    assert_eq!(s.task_by_guid("task-1").await.unwrap(), t);
+    assert_kind(
+        s.desire_task(&def, "task-1", "cf-tasks").await.unwrap_err(),
+        BbsError::resource_exists(),
+    );
+    assert_kind(
+        s.task_by_guid("nope").await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+
+    let (before, running, should_start) = s.start_task("task-1", "cell-1").await.unwrap();
+    assert!(should_start);
+    assert_eq!(before, t);
+    assert_eq!(running.state(), State::Running);
+    assert_eq!(running.cell_id, "cell-1");
+    // starting again on the same cell: no error, no start
+    let (_, again, should_start) = s.start_task("task-1", "cell-1").await.unwrap();
+    assert!(!should_start);
+    assert_eq!(again, running);
+    // on another cell: invalid transition
+    assert_kind(
+        s.start_task("task-1", "cell-2").await.unwrap_err(),
+        BbsError::task_transition(State::Running, State::Running),
+    );
+    // completing from the wrong cell
+    let e = s
+        .complete_task("task-1", "cell-2", false, "", "out")
+        .await
+        .unwrap_err();
+    assert_kind(
+        e.clone(),
+        BbsError::running_on_different_cell("cell-2", "cell-1"),
+    );
+    assert_eq!(e.message, "Running on cell cell-1 not cell-2");
+    // the filters
+    assert_eq!(
+        s.tasks(&TaskFilter {
+            cell_id: "cell-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap(),
+        vec![running.clone()]
+    );
+    // delete only from Resolving
+    assert_kind(
+        s.delete_task("task-1").await.unwrap_err(),
+        BbsError::task_transition(State::Running, State::Resolving),
+    );
+    assert_kind(
+        s.resolving_task("task-1").await.unwrap_err(),
+        BbsError::task_transition(State::Running, State::Resolving),
+    );
+
+    let (_, done) = s
+        .complete_task("task-1", "cell-1", false, "", "the result")
+        .await
+        .unwrap();
+    assert_eq!(done.state(), State::Completed);
+    assert_eq!(done.result, "the result");
+    assert!(!done.failed);
+    assert_eq!(done.cell_id, "");
+    assert!(done.first_completed_at > 0);
+    assert_eq!(s.task_by_guid("task-1").await.unwrap(), done);
+    assert_kind(
+        s.complete_task("task-1", "", true, "x", "")
+            .await
+            .unwrap_err(),
+        BbsError::task_transition(State::Completed, State::Completed),
+    );
+
+    let (_, resolving) = s.resolving_task("task-1").await.unwrap();
+    assert_eq!(resolving.state(), State::Resolving);
+    let deleted = s.delete_task("task-1").await.unwrap();
+    assert_eq!(deleted, resolving);
+    assert_kind(
+        s.task_by_guid("task-1").await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert_kind(
+        s.delete_task("task-1").await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+}
+
+async fn task_cancel_fail_and_illegal_transitions(fx: &Fx) {
+    let s = &fx.store;
+    for g in ["p", "r", "c"] {
+        s.desire_task(&task_def(g), g, if g == "c" { "other" } else { "cf-tasks" })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.tasks(&TaskFilter {
+            domain: "cf-tasks".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .len(),
+        2
+    );
+    let all = s.tasks(&TaskFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|t| t.task_guid.as_str()).collect::<Vec<_>>(),
+        vec!["c", "p", "r"]
+    );
+    // cancel a pending task
+    let (_, cancelled, cell) = s.cancel_task("p").await.unwrap();
+    assert_eq!(cell, "");
+    assert_eq!(cancelled.state(), State::Completed);
+    assert!(cancelled.failed);
+    assert_eq!(cancelled.failure_reason, "task was cancelled");
+    // cancel a running task: reports its cell
+    s.start_task("r", "cell-7").await.unwrap();
+    let (_, _, cell) = s.cancel_task("r").await.unwrap();
+    assert_eq!(cell, "cell-7");
+    // cancelling a completed task is an invalid transition, nothing changes
+    let before = s.task_by_guid("r").await.unwrap();
+    assert_kind(
+        s.cancel_task("r").await.unwrap_err(),
+        BbsError::task_transition(State::Completed, State::Completed),
+    );
+    assert_eq!(s.task_by_guid("r").await.unwrap(), before);
+    // fail (deprecated) on a pending task
+    let (_, failed) = s.fail_task("c", &"y".repeat(2000)).await.unwrap();
+    assert!(failed.failed);
+    assert_eq!(failed.failure_reason.len(), 1024);
+    assert_kind(
+        s.start_task("c", "cell-1").await.unwrap_err(),
+        BbsError::task_transition(State::Completed, State::Running),
+    );
+    assert_kind(
+        s.fail_task("nope", "x").await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+}
+
+async fn task_reject_until_max_retries(fx: &Fx) {
+    let s = &fx.store;
+    s.desire_task(&task_def("rj"), "rj", "cf-tasks")
+        .await
+        .unwrap();
+    let max = 3;
+    for n in 1..=max {
+        if n == 2 {
+            s.start_task("rj", "cell-1").await.unwrap();
+        }
+        let (before, after) = s.reject_task("rj", "no room", max).await.unwrap();
+        assert_eq!(before.rejection_count, n - 1);
+        assert_eq!(after.rejection_count, n);
+        assert_eq!(after.rejection_reason, "no room");
+        assert_eq!(after.state(), State::Pending, "rejection {n} re-queues");
+        assert_eq!(s.task_by_guid("rj").await.unwrap(), after);
+    }
+    // The count has reached max_retries: the next rejection fails the task.
+    let (_, after) = s.reject_task("rj", "still no room", max).await.unwrap();
+    assert_eq!(after.state(), State::Completed);
+    assert!(after.failed);
+    assert_eq!(after.failure_reason, "still no room");
+    assert_eq!(after.rejection_count, max + 1);
+    assert_eq!(s.task_by_guid("rj").await.unwrap(), after);
+    // a completed task cannot be rejected
+    assert_kind(
+        s.reject_task("rj", "x", max).await.unwrap_err(),
+        BbsError::bad_request(),
+    );
+    assert_eq!(s.task_by_guid("rj").await.unwrap(), after);
+}
+
+// --- concurrency ---------------------------------------------------------
+
+async fn concurrent_claims_have_one_winner(fx: &Fx) {
+    let s = Arc::new(fx.store.clone());
+    for round in 0..3 {
+        let guid = format!("race-{round}");
+        s.create_unclaimed_actual_lrp(&key(&guid, 0)).await.unwrap();
+        let n = 16;
+        let barrier = Arc::new(tokio::sync::Barrier::new(n));
+        let mut handles = Vec::new();
+        for i in 0..n {
+            let s = s.clone();
+            let barrier = barrier.clone();
+            let guid = guid.clone();
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let me = ik(&format!("inst-{i}"), &format!("cell-{i}"));
+                (me.clone(), s.claim_actual_lrp(&guid, 0, &me).await)
+            }));
+        }
+        let mut winners = Vec::new();
+        for h in handles {
+            let (me, res) = h.await.unwrap();
+            match res {
+                Ok((before, after)) => {
+                    assert_eq!(before.state, UNCLAIMED);
+                    assert_eq!(after.instance_key(), me);
+                    winners.push(after);
+                }
+                Err(e) => assert_kind(e, BbsError::cannot_be_claimed()),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one claim wins");
+        let row = ordinary(&s, &guid, 0).await.unwrap();
+        assert_eq!(row, winners[0]);
+        assert_eq!(row.state, CLAIMED);
+        assert_eq!(tag_index(&row), 1);
+    }
+}
+
+async fn concurrent_mixed_writes_never_fail(fx: &Fx) {
+    let s = Arc::new(fx.store.clone());
+    let mut handles = Vec::new();
+    for i in 0..24 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            let guid = format!("mix-{}", i % 6);
+            let k = key(&guid, i / 6);
+            s.create_unclaimed_actual_lrp(&k).await?;
+            let me = ik(&format!("i{i}"), "cell-1");
+            s.claim_actual_lrp(&guid, i / 6, &me).await?;
+            s.start_actual_lrp(&k, &me, &running_info("10.0.0.1"))
+                .await?;
+            s.desire_task(&task_def("m"), &format!("task-{i}"), "d")
+                .await?;
+            s.upsert_domain(&format!("dom-{}", i % 3), 10).await?;
+            let _ = s.actual_lrps(&ActualLrpFilter::default()).await?;
+            Ok::<_, BbsError>(())
+        }));
+    }
+    for h in handles {
+        h.await.unwrap().expect("no write fails under contention");
+    }
+    let c = s.count_actual_lrps_by_state().await.unwrap();
+    assert_eq!(c.running, 24);
+    assert_eq!(s.tasks(&TaskFilter::default()).await.unwrap().len(), 24);
+}

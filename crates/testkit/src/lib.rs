@@ -1,0 +1,3 @@
+//! Test support shared by the workspace's test suites (dev-dependency only).
+
+pub mod postgres;

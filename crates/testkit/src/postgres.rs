@@ -1,0 +1,423 @@
+//! A throwaway PostgreSQL cluster for tests.
+//!
+//! `TestPostgres::start()` runs `initdb` in a temp dir (trust auth), starts
+//! `postgres` on a free 127.0.0.1 port (socket dir inside the temp dir),
+//! creates a database and stops + deletes everything on drop.
+//! `TestPostgres::shared()` gives one cluster per test binary (stopped at
+//! process exit); `fresh_database()` gives each test its own database.
+//!
+//! Binaries are looked up in `$DIEGO_PG_BIN`, then
+//! `/usr/lib/postgresql/<ver>/bin`, `/usr/local/bin`, `/usr/bin` and `$PATH`.
+//! When running as root (initdb refuses), every server command runs as the
+//! `postgres` user (or `nobody`) via `runuser`/`su`.
+//!
+//! Without binaries, `start()` panics with an explanation, unless
+//! `DIEGO_SKIP_POSTGRES=1`: then [`TestPostgres::shared_or_skip`] returns
+//! None after printing why.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+pub const SKIP_ENV: &str = "DIEGO_SKIP_POSTGRES";
+pub const BIN_ENV: &str = "DIEGO_PG_BIN";
+
+/// A running cluster with one database created for the caller.
+pub struct TestPostgres {
+    bin: PathBuf,
+    dir: Option<tempfile::TempDir>,
+    data: PathBuf,
+    port: u16,
+    run_as: Option<String>,
+    database: String,
+    stopped: bool,
+}
+
+fn find_bin_dir() -> Result<PathBuf, String> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(dir) = std::env::var(BIN_ENV) {
+        if !dir.is_empty() {
+            candidates.push(PathBuf::from(dir));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+        let mut versions: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
+        versions.sort();
+        versions.reverse();
+        candidates.extend(versions);
+    }
+    candidates.push("/usr/local/bin".into());
+    candidates.push("/usr/bin".into());
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    for dir in &candidates {
+        if ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+        {
+            return Ok(dir.clone());
+        }
+    }
+    Err(format!(
+        "PostgreSQL binaries (initdb, pg_ctl, postgres) not found in {} or /usr/lib/postgresql/*/bin, \
+         /usr/local/bin, /usr/bin, $PATH. Install them (Debian: apt-get install postgresql) or set \
+         {BIN_ENV}=<dir>; set {SKIP_ENV}=1 to skip the PostgreSQL tests.",
+        if std::env::var(BIN_ENV).is_ok() { format!("${BIN_ENV}") } else { "(no $DIEGO_PG_BIN)".into() }
+    ))
+}
+
+fn euid_is_root() -> bool {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines() {
+            if let Some(rest) = line.strip_prefix("Uid:") {
+                // real, effective, saved, fs
+                return rest.split_whitespace().nth(1) == Some("0");
+            }
+        }
+    }
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn user_exists(name: &str) -> bool {
+    Command::new("id")
+        .arg("-u")
+        .arg(name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().unwrap().port()
+}
+
+fn run(mut cmd: Command, what: &str) -> Result<Output, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out)
+}
+
+impl TestPostgres {
+    /// Are PostgreSQL tests to be skipped (env `DIEGO_SKIP_POSTGRES=1`)?
+    pub fn skip_requested() -> bool {
+        matches!(std::env::var(SKIP_ENV).as_deref(), Ok("1") | Ok("true"))
+    }
+
+    /// Starts a new cluster (stopped and removed on drop). Panics with a
+    /// clear message if it cannot.
+    pub fn start() -> TestPostgres {
+        match Self::try_start() {
+            Ok(pg) => pg,
+            Err(e) => panic!("cannot start a test PostgreSQL: {e}"),
+        }
+    }
+
+    pub fn try_start() -> Result<TestPostgres, String> {
+        let bin = find_bin_dir()?;
+        let run_as = if euid_is_root() {
+            let user = ["postgres", "nobody"]
+                .into_iter()
+                .find(|u| user_exists(u))
+                .ok_or("running as root and neither a `postgres` nor a `nobody` user exists")?;
+            Some(user.to_string())
+        } else {
+            None
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("diego-pg-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let data = dir.path().join("data");
+        if let Some(user) = &run_as {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.arg("-R").arg(format!("{user}:")).arg(dir.path());
+                    c
+                },
+                "chown temp dir",
+            )?;
+            // The temp dir's parent must be traversable by that user.
+            let _ = std::fs::set_permissions(
+                dir.path(),
+                std::os::unix::fs::PermissionsExt::from_mode(0o700),
+            );
+        }
+        let mut pg = TestPostgres {
+            bin,
+            dir: Some(dir),
+            data,
+            port: 0,
+            run_as,
+            database: "postgres".into(),
+            stopped: true,
+        };
+        let mut initdb = pg.command("initdb");
+        initdb.arg("-D").arg(&pg.data).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
+        run(initdb, "initdb")?;
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            pg.port = free_port();
+            match pg.pg_ctl_start() {
+                Ok(()) => {
+                    pg.stopped = false;
+                    pg.database = pg.fresh_database()?;
+                    return Ok(pg);
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        Err(last_err)
+    }
+
+    /// One cluster for the whole test binary, stopped when the process exits.
+    pub fn shared() -> &'static TestPostgres {
+        static SHARED: OnceLock<TestPostgres> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            let pg = TestPostgres::start();
+            register_exit_cleanup(&pg);
+            pg
+        })
+    }
+
+    /// The shared cluster, or None (after printing why) when PostgreSQL
+    /// tests are skipped with `DIEGO_SKIP_POSTGRES=1`.
+    pub fn shared_or_skip(test: &str) -> Option<&'static TestPostgres> {
+        if Self::skip_requested() {
+            eprintln!("SKIPPED {test}: {SKIP_ENV}=1 is set");
+            return None;
+        }
+        Some(Self::shared())
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        match &self.run_as {
+            None => Command::new(path),
+            Some(user) => {
+                let mut c = if Path::new("/usr/sbin/runuser").exists()
+                    || Path::new("/sbin/runuser").exists()
+                {
+                    let mut c = Command::new("runuser");
+                    c.arg("-u").arg(user).arg("--");
+                    c
+                } else {
+                    let mut c = Command::new("su");
+                    c.arg(user)
+                        .arg("-s")
+                        .arg("/bin/sh")
+                        .arg("-c")
+                        .arg("exec \"$0\" \"$@\"");
+                    c
+                };
+                c.arg(path);
+                c
+            }
+        }
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.dir.as_ref().expect("cluster dir").path().to_path_buf()
+    }
+
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB",
+            self.port,
+            self.socket_dir().display()
+        );
+        let mut c = self.command("pg_ctl");
+        c.arg("-D")
+            .arg(&self.data)
+            .arg("-o")
+            .arg(opts)
+            .arg("-l")
+            .arg(self.socket_dir().join("postgres.log"))
+            .args(["-w", "-t", "60", "start"]);
+        run(c, "pg_ctl start").map(|_| ()).map_err(|e| {
+            let log =
+                std::fs::read_to_string(self.socket_dir().join("postgres.log")).unwrap_or_default();
+            format!("{e}\nserver log:\n{log}")
+        })
+    }
+
+    /// CREATE DATABASE through `createdb` (or `psql` when that is missing).
+    fn create_database(&self, name: &str) -> Result<(), String> {
+        let mut c = if self.bin.join("createdb").is_file() {
+            let mut c = Command::new(self.bin.join("createdb"));
+            c.args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-p",
+                &self.port.to_string(),
+                name,
+            ]);
+            c
+        } else {
+            let mut c = Command::new(self.bin.join("psql"));
+            c.args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-p",
+                &self.port.to_string(),
+                "-d",
+                "postgres",
+                "-c",
+            ])
+            .arg(format!("CREATE DATABASE \"{name}\""));
+            c
+        };
+        c.env("PGCONNECT_TIMEOUT", "30");
+        run(c, "create database").map(|_| ())
+    }
+
+    /// Creates a new, empty database and returns its name.
+    pub fn fresh_database(&self) -> Result<String, String> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        self.create_database(&name)?;
+        Ok(name)
+    }
+
+    /// URL of a new, empty database in this cluster.
+    pub fn fresh_database_url(&self) -> String {
+        let name = self.fresh_database().expect("create database");
+        self.url_for(&name)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// URL of the database created by `start()`.
+    pub fn url(&self) -> String {
+        self.url_for(&self.database)
+    }
+
+    pub fn url_for(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let mut c = self.command("pg_ctl");
+        c.arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = c.status();
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+}
+
+/// What the exit hook needs to stop the shared cluster.
+static EXIT_CLEANUP: Mutex<Option<(Vec<String>, PathBuf)>> = Mutex::new(None);
+
+extern "C" {
+    fn atexit(cb: extern "C" fn()) -> std::os::raw::c_int;
+}
+
+extern "C" fn stop_shared_cluster() {
+    let Ok(mut guard) = EXIT_CLEANUP.lock() else {
+        return;
+    };
+    if let Some((argv, dir)) = guard.take() {
+        let _ = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn register_exit_cleanup(pg: &TestPostgres) {
+    let c = {
+        let mut c = pg.command("pg_ctl");
+        c.arg("-D")
+            .arg(&pg.data)
+            .args(["-m", "immediate", "-w", "-t", "30", "stop"]);
+        c
+    };
+    let mut argv = vec![c.get_program().to_string_lossy().into_owned()];
+    argv.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+    *EXIT_CLEANUP.lock().unwrap() = Some((argv, pg.socket_dir()));
+    // SAFETY: registering a plain extern "C" fn with libc's atexit.
+    unsafe {
+        atexit(stop_shared_cluster);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn starts_creates_databases_and_stops() {
+        if TestPostgres::skip_requested() {
+            eprintln!("SKIPPED: {SKIP_ENV}=1");
+            return;
+        }
+        let pg = TestPostgres::start();
+        assert!(pg.url().starts_with("postgres://postgres@127.0.0.1:"));
+        let other = pg.fresh_database().unwrap();
+        assert_ne!(other, pg.database);
+        let dir = pg.socket_dir();
+        let port = pg.port();
+        drop(pg);
+        assert!(!dir.exists());
+        // nothing listens any more
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+}
