@@ -11,6 +11,12 @@ use models::{
 };
 use std::collections::BTreeMap;
 
+pub mod encryption;
+pub mod sql;
+
+pub use encryption::EncryptionConfig;
+pub use sql::{SqlStore, StoreConfig};
+
 pub type DbResult<T> = Result<T, BbsError>;
 
 /// Which actual LRP rows to list; empty strings mean "any".
@@ -76,8 +82,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> DbResult<DesiredLrpSchedulingInfo>;
     /// Desired LRPs with only routing fields set (process_guid, domain,
     /// log_guid, instances, routes, modification_tag, metric_tags).
-    async fn desired_lrp_routing_infos(&self, filter: &DesiredLrpFilter)
-        -> DbResult<Vec<DesiredLrp>>;
+    async fn desired_lrp_routing_infos(
+        &self,
+        filter: &DesiredLrpFilter,
+    ) -> DbResult<Vec<DesiredLrp>>;
     /// Stores a new desired LRP (ResourceExists if the guid is taken); sets
     /// a fresh modification tag epoch (index 0). Returns the stored record.
     async fn desire_lrp(&self, lrp: &DesiredLrp) -> DbResult<DesiredLrp>;
@@ -93,8 +101,10 @@ pub trait Store: Send + Sync + 'static {
 
     // --- actual LRPs -------------------------------------------------------
     async fn actual_lrps(&self, filter: &ActualLrpFilter) -> DbResult<Vec<ActualLrp>>;
-    async fn actual_lrps_by_process_guids(&self, process_guids: &[String])
-        -> DbResult<Vec<ActualLrp>>;
+    async fn actual_lrps_by_process_guids(
+        &self,
+        process_guids: &[String],
+    ) -> DbResult<Vec<ActualLrp>>;
     /// Creates an UNCLAIMED ordinary instance (ResourceExists if present).
     async fn create_unclaimed_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp>;
     /// Moves the ordinary instance back to UNCLAIMED (placement cleared;
@@ -174,8 +184,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> DbResult<Task>;
     /// Returns (before, after, should_start); starting a task already
     /// running on the same cell answers should_start=false without error.
-    async fn start_task(&self, task_guid: &str, cell_id: &str)
-        -> DbResult<(Task, Task, bool)>;
+    async fn start_task(&self, task_guid: &str, cell_id: &str) -> DbResult<(Task, Task, bool)>;
     /// Returns (before, after, cell_id it was running on).
     async fn cancel_task(&self, task_guid: &str) -> DbResult<(Task, Task, String)>;
     async fn fail_task(&self, task_guid: &str, failure_reason: &str) -> DbResult<(Task, Task)>;
