@@ -107,8 +107,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> DbResult<Vec<ActualLrp>>;
     /// Creates an UNCLAIMED ordinary instance (ResourceExists if present).
     async fn create_unclaimed_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp>;
-    /// Moves the ordinary instance back to UNCLAIMED (placement cleared;
-    /// `is_stale` keeps the modification tag index as Diego does).
+    /// Moves the ordinary instance back to UNCLAIMED (placement cleared,
+    /// modification tag bumped). With `is_stale`, a CLAIMED instance is left
+    /// alone (ActualLRPCannotBeUnclaimed): its cell may still start it.
     async fn unclaim_actual_lrp(
         &self,
         is_stale: bool,
