@@ -14,7 +14,7 @@ pub mod errors;
 pub mod events;
 pub mod handlers;
 pub mod metrics;
-
+pub mod server;
 pub mod taskcallback;
 pub mod tls;
 pub mod versioning;

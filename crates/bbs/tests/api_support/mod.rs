@@ -1,0 +1,180 @@
+//! Shared helpers of the API tests: a real BBS on 127.0.0.1:0 over a
+//! SQLite file, a protobuf HTTP client, a recording fake auctioneer.
+#![allow(dead_code)]
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use bbs::config::BbsConfig;
+use bbs::server::{start, Overrides, RunningBbs};
+use prost::Message;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct TestBbs {
+    pub running: RunningBbs,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn test_config(dir: &std::path::Path) -> BbsConfig {
+    let mut cfg = BbsConfig {
+        listen_address: "127.0.0.1:0".into(),
+        health_address: "127.0.0.1:0".into(),
+        database_connection_string: dir.join("bbs.db").display().to_string(),
+        active_key_label: "k1".into(),
+        communication_timeout: bbs::config::GoDuration(Duration::from_secs(5)),
+        ..Default::default()
+    };
+    cfg.encryption_keys.insert("k1".into(), "a test passphrase".into());
+    cfg
+}
+
+impl TestBbs {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}, Overrides::default()).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut BbsConfig), overrides: Overrides) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = test_config(dir.path());
+        tweak(&mut cfg);
+        let running = start(&cfg, overrides).await.expect("bbs starts");
+        let base = format!("http://{}", running.addr);
+        Self {
+            running,
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            dir,
+        }
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (StatusCode, Bytes) {
+        let resp = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .header("Content-Type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+        (status, resp.bytes().await.unwrap())
+    }
+
+    /// POSTs a protobuf request; asserts HTTP 200 and decodes the answer.
+    pub async fn call<Req: Message, Resp: Message + Default>(&self, path: &str, req: &Req) -> Resp {
+        let (status, body) = self.post_raw(path, req.encode_to_vec()).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        Resp::decode(body.as_ref()).unwrap_or_else(|e| panic!("{path}: undecodable answer: {e}"))
+    }
+
+    pub async fn ping(&self) -> bool {
+        let r: models::PingResponse = self.call("/v1/ping", &()).await;
+        r.available
+    }
+}
+
+/// Requests the fake auctioneer received, as JSON.
+#[derive(Default, Clone)]
+pub struct Recorded {
+    pub lrps: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub tasks: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+async fn record_lrps(State(r): State<Recorded>, body: Bytes) -> StatusCode {
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    r.lrps.lock().unwrap().extend(v.as_array().unwrap().iter().cloned());
+    StatusCode::ACCEPTED
+}
+
+async fn record_tasks(State(r): State<Recorded>, body: Bytes) -> StatusCode {
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    r.tasks.lock().unwrap().extend(v.as_array().unwrap().iter().cloned());
+    StatusCode::ACCEPTED
+}
+
+/// A local HTTP auctioneer that records what it is asked; returns its URL.
+pub async fn fake_auctioneer() -> (String, Recorded) {
+    let rec = Recorded::default();
+    let app = Router::new()
+        .route("/v1/lrps", post(record_lrps))
+        .route("/v1/tasks", post(record_tasks))
+        .with_state(rec.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}"), rec)
+}
+
+/// Polls `f` until it returns Some, for up to 10 s.
+pub async fn eventually<T, F, Fut>(mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within 10s");
+}
+
+pub fn run_action(path: &str) -> models::Action {
+    models::Action {
+        run_action: Some(models::RunAction {
+            path: path.into(),
+            user: "vcap".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn desired_lrp(guid: &str, instances: i32) -> models::DesiredLrp {
+    models::DesiredLrp {
+        process_guid: guid.into(),
+        domain: "test-domain".into(),
+        root_fs: "preloaded:cflinuxfs4".into(),
+        instances,
+        action: Some(run_action("/bin/app")),
+        memory_mb: 128,
+        disk_mb: 256,
+        log_guid: "log-guid".into(),
+        metric_tags: [(
+            "source_id".to_string(),
+            models::MetricTagValue {
+                r#static: guid.to_string(),
+                ..Default::default()
+            },
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }
+}
+
+pub fn task_definition() -> models::TaskDefinition {
+    models::TaskDefinition {
+        root_fs: "preloaded:cflinuxfs4".into(),
+        action: Some(run_action("/bin/task")),
+        memory_mb: 64,
+        disk_mb: 64,
+        ..Default::default()
+    }
+}
+
+pub fn error_type(e: &Option<models::Error>) -> Option<models::ErrorType> {
+    e.as_ref()
+        .map(|e| models::ErrorType::try_from(e.r#type).unwrap_or(models::ErrorType::UnknownError))
+}

@@ -1,0 +1,81 @@
+//! `diego`: Diego's components in one binary.
+//!
+//! `diego bbs --config FILE` runs the BBS (see `bbs::config` for the file
+//! format). Other components (locket, auctioneer, rep, cfdot, dev) arrive
+//! as further subcommands.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "diego", version, about = "Cloud Foundry Diego, rebuilt in Rust")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the BBS (Diego's API server and state store).
+    Bbs {
+        /// JSON config file (Diego's bbs field names).
+        #[arg(long, env = "DIEGO_BBS_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .init();
+}
+
+async fn run_bbs(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = bbs::config::BbsConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    let running = bbs::server::start(&cfg, bbs::server::Overrides::default())
+        .await
+        .context("starting bbs")?;
+    tracing::info!(addr = %running.addr, health_addr = %running.health_addr, "bbs listening");
+    let outcome = tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = terminate() => Ok(()),
+        _ = running.unrecoverable() => Err(anyhow::anyhow!("unrecoverable error; exiting")),
+    };
+    tracing::info!("bbs stopping");
+    running.shutdown().await;
+    outcome
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        s.recv().await;
+    } else {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending::<()>().await
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bbs { config } => run_bbs(config).await,
+    };
+    if let Err(e) = result {
+        eprintln!("diego: {e:#}");
+        std::process::exit(1);
+    }
+}
