@@ -1,0 +1,4 @@
+pub mod proto {
+    #![allow(clippy::all)]
+    tonic::include_proto!("models");
+}
