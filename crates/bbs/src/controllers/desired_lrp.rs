@@ -36,6 +36,9 @@ impl DesiredLrpController {
 
     pub async fn desire(&self, trace_id: &str, lrp: &DesiredLrp) -> Result<(), BbsError> {
         let d = &self.deps;
+        let mut lrp = lrp.clone();
+        super::routes_json::compact_routes(&mut lrp.routes);
+        let lrp = &lrp;
         let stored = d.store.desire_lrp(lrp).await?;
         d.hubs
             .desired
@@ -57,6 +60,9 @@ impl DesiredLrpController {
         update: &DesiredLrpUpdate,
     ) -> Result<(), BbsError> {
         let d = &self.deps;
+        let mut update = update.clone();
+        super::routes_json::compact_routes(&mut update.routes);
+        let update = &update;
         let (before, after) = d.store.update_desired_lrp(process_guid, update).await?;
         if let Some(OptionalInstances::Instances(wanted)) = update.optional_instances {
             let previous = before.instances;

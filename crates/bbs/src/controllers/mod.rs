@@ -5,6 +5,7 @@
 pub mod actual_lrp;
 pub mod desired_lrp;
 pub mod evacuation;
+pub mod routes_json;
 pub mod task;
 
 use crate::clients::{AuctioneerClient, CellPresences, RepClient};
