@@ -1,0 +1,203 @@
+//! The locket server's JSON configuration, with Diego's field names
+//! (`cmd/locket/config`). Fields Diego has that we do not use (loggregator,
+//! SQL timeouts, health checks, ...) are accepted and ignored.
+//!
+//! ```json
+//! {
+//!   "listen_address": "0.0.0.0:8891",
+//!   "database_driver": "postgres",
+//!   "database_connection_string": "postgres://locket@127.0.0.1:5432/locket",
+//!   "max_open_database_connections": 200,
+//!   "ca_file": "/var/vcap/jobs/locket/config/certs/ca.crt",
+//!   "cert_file": "/var/vcap/jobs/locket/config/certs/server.crt",
+//!   "key_file": "/var/vcap/jobs/locket/config/certs/server.key",
+//!   "db_operation_timeout": "10s",
+//!   "log_level": "info"
+//! }
+//! ```
+//!
+//! `database_driver` is "sqlite" (connection string: a file path or
+//! `sqlite://` URL) or "postgres" (a `postgres://` URL). With no
+//! `cert_file`/`key_file` the server speaks plaintext gRPC (development
+//! and tests only); with them it requires client certificates signed by
+//! `ca_file`, as Diego's locket does.
+
+use serde::{Deserialize, Deserializer};
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LocketConfig {
+    pub listen_address: String,
+    pub database_driver: String,
+    pub database_connection_string: String,
+    pub max_open_database_connections: u32,
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
+    #[serde(deserialize_with = "go_duration")]
+    pub db_operation_timeout: Duration,
+    pub log_level: String,
+    pub debug_address: String,
+}
+
+impl Default for LocketConfig {
+    fn default() -> Self {
+        LocketConfig {
+            listen_address: "0.0.0.0:8891".into(),
+            database_driver: "sqlite".into(),
+            database_connection_string: String::new(),
+            max_open_database_connections: 16,
+            ca_file: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            db_operation_timeout: Duration::from_secs(10),
+            log_level: "info".into(),
+            debug_address: String::new(),
+        }
+    }
+}
+
+impl LocketConfig {
+    pub fn from_file(path: &Path) -> anyhow::Result<LocketConfig> {
+        let raw = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let cfg: LocketConfig = serde_json::from_slice(&raw)
+            .map_err(|e| anyhow::anyhow!("invalid-config-file {}: {e}", path.display()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        match self.database_driver.as_str() {
+            "sqlite" | "postgres" => {}
+            other => anyhow::bail!(
+                "unsupported database_driver {other:?} (want \"sqlite\" or \"postgres\")"
+            ),
+        }
+        if self.database_connection_string.is_empty() {
+            anyhow::bail!("database_connection_string is required");
+        }
+        if self.cert_file.is_empty() != self.key_file.is_empty() {
+            anyhow::bail!("cert_file and key_file go together");
+        }
+        Ok(())
+    }
+
+    /// Is the listener mutual TLS?
+    pub fn tls_enabled(&self) -> bool {
+        !self.cert_file.is_empty()
+    }
+
+    /// The database URL for [`crate::db::LockDb::connect`].
+    pub fn database_url(&self) -> String {
+        let raw = self.database_connection_string.trim();
+        match self.database_driver.as_str() {
+            "postgres" => raw.to_string(),
+            _ => {
+                if raw.starts_with("sqlite:") {
+                    raw.to_string()
+                } else {
+                    format!("sqlite://{raw}")
+                }
+            }
+        }
+    }
+}
+
+fn go_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Nanos(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Nanos(n) => Ok(Duration::from_nanos(n)),
+        Raw::Text(s) => parse_duration(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Go's duration syntax: "10s", "1m30s", "250ms", "0".
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let bad = || format!("invalid duration {s:?}");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut nanos = 0f64;
+    let mut chars = s.char_indices().peekable();
+    while chars.peek().is_some() {
+        let start = chars.peek().map(|(i, _)| *i).unwrap_or(0);
+        let mut end = start;
+        while let Some((i, c)) = chars.peek().copied() {
+            if c.is_ascii_digit() || c == '.' {
+                end = i + c.len_utf8();
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let value: f64 = s[start..end].parse().map_err(|_| bad())?;
+        let ustart = end;
+        let mut uend = end;
+        while let Some((i, c)) = chars.peek().copied() {
+            if c.is_ascii_digit() || c == '.' {
+                break;
+            }
+            uend = i + c.len_utf8();
+            chars.next();
+        }
+        let scale = match &s[ustart..uend] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        nanos += value * scale;
+    }
+    Ok(Duration::from_nanos(nanos as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_diego_config() {
+        let cfg: LocketConfig = serde_json::from_str(
+            r#"{"listen_address":"127.0.0.1:8891","database_driver":"postgres",
+                "database_connection_string":"postgres://u@h/db","db_operation_timeout":"1m30s",
+                "loggregator":{"loggregator_use_v2_api":true},"ca_file":"ca","cert_file":"c","key_file":"k"}"#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.db_operation_timeout, Duration::from_secs(90));
+        assert_eq!(cfg.database_url(), "postgres://u@h/db");
+        assert!(cfg.tls_enabled());
+    }
+
+    #[test]
+    fn sqlite_paths_become_urls() {
+        let cfg = LocketConfig {
+            database_connection_string: "/tmp/locket.db".into(),
+            ..Default::default()
+        };
+        assert_eq!(cfg.database_url(), "sqlite:///tmp/locket.db");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+}

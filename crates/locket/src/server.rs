@@ -1,0 +1,116 @@
+//! Running a locket server: the store, the expiry machinery and the gRPC
+//! listener (mutual TLS when configured).
+
+use crate::config::LocketConfig;
+use crate::db::LockDb;
+use crate::expiration::{run_burglar, LockPick};
+use crate::handler::LocketHandler;
+use crate::proto::locket_server::LocketServer;
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+/// Knobs that are not part of Diego's config file.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// How often every row is re-registered for expiry (Diego: 5 s).
+    pub burglar_interval: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            burglar_interval: crate::RETRY_INTERVAL,
+        }
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`shutdown`].
+///
+/// [`shutdown`]: RunningLocket::shutdown
+pub struct RunningLocket {
+    /// The address the gRPC listener is bound to.
+    pub addr: SocketAddr,
+    pub db: LockDb,
+    pub lock_pick: LockPick,
+    stop: Option<oneshot::Sender<()>>,
+    serve: JoinHandle<Result<(), tonic::transport::Error>>,
+    burglar: JoinHandle<()>,
+}
+
+impl RunningLocket {
+    /// Waits until the gRPC server stops on its own (an error).
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
+        match (&mut self.serve).await {
+            Ok(r) => r.context("locket grpc server"),
+            Err(e) => Err(anyhow::anyhow!("locket grpc server task: {e}")),
+        }
+    }
+
+    /// Stops accepting, finishes in-flight requests, stops expiry.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.serve).await;
+        self.serve.abort();
+        self.burglar.abort();
+    }
+}
+
+fn read(path: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {path}"))
+}
+
+/// The server side of Diego's locket mTLS: present `cert_file`/`key_file`,
+/// require client certificates signed by `ca_file`.
+pub fn tls_config(cfg: &LocketConfig) -> anyhow::Result<ServerTlsConfig> {
+    let identity = Identity::from_pem(read(&cfg.cert_file)?, read(&cfg.key_file)?);
+    let mut tls = ServerTlsConfig::new().identity(identity);
+    if !cfg.ca_file.is_empty() {
+        tls = tls.client_ca_root(Certificate::from_pem(read(&cfg.ca_file)?));
+    }
+    Ok(tls)
+}
+
+/// Connects to the database, creates the table, binds `listen_address`
+/// and serves. Returns once the listener is bound.
+pub async fn start(cfg: &LocketConfig, opts: ServerOptions) -> anyhow::Result<RunningLocket> {
+    cfg.validate()?;
+    let db = LockDb::connect(&cfg.database_url(), cfg.max_open_database_connections)
+        .await
+        .context("opening the locket database")?;
+    let pick = LockPick::new(db.clone());
+    let handler = LocketHandler::new(db.clone(), pick.clone(), cfg.db_operation_timeout);
+
+    let listener = tokio::net::TcpListener::bind(&cfg.listen_address)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen_address))?;
+    let addr = listener.local_addr()?;
+
+    let mut builder = Server::builder();
+    if cfg.tls_enabled() {
+        builder = builder
+            .tls_config(tls_config(cfg)?)
+            .context("configuring TLS")?;
+    }
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let router = builder.add_service(LocketServer::new(handler));
+    let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stop_rx.await;
+    }));
+    let burglar = tokio::spawn(run_burglar(db.clone(), pick.clone(), opts.burglar_interval));
+    tracing::info!(%addr, tls = cfg.tls_enabled(), backend = db.backend_name(), "locket started");
+    Ok(RunningLocket {
+        addr,
+        db,
+        lock_pick: pick,
+        stop: Some(stop_tx),
+        serve,
+        burglar,
+    })
+}
