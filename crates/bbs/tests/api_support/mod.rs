@@ -178,3 +178,76 @@ pub fn error_type(e: &Option<models::Error>) -> Option<models::ErrorType> {
     e.as_ref()
         .map(|e| models::ErrorType::try_from(e.r#type).unwrap_or(models::ErrorType::UnknownError))
 }
+
+/// Decodes `bytes` as the response type of `path`; returns its error field.
+pub fn response_error(path: &str, bytes: &[u8]) -> Result<Option<models::Error>, prost::DecodeError> {
+    use models::*;
+    macro_rules! e {
+        ($t:ty) => {
+            <$t>::decode(bytes).map(|m| m.error)
+        };
+    }
+    match path {
+        "/v1/ping" => PingResponse::decode(bytes).map(|_| None),
+        "/v1/domains/list" => e!(DomainsResponse),
+        "/v1/domains/upsert" => e!(UpsertDomainResponse),
+        "/v1/actual_lrps/list" => e!(ActualLrPsResponse),
+        "/v1/actual_lrps/list_by_process_guids" => e!(ActualLrPsByProcessGuidsResponse),
+        "/v1/actual_lrp_groups/list" | "/v1/actual_lrp_groups/list_by_process_guid" => {
+            e!(ActualLrpGroupsResponse)
+        }
+        "/v1/actual_lrp_groups/get_by_process_guid_and_index" => e!(ActualLrpGroupResponse),
+        "/v1/actual_lrps/claim"
+        | "/v1/actual_lrps/start.r1"
+        | "/v1/actual_lrps/start"
+        | "/v1/actual_lrps/crash"
+        | "/v1/actual_lrps/fail"
+        | "/v1/actual_lrps/remove"
+        | "/v1/actual_lrps/retire" => e!(ActualLrpLifecycleResponse),
+        "/v1/actual_lrps/remove_evacuating" => e!(RemoveEvacuatingActualLrpResponse),
+        "/v1/actual_lrps/evacuate_claimed"
+        | "/v1/actual_lrps/evacuate_crashed"
+        | "/v1/actual_lrps/evacuate_stopped"
+        | "/v1/actual_lrps/evacuate_running.r1"
+        | "/v1/actual_lrps/evacuate_running" => e!(EvacuationResponse),
+        "/v1/desired_lrp_scheduling_infos/list" => e!(DesiredLrpSchedulingInfosResponse),
+        "/v1/desired_lrp_scheduling_infos/get_by_process_guid" => {
+            e!(DesiredLrpSchedulingInfoByProcessGuidResponse)
+        }
+        "/v1/desired_lrp_routing_infos/list" | "/v1/desired_lrps/list.r3" | "/v1/desired_lrps/list.r2" => {
+            e!(DesiredLrPsResponse)
+        }
+        "/v1/desired_lrps/get_by_process_guid.r3" | "/v1/desired_lrps/get_by_process_guid.r2" => {
+            e!(DesiredLrpResponse)
+        }
+        "/v1/desired_lrp/desire.r2" | "/v1/desired_lrp/update" | "/v1/desired_lrp/remove" => {
+            e!(DesiredLrpLifecycleResponse)
+        }
+        "/v1/tasks/list.r3" | "/v1/tasks/list.r2" => e!(TasksResponse),
+        "/v1/tasks/get_by_task_guid.r3" | "/v1/tasks/get_by_task_guid.r2" => e!(TaskResponse),
+        "/v1/tasks/start" => e!(StartTaskResponse),
+        "/v1/tasks/desire.r2"
+        | "/v1/tasks/cancel"
+        | "/v1/tasks/fail"
+        | "/v1/tasks/reject"
+        | "/v1/tasks/complete"
+        | "/v1/tasks/resolving"
+        | "/v1/tasks/delete" => e!(TaskLifecycleResponse),
+        "/v1/cells/list.r1" => e!(CellsResponse),
+        other => panic!("no response type for {other}"),
+    }
+}
+
+/// Every POST route answering a protobuf message (not the event streams).
+pub fn message_routes() -> Vec<&'static str> {
+    bbs::handlers::ROUTES
+        .iter()
+        .filter(|(m, p, _)| *m == "POST" && !p.starts_with("/v1/events"))
+        .map(|(_, p, _)| *p)
+        .collect()
+}
+
+/// Routes that read no body (any bytes are fine).
+pub fn bodyless_route(path: &str) -> bool {
+    matches!(path, "/v1/ping" | "/v1/domains/list" | "/v1/cells/list.r1")
+}
