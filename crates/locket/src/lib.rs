@@ -24,3 +24,4 @@ pub mod config;
 pub mod expiration;
 pub mod handler;
 pub mod server;
+pub mod client;
