@@ -23,6 +23,12 @@ enum Command {
         #[arg(long, env = "DIEGO_BBS_CONFIG")]
         config: PathBuf,
     },
+    /// Run locket (locks and presences over gRPC).
+    Locket {
+        /// JSON config file (Diego's locket field names; see `locket::config`).
+        #[arg(long, env = "DIEGO_LOCKET_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 fn init_logging(level: &str) {
@@ -54,6 +60,23 @@ async fn run_bbs(config: PathBuf) -> anyhow::Result<()> {
     outcome
 }
 
+async fn run_locket(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = locket::config::LocketConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    let mut running = locket::server::start(&cfg, Default::default())
+        .await
+        .context("starting locket")?;
+    tracing::info!(addr = %running.addr, "locket listening");
+    let outcome = tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = terminate() => Ok(()),
+        r = running.wait() => r,
+    };
+    tracing::info!("locket stopping");
+    running.shutdown().await;
+    outcome
+}
+
 #[cfg(unix)]
 async fn terminate() {
     if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -73,6 +96,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bbs { config } => run_bbs(config).await,
+        Command::Locket { config } => run_locket(config).await,
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");
