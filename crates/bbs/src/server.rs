@@ -172,14 +172,10 @@ pub async fn start(cfg: &BbsConfig, overrides: Overrides) -> anyhow::Result<Runn
     let health_addr = health_listener.local_addr()?;
     let health = health_router(metrics, hubs);
 
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(serve(listener, api, tls, shutdown_rx.clone())));
-    tasks.push(tokio::spawn(serve(
-        health_listener,
-        health,
-        None,
-        shutdown_rx,
-    )));
+    let tasks = vec![
+        tokio::spawn(serve(listener, api, tls, shutdown_rx.clone())),
+        tokio::spawn(serve(health_listener, health, None, shutdown_rx)),
+    ];
     tracing::info!(%addr, %health_addr, tls = cfg.require_ssl, "bbs started");
     Ok(RunningBbs {
         addr,

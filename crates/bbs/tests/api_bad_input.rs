@@ -12,9 +12,15 @@ use rand::{Rng, SeedableRng};
 
 /// What a client can see of the whole store.
 async fn snapshot(bbs: &TestBbs) -> String {
-    let d: DesiredLrPsResponse = bbs.call("/v1/desired_lrps/list.r3", &DesiredLrPsRequest::default()).await;
-    let a: ActualLrPsResponse = bbs.call("/v1/actual_lrps/list", &ActualLrPsRequest::default()).await;
-    let t: TasksResponse = bbs.call("/v1/tasks/list.r3", &TasksRequest::default()).await;
+    let d: DesiredLrPsResponse = bbs
+        .call("/v1/desired_lrps/list.r3", &DesiredLrPsRequest::default())
+        .await;
+    let a: ActualLrPsResponse = bbs
+        .call("/v1/actual_lrps/list", &ActualLrPsRequest::default())
+        .await;
+    let t: TasksResponse = bbs
+        .call("/v1/tasks/list.r3", &TasksRequest::default())
+        .await;
     let dm: DomainsResponse = bbs.call("/v1/domains/list", &()).await;
     format!("{d:?}\n{a:?}\n{t:?}\n{dm:?}")
 }
@@ -61,10 +67,22 @@ async fn malformed_protobuf_answers_invalid_request_on_every_route() {
         assert_eq!(err.message, "the request received is invalid", "{path}");
     }
     // Evacuation routes keep the container when the request is unreadable.
-    let (_, body) = bbs.post_raw("/v1/actual_lrps/evacuate_running.r1", garbage.clone()).await;
-    assert!(EvacuationResponse::decode(body.as_ref()).unwrap().keep_container);
-    let (_, body) = bbs.post_raw("/v1/actual_lrps/evacuate_claimed", garbage.clone()).await;
-    assert!(EvacuationResponse::decode(body.as_ref()).unwrap().keep_container);
+    let (_, body) = bbs
+        .post_raw("/v1/actual_lrps/evacuate_running.r1", garbage.clone())
+        .await;
+    assert!(
+        EvacuationResponse::decode(body.as_ref())
+            .unwrap()
+            .keep_container
+    );
+    let (_, body) = bbs
+        .post_raw("/v1/actual_lrps/evacuate_claimed", garbage.clone())
+        .await;
+    assert!(
+        EvacuationResponse::decode(body.as_ref())
+            .unwrap()
+            .keep_container
+    );
     // Unparseable event subscriptions: 500, as Diego.
     let (status, _) = bbs.post_raw("/v1/events/lrp_instances.r1", garbage).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -76,11 +94,23 @@ async fn malformed_protobuf_answers_invalid_request_on_every_route() {
 #[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405() {
     let bbs = TestBbs::start().await;
-    for path in ["/", "/v1", "/v1/pingg", "/v2/ping", "/v1/tasks/list.r9", "/v1/actual_lrps"] {
+    for path in [
+        "/",
+        "/v1",
+        "/v1/pingg",
+        "/v2/ping",
+        "/v1/tasks/list.r9",
+        "/v1/actual_lrps",
+    ] {
         let (status, _) = bbs.post_raw(path, vec![]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let resp = bbs.client.get(format!("{}/v1/ping", bbs.base)).send().await.unwrap();
+    let resp = bbs
+        .client
+        .get(format!("{}/v1/ping", bbs.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 405);
     assert!(bbs.ping().await);
 }
@@ -95,7 +125,12 @@ async fn validation_failures_name_the_fields_and_change_nothing() {
     let mut lrp = desired_lrp("big", 1);
     lrp.annotation = "a".repeat(10 * 1024 + 1);
     let r: DesiredLrpLifecycleResponse = bbs
-        .call("/v1/desired_lrp/desire.r2", &DesireLrpRequest { desired_lrp: Some(lrp) })
+        .call(
+            "/v1/desired_lrp/desire.r2",
+            &DesireLrpRequest {
+                desired_lrp: Some(lrp),
+            },
+        )
         .await;
     let e = r.error.unwrap();
     assert_eq!(e.r#type, ErrorType::InvalidRequest as i32);
@@ -104,16 +139,26 @@ async fn validation_failures_name_the_fields_and_change_nothing() {
     // Oversized routes (> 128 KiB).
     let mut lrp = desired_lrp("routes", 1);
     lrp.routes = Some(ProtoRoutes {
-        routes: [("cf-router".to_string(), vec![b'1'; 129 * 1024])].into_iter().collect(),
+        routes: [("cf-router".to_string(), vec![b'1'; 129 * 1024])]
+            .into_iter()
+            .collect(),
     });
     let r: DesiredLrpLifecycleResponse = bbs
-        .call("/v1/desired_lrp/desire.r2", &DesireLrpRequest { desired_lrp: Some(lrp) })
+        .call(
+            "/v1/desired_lrp/desire.r2",
+            &DesireLrpRequest {
+                desired_lrp: Some(lrp),
+            },
+        )
         .await;
     assert_eq!(error_type(&r.error), Some(ErrorType::InvalidRequest));
 
     // Missing desired LRP, missing keys, empty guids.
     let r: DesiredLrpLifecycleResponse = bbs
-        .call("/v1/desired_lrp/desire.r2", &DesireLrpRequest { desired_lrp: None })
+        .call(
+            "/v1/desired_lrp/desire.r2",
+            &DesireLrpRequest { desired_lrp: None },
+        )
         .await;
     assert_eq!(error_type(&r.error), Some(ErrorType::InvalidRequest));
     let r: ActualLrpLifecycleResponse = bbs
@@ -139,7 +184,9 @@ async fn validation_failures_name_the_fields_and_change_nothing() {
         )
         .await;
     assert_eq!(error_type(&r.error), Some(ErrorType::InvalidRequest));
-    let r: TaskLifecycleResponse = bbs.call("/v1/tasks/cancel", &TaskGuidRequest::default()).await;
+    let r: TaskLifecycleResponse = bbs
+        .call("/v1/tasks/cancel", &TaskGuidRequest::default())
+        .await;
     assert_eq!(error_type(&r.error), Some(ErrorType::InvalidRequest));
     let r: TaskLifecycleResponse = bbs
         .call(
@@ -165,7 +212,9 @@ async fn validation_failures_name_the_fields_and_change_nothing() {
         )
         .await;
     assert_eq!(error_type(&r.error), Some(ErrorType::InvalidRequest));
-    let r: UpsertDomainResponse = bbs.call("/v1/domains/upsert", &UpsertDomainRequest::default()).await;
+    let r: UpsertDomainResponse = bbs
+        .call("/v1/domains/upsert", &UpsertDomainRequest::default())
+        .await;
     assert_eq!(error_type(&r.error), Some(ErrorType::InvalidRequest));
 
     assert!(bbs.ping().await);
@@ -175,7 +224,7 @@ async fn validation_failures_name_the_fields_and_change_nothing() {
 #[tokio::test]
 async fn random_bytes_on_every_route() {
     let bbs = TestBbs::start().await;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x0d1e_60);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xD1E60);
     let routes = message_routes();
     for round in 0..25 {
         for path in &routes {
@@ -183,8 +232,9 @@ async fn random_bytes_on_every_route() {
             let bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
             let (status, body) = bbs.post_raw(path, bytes.clone()).await;
             assert_eq!(status, StatusCode::OK, "round {round} {path} {bytes:?}");
-            response_error(path, &body)
-                .unwrap_or_else(|e| panic!("round {round} {path}: undecodable answer {e}: {bytes:?}"));
+            response_error(path, &body).unwrap_or_else(|e| {
+                panic!("round {round} {path}: undecodable answer {e}: {bytes:?}")
+            });
         }
         // Unknown routes with random bytes.
         let (status, _) = bbs.post_raw("/v1/random/route", vec![1, 2, 3]).await;

@@ -82,7 +82,10 @@ async fn lrp_instance_stream_in_order_with_cell_filter() {
     let mut cell1 = Sub::open(
         &bbs,
         "/v1/events/lrp_instances.r1",
-        EventsByCellId { cell_id: "cell-1".into() }.encode_to_vec(),
+        EventsByCellId {
+            cell_id: "cell-1".into(),
+        }
+        .encode_to_vec(),
     )
     .await;
     let mut groups = Sub::open(&bbs, "/v1/events/lrp_instances", vec![]).await;
@@ -154,7 +157,11 @@ async fn lrp_instance_stream_in_order_with_cell_filter() {
     assert!(r.error.is_none());
     assert_eq!(
         all.names(3).await,
-        vec!["actual_lrp_crashed", "actual_lrp_instance_created", "actual_lrp_instance_removed"]
+        vec![
+            "actual_lrp_crashed",
+            "actual_lrp_instance_created",
+            "actual_lrp_instance_removed"
+        ]
     );
 
     // The cell-1 stream: desired events, then only cell-1's instance events.
@@ -186,7 +193,11 @@ async fn lrp_instance_stream_in_order_with_cell_filter() {
     names.sort();
     assert_eq!(
         names,
-        vec!["actual_lrp_instance_removed", "actual_lrp_instance_removed", "desired_lrp_removed"]
+        vec![
+            "actual_lrp_instance_removed",
+            "actual_lrp_instance_removed",
+            "desired_lrp_removed"
+        ]
     );
 }
 
@@ -208,7 +219,10 @@ async fn deprecated_group_stream_and_task_stream() {
     let mut tasks = Sub::open(&bbs, "/v1/events/tasks.r1", vec![]).await;
 
     desire(&bbs, "grp", 1).await;
-    assert_eq!(groups.names(2).await, vec!["desired_lrp_created", "actual_lrp_created"]);
+    assert_eq!(
+        groups.names(2).await,
+        vec!["desired_lrp_created", "actual_lrp_created"]
+    );
 
     let r: TaskLifecycleResponse = bbs
         .call(
@@ -221,10 +235,20 @@ async fn deprecated_group_stream_and_task_stream() {
         )
         .await;
     assert!(r.error.is_none());
-    let r: TaskLifecycleResponse = bbs.call("/v1/tasks/cancel", &TaskGuidRequest { task_guid: "tg".into() }).await;
+    let r: TaskLifecycleResponse = bbs
+        .call(
+            "/v1/tasks/cancel",
+            &TaskGuidRequest {
+                task_guid: "tg".into(),
+            },
+        )
+        .await;
     assert!(r.error.is_none());
     let created = tasks.next().await;
-    assert_eq!((created.id.as_str(), created.name.as_str()), ("0", "task_created"));
+    assert_eq!(
+        (created.id.as_str(), created.name.as_str()),
+        ("0", "task_created")
+    );
     let changed = tasks.next().await;
     assert_eq!(changed.name, "task_changed");
     match changed.decode().unwrap() {
@@ -243,9 +267,11 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_blocking_writes() {
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.set_recv_buffer_size(4096).unwrap();
     let mut slow = sock.connect(bbs.running.addr).await.unwrap();
-    slow.write_all(b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\n\r\n")
-        .await
-        .unwrap();
+    slow.write_all(
+        b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .unwrap();
     // A subscriber that keeps up.
     let mut fast = Sub::open(&bbs, "/v1/events/lrp_instances.r1", vec![]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -266,7 +292,10 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_blocking_writes() {
     });
     desire(&bbs, "big", 0).await;
     for i in 0..BIG {
-        let payload = format!("[{{\"hostnames\":[\"{}\"]}}]", "x".repeat(100_000 + i as usize));
+        let payload = format!(
+            "[{{\"hostnames\":[\"{}\"]}}]",
+            "x".repeat(100_000 + i as usize)
+        );
         let r: DesiredLrpLifecycleResponse = bbs
             .call(
                 "/v1/desired_lrp/update",
@@ -274,7 +303,9 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_blocking_writes() {
                     process_guid: "big".into(),
                     update: Some(DesiredLrpUpdate {
                         routes: Some(ProtoRoutes {
-                            routes: [("cf-router".to_string(), payload.into_bytes())].into_iter().collect(),
+                            routes: [("cf-router".to_string(), payload.into_bytes())]
+                                .into_iter()
+                                .collect(),
                         }),
                         ..Default::default()
                     }),
@@ -284,8 +315,15 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_blocking_writes() {
         assert!(r.error.is_none(), "{:?}", r.error);
     }
     desire(&bbs, "flood", N).await;
-    assert!(started.elapsed() < Duration::from_secs(60), "writes were not stalled");
-    assert_eq!(fast_reader.await.unwrap(), total, "the reading subscriber got everything");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "writes were not stalled"
+    );
+    assert_eq!(
+        fast_reader.await.unwrap(),
+        total,
+        "the reading subscriber got everything"
+    );
     assert!(bbs.ping().await);
 
     // The slow subscriber was cut off: its stream ends well before N events.
@@ -300,7 +338,10 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_blocking_writes() {
     }
     let text = String::from_utf8_lossy(&buf);
     let received = text.matches("\nevent: ").count();
-    assert!(received < total as usize, "slow subscriber got {received} events");
+    assert!(
+        received < total as usize,
+        "slow subscriber got {received} events"
+    );
     assert!(text.ends_with("0\r\n\r\n"), "the stream was ended");
 
     // And the hub forgot it.

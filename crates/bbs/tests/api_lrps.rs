@@ -31,7 +31,12 @@ fn ikey(ig: &str, cell: &str) -> ActualLrpInstanceKey {
     ActualLrpInstanceKey::new(ig, cell)
 }
 
-async fn claim(bbs: &TestBbs, guid: &str, index: i32, ik: &ActualLrpInstanceKey) -> ActualLrpLifecycleResponse {
+async fn claim(
+    bbs: &TestBbs,
+    guid: &str,
+    index: i32,
+    ik: &ActualLrpInstanceKey,
+) -> ActualLrpLifecycleResponse {
     bbs.call(
         "/v1/actual_lrps/claim",
         &ClaimActualLrpRequest {
@@ -56,7 +61,12 @@ fn net_info() -> ActualLrpNetInfo {
     }
 }
 
-async fn start(bbs: &TestBbs, guid: &str, index: i32, ik: &ActualLrpInstanceKey) -> ActualLrpLifecycleResponse {
+async fn start(
+    bbs: &TestBbs,
+    guid: &str,
+    index: i32,
+    ik: &ActualLrpInstanceKey,
+) -> ActualLrpLifecycleResponse {
     bbs.call(
         "/v1/actual_lrps/start.r1",
         &StartActualLrpRequest {
@@ -69,7 +79,13 @@ async fn start(bbs: &TestBbs, guid: &str, index: i32, ik: &ActualLrpInstanceKey)
     .await
 }
 
-async fn crash(bbs: &TestBbs, guid: &str, index: i32, ik: &ActualLrpInstanceKey, msg: &str) -> ActualLrpLifecycleResponse {
+async fn crash(
+    bbs: &TestBbs,
+    guid: &str,
+    index: i32,
+    ik: &ActualLrpInstanceKey,
+    msg: &str,
+) -> ActualLrpLifecycleResponse {
     bbs.call(
         "/v1/actual_lrps/crash",
         &CrashActualLrpRequest {
@@ -82,8 +98,13 @@ async fn crash(bbs: &TestBbs, guid: &str, index: i32, ik: &ActualLrpInstanceKey,
 }
 
 async fn desire(bbs: &TestBbs, lrp: DesiredLrp) -> DesiredLrpLifecycleResponse {
-    bbs.call("/v1/desired_lrp/desire.r2", &DesireLrpRequest { desired_lrp: Some(lrp) })
-        .await
+    bbs.call(
+        "/v1/desired_lrp/desire.r2",
+        &DesireLrpRequest {
+            desired_lrp: Some(lrp),
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -95,7 +116,10 @@ async fn desire_creates_unclaimed_instances_and_requests_an_auction() {
     assert!(r.error.is_none(), "{:?}", r.error);
 
     let infos: DesiredLrpSchedulingInfosResponse = bbs
-        .call("/v1/desired_lrp_scheduling_infos/list", &DesiredLrPsRequest::default())
+        .call(
+            "/v1/desired_lrp_scheduling_infos/list",
+            &DesiredLrPsRequest::default(),
+        )
         .await;
     assert_eq!(infos.desired_lrp_scheduling_infos.len(), 1);
     let info = &infos.desired_lrp_scheduling_infos[0];
@@ -140,7 +164,10 @@ async fn actual_lrp_lifecycle_legal_and_illegal_transitions() {
     // Crash while UNCLAIMED is illegal and changes nothing.
     let before = actuals(&bbs, "app").await;
     let r = crash(&bbs, "app", 0, &ik, "boom").await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::ActualLrpCannotBeCrashed));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::ActualLrpCannotBeCrashed)
+    );
     assert_eq!(actuals(&bbs, "app").await, before);
 
     // Claim, then a claim by another instance is refused.
@@ -149,7 +176,10 @@ async fn actual_lrp_lifecycle_legal_and_illegal_transitions() {
     assert_eq!(claimed[0].state, "CLAIMED");
     assert_eq!(claimed[0].instance_key(), ik);
     let r = claim(&bbs, "app", 0, &other).await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::ActualLrpCannotBeClaimed));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::ActualLrpCannotBeClaimed)
+    );
     assert_eq!(actuals(&bbs, "app").await, claimed);
 
     // Fail is only for UNCLAIMED instances.
@@ -162,22 +192,34 @@ async fn actual_lrp_lifecycle_legal_and_illegal_transitions() {
             },
         )
         .await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::ActualLrpCannotBeFailed));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::ActualLrpCannotBeFailed)
+    );
     assert_eq!(actuals(&bbs, "app").await, claimed);
 
     // Start; then starting from a different instance is refused.
     assert!(start(&bbs, "app", 0, &ik).await.error.is_none());
     let running = actuals(&bbs, "app").await;
     assert_eq!(running[0].state, "RUNNING");
-    assert_eq!(running[0].actual_lrp_net_info.as_ref().unwrap().address, "10.0.0.1");
+    assert_eq!(
+        running[0].actual_lrp_net_info.as_ref().unwrap().address,
+        "10.0.0.1"
+    );
     assert_eq!(running[0].routable(), Some(true));
     let r = start(&bbs, "app", 0, &other).await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::ActualLrpCannotBeStarted));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::ActualLrpCannotBeStarted)
+    );
     assert_eq!(actuals(&bbs, "app").await, running);
 
     // Crash from another instance is refused; from the owner it restarts at once.
     let r = crash(&bbs, "app", 0, &other, "boom").await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::ActualLrpCannotBeCrashed));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::ActualLrpCannotBeCrashed)
+    );
     assert_eq!(actuals(&bbs, "app").await, running);
     let auctions_before = rec.lrps.lock().unwrap().len();
     assert!(crash(&bbs, "app", 0, &ik, "boom").await.error.is_none());
@@ -186,7 +228,11 @@ async fn actual_lrp_lifecycle_legal_and_illegal_transitions() {
     assert_eq!(crashed[0].crash_count, 1);
     assert_eq!(crashed[0].crash_reason, "boom");
     let auctions = rec.lrps.lock().unwrap().clone();
-    assert_eq!(auctions.len(), auctions_before + 1, "immediate restart is auctioned");
+    assert_eq!(
+        auctions.len(),
+        auctions_before + 1,
+        "immediate restart is auctioned"
+    );
     assert_eq!(auctions.last().unwrap()["indices"], serde_json::json!([0]));
 
     // Fail records a placement error on the UNCLAIMED instance.
@@ -200,7 +246,10 @@ async fn actual_lrp_lifecycle_legal_and_illegal_transitions() {
         )
         .await;
     assert!(r.error.is_none());
-    assert_eq!(actuals(&bbs, "app").await[0].placement_error, "found no compatible cell");
+    assert_eq!(
+        actuals(&bbs, "app").await[0].placement_error,
+        "found no compatible cell"
+    );
 
     // Remove with a wrong instance key: not found, nothing removed.
     assert!(claim(&bbs, "app", 0, &ik).await.error.is_none());
@@ -253,7 +302,10 @@ async fn three_crashes_leave_the_instance_crashed() {
     }
     // A CRASHED instance may not be claimed by another instance.
     let r = claim(&bbs, "crashy", 0, &ikey("x", "y")).await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::ActualLrpCannotBeClaimed));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::ActualLrpCannotBeClaimed)
+    );
 }
 
 #[tokio::test]
@@ -279,7 +331,10 @@ async fn retire_scale_and_remove() {
         .await;
     assert!(r.error.is_none(), "{:?}", r.error);
     let l = actuals(&bbs, "scale").await;
-    assert_eq!(l.iter().map(|a| a.index()).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    assert_eq!(
+        l.iter().map(|a| a.index()).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
 
     // Scale down to 1: unplaced extras are removed.
     let r: DesiredLrpLifecycleResponse = bbs
@@ -447,13 +502,20 @@ async fn deprecated_reads_and_downgrades() {
     let r = desire(&bbs, lrp).await;
     assert!(r.error.is_none(), "{:?}", r.error);
 
-    let v3: DesiredLrPsResponse = bbs.call("/v1/desired_lrps/list.r3", &DesiredLrPsRequest::default()).await;
+    let v3: DesiredLrPsResponse = bbs
+        .call("/v1/desired_lrps/list.r3", &DesiredLrPsRequest::default())
+        .await;
     assert_eq!(v3.desired_lrps[0].image_layers.len(), 1);
-    let v2: DesiredLrPsResponse = bbs.call("/v1/desired_lrps/list.r2", &DesiredLrPsRequest::default()).await;
+    let v2: DesiredLrPsResponse = bbs
+        .call("/v1/desired_lrps/list.r2", &DesiredLrPsRequest::default())
+        .await;
     let d = &v2.desired_lrps[0];
     assert!(d.image_layers.is_empty());
     let setup = d.setup.as_ref().expect("layers become setup downloads");
-    let dl = setup.parallel_action.as_ref().unwrap().actions[0].download_action.as_ref().unwrap();
+    let dl = setup.parallel_action.as_ref().unwrap().actions[0]
+        .download_action
+        .as_ref()
+        .unwrap();
     assert_eq!(dl.cache_key, "sha256:abc123");
 
     let g: ActualLrpGroupResponse = bbs
@@ -465,7 +527,10 @@ async fn deprecated_reads_and_downgrades() {
             },
         )
         .await;
-    assert_eq!(g.actual_lrp_group.unwrap().instance.unwrap().state, "UNCLAIMED");
+    assert_eq!(
+        g.actual_lrp_group.unwrap().instance.unwrap().state,
+        "UNCLAIMED"
+    );
     let g: ActualLrpGroupResponse = bbs
         .call(
             "/v1/actual_lrp_groups/get_by_process_guid_and_index",
@@ -478,7 +543,10 @@ async fn deprecated_reads_and_downgrades() {
     assert_eq!(error_type(&g.error), Some(ErrorType::ResourceNotFound));
 
     let routing: DesiredLrPsResponse = bbs
-        .call("/v1/desired_lrp_routing_infos/list", &DesiredLrPsRequest::default())
+        .call(
+            "/v1/desired_lrp_routing_infos/list",
+            &DesiredLrPsRequest::default(),
+        )
         .await;
     assert_eq!(routing.desired_lrps.len(), 1);
     assert_eq!(routing.desired_lrps[0].process_guid, "layers");

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 async fn task(bbs: &TestBbs, guid: &str) -> TaskResponse {
     bbs.call(
         "/v1/tasks/get_by_task_guid.r3",
-        &TaskByGuidRequest { task_guid: guid.into() },
+        &TaskByGuidRequest {
+            task_guid: guid.into(),
+        },
     )
     .await
 }
@@ -51,7 +53,11 @@ async fn complete(bbs: &TestBbs, guid: &str, cell: &str, failed: bool) -> TaskLi
             task_guid: guid.into(),
             cell_id: cell.into(),
             failed,
-            failure_reason: if failed { "exit 1".into() } else { String::new() },
+            failure_reason: if failed {
+                "exit 1".into()
+            } else {
+                String::new()
+            },
             result: "the result".into(),
         },
     )
@@ -59,7 +65,13 @@ async fn complete(bbs: &TestBbs, guid: &str, cell: &str, failed: bool) -> TaskLi
 }
 
 async fn guid_call(bbs: &TestBbs, path: &str, guid: &str) -> TaskLifecycleResponse {
-    bbs.call(path, &TaskGuidRequest { task_guid: guid.into() }).await
+    bbs.call(
+        path,
+        &TaskGuidRequest {
+            task_guid: guid.into(),
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -67,7 +79,10 @@ async fn task_lifecycle_with_illegal_transitions() {
     let (url, rec) = fake_auctioneer().await;
     let bbs = TestBbs::start_with(|c| c.auctioneer_address = url, Overrides::default()).await;
 
-    assert!(desire_task(&bbs, "t1", task_definition()).await.error.is_none());
+    assert!(desire_task(&bbs, "t1", task_definition())
+        .await
+        .error
+        .is_none());
     let auctions = rec.tasks.lock().unwrap().clone();
     assert_eq!(auctions.len(), 1);
     assert_eq!(auctions[0]["TaskGuid"], "t1");
@@ -83,12 +98,21 @@ async fn task_lifecycle_with_illegal_transitions() {
 
     // Completing a pending task is an invalid transition; nothing changes.
     let r = complete(&bbs, "t1", "cell-1", false).await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::InvalidStateTransition));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::InvalidStateTransition)
+    );
     assert_eq!(task(&bbs, "t1").await.task.unwrap(), t);
     // So is resolving it.
     let r = guid_call(&bbs, "/v1/tasks/resolving", "t1").await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::InvalidStateTransition));
-    assert_eq!(r.error.unwrap().message, "Cannot transition from Pending to Resolving");
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::InvalidStateTransition)
+    );
+    assert_eq!(
+        r.error.unwrap().message,
+        "Cannot transition from Pending to Resolving"
+    );
 
     let s = start_task(&bbs, "t1", "cell-1").await;
     assert!(s.error.is_none());
@@ -103,8 +127,14 @@ async fn task_lifecycle_with_illegal_transitions() {
 
     // Complete from the wrong cell: RunningOnDifferentCell.
     let r = complete(&bbs, "t1", "cell-2", false).await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::RunningOnDifferentCell));
-    assert_eq!(task(&bbs, "t1").await.task.unwrap().state(), TaskState::Running);
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::RunningOnDifferentCell)
+    );
+    assert_eq!(
+        task(&bbs, "t1").await.task.unwrap().state(),
+        TaskState::Running
+    );
 
     assert!(complete(&bbs, "t1", "cell-1", false).await.error.is_none());
     let t = task(&bbs, "t1").await.task.unwrap();
@@ -115,8 +145,14 @@ async fn task_lifecycle_with_illegal_transitions() {
     // Delete needs Resolving first.
     let r = guid_call(&bbs, "/v1/tasks/delete", "t1").await;
     assert!(r.error.is_some());
-    assert!(guid_call(&bbs, "/v1/tasks/resolving", "t1").await.error.is_none());
-    assert!(guid_call(&bbs, "/v1/tasks/delete", "t1").await.error.is_none());
+    assert!(guid_call(&bbs, "/v1/tasks/resolving", "t1")
+        .await
+        .error
+        .is_none());
+    assert!(guid_call(&bbs, "/v1/tasks/delete", "t1")
+        .await
+        .error
+        .is_none());
     let r = task(&bbs, "t1").await;
     assert_eq!(error_type(&r.error), Some(ErrorType::ResourceNotFound));
 }
@@ -125,21 +161,33 @@ async fn task_lifecycle_with_illegal_transitions() {
 async fn cancel_reject_and_fail() {
     let bbs = TestBbs::start().await;
 
-    assert!(desire_task(&bbs, "c", task_definition()).await.error.is_none());
-    assert!(guid_call(&bbs, "/v1/tasks/cancel", "c").await.error.is_none());
+    assert!(desire_task(&bbs, "c", task_definition())
+        .await
+        .error
+        .is_none());
+    assert!(guid_call(&bbs, "/v1/tasks/cancel", "c")
+        .await
+        .error
+        .is_none());
     let t = task(&bbs, "c").await.task.unwrap();
     assert_eq!(t.state(), TaskState::Completed);
     assert!(t.failed);
     assert_eq!(t.failure_reason, "task was cancelled");
     // Cancelling a completed task is refused.
     let r = guid_call(&bbs, "/v1/tasks/cancel", "c").await;
-    assert_eq!(error_type(&r.error), Some(ErrorType::InvalidStateTransition));
+    assert_eq!(
+        error_type(&r.error),
+        Some(ErrorType::InvalidStateTransition)
+    );
     let r = guid_call(&bbs, "/v1/tasks/cancel", "missing").await;
     assert_eq!(error_type(&r.error), Some(ErrorType::ResourceNotFound));
 
     // Rejections send the task back to pending; once it had been rejected
     // max_task_retries (3) times, the next rejection fails it (Diego).
-    assert!(desire_task(&bbs, "r", task_definition()).await.error.is_none());
+    assert!(desire_task(&bbs, "r", task_definition())
+        .await
+        .error
+        .is_none());
     for n in 1..=4 {
         let r: TaskLifecycleResponse = bbs
             .call(
@@ -163,7 +211,10 @@ async fn cancel_reject_and_fail() {
     }
 
     // Deprecated fail.
-    assert!(desire_task(&bbs, "f", task_definition()).await.error.is_none());
+    assert!(desire_task(&bbs, "f", task_definition())
+        .await
+        .error
+        .is_none());
     let r: TaskLifecycleResponse = bbs
         .call(
             "/v1/tasks/fail",
@@ -179,7 +230,9 @@ async fn cancel_reject_and_fail() {
     assert_eq!(t.failure_reason, "gave up");
 
     // Lists, filtered by domain and cell.
-    let all: TasksResponse = bbs.call("/v1/tasks/list.r3", &TasksRequest::default()).await;
+    let all: TasksResponse = bbs
+        .call("/v1/tasks/list.r3", &TasksRequest::default())
+        .await;
     assert_eq!(all.tasks.len(), 3);
     let none: TasksResponse = bbs
         .call(
@@ -191,7 +244,9 @@ async fn cancel_reject_and_fail() {
         )
         .await;
     assert!(none.tasks.is_empty());
-    let v2: TasksResponse = bbs.call("/v1/tasks/list.r2", &TasksRequest::default()).await;
+    let v2: TasksResponse = bbs
+        .call("/v1/tasks/list.r2", &TasksRequest::default())
+        .await;
     assert_eq!(v2.tasks.len(), 3);
 }
 
@@ -202,7 +257,10 @@ struct Callbacks {
 }
 
 async fn callback(State(c): State<Callbacks>, body: Bytes) -> StatusCode {
-    c.got.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+    c.got
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap());
     let status = c.statuses.lock().unwrap().pop().unwrap_or(200);
     StatusCode::from_u16(status).unwrap()
 }
@@ -210,7 +268,9 @@ async fn callback(State(c): State<Callbacks>, body: Bytes) -> StatusCode {
 async fn callback_server(statuses: Vec<u16>) -> (String, Callbacks) {
     let c = Callbacks::default();
     *c.statuses.lock().unwrap() = statuses;
-    let app = Router::new().route("/done", post(callback)).with_state(c.clone());
+    let app = Router::new()
+        .route("/done", post(callback))
+        .with_state(c.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -253,7 +313,10 @@ async fn callback_client_error_still_deletes_and_cancel_calls_back() {
     let mut def = task_definition();
     def.completion_callback_url = url;
     assert!(desire_task(&bbs, "cancel-cb", def).await.error.is_none());
-    assert!(guid_call(&bbs, "/v1/tasks/cancel", "cancel-cb").await.error.is_none());
+    assert!(guid_call(&bbs, "/v1/tasks/cancel", "cancel-cb")
+        .await
+        .error
+        .is_none());
     eventually(|| async {
         let r = task(&bbs, "cancel-cb").await;
         (error_type(&r.error) == Some(ErrorType::ResourceNotFound)).then_some(())
@@ -262,7 +325,10 @@ async fn callback_client_error_still_deletes_and_cancel_calls_back() {
     let got = cb.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["failure_reason"], "task was cancelled");
-    assert!(got[0].get("annotation").is_none(), "empty annotation is omitted");
+    assert!(
+        got[0].get("annotation").is_none(),
+        "empty annotation is omitted"
+    );
 }
 
 #[tokio::test]
@@ -276,7 +342,10 @@ async fn unreachable_callback_leaves_the_task_resolving() {
     def.completion_callback_url = url;
     assert!(desire_task(&bbs, "stuck", def).await.error.is_none());
     assert!(start_task(&bbs, "stuck", "cell-1").await.should_start);
-    assert!(complete(&bbs, "stuck", "cell-1", false).await.error.is_none());
+    assert!(complete(&bbs, "stuck", "cell-1", false)
+        .await
+        .error
+        .is_none());
     eventually(|| async {
         let t = task(&bbs, "stuck").await.task?;
         (t.state() == TaskState::Resolving).then_some(())

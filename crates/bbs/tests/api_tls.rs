@@ -15,7 +15,12 @@ struct Pki {
     rogue_client: (String, String),
 }
 
-fn leaf(name: &str, ca: &rcgen::Certificate, ca_key: &KeyPair, sans: Vec<String>) -> (String, String) {
+fn leaf(
+    name: &str,
+    ca: &rcgen::Certificate,
+    ca_key: &KeyPair,
+    sans: Vec<String>,
+) -> (String, String) {
     let mut p = CertificateParams::new(sans).unwrap();
     p.distinguished_name.push(DnType::CommonName, name);
     let key = KeyPair::generate().unwrap();
@@ -36,7 +41,12 @@ fn pki() -> Pki {
     let (rogue_ca, rogue_key) = ca("rogue-ca");
     Pki {
         ca_pem: ca_cert.pem(),
-        server: leaf("bbs", &ca_cert, &ca_key, vec!["127.0.0.1".into(), "localhost".into()]),
+        server: leaf(
+            "bbs",
+            &ca_cert,
+            &ca_key,
+            vec!["127.0.0.1".into(), "localhost".into()],
+        ),
         client: leaf("cfdot", &ca_cert, &ca_key, vec!["client".into()]),
         rogue_client: leaf("rogue", &rogue_ca, &rogue_key, vec!["client".into()]),
     }
@@ -101,7 +111,10 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
 
     // Plain HTTP to the TLS port: no answer.
     assert!(reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}/v1/ping", bbs.running.addr.port()))
+        .post(format!(
+            "http://127.0.0.1:{}/v1/ping",
+            bbs.running.addr.port()
+        ))
         .send()
         .await
         .map(|r| r.status() != 200)

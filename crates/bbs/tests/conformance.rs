@@ -145,8 +145,13 @@ async fn replay_diego_conformance_corpus() {
         let name = entry.file_name().unwrap().to_string_lossy().to_string();
         let paths = std::fs::read_to_string(entry.join("path.txt")).unwrap();
         for (i, path) in paths.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-            let suffix = if i == 0 { String::new() } else { format!("-{}", i + 1) };
-            let request = std::fs::read(entry.join(format!("request{suffix}.bin"))).unwrap_or_default();
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!("-{}", i + 1)
+            };
+            let request =
+                std::fs::read(entry.join(format!("request{suffix}.bin"))).unwrap_or_default();
             let expected = std::fs::read(entry.join(format!("response{suffix}.bin"))).unwrap();
             let (status, body) = bbs.post_raw(path.trim(), request).await;
             assert_eq!(status, StatusCode::OK, "{name}: {path}");
@@ -155,7 +160,10 @@ async fn replay_diego_conformance_corpus() {
             if ours != theirs {
                 failures.push(format!("{name}: {path}: ours:\n{ours}\nDiego's:\n{theirs}"));
             } else if expected.is_empty() && !body.is_empty() {
-                failures.push(format!("{name}: {path}: Diego answered zero bytes, we {}", body.len()));
+                failures.push(format!(
+                    "{name}: {path}: Diego answered zero bytes, we {}",
+                    body.len()
+                ));
             }
             checked += 1;
         }

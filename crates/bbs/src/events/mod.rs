@@ -38,6 +38,8 @@ pub const TASK_REMOVED: &str = "task_removed";
 
 /// One BBS event: its SSE name is [`Event::event_type`], its SSE data the
 /// base64 of [`Event::encode_payload`].
+/// Events travel as `Arc<Event>`, so the size of the biggest variant is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     DesiredLrpCreated(DesiredLrpCreatedEvent),

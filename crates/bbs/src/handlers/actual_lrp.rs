@@ -22,10 +22,9 @@ pub async fn actual_lrps(State(app): State<Arc<App>>, body: Body) -> Response {
     let mut resp = ActualLrPsResponse::default();
     let r = async {
         let req: ActualLrPsRequest = app.parse(body).await?;
-        let index = match req.optional_index {
-            Some(actual_lr_ps_request::OptionalIndex::Index(i)) => Some(i),
-            None => None,
-        };
+        let index = req
+            .optional_index
+            .map(|actual_lr_ps_request::OptionalIndex::Index(i)| i);
         resp.actual_lrps = app
             .store
             .actual_lrps(&ActualLrpFilter {

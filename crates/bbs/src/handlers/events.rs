@@ -79,29 +79,28 @@ fn sse_response(sources: Vec<(EventReceiver, EventMap)>) -> Response {
     resp
 }
 
-async fn cell_filter(app: &App, body: Body) -> Result<String, Response> {
+async fn cell_filter(app: &App, body: Body) -> Result<String, StatusCode> {
     let bytes = read_body(body, app.max_body_bytes)
         .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
     EventsByCellId::decode(bytes.as_ref())
         .map(|r| r.cell_id)
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn subscribe(hub: &Hub) -> Result<EventReceiver, Response> {
-    hub.subscribe()
-        .ok_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+fn subscribe(hub: &Hub) -> Result<EventReceiver, StatusCode> {
+    hub.subscribe().ok_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 async fn lrp_stream(app: Arc<App>, body: Body, version: Version, instances: bool) -> Response {
     let cell_id = match cell_filter(&app, body).await {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     tracing::info!(cell_id = %cell_id, instances, "subscribed to LRP event stream");
     let desired = match subscribe(&app.hubs.desired) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let actual_hub = if instances {
         &app.hubs.actual_instance
@@ -110,7 +109,7 @@ async fn lrp_stream(app: Arc<App>, body: Body, version: Version, instances: bool
     };
     let actual = match subscribe(actual_hub) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let desired_map: EventMap = Box::new(move |e| Some(version_desired(e, version)));
     let actual_map: EventMap = Box::new(move |e| {
@@ -130,7 +129,7 @@ async fn lrp_stream(app: Arc<App>, body: Body, version: Version, instances: bool
 async fn task_stream(app: Arc<App>, version: Version) -> Response {
     let tasks = match subscribe(&app.hubs.task) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let map: EventMap = Box::new(move |e| Some(version_task(e, version)));
     sse_response(vec![(tasks, map)])

@@ -29,7 +29,8 @@ pub fn test_config(dir: &std::path::Path) -> BbsConfig {
         communication_timeout: bbs::config::GoDuration(Duration::from_secs(5)),
         ..Default::default()
     };
-    cfg.encryption_keys.insert("k1".into(), "a test passphrase".into());
+    cfg.encryption_keys
+        .insert("k1".into(), "a test passphrase".into());
     cfg
 }
 
@@ -90,13 +91,19 @@ pub struct Recorded {
 
 async fn record_lrps(State(r): State<Recorded>, body: Bytes) -> StatusCode {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    r.lrps.lock().unwrap().extend(v.as_array().unwrap().iter().cloned());
+    r.lrps
+        .lock()
+        .unwrap()
+        .extend(v.as_array().unwrap().iter().cloned());
     StatusCode::ACCEPTED
 }
 
 async fn record_tasks(State(r): State<Recorded>, body: Bytes) -> StatusCode {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    r.tasks.lock().unwrap().extend(v.as_array().unwrap().iter().cloned());
+    r.tasks
+        .lock()
+        .unwrap()
+        .extend(v.as_array().unwrap().iter().cloned());
     StatusCode::ACCEPTED
 }
 
@@ -180,7 +187,10 @@ pub fn error_type(e: &Option<models::Error>) -> Option<models::ErrorType> {
 }
 
 /// Decodes `bytes` as the response type of `path`; returns its error field.
-pub fn response_error(path: &str, bytes: &[u8]) -> Result<Option<models::Error>, prost::DecodeError> {
+pub fn response_error(
+    path: &str,
+    bytes: &[u8],
+) -> Result<Option<models::Error>, prost::DecodeError> {
     use models::*;
     macro_rules! e {
         ($t:ty) => {
@@ -214,7 +224,9 @@ pub fn response_error(path: &str, bytes: &[u8]) -> Result<Option<models::Error>,
         "/v1/desired_lrp_scheduling_infos/get_by_process_guid" => {
             e!(DesiredLrpSchedulingInfoByProcessGuidResponse)
         }
-        "/v1/desired_lrp_routing_infos/list" | "/v1/desired_lrps/list.r3" | "/v1/desired_lrps/list.r2" => {
+        "/v1/desired_lrp_routing_infos/list"
+        | "/v1/desired_lrps/list.r3"
+        | "/v1/desired_lrps/list.r2" => {
             e!(DesiredLrPsResponse)
         }
         "/v1/desired_lrps/get_by_process_guid.r3" | "/v1/desired_lrps/get_by_process_guid.r2" => {
