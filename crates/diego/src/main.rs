@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "diego", version, about = "Cloud Foundry Diego, rebuilt in Rust")]
+#[command(
+    name = "diego",
+    version,
+    about = "Cloud Foundry Diego, rebuilt in Rust"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
