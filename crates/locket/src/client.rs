@@ -115,7 +115,13 @@ pub fn lock_resource(key: &str, owner: &str, value: &str) -> Resource {
 
 /// A PRESENCE resource.
 pub fn presence_resource(key: &str, owner: &str, value: &str) -> Resource {
-    resource(key, owner, value, TypeCode::Presence, crate::db::PRESENCE_TYPE)
+    resource(
+        key,
+        owner,
+        value,
+        TypeCode::Presence,
+        crate::db::PRESENCE_TYPE,
+    )
 }
 
 /// Attaches Diego's per-request `uuid` metadata.
@@ -364,7 +370,9 @@ impl Runner {
         });
         match tokio::time::timeout(self.retry_interval, self.client.release(req)).await {
             Ok(Ok(_)) => tracing::info!(%key, %owner, "released-lock"),
-            Ok(Err(e)) => tracing::error!(%key, %owner, error = %e.message(), "failed-to-release-lock"),
+            Ok(Err(e)) => {
+                tracing::error!(%key, %owner, error = %e.message(), "failed-to-release-lock")
+            }
             Err(_) => tracing::error!(%key, %owner, "failed-to-release-lock: timed out"),
         }
         Ok(())

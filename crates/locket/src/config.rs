@@ -61,8 +61,8 @@ impl Default for LocketConfig {
 
 impl LocketConfig {
     pub fn from_file(path: &Path) -> anyhow::Result<LocketConfig> {
-        let raw = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let raw =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         let cfg: LocketConfig = serde_json::from_slice(&raw)
             .map_err(|e| anyhow::anyhow!("invalid-config-file {}: {e}", path.display()))?;
         cfg.validate()?;

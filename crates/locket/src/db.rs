@@ -66,7 +66,8 @@ pub fn type_name(resource: &Resource) -> String {
     match TypeCode::try_from(resource.type_code) {
         Ok(TypeCode::Lock) => LOCK_TYPE.to_string(),
         Ok(TypeCode::Presence) => PRESENCE_TYPE.to_string(),
-        _ => {
+        _ =>
+        {
             #[allow(deprecated)]
             resource.r#type.clone()
         }
@@ -135,8 +136,7 @@ impl LockDb {
     /// `postgres://...`) and creates the `locks` table if needed.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<LockDb> {
         sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://")
-        {
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
         } else {
             (Backend::Sqlite, sqlite_url(url))

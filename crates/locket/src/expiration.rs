@@ -122,7 +122,9 @@ impl LockPick {
             Err(crate::LocketError::LockCollision) => {
                 tracing::debug!(key = %lock.resource.key, "lock renewed or changed; not expiring");
             }
-            Err(e) => tracing::error!(key = %lock.resource.key, error = %e, "failed-compare-and-release"),
+            Err(e) => {
+                tracing::error!(key = %lock.resource.key, error = %e, "failed-compare-and-release")
+            }
         }
     }
 }

@@ -60,7 +60,13 @@ fn request_id<T>(req: &Request<T>) -> String {
 fn log_outcome<T>(op: &str, key: &str, owner: &str, uuid: &str, r: &Result<T, LocketError>) {
     match r {
         Ok(_) | Err(LocketError::LockCollision) => {
-            tracing::debug!(request_type = op, key, owner, request_id = uuid, "request-complete")
+            tracing::debug!(
+                request_type = op,
+                key,
+                owner,
+                request_id = uuid,
+                "request-complete"
+            )
         }
         Err(e) => tracing::error!(
             request_type = op,

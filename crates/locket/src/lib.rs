@@ -20,8 +20,8 @@ pub use errors::LocketError;
 pub const DEFAULT_SESSION_TTL_SECONDS: i64 = 15;
 pub const RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
+pub mod client;
 pub mod config;
 pub mod expiration;
 pub mod handler;
 pub mod server;
-pub mod client;
