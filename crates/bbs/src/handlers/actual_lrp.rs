@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use models::*;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 fn key(k: &Option<ActualLrpKey>) -> ActualLrpKey {
@@ -18,115 +19,125 @@ fn ikey(k: &Option<ActualLrpInstanceKey>) -> ActualLrpInstanceKey {
     k.clone().unwrap_or_default()
 }
 
+/// What a start or evacuate_running request says about the running
+/// instance. The deprecated (r0) routes pass no routes and tags: they
+/// ignore them. An unset `routable` means routable.
+fn running_info(
+    net_info: Option<ActualLrpNetInfo>,
+    routes_and_tags: Option<(Vec<ActualLrpInternalRoute>, BTreeMap<String, String>)>,
+    routable: Option<bool>,
+    availability_zone: String,
+) -> RunningInfo {
+    let (internal_routes, metric_tags) = routes_and_tags.unwrap_or_default();
+    RunningInfo {
+        net_info: net_info.unwrap_or_default(),
+        internal_routes,
+        metric_tags,
+        routable: Some(routable.unwrap_or(true)),
+        availability_zone,
+    }
+}
+
 pub async fn actual_lrps(State(app): State<Arc<App>>, body: Body) -> Response {
-    let mut resp = ActualLrPsResponse::default();
-    let r = async {
-        let req: ActualLrPsRequest = app.parse(body).await?;
+    app.answer(body, |app, req: ActualLrPsRequest| async move {
         let index = req
             .optional_index
             .map(|actual_lr_ps_request::OptionalIndex::Index(i)| i);
-        resp.actual_lrps = app
-            .store
-            .actual_lrps(&ActualLrpFilter {
-                domain: req.domain,
-                cell_id: req.cell_id,
-                process_guid: req.process_guid,
-                index,
-            })
-            .await?;
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+        let filter = ActualLrpFilter {
+            domain: req.domain,
+            cell_id: req.cell_id,
+            process_guid: req.process_guid,
+            index,
+        };
+        Ok(ActualLrPsResponse {
+            actual_lrps: app.store.actual_lrps(&filter).await?,
+            ..Default::default()
+        })
+    })
+    .await
 }
 
 pub async fn actual_lrps_by_process_guids(State(app): State<Arc<App>>, body: Body) -> Response {
-    let mut resp = ActualLrPsByProcessGuidsResponse::default();
-    let r = async {
-        let req: ActualLrPsByProcessGuidsRequest = app.parse(body).await?;
-        resp.actual_lrps = app
-            .store
-            .actual_lrps_by_process_guids(&req.process_guids)
-            .await?;
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+    app.answer(
+        body,
+        |app, req: ActualLrPsByProcessGuidsRequest| async move {
+            Ok(ActualLrPsByProcessGuidsResponse {
+                actual_lrps: app
+                    .store
+                    .actual_lrps_by_process_guids(&req.process_guids)
+                    .await?,
+                ..Default::default()
+            })
+        },
+    )
+    .await
+}
+
+/// The instances matching `filter`, as ActualLRPGroups.
+async fn groups(app: &App, filter: ActualLrpFilter) -> Result<ActualLrpGroupsResponse, BbsError> {
+    let lrps = app.store.actual_lrps(&filter).await?;
+    Ok(ActualLrpGroupsResponse {
+        actual_lrp_groups: resolve_actual_lrp_groups(&lrps),
+        ..Default::default()
+    })
 }
 
 pub async fn actual_lrp_groups(State(app): State<Arc<App>>, body: Body) -> Response {
-    let mut resp = ActualLrpGroupsResponse::default();
-    let r = async {
-        let req: ActualLrpGroupsRequest = app.parse(body).await?;
-        let lrps = app
-            .store
-            .actual_lrps(&ActualLrpFilter {
-                domain: req.domain,
-                cell_id: req.cell_id,
-                ..Default::default()
-            })
-            .await?;
-        resp.actual_lrp_groups = resolve_actual_lrp_groups(&lrps);
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+    app.answer(body, |app, req: ActualLrpGroupsRequest| async move {
+        let filter = ActualLrpFilter {
+            domain: req.domain,
+            cell_id: req.cell_id,
+            ..Default::default()
+        };
+        groups(&app, filter).await
+    })
+    .await
 }
 
 pub async fn actual_lrp_groups_by_process_guid(
     State(app): State<Arc<App>>,
     body: Body,
 ) -> Response {
-    let mut resp = ActualLrpGroupsResponse::default();
-    let r = async {
-        let req: ActualLrpGroupsByProcessGuidRequest = app.parse(body).await?;
-        let lrps = app
-            .store
-            .actual_lrps(&ActualLrpFilter {
+    app.answer(
+        body,
+        |app, req: ActualLrpGroupsByProcessGuidRequest| async move {
+            let filter = ActualLrpFilter {
                 process_guid: req.process_guid,
                 ..Default::default()
-            })
-            .await?;
-        resp.actual_lrp_groups = resolve_actual_lrp_groups(&lrps);
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+            };
+            groups(&app, filter).await
+        },
+    )
+    .await
 }
 
 pub async fn actual_lrp_group_by_process_guid_and_index(
     State(app): State<Arc<App>>,
     body: Body,
 ) -> Response {
-    let mut resp = ActualLrpGroupResponse::default();
-    let r = async {
-        let req: ActualLrpGroupByProcessGuidAndIndexRequest = app.parse(body).await?;
-        let lrps = app
-            .store
-            .actual_lrps(&ActualLrpFilter {
+    app.answer(
+        body,
+        |app, req: ActualLrpGroupByProcessGuidAndIndexRequest| async move {
+            let filter = ActualLrpFilter {
                 process_guid: req.process_guid,
                 index: Some(req.index),
                 ..Default::default()
+            };
+            let lrps = app.store.actual_lrps(&filter).await?;
+            if lrps.is_empty() {
+                return Err(BbsError::resource_not_found());
+            }
+            Ok(ActualLrpGroupResponse {
+                actual_lrp_group: Some(resolve_group(&lrps)),
+                ..Default::default()
             })
-            .await?;
-        if lrps.is_empty() {
-            return Err(BbsError::resource_not_found());
-        }
-        resp.actual_lrp_group = Some(resolve_group(&lrps));
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+        },
+    )
+    .await
 }
 
 pub async fn claim(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let r = async {
-        let req: ClaimActualLrpRequest = app.parse(body).await?;
+    app.answer(body, |app, req: ClaimActualLrpRequest| async move {
         app.controllers
             .actual_lrp
             .claim(
@@ -135,69 +146,51 @@ pub async fn claim(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) 
                 req.index,
                 &ikey(&req.actual_lrp_instance_key),
             )
-            .await
-    }
-    .await;
-    proto(&ActualLrpLifecycleResponse {
-        error: app.error_field(r),
+            .await?;
+        Ok(ActualLrpLifecycleResponse::default())
     })
+    .await
 }
 
 async fn start_common(
-    app: &App,
-    headers: &HeaderMap,
+    app: &Arc<App>,
+    headers: HeaderMap,
     body: Body,
     with_routes_and_tags: bool,
 ) -> Response {
-    let r = async {
-        let req: StartActualLrpRequest = app.parse(body).await?;
-        let routable = match req.optional_routable {
-            Some(start_actual_lrp_request::OptionalRoutable::Routable(r)) => r,
-            None => true,
-        };
-        let running = RunningInfo {
-            net_info: req.actual_lrp_net_info.clone().unwrap_or_default(),
-            internal_routes: if with_routes_and_tags {
-                req.actual_lrp_internal_routes.clone()
-            } else {
-                vec![]
-            },
-            metric_tags: if with_routes_and_tags {
-                req.metric_tags.clone()
-            } else {
-                Default::default()
-            },
-            routable: Some(routable),
-            availability_zone: req.availability_zone.clone(),
-        };
+    app.answer(body, |app, req: StartActualLrpRequest| async move {
+        let running = running_info(
+            req.actual_lrp_net_info,
+            with_routes_and_tags.then_some((req.actual_lrp_internal_routes, req.metric_tags)),
+            req.optional_routable
+                .map(|start_actual_lrp_request::OptionalRoutable::Routable(r)| r),
+            req.availability_zone,
+        );
         app.controllers
             .actual_lrp
             .start(
-                &trace_id(headers),
+                &trace_id(&headers),
                 &key(&req.actual_lrp_key),
                 &ikey(&req.actual_lrp_instance_key),
                 &running,
             )
-            .await
-    }
-    .await;
-    proto(&ActualLrpLifecycleResponse {
-        error: app.error_field(r),
+            .await?;
+        Ok(ActualLrpLifecycleResponse::default())
     })
+    .await
 }
 
 pub async fn start(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    start_common(&app, &headers, body, true).await
+    start_common(&app, headers, body, true).await
 }
 
 /// Deprecated start: internal routes and metric tags are ignored.
 pub async fn start_r0(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    start_common(&app, &headers, body, false).await
+    start_common(&app, headers, body, false).await
 }
 
 pub async fn crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let r = async {
-        let req: CrashActualLrpRequest = app.parse(body).await?;
+    app.answer(body, |app, req: CrashActualLrpRequest| async move {
         app.controllers
             .actual_lrp
             .crash(
@@ -206,17 +199,14 @@ pub async fn crash(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) 
                 &ikey(&req.actual_lrp_instance_key),
                 &req.error_message,
             )
-            .await
-    }
-    .await;
-    proto(&ActualLrpLifecycleResponse {
-        error: app.error_field(r),
+            .await?;
+        Ok(ActualLrpLifecycleResponse::default())
     })
+    .await
 }
 
 pub async fn fail(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let r = async {
-        let req: FailActualLrpRequest = app.parse(body).await?;
+    app.answer(body, |app, req: FailActualLrpRequest| async move {
         app.controllers
             .actual_lrp
             .fail(
@@ -224,17 +214,14 @@ pub async fn fail(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -
                 &key(&req.actual_lrp_key),
                 &req.error_message,
             )
-            .await
-    }
-    .await;
-    proto(&ActualLrpLifecycleResponse {
-        error: app.error_field(r),
+            .await?;
+        Ok(ActualLrpLifecycleResponse::default())
     })
+    .await
 }
 
 pub async fn remove(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let r = async {
-        let req: RemoveActualLrpRequest = app.parse(body).await?;
+    app.answer(body, |app, req: RemoveActualLrpRequest| async move {
         app.controllers
             .actual_lrp
             .remove(
@@ -243,26 +230,21 @@ pub async fn remove(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
                 req.index,
                 req.actual_lrp_instance_key.as_ref(),
             )
-            .await
-    }
-    .await;
-    proto(&ActualLrpLifecycleResponse {
-        error: app.error_field(r),
+            .await?;
+        Ok(ActualLrpLifecycleResponse::default())
     })
+    .await
 }
 
 pub async fn retire(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let r = async {
-        let req: RetireActualLrpRequest = app.parse(body).await?;
+    app.answer(body, |app, req: RetireActualLrpRequest| async move {
         app.controllers
             .actual_lrp
             .retire(&trace_id(&headers), &key(&req.actual_lrp_key))
-            .await
-    }
-    .await;
-    proto(&ActualLrpLifecycleResponse {
-        error: app.error_field(r),
+            .await?;
+        Ok(ActualLrpLifecycleResponse::default())
     })
+    .await
 }
 
 pub async fn remove_evacuating(
@@ -270,20 +252,30 @@ pub async fn remove_evacuating(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let r = async {
-        let req: RemoveEvacuatingActualLrpRequest = app.parse(body).await?;
-        app.controllers
-            .evacuation
-            .remove_evacuating(
-                &trace_id(&headers),
-                &key(&req.actual_lrp_key),
-                &ikey(&req.actual_lrp_instance_key),
-            )
-            .await
-    }
-    .await;
-    proto(&RemoveEvacuatingActualLrpResponse {
-        error: app.error_field(r),
+    app.answer(
+        body,
+        |app, req: RemoveEvacuatingActualLrpRequest| async move {
+            app.controllers
+                .evacuation
+                .remove_evacuating(
+                    &trace_id(&headers),
+                    &key(&req.actual_lrp_key),
+                    &ikey(&req.actual_lrp_instance_key),
+                )
+                .await?;
+            Ok(RemoveEvacuatingActualLrpResponse::default())
+        },
+    )
+    .await
+}
+
+/// The answer of evacuate_claimed and evacuate_running, whose controllers
+/// say whether the rep keeps its container even when they fail; a request
+/// that does not parse keeps it.
+fn keep_container_response(app: &App, (keep, r): (bool, Result<(), BbsError>)) -> Response {
+    proto(&EvacuationResponse {
+        error: r.err().map(|e| app.report(e)),
+        keep_container: keep,
     })
 }
 
@@ -292,7 +284,7 @@ pub async fn evacuate_claimed(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (keep, r) = match app.parse::<EvacuateClaimedActualLrpRequest>(body).await {
+    let out = match app.parse::<EvacuateClaimedActualLrpRequest>(body).await {
         Err(e) => (true, Err(e)),
         Ok(req) => {
             app.controllers
@@ -305,10 +297,7 @@ pub async fn evacuate_claimed(
                 .await
         }
     };
-    proto(&EvacuationResponse {
-        error: app.error_field(r),
-        keep_container: keep,
-    })
+    keep_container_response(&app, out)
 }
 
 pub async fn evacuate_crashed(
@@ -316,23 +305,22 @@ pub async fn evacuate_crashed(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let r = async {
-        let req: EvacuateCrashedActualLrpRequest = app.parse(body).await?;
-        app.controllers
-            .evacuation
-            .evacuate_crashed(
-                &trace_id(&headers),
-                &key(&req.actual_lrp_key),
-                &ikey(&req.actual_lrp_instance_key),
-                &req.error_message,
-            )
-            .await
-    }
-    .await;
-    proto(&EvacuationResponse {
-        error: app.error_field(r),
-        keep_container: false,
-    })
+    app.answer(
+        body,
+        |app, req: EvacuateCrashedActualLrpRequest| async move {
+            app.controllers
+                .evacuation
+                .evacuate_crashed(
+                    &trace_id(&headers),
+                    &key(&req.actual_lrp_key),
+                    &ikey(&req.actual_lrp_instance_key),
+                    &req.error_message,
+                )
+                .await?;
+            Ok(EvacuationResponse::default())
+        },
+    )
+    .await
 }
 
 pub async fn evacuate_stopped(
@@ -340,22 +328,21 @@ pub async fn evacuate_stopped(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let r = async {
-        let req: EvacuateStoppedActualLrpRequest = app.parse(body).await?;
-        app.controllers
-            .evacuation
-            .evacuate_stopped(
-                &trace_id(&headers),
-                &key(&req.actual_lrp_key),
-                &ikey(&req.actual_lrp_instance_key),
-            )
-            .await
-    }
-    .await;
-    proto(&EvacuationResponse {
-        error: app.error_field(r),
-        keep_container: false,
-    })
+    app.answer(
+        body,
+        |app, req: EvacuateStoppedActualLrpRequest| async move {
+            app.controllers
+                .evacuation
+                .evacuate_stopped(
+                    &trace_id(&headers),
+                    &key(&req.actual_lrp_key),
+                    &ikey(&req.actual_lrp_instance_key),
+                )
+                .await?;
+            Ok(EvacuationResponse::default())
+        },
+    )
+    .await
 }
 
 async fn evacuate_running_common(
@@ -364,28 +351,16 @@ async fn evacuate_running_common(
     body: Body,
     with_routes_and_tags: bool,
 ) -> Response {
-    let (keep, r) = match app.parse::<EvacuateRunningActualLrpRequest>(body).await {
+    let out = match app.parse::<EvacuateRunningActualLrpRequest>(body).await {
         Err(e) => (true, Err(e)),
         Ok(req) => {
-            let routable = match req.optional_routable {
-                Some(evacuate_running_actual_lrp_request::OptionalRoutable::Routable(r)) => r,
-                None => true,
-            };
-            let running = RunningInfo {
-                net_info: req.actual_lrp_net_info.clone().unwrap_or_default(),
-                internal_routes: if with_routes_and_tags {
-                    req.actual_lrp_internal_routes.clone()
-                } else {
-                    vec![]
-                },
-                metric_tags: if with_routes_and_tags {
-                    req.metric_tags.clone()
-                } else {
-                    Default::default()
-                },
-                routable: Some(routable),
-                availability_zone: req.availability_zone.clone(),
-            };
+            let running = running_info(
+                req.actual_lrp_net_info,
+                with_routes_and_tags.then_some((req.actual_lrp_internal_routes, req.metric_tags)),
+                req.optional_routable
+                    .map(|evacuate_running_actual_lrp_request::OptionalRoutable::Routable(r)| r),
+                req.availability_zone,
+            );
             app.controllers
                 .evacuation
                 .evacuate_running(
@@ -397,10 +372,7 @@ async fn evacuate_running_common(
                 .await
         }
     };
-    proto(&EvacuationResponse {
-        error: app.error_field(r),
-        keep_container: keep,
-    })
+    keep_container_response(app, out)
 }
 
 pub async fn evacuate_running(

@@ -14,38 +14,29 @@ pub async fn ping() -> Response {
 }
 
 pub async fn domains(State(app): State<Arc<App>>) -> Response {
-    let mut resp = DomainsResponse::default();
-    let r = match app.store.fresh_domains().await {
-        Ok(d) => {
-            resp.domains = d;
-            Ok(())
-        }
-        Err(e) => Err(e),
-    };
-    resp.error = app.error_field(r);
-    proto(&resp)
+    let r = app
+        .store
+        .fresh_domains()
+        .await
+        .map(|domains| DomainsResponse {
+            domains,
+            ..Default::default()
+        });
+    app.reply(r)
 }
 
 pub async fn upsert_domain(State(app): State<Arc<App>>, body: Body) -> Response {
-    let r = async {
-        let req: UpsertDomainRequest = app.parse(body).await?;
-        app.store.upsert_domain(&req.domain, req.ttl).await
-    }
-    .await;
-    proto(&UpsertDomainResponse {
-        error: app.error_field(r),
+    app.answer(body, |app, req: UpsertDomainRequest| async move {
+        app.store.upsert_domain(&req.domain, req.ttl).await?;
+        Ok(UpsertDomainResponse::default())
     })
+    .await
 }
 
 pub async fn cells(State(app): State<Arc<App>>) -> Response {
-    let mut resp = CellsResponse::default();
-    let r = match app.cells.cells().await {
-        Ok(c) => {
-            resp.cells = c;
-            Ok(())
-        }
-        Err(e) => Err(e),
-    };
-    resp.error = app.error_field(r);
-    proto(&resp)
+    let r = app.cells.cells().await.map(|cells| CellsResponse {
+        cells,
+        ..Default::default()
+    });
+    app.reply(r)
 }

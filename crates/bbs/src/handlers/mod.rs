@@ -29,6 +29,7 @@ use http_body_util::BodyExt;
 use models::validation::Validate;
 use models::BbsError;
 use prost::Message;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -47,19 +48,80 @@ pub struct App {
     pub unrecoverable: Arc<tokio::sync::Notify>,
 }
 
-impl App {
-    /// The error to put in a response (noting unrecoverable ones).
-    pub(crate) fn error_field(&self, r: Result<(), BbsError>) -> Option<models::Error> {
-        match r {
-            Ok(()) => None,
-            Err(e) => {
-                if is_unrecoverable(&e) {
-                    tracing::error!(error = %e, "unrecoverable error");
-                    self.unrecoverable.notify_one();
-                }
-                Some(e.to_proto())
+/// A response message with Diego's `error` field: what [`App::answer`]
+/// fills in when a request fails.
+pub(crate) trait ProtoResponse: Message + Default {
+    fn set_error(&mut self, error: Option<models::Error>);
+}
+
+macro_rules! proto_responses {
+    ($($t:ident),* $(,)?) => {$(
+        impl ProtoResponse for models::$t {
+            fn set_error(&mut self, error: Option<models::Error>) {
+                self.error = error;
             }
         }
+    )*};
+}
+
+proto_responses!(
+    ActualLrPsResponse,
+    ActualLrPsByProcessGuidsResponse,
+    ActualLrpGroupsResponse,
+    ActualLrpGroupResponse,
+    ActualLrpLifecycleResponse,
+    RemoveEvacuatingActualLrpResponse,
+    EvacuationResponse,
+    DesiredLrPsResponse,
+    DesiredLrpResponse,
+    DesiredLrpSchedulingInfosResponse,
+    DesiredLrpSchedulingInfoByProcessGuidResponse,
+    DesiredLrpLifecycleResponse,
+    TasksResponse,
+    TaskResponse,
+    TaskLifecycleResponse,
+    StartTaskResponse,
+    DomainsResponse,
+    UpsertDomainResponse,
+    CellsResponse,
+);
+
+impl App {
+    /// Answers a protobuf request: decodes and validates the body, lets `f`
+    /// build the response from it (`f` gets the app too, so that its future
+    /// can own what it uses), and answers with [`App::reply`].
+    pub(crate) async fn answer<Req, Resp, F, Fut>(self: &Arc<Self>, body: Body, f: F) -> Response
+    where
+        Req: Message + Default + Validate,
+        Resp: ProtoResponse,
+        F: FnOnce(Arc<App>, Req) -> Fut,
+        Fut: Future<Output = Result<Resp, BbsError>>,
+    {
+        let r = match self.parse(body).await {
+            Ok(req) => f(self.clone(), req).await,
+            Err(e) => Err(e),
+        };
+        self.reply(r)
+    }
+
+    /// The response, or on failure an otherwise empty one carrying the error
+    /// (Diego answers failures with HTTP 200 too).
+    pub(crate) fn reply<Resp: ProtoResponse>(&self, r: Result<Resp, BbsError>) -> Response {
+        let resp = r.unwrap_or_else(|e| {
+            let mut resp = Resp::default();
+            resp.set_error(Some(self.report(e)));
+            resp
+        });
+        proto(&resp)
+    }
+
+    /// The error as it goes into a response (noting unrecoverable ones).
+    pub(crate) fn report(&self, e: BbsError) -> models::Error {
+        if is_unrecoverable(&e) {
+            tracing::error!(error = %e, "unrecoverable error");
+            self.unrecoverable.notify_one();
+        }
+        e.to_proto()
     }
 
     /// Reads and decodes a request body, then validates it.

@@ -1,6 +1,6 @@
 //! Task reads and lifecycle routes.
 
-use super::{proto, trace_id, App};
+use super::{trace_id, App};
 use crate::versioning::{task_version_down_to, Version};
 use axum::body::Body;
 use axum::extract::State;
@@ -9,24 +9,22 @@ use axum::response::Response;
 use models::*;
 use std::sync::Arc;
 
-async fn list_common(app: &App, body: Body, version: Version) -> Response {
-    let mut resp = TasksResponse::default();
-    let r = async {
-        let req: TasksRequest = app.parse(body).await?;
+async fn list_common(app: &Arc<App>, body: Body, version: Version) -> Response {
+    app.answer(body, |app, req: TasksRequest| async move {
         let tasks = app
             .controllers
             .task
             .tasks(&req.domain, &req.cell_id)
             .await?;
-        resp.tasks = tasks
-            .iter()
-            .map(|t| task_version_down_to(t, version))
-            .collect();
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+        Ok(TasksResponse {
+            tasks: tasks
+                .iter()
+                .map(|t| task_version_down_to(t, version))
+                .collect(),
+            ..Default::default()
+        })
+    })
+    .await
 }
 
 pub async fn tasks(State(app): State<Arc<App>>, body: Body) -> Response {
@@ -37,17 +35,15 @@ pub async fn tasks_r2(State(app): State<Arc<App>>, body: Body) -> Response {
     list_common(&app, body, Version::V2).await
 }
 
-async fn get_common(app: &App, body: Body, version: Version) -> Response {
-    let mut resp = TaskResponse::default();
-    let r = async {
-        let req: TaskByGuidRequest = app.parse(body).await?;
+async fn get_common(app: &Arc<App>, body: Body, version: Version) -> Response {
+    app.answer(body, |app, req: TaskByGuidRequest| async move {
         let task = app.controllers.task.task_by_guid(&req.task_guid).await?;
-        resp.task = Some(task_version_down_to(&task, version));
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+        Ok(TaskResponse {
+            task: Some(task_version_down_to(&task, version)),
+            ..Default::default()
+        })
+    })
+    .await
 }
 
 pub async fn task_by_guid(State(app): State<Arc<App>>, body: Body) -> Response {
@@ -58,80 +54,67 @@ pub async fn task_by_guid_r2(State(app): State<Arc<App>>, body: Body) -> Respons
     get_common(&app, body, Version::V2).await
 }
 
-fn lifecycle(app: &App, r: Result<(), BbsError>) -> Response {
-    proto(&TaskLifecycleResponse {
-        error: app.error_field(r),
-    })
-}
-
 pub async fn desire(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let r = async {
-        let req: DesireTaskRequest = app.parse(body).await?;
+    app.answer(body, |app, req: DesireTaskRequest| async move {
         let def = req.task_definition.unwrap_or_default();
         app.controllers
             .task
             .desire(&trace_id(&headers), &def, &req.task_guid, &req.domain)
-            .await
-    }
-    .await;
-    lifecycle(&app, r)
+            .await?;
+        Ok(TaskLifecycleResponse::default())
+    })
+    .await
 }
 
 pub async fn start(State(app): State<Arc<App>>, body: Body) -> Response {
-    let mut resp = StartTaskResponse::default();
-    let r = async {
-        let req: StartTaskRequest = app.parse(body).await?;
-        resp.should_start = app
-            .controllers
-            .task
-            .start(&req.task_guid, &req.cell_id)
-            .await?;
-        Ok(())
-    }
-    .await;
-    resp.error = app.error_field(r);
-    proto(&resp)
+    app.answer(body, |app, req: StartTaskRequest| async move {
+        Ok(StartTaskResponse {
+            should_start: app
+                .controllers
+                .task
+                .start(&req.task_guid, &req.cell_id)
+                .await?,
+            ..Default::default()
+        })
+    })
+    .await
 }
 
 pub async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let r = async {
-        let req: TaskGuidRequest = app.parse(body).await?;
+    app.answer(body, |app, req: TaskGuidRequest| async move {
         app.controllers
             .task
             .cancel(&trace_id(&headers), &req.task_guid)
-            .await
-    }
-    .await;
-    lifecycle(&app, r)
+            .await?;
+        Ok(TaskLifecycleResponse::default())
+    })
+    .await
 }
 
 pub async fn fail(State(app): State<Arc<App>>, body: Body) -> Response {
-    let r = async {
-        let req: FailTaskRequest = app.parse(body).await?;
+    app.answer(body, |app, req: FailTaskRequest| async move {
         app.controllers
             .task
             .fail(&req.task_guid, &req.failure_reason)
-            .await
-    }
-    .await;
-    lifecycle(&app, r)
+            .await?;
+        Ok(TaskLifecycleResponse::default())
+    })
+    .await
 }
 
 pub async fn reject(State(app): State<Arc<App>>, body: Body) -> Response {
-    let r = async {
-        let req: RejectTaskRequest = app.parse(body).await?;
+    app.answer(body, |app, req: RejectTaskRequest| async move {
         app.controllers
             .task
             .reject(&req.task_guid, &req.rejection_reason)
-            .await
-    }
-    .await;
-    lifecycle(&app, r)
+            .await?;
+        Ok(TaskLifecycleResponse::default())
+    })
+    .await
 }
 
 pub async fn complete(State(app): State<Arc<App>>, body: Body) -> Response {
-    let r = async {
-        let req: CompleteTaskRequest = app.parse(body).await?;
+    app.answer(body, |app, req: CompleteTaskRequest| async move {
         app.controllers
             .task
             .complete(
@@ -141,26 +124,24 @@ pub async fn complete(State(app): State<Arc<App>>, body: Body) -> Response {
                 &req.failure_reason,
                 &req.result,
             )
-            .await
-    }
-    .await;
-    lifecycle(&app, r)
+            .await?;
+        Ok(TaskLifecycleResponse::default())
+    })
+    .await
 }
 
 pub async fn resolving(State(app): State<Arc<App>>, body: Body) -> Response {
-    let r = async {
-        let req: TaskGuidRequest = app.parse(body).await?;
-        app.controllers.task.resolving(&req.task_guid).await
-    }
-    .await;
-    lifecycle(&app, r)
+    app.answer(body, |app, req: TaskGuidRequest| async move {
+        app.controllers.task.resolving(&req.task_guid).await?;
+        Ok(TaskLifecycleResponse::default())
+    })
+    .await
 }
 
 pub async fn delete(State(app): State<Arc<App>>, body: Body) -> Response {
-    let r = async {
-        let req: TaskGuidRequest = app.parse(body).await?;
-        app.controllers.task.delete(&req.task_guid).await
-    }
-    .await;
-    lifecycle(&app, r)
+    app.answer(body, |app, req: TaskGuidRequest| async move {
+        app.controllers.task.delete(&req.task_guid).await?;
+        Ok(TaskLifecycleResponse::default())
+    })
+    .await
 }
