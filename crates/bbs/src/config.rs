@@ -15,7 +15,12 @@
 //!   "active_key_label": "key1",
 //!   "auctioneer_address": "https://auctioneer.service.cf.internal:9016",
 //!   "task_callback_workers": 1000,
-//!   "max_task_retries": 3
+//!   "max_task_retries": 3,
+//!   "locket_address": "locket.service.cf.internal:8891",
+//!   "locket_ca_cert_file": "ca.crt",
+//!   "locket_client_cert_file": "bbs.crt", "locket_client_key_file": "bbs.key",
+//!   "lock_ttl": "15s", "lock_retry_interval": "5s",
+//!   "uuid": "bbs-0", "advertise_url": "https://bbs.service.cf.internal:8889"
 //! }
 //! ```
 
@@ -141,7 +146,21 @@ pub struct BbsConfig {
     pub task_callback_workers: usize,
     pub max_task_retries: i32,
 
+    /// Locket (Diego's `ClientLocketConfig`). Empty `locket_address`: no
+    /// locket; the BBS serves at once (single-process mode, no lock) and
+    /// reports no cells. Set: the BBS serves its API only while it holds
+    /// the locket lock `bbs`, and reads cells from locket presences.
+    pub locket_address: String,
+    pub locket_ca_cert_file: String,
+    pub locket_client_cert_file: String,
+    pub locket_client_key_file: String,
+    /// TTL of the `bbs` lock (whole seconds are sent to locket).
+    pub lock_ttl: GoDuration,
+    /// How often the lock is (re)asserted.
+    pub lock_retry_interval: GoDuration,
+
     pub session_name: String,
+    /// The lock owner. Empty: a random one is generated at start.
     pub uuid: String,
     pub log_level: String,
     /// Largest accepted request body (ours; Diego has no limit).
@@ -181,6 +200,12 @@ impl Default for BbsConfig {
             update_workers: 1000,
             task_callback_workers: 1000,
             max_task_retries: 3,
+            locket_address: String::new(),
+            locket_ca_cert_file: String::new(),
+            locket_client_cert_file: String::new(),
+            locket_client_key_file: String::new(),
+            lock_ttl: d(15),
+            lock_retry_interval: d(5),
             session_name: "bbs".into(),
             uuid: String::new(),
             log_level: "info".into(),
@@ -223,7 +248,30 @@ impl BbsConfig {
         {
             anyhow::bail!("require_ssl needs ca_file, cert_file and key_file");
         }
+        if !self.locket_address.is_empty() {
+            if self.lock_ttl.0 < Duration::from_secs(1) {
+                anyhow::bail!("lock_ttl must be at least 1s");
+            }
+            if self.lock_retry_interval.0.is_zero() {
+                anyhow::bail!("lock_retry_interval must be positive");
+            }
+        }
         Ok(())
+    }
+
+    /// Whether the BBS runs behind the locket lock (`locket_address` set).
+    pub fn uses_locket(&self) -> bool {
+        !self.locket_address.is_empty()
+    }
+
+    /// The locket client settings.
+    pub fn locket_client_config(&self) -> locket::client::ClientLocketConfig {
+        locket::client::ClientLocketConfig {
+            locket_address: self.locket_address.clone(),
+            locket_ca_cert_file: self.locket_ca_cert_file.clone(),
+            locket_client_cert_file: self.locket_client_cert_file.clone(),
+            locket_client_key_file: self.locket_client_key_file.clone(),
+        }
     }
 
     /// The store URL: `sqlite:///abs/path.db` or the postgres URL as given.
@@ -280,5 +328,31 @@ mod tests {
         assert_eq!(cfg.max_open_database_connections, 4);
         assert_eq!(cfg.database_url().unwrap(), "sqlite:///tmp/x.db");
         assert!(BbsConfig::from_json("{}").is_err(), "keys are required");
+        assert_eq!(cfg.lock_ttl.0, Duration::from_secs(15));
+        assert_eq!(cfg.lock_retry_interval.0, Duration::from_secs(5));
+        assert!(!cfg.uses_locket());
+    }
+
+    #[test]
+    fn locket_fields() {
+        let cfg = BbsConfig::from_json(
+            r#"{"encryption_keys":{"k":"p"},"active_key_label":"k",
+                "locket_address":"locket.service.cf.internal:8891",
+                "locket_ca_cert_file":"ca.crt","locket_client_cert_file":"c.crt",
+                "locket_client_key_file":"c.key","lock_ttl":"3s","lock_retry_interval":"500ms",
+                "uuid":"bbs-0","advertise_url":"https://bbs.service.cf.internal:8889"}"#,
+        )
+        .unwrap();
+        assert!(cfg.uses_locket());
+        assert_eq!(cfg.lock_ttl.0, Duration::from_secs(3));
+        assert_eq!(cfg.lock_retry_interval.0, Duration::from_millis(500));
+        let lc = cfg.locket_client_config();
+        assert_eq!(lc.locket_address, "locket.service.cf.internal:8891");
+        assert_eq!(lc.locket_client_key_file, "c.key");
+        assert!(BbsConfig::from_json(
+            r#"{"encryption_keys":{"k":"p"},"active_key_label":"k",
+                "locket_address":"l:8891","lock_ttl":"100ms"}"#
+        )
+        .is_err());
     }
 }

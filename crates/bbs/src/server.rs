@@ -2,10 +2,24 @@
 //! `require_ssl`), the health listener (`health_address`: every path
 //! answers 200, `GET /metrics` answers Prometheus text), the event hubs and
 //! the task callback pool.
+//!
+//! High availability (Diego's active/passive model): when `locket_address`
+//! is configured, [`start`] brings up the health listener, then waits until
+//! it holds the locket lock `bbs` (owner = `uuid`, value = Diego's
+//! BBSPresence JSON `{"id":uuid,"url":advertise_url}`, TTL `lock_ttl`,
+//! renewed every `lock_retry_interval`), and only then opens the store and
+//! the API listener. A passive BBS therefore refuses API connections. If
+//! the lock is lost later the BBS stops serving and
+//! [`RunningBbs::lock_lost`] resolves; `diego bbs` then exits non-zero, as
+//! Diego's bbs does. Cells come from locket presences.
+//!
+//! Without `locket_address` (embedded single-process mode) there is no
+//! lock: the BBS serves at once and reports no cells. Run exactly one BBS
+//! per store in that mode.
 
 use crate::clients::{
-    AuctioneerClient, CellPresences, ClientTls, HttpAuctioneerClient, HttpRepClient, NoAuctioneer,
-    NoCells, RepClient,
+    AuctioneerClient, CellPresences, ClientTls, HttpAuctioneerClient, HttpRepClient, LocketCells,
+    NoAuctioneer, NoCells, RepClient,
 };
 use crate::config::BbsConfig;
 use crate::controllers::{Controllers, Deps};
@@ -23,7 +37,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Replacements for the parts a BBS normally builds from its config.
@@ -40,17 +54,54 @@ pub struct RunningBbs {
     pub addr: SocketAddr,
     pub health_addr: SocketAddr,
     pub app: Arc<App>,
-    shutdown: watch::Sender<bool>,
+    shutdown: Arc<watch::Sender<bool>>,
     tasks: Vec<JoinHandle<()>>,
+    lock: Option<HeldLock>,
+}
+
+/// The `bbs` lock while the BBS runs: a watcher task that stops the BBS
+/// when the lock is lost, and releases the lock when asked to stop.
+struct HeldLock {
+    stop: Option<oneshot::Sender<()>>,
+    lost: watch::Receiver<Option<String>>,
+    task: JoinHandle<()>,
 }
 
 impl RunningBbs {
-    /// Stops accepting connections and ends the event streams.
-    pub async fn shutdown(self) {
+    /// Stops accepting connections, ends the event streams and releases
+    /// the `bbs` lock (so a passive BBS can take over at once).
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         self.app.hubs.close();
         for t in self.tasks {
             let _ = t.await;
+        }
+        if let Some(mut lock) = self.lock.take() {
+            if let Some(stop) = lock.stop.take() {
+                let _ = stop.send(());
+            }
+            let _ = (&mut lock.task).await;
+        }
+    }
+
+    /// Whether this BBS runs behind the locket lock.
+    pub fn holds_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// Resolves (with the reason) when the `bbs` lock was lost; by then the
+    /// BBS has stopped serving. Never resolves without locket.
+    pub async fn lock_lost(&self) -> String {
+        match &self.lock {
+            Some(lock) => {
+                let mut rx = lock.lost.clone();
+                let reason = rx.wait_for(|l| l.is_some()).await.map(|l| l.clone());
+                match reason {
+                    Ok(l) => l.unwrap_or_default(),
+                    Err(_) => std::future::pending().await,
+                }
+            }
+            None => std::future::pending().await,
         }
     }
 
@@ -82,9 +133,146 @@ fn opt(s: &str) -> Option<String> {
     }
 }
 
-/// Starts a BBS from its config.
+/// The lock value: Diego's `BBSPresence` JSON.
+pub fn bbs_presence_json(id: &str, url: &str) -> String {
+    serde_json::json!({ "id": id, "url": url }).to_string()
+}
+
+/// Starts a BBS from its config. With `locket_address` set this waits
+/// until the `bbs` lock is held (see the module docs).
 pub async fn start(cfg: &BbsConfig, overrides: Overrides) -> anyhow::Result<RunningBbs> {
     cfg.validate()?;
+    let hubs = Arc::new(Hubs::new());
+    let metrics = Arc::new(Metrics::new());
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let shutdown = Arc::new(shutdown);
+
+    // Health first: Diego's ordered group runs it before the lock.
+    let health_listener = TcpListener::bind(&cfg.health_address).await?;
+    let health_addr = health_listener.local_addr()?;
+    let health = health_router(metrics.clone(), hubs.clone());
+    let health_task = tokio::spawn(serve(health_listener, health, None, shutdown_rx.clone()));
+
+    let mut locket_client = None;
+    let lock = if cfg.uses_locket() {
+        let client = locket::client::connect_lazy(&cfg.locket_client_config())?;
+        locket_client = Some(client.clone());
+        match acquire_lock(cfg, client, shutdown.clone(), hubs.clone()).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let _ = shutdown.send(true);
+                let _ = health_task.await;
+                return Err(e);
+            }
+        }
+    } else {
+        tracing::info!("no locket_address configured: serving without the bbs lock");
+        None
+    };
+
+    match start_active(
+        cfg,
+        overrides,
+        locket_client,
+        hubs,
+        metrics,
+        shutdown.clone(),
+        shutdown_rx,
+    )
+    .await
+    {
+        Ok((addr, app, api_task)) => {
+            tracing::info!(%addr, %health_addr, tls = cfg.require_ssl, "bbs started");
+            Ok(RunningBbs {
+                addr,
+                health_addr,
+                app,
+                shutdown,
+                tasks: vec![api_task, health_task],
+                lock,
+            })
+        }
+        Err(e) => {
+            let _ = shutdown.send(true);
+            let _ = health_task.await;
+            if let Some(mut lock) = lock {
+                if let Some(stop) = lock.stop.take() {
+                    let _ = stop.send(());
+                }
+                let _ = lock.task.await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Takes the `bbs` lock (retrying until held) and spawns its watcher.
+async fn acquire_lock(
+    cfg: &BbsConfig,
+    client: locket::client::LocketClient,
+    shutdown: Arc<watch::Sender<bool>>,
+    hubs: Arc<Hubs>,
+) -> anyhow::Result<HeldLock> {
+    let owner = if cfg.uuid.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        cfg.uuid.clone()
+    };
+    let value = bbs_presence_json(&owner, &cfg.advertise_url);
+    let ttl = cfg.lock_ttl.0.as_secs() as i64;
+    let mut handle = locket::client::LockRunner::new(
+        client,
+        locket::client::lock_resource(BBS_LOCK_KEY, &owner, &value),
+    )
+    .ttl_in_seconds(ttl)
+    .retry_interval(cfg.lock_retry_interval.0)
+    .spawn();
+    tracing::info!(owner = %owner, ttl, locket = %cfg.locket_address, "acquiring bbs lock");
+    handle
+        .acquired()
+        .await
+        .map_err(|e| anyhow::anyhow!("acquiring the bbs lock: {e}"))?;
+    tracing::info!(owner = %owner, "bbs lock acquired");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (lost_tx, lost_rx) = watch::channel(None);
+    let task = tokio::spawn(async move {
+        let lost = tokio::select! {
+            l = handle.lost() => Some(l),
+            _ = stop_rx => None,
+        };
+        match lost {
+            Some(l) => {
+                tracing::error!(reason = %l.0, "bbs lock lost: stop serving");
+                let _ = shutdown.send(true);
+                hubs.close();
+                let _ = lost_tx.send(Some(l.0));
+            }
+            None => {
+                handle.stop().await;
+                tracing::info!("bbs lock released");
+            }
+        }
+    });
+    Ok(HeldLock {
+        stop: Some(stop_tx),
+        lost: lost_rx,
+        task,
+    })
+}
+
+/// The lock key the active BBS holds.
+pub const BBS_LOCK_KEY: &str = "bbs";
+
+/// What the active BBS runs: store, clients, the API listener.
+async fn start_active(
+    cfg: &BbsConfig,
+    overrides: Overrides,
+    locket_client: Option<locket::client::LocketClient>,
+    hubs: Arc<Hubs>,
+    metrics: Arc<Metrics>,
+    shutdown: Arc<watch::Sender<bool>>,
+    shutdown_rx: watch::Receiver<bool>,
+) -> anyhow::Result<(SocketAddr, Arc<App>, JoinHandle<()>)> {
     let store = match overrides.store {
         Some(s) => s,
         None => connect_store(cfg).await?,
@@ -118,8 +306,11 @@ pub async fn start(cfg: &BbsConfig, overrides: Overrides) -> anyhow::Result<Runn
             cfg.rep_require_tls,
         )?),
     };
-    let cells: Arc<dyn CellPresences> = overrides.cells.unwrap_or_else(|| Arc::new(NoCells));
-    let hubs = Arc::new(Hubs::new());
+    let cells: Arc<dyn CellPresences> = match (overrides.cells, locket_client) {
+        (Some(c), _) => c,
+        (None, Some(client)) => Arc::new(LocketCells::new(client, timeout)),
+        (None, None) => Arc::new(NoCells),
+    };
     // Callbacks use the BBS's own identity and CA, as Diego does.
     let callback_client = crate::clients::http_client(
         timeout,
@@ -144,21 +335,17 @@ pub async fn start(cfg: &BbsConfig, overrides: Overrides) -> anyhow::Result<Runn
         task_completion,
         max_task_retries: cfg.max_task_retries,
     });
-    let metrics = Arc::new(Metrics::new());
     let app = Arc::new(App {
         controllers: Controllers::new(deps),
         store,
         hubs: hubs.clone(),
         cells,
-        metrics: metrics.clone(),
+        metrics,
         max_body_bytes: cfg.max_request_body_bytes,
         unrecoverable: Arc::new(tokio::sync::Notify::new()),
     });
 
-    let (shutdown, shutdown_rx) = watch::channel(false);
     let api = router(app.clone());
-    let listener = TcpListener::bind(&cfg.listen_address).await?;
-    let addr = listener.local_addr()?;
     let tls = if cfg.require_ssl {
         Some(Arc::new(crate::tls::server_config(
             Path::new(&cfg.ca_file),
@@ -168,22 +355,14 @@ pub async fn start(cfg: &BbsConfig, overrides: Overrides) -> anyhow::Result<Runn
     } else {
         None
     };
-    let health_listener = TcpListener::bind(&cfg.health_address).await?;
-    let health_addr = health_listener.local_addr()?;
-    let health = health_router(metrics, hubs);
-
-    let tasks = vec![
-        tokio::spawn(serve(listener, api, tls, shutdown_rx.clone())),
-        tokio::spawn(serve(health_listener, health, None, shutdown_rx)),
-    ];
-    tracing::info!(%addr, %health_addr, tls = cfg.require_ssl, "bbs started");
-    Ok(RunningBbs {
-        addr,
-        health_addr,
-        app,
-        shutdown,
-        tasks,
-    })
+    // The lock may have been lost while the store was opening.
+    if *shutdown.borrow() {
+        anyhow::bail!("bbs lock lost before serving");
+    }
+    let listener = TcpListener::bind(&cfg.listen_address).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(serve(listener, api, tls, shutdown_rx));
+    Ok((addr, app, task))
 }
 
 fn health_router(metrics: Arc<Metrics>, hubs: Arc<Hubs>) -> Router {

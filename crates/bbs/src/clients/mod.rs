@@ -14,7 +14,7 @@ pub mod rep;
 pub use auctioneer::{
     AuctioneerClient, HttpAuctioneerClient, LrpStartRequest, NoAuctioneer, TaskStartRequest,
 };
-pub use cells::{CellPresences, NoCells, StaticCells};
+pub use cells::{CellPresences, LocketCells, NoCells, StaticCells};
 pub use rep::{HttpRepClient, LrpUpdate, RepClient};
 
 use std::path::Path;
