@@ -1,8 +1,11 @@
 //! `diego`: Diego's components in one binary.
 //!
 //! `diego bbs --config FILE` runs the BBS (see `bbs::config` for the file
-//! format). Other components (locket, auctioneer, rep, cfdot, dev) arrive
-//! as further subcommands.
+//! format). With `locket_address` set it serves only while holding the
+//! locket lock `bbs` and exits non-zero when the lock is lost; without it
+//! it serves at once (single-process mode). `diego locket --config FILE`
+//! runs locket. Other components (auctioneer, rep, cfdot, dev) arrive as
+//! further subcommands.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -50,14 +53,21 @@ fn init_logging(level: &str) {
 async fn run_bbs(config: PathBuf) -> anyhow::Result<()> {
     let cfg = bbs::config::BbsConfig::from_file(&config)?;
     init_logging(&cfg.log_level);
-    let running = bbs::server::start(&cfg, bbs::server::Overrides::default())
-        .await
-        .context("starting bbs")?;
+    // With locket configured, start waits for the `bbs` lock (a passive
+    // BBS sits here with only its health listener up).
+    let running = tokio::select! {
+        r = bbs::server::start(&cfg, bbs::server::Overrides::default()) => {
+            r.context("starting bbs")?
+        }
+        _ = tokio::signal::ctrl_c() => return Ok(()),
+        _ = terminate() => return Ok(()),
+    };
     tracing::info!(addr = %running.addr, health_addr = %running.health_addr, "bbs listening");
     let outcome = tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = terminate() => Ok(()),
         _ = running.unrecoverable() => Err(anyhow::anyhow!("unrecoverable error; exiting")),
+        reason = running.lock_lost() => Err(anyhow::anyhow!("lost the bbs lock ({reason}); exiting")),
     };
     tracing::info!("bbs stopping");
     running.shutdown().await;
