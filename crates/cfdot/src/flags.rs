@@ -4,7 +4,9 @@
 //!
 //! One deliberate extension: cfdot insists on an `https` BBS URL; we also
 //! accept plain `http` URLs (no TLS flags needed), which is what a BBS
-//! without TLS serves and what our tests use.
+//! without TLS serves and what our tests use. Likewise a locket location
+//! written `http://host:port` means plaintext gRPC (Diego's cfdot always
+//! uses mutual TLS to locket and could not dial such a location at all).
 
 use crate::cli::{parse_go_bool, parse_go_int, FlagGroup, Invocation};
 use crate::client::ClientConfig;
@@ -176,8 +178,15 @@ pub fn prerun(inv: &Invocation) -> Result<Connection, Failure> {
             if loc.is_empty() {
                 return Err(Failure::validation("Locket API Location not set. Please specify one with the '--locketAPILocation' flag or the 'LOCKET_API_LOCATION' environment variable."));
             }
+            // Our extension: an `http://` location means plaintext gRPC
+            // (no TLS flags needed), like an `http` BBS URL.
+            let plain = loc.starts_with("http://");
             conn.locket_api_location = loc;
-            tls(inv, skip, &mut conn.bbs)?;
+            if plain {
+                conn.bbs.skip_cert_verify = skip.unwrap_or(false);
+            } else {
+                tls(inv, skip, &mut conn.bbs)?;
+            }
         }
     }
     Ok(conn)

@@ -7,6 +7,7 @@ pub mod client;
 pub mod commands;
 pub mod error;
 pub mod flags;
+pub mod locket_tls;
 pub mod sse;
 
 use std::io::Write;

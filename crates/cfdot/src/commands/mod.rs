@@ -16,6 +16,7 @@ pub mod cells;
 pub mod desired_lrps;
 pub mod domains;
 pub mod events;
+pub mod locket;
 pub mod pending;
 pub mod tasks;
 
@@ -66,6 +67,7 @@ pub fn specs() -> Vec<CommandSpec> {
     v.extend(tasks::specs());
     v.extend(cells::specs());
     v.extend(events::specs());
+    v.extend(locket::specs());
     v.extend(pending::specs());
     v
 }
@@ -88,6 +90,9 @@ pub async fn run(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Resu
         return r;
     }
     if let Some(r) = events::run(inv, conn, out).await {
+        return r;
+    }
+    if let Some(r) = locket::run(inv, conn, out).await {
         return r;
     }
     if let Some(r) = pending::run(inv, conn, out).await {

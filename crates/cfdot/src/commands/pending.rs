@@ -1,7 +1,6 @@
 //! Commands whose implementations live elsewhere and are not wired in yet:
-//! the Locket commands (`locks`, `presences`, `claim-lock`,
-//! `claim-presence`, `release-lock`) and the rep commands (`cell-state`,
-//! `cell-states`). They fail clearly (exit 5) until their modules land.
+//! the rep commands (`cell-state`, `cell-states`). They fail clearly
+//! (exit 5) until their modules land.
 
 use crate::cli::{CommandSpec, FlagGroup, Invocation};
 use crate::error::Failure;
@@ -10,31 +9,6 @@ use crate::flags::Connection;
 use super::Out;
 
 const PENDING: &[(&str, &str, &str, FlagGroup)] = &[
-    ("locks", "locks", "List Locket locks", FlagGroup::Locket),
-    (
-        "presences",
-        "presences",
-        "List Locket presences",
-        FlagGroup::Locket,
-    ),
-    (
-        "claim-lock",
-        "claim-lock",
-        "Claim Locket lock",
-        FlagGroup::Locket,
-    ),
-    (
-        "claim-presence",
-        "claim-presence",
-        "Claim Locket presence",
-        FlagGroup::Locket,
-    ),
-    (
-        "release-lock",
-        "release-lock",
-        "Release Locket lock",
-        FlagGroup::Locket,
-    ),
     (
         "cell-state",
         "cell-state CELL_ID",
