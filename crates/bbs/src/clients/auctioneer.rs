@@ -1,7 +1,7 @@
 //! The auctioneer's start API (`POST /v1/lrps`, `POST /v1/tasks`, JSON,
 //! answered 202).
 
-use super::{ClientTls, REQUEST_ID_HEADER};
+use super::{expect_accepted, send_traced, ClientTls};
 use async_trait::async_trait;
 use models::{DesiredLrp, DesiredLrpSchedulingInfo, TaskDefinition};
 use serde::{Deserialize, Serialize};
@@ -183,24 +183,12 @@ impl HttpAuctioneerClient {
         trace_id: &str,
         body: &T,
     ) -> anyhow::Result<()> {
-        let mut req = self
+        let req = self
             .client
             .post(format!("{}{}", self.base, path))
             .header("Content-Type", "application/json")
             .body(serde_json::to_vec(body)?);
-        if !trace_id.is_empty() {
-            req = req.header(REQUEST_ID_HEADER, trace_id);
-        }
-        let resp = req.send().await?;
-        let status = resp.status();
-        if status != reqwest::StatusCode::ACCEPTED {
-            anyhow::bail!(
-                "http error: status code {} ({})",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            );
-        }
-        Ok(())
+        expect_accepted(send_traced(req, trace_id).await?)
     }
 }
 

@@ -56,3 +56,29 @@ pub fn http_client(
 
 /// Diego's trace header.
 pub const REQUEST_ID_HEADER: &str = "X-Vcap-Request-Id";
+
+/// Sends a request to the rep or the auctioneer, with the trace header
+/// when there is a trace id; returns the answer's status.
+async fn send_traced(
+    req: reqwest::RequestBuilder,
+    trace_id: &str,
+) -> anyhow::Result<reqwest::StatusCode> {
+    let req = if trace_id.is_empty() {
+        req
+    } else {
+        req.header(REQUEST_ID_HEADER, trace_id)
+    };
+    Ok(req.send().await?.status())
+}
+
+/// The rep and the auctioneer answer 202; any other status is an error.
+fn expect_accepted(status: reqwest::StatusCode) -> anyhow::Result<()> {
+    if status != reqwest::StatusCode::ACCEPTED {
+        anyhow::bail!(
+            "http error: status code {} ({})",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@
 //! All answer 202. The address is the cell presence's `rep_url`, else its
 //! `rep_address` (Diego's pickURL).
 
-use super::{ClientTls, REQUEST_ID_HEADER};
+use super::{expect_accepted, send_traced, ClientTls};
 use async_trait::async_trait;
 use models::{ActualLrpInstanceKey, ActualLrpKey, CellPresence};
 use serde::{Deserialize, Serialize};
@@ -102,30 +102,6 @@ impl HttpRepClient {
         }
         Ok(url.trim_end_matches('/').to_string())
     }
-
-    async fn send(
-        &self,
-        req: reqwest::RequestBuilder,
-        trace_id: &str,
-    ) -> anyhow::Result<reqwest::StatusCode> {
-        let req = if trace_id.is_empty() {
-            req
-        } else {
-            req.header(REQUEST_ID_HEADER, trace_id)
-        };
-        Ok(req.send().await?.status())
-    }
-}
-
-fn expect_accepted(status: reqwest::StatusCode) -> anyhow::Result<()> {
-    if status != reqwest::StatusCode::ACCEPTED {
-        anyhow::bail!(
-            "http error: status code {} ({})",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        );
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -143,14 +119,11 @@ impl RepClient for HttpRepClient {
             escape(&key.process_guid),
             escape(&instance_key.instance_guid)
         );
-        let status = self
-            .send(
-                self.client
-                    .post(url)
-                    .header("Content-Type", "application/json"),
-                trace_id,
-            )
-            .await?;
+        let req = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/json");
+        let status = send_traced(req, trace_id).await?;
         expect_accepted(status)
     }
 
@@ -165,7 +138,7 @@ impl RepClient for HttpRepClient {
             self.pick_url(cell)?,
             escape(task_guid)
         );
-        let status = self.send(self.client.post(url), trace_id).await?;
+        let status = send_traced(self.client.post(url), trace_id).await?;
         expect_accepted(status)
     }
 
@@ -186,7 +159,7 @@ impl RepClient for HttpRepClient {
             .put(url)
             .header("Content-Type", "application/json")
             .body(serde_json::to_vec(update)?);
-        let status = self.send(req, trace_id).await?;
+        let status = send_traced(req, trace_id).await?;
         // An old rep without the v2 route: Diego treats 404 as "will roll soon".
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(());
