@@ -5,7 +5,6 @@
 //! to stop it.
 
 use super::{find_with_presence, lookup_by_instance_key, lrps_at, Deps};
-use crate::clients::LrpStartRequest;
 use crate::db::RunningInfo;
 use crate::errors::{is_not_found, unknown};
 use crate::events::calculator::{emit_crash_events, emit_events, record_change, set_of};
@@ -126,14 +125,7 @@ impl ActualLrpLifecycleController {
             .store
             .desired_lrp_scheduling_info_by_process_guid(&key.process_guid)
             .await?;
-        let start = LrpStartRequest::from_scheduling_info(&info, vec![key.index]);
-        if let Err(e) = d
-            .auctioneer
-            .request_lrp_auctions(trace_id, vec![start])
-            .await
-        {
-            tracing::warn!(error = %e, process_guid = %key.process_guid, "failed requesting auction");
-        }
+        d.request_auction(trace_id, &info, key).await;
         Ok(())
     }
 

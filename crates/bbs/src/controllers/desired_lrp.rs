@@ -15,8 +15,8 @@ use models::actual_lrp_state::{CRASHED, UNCLAIMED};
 use models::desired_lrp_update::OptionalInstances;
 use models::metric_tag_value::DynamicValue;
 use models::{
-    ActualLrp, ActualLrpKey, BbsError, DesiredLrp, DesiredLrpChangedEvent, DesiredLrpCreatedEvent,
-    DesiredLrpRemovedEvent, DesiredLrpUpdate, MetricTagValue, ProtoRoutes,
+    ActualLrp, ActualLrpKey, BbsError, CellPresence, DesiredLrp, DesiredLrpChangedEvent,
+    DesiredLrpCreatedEvent, DesiredLrpRemovedEvent, DesiredLrpUpdate, MetricTagValue, ProtoRoutes,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -143,6 +143,17 @@ impl DesiredLrpController {
         }
     }
 
+    /// The presence of the cell running `lrp`; None (logged) when unknown.
+    async fn cell_of(&self, lrp: &ActualLrp) -> Option<CellPresence> {
+        match self.deps.cells.cell_by_id(lrp.cell_id()).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(cell_id = lrp.cell_id(), error = %e, "failed fetching cell presence");
+                None
+            }
+        }
+    }
+
     async fn instances_of(&self, process_guid: &str) -> Option<Vec<ActualLrp>> {
         match self
             .deps
@@ -188,12 +199,8 @@ impl DesiredLrpController {
                 }
                 continue;
             }
-            let cell = match d.cells.cell_by_id(lrp.cell_id()).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(cell_id = lrp.cell_id(), error = %e, "failed fetching cell presence");
-                    continue;
-                }
+            let Some(cell) = self.cell_of(&lrp).await else {
+                continue;
             };
             let rep = d.rep.clone();
             let trace = trace_id.to_string();
@@ -227,12 +234,8 @@ impl DesiredLrpController {
             {
                 continue;
             }
-            let cell = match d.cells.cell_by_id(lrp.cell_id()).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(cell_id = lrp.cell_id(), error = %e, "failed fetching cell presence");
-                    continue;
-                }
+            let Some(cell) = self.cell_of(&lrp).await else {
+                continue;
             };
             let internal_routes = if routes_updated {
                 match internal_routes(update.routes.as_ref()) {

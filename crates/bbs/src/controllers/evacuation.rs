@@ -4,7 +4,6 @@
 //! rep whether to keep running it until the replacement runs.
 
 use super::{find_with_presence, lookup_by_instance_key, lrps_at, Deps};
-use crate::clients::LrpStartRequest;
 use crate::db::{ActualLrpFilter, RunningInfo};
 use crate::errors::{is_cannot_be_removed, is_not_found, is_resource_exists};
 use crate::events::calculator::{emit_events, record_change, set_of, LrpSet};
@@ -12,6 +11,7 @@ use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING};
 use models::desired_lrp::UpdateStrategy;
 use models::{ActualLrp, ActualLrpInstanceKey, ActualLrpKey, BbsError};
+use std::future::Future;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -47,14 +47,15 @@ impl EvacuationController {
         Ok(())
     }
 
-    /// Removes the caller's row if it is EVACUATING or SUSPECT: Ok(true) when removed.
-    async fn remove_evacuating_or_suspect(
+    /// Removes the caller's row if it is EVACUATING or SUSPECT (Ok(None));
+    /// an ORDINARY row is left alone and returned.
+    async fn remove_evacuating_or_suspect<'a>(
         &self,
         lrps: &mut LrpSet,
-        current: &[ActualLrp],
+        current: &'a [ActualLrp],
         key: &ActualLrpKey,
         instance_key: &ActualLrpInstanceKey,
-    ) -> Result<bool, BbsError> {
+    ) -> Result<Option<&'a ActualLrp>, BbsError> {
         let d = &self.deps;
         let Some(lrp) = lookup_by_instance_key(current, instance_key) else {
             return Err(BbsError::resource_not_found());
@@ -68,10 +69,10 @@ impl EvacuationController {
             Presence::Suspect => {
                 d.store.remove_suspect_actual_lrp(key).await?;
             }
-            Presence::Ordinary => return Ok(false),
+            Presence::Ordinary => return Ok(Some(lrp)),
         }
         *lrps = record_change(Some(lrp), None, lrps);
-        Ok(true)
+        Ok(None)
     }
 
     async fn request_auction(&self, trace_id: &str, key: &ActualLrpKey) {
@@ -81,16 +82,7 @@ impl EvacuationController {
             .desired_lrp_scheduling_info_by_process_guid(&key.process_guid)
             .await
         {
-            Ok(info) => {
-                let start = LrpStartRequest::from_scheduling_info(&info, vec![key.index]);
-                if let Err(e) = d
-                    .auctioneer
-                    .request_lrp_auctions(trace_id, vec![start])
-                    .await
-                {
-                    tracing::warn!(error = %e, "failed requesting auction");
-                }
-            }
+            Ok(info) => d.request_auction(trace_id, &info, key).await,
             Err(e) => tracing::warn!(error = %e, "failed fetching desired LRP scheduling info"),
         }
     }
@@ -114,8 +106,8 @@ impl EvacuationController {
             .await;
         let result = match removed {
             Err(e) => (false, Err(e)),
-            Ok(true) => (false, Ok(())),
-            Ok(false) => match d.store.unclaim_actual_lrp(false, key).await {
+            Ok(None) => (false, Ok(())),
+            Ok(Some(_)) => match d.store.unclaim_actual_lrp(false, key).await {
                 Err(e) if is_not_found(&e) => (false, Ok(())),
                 Err(e) => (true, Err(e)),
                 Ok((before, after)) => {
@@ -136,30 +128,14 @@ impl EvacuationController {
         instance_key: &ActualLrpInstanceKey,
         error_message: &str,
     ) -> Result<(), BbsError> {
-        let d = &self.deps;
-        let lrps = lrps_at(d.store.as_ref(), &key.process_guid, key.index).await?;
-        let set = set_of(&lrps);
-        let mut new = set.clone();
-        let result = match self
-            .remove_evacuating_or_suspect(&mut new, &lrps, key, instance_key)
-            .await
-        {
-            Err(e) => Err(e),
-            Ok(true) => Ok(()),
-            Ok(false) => match d
-                .store
+        let store = &self.deps.store;
+        self.remove_or_change(trace_id, key, instance_key, |_| async move {
+            let outcome = store
                 .crash_actual_lrp(key, instance_key, error_message)
-                .await
-            {
-                Ok(outcome) => {
-                    new = record_change(Some(&outcome.before), Some(outcome.after), &new);
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        emit_events(&d.hubs, trace_id, &set, &new);
-        result
+                .await?;
+            Ok((outcome.before, Some(outcome.after)))
+        })
+        .await
     }
 
     pub async fn evacuate_stopped(
@@ -168,6 +144,30 @@ impl EvacuationController {
         key: &ActualLrpKey,
         instance_key: &ActualLrpInstanceKey,
     ) -> Result<(), BbsError> {
+        let store = &self.deps.store;
+        self.remove_or_change(trace_id, key, instance_key, |lrp| async move {
+            store
+                .remove_actual_lrp(&key.process_guid, key.index, Some(instance_key))
+                .await?;
+            Ok((lrp, None))
+        })
+        .await
+    }
+
+    /// The course of evacuate_crashed and evacuate_stopped: the caller's
+    /// EVACUATING or SUSPECT row is just removed; its ORDINARY row goes to
+    /// `change`, which returns the row before and after it (None: removed).
+    async fn remove_or_change<F, Fut>(
+        &self,
+        trace_id: &str,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        change: F,
+    ) -> Result<(), BbsError>
+    where
+        F: FnOnce(ActualLrp) -> Fut,
+        Fut: Future<Output = Result<(ActualLrp, Option<ActualLrp>), BbsError>>,
+    {
         let d = &self.deps;
         let lrps = lrps_at(d.store.as_ref(), &key.process_guid, key.index).await?;
         let set = set_of(&lrps);
@@ -177,15 +177,10 @@ impl EvacuationController {
             .await
         {
             Err(e) => Err(e),
-            Ok(true) => Ok(()),
-            Ok(false) => match d
-                .store
-                .remove_actual_lrp(&key.process_guid, key.index, Some(instance_key))
-                .await
-            {
-                Ok(_) => {
-                    let lrp = lookup_by_instance_key(&lrps, instance_key);
-                    new = record_change(lrp, None, &new);
+            Ok(None) => Ok(()),
+            Ok(Some(lrp)) => match change(lrp.clone()).await {
+                Ok((before, after)) => {
+                    new = record_change(Some(&before), after, &new);
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -195,21 +190,29 @@ impl EvacuationController {
         result
     }
 
-    /// Removes an evacuating row; Ok(None) when there was nothing to remove.
+    /// Removes an evacuating row (if any, and unless it is already gone)
+    /// and records that in `new`. Returns evacuate_running's answer: the
+    /// rep keeps its container only when the removal failed.
     async fn remove_evacuating_row(
         &self,
         evacuating: Option<&ActualLrp>,
-    ) -> Result<Option<ActualLrp>, BbsError> {
-        let Some(e) = evacuating else { return Ok(None) };
+        new: &mut LrpSet,
+    ) -> (bool, Result<(), BbsError>) {
+        let Some(e) = evacuating else {
+            return (false, Ok(()));
+        };
         match self
             .deps
             .store
             .remove_evacuating_actual_lrp(&e.key(), &e.instance_key())
             .await
         {
-            Ok(_) => Ok(Some(e.clone())),
-            Err(err) if is_cannot_be_removed(&err) => Ok(None),
-            Err(err) => Err(err),
+            Ok(_) => {
+                *new = record_change(Some(e), None, new);
+                (false, Ok(()))
+            }
+            Err(err) if is_cannot_be_removed(&err) => (false, Ok(())),
+            Err(err) => (true, Err(err)),
         }
     }
 
@@ -256,29 +259,13 @@ impl EvacuationController {
             None => false,
         };
         if instance.is_none() || replacement_running {
-            return match self.remove_evacuating_row(target).await {
-                Ok(removed) => {
-                    if let Some(r) = removed {
-                        *new = record_change(Some(&r), None, new);
-                    }
-                    (false, Ok(()))
-                }
-                Err(e) => (true, Err(e)),
-            };
+            return self.remove_evacuating_row(target, new).await;
         }
 
         let desired = match d.store.desired_lrp_by_process_guid(&key.process_guid).await {
             Ok(dl) => dl,
             Err(e) if is_not_found(&e) => {
-                return match self.remove_evacuating_row(target).await {
-                    Ok(removed) => {
-                        if let Some(r) = removed {
-                            *new = record_change(Some(&r), None, new);
-                        }
-                        (false, Ok(()))
-                    }
-                    Err(e) => (true, Err(e)),
-                };
+                return self.remove_evacuating_row(target, new).await;
             }
             Err(e) => return (true, Err(e)),
         };
@@ -289,15 +276,7 @@ impl EvacuationController {
             };
             match target.presence() {
                 Presence::Evacuating => {
-                    return match self.remove_evacuating_row(Some(target)).await {
-                        Ok(removed) => {
-                            if let Some(r) = removed {
-                                *new = record_change(Some(&r), None, new);
-                            }
-                            (false, Ok(()))
-                        }
-                        Err(e) => (true, Err(e)),
-                    };
+                    return self.remove_evacuating_row(Some(target), new).await;
                 }
                 Presence::Suspect => {
                     return match d.store.remove_suspect_actual_lrp(key).await {

@@ -8,12 +8,12 @@ pub mod evacuation;
 pub mod routes_json;
 pub mod task;
 
-use crate::clients::{AuctioneerClient, CellPresences, RepClient};
+use crate::clients::{AuctioneerClient, CellPresences, LrpStartRequest, RepClient};
 use crate::db::{ActualLrpFilter, Store};
 use crate::events::Hubs;
 use crate::taskcallback::TaskCompletionPool;
 use models::actual_lrp::Presence;
-use models::{ActualLrp, ActualLrpInstanceKey, BbsError};
+use models::{ActualLrp, ActualLrpInstanceKey, ActualLrpKey, BbsError, DesiredLrpSchedulingInfo};
 use std::sync::Arc;
 
 pub use actual_lrp::ActualLrpLifecycleController;
@@ -31,6 +31,26 @@ pub struct Deps {
     pub task_completion: Arc<TaskCompletionPool>,
     /// `max_task_retries`: rejections before a task is failed.
     pub max_task_retries: i32,
+}
+
+impl Deps {
+    /// Asks the auctioneer to place instance `key.index` again; a failure
+    /// is only logged, as in Diego.
+    pub(crate) async fn request_auction(
+        &self,
+        trace_id: &str,
+        info: &DesiredLrpSchedulingInfo,
+        key: &ActualLrpKey,
+    ) {
+        let start = LrpStartRequest::from_scheduling_info(info, vec![key.index]);
+        if let Err(e) = self
+            .auctioneer
+            .request_lrp_auctions(trace_id, vec![start])
+            .await
+        {
+            tracing::warn!(error = %e, process_guid = %key.process_guid, "failed requesting auction");
+        }
+    }
 }
 
 /// All controllers over one set of dependencies.
