@@ -300,29 +300,23 @@ pub fn emit_crash_events(hubs: &Hubs, trace_id: &str, before: &LrpSet, after: &L
     }
 }
 
+/// Is an event's instance (maybe unset: cell "") on `cell_id`?
+fn lrp_on_cell(l: &Option<ActualLrp>, cell_id: &str) -> bool {
+    l.as_ref().map(|l| l.cell_id()).unwrap_or("") == cell_id
+}
+
+/// Is an event's instance key (maybe unset: cell "") on `cell_id`?
+fn key_on_cell(k: &Option<ActualLrpInstanceKey>, cell_id: &str) -> bool {
+    k.as_ref().map(|k| k.cell_id.as_str()).unwrap_or("") == cell_id
+}
+
 /// Does an instance-hub event concern `cell_id` (Diego's lrp_instances filter)?
 pub fn instance_event_matches_cell(cell_id: &str, e: &Event) -> bool {
     match e {
-        Event::ActualLrpInstanceCreated(ev) => {
-            ev.actual_lrp.as_ref().map(|l| l.cell_id()).unwrap_or("") == cell_id
-        }
-        Event::ActualLrpInstanceChanged(ev) => {
-            ev.actual_lrp_instance_key
-                .as_ref()
-                .map(|k| k.cell_id.as_str())
-                .unwrap_or("")
-                == cell_id
-        }
-        Event::ActualLrpInstanceRemoved(ev) => {
-            ev.actual_lrp.as_ref().map(|l| l.cell_id()).unwrap_or("") == cell_id
-        }
-        Event::ActualLrpCrashed(ev) => {
-            ev.actual_lrp_instance_key
-                .as_ref()
-                .map(|k| k.cell_id.as_str())
-                .unwrap_or("")
-                == cell_id
-        }
+        Event::ActualLrpInstanceCreated(ev) => lrp_on_cell(&ev.actual_lrp, cell_id),
+        Event::ActualLrpInstanceChanged(ev) => key_on_cell(&ev.actual_lrp_instance_key, cell_id),
+        Event::ActualLrpInstanceRemoved(ev) => lrp_on_cell(&ev.actual_lrp, cell_id),
+        Event::ActualLrpCrashed(ev) => key_on_cell(&ev.actual_lrp_instance_key, cell_id),
         _ => true,
     }
 }
@@ -341,13 +335,7 @@ pub fn group_event_matches_cell(cell_id: &str, e: &Event) -> bool {
         Event::ActualLrpRemoved(ev) => {
             cell_of(ev.actual_lrp_group.as_ref()).as_deref() == Some(cell_id)
         }
-        Event::ActualLrpCrashed(ev) => {
-            ev.actual_lrp_instance_key
-                .as_ref()
-                .map(|k| k.cell_id.as_str())
-                .unwrap_or("")
-                == cell_id
-        }
+        Event::ActualLrpCrashed(ev) => key_on_cell(&ev.actual_lrp_instance_key, cell_id),
         _ => true,
     }
 }
