@@ -32,3 +32,5 @@ pub mod task_lifecycle;
 pub use lrp_lifecycle::resolve_actual_lrp_groups;
 pub use restart_calculator::RestartCalculator;
 pub mod desired_lrp_parts;
+pub mod auctioneer;
+pub mod rep;
