@@ -2,8 +2,8 @@
 //! file) and PostgreSQL (throwaway cluster from `testkit`).
 
 use bbs::db::{
-    ActualLrpFilter, DesiredLrpFilter, EncryptionConfig, RunningInfo, SqlStore, Store, StoreConfig,
-    TaskFilter,
+    ActualLrpFilter, CellSet, DesiredLrpFilter, EncryptionConfig, RunningInfo, SqlStore, Store,
+    StoreConfig, TaskFilter,
 };
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
@@ -107,6 +107,12 @@ conformance!(
     task_reject_until_max_retries,
     concurrent_claims_have_one_winner,
     concurrent_mixed_writes_never_fail,
+    converge_lrps_instance_counts_orphans_and_domains,
+    converge_lrps_stale_unclaimed_and_restartable_crashes,
+    converge_lrps_missing_cells_and_suspects,
+    converge_lrps_prunes_evacuating_on_absent_cells,
+    converge_lrps_internal_route_and_metric_tag_drift,
+    converge_tasks_rules,
 );
 
 // --- helpers -------------------------------------------------------------
@@ -1305,4 +1311,407 @@ async fn concurrent_mixed_writes_never_fail(fx: &Fx) {
     let c = s.count_actual_lrps_by_state().await.unwrap();
     assert_eq!(c.running, 24);
     assert_eq!(s.tasks(&TaskFilter::default()).await.unwrap().len(), 24);
+}
+
+// --- convergence ---------------------------------------------------------
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+const SEC: i64 = 1_000_000_000;
+
+fn cells(ids: &[&str]) -> CellSet {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+fn keys_of(v: &[bbs::db::KeyWithSchedulingInfo]) -> Vec<(String, i32)> {
+    let mut out: Vec<_> = v
+        .iter()
+        .map(|k| (k.key.process_guid.clone(), k.key.index))
+        .collect();
+    out.sort();
+    out
+}
+
+fn plain_keys(v: &[ActualLrpKey]) -> Vec<(String, i32)> {
+    let mut out: Vec<_> = v
+        .iter()
+        .map(|k| (k.process_guid.clone(), k.index))
+        .collect();
+    out.sort();
+    out
+}
+
+fn pair(g: &str, i: i32) -> (String, i32) {
+    (g.to_string(), i)
+}
+
+async fn run_on(s: &SqlStore, guid: &str, index: i32, domain: &str, cell: &str) -> ActualLrp {
+    let k = ActualLrpKey::new(guid, index, domain);
+    let me = ik(&format!("{guid}-{index}-{cell}"), cell);
+    s.start_actual_lrp(&k, &me, &running_info("10.0.0.9"))
+        .await
+        .unwrap()
+        .1
+}
+
+async fn converge_lrps_instance_counts_orphans_and_domains(fx: &Fx) {
+    let s = &fx.store;
+    s.upsert_domain("cf-apps", 0).await.unwrap();
+    s.upsert_domain("old", 1).await.unwrap();
+    s.desire_lrp(&desired("a", "cf-apps")).await.unwrap();
+    let mut b = desired("b", "old");
+    b.instances = 1;
+    s.desire_lrp(&b).await.unwrap();
+    // a: no rows yet except an extra index 2; b: an extra index 1.
+    s.create_unclaimed_actual_lrp(&key("a", 2)).await.unwrap();
+    for i in 0..2 {
+        s.create_unclaimed_actual_lrp(&ActualLrpKey::new("b", i, "old"))
+            .await
+            .unwrap();
+    }
+    // orphans: one in a fresh domain, one in the expiring domain
+    s.create_unclaimed_actual_lrp(&key("orphan", 0))
+        .await
+        .unwrap();
+    s.create_unclaimed_actual_lrp(&ActualLrpKey::new("orphan-old", 0, "old"))
+        .await
+        .unwrap();
+    let r = s
+        .converge_lrps(&cells(&["cell-1"]), now_ns() + 2 * SEC)
+        .await;
+    assert_eq!(
+        s.fresh_domains().await.unwrap(),
+        vec!["cf-apps".to_string()]
+    );
+    assert_eq!(
+        raw_scalar(s, "SELECT CAST(COUNT(*) AS TEXT) FROM domains").await,
+        "1",
+        "the expired domain is pruned"
+    );
+    assert_eq!(
+        keys_of(&r.missing_lrp_keys),
+        vec![pair("a", 0), pair("a", 1)]
+    );
+    let missing = &r.missing_lrp_keys[0];
+    assert_eq!(missing.key.domain, "cf-apps");
+    assert_eq!(
+        missing
+            .scheduling_info
+            .desired_lrp_key
+            .as_ref()
+            .unwrap()
+            .process_guid,
+        "a"
+    );
+    // extra of a fresh domain and the fresh orphan are retired; not b's extra
+    assert_eq!(
+        plain_keys(&r.keys_to_retire),
+        vec![pair("a", 2), pair("orphan", 0)]
+    );
+    assert!(r.unstarted_lrp_keys.is_empty());
+    assert!(r.keys_with_missing_cells.is_empty());
+    // convergence itself changes no actual LRP
+    assert_eq!(
+        s.actual_lrps(&ActualLrpFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+async fn converge_lrps_stale_unclaimed_and_restartable_crashes(fx: &Fx) {
+    let s = &fx.store;
+    s.upsert_domain("cf-apps", 0).await.unwrap();
+    let mut d = desired("s", "cf-apps");
+    d.instances = 1;
+    s.desire_lrp(&d).await.unwrap();
+    let mut c = d.clone();
+    c.process_guid = "c".into();
+    s.desire_lrp(&c).await.unwrap();
+    s.create_unclaimed_actual_lrp(&key("s", 0)).await.unwrap();
+    run_on(s, "c", 0, "cf-apps", "cell-1").await;
+    let now = now_ns();
+    raw_exec(
+        s,
+        &format!(
+            "UPDATE actual_lrps SET state = 'CRASHED', crash_count = 3, since = {now}, \
+             cell_id = '', instance_guid = '' WHERE process_guid = 'c'"
+        ),
+    )
+    .await;
+    let all = cells(&["cell-1"]);
+    let r = s.converge_lrps(&all, now + 10 * SEC).await;
+    assert!(
+        r.unstarted_lrp_keys.is_empty(),
+        "{:?}",
+        r.unstarted_lrp_keys
+    );
+    let r = s.converge_lrps(&all, now + 31 * SEC).await;
+    assert_eq!(
+        keys_of(&r.unstarted_lrp_keys),
+        vec![pair("c", 0), pair("s", 0)]
+    );
+    assert!(r.missing_lrp_keys.is_empty());
+}
+
+async fn converge_lrps_missing_cells_and_suspects(fx: &Fx) {
+    let s = &fx.store;
+    s.upsert_domain("cf-apps", 0).await.unwrap();
+    let mut d = desired("m", "cf-apps");
+    d.instances = 1;
+    s.desire_lrp(&d).await.unwrap();
+    let mut x = d.clone();
+    x.process_guid = "x".into();
+    s.desire_lrp(&x).await.unwrap();
+    let running = run_on(s, "m", 0, "cf-apps", "cell-1").await;
+
+    let r = s.converge_lrps(&cells(&["cell-2"]), now_ns()).await;
+    assert_eq!(keys_of(&r.keys_with_missing_cells), vec![pair("m", 0)]);
+    assert_eq!(r.missing_cell_ids, vec!["cell-1".to_string()]);
+    // no cells at all: every placed instance is on a missing cell
+    let r = s.converge_lrps(&CellSet::new(), now_ns()).await;
+    assert_eq!(keys_of(&r.keys_with_missing_cells), vec![pair("m", 0)]);
+
+    // what the controller does: suspect + replacement
+    s.change_actual_lrp_presence(&key("m", 0), Presence::Ordinary, Presence::Suspect)
+        .await
+        .unwrap();
+    let replacement = s.create_unclaimed_actual_lrp(&key("m", 0)).await.unwrap();
+    let r = s.converge_lrps(&cells(&["cell-2"]), now_ns()).await;
+    assert_eq!(plain_keys(&r.suspect_running_keys), vec![pair("m", 0)]);
+    assert!(r.suspect_keys_with_existing_cells.is_empty());
+    assert!(
+        r.keys_with_missing_cells.is_empty(),
+        "suspects are not re-suspected"
+    );
+    // the cell is back: promote
+    let r = s.converge_lrps(&cells(&["cell-1"]), now_ns()).await;
+    assert_eq!(
+        plain_keys(&r.suspect_keys_with_existing_cells),
+        vec![pair("m", 0)]
+    );
+    let (before, after, removed) = s.promote_suspect_actual_lrp("m", 0).await.unwrap();
+    assert_eq!(before.presence(), Presence::Suspect);
+    assert_eq!(after.presence(), Presence::Ordinary);
+    assert_eq!(after.instance_key(), running.instance_key());
+    assert_eq!(removed, Some(replacement));
+    let rows = s
+        .actual_lrps(&ActualLrpFilter {
+            process_guid: "m".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0], after);
+    assert_kind(
+        s.promote_suspect_actual_lrp("m", 0).await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+
+    // orphaned suspect, and a suspect whose ordinary runs too
+    run_on(s, "gone", 0, "cf-apps", "cell-1").await;
+    s.change_actual_lrp_presence(&key("gone", 0), Presence::Ordinary, Presence::Suspect)
+        .await
+        .unwrap();
+    run_on(s, "x", 0, "cf-apps", "cell-1").await;
+    s.change_actual_lrp_presence(&key("x", 0), Presence::Ordinary, Presence::Suspect)
+        .await
+        .unwrap();
+    run_on(s, "x", 0, "cf-apps", "cell-2").await;
+    let r = s
+        .converge_lrps(&cells(&["cell-1", "cell-2"]), now_ns())
+        .await;
+    assert_eq!(
+        plain_keys(&r.suspect_keys_to_retire),
+        vec![pair("gone", 0), pair("x", 0)]
+    );
+}
+
+async fn converge_lrps_prunes_evacuating_on_absent_cells(fx: &Fx) {
+    let s = &fx.store;
+    s.upsert_domain("cf-apps", 0).await.unwrap();
+    s.evacuate_actual_lrp(
+        &key("e", 0),
+        &ik("e0", "cell-gone"),
+        &running_info("10.0.0.1"),
+    )
+    .await
+    .unwrap();
+    s.evacuate_actual_lrp(
+        &key("e", 1),
+        &ik("e1", "cell-here"),
+        &running_info("10.0.0.2"),
+    )
+    .await
+    .unwrap();
+    let r = s.converge_lrps(&cells(&["cell-here"]), now_ns()).await;
+    assert_eq!(r.removed_evacuating.len(), 1);
+    assert_eq!(
+        r.removed_evacuating[0].instance_key(),
+        ik("e0", "cell-gone")
+    );
+    assert_eq!(r.removed_evacuating[0].presence(), Presence::Evacuating);
+    let left = s.actual_lrps(&ActualLrpFilter::default()).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].instance_key(), ik("e1", "cell-here"));
+}
+
+async fn converge_lrps_internal_route_and_metric_tag_drift(fx: &Fx) {
+    let s = &fx.store;
+    s.upsert_domain("cf-apps", 0).await.unwrap();
+    let mut d = desired("r", "cf-apps");
+    d.routes.as_mut().unwrap().routes.insert(
+        "internal-router".into(),
+        br#"[{"hostname":"r.apps.internal"}]"#.to_vec(),
+    );
+    d.metric_tags.insert(
+        "idx".into(),
+        models::MetricTagValue {
+            r#static: String::new(),
+            dynamic: models::metric_tag_value::DynamicValue::Index as i32,
+        },
+    );
+    s.desire_lrp(&d).await.unwrap();
+    // r/0 reports other routes and tags; r/1 matches
+    run_on(s, "r", 0, "cf-apps", "cell-1").await;
+    let mut ok = running_info("10.0.0.3");
+    ok.internal_routes = vec![models::ActualLrpInternalRoute {
+        hostname: "r.apps.internal".into(),
+    }];
+    ok.metric_tags = [("idx".to_string(), "1".to_string())].into_iter().collect();
+    s.start_actual_lrp(&key("r", 1), &ik("r1", "cell-1"), &ok)
+        .await
+        .unwrap();
+    let r = s.converge_lrps(&cells(&["cell-1"]), now_ns()).await;
+    assert_eq!(r.keys_with_internal_route_changes.len(), 1);
+    let rc = &r.keys_with_internal_route_changes[0];
+    assert_eq!(rc.key.index, 0);
+    assert_eq!(rc.instance_key.cell_id, "cell-1");
+    assert_eq!(rc.desired_internal_routes[0].hostname, "r.apps.internal");
+    assert_eq!(r.keys_with_metric_tag_changes.len(), 1);
+    let mc = &r.keys_with_metric_tag_changes[0];
+    assert_eq!(mc.key.index, 0);
+    assert_eq!(
+        mc.desired_metric_tags,
+        [("idx".to_string(), "0".to_string())].into_iter().collect()
+    );
+}
+
+async fn converge_tasks_rules(fx: &Fx) {
+    let s = &fx.store;
+    let mut cb = task_def("cb");
+    cb.completion_callback_url = "http://cc.example.com/done".into();
+    for g in [
+        "p-old", "p-new", "r-lost", "r-ok", "res", "c-old", "c-kick", "c-new",
+    ] {
+        let def = if g == "c-kick" {
+            cb.clone()
+        } else {
+            task_def(g)
+        };
+        s.desire_task(&def, g, "cf-tasks").await.unwrap();
+    }
+    for (g, cell) in [
+        ("r-lost", "cell-gone"),
+        ("r-ok", "cell-1"),
+        ("res", "cell-1"),
+        ("c-old", "cell-1"),
+        ("c-kick", "cell-1"),
+        ("c-new", "cell-1"),
+    ] {
+        s.start_task(g, cell).await.unwrap();
+    }
+    for g in ["res", "c-old", "c-kick", "c-new"] {
+        s.complete_task(g, "cell-1", false, "", "ok").await.unwrap();
+    }
+    s.resolving_task("res").await.unwrap();
+    let now = now_ns();
+    let set = |g: &str, col: &str, ago: i64| {
+        format!(
+            "UPDATE tasks SET {col} = {} WHERE guid = '{g}'",
+            now - ago * SEC
+        )
+    };
+    for sql in [
+        set("p-old", "created_at", 200),
+        set("p-new", "created_at", 20),
+        set("res", "updated_at", 20),
+        set("c-old", "first_completed_at", 60),
+        set("c-kick", "updated_at", 20),
+        set("c-kick", "first_completed_at", 20),
+    ] {
+        raw_exec(s, &sql).await;
+    }
+    let secs = std::time::Duration::from_secs;
+    let r = s
+        .converge_tasks(&cells(&["cell-1"]), secs(10), secs(100), secs(50), now)
+        .await;
+
+    let t = s.task_by_guid("p-old").await.unwrap();
+    assert_eq!(t.state(), State::Completed);
+    assert!(t.failed);
+    assert_eq!(t.failure_reason, "not started within time limit");
+    assert_eq!(t.first_completed_at, now);
+    let t = s.task_by_guid("r-lost").await.unwrap();
+    assert_eq!(t.state(), State::Completed);
+    assert_eq!(t.failure_reason, "cell disappeared before completion");
+    assert_eq!(
+        s.task_by_guid("r-ok").await.unwrap().state(),
+        State::Running
+    );
+    assert_eq!(
+        s.task_by_guid("res").await.unwrap().state(),
+        State::Completed
+    );
+    assert_kind(
+        s.task_by_guid("c-old").await.unwrap_err(),
+        BbsError::resource_not_found(),
+    );
+    assert_eq!(
+        s.task_by_guid("c-new").await.unwrap().state(),
+        State::Completed
+    );
+
+    let mut changed: Vec<_> = r
+        .changed
+        .iter()
+        .map(|(b, a)| (b.task_guid.clone(), b.state(), a.state()))
+        .collect();
+    changed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        changed,
+        vec![
+            ("p-old".to_string(), State::Pending, State::Completed),
+            ("r-lost".to_string(), State::Running, State::Completed),
+            ("res".to_string(), State::Resolving, State::Completed),
+        ]
+    );
+    for (_, after) in &r.changed {
+        assert_eq!(&s.task_by_guid(&after.task_guid).await.unwrap(), after);
+    }
+    assert_eq!(r.removed.len(), 1);
+    assert_eq!(r.removed[0].task_guid, "c-old");
+    let guids = |v: &[models::Task]| {
+        let mut g: Vec<String> = v.iter().map(|t| t.task_guid.clone()).collect();
+        g.sort();
+        g
+    };
+    assert_eq!(guids(&r.tasks_to_auction), vec!["p-new".to_string()]);
+    assert_eq!(
+        guids(&r.tasks_to_complete),
+        vec!["c-kick".to_string(), "res".to_string()]
+    );
+    assert_eq!(r.metrics.pending, 1);
+    assert_eq!(r.metrics.running, 1);
+    assert_eq!(r.metrics.completed, 5);
+    assert_eq!(r.metrics.resolving, 0);
+    assert_eq!(r.metrics.pruned, 1);
+    assert_eq!(r.metrics.kicked, 1 + 1 + 1 + 2);
 }

@@ -9,7 +9,8 @@ use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey, ActualLrpNetInfo,
     BbsError, DesiredLrp, DesiredLrpSchedulingInfo, DesiredLrpUpdate, Task, TaskDefinition,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 pub mod encryption;
 pub mod sql;
@@ -173,6 +174,34 @@ pub trait Store: Send + Sync + 'static {
         running: &RunningInfo,
     ) -> DbResult<ActualLrp>;
     async fn remove_suspect_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp>;
+    /// Turns the SUSPECT row of an index back into the ordinary one,
+    /// deleting the ordinary (replacement) row if there is one. Returns
+    /// (suspect before, promoted after, removed replacement).
+    async fn promote_suspect_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+    ) -> DbResult<(ActualLrp, ActualLrp, Option<ActualLrp>)>;
+
+    // --- convergence -------------------------------------------------------
+    /// One LRP convergence pass over the store (Diego's `ConvergeLRPs`):
+    /// prunes expired domains and EVACUATING rows on absent cells (the
+    /// only changes it makes itself) and reports what the convergence
+    /// controller must do. Failures are logged; what could be computed is
+    /// returned.
+    async fn converge_lrps(&self, cells: &CellSet, now_ns: i64) -> ConvergenceResult;
+    /// One task convergence pass (Diego's `ConvergeTasks`): fails expired
+    /// PENDING tasks and RUNNING tasks on absent cells, demotes stuck
+    /// RESOLVING tasks, deletes expired COMPLETED tasks; reports which
+    /// tasks to auction and which to hand to the completion callbacks.
+    async fn converge_tasks(
+        &self,
+        cells: &CellSet,
+        kick_task_duration: Duration,
+        expire_pending_task_duration: Duration,
+        expire_completed_task_duration: Duration,
+        now_ns: i64,
+    ) -> TaskConvergenceResult;
 
     // --- tasks -------------------------------------------------------------
     async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>>;
@@ -217,4 +246,79 @@ pub struct ActualLrpCounts {
     pub running: i64,
     pub crashed: i64,
     pub crashing_desireds: i64,
+}
+
+/// The ids of the cells that currently have a presence.
+pub type CellSet = BTreeSet<String>;
+
+/// An instance key with its desired LRP's scheduling info (for auctions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyWithSchedulingInfo {
+    pub key: ActualLrpKey,
+    pub scheduling_info: DesiredLrpSchedulingInfo,
+}
+
+/// A running instance whose internal routes differ from its desired LRP's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyWithInternalRoutes {
+    pub key: ActualLrpKey,
+    pub instance_key: ActualLrpInstanceKey,
+    pub desired_internal_routes: Vec<ActualLrpInternalRoute>,
+}
+
+/// A running instance whose metric tags differ from its desired LRP's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyWithMetricTags {
+    pub key: ActualLrpKey,
+    pub instance_key: ActualLrpInstanceKey,
+    pub desired_metric_tags: BTreeMap<String, String>,
+}
+
+/// What one LRP convergence pass found (Diego's `db.ConvergenceResult`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConvergenceResult {
+    /// Indices below `instances` with no ordinary row: create + auction.
+    pub missing_lrp_keys: Vec<KeyWithSchedulingInfo>,
+    /// Stale UNCLAIMED and restartable CRASHED instances: unclaim + auction.
+    pub unstarted_lrp_keys: Vec<KeyWithSchedulingInfo>,
+    /// Extra indices of fresh domains and orphans: retire.
+    pub keys_to_retire: Vec<ActualLrpKey>,
+    /// Orphaned suspects and suspects whose ordinary is RUNNING: remove.
+    pub suspect_keys_to_retire: Vec<ActualLrpKey>,
+    /// Ordinary CLAIMED/RUNNING instances on cells without presence.
+    pub keys_with_missing_cells: Vec<KeyWithSchedulingInfo>,
+    pub missing_cell_ids: Vec<String>,
+    /// EVACUATING rows deleted because their cell is gone (for events).
+    pub removed_evacuating: Vec<ActualLrp>,
+    /// Suspects whose cell has a presence again: promote.
+    pub suspect_keys_with_existing_cells: Vec<ActualLrpKey>,
+    pub suspect_running_keys: Vec<ActualLrpKey>,
+    pub suspect_claimed_keys: Vec<ActualLrpKey>,
+    pub keys_with_internal_route_changes: Vec<KeyWithInternalRoutes>,
+    pub keys_with_metric_tag_changes: Vec<KeyWithMetricTags>,
+}
+
+/// Task counts and kicks of one task convergence pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskConvergenceMetrics {
+    pub pending: i64,
+    pub running: i64,
+    pub completed: i64,
+    pub resolving: i64,
+    pub pruned: u64,
+    pub kicked: u64,
+}
+
+/// What one task convergence pass did and found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskConvergenceResult {
+    /// Tasks changed by the pass, (before, after): task_changed events.
+    pub changed: Vec<(Task, Task)>,
+    /// Tasks deleted by the pass: task_removed events.
+    pub removed: Vec<Task>,
+    /// PENDING tasks to auction again.
+    pub tasks_to_auction: Vec<Task>,
+    /// COMPLETED tasks to resubmit to the completion callbacks.
+    pub tasks_to_complete: Vec<Task>,
+    pub metrics: TaskConvergenceMetrics,
 }

@@ -24,8 +24,10 @@ mod desired;
 mod dialect;
 mod domains;
 mod evacuation;
+mod lrp_convergence;
 mod postgres;
 mod sqlite;
+mod task_convergence;
 mod tasks;
 
 pub use dialect::{Dialect, ErrorClass};
@@ -34,8 +36,8 @@ pub use sqlite::Sqlite;
 
 use crate::db::encryption::{Encoder, EncryptionConfig};
 use crate::db::{
-    ActualLrpCounts, ActualLrpFilter, CrashOutcome, DbResult, DesiredLrpFilter, RunningInfo, Store,
-    TaskFilter,
+    ActualLrpCounts, ActualLrpFilter, CellSet, ConvergenceResult, CrashOutcome, DbResult,
+    DesiredLrpFilter, RunningInfo, Store, TaskConvergenceResult, TaskFilter,
 };
 use anyhow::Context as _;
 use async_trait::async_trait;
@@ -493,6 +495,203 @@ impl Store for SqlStore {
 
     async fn remove_suspect_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp> {
         write_tx!(self, |cx, conn| evacuation::remove_suspect(cx, conn, key))
+    }
+
+    async fn promote_suspect_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+    ) -> DbResult<(ActualLrp, ActualLrp, Option<ActualLrp>)> {
+        write_tx!(self, |cx, conn| lrp_convergence::promote_suspect(
+            cx,
+            conn,
+            process_guid,
+            index
+        ))
+    }
+
+    async fn converge_lrps(&self, cells: &CellSet, now_ns: i64) -> ConvergenceResult {
+        let mut result = ConvergenceResult::default();
+        match write_tx!(self, |cx, conn| lrp_convergence::prune_domains(
+            cx, conn, now_ns
+        )) {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "pruned expired domains"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot prune domains"),
+        }
+        let evacuating = match self.read_conn().await {
+            Ok(mut conn) => {
+                lrp_convergence::evacuating_on_absent_cells(&self.cx, &mut conn, cells).await
+            }
+            Err(e) => Err(e),
+        };
+        match evacuating {
+            Ok(keys) if !keys.is_empty() => {
+                match write_tx!(self, |cx, conn| lrp_convergence::delete_evacuating(
+                    cx, conn, &keys, cells
+                )) {
+                    Ok(removed) => result.removed_evacuating = removed,
+                    Err(e) => tracing::error!(error = %e, "cannot prune evacuating actual LRPs"),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot list evacuating actual LRPs"),
+        }
+        let mut conn = match self.read_conn().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "lrp convergence: no database connection");
+                return result;
+            }
+        };
+        let fresh = match lrp_convergence::fresh_domain_set(&self.cx, &mut conn, now_ns).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "lrp convergence: cannot list domains");
+                return result;
+            }
+        };
+        if let Err(e) =
+            lrp_convergence::analyze(&self.cx, &mut conn, cells, &fresh, now_ns, &mut result).await
+        {
+            tracing::error!(error = %e, "lrp convergence: cannot read the actual LRPs");
+            let removed = std::mem::take(&mut result.removed_evacuating);
+            result = ConvergenceResult {
+                removed_evacuating: removed,
+                ..Default::default()
+            };
+        }
+        result
+    }
+
+    async fn converge_tasks(
+        &self,
+        cells: &CellSet,
+        kick_task_duration: Duration,
+        expire_pending_task_duration: Duration,
+        expire_completed_task_duration: Duration,
+        now_ns: i64,
+    ) -> TaskConvergenceResult {
+        let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let kick_before = now_ns.saturating_sub(ns(kick_task_duration));
+        let pending_before = now_ns.saturating_sub(ns(expire_pending_task_duration));
+        let completed_before = now_ns.saturating_sub(ns(expire_completed_task_duration));
+        let mut result = TaskConvergenceResult::default();
+        let scanned = match self.read_conn().await {
+            Ok(mut conn) => tasks::list(&self.cx, &mut conn, &TaskFilter::default()).await,
+            Err(e) => Err(e),
+        };
+        let tasks = match scanned {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "task convergence: cannot list tasks");
+                return result;
+            }
+        };
+        let plan =
+            task_convergence::plan(tasks, cells, kick_before, pending_before, completed_before);
+        let m = &mut result.metrics;
+
+        if !plan.expired_pending.is_empty() {
+            let list = &plan.expired_pending;
+            match write_tx!(self, |cx, conn| task_convergence::fail_tasks(
+                cx,
+                conn,
+                list,
+                models::task::State::Pending,
+                Some(pending_before),
+                task_convergence::EXPIRED_FAILURE_REASON,
+                now_ns
+            )) {
+                Ok(n) => {
+                    m.kicked += n;
+                    for t in list {
+                        let after = task_convergence::failed(
+                            t,
+                            task_convergence::EXPIRED_FAILURE_REASON,
+                            now_ns,
+                        );
+                        result.changed.push((t.clone(), after));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot fail expired pending tasks"),
+            }
+        }
+        m.kicked += plan.to_auction.len() as u64;
+        result.tasks_to_auction = plan.to_auction;
+
+        if !plan.lost_cell.is_empty() {
+            let list = &plan.lost_cell;
+            match write_tx!(self, |cx, conn| task_convergence::fail_tasks(
+                cx,
+                conn,
+                list,
+                models::task::State::Running,
+                None,
+                task_convergence::CELL_DISAPPEARED_FAILURE_REASON,
+                now_ns
+            )) {
+                Ok(n) => {
+                    m.kicked += n;
+                    for t in list {
+                        let after = task_convergence::failed(
+                            t,
+                            task_convergence::CELL_DISAPPEARED_FAILURE_REASON,
+                            now_ns,
+                        );
+                        result.changed.push((t.clone(), after));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot fail tasks of disappeared cells"),
+            }
+        }
+
+        if !plan.stuck_resolving.is_empty() {
+            let list = &plan.stuck_resolving;
+            match write_tx!(self, |cx, conn| task_convergence::demote_resolving(
+                cx,
+                conn,
+                list,
+                kick_before
+            )) {
+                Ok(_) => {
+                    for t in list {
+                        let mut after = t.clone();
+                        after.state = models::task::State::Completed as i32;
+                        result.changed.push((t.clone(), after));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot demote resolving tasks"),
+            }
+        }
+
+        if !plan.expired_completed.is_empty() {
+            let list = &plan.expired_completed;
+            match write_tx!(self, |cx, conn| task_convergence::delete_expired_completed(
+                cx,
+                conn,
+                list,
+                completed_before
+            )) {
+                Ok(n) => {
+                    m.pruned += n;
+                    result.removed.extend(list.iter().cloned());
+                }
+                Err(e) => tracing::error!(error = %e, "cannot delete expired completed tasks"),
+            }
+        }
+        m.kicked += plan.to_complete.len() as u64;
+        result.tasks_to_complete = plan.to_complete;
+
+        match self.read_conn().await {
+            Ok(mut conn) => {
+                if let Err(e) = task_convergence::counts(&self.cx, &mut conn, m).await {
+                    tracing::error!(error = %e, "cannot count tasks");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot count tasks"),
+        }
+        result
     }
 
     async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>> {

@@ -1,0 +1,532 @@
+//! LRP convergence (Diego's `db/sqldb/lrp_convergence.go`), set-based: the
+//! pass prunes expired domains and the EVACUATING rows of absent cells,
+//! then reads the desired LRPs (scheduling columns) and the actual LRPs
+//! (key, state and placement columns) once each and applies every rule in
+//! memory. Internal routes and metric tags are only read (and decrypted)
+//! for RUNNING ordinary rows, the only ones the drift rules look at.
+
+use super::actual::{delete, fetch_for_update, update};
+use super::codec::{decode_internal_routes, decode_metric_tags, decode_string_map};
+use super::{desired, domains, Ctx};
+use crate::db::{
+    CellSet, ConvergenceResult, DbResult, DesiredLrpFilter, KeyWithInternalRoutes,
+    KeyWithMetricTags, KeyWithSchedulingInfo,
+};
+use models::actual_lrp::Presence;
+use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
+use models::metric_tag_value::DynamicValue;
+use models::{
+    ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey,
+    DesiredLrpSchedulingInfo, MetricTagValue, RestartCalculator,
+};
+use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Diego's StaleUnclaimedActualLRPDuration.
+pub const STALE_UNCLAIMED_ACTUAL_LRP_DURATION_NS: i64 = 30_000_000_000;
+
+/// The router group whose routes are an instance's internal routes.
+const INTERNAL_ROUTER: &str = "internal-router";
+
+fn guid_of(info: &DesiredLrpSchedulingInfo) -> &str {
+    info.desired_lrp_key
+        .as_ref()
+        .map(|k| k.process_guid.as_str())
+        .unwrap_or("")
+}
+
+fn domain_of(info: &DesiredLrpSchedulingInfo) -> &str {
+    info.desired_lrp_key
+        .as_ref()
+        .map(|k| k.domain.as_str())
+        .unwrap_or("")
+}
+
+/// The columns of an actual LRP row the rules need.
+struct Row_ {
+    process_guid: String,
+    index: i32,
+    presence: i32,
+    domain: String,
+    state: String,
+    instance_guid: String,
+    cell_id: String,
+    since: i64,
+    crash_count: i32,
+    /// Only read for RUNNING ordinary rows (empty otherwise).
+    internal_routes: String,
+    metric_tags: String,
+}
+
+impl Row_ {
+    fn key(&self) -> ActualLrpKey {
+        ActualLrpKey {
+            process_guid: self.process_guid.clone(),
+            index: self.index,
+            domain: self.domain.clone(),
+        }
+    }
+}
+
+/// Deletes domains whose expiry has passed (Diego's pruneDomains).
+pub(crate) async fn prune_domains(cx: &Ctx, conn: &mut AnyConnection, now: i64) -> DbResult<u64> {
+    let sql = cx.sql("DELETE FROM domains WHERE expire_time <= ?");
+    let r = sqlx::query(&sql)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    Ok(r.rows_affected())
+}
+
+/// The EVACUATING rows on cells outside `cells` (every EVACUATING row when
+/// `cells` is empty, as Diego does).
+pub(crate) async fn evacuating_on_absent_cells(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    cells: &CellSet,
+) -> DbResult<Vec<(String, i32)>> {
+    let sql = cx.sql(
+        "SELECT process_guid, instance_index, cell_id FROM actual_lrps WHERE presence = ? \
+         ORDER BY process_guid, instance_index",
+    );
+    let rows = sqlx::query(&sql)
+        .bind(Presence::Evacuating as i32)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let cell: String = r.try_get(2).map_err(|e| cx.err(e))?;
+        if cells.is_empty() || !cells.contains(&cell) {
+            out.push((
+                r.try_get(0).map_err(|e| cx.err(e))?,
+                r.try_get(1).map_err(|e| cx.err(e))?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the given EVACUATING rows (re-checking their cell under the
+/// row lock) and returns what was deleted.
+pub(crate) async fn delete_evacuating(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    keys: &[(String, i32)],
+    cells: &CellSet,
+) -> DbResult<Vec<ActualLrp>> {
+    let mut removed = Vec::new();
+    for (guid, index) in keys {
+        let lrp = match fetch_for_update(cx, conn, guid, *index, Presence::Evacuating).await {
+            Ok(l) => l,
+            Err(e) if crate::errors::is_not_found(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        if !cells.is_empty() && cells.contains(lrp.cell_id()) {
+            continue;
+        }
+        delete(cx, conn, guid, *index, Presence::Evacuating as i32).await?;
+        removed.push(lrp);
+    }
+    Ok(removed)
+}
+
+/// Names of the domains still in the table (after pruning).
+async fn domain_names(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<BTreeSet<String>> {
+    let rows = sqlx::query(&cx.sql("SELECT domain FROM domains"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(|e| cx.err(e)))
+        .collect()
+}
+
+async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Row_>> {
+    let sql = cx.sql(
+        "SELECT process_guid, instance_index, presence, domain, state, instance_guid, cell_id, \
+         since, crash_count, \
+         CASE WHEN state = ? AND presence = ? THEN internal_routes ELSE '' END, \
+         CASE WHEN state = ? AND presence = ? THEN metric_tags ELSE '' END \
+         FROM actual_lrps ORDER BY process_guid, instance_index, presence",
+    );
+    let rows = sqlx::query(&sql)
+        .bind(RUNNING)
+        .bind(Presence::Ordinary as i32)
+        .bind(RUNNING)
+        .bind(Presence::Ordinary as i32)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    let g = |e: sqlx::Error| cx.err(e);
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(Row_ {
+            process_guid: r.try_get(0).map_err(g)?,
+            index: r.try_get(1).map_err(g)?,
+            presence: r.try_get(2).map_err(g)?,
+            domain: r.try_get(3).map_err(g)?,
+            state: r.try_get(4).map_err(g)?,
+            instance_guid: r.try_get(5).map_err(g)?,
+            cell_id: r.try_get(6).map_err(g)?,
+            since: r.try_get(7).map_err(g)?,
+            crash_count: r.try_get(8).map_err(g)?,
+            internal_routes: r
+                .try_get::<Option<String>, _>(9)
+                .map_err(g)?
+                .unwrap_or_default(),
+            metric_tags: r
+                .try_get::<Option<String>, _>(10)
+                .map_err(g)?
+                .unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+async fn desired_metric_tag_columns(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+) -> DbResult<HashMap<String, String>> {
+    let rows = sqlx::query(&cx.sql("SELECT process_guid, metric_tags FROM desired_lrps"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| cx.err(e))?;
+    let g = |e: sqlx::Error| cx.err(e);
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        out.insert(
+            r.try_get::<String, _>(0).map_err(g)?,
+            r.try_get::<Option<String>, _>(1)
+                .map_err(g)?
+                .unwrap_or_default(),
+        );
+    }
+    Ok(out)
+}
+
+/// Diego's InternalRoutesFromRoutingInfo: the `internal-router` routes.
+fn desired_internal_routes(info: &DesiredLrpSchedulingInfo) -> Result<Vec<String>, String> {
+    let Some(data) = info
+        .routes
+        .as_ref()
+        .and_then(|r| r.routes.get(INTERNAL_ROUTER))
+    else {
+        return Ok(Vec::new());
+    };
+    #[derive(serde::Deserialize)]
+    struct Route {
+        #[serde(default)]
+        hostname: String,
+    }
+    let routes: Option<Vec<Route>> = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+    Ok(routes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.hostname)
+        .collect())
+}
+
+/// Order-insensitive comparison (Diego's InternalRoutes.Equal).
+fn same_routes(actual: &[ActualLrpInternalRoute], desired: &[String]) -> bool {
+    if actual.len() != desired.len() {
+        return false;
+    }
+    let have: BTreeSet<&str> = actual.iter().map(|r| r.hostname.as_str()).collect();
+    desired.iter().all(|h| have.contains(h.as_str()))
+}
+
+/// Diego's ConvertMetricTags for one instance.
+fn resolve_metric_tags(
+    tags: &BTreeMap<String, MetricTagValue>,
+    index: i32,
+    instance_guid: &str,
+) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|(k, v)| {
+            let value = match v.dynamic() {
+                DynamicValue::Index => index.to_string(),
+                DynamicValue::InstanceGuid => instance_guid.to_string(),
+                _ => v.r#static.clone(),
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// Reads the state and applies Diego's LRP convergence rules. Only reads;
+/// `fresh_domains` must be computed after pruning.
+pub(crate) async fn analyze(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    cells: &CellSet,
+    fresh_domains: &BTreeSet<String>,
+    now: i64,
+    result: &mut ConvergenceResult,
+) -> DbResult<()> {
+    let known_domains = domain_names(cx, conn).await?;
+    let infos = desired::scheduling_infos(cx, conn, &DesiredLrpFilter::default()).await?;
+    let desired_tags = desired_metric_tag_columns(cx, conn).await?;
+    let rows = actual_rows(cx, conn).await?;
+
+    let by_guid: HashMap<&str, &DesiredLrpSchedulingInfo> =
+        infos.iter().map(|i| (guid_of(i), i)).collect();
+    let with_info = |row: &Row_, info: &DesiredLrpSchedulingInfo| KeyWithSchedulingInfo {
+        key: ActualLrpKey {
+            process_guid: guid_of(info).to_string(),
+            index: row.index,
+            domain: domain_of(info).to_string(),
+        },
+        scheduling_info: info.clone(),
+    };
+    let ordinary = Presence::Ordinary as i32;
+    let suspect = Presence::Suspect as i32;
+    let calc = RestartCalculator::default();
+    let stale_before = now - STALE_UNCLAIMED_ACTUAL_LRP_DURATION_NS;
+
+    // Per process guid: the ordinary indices (for instance counts).
+    let mut ordinary_indices: HashMap<&str, BTreeSet<i32>> = HashMap::new();
+    // (guid, index) -> RUNNING rows among ordinary + suspect.
+    let mut running_pairs: HashMap<(&str, i32, &str), u32> = HashMap::new();
+    let mut missing_cells: BTreeSet<String> = BTreeSet::new();
+    let mut unstarted_stale = Vec::new();
+    let mut unstarted_crashed = Vec::new();
+    let mut orphan_suspects = Vec::new();
+    // desired guid -> (internal routes, metric tags) once decoded.
+    type Drift = Option<(Vec<String>, BTreeMap<String, MetricTagValue>)>;
+    let mut drift_cache: HashMap<&str, Drift> = HashMap::new();
+
+    for row in &rows {
+        let info = by_guid.get(row.process_guid.as_str()).copied();
+        if row.presence == ordinary {
+            ordinary_indices
+                .entry(row.process_guid.as_str())
+                .or_default()
+                .insert(row.index);
+        }
+        if (row.presence == ordinary || row.presence == suspect) && row.state == RUNNING {
+            *running_pairs
+                .entry((row.process_guid.as_str(), row.index, row.domain.as_str()))
+                .or_default() += 1;
+        }
+
+        // Missing cells: CLAIMED/RUNNING rows of any presence with a desired LRP.
+        if let Some(info) = info {
+            if (row.state == RUNNING || row.state == CLAIMED)
+                && (cells.is_empty() || (!cells.contains(&row.cell_id) && !row.cell_id.is_empty()))
+            {
+                if row.presence == ordinary {
+                    result.keys_with_missing_cells.push(with_info(row, info));
+                }
+                missing_cells.insert(row.cell_id.clone());
+            }
+        }
+
+        if row.presence == ordinary {
+            match info {
+                Some(info) => {
+                    if row.state == UNCLAIMED && row.since < stale_before {
+                        unstarted_stale.push(with_info(row, info));
+                    }
+                    if row.state == CRASHED {
+                        let lrp = ActualLrp {
+                            state: CRASHED.to_string(),
+                            since: row.since,
+                            crash_count: row.crash_count,
+                            ..Default::default()
+                        };
+                        if lrp.should_restart_crash(now, &calc) {
+                            unstarted_crashed.push(with_info(row, info));
+                        }
+                    }
+                    if row.state == RUNNING {
+                        let drift =
+                            drift_cache
+                                .entry(row.process_guid.as_str())
+                                .or_insert_with(|| {
+                                    let routes = desired_internal_routes(info)
+                                        .map_err(|e| {
+                                            tracing::warn!(process_guid = guid_of(info), error = %e,
+                                            "failed-getting-internal-routes-from-desired");
+                                        })
+                                        .ok()?;
+                                    let raw = desired_tags
+                                        .get(guid_of(info))
+                                        .map(String::as_str)
+                                        .unwrap_or("");
+                                    let tags = decode_metric_tags(&cx.enc, raw)
+                                        .map_err(|e| {
+                                            tracing::warn!(process_guid = guid_of(info), error = %e,
+                                            "failed-parsing-desired-metric-tags");
+                                        })
+                                        .ok()?;
+                                    Some((routes, tags))
+                                });
+                        if let Some((routes, tags)) = drift {
+                            check_drift(cx, row, routes, tags, result);
+                        }
+                    }
+                }
+                None => {
+                    // Orphans, only in domains that still exist.
+                    if known_domains.contains(&row.domain) {
+                        result.keys_to_retire.push(row.key());
+                    }
+                }
+            }
+        } else if row.presence == suspect {
+            if info.is_none() && known_domains.contains(&row.domain) {
+                orphan_suspects.push(row.key());
+            }
+            if !cells.is_empty() && cells.contains(&row.cell_id) {
+                result.suspect_keys_with_existing_cells.push(row.key());
+            }
+            if row.state == RUNNING {
+                result.suspect_running_keys.push(row.key());
+            } else if row.state == CLAIMED {
+                result.suspect_claimed_keys.push(row.key());
+            }
+        }
+    }
+
+    result.unstarted_lrp_keys.extend(unstarted_stale);
+    result.missing_cell_ids = missing_cells.into_iter().collect();
+
+    // Instance counts (only desired LRPs whose ordinary count differs).
+    let empty = BTreeSet::new();
+    let mut extra = Vec::new();
+    for info in &infos {
+        let existing = ordinary_indices.get(guid_of(info)).unwrap_or(&empty);
+        if existing.len() as i64 == i64::from(info.instances) {
+            continue;
+        }
+        for index in 0..info.instances.max(0) {
+            if !existing.contains(&index) {
+                result.missing_lrp_keys.push(KeyWithSchedulingInfo {
+                    key: ActualLrpKey {
+                        process_guid: guid_of(info).to_string(),
+                        index,
+                        domain: domain_of(info).to_string(),
+                    },
+                    scheduling_info: info.clone(),
+                });
+            }
+        }
+        // Destructive only for fresh domains.
+        if fresh_domains.contains(domain_of(info)) {
+            for &index in existing.range(info.instances.max(0)..) {
+                extra.push(ActualLrpKey {
+                    process_guid: guid_of(info).to_string(),
+                    index,
+                    domain: domain_of(info).to_string(),
+                });
+            }
+        }
+    }
+    // Diego lists the extras before the orphans.
+    extra.append(&mut result.keys_to_retire);
+    result.keys_to_retire = extra;
+
+    // Suspects to remove: orphans, then those whose ordinary also runs.
+    result.suspect_keys_to_retire.extend(orphan_suspects);
+    let mut extra_suspects: Vec<ActualLrpKey> = running_pairs
+        .into_iter()
+        .filter(|(_, n)| *n >= 2)
+        .map(|((guid, index, domain), _)| ActualLrpKey {
+            process_guid: guid.to_string(),
+            index,
+            domain: domain.to_string(),
+        })
+        .collect();
+    extra_suspects.sort_by(|a, b| (&a.process_guid, a.index).cmp(&(&b.process_guid, b.index)));
+    result.suspect_keys_to_retire.extend(extra_suspects);
+
+    result.unstarted_lrp_keys.extend(unstarted_crashed);
+    Ok(())
+}
+
+fn check_drift(
+    cx: &Ctx,
+    row: &Row_,
+    desired_routes: &[String],
+    desired_tags: &BTreeMap<String, MetricTagValue>,
+    result: &mut ConvergenceResult,
+) {
+    let instance_key = ActualLrpInstanceKey {
+        instance_guid: row.instance_guid.clone(),
+        cell_id: row.cell_id.clone(),
+    };
+    match decode_internal_routes(&cx.enc, &row.internal_routes) {
+        Ok(actual) => {
+            if !same_routes(&actual, desired_routes) {
+                result
+                    .keys_with_internal_route_changes
+                    .push(KeyWithInternalRoutes {
+                        key: row.key(),
+                        instance_key: instance_key.clone(),
+                        desired_internal_routes: desired_routes
+                            .iter()
+                            .map(|h| ActualLrpInternalRoute {
+                                hostname: h.clone(),
+                            })
+                            .collect(),
+                    });
+            }
+        }
+        Err(e) => tracing::warn!(process_guid = %row.process_guid, error = %e,
+            "failed-parsing-actual-routes"),
+    }
+    // Instances that reported no metric tags are left alone (Diego's nil map).
+    if row.metric_tags.is_empty() {
+        return;
+    }
+    match decode_string_map(&cx.enc, &row.metric_tags) {
+        Ok(actual) if actual.is_empty() => {}
+        Ok(actual) => {
+            let want = resolve_metric_tags(desired_tags, row.index, &row.instance_guid);
+            if actual != want {
+                result.keys_with_metric_tag_changes.push(KeyWithMetricTags {
+                    key: row.key(),
+                    instance_key,
+                    desired_metric_tags: want,
+                });
+            }
+        }
+        Err(e) => tracing::warn!(process_guid = %row.process_guid, error = %e,
+            "failed-parsing-actual-metric-tags"),
+    }
+}
+
+/// Promotes the SUSPECT row of an index to ordinary, deleting the ordinary
+/// replacement if there is one (Diego's PromoteSuspectActualLRP).
+pub(crate) async fn promote_suspect(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    process_guid: &str,
+    index: i32,
+) -> DbResult<(ActualLrp, ActualLrp, Option<ActualLrp>)> {
+    let before = fetch_for_update(cx, conn, process_guid, index, Presence::Suspect).await?;
+    let replacement =
+        match fetch_for_update(cx, conn, process_guid, index, Presence::Ordinary).await {
+            Ok(l) => Some(l),
+            Err(e) if crate::errors::is_not_found(&e) => None,
+            Err(e) => return Err(e),
+        };
+    if replacement.is_some() {
+        delete(cx, conn, process_guid, index, Presence::Ordinary as i32).await?;
+    }
+    let mut after = before.clone();
+    after.presence = Presence::Ordinary as i32;
+    update(cx, conn, &after, Presence::Suspect as i32).await?;
+    Ok((before, after, replacement))
+}
+
+/// Fresh domains as the convergence pass sees them.
+pub(crate) async fn fresh_domain_set(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    now: i64,
+) -> DbResult<BTreeSet<String>> {
+    Ok(domains::fresh(cx, conn, now).await?.into_iter().collect())
+}
