@@ -9,6 +9,7 @@
 pub mod clients;
 pub mod config;
 pub mod controllers;
+pub mod converger;
 pub mod db;
 pub mod errors;
 pub mod events;

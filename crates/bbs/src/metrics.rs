@@ -4,7 +4,8 @@
 
 use crate::events::Hubs;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -12,6 +13,16 @@ pub struct Metrics {
     pub request_count: IntCounterVec,
     pub request_latency: HistogramVec,
     pub event_subscribers: IntGaugeVec,
+    /// Convergence (Diego's ConvergenceLRPDuration / ConvergenceTaskDuration,
+    /// LRP and task counts by state, kicked/pruned tasks, cells).
+    pub convergence_lrp_duration: Histogram,
+    pub convergence_task_duration: Histogram,
+    pub convergence_runs: IntCounter,
+    pub lrps: IntGaugeVec,
+    pub tasks: IntGaugeVec,
+    pub tasks_kicked: IntCounter,
+    pub tasks_pruned: IntCounter,
+    pub cells: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -57,11 +68,86 @@ impl Metrics {
         registry
             .register(Box::new(event_subscribers.clone()))
             .expect("register");
+        let buckets = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+        ];
+        let convergence_lrp_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "bbs_convergence_lrp_duration_seconds",
+                "Duration of LRP convergence passes",
+            )
+            .buckets(buckets.clone()),
+        )
+        .expect("metric");
+        let convergence_task_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "bbs_convergence_task_duration_seconds",
+                "Duration of task convergence passes",
+            )
+            .buckets(buckets),
+        )
+        .expect("metric");
+        let convergence_runs =
+            IntCounter::new("bbs_convergence_runs_total", "Convergence passes run")
+                .expect("metric");
+        let lrps = IntGaugeVec::new(
+            Opts::new(
+                "bbs_lrps",
+                "LRP instances at the last convergence, by state (unclaimed, claimed, running, \
+                 crashed, crashing_desired, desired, missing, extra, suspect_running, \
+                 suspect_claimed)",
+            ),
+            &["state"],
+        )
+        .expect("metric");
+        let tasks = IntGaugeVec::new(
+            Opts::new("bbs_tasks", "Tasks at the last convergence, by state"),
+            &["state"],
+        )
+        .expect("metric");
+        let tasks_kicked = IntCounter::new(
+            "bbs_convergence_tasks_kicked_total",
+            "Tasks kicked by convergence",
+        )
+        .expect("metric");
+        let tasks_pruned = IntCounter::new(
+            "bbs_convergence_tasks_pruned_total",
+            "Tasks pruned by convergence",
+        )
+        .expect("metric");
+        let cells = IntGaugeVec::new(
+            Opts::new(
+                "bbs_cells",
+                "Cells at the last convergence (present, missing)",
+            ),
+            &["state"],
+        )
+        .expect("metric");
+        for c in [
+            Box::new(convergence_lrp_duration.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(convergence_task_duration.clone()),
+            Box::new(convergence_runs.clone()),
+            Box::new(lrps.clone()),
+            Box::new(tasks.clone()),
+            Box::new(tasks_kicked.clone()),
+            Box::new(tasks_pruned.clone()),
+            Box::new(cells.clone()),
+        ] {
+            registry.register(c).expect("register");
+        }
         Self {
             registry,
             request_count,
             request_latency,
             event_subscribers,
+            convergence_lrp_duration,
+            convergence_task_duration,
+            convergence_runs,
+            lrps,
+            tasks,
+            tasks_kicked,
+            tasks_pruned,
+            cells,
         }
     }
 

@@ -23,6 +23,7 @@ use crate::clients::{
 };
 use crate::config::BbsConfig;
 use crate::controllers::{Controllers, Deps};
+use crate::converger::{Converger, ConvergerConfig};
 use crate::db::encryption::EncryptionConfig;
 use crate::db::{SqlStore, Store, StoreConfig};
 use crate::events::Hubs;
@@ -54,6 +55,8 @@ pub struct RunningBbs {
     pub addr: SocketAddr,
     pub health_addr: SocketAddr,
     pub app: Arc<App>,
+    /// The convergence loop of this (active) BBS; `run_once` runs a pass now.
+    pub converger: Arc<Converger>,
     shutdown: Arc<watch::Sender<bool>>,
     tasks: Vec<JoinHandle<()>>,
     lock: Option<HeldLock>,
@@ -181,14 +184,15 @@ pub async fn start(cfg: &BbsConfig, overrides: Overrides) -> anyhow::Result<Runn
     )
     .await
     {
-        Ok((addr, app, api_task)) => {
+        Ok((addr, app, api_task, converger, converger_task)) => {
             tracing::info!(%addr, %health_addr, tls = cfg.require_ssl, "bbs started");
             Ok(RunningBbs {
                 addr,
                 health_addr,
                 app,
+                converger,
                 shutdown,
-                tasks: vec![api_task, health_task],
+                tasks: vec![api_task, converger_task, health_task],
                 lock,
             })
         }
@@ -263,7 +267,16 @@ async fn acquire_lock(
 /// The lock key the active BBS holds.
 pub const BBS_LOCK_KEY: &str = "bbs";
 
-/// What the active BBS runs: store, clients, the API listener.
+/// What the active BBS runs: the API server and the converger.
+type Active = (
+    SocketAddr,
+    Arc<App>,
+    JoinHandle<()>,
+    Arc<Converger>,
+    JoinHandle<()>,
+);
+
+/// What the active BBS runs: store, clients, the API listener, the converger.
 async fn start_active(
     cfg: &BbsConfig,
     overrides: Overrides,
@@ -272,7 +285,7 @@ async fn start_active(
     metrics: Arc<Metrics>,
     shutdown: Arc<watch::Sender<bool>>,
     shutdown_rx: watch::Receiver<bool>,
-) -> anyhow::Result<(SocketAddr, Arc<App>, JoinHandle<()>)> {
+) -> anyhow::Result<Active> {
     let store = match overrides.store {
         Some(s) => s,
         None => connect_store(cfg).await?,
@@ -335,6 +348,17 @@ async fn start_active(
         task_completion,
         max_task_retries: cfg.max_task_retries,
     });
+    let converger = Arc::new(Converger::new(
+        deps.clone(),
+        metrics.clone(),
+        ConvergerConfig {
+            converge_repeat_interval: cfg.converge_repeat_interval.0,
+            kick_task_duration: cfg.kick_task_duration.0,
+            expire_pending_task_duration: cfg.expire_pending_task_duration.0,
+            expire_completed_task_duration: cfg.expire_completed_task_duration.0,
+            convergence_workers: cfg.convergence_workers,
+        },
+    ));
     let app = Arc::new(App {
         controllers: Controllers::new(deps),
         store,
@@ -361,8 +385,11 @@ async fn start_active(
     }
     let listener = TcpListener::bind(&cfg.listen_address).await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve(listener, api, tls, shutdown_rx));
-    Ok((addr, app, task))
+    let task = tokio::spawn(serve(listener, api, tls, shutdown_rx.clone()));
+    // Only the lock holder converges; it stops with the BBS (shutdown or
+    // lost lock).
+    let converger_task = converger.clone().spawn(shutdown_rx);
+    Ok((addr, app, task, converger, converger_task))
 }
 
 fn health_router(metrics: Arc<Metrics>, hubs: Arc<Hubs>) -> Router {

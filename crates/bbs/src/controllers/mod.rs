@@ -5,6 +5,7 @@
 pub mod actual_lrp;
 pub mod desired_lrp;
 pub mod evacuation;
+pub mod lrp_convergence;
 pub mod routes_json;
 pub mod task;
 
