@@ -1,7 +1,8 @@
 //! Diego's wire types, their validation and state rules.
 //!
 //! The protobuf messages are generated from `proto/` (Diego's message names
-//! and field numbers, so bytes on the wire match Diego's BBS).
+//! and field numbers, so bytes on the wire match Diego's BBS). The rep and
+//! auctioneer speak JSON; their types live in [`rep`] and [`auctioneer`].
 
 #[allow(clippy::all, clippy::pedantic)]
 mod pb {
@@ -9,13 +10,21 @@ mod pb {
 }
 pub use pb::*;
 
+pub mod auctioneer;
 pub mod bbs_error;
+pub mod desired_lrp_parts;
 pub mod json;
+pub mod lrp_lifecycle;
+pub mod rep;
+pub mod restart_calculator;
+pub mod task_lifecycle;
 pub mod validation;
 
 pub use bbs_error::BbsError;
+pub use lrp_lifecycle::resolve_actual_lrp_groups;
 /// Diego's error types (the `type` field of `Error`).
 pub use pb::error::Type as ErrorType;
+pub use restart_calculator::RestartCalculator;
 
 /// The string states an ActualLRP row can be in (Diego stores them as text).
 pub mod actual_lrp_state {
@@ -24,13 +33,3 @@ pub mod actual_lrp_state {
     pub const RUNNING: &str = "RUNNING";
     pub const CRASHED: &str = "CRASHED";
 }
-
-pub mod lrp_lifecycle;
-pub mod restart_calculator;
-pub mod task_lifecycle;
-
-pub use lrp_lifecycle::resolve_actual_lrp_groups;
-pub use restart_calculator::RestartCalculator;
-pub mod desired_lrp_parts;
-pub mod auctioneer;
-pub mod rep;
