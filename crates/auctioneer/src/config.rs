@@ -1,0 +1,240 @@
+//! The auctioneer's JSON config file, with Diego's field names:
+//!
+//! ```json
+//! {
+//!   "listen_address": "0.0.0.0:9016",
+//!   "bbs_address": "https://bbs.service.cf.internal:8889",
+//!   "bbs_ca_cert_file": "ca.crt", "bbs_client_cert_file": "c.crt", "bbs_client_key_file": "c.key",
+//!   "rep_ca_cert": "ca.crt", "rep_client_cert": "c.crt", "rep_client_key": "c.key",
+//!   "cell_state_timeout": "10s", "communication_timeout": "10s",
+//!   "starting_container_weight": 0.25, "bin_pack_first_fit_weight": 0.0,
+//!   "starting_container_count_maximum": 0,
+//!   "locket_address": "locket.service.cf.internal:8891",
+//!   "locket_ca_cert_file": "ca.crt", "locket_client_cert_file": "c.crt", "locket_client_key_file": "c.key",
+//!   "lock_ttl": "15s", "lock_retry_interval": "5s",
+//!   "uuid": "auctioneer-0", "log_level": "info"
+//! }
+//! ```
+//!
+//! Durations are Go duration strings (`"10s"`, `"500ms"`) or nanoseconds.
+//! Serving TLS (`server_cert_file`...) is not supported yet; config
+//! naming it is refused.
+
+use anyhow::Context;
+use serde::{Deserialize, Deserializer};
+use std::path::Path;
+use std::time::Duration;
+
+/// A Go `time.Duration` in JSON: a duration string or integer nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GoDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(ns) => Ok(GoDuration(Duration::from_nanos(ns))),
+            Raw::Str(s) => parse_go_duration(&s)
+                .map(GoDuration)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Parses Go duration strings: "1h2m3.5s", "300ms", "10us", "0".
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
+        if num_end == 0 {
+            return Err(format!("invalid duration {s:?}"));
+        }
+        let n: f64 = rest[..num_end]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            u => return Err(format!("unknown unit {u:?} in duration {s:?}")),
+        };
+        total += n * secs;
+        rest = &rest[unit_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuctioneerConfig {
+    pub listen_address: String,
+    pub bbs_address: String,
+    pub bbs_ca_cert_file: String,
+    pub bbs_client_cert_file: String,
+    pub bbs_client_key_file: String,
+    pub rep_ca_cert: String,
+    pub rep_client_cert: String,
+    pub rep_client_key: String,
+    /// Timeout of each `GET /state`.
+    pub cell_state_timeout: GoDuration,
+    /// Timeout of BBS calls and `POST /work`.
+    pub communication_timeout: GoDuration,
+    pub starting_container_weight: f64,
+    pub bin_pack_first_fit_weight: f64,
+    /// 0: no limit on containers starting at once.
+    pub starting_container_count_maximum: i32,
+    /// Parallel rep calls (Diego's work pool size).
+    pub auction_runner_workers: usize,
+    pub server_cert_file: String,
+    pub server_key_file: String,
+    pub ca_cert_file: String,
+    pub locket_address: String,
+    pub locket_ca_cert_file: String,
+    pub locket_client_cert_file: String,
+    pub locket_client_key_file: String,
+    pub lock_ttl: GoDuration,
+    pub lock_retry_interval: GoDuration,
+    /// Lock owner; empty: a random one.
+    pub uuid: String,
+    pub log_level: String,
+}
+
+impl Default for AuctioneerConfig {
+    fn default() -> Self {
+        Self {
+            listen_address: "0.0.0.0:9016".into(),
+            bbs_address: String::new(),
+            bbs_ca_cert_file: String::new(),
+            bbs_client_cert_file: String::new(),
+            bbs_client_key_file: String::new(),
+            rep_ca_cert: String::new(),
+            rep_client_cert: String::new(),
+            rep_client_key: String::new(),
+            cell_state_timeout: GoDuration(Duration::from_secs(10)),
+            communication_timeout: GoDuration(Duration::from_secs(10)),
+            starting_container_weight: 0.25,
+            bin_pack_first_fit_weight: 0.0,
+            starting_container_count_maximum: 0,
+            auction_runner_workers: 1000,
+            server_cert_file: String::new(),
+            server_key_file: String::new(),
+            ca_cert_file: String::new(),
+            locket_address: String::new(),
+            locket_ca_cert_file: String::new(),
+            locket_client_cert_file: String::new(),
+            locket_client_key_file: String::new(),
+            lock_ttl: GoDuration(Duration::from_secs(15)),
+            lock_retry_interval: GoDuration(Duration::from_secs(5)),
+            uuid: String::new(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+impl AuctioneerConfig {
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cfg: Self =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.bbs_address.is_empty() {
+            anyhow::bail!("invalid-bbs-address: bbs_address is empty");
+        }
+        if !self.bbs_address.starts_with("http://") && !self.bbs_address.starts_with("https://") {
+            anyhow::bail!(
+                "invalid-bbs-address: {} (want http(s)://host:port)",
+                self.bbs_address
+            );
+        }
+        if !self.server_cert_file.is_empty() || !self.server_key_file.is_empty() {
+            anyhow::bail!("serving TLS (server_cert_file/server_key_file) is not supported yet");
+        }
+        if self.starting_container_weight < 0.0 || self.bin_pack_first_fit_weight < 0.0 {
+            anyhow::bail!("weights must not be negative");
+        }
+        Ok(())
+    }
+
+    pub fn scheduler_config(&self) -> crate::SchedulerConfig {
+        crate::SchedulerConfig {
+            bin_pack_first_fit_weight: self.bin_pack_first_fit_weight,
+            starting_container_weight: self.starting_container_weight,
+            starting_container_count_maximum: self.starting_container_count_maximum,
+        }
+    }
+
+    pub fn locket(&self) -> Option<locket::client::ClientLocketConfig> {
+        if self.locket_address.is_empty() {
+            return None;
+        }
+        Some(locket::client::ClientLocketConfig {
+            locket_address: self.locket_address.clone(),
+            locket_ca_cert_file: self.locket_ca_cert_file.clone(),
+            locket_client_cert_file: self.locket_client_cert_file.clone(),
+            locket_client_key_file: self.locket_client_key_file.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diego_field_names() {
+        let cfg: AuctioneerConfig = serde_json::from_str(
+            r#"{"listen_address":"127.0.0.1:9016","bbs_address":"http://127.0.0.1:8889",
+                "cell_state_timeout":"1s","communication_timeout":500000000,
+                "starting_container_weight":0.33,"bin_pack_first_fit_weight":0.1,
+                "starting_container_count_maximum":5,"locket_address":"127.0.0.1:8891",
+                "lock_ttl":"20s","uuid":"a-1","loggregator":{"loggregator_use_v2_api":true}}"#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.cell_state_timeout.0, Duration::from_secs(1));
+        assert_eq!(cfg.communication_timeout.0, Duration::from_millis(500));
+        assert_eq!(cfg.starting_container_count_maximum, 5);
+        assert_eq!(cfg.lock_ttl.0, Duration::from_secs(20));
+        assert_eq!(cfg.lock_retry_interval.0, Duration::from_secs(5));
+        assert_eq!(cfg.locket().unwrap().locket_address, "127.0.0.1:8891");
+        let s = cfg.scheduler_config();
+        assert_eq!(s.starting_container_weight, 0.33);
+        assert_eq!(s.bin_pack_first_fit_weight, 0.1);
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let cfg: AuctioneerConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(cfg.starting_container_weight, 0.25);
+        assert!(cfg.validate().is_err());
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_go_duration("10").is_err());
+    }
+}
