@@ -176,8 +176,12 @@ impl Cell {
         self.process_counts.get(process_guid).copied().unwrap_or(0)
     }
 
-    fn filter(&self, lrp_or_task: &models::rep::PlacementConstraint) -> FilterStage {
-        if !self.state.match_root_fs(&lrp_or_task.root_fs) {
+    fn filter(
+        &self,
+        lrp_or_task: &models::rep::PlacementConstraint,
+        rootfs: Option<&(String, String)>,
+    ) -> FilterStage {
+        if !self.state.match_root_fs_parts(rootfs) {
             FilterStage::RootFs
         } else if !self.state.match_volume_drivers(&lrp_or_task.volume_drivers) {
             FilterStage::VolumeDrivers
@@ -275,8 +279,9 @@ fn filter_zone(
 ) -> Result<Vec<usize>, PlacementError> {
     let mut passing = Vec::new();
     let mut furthest = FilterStage::RootFs;
+    let rootfs = models::rep::split_rootfs_url(&pc.root_fs);
     for (i, c) in cells.iter().enumerate() {
-        let stage = c.filter(pc);
+        let stage = c.filter(pc, rootfs.as_ref());
         furthest = match (furthest, stage) {
             (FilterStage::Pass, _) | (_, FilterStage::Pass) => FilterStage::Pass,
             (FilterStage::PlacementTags, _) | (_, FilterStage::PlacementTags) => {

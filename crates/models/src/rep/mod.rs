@@ -455,10 +455,16 @@ impl CellState {
     }
 
     pub fn match_root_fs(&self, rootfs: &str) -> bool {
-        match split_rootfs_url(rootfs) {
-            Some((scheme, opaque)) => match self.root_fs_providers.get(&scheme) {
+        self.match_root_fs_parts(split_rootfs_url(rootfs).as_ref())
+    }
+
+    /// [`CellState::match_root_fs`] on a URL split by [`split_rootfs_url`]
+    /// (to split once when matching many cells).
+    pub fn match_root_fs_parts(&self, parts: Option<&(String, String)>) -> bool {
+        match parts {
+            Some((scheme, opaque)) => match self.root_fs_providers.get(scheme) {
                 Some(RootFsProvider::Arbitrary) => true,
-                Some(RootFsProvider::FixedSet(set)) => set.contains(&opaque),
+                Some(RootFsProvider::FixedSet(set)) => set.contains(opaque),
                 None => false,
             },
             None => self
