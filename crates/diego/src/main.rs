@@ -4,8 +4,10 @@
 //! format). With `locket_address` set it serves only while holding the
 //! locket lock `bbs` and exits non-zero when the lock is lost; without it
 //! it serves at once (single-process mode). `diego locket --config FILE`
-//! runs locket. Other components (auctioneer, rep, cfdot, dev) arrive as
-//! further subcommands.
+//! runs locket. `diego auctioneer --config FILE` runs the auctioneer (see
+//! `auctioneer::config`; with locket configured it serves only while
+//! holding the `auctioneer` lock). Other components (rep, cfdot, dev)
+//! arrive as further subcommands.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -34,6 +36,12 @@ enum Command {
     Locket {
         /// JSON config file (Diego's locket field names; see `locket::config`).
         #[arg(long, env = "DIEGO_LOCKET_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the auctioneer (places LRP instances and tasks on cells).
+    Auctioneer {
+        /// JSON config file (Diego's auctioneer field names; see `auctioneer::config`).
+        #[arg(long, env = "DIEGO_AUCTIONEER_CONFIG")]
         config: PathBuf,
     },
 }
@@ -91,6 +99,28 @@ async fn run_locket(config: PathBuf) -> anyhow::Result<()> {
     outcome
 }
 
+async fn run_auctioneer(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = auctioneer::AuctioneerConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    // With locket configured, start waits for the `auctioneer` lock.
+    let mut running = tokio::select! {
+        r = auctioneer::server::start(&cfg) => r.context("starting auctioneer")?,
+        _ = tokio::signal::ctrl_c() => return Ok(()),
+        _ = terminate() => return Ok(()),
+    };
+    tracing::info!(addr = %running.addr, "auctioneer listening");
+    let outcome = tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = terminate() => Ok(()),
+        reason = running.lock_lost() => {
+            Err(anyhow::anyhow!("lost the auctioneer lock ({reason}); exiting"))
+        }
+    };
+    tracing::info!("auctioneer stopping");
+    running.shutdown().await;
+    outcome
+}
+
 #[cfg(unix)]
 async fn terminate() {
     if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -111,6 +141,7 @@ async fn main() {
     let result = match cli.command {
         Command::Bbs { config } => run_bbs(config).await,
         Command::Locket { config } => run_locket(config).await,
+        Command::Auctioneer { config } => run_auctioneer(config).await,
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");
