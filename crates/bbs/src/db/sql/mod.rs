@@ -19,6 +19,7 @@
 
 mod actual;
 mod args;
+mod bulk_seed;
 mod codec;
 mod desired;
 mod dialect;
@@ -30,6 +31,7 @@ mod sqlite;
 mod task_convergence;
 mod tasks;
 
+pub use bulk_seed::{bench_running_info, BenchTask};
 pub use dialect::{Dialect, ErrorClass};
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
