@@ -1,0 +1,38 @@
+//! `bench`: benchmarks of the BBS store at Diego scale.
+//!
+//! `bench convergence` seeds a store (SQLite file or PostgreSQL) with N
+//! RUNNING actual LRPs over N/instances-per-lrp desired LRPs on C cells,
+//! plus tasks, then times the convergence passes and the bulk reads the
+//! reps and the auctioneer make, and prints a table and the peak RSS.
+
+mod convergence;
+mod report;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "bench", about = "Benchmarks of the BBS store at Diego scale")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Times LRP/task convergence and bulk reads over a seeded store.
+    Convergence(convergence::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Convergence(args) => convergence::run(args),
+    }
+}
