@@ -193,3 +193,62 @@ pub async fn start(cfg: &AuctioneerConfig) -> anyhow::Result<RunningAuctioneer> 
         tasks: vec![server, run],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn serve() -> (String, Arc<Batch>) {
+        let batch = Arc::new(Batch::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = router(batch.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (url, batch)
+    }
+
+    #[tokio::test]
+    async fn accepts_valid_starts_and_drops_invalid_ones() {
+        let (url, batch) = serve().await;
+        let c = reqwest::Client::new();
+        let r = c
+            .post(format!("{url}/v1/lrps"))
+            .body(
+                r#"[{"process_guid":"pg","domain":"d","indices":[0,1],"PlacementTags":null,
+                    "VolumeDrivers":[],"RootFs":"preloaded:cflinuxfs4","MemoryMB":1,"DiskMB":1,"MaxPids":0},
+                   {"process_guid":"","domain":"d","indices":[0],"RootFs":"x:y"}]"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        assert_eq!(r.text().await.unwrap(), "{}");
+        let r = c
+            .post(format!("{url}/v1/tasks"))
+            .body(r#"[{"TaskGuid":"tg","Domain":"d","RootFs":"docker:///x","MemoryMB":1,"DiskMB":1,"state":"Pending","failed":false}]"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202);
+        let (lrps, tasks) = batch.dedupe_and_drain();
+        assert_eq!(lrps.len(), 2);
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].task.state, "Pending");
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_400_with_an_error() {
+        let (url, _) = serve().await;
+        let r = reqwest::Client::new()
+            .post(format!("{url}/v1/tasks"))
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+        let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+}
