@@ -212,6 +212,32 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
     }
     assert!(auctioneer.stats().placed_lrps >= 100);
 
+    // Scale down: the BBS stops the surplus instances through the cells'
+    // stop endpoint; the cells remove them from the BBS.
+    let update = models::UpdateDesiredLrpRequest {
+        process_guid: "web".into(),
+        update: Some(models::DesiredLrpUpdate {
+            optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(90)),
+            ..Default::default()
+        }),
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{bbs_url}/v1/desired_lrp/update"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(update.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    let r =
+        models::DesiredLrpLifecycleResponse::decode(resp.bytes().await.unwrap().as_ref()).unwrap();
+    assert!(r.error.is_none(), "{:?}", r.error);
+    eventually("90 instances after scale-down", 30, || async {
+        let n = client.actual_lrps("web").await.ok()?.len();
+        let held: usize = cells.iter().map(|c| c.state().lrps.len()).sum();
+        (n == 90 && held == 90).then_some(())
+    })
+    .await;
+
     auctioneer.shutdown().await;
     for c in cells {
         c.stop().await;
