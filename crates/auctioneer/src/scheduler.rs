@@ -20,8 +20,35 @@
 //!
 //! Zones are kept in name order (Diego iterates a Go map, i.e. at random).
 
-use models::rep::{CellState, InsufficientResources, Lrp, Task, Work};
+use models::rep::{CellState, InsufficientResources, Lrp, PlacementConstraint, Task, Work};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+/// FNV-1a: process guids are hashed once per cell per auction, so a cheap
+/// hash matters (no DoS concern: the keys come from the BBS).
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// Added to a cell's score per instance of the same process (tasks: per
 /// task) already on it.
@@ -149,12 +176,12 @@ pub struct Cell {
     /// `bin_pack_first_fit_weight` > 0).
     pub index: i32,
     pub work: Work,
-    process_counts: HashMap<String, u32>,
+    process_counts: FnvMap<String, u32>,
 }
 
 impl Cell {
     pub fn new(guid: &str, rep_url: &str, state: CellState) -> Self {
-        let mut process_counts: HashMap<String, u32> = HashMap::new();
+        let mut process_counts: FnvMap<String, u32> = FnvMap::default();
         for l in &state.lrps {
             *process_counts.entry(l.process_guid.clone()).or_default() += 1;
         }
@@ -322,10 +349,20 @@ fn merge_zone_error(current: Option<PlacementError>, err: PlacementError) -> Pla
     }
 }
 
+/// Per zone (by position in name order): the cells passing a filter.
+type Filtered = Result<Vec<(usize, Vec<usize>)>, PlacementError>;
+
 /// One auction's scheduler over a set of zones.
 pub struct Scheduler {
     cfg: SchedulerConfig,
     zones: Zones,
+    zone_names: Vec<String>,
+    /// Filter results per placement constraint (what the filters look at
+    /// does not change while scheduling).
+    filters: HashMap<PlacementConstraint, Arc<Filtered>>,
+    /// Instances per zone (positions as `zone_names`) per process guid,
+    /// kept up to date as instances are reserved.
+    zone_counts: FnvMap<String, Vec<u32>>,
 }
 
 /// What [`Scheduler::schedule`] decided before the work was sent.
@@ -384,7 +421,53 @@ fn mark_attempts(r: &mut AuctionResults) {
 
 impl Scheduler {
     pub fn new(zones: Zones, cfg: SchedulerConfig) -> Self {
-        Self { cfg, zones }
+        Self {
+            cfg,
+            zone_names: zones.keys().cloned().collect(),
+            zones,
+            filters: HashMap::new(),
+            zone_counts: FnvMap::default(),
+        }
+    }
+
+    fn filtered(&mut self, pc: &PlacementConstraint) -> Arc<Filtered> {
+        if let Some(f) = self.filters.get(pc) {
+            return f.clone();
+        }
+        let mut candidates = Vec::new();
+        let mut zone_error: Option<PlacementError> = None;
+        for (zi, name) in self.zone_names.iter().enumerate() {
+            match filter_zone(&self.zones[name], pc) {
+                Ok(passing) => candidates.push((zi, passing)),
+                Err(e) => zone_error = Some(merge_zone_error(zone_error, e)),
+            }
+        }
+        let f = Arc::new(if candidates.is_empty() {
+            Err(zone_error.unwrap_or(PlacementError::CellMismatch))
+        } else {
+            Ok(candidates)
+        });
+        self.filters.insert(pc.clone(), f.clone());
+        f
+    }
+
+    fn zone_counts(&mut self, process_guid: &str) -> &mut Vec<u32> {
+        if !self.zone_counts.contains_key(process_guid) {
+            let counts = self
+                .zone_names
+                .iter()
+                .map(|n| {
+                    self.zones[n]
+                        .iter()
+                        .map(|c| c.instances_of(process_guid))
+                        .sum()
+                })
+                .collect();
+            self.zone_counts.insert(process_guid.to_string(), counts);
+        }
+        self.zone_counts
+            .get_mut(process_guid)
+            .expect("just inserted")
     }
 
     pub fn zones(&self) -> &Zones {
@@ -502,30 +585,25 @@ impl Scheduler {
 
     /// Places one LRP instance; returns the winning cell's guid.
     pub fn schedule_lrp(&mut self, lrp: &Lrp) -> Result<String, PlacementError> {
-        // (zone name, this process's instances in the zone, passing cells)
-        let mut candidates: Vec<(&String, u32, Vec<usize>)> = Vec::new();
-        let mut zone_error: Option<PlacementError> = None;
-        for (name, cells) in &self.zones {
-            let instances: u32 = cells
-                .iter()
-                .map(|c| c.instances_of(&lrp.process_guid))
-                .sum();
-            match filter_zone(cells, &lrp.placement_constraint) {
-                Ok(passing) => candidates.push((name, instances, passing)),
-                Err(e) => zone_error = Some(merge_zone_error(zone_error, e)),
-            }
-        }
-        if candidates.is_empty() {
-            return Err(zone_error.unwrap_or(PlacementError::CellMismatch));
-        }
-        candidates.sort_by_key(|(_, n, _)| *n);
+        let filtered = self.filtered(&lrp.placement_constraint);
+        let filtered = match filtered.as_ref() {
+            Ok(f) => f,
+            Err(e) => return Err(e.clone()),
+        };
+        let counts = self.zone_counts(&lrp.process_guid).clone();
+        // (instances of this process in the zone, zone position, passing cells)
+        let mut candidates: Vec<(u32, usize, &Vec<usize>)> = filtered
+            .iter()
+            .map(|(zi, passing)| (counts[*zi], *zi, passing))
+            .collect();
+        candidates.sort_by_key(|(n, _, _)| *n);
 
         let mut problems = InsufficientResources::all();
-        let mut winner: Option<(&String, usize)> = None;
+        let mut winner: Option<(usize, usize)> = None;
         let mut winner_score = 1e20;
-        for (zi, (name, instances, passing)) in candidates.iter().enumerate() {
-            let cells = &self.zones[*name];
-            for &ci in passing {
+        for (k, (instances, zi, passing)) in candidates.iter().enumerate() {
+            let cells = &self.zones[&self.zone_names[*zi]];
+            for &ci in passing.iter() {
                 match cells[ci].score_for_lrp(
                     lrp,
                     self.cfg.starting_container_weight,
@@ -534,64 +612,60 @@ impl Scheduler {
                     Ok(score) => {
                         if score < winner_score {
                             winner_score = score;
-                            winner = Some((name, ci));
+                            winner = Some((*zi, ci));
                         }
                     }
                     Err(p) => problems.intersect(&p),
                 }
             }
-            if zi + 1 < candidates.len() && *instances == candidates[zi + 1].1 {
+            if k + 1 < candidates.len() && *instances == candidates[k + 1].0 {
                 continue;
             }
             if winner.is_some() {
                 break;
             }
         }
-        let Some((zone, ci)) = winner else {
+        let Some((zi, ci)) = winner else {
             return Err(PlacementError::InsufficientResources(problems));
         };
-        let zone = zone.clone();
-        let cell = &mut self.zones.get_mut(&zone).expect("zone exists")[ci];
+        let zone = &self.zone_names[zi];
+        let cell = &mut self.zones.get_mut(zone).expect("zone exists")[ci];
         cell.reserve_lrp(lrp)
             .map_err(PlacementError::InsufficientResources)?;
-        Ok(cell.guid.clone())
+        let guid = cell.guid.clone();
+        self.zone_counts(&lrp.process_guid)[zi] += 1;
+        Ok(guid)
     }
 
     /// Places one task (no zone balancing); returns the winning cell's guid.
     pub fn schedule_task(&mut self, task: &Task) -> Result<String, PlacementError> {
-        let mut candidates: Vec<(&String, Vec<usize>)> = Vec::new();
-        let mut zone_error: Option<PlacementError> = None;
-        for (name, cells) in &self.zones {
-            match filter_zone(cells, &task.placement_constraint) {
-                Ok(passing) => candidates.push((name, passing)),
-                Err(e) => zone_error = Some(merge_zone_error(zone_error, e)),
-            }
-        }
-        if candidates.is_empty() {
-            return Err(zone_error.unwrap_or(PlacementError::CellMismatch));
-        }
+        let filtered = self.filtered(&task.placement_constraint);
+        let filtered = match filtered.as_ref() {
+            Ok(f) => f,
+            Err(e) => return Err(e.clone()),
+        };
         let mut problems = InsufficientResources::all();
-        let mut winner: Option<(&String, usize)> = None;
+        let mut winner: Option<(usize, usize)> = None;
         let mut winner_score = 1e20;
-        for (name, passing) in &candidates {
-            let cells = &self.zones[*name];
+        for (zi, passing) in filtered {
+            let cells = &self.zones[&self.zone_names[*zi]];
             for &ci in passing {
                 match cells[ci].score_for_task(task, self.cfg.starting_container_weight) {
                     Ok(score) => {
                         if score < winner_score {
                             winner_score = score;
-                            winner = Some((name, ci));
+                            winner = Some((*zi, ci));
                         }
                     }
                     Err(p) => problems.intersect(&p),
                 }
             }
         }
-        let Some((zone, ci)) = winner else {
+        let Some((zi, ci)) = winner else {
             return Err(PlacementError::InsufficientResources(problems));
         };
-        let zone = zone.clone();
-        let cell = &mut self.zones.get_mut(&zone).expect("zone exists")[ci];
+        let zone = &self.zone_names[zi];
+        let cell = &mut self.zones.get_mut(zone).expect("zone exists")[ci];
         cell.reserve_task(task)
             .map_err(PlacementError::InsufficientResources)?;
         Ok(cell.guid.clone())

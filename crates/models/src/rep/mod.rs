@@ -85,7 +85,7 @@ impl Resources {
 }
 
 /// Where an LRP or task may run (`rep.PlacementConstraint`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct PlacementConstraint {
     #[serde(rename = "PlacementTags", default, deserialize_with = "null_as_empty")]
     pub placement_tags: Vec<String>,
