@@ -8,6 +8,12 @@ packages=(
   postgresql          # initdb/pg_ctl: tests start their own throwaway cluster
   ca-certificates
   curl
+  runc                # the OCI runtime garden runs containers with
+  busybox-static      # the rootfs of test and dev containers
+  nats-server         # route-emitter tests publish to a real NATS
+  iptables            # garden's host port -> container port mapping
+  nftables
+  iproute2            # ip netns / veth for cell networking tests
 )
 
 missing=()

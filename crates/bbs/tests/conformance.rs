@@ -1,7 +1,7 @@
 //! Wire conformance: replays the exchanges captured between Diego's BBS and
 //! cfdot (`shared/conformance/bbs`, beside the repository) against our BBS
 //! and compares the decoded answers after blanking volatile fields (epochs,
-//! timestamps). Set DIEGO_SKIP_CONFORMANCE=1 to skip when the corpus is absent.
+//! timestamps). Skipped, saying so, when the corpus is absent.
 
 mod api_support;
 
@@ -11,9 +11,6 @@ use models::*;
 use prost::Message;
 use std::path::{Path, PathBuf};
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/bbs")
-}
 
 trait Normalize {
     fn normalize(&mut self);
@@ -118,18 +115,9 @@ fn decode_normalized(path: &str, bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn replay_diego_conformance_corpus() {
-    let dir = corpus_dir();
-    if !dir.is_dir() {
-        if std::env::var("DIEGO_SKIP_CONFORMANCE").as_deref() == Ok("1") {
-            eprintln!("conformance corpus absent at {}; skipped", dir.display());
-            return;
-        }
-        panic!(
-            "conformance corpus not found at {} (it lives beside the repository in shared/conformance/bbs); \
-             set DIEGO_SKIP_CONFORMANCE=1 to skip",
-            dir.display()
-        );
-    }
+    let Some(dir) = testkit::conformance::corpus_dir() else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))

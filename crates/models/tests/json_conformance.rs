@@ -1,8 +1,8 @@
 //! Our Go-JSON forms against what Diego's own cfdot printed for the same
 //! BBS responses, and against the requests it built from JSON specs.
 //!
-//! The corpus lives beside the repository at `shared/conformance/bbs`; set
-//! `DIEGO_SKIP_CONFORMANCE=1` to skip when it is not available.
+//! The corpus lives beside the repository at `shared/conformance/bbs`; the
+//! tests are skipped, saying so, when it is not available.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,18 +12,7 @@ use models::*;
 use prost::Message;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/bbs");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("DIEGO_SKIP_CONFORMANCE").as_deref() == Ok("1") {
-        eprintln!("conformance corpus not found; skipped (DIEGO_SKIP_CONFORMANCE=1)");
-        return None;
-    }
-    panic!(
-        "conformance corpus not found at {} (set DIEGO_SKIP_CONFORMANCE=1 to skip)",
-        dir.display()
-    );
+    testkit::conformance::corpus_dir()
 }
 
 fn entries(dir: &Path) -> Vec<PathBuf> {

@@ -134,20 +134,9 @@ pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-/// The conformance corpus, or None when absent and DIEGO_SKIP_CONFORMANCE=1.
+/// The conformance corpus, or None (skipped, saying so) when absent.
 pub fn corpus() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/bbs");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("DIEGO_SKIP_CONFORMANCE").as_deref() == Ok("1") {
-        eprintln!("conformance corpus not found; skipped (DIEGO_SKIP_CONFORMANCE=1)");
-        return None;
-    }
-    panic!(
-        "conformance corpus not found at {} (set DIEGO_SKIP_CONFORMANCE=1 to skip)",
-        dir.display()
-    );
+    testkit::conformance::corpus_dir()
 }
 
 pub fn entries(dir: &std::path::Path) -> Vec<PathBuf> {

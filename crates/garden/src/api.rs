@@ -1,0 +1,175 @@
+//! The container backend's API, in Garden's vocabulary.
+//!
+//! The executor is written against [`Backend`] and [`Process`]; the runc
+//! implementation in this crate is the one a cell uses.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Key/value labels kept with a container (Garden's properties); the
+/// executor stores its own state in them and lists containers by them.
+pub type Properties = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GardenError {
+    #[error("unknown handle: {0}")]
+    ContainerNotFound(String),
+    #[error("handle already exists: {0}")]
+    HandleExists(String),
+    #[error("insufficient resources: {0}")]
+    InsufficientResources(String),
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+    #[error("{0}")]
+    Runtime(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Unique name of the container (the executor uses the instance or
+    /// task guid).
+    pub handle: String,
+    /// `preloaded:NAME` (a directory of the backend's rootfs map, made
+    /// copy-on-write per container), later `docker://...`.
+    pub image: String,
+    /// `KEY=VALUE` pairs every process in the container starts with.
+    pub env: Vec<String>,
+    pub bind_mounts: Vec<BindMount>,
+    pub limits: Limits,
+    /// Container ports to map to host ports (host port 0: pick a free one).
+    pub net_in: Vec<PortMapping>,
+    pub properties: Properties,
+    /// Privileged containers keep root's capabilities and are not
+    /// user-namespaced (Diego: `privileged` on the DesiredLRP/Task).
+    pub privileged: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    pub src_path: String,
+    pub dst_path: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory limit in bytes (0: none).
+    pub memory_bytes: u64,
+    /// Disk limit in bytes (0: none; enforced where the filesystem allows).
+    pub disk_bytes: u64,
+    /// Maximum number of processes (0: none).
+    pub max_pids: u64,
+    /// Relative CPU weight (Diego's cpu_weight, 1..=100; 0: default).
+    pub cpu_weight: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortMapping {
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// Program to run, looked up in the container's PATH when relative.
+    pub path: String,
+    pub args: Vec<String>,
+    /// Added to the container's env (`KEY=VALUE`).
+    pub env: Vec<String>,
+    /// Working directory; empty: the user's home or `/`.
+    pub dir: String,
+    /// User name or uid in the container; empty: root.
+    pub user: String,
+    /// RLIMIT_NOFILE for the process (None: the runtime's default).
+    pub nofile: Option<u64>,
+}
+
+/// Where a process's output goes (None: discarded) and its input comes from.
+#[derive(Default)]
+pub struct ProcessIo {
+    pub stdin: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    pub stdout: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    pub stderr: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Terminate,
+    Kill,
+}
+
+/// A process running in a container.
+#[async_trait]
+pub trait Process: Send + Sync {
+    fn id(&self) -> String;
+    /// Waits for the process to exit; its exit status (128 + signal number
+    /// when killed by a signal, as a shell reports it).
+    async fn wait(&self) -> Result<i32, GardenError>;
+    async fn signal(&self, signal: Signal) -> Result<(), GardenError>;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// "active" or "stopped".
+    pub state: String,
+    /// Things that happened to the container, as Garden reports them; the
+    /// executor looks for "out of memory".
+    pub events: Vec<String>,
+    pub host_ip: String,
+    pub container_ip: String,
+    pub external_ip: String,
+    pub mapped_ports: Vec<PortMapping>,
+    pub properties: Properties,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerMetrics {
+    pub memory_usage_bytes: u64,
+    pub disk_usage_bytes: u64,
+    pub cpu_usage: Duration,
+}
+
+/// The container backend.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    async fn ping(&self) -> Result<(), GardenError>;
+    async fn create(&self, spec: ContainerSpec) -> Result<ContainerInfo, GardenError>;
+    /// Kills every process, then removes everything the container had:
+    /// mounts, cgroups, network namespace, port mapping rules, files.
+    async fn destroy(&self, handle: &str) -> Result<(), GardenError>;
+    /// Handles of the containers whose properties include all of `filter`.
+    async fn containers(&self, filter: &Properties) -> Result<Vec<String>, GardenError>;
+    async fn info(&self, handle: &str) -> Result<ContainerInfo, GardenError>;
+    async fn metrics(&self, handle: &str) -> Result<ContainerMetrics, GardenError>;
+    async fn run(
+        &self,
+        handle: &str,
+        spec: ProcessSpec,
+        io: ProcessIo,
+    ) -> Result<Box<dyn Process>, GardenError>;
+    /// Extracts a tar stream into the container at `dst_path` (created if
+    /// missing), owned by `user` (empty: root).
+    async fn stream_in(
+        &self,
+        handle: &str,
+        dst_path: &str,
+        user: &str,
+        tar: Box<dyn AsyncRead + Send + Unpin>,
+    ) -> Result<(), GardenError>;
+    /// A tar stream of `src_path` in the container (a file or a directory).
+    async fn stream_out(&self, handle: &str, src_path: &str) -> Result<Bytes, GardenError>;
+    /// Total memory and disk the backend offers, and how many containers.
+    async fn capacity(&self) -> Result<Capacity, GardenError>;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub memory_bytes: u64,
+    pub disk_bytes: u64,
+    pub max_containers: u64,
+}
