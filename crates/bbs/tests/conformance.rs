@@ -9,7 +9,7 @@ use api_support::TestBbs;
 use axum::http::StatusCode;
 use models::*;
 use prost::Message;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 
 trait Normalize {
