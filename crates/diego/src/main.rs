@@ -9,6 +9,8 @@
 //! holding the `auctioneer` lock). Other components (rep, cfdot, dev)
 //! arrive as further subcommands.
 
+mod dev;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +45,13 @@ enum Command {
         /// JSON config file (Diego's auctioneer field names; see `auctioneer::config`).
         #[arg(long, env = "DIEGO_AUCTIONEER_CONFIG")]
         config: PathBuf,
+    },
+    /// Run the whole system in this process on the embedded default
+    /// (SQLite files in the data directory), on Diego's usual loopback ports.
+    Dev {
+        /// Where the databases, the encryption key and blobs are kept.
+        #[arg(long, env = "DIEGO_DEV_DATA_DIR", default_value = ".diego")]
+        data_dir: PathBuf,
     },
 }
 
@@ -121,6 +130,23 @@ async fn run_auctioneer(config: PathBuf) -> anyhow::Result<()> {
     outcome
 }
 
+async fn run_dev(data_dir: PathBuf) -> anyhow::Result<()> {
+    init_logging("warn");
+    let data = dev::DataDir::open(&data_dir)?;
+    let system = dev::DevSystem::start(&data, &dev::DevAddresses::default()).await?;
+    println!("diego dev: data in {}", data.root().display());
+    for (what, addr) in system.listening() {
+        println!("  {what:<14} {addr}");
+    }
+    println!("Ctrl-C stops everything.");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate() => {}
+    }
+    system.shutdown().await;
+    Ok(())
+}
+
 #[cfg(unix)]
 async fn terminate() {
     if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -142,6 +168,7 @@ async fn main() {
         Command::Bbs { config } => run_bbs(config).await,
         Command::Locket { config } => run_locket(config).await,
         Command::Auctioneer { config } => run_auctioneer(config).await,
+        Command::Dev { data_dir } => run_dev(data_dir).await,
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");

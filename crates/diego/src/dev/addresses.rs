@@ -1,0 +1,41 @@
+//! Where each component of `diego dev` listens: Diego's usual ports on
+//! loopback, so the operator tools' defaults reach them.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone)]
+pub struct DevAddresses {
+    pub locket: SocketAddr,
+    pub bbs: SocketAddr,
+    pub bbs_health: SocketAddr,
+    pub auctioneer: SocketAddr,
+    pub file_server: SocketAddr,
+}
+
+impl Default for DevAddresses {
+    fn default() -> Self {
+        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        Self {
+            locket: at(8891),
+            bbs: at(8889),
+            bbs_health: at(8890),
+            auctioneer: at(9016),
+            file_server: at(8084),
+        }
+    }
+}
+
+impl DevAddresses {
+    /// Every address on port 0 (the OS picks): for tests running several
+    /// systems side by side.
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            locket: any,
+            bbs: any,
+            bbs_health: any,
+            auctioneer: any,
+            file_server: any,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! `diego dev`: the whole system in one process on one machine, on the
+//! embedded default (SQLite files under the data directory).
+//!
+//! Components start in dependency order, each on a fixed loopback address
+//! (so `cfdot` and `diego push` find them without flags) and exactly as
+//! their own subcommands would run them: locket, then the bbs (which takes
+//! the `bbs` lock), the auctioneer (the `auctioneer` lock), the file server.
+
+mod addresses;
+mod components;
+mod layout;
+
+pub use addresses::DevAddresses;
+pub use components::DevSystem;
+pub use layout::DataDir;
+
+#[cfg(test)]
+mod tests;

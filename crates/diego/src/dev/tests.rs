@@ -1,0 +1,66 @@
+//! `diego dev`'s system in a temp data directory: every component answers,
+//! and a restart reads back what the first run wrote (same key, same files).
+
+use super::*;
+use prost::Message;
+
+async fn post<Resp: Message + Default>(bbs: &str, path: &str, body: Vec<u8>) -> Resp {
+    let body = reqwest::Client::new()
+        .post(format!("{bbs}{path}"))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    Resp::decode(body).unwrap()
+}
+
+#[tokio::test]
+async fn starts_serves_and_restarts_on_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::open(&dir.path().join("data")).unwrap();
+    std::fs::write(data.static_dir().join("blob.txt"), "bits").unwrap();
+
+    let system = DevSystem::start(&data, &DevAddresses::ephemeral())
+        .await
+        .unwrap();
+    let bbs = format!("http://{}", system.bbs.addr);
+    let r: models::UpsertDomainResponse = post(
+        &bbs,
+        "/v1/domains/upsert",
+        models::UpsertDomainRequest {
+            domain: "cf-apps".into(),
+            ttl: 0,
+        }
+        .encode_to_vec(),
+    )
+    .await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    let blob = reqwest::get(file_server::blob_url(&system.file_server.addr, "blob.txt"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(blob, "bits");
+    let listed: Vec<_> = system.listening().into_iter().map(|(w, _)| w).collect();
+    assert_eq!(
+        listed,
+        ["locket", "bbs", "bbs /metrics", "auctioneer", "file-server"]
+    );
+    system.shutdown().await;
+
+    // Domains list takes no request message.
+    // The second run holds the same encryption key, so it reads the data.
+    let system = DevSystem::start(&data, &DevAddresses::ephemeral())
+        .await
+        .unwrap();
+    let bbs = format!("http://{}", system.bbs.addr);
+    let r: models::DomainsResponse = post(&bbs, "/v1/domains/list", Vec::new()).await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert_eq!(r.domains, ["cf-apps"]);
+    system.shutdown().await;
+}
