@@ -4,7 +4,12 @@
 //! RUNNING actual LRPs over N/instances-per-lrp desired LRPs on C cells,
 //! plus tasks, then times the convergence passes and the bulk reads the
 //! reps and the auctioneer make, and prints a table and the peak RSS.
+//!
+//! `bench bbs` runs Diego's benchmarkbbs workload (simulated reps, nsync,
+//! route emitters, event streams) against `diego bbs` and `diego locket`
+//! child processes; see `bbs_load`.
 
+mod bbs_load;
 mod convergence;
 mod report;
 
@@ -21,6 +26,8 @@ struct Cli {
 enum Cmd {
     /// Times LRP/task convergence and bulk reads over a seeded store.
     Convergence(convergence::Args),
+    /// Diego's benchmarkbbs workload against a BBS and locket process.
+    Bbs(bbs_load::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +41,6 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Convergence(args) => convergence::run(args),
+        Cmd::Bbs(args) => bbs_load::run(args),
     }
 }

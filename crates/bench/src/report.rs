@@ -107,7 +107,12 @@ pub fn table(measures: &[Measure]) -> String {
 
 /// A field of /proc/self/status in KiB (VmHWM: peak RSS, VmRSS: current).
 pub fn proc_status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    proc_status_kib_of("self", field)
+}
+
+/// A field of /proc/<pid>/status in KiB.
+pub fn proc_status_kib_of(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| {
         let rest = l.strip_prefix(field)?.strip_prefix(':')?;
         rest.trim().trim_end_matches("kB").trim().parse().ok()

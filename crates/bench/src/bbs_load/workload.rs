@@ -1,0 +1,320 @@
+//! The clients of benchmarkbbs's workload, each on a 30 s cycle with a
+//! random first offset: simulated reps (bulk fetch of their cell's actual
+//! LRPs and tasks, then claim+start of a percentage of them), an
+//! nsync-like bulker (all scheduling infos), a cell-presence fetcher and
+//! cell-local route emitters (their cell's actual LRPs, then the routing
+//! infos of those LRPs; plus an event stream per cell, see `events`).
+
+use super::client::BbsClient;
+use super::stats::{EventCounts, Recorder};
+use bbs::events::Event;
+use models::{
+    start_actual_lrp_request::OptionalRoutable, ActualLrPsRequest, ActualLrPsResponse, ActualLrp,
+    ActualLrpLifecycleResponse, CellsResponse, ClaimActualLrpRequest, DesiredLrPsRequest,
+    DesiredLrPsResponse, DesiredLrpSchedulingInfosResponse, StartActualLrpRequest, TasksRequest,
+    TasksResponse,
+};
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+pub const REP_BULK_FETCH: &str = "rep bulk fetch: actual LRPs of the cell";
+pub const REP_TASK_FETCH: &str = "rep bulk fetch: tasks of the cell";
+pub const REP_BULK_LOOP: &str = "rep bulk loop (fetches + writes)";
+pub const REP_CLAIM: &str = "rep claim actual LRP";
+pub const REP_START: &str = "rep start actual LRP";
+pub const NSYNC_FETCH: &str = "nsync fetch all scheduling infos";
+pub const CELLS_FETCH: &str = "fetch all cell presences";
+pub const EMITTER_ACTUALS: &str = "route emitter: actual LRPs of the cell";
+pub const EMITTER_ROUTING: &str = "route emitter: routing infos of the cell's LRPs";
+
+/// What every client of the load shares.
+pub struct Load {
+    pub client: BbsClient,
+    pub rec: Recorder,
+    pub events: EventCounts,
+    pub cells: Vec<String>,
+    /// Actual LRPs each cell holds.
+    pub expected_per_cell: Vec<usize>,
+    pub desired_total: usize,
+    pub percent_writes: f64,
+    pub cycle: Duration,
+    pub cycles: usize,
+    /// Bounds the requests in flight (Diego's benchmark bounds them too).
+    pub in_flight: Semaphore,
+    /// When the load starts (set once the event streams are open).
+    pub start: std::sync::OnceLock<Instant>,
+}
+
+impl Load {
+    async fn call<Req: prost::Message, Resp: prost::Message + Default + super::client::HasError>(
+        &self,
+        kind: &'static str,
+        path: &str,
+        req: &Req,
+    ) -> Option<Resp> {
+        self.rec
+            .time(kind, async {
+                let _permit = self.in_flight.acquire().await?;
+                self.client.call::<Req, Resp>(path, req).await
+            })
+            .await
+    }
+
+    /// Sleeps until cycle `j` of a client whose first cycle starts at `offset`.
+    async fn wait_cycle(&self, offset: Duration, j: usize) {
+        let start = *self.start.get_or_init(Instant::now);
+        let at = start + offset + self.cycle * j as u32;
+        tokio::time::sleep_until(at.into()).await;
+    }
+
+    fn offset(&self, rng: &mut impl Rng) -> Duration {
+        self.cycle.mul_f64(rng.gen::<f64>())
+    }
+}
+
+fn actuals_of(cell: &str) -> ActualLrPsRequest {
+    ActualLrPsRequest {
+        cell_id: cell.to_string(),
+        ..Default::default()
+    }
+}
+
+/// One simulated rep.
+pub async fn rep(load: Arc<Load>, cell: usize, seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let offset = load.offset(&mut rng);
+    let cell_id = load.cells[cell].clone();
+    for j in 0..load.cycles {
+        load.wait_cycle(offset, j).await;
+        let t = Instant::now();
+        let Some(actuals) = load
+            .call::<_, ActualLrPsResponse>(
+                REP_BULK_FETCH,
+                "/v1/actual_lrps/list",
+                &actuals_of(&cell_id),
+            )
+            .await
+        else {
+            continue;
+        };
+        if actuals.actual_lrps.len() != load.expected_per_cell[cell] {
+            load.rec.mismatches.lock().unwrap().push(format!(
+                "{cell_id}: {} actual LRPs, want {}",
+                actuals.actual_lrps.len(),
+                load.expected_per_cell[cell]
+            ));
+        }
+        let tasks = TasksRequest {
+            cell_id: cell_id.clone(),
+            ..Default::default()
+        };
+        load.call::<_, TasksResponse>(REP_TASK_FETCH, "/v1/tasks/list.r3", &tasks)
+            .await;
+        // Claim then start: two writes, hence half the percentage (as Diego's benchmark).
+        let chosen: Vec<ActualLrp> = actuals
+            .actual_lrps
+            .into_iter()
+            .filter(|_| rng.gen::<f64>() * 100.0 < load.percent_writes / 2.0)
+            .collect();
+        let writes = chosen.iter().map(|lrp| claim_and_start(&load, cell, lrp));
+        futures::future::join_all(writes).await;
+        let took = t.elapsed();
+        load.rec.record(REP_BULK_LOOP, took);
+        if took > load.cycle {
+            load.rec.overruns.lock().unwrap().push(format!(
+                "{cell_id} rep bulk loop {j} took {took:?} (> {:?})",
+                load.cycle
+            ));
+        }
+    }
+}
+
+async fn claim_and_start(load: &Load, cell: usize, lrp: &ActualLrp) {
+    let key = lrp.actual_lrp_key.clone().unwrap_or_default();
+    let instance_key = lrp.actual_lrp_instance_key.clone();
+    let claim = ClaimActualLrpRequest {
+        process_guid: key.process_guid.clone(),
+        index: key.index,
+        actual_lrp_instance_key: instance_key.clone(),
+    };
+    if load
+        .call::<_, ActualLrpLifecycleResponse>(REP_CLAIM, "/v1/actual_lrps/claim", &claim)
+        .await
+        .is_none()
+    {
+        return;
+    }
+    // RUNNING -> CLAIMED is one instance change.
+    load.events.expect(cell, 1);
+    let start = StartActualLrpRequest {
+        actual_lrp_key: Some(key),
+        actual_lrp_instance_key: instance_key,
+        actual_lrp_net_info: lrp.actual_lrp_net_info.clone(),
+        actual_lrp_internal_routes: lrp.actual_lrp_internal_routes.clone(),
+        metric_tags: lrp.metric_tags.clone(),
+        optional_routable: Some(OptionalRoutable::Routable(true)),
+        availability_zone: lrp.availability_zone.clone(),
+    };
+    if load
+        .call::<_, ActualLrpLifecycleResponse>(REP_START, "/v1/actual_lrps/start.r1", &start)
+        .await
+        .is_some()
+    {
+        load.events.expect(cell, 1);
+    }
+}
+
+/// The nsync bulker: every scheduling info, every cycle.
+pub async fn nsync(load: Arc<Load>, seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let offset = load.offset(&mut rng);
+    for j in 0..load.cycles {
+        load.wait_cycle(offset, j).await;
+        let t = Instant::now();
+        let got = load
+            .call::<_, DesiredLrpSchedulingInfosResponse>(
+                NSYNC_FETCH,
+                "/v1/desired_lrp_scheduling_infos/list",
+                &DesiredLrPsRequest::default(),
+            )
+            .await;
+        if let Some(got) = got {
+            if got.desired_lrp_scheduling_infos.len() != load.desired_total {
+                load.rec.mismatches.lock().unwrap().push(format!(
+                    "nsync: {} scheduling infos, want {}",
+                    got.desired_lrp_scheduling_infos.len(),
+                    load.desired_total
+                ));
+            }
+        }
+        if t.elapsed() > load.cycle {
+            load.rec
+                .overruns
+                .lock()
+                .unwrap()
+                .push(format!("nsync fetch {j} took {:?}", t.elapsed()));
+        }
+    }
+}
+
+/// Fetches the cell presences every cycle (benchmarkbbs's ensureCellsRegistered).
+pub async fn cells(load: Arc<Load>, seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let offset = load.offset(&mut rng);
+    for j in 0..load.cycles {
+        load.wait_cycle(offset, j).await;
+        let got = load
+            .call::<_, CellsResponse>(CELLS_FETCH, "/v1/cells/list.r1", &())
+            .await;
+        if let Some(got) = got {
+            if got.cells.len() != load.cells.len() {
+                load.rec.mismatches.lock().unwrap().push(format!(
+                    "cells: {} presences, want {}",
+                    got.cells.len(),
+                    load.cells.len()
+                ));
+            }
+        }
+    }
+}
+
+/// A cell-local route emitter's bulk loop.
+pub async fn route_emitter(load: Arc<Load>, cell: usize, seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let offset = load.offset(&mut rng);
+    let cell_id = load.cells[cell].clone();
+    for j in 0..load.cycles {
+        load.wait_cycle(offset, j).await;
+        let t = Instant::now();
+        let Some(actuals) = load
+            .call::<_, ActualLrPsResponse>(
+                EMITTER_ACTUALS,
+                "/v1/actual_lrps/list",
+                &actuals_of(&cell_id),
+            )
+            .await
+        else {
+            continue;
+        };
+        let guids: Vec<String> = actuals
+            .actual_lrps
+            .iter()
+            .filter_map(|l| l.actual_lrp_key.as_ref().map(|k| k.process_guid.clone()))
+            .collect();
+        let want = guids.len();
+        let req = DesiredLrPsRequest {
+            process_guids: guids,
+            ..Default::default()
+        };
+        if let Some(got) = load
+            .call::<_, DesiredLrPsResponse>(
+                EMITTER_ROUTING,
+                "/v1/desired_lrp_routing_infos/list",
+                &req,
+            )
+            .await
+        {
+            if got.desired_lrps.len() != want {
+                load.rec.mismatches.lock().unwrap().push(format!(
+                    "{cell_id}: {} routing infos, want {want}",
+                    got.desired_lrps.len()
+                ));
+            }
+        }
+        if t.elapsed() > load.cycle {
+            load.rec.overruns.lock().unwrap().push(format!(
+                "{cell_id} route emitter loop {j} took {:?}",
+                t.elapsed()
+            ));
+        }
+    }
+}
+
+/// Counts instance-changed events on the stream of `cell` (None: the
+/// global stream); `subscribed` is called once the stream is open.
+pub async fn events(
+    load: Arc<Load>,
+    cell: Option<usize>,
+    subscribed: tokio::sync::mpsc::Sender<()>,
+) {
+    let cell_id = cell.map(|c| load.cells[c].clone()).unwrap_or_default();
+    let counts = &load.events;
+    let r = load
+        .client
+        .instance_events(
+            &cell_id,
+            || {
+                let _ = subscribed.try_send(());
+            },
+            |ev| {
+                let Event::ActualLrpInstanceChanged(e) = ev else {
+                    return;
+                };
+                match cell {
+                    None => {
+                        counts.received_global.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(c) => {
+                        let on = e
+                            .actual_lrp_instance_key
+                            .as_ref()
+                            .map(|k| k.cell_id.as_str())
+                            .unwrap_or("");
+                        if on == cell_id {
+                            counts.received_by_cell[c].fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            counts.foreign.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            },
+        )
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(cell = %cell_id, error = %e, "event stream failed");
+    }
+    counts.streams_ended.fetch_add(1, Ordering::Relaxed);
+}
