@@ -178,6 +178,9 @@ pub struct SimCell {
     pub url: String,
     inner: Shared,
     presence: Option<LockHandle>,
+    /// What `restore_presence` registers again: the locket client and
+    /// the presence resource (same key, value and owner).
+    presence_spec: Option<(locket::client::LocketClient, locket::proto::Resource)>,
     server: JoinHandle<()>,
 }
 
@@ -310,7 +313,7 @@ impl SimCell {
             )?),
             None => None,
         };
-        let presence = match &cfg.locket {
+        let presence_spec = match &cfg.locket {
             Some(lc) => {
                 let client = locket::client::connect_lazy(lc)?;
                 let value = cfg.presence(&url).to_go_json();
@@ -319,10 +322,13 @@ impl SimCell {
                     &uuid::Uuid::new_v4().to_string(),
                     &value,
                 );
-                Some(PresenceRunner::new(client, resource).spawn())
+                Some((client, resource))
             }
             None => None,
         };
+        let presence = presence_spec
+            .clone()
+            .map(|(client, resource)| PresenceRunner::new(client, resource).spawn());
         let inner = Arc::new(Mutex::new(Inner {
             url: url.clone(),
             cfg: cfg.clone(),
@@ -348,6 +354,7 @@ impl SimCell {
             url,
             inner,
             presence,
+            presence_spec,
             server,
         })
     }
@@ -365,6 +372,29 @@ impl SimCell {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Stops keeping the presence (locket drops it after its TTL, as when
+    /// a rep is cut off); the containers stay.
+    pub async fn drop_presence(&mut self) {
+        if let Some(p) = self.presence.take() {
+            p.stop().await;
+        }
+    }
+
+    /// Registers the presence again (a cut-off cell that came back).
+    pub fn restore_presence(&mut self) {
+        if self.presence.is_none() {
+            if let Some((client, resource)) = self.presence_spec.clone() {
+                self.presence = Some(PresenceRunner::new(client, resource).spawn());
+            }
+        }
+    }
+
+    /// Stops answering the rep API (connections are refused) while the
+    /// presence stays: a registered cell whose rep is unreachable.
+    pub fn stop_serving(&self) {
+        self.server.abort();
     }
 
     pub async fn stop(mut self) {

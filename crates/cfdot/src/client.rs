@@ -260,7 +260,7 @@ fn media_type(resp: &reqwest::Response) -> String {
 
 /// A transport error in Go's words where we can tell (`dial tcp ADDR:
 /// connect: connection refused`), else reqwest's error chain.
-fn describe(e: &reqwest::Error, url: &str) -> String {
+pub(crate) fn describe(e: &reqwest::Error, url: &str) -> String {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {

@@ -8,6 +8,8 @@ pub mod commands;
 pub mod error;
 pub mod flags;
 pub mod locket_tls;
+pub mod rep_client;
+pub mod rep_state;
 pub mod sse;
 
 use std::io::Write;

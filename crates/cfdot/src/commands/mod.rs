@@ -12,12 +12,12 @@ use crate::error::{go_os_error_text, Failure};
 use crate::flags::Connection;
 
 pub mod actual_lrps;
+pub mod cell_state;
 pub mod cells;
 pub mod desired_lrps;
 pub mod domains;
 pub mod events;
 pub mod locket;
-pub mod pending;
 pub mod tasks;
 
 /// Where a command writes.
@@ -68,7 +68,7 @@ pub fn specs() -> Vec<CommandSpec> {
     v.extend(cells::specs());
     v.extend(events::specs());
     v.extend(locket::specs());
-    v.extend(pending::specs());
+    v.extend(cell_state::specs());
     v
 }
 
@@ -95,7 +95,7 @@ pub async fn run(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Resu
     if let Some(r) = locket::run(inv, conn, out).await {
         return r;
     }
-    if let Some(r) = pending::run(inv, conn, out).await {
+    if let Some(r) = cell_state::run(inv, conn, out).await {
         return r;
     }
     Err(Failure::other(format!(
