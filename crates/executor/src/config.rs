@@ -1,0 +1,44 @@
+//! The executor's settings (Diego's executor configuration names, in Rust
+//! form).
+
+use crate::checks::CheckConfig;
+use crate::resources::ExecutorResources;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Put in every container's `executor:owner` property; the executor
+    /// lists (and reaps) only its own containers.
+    pub owner_name: String,
+    /// Diego's `max_containers` (250).
+    pub max_containers: u64,
+    /// The cell's capacity; None: "auto", from the backend.
+    pub capacity: Option<ExecutorResources>,
+    /// Between TERM and KILL when stopping (Diego: 10 s).
+    pub graceful_shutdown_interval: Duration,
+    pub checks: CheckConfig,
+    /// Lines of output kept per container.
+    pub log_buffer_lines: usize,
+    /// Downloads, uploads and the download cache.
+    pub temp_dir: PathBuf,
+    /// Diego: 5.
+    pub max_concurrent_downloads: usize,
+    pub max_concurrent_uploads: usize,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            owner_name: "executor".into(),
+            max_containers: 250,
+            capacity: None,
+            graceful_shutdown_interval: Duration::from_secs(10),
+            checks: CheckConfig::default(),
+            log_buffer_lines: 1000,
+            temp_dir: std::env::temp_dir().join("executor"),
+            max_concurrent_downloads: 5,
+            max_concurrent_uploads: 5,
+        }
+    }
+}

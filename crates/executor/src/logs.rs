@@ -1,0 +1,249 @@
+//! Instance logs: every line a container's processes and steps write, kept
+//! in a bounded per-container buffer and broadcast to whoever follows them
+//! (the rep, `diego logs`).
+
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::io::AsyncWrite;
+use tokio::sync::broadcast;
+
+/// Lines longer than this are split (Diego's log streamer's message limit).
+const MAX_LINE_BYTES: usize = 60 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// e.g. `APP/PROC/WEB`, `HEALTH`, `STG`.
+    pub source: String,
+    pub stream: Stream,
+    pub text: String,
+    pub timestamp_ns: i64,
+}
+
+pub struct InstanceLog {
+    lines: Mutex<VecDeque<LogLine>>,
+    capacity: usize,
+    tx: broadcast::Sender<LogLine>,
+}
+
+impl InstanceLog {
+    /// Keeps the last `capacity` lines.
+    pub fn new(capacity: usize) -> Arc<Self> {
+        let (tx, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            lines: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            capacity: capacity.max(1),
+            tx,
+        })
+    }
+
+    pub fn push(&self, source: &str, stream: Stream, text: &str) {
+        let line = LogLine {
+            source: source.to_string(),
+            stream,
+            text: text.to_string(),
+            timestamp_ns: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0),
+        };
+        {
+            let mut lines = self.lines.lock().unwrap();
+            if lines.len() == self.capacity {
+                lines.pop_front();
+            }
+            lines.push_back(line.clone());
+        }
+        // Nobody following is fine.
+        let _ = self.tx.send(line);
+    }
+
+    /// The buffered lines, oldest first.
+    pub fn lines(&self) -> Vec<LogLine> {
+        self.lines.lock().unwrap().iter().cloned().collect()
+    }
+
+    /// Lines pushed from now on (a slow follower misses lines, told by
+    /// `RecvError::Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
+        self.tx.subscribe()
+    }
+}
+
+/// Writes into an instance log under one source name.
+#[derive(Clone)]
+pub struct LogStreamer {
+    log: Arc<InstanceLog>,
+    source: String,
+}
+
+impl LogStreamer {
+    pub fn new(log: Arc<InstanceLog>, source: &str) -> Self {
+        Self {
+            log,
+            source: source.to_string(),
+        }
+    }
+
+    /// The same log under `source`; an empty source keeps the current one
+    /// (an action's `log_source` overrides the container's).
+    pub fn with_source(&self, source: &str) -> Self {
+        if source.is_empty() {
+            self.clone()
+        } else {
+            Self::new(self.log.clone(), source)
+        }
+    }
+
+    pub fn source_name(&self) -> &str {
+        &self.source
+    }
+
+    /// Writes `text` to stdout, one log line per line of it.
+    pub fn out(&self, text: &str) {
+        self.emit(Stream::Stdout, text);
+    }
+
+    pub fn err(&self, text: &str) {
+        self.emit(Stream::Stderr, text);
+    }
+
+    fn emit(&self, stream: Stream, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        for line in text.trim_end_matches('\n').split('\n') {
+            self.log.push(&self.source, stream, line);
+        }
+    }
+
+    pub fn stdout(&self) -> LineWriter {
+        LineWriter::new(self.clone(), Stream::Stdout)
+    }
+
+    pub fn stderr(&self) -> LineWriter {
+        LineWriter::new(self.clone(), Stream::Stderr)
+    }
+}
+
+/// A process's output stream cut into log lines.
+pub struct LineWriter {
+    streamer: LogStreamer,
+    stream: Stream,
+    pending: Vec<u8>,
+}
+
+impl LineWriter {
+    fn new(streamer: LogStreamer, stream: Stream) -> Self {
+        Self {
+            streamer,
+            stream,
+            pending: Vec::new(),
+        }
+    }
+
+    fn push_line(&mut self, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        self.streamer
+            .log
+            .push(&self.streamer.source, self.stream, text);
+    }
+
+    fn write_bytes(&mut self, mut buf: &[u8]) {
+        while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+            if self.pending.is_empty() {
+                self.push_line(&buf[..nl]);
+            } else {
+                let mut line = std::mem::take(&mut self.pending);
+                line.extend_from_slice(&buf[..nl]);
+                self.push_line(&line);
+            }
+            buf = &buf[nl + 1..];
+        }
+        self.pending.extend_from_slice(buf);
+        while self.pending.len() >= MAX_LINE_BYTES {
+            let rest = self.pending.split_off(MAX_LINE_BYTES);
+            let full = std::mem::replace(&mut self.pending, rest);
+            self.push_line(&full);
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            self.push_line(&line);
+        }
+    }
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.write_bytes(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.finish();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn output_becomes_lines_in_a_bounded_buffer() {
+        let log = InstanceLog::new(3);
+        let mut follow = log.subscribe();
+        let app = LogStreamer::new(log.clone(), "APP/PROC/WEB");
+        let mut w = app.stdout();
+        w.write_all(b"one\ntw").await.unwrap();
+        w.write_all(b"o\r\nthree\nfour").await.unwrap();
+        w.shutdown().await.unwrap();
+        app.with_source("HEALTH").err("five\n");
+        let texts: Vec<_> = log.lines().into_iter().map(|l| l.text).collect();
+        assert_eq!(texts, ["three", "four", "five"]);
+        let first = follow.recv().await.unwrap();
+        assert_eq!((first.text.as_str(), first.stream), ("one", Stream::Stdout));
+        assert_eq!(log.lines()[2].source, "HEALTH");
+        assert_eq!(log.lines()[2].stream, Stream::Stderr);
+    }
+
+    #[test]
+    fn long_lines_are_split() {
+        let log = InstanceLog::new(10);
+        let mut w = LogStreamer::new(log.clone(), "X").stdout();
+        w.write_bytes(&vec![b'a'; MAX_LINE_BYTES + 10]);
+        drop(w);
+        let lines = log.lines();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].text.len(), 10);
+    }
+}

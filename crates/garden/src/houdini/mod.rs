@@ -1,0 +1,296 @@
+//! houdini: a backend without isolation, like Garden's houdini, for
+//! machines where runc cannot run (not root) and for tests.
+//!
+//! Each container is a directory under the depot; its processes are host
+//! processes (one process group each) started in that directory, with the
+//! container's env. Paths a process names are looked up inside the
+//! container directory first, then on the host, so host tools (`/bin/sh`)
+//! work without a rootfs. Users are ignored: everything runs as the
+//! backend's own user.
+//!
+//! Ports: processes share the host's network, so a container port *is* a
+//! host port. A mapping asking for host port 0 is reported as
+//! `host_port == container_port`; instances on one houdini cell must
+//! therefore listen on distinct ports. Limits are recorded, not enforced,
+//! and no "out of memory" event is ever reported.
+
+mod process;
+mod tar;
+
+use crate::api::*;
+use async_trait::async_trait;
+use bytes::Bytes;
+use process::HoudiniProcess;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncRead;
+
+pub struct HoudiniBackend {
+    depot: PathBuf,
+    capacity: Capacity,
+    containers: Mutex<HashMap<String, Container>>,
+}
+
+struct Container {
+    spec: ContainerSpec,
+    dir: PathBuf,
+    processes: Vec<Arc<HoudiniProcess>>,
+    next_process: u64,
+}
+
+impl HoudiniBackend {
+    /// Containers live in `depot/<handle>`; `capacity` is what the backend
+    /// offers the executor.
+    pub fn new(depot: impl Into<PathBuf>, capacity: Capacity) -> Result<Self, GardenError> {
+        let depot = depot.into();
+        std::fs::create_dir_all(&depot)?;
+        Ok(Self {
+            depot,
+            capacity,
+            containers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The host's memory (from /proc/meminfo) and the depot filesystem's
+    /// size, with `max_containers`.
+    pub fn host_capacity(depot: &Path, max_containers: u64) -> Capacity {
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .map(|kb| kb * 1024)
+            .unwrap_or(4 << 30);
+        let disk_bytes = std::process::Command::new("df")
+            .args(["-B1", "--output=size"])
+            .arg(depot)
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .nth(1)
+                    .and_then(|l| l.trim().parse::<u64>().ok())
+            })
+            .unwrap_or(100 << 30);
+        Capacity {
+            memory_bytes,
+            disk_bytes,
+            max_containers,
+        }
+    }
+
+    fn dir_of(&self, handle: &str) -> Result<PathBuf, GardenError> {
+        let containers = self.containers.lock().unwrap();
+        containers
+            .get(handle)
+            .map(|c| c.dir.clone())
+            .ok_or_else(|| GardenError::ContainerNotFound(handle.to_string()))
+    }
+}
+
+/// `path` (absolute in the container's view) under the container directory;
+/// `..` components cannot climb out of it.
+pub(crate) fn in_container(dir: &Path, path: &str) -> PathBuf {
+    let mut out = dir.to_path_buf();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::ParentDir if out != dir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl Backend for HoudiniBackend {
+    async fn ping(&self) -> Result<(), GardenError> {
+        Ok(())
+    }
+
+    async fn create(&self, spec: ContainerSpec) -> Result<ContainerInfo, GardenError> {
+        if spec.handle.is_empty() || spec.handle.contains('/') || spec.handle.starts_with('.') {
+            return Err(GardenError::InvalidSpec(format!(
+                "bad handle {:?}",
+                spec.handle
+            )));
+        }
+        let dir = self.depot.join(&spec.handle);
+        {
+            let mut containers = self.containers.lock().unwrap();
+            if containers.contains_key(&spec.handle) {
+                return Err(GardenError::HandleExists(spec.handle));
+            }
+            containers.insert(
+                spec.handle.clone(),
+                Container {
+                    spec: spec.clone(),
+                    dir: dir.clone(),
+                    processes: Vec::new(),
+                    next_process: 0,
+                },
+            );
+        }
+        if let Err(e) = tokio::fs::create_dir_all(&dir).await {
+            self.containers.lock().unwrap().remove(&spec.handle);
+            return Err(e.into());
+        }
+        self.info(&spec.handle).await
+    }
+
+    async fn destroy(&self, handle: &str) -> Result<(), GardenError> {
+        let container = self
+            .containers
+            .lock()
+            .unwrap()
+            .remove(handle)
+            .ok_or_else(|| GardenError::ContainerNotFound(handle.to_string()))?;
+        for p in &container.processes {
+            p.kill_group();
+        }
+        for p in &container.processes {
+            let _ = p.wait().await;
+        }
+        match tokio::fs::remove_dir_all(&container.dir).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn containers(&self, filter: &Properties) -> Result<Vec<String>, GardenError> {
+        let containers = self.containers.lock().unwrap();
+        let mut handles: Vec<String> = containers
+            .iter()
+            .filter(|(_, c)| {
+                filter
+                    .iter()
+                    .all(|(k, v)| c.spec.properties.get(k) == Some(v))
+            })
+            .map(|(h, _)| h.clone())
+            .collect();
+        handles.sort();
+        Ok(handles)
+    }
+
+    async fn info(&self, handle: &str) -> Result<ContainerInfo, GardenError> {
+        let containers = self.containers.lock().unwrap();
+        let c = containers
+            .get(handle)
+            .ok_or_else(|| GardenError::ContainerNotFound(handle.to_string()))?;
+        let mapped_ports = c
+            .spec
+            .net_in
+            .iter()
+            .map(|m| PortMapping {
+                host_port: if m.host_port == 0 {
+                    m.container_port
+                } else {
+                    m.host_port
+                },
+                container_port: m.container_port,
+            })
+            .collect();
+        Ok(ContainerInfo {
+            state: "active".into(),
+            events: Vec::new(),
+            host_ip: "127.0.0.1".into(),
+            container_ip: "127.0.0.1".into(),
+            external_ip: "127.0.0.1".into(),
+            mapped_ports,
+            properties: c.spec.properties.clone(),
+        })
+    }
+
+    async fn metrics(&self, handle: &str) -> Result<ContainerMetrics, GardenError> {
+        let dir = self.dir_of(handle)?;
+        let disk_usage_bytes = tokio::task::spawn_blocking(move || disk_usage(&dir))
+            .await
+            .map_err(|e| GardenError::Runtime(e.to_string()))?;
+        Ok(ContainerMetrics {
+            memory_usage_bytes: 0,
+            disk_usage_bytes,
+            cpu_usage: Default::default(),
+        })
+    }
+
+    async fn run(
+        &self,
+        handle: &str,
+        spec: ProcessSpec,
+        io: ProcessIo,
+    ) -> Result<Box<dyn Process>, GardenError> {
+        let (dir, env, id) = {
+            let mut containers = self.containers.lock().unwrap();
+            let c = containers
+                .get_mut(handle)
+                .ok_or_else(|| GardenError::ContainerNotFound(handle.to_string()))?;
+            c.next_process += 1;
+            // Forget processes that are gone so long-lived containers
+            // running many checks don't grow.
+            c.processes.retain(|p| !p.exited());
+            (
+                c.dir.clone(),
+                c.spec.env.clone(),
+                format!("{handle}-{}", c.next_process),
+            )
+        };
+        let process = Arc::new(HoudiniProcess::spawn(id, &dir, &env, spec, io)?);
+        let mut containers = self.containers.lock().unwrap();
+        match containers.get_mut(handle) {
+            Some(c) => c.processes.push(process.clone()),
+            None => {
+                // Destroyed while starting.
+                process.kill_group();
+                return Err(GardenError::ContainerNotFound(handle.to_string()));
+            }
+        }
+        Ok(Box::new(process::ProcessHandle(process)))
+    }
+
+    async fn stream_in(
+        &self,
+        handle: &str,
+        dst_path: &str,
+        _user: &str,
+        tar: Box<dyn AsyncRead + Send + Unpin>,
+    ) -> Result<(), GardenError> {
+        let dst = in_container(&self.dir_of(handle)?, dst_path);
+        tar::extract(&dst, tar).await
+    }
+
+    async fn stream_out(&self, handle: &str, src_path: &str) -> Result<Bytes, GardenError> {
+        let src = in_container(&self.dir_of(handle)?, src_path);
+        tar::create(&src, src_path.ends_with('/')).await
+    }
+
+    async fn capacity(&self) -> Result<Capacity, GardenError> {
+        Ok(self.capacity)
+    }
+}
+
+fn disk_usage(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| disk_usage(&e.path()))
+                .sum::<u64>()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;
