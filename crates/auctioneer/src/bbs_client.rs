@@ -177,6 +177,23 @@ impl BbsClient {
         Ok(())
     }
 
+    /// CrashActualLRP, as a rep reports a container that exited.
+    pub async fn crash_actual_lrp(
+        &self,
+        key: &models::ActualLrpKey,
+        instance: &models::ActualLrpInstanceKey,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let req = models::CrashActualLrpRequest {
+            actual_lrp_key: Some(key.clone()),
+            actual_lrp_instance_key: Some(instance.clone()),
+            error_message: reason.to_string(),
+        };
+        let _: models::ActualLrpLifecycleResponse =
+            self.call("/v1/actual_lrps/crash", &req).await?;
+        Ok(())
+    }
+
     pub async fn remove_actual_lrp(
         &self,
         key: &models::ActualLrpKey,

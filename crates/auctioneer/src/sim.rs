@@ -191,22 +191,26 @@ fn instance_key(cell_id: &str, l: &Lrp) -> models::ActualLrpInstanceKey {
     }
 }
 
+/// The fake net info every simulated instance starts with.
+fn sim_net_info() -> models::ActualLrpNetInfo {
+    models::ActualLrpNetInfo {
+        address: "127.0.0.1".into(),
+        instance_address: "10.255.0.1".into(),
+        ports: vec![models::PortMapping {
+            container_port: 8080,
+            host_port: 61000,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 async fn run_lrp(inner: Shared, bbs: BbsClient, cell_id: String, l: Lrp) {
     let key = l.actual_lrp_key();
     let ik = instance_key(&cell_id, &l);
     let outcome = async {
         bbs.claim_actual_lrp(&key, &ik).await?;
-        let net = models::ActualLrpNetInfo {
-            address: "127.0.0.1".into(),
-            instance_address: "10.255.0.1".into(),
-            ports: vec![models::PortMapping {
-                container_port: 8080,
-                host_port: 61000,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        bbs.start_actual_lrp(&key, &ik, &net).await
+        bbs.start_actual_lrp(&key, &ik, &sim_net_info()).await
     }
     .await;
     let mut g = inner.lock().unwrap();
@@ -395,6 +399,70 @@ impl SimCell {
     /// presence stays: a registered cell whose rep is unreachable.
     pub fn stop_serving(&self) {
         self.server.abort();
+    }
+
+    /// The instance of `process_guid` at `index` exits: its container goes
+    /// and the crash is reported (`CrashActualLRP`), as a rep does.
+    pub async fn crash_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let (lrp, bbs, cell_id) = {
+            let mut g = self.inner.lock().unwrap();
+            let pos = g
+                .lrps
+                .iter()
+                .position(|l| l.process_guid == process_guid && l.index == index)
+                .ok_or_else(|| anyhow::anyhow!("no container for {process_guid}.{index}"))?;
+            (g.lrps.remove(pos), g.bbs.clone(), g.cfg.cell_id.clone())
+        };
+        let bbs = bbs.ok_or_else(|| anyhow::anyhow!("no bbs configured"))?;
+        bbs.crash_actual_lrp(&lrp.actual_lrp_key(), &instance_key(&cell_id, &lrp), reason)
+            .await
+    }
+
+    /// What a rep's bulk sync does for its running LRP containers: starts
+    /// each one again in the BBS; a container the BBS refuses
+    /// (ActualLRPCannotBeStarted: its index runs elsewhere now) is
+    /// destroyed. Answers the instance guids destroyed.
+    pub async fn sync_lrps(&self) -> Vec<String> {
+        let (running, bbs, cell_id) = {
+            let g = self.inner.lock().unwrap();
+            let running: Vec<Lrp> = g
+                .lrps
+                .iter()
+                .filter(|l| l.state == "RUNNING")
+                .cloned()
+                .collect();
+            (running, g.bbs.clone(), g.cfg.cell_id.clone())
+        };
+        let Some(bbs) = bbs else { return vec![] };
+        let mut destroyed = Vec::new();
+        for l in running {
+            let ik = instance_key(&cell_id, &l);
+            let Err(e) = bbs
+                .start_actual_lrp(&l.actual_lrp_key(), &ik, &sim_net_info())
+                .await
+            else {
+                continue;
+            };
+            let refused = e
+                .downcast_ref::<crate::bbs_client::BbsCallError>()
+                .is_some_and(|b| b.0.r#type == models::ErrorType::ActualLrpCannotBeStarted as i32);
+            if refused {
+                self.inner
+                    .lock()
+                    .unwrap()
+                    .lrps
+                    .retain(|c| c.instance_guid != l.instance_guid);
+                destroyed.push(l.instance_guid);
+            } else {
+                tracing::info!(lrp = %l.identifier(), error = %e, "sim-cell: sync start failed");
+            }
+        }
+        destroyed
     }
 
     pub async fn stop(mut self) {
