@@ -2,9 +2,26 @@
 //!
 //! [`api`] is what the executor sees (modelled on Garden's client API:
 //! containers with limits, port mappings, processes, tar streams in and out,
-//! info with events such as "out of memory").
+//! info with events such as "out of memory"). [`RuncBackend`] implements it
+//! on an OCI runtime (runc): overlayfs rootfs, cgroup limits, a network
+//! namespace and veth per container, iptables DNAT for mapped ports.
 
 pub mod api;
 
 pub use api::*;
 pub mod houdini;
+
+mod backend;
+pub mod bundle;
+pub mod cgroups;
+mod cmd;
+pub mod config;
+pub mod network;
+mod process;
+mod record;
+pub mod rootfs;
+mod runc;
+mod streams;
+
+pub use backend::RuncBackend;
+pub use config::RuncConfig;

@@ -1,0 +1,57 @@
+//! The runc backend's configuration.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use crate::api::Limits;
+
+#[derive(Debug, Clone)]
+pub struct RuncConfig {
+    /// The OCI runtime binary: `runc` by default; `youki` or `crun` take
+    /// the same command line.
+    pub runtime: PathBuf,
+    /// Where bundles, rootfs layers, the runtime's own state and the
+    /// containers' records live.
+    pub depot: PathBuf,
+    /// `preloaded:NAME` images: NAME -> a rootfs directory (the lower
+    /// layer of each container's overlay).
+    pub rootfs: BTreeMap<String, PathBuf>,
+    /// The address the cell is reached on; mapped ports listen there.
+    pub external_ip: Ipv4Addr,
+    /// Containers' addresses: the first is the bridge's (the containers'
+    /// gateway), the others are handed out one per container.
+    pub subnet: Ipv4Addr,
+    pub subnet_prefix: u8,
+    /// Host ports `net_in` with host port 0 picks from (inclusive).
+    pub port_range: (u16, u16),
+    /// Short name (at most 4 characters) in every kernel object the
+    /// backend makes: bridge, veths, iptables chains, netns, cgroups. Two
+    /// backends on one host need different tags.
+    pub tag: String,
+    /// Limits applied where a spec leaves one at 0.
+    pub default_limits: Limits,
+    /// The static busybox bind-mounted into each container as its init
+    /// (and used for nothing else).
+    pub init_binary: PathBuf,
+    /// 0: as many as the subnet holds.
+    pub max_containers: u64,
+}
+
+impl RuncConfig {
+    pub fn new(depot: impl Into<PathBuf>) -> Self {
+        RuncConfig {
+            runtime: PathBuf::from("runc"),
+            depot: depot.into(),
+            rootfs: BTreeMap::new(),
+            external_ip: Ipv4Addr::LOCALHOST,
+            subnet: Ipv4Addr::new(10, 254, 0, 0),
+            subnet_prefix: 22,
+            port_range: (61001, 65534),
+            tag: "gdn".into(),
+            default_limits: Limits::default(),
+            init_binary: PathBuf::from("/usr/bin/busybox"),
+            max_containers: 0,
+        }
+    }
+}

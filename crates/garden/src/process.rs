@@ -1,0 +1,227 @@
+//! Processes run in a container with `runtime exec`: the process spec, the
+//! stdio pumps, and waiting for and signalling the process.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oci_spec::runtime::{
+    LinuxCapabilitiesBuilder, PosixRlimitBuilder, PosixRlimitType, Process as OciProcess,
+    ProcessBuilder, UserBuilder,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use crate::api::{GardenError, Process, ProcessIo, ProcessSpec, Signal};
+use crate::bundle::capabilities;
+use crate::rootfs::User;
+use crate::runc::Runtime;
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn err(e: impl std::fmt::Display) -> GardenError {
+    GardenError::Runtime(format!("process spec: {e}"))
+}
+
+/// The exec'd process: the container's env, then HOME/USER, then the
+/// spec's own (later entries win, as Garden's do).
+pub fn oci_process(
+    spec: &ProcessSpec,
+    container_env: &[String],
+    user: &User,
+    privileged: bool,
+) -> Result<OciProcess, GardenError> {
+    let mut env: Vec<String> = Vec::new();
+    if !container_env
+        .iter()
+        .chain(&spec.env)
+        .any(|e| e.starts_with("PATH="))
+    {
+        env.push(DEFAULT_PATH.into());
+    }
+    env.push(format!("HOME={}", user.home));
+    env.push(format!("USER={}", user.name));
+    env.extend(container_env.iter().cloned());
+    env.extend(spec.env.iter().cloned());
+    let mut args = vec![spec.path.clone()];
+    args.extend(spec.args.iter().cloned());
+    let cwd = if spec.dir.is_empty() {
+        user.home.clone()
+    } else {
+        spec.dir.clone()
+    };
+    let cwd = if cwd.is_empty() { "/".into() } else { cwd };
+    let caps = capabilities(privileged);
+    // A non-root user keeps no capabilities, as on a normal exec.
+    let caps = if user.uid == 0 {
+        caps
+    } else {
+        Default::default()
+    };
+    let mut b = ProcessBuilder::default()
+        .args(args)
+        .env(env)
+        .cwd(cwd)
+        .no_new_privileges(!privileged)
+        .user(
+            UserBuilder::default()
+                .uid(user.uid)
+                .gid(user.gid)
+                .build()
+                .map_err(err)?,
+        )
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps.clone())
+                .inheritable(caps.clone())
+                .ambient(caps)
+                .build()
+                .map_err(err)?,
+        );
+    if let Some(n) = spec.nofile {
+        b = b.rlimits(vec![PosixRlimitBuilder::default()
+            .typ(PosixRlimitType::RlimitNofile)
+            .hard(n)
+            .soft(n)
+            .build()
+            .map_err(err)?]);
+    }
+    b.build().map_err(err)
+}
+
+pub struct RuncProcess {
+    id: String,
+    pid_file: PathBuf,
+    status: watch::Receiver<Option<i32>>,
+}
+
+impl RuncProcess {
+    /// Starts `runtime exec` and the tasks that pump its stdio and wait for
+    /// it. The files under `dir` (process.json, pid file) go when it exits.
+    pub fn spawn(
+        runtime: &Runtime,
+        container_id: &str,
+        id: String,
+        dir: PathBuf,
+        process: &OciProcess,
+        io: ProcessIo,
+    ) -> Result<Self, GardenError> {
+        std::fs::create_dir_all(&dir)?;
+        let spec_file = dir.join(format!("{id}.json"));
+        let pid_file = dir.join(format!("{id}.pid"));
+        std::fs::write(&spec_file, serde_json::to_vec(process).map_err(err)?)?;
+        let mut cmd = runtime.exec_command(container_id, &spec_file, &pid_file);
+        cmd.stdin(if io.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(if io.stdout.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(if io.stderr.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| GardenError::Runtime(format!("{}: {e}", runtime.binary.display())))?;
+
+        let mut pumps = Vec::new();
+        if let (Some(mut src), Some(mut pipe)) = (io.stdin, child.stdin.take()) {
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut src, &mut pipe).await;
+                let _ = pipe.shutdown().await;
+            });
+        }
+        if let (Some(mut dst), Some(mut pipe)) = (io.stdout, child.stdout.take()) {
+            pumps.push(tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut pipe, &mut dst).await;
+                let _ = dst.flush().await;
+            }));
+        }
+        if let (Some(mut dst), Some(mut pipe)) = (io.stderr, child.stderr.take()) {
+            pumps.push(tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut pipe, &mut dst).await;
+                let _ = dst.flush().await;
+            }));
+        }
+
+        let (tx, rx) = watch::channel(None);
+        let cleanup = (spec_file, pid_file.clone());
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            // Output written before the exit is delivered before wait()
+            // returns.
+            for p in pumps {
+                let _ = p.await;
+            }
+            let code = match status {
+                // runc exits with the process's status, 128+N when it was
+                // killed by signal N.
+                Ok(s) => s.code().unwrap_or_else(|| {
+                    use std::os::unix::process::ExitStatusExt;
+                    128 + s.signal().unwrap_or(0)
+                }),
+                Err(_) => 255,
+            };
+            let _ = std::fs::remove_file(&cleanup.0);
+            let _ = std::fs::remove_file(&cleanup.1);
+            let _ = tx.send(Some(code));
+        });
+        Ok(RuncProcess {
+            id,
+            pid_file,
+            status: rx,
+        })
+    }
+}
+
+#[async_trait]
+impl Process for RuncProcess {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    async fn wait(&self) -> Result<i32, GardenError> {
+        let mut rx = self.status.clone();
+        let status = rx
+            .wait_for(|s| s.is_some())
+            .await
+            .map_err(|_| GardenError::Runtime("process waiter went away".into()))?;
+        Ok(status.expect("some"))
+    }
+
+    /// Signals the process itself (its host pid from the runtime's pid
+    /// file): the runtime forwards TERM but cannot forward KILL.
+    async fn signal(&self, signal: Signal) -> Result<(), GardenError> {
+        let sig = match signal {
+            Signal::Terminate => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        };
+        for _ in 0..100 {
+            if self.status.borrow().is_some() {
+                return Ok(());
+            }
+            if let Some(pid) = std::fs::read_to_string(&self.pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(pid, sig) };
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(GardenError::Runtime(format!(
+            "process {} has no pid yet",
+            self.id
+        )))
+    }
+}

@@ -1,0 +1,220 @@
+//! Shared by the runc backend tests: skipping when the host cannot run
+//! containers, a backend of the test's own (tag, subnet and port range
+//! distinct per test so tests run in parallel), running processes and
+//! collecting their output, and checking that nothing is left behind.
+
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use garden::{Backend, ContainerSpec, ProcessIo, ProcessSpec, RuncBackend, RuncConfig};
+use tokio::io::AsyncWrite;
+
+/// Why the tests cannot run here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root: containers need root".into());
+    }
+    for bin in ["runc", "ip", "iptables", "iptables-restore"] {
+        if std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {bin}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
+            return Some(format!("{bin} not found"));
+        }
+    }
+    if !std::path::Path::new("/usr/bin/busybox").exists() {
+        return Some("/usr/bin/busybox (busybox-static) not found".into());
+    }
+    None
+}
+
+macro_rules! skip_unless_able {
+    () => {
+        if let Some(why) = common::skip_reason() {
+            eprintln!("skipping: {why}");
+            return;
+        }
+    };
+}
+pub(crate) use skip_unless_able;
+
+pub struct TestBackend {
+    pub backend: RuncBackend,
+    pub dir: tempfile::TempDir,
+    pub cfg: RuncConfig,
+}
+
+/// `n` (1..=200) makes the tag, subnet 10.251.n.0/24 and ports
+/// 40000+n*50.. unique to the test.
+pub async fn backend(n: u8) -> TestBackend {
+    backend_with(n, Ipv4Addr::LOCALHOST).await
+}
+
+pub async fn backend_with(n: u8, external_ip: Ipv4Addr) -> TestBackend {
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("busybox-rootfs");
+    garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+    let mut cfg = RuncConfig::new(dir.path().join("depot"));
+    cfg.rootfs.insert("busybox".into(), rootfs);
+    cfg.tag = format!("t{n}");
+    cfg.subnet = Ipv4Addr::new(10, 251, n, 0);
+    cfg.subnet_prefix = 24;
+    let base = 40000 + u16::from(n) * 50;
+    cfg.port_range = (base, base + 49);
+    cfg.external_ip = external_ip;
+    let backend = RuncBackend::new(cfg.clone()).await.unwrap();
+    TestBackend { backend, dir, cfg }
+}
+
+/// A test that fails midway still removes its containers and the
+/// backend's bridge and chains.
+impl Drop for TestBackend {
+    fn drop(&mut self) {
+        let backend = self.backend.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for h in backend
+                    .containers(&Default::default())
+                    .await
+                    .unwrap_or_default()
+                {
+                    let _ = backend.destroy(&h).await;
+                }
+                backend.teardown_host().await;
+            });
+        })
+        .join();
+    }
+}
+
+pub fn spec(handle: &str) -> ContainerSpec {
+    ContainerSpec {
+        handle: handle.into(),
+        image: "preloaded:busybox".into(),
+        ..Default::default()
+    }
+}
+
+/// An AsyncWrite collecting into a shared buffer.
+#[derive(Clone, Default)]
+pub struct Buf(pub Arc<Mutex<Vec<u8>>>);
+
+impl Buf {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl AsyncWrite for Buf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        b: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Poll::Ready(Ok(b.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs `sh -c script` in the container; (exit status, stdout, stderr).
+pub async fn sh(b: &RuncBackend, handle: &str, script: &str) -> (i32, String, String) {
+    sh_as(b, handle, "", script).await
+}
+
+pub async fn sh_as(
+    b: &RuncBackend,
+    handle: &str,
+    user: &str,
+    script: &str,
+) -> (i32, String, String) {
+    let (out, err) = (Buf::default(), Buf::default());
+    let p = b
+        .run(
+            handle,
+            ProcessSpec {
+                path: "sh".into(),
+                args: vec!["-c".into(), script.into()],
+                user: user.into(),
+                ..Default::default()
+            },
+            ProcessIo {
+                stdin: None,
+                stdout: Some(Box::new(out.clone())),
+                stderr: Some(Box::new(err.clone())),
+            },
+        )
+        .await
+        .unwrap();
+    let status = p.wait().await.unwrap();
+    (status, out.text(), err.text())
+}
+
+/// Everything a container could leave behind, listed (empty: clean).
+pub async fn leftovers(t: &TestBackend, handle: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let dir = t.backend.container_dir(handle);
+    if dir.exists() {
+        left.push(format!("directory {}", dir.display()));
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for l in mountinfo
+        .lines()
+        .filter(|l| l.contains(&*dir.to_string_lossy()))
+    {
+        left.push(format!("mount {l}"));
+    }
+    for d in t.backend.cgroup(handle).dirs() {
+        left.push(format!("cgroup {}", d.display()));
+    }
+    let net = t.backend.network();
+    if net.netns_path(handle).exists() {
+        left.push(format!("netns {}", net.netns_name(handle)));
+    }
+    let links = std::process::Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap();
+    let links = String::from_utf8_lossy(&links.stdout).into_owned();
+    // Host veths of this backend are named after its tag and end in 'h'
+    // (call when the backend has no other container).
+    for l in links.lines() {
+        let name = l.split(':').nth(1).unwrap_or("").trim();
+        let name = name.split('@').next().unwrap_or("");
+        if name.starts_with(&format!("{}-", t.cfg.tag))
+            && name.ends_with('h')
+            && name != net.bridge()
+        {
+            left.push(format!("link {name}"));
+        }
+    }
+    for r in net.rules_of(handle).await {
+        left.push(format!("iptables {r}"));
+    }
+    let runtime_state = t.cfg.depot.join("runtime").join(handle);
+    if runtime_state.exists() {
+        left.push(format!("runtime state {}", runtime_state.display()));
+    }
+    left
+}
+
+pub fn depot(t: &TestBackend) -> PathBuf {
+    t.cfg.depot.clone()
+}
