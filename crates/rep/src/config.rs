@@ -1,0 +1,290 @@
+//! The rep's JSON config file, with Diego's field names (`rep:cmd/rep/config`
+//! plus the embedded executor and locket client configs):
+//!
+//! ```json
+//! {
+//!   "cell_id": "cell-z1-0", "cell_index": 0, "zone": "z1",
+//!   "listen_addr": "127.0.0.1:1800", "listen_addr_securable": "0.0.0.0:1801",
+//!   "advertise_domain": "cell.service.cf.internal",
+//!   "bbs_address": "https://bbs.service.cf.internal:8889",
+//!   "ca_cert_file": "ca.crt", "cert_file": "rep.crt", "key_file": "rep.key",
+//!   "locket_address": "locket.service.cf.internal:8891",
+//!   "locket_ca_cert_file": "ca.crt", "locket_client_cert_file": "c.crt", "locket_client_key_file": "c.key",
+//!   "lock_ttl": "15s", "lock_retry_interval": "5s",
+//!   "preloaded_root_fs": ["cflinuxfs4:/var/vcap/packages/cflinuxfs4/rootfs.tar"],
+//!   "supported_providers": ["docker"],
+//!   "placement_tags": [], "optional_placement_tags": [],
+//!   "polling_interval": "30s", "evacuation_polling_interval": "10s",
+//!   "evacuation_timeout": "10m", "communication_timeout": "10s",
+//!   "memory_mb": "auto", "disk_mb": "auto", "max_containers": 250
+//! }
+//! ```
+//!
+//! `listen_addr` serves the localhost routes (`/ping`, `/evacuate`),
+//! `listen_addr_securable` the routes the auctioneer and BBS call. Without
+//! `listen_addr_securable` every route is served on `listen_addr` (local
+//! use and tests). Serving TLS is not supported yet; the BBS client uses
+//! `ca_cert_file`/`cert_file`/`key_file` (or the deprecated `bbs_*` names).
+
+use anyhow::Context;
+use auctioneer::config::GoDuration;
+use serde::{Deserialize, Deserializer};
+use std::path::Path;
+use std::time::Duration;
+
+/// One `preloaded_root_fs` entry, `"name:path"` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootFs {
+    pub name: String,
+    pub path: String,
+}
+
+impl<'de> Deserialize<'de> for RootFs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let (name, path) = s.split_once(':').ok_or_else(|| {
+            serde::de::Error::custom(
+                "Invalid preloaded RootFS value: not of the form 'stack-name:path'",
+            )
+        })?;
+        if name.is_empty() {
+            return Err(serde::de::Error::custom(
+                "Invalid preloaded RootFS value: blank stack",
+            ));
+        }
+        if path.is_empty() {
+            return Err(serde::de::Error::custom(
+                "Invalid preloaded RootFS value: blank path",
+            ));
+        }
+        Ok(RootFs {
+            name: name.into(),
+            path: path.into(),
+        })
+    }
+}
+
+/// `memory_mb` / `disk_mb`: `"auto"` (from the backend's capacity) or MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Capacity {
+    #[default]
+    Auto,
+    Mb(i32),
+}
+
+impl<'de> Deserialize<'de> for Capacity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i32),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Capacity::Mb(n)),
+            Raw::Str(s) if s == "auto" || s.is_empty() => Ok(Capacity::Auto),
+            Raw::Str(s) => s
+                .parse()
+                .map(Capacity::Mb)
+                .map_err(|_| serde::de::Error::custom(format!("invalid capacity {s:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RepConfig {
+    pub cell_id: String,
+    pub cell_index: i32,
+    pub zone: String,
+    pub listen_addr: String,
+    pub listen_addr_securable: String,
+    /// Diego's rep URL is `https://<cell_id>.<advertise_domain>:<port>`;
+    /// empty: the listener's own address.
+    pub advertise_domain: String,
+    pub bbs_address: String,
+    pub ca_cert_file: String,
+    pub cert_file: String,
+    pub key_file: String,
+    pub bbs_ca_cert_file: String,
+    pub bbs_client_cert_file: String,
+    pub bbs_client_key_file: String,
+    pub communication_timeout: GoDuration,
+    pub locket_address: String,
+    pub locket_ca_cert_file: String,
+    pub locket_client_cert_file: String,
+    pub locket_client_key_file: String,
+    pub lock_ttl: GoDuration,
+    pub lock_retry_interval: GoDuration,
+    pub preloaded_root_fs: Vec<RootFs>,
+    /// URL schemes any rootfs of which this cell runs (e.g. `docker`).
+    pub supported_providers: Vec<String>,
+    pub placement_tags: Vec<String>,
+    pub optional_placement_tags: Vec<String>,
+    pub polling_interval: GoDuration,
+    pub evacuation_polling_interval: GoDuration,
+    pub evacuation_timeout: GoDuration,
+    pub memory_mb: Capacity,
+    pub disk_mb: Capacity,
+    pub max_containers: i32,
+    pub proxy_memory_allocation_mb: i32,
+    pub enable_container_proxy: bool,
+    pub log_level: String,
+    /// Not Diego's (its executor talks to a Garden server): the in-process
+    /// container backend, `"runc"` or `"houdini"` (no isolation).
+    pub container_backend: String,
+    /// Where the backend keeps containers.
+    pub depot_dir: String,
+    /// The cell's address: the `address` of the instances' net info.
+    pub external_ip: String,
+}
+
+impl Default for RepConfig {
+    fn default() -> Self {
+        Self {
+            cell_id: String::new(),
+            cell_index: 0,
+            zone: String::new(),
+            listen_addr: "127.0.0.1:1800".into(),
+            listen_addr_securable: String::new(),
+            advertise_domain: String::new(),
+            bbs_address: String::new(),
+            ca_cert_file: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            bbs_ca_cert_file: String::new(),
+            bbs_client_cert_file: String::new(),
+            bbs_client_key_file: String::new(),
+            communication_timeout: GoDuration(Duration::from_secs(10)),
+            locket_address: String::new(),
+            locket_ca_cert_file: String::new(),
+            locket_client_cert_file: String::new(),
+            locket_client_key_file: String::new(),
+            lock_ttl: GoDuration(Duration::from_secs(15)),
+            lock_retry_interval: GoDuration(Duration::from_secs(5)),
+            preloaded_root_fs: vec![],
+            supported_providers: vec![],
+            placement_tags: vec![],
+            optional_placement_tags: vec![],
+            polling_interval: GoDuration(Duration::from_secs(30)),
+            evacuation_polling_interval: GoDuration(Duration::from_secs(10)),
+            evacuation_timeout: GoDuration(Duration::from_secs(600)),
+            memory_mb: Capacity::Auto,
+            disk_mb: Capacity::Auto,
+            max_containers: 250,
+            proxy_memory_allocation_mb: 0,
+            enable_container_proxy: false,
+            log_level: "info".into(),
+            container_backend: "runc".into(),
+            depot_dir: "/var/vcap/data/rep/depot".into(),
+            external_ip: "127.0.0.1".into(),
+        }
+    }
+}
+
+impl RepConfig {
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cfg: Self =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.cell_id.is_empty() {
+            anyhow::bail!("invalid-cell-id: cell_id must be specified");
+        }
+        if !self.bbs_address.starts_with("http://") && !self.bbs_address.starts_with("https://") {
+            anyhow::bail!(
+                "invalid-bbs-address: {:?} (want http(s)://host:port)",
+                self.bbs_address
+            );
+        }
+        if !matches!(self.container_backend.as_str(), "runc" | "houdini") {
+            anyhow::bail!(
+                "container_backend {:?}: want \"runc\" or \"houdini\"",
+                self.container_backend
+            );
+        }
+        if self.max_containers <= 0 {
+            anyhow::bail!("max_containers must be positive");
+        }
+        Ok(())
+    }
+
+    /// TLS files of the BBS client (the deprecated `bbs_*` names win).
+    pub fn bbs_tls(&self) -> auctioneer::bbs_client::ClientTlsFiles {
+        let pick = |a: &str, b: &str| if a.is_empty() { b } else { a }.to_string();
+        auctioneer::bbs_client::ClientTlsFiles {
+            ca_cert_file: pick(&self.bbs_ca_cert_file, &self.ca_cert_file),
+            client_cert_file: pick(&self.bbs_client_cert_file, &self.cert_file),
+            client_key_file: pick(&self.bbs_client_key_file, &self.key_file),
+        }
+    }
+
+    pub fn locket(&self) -> Option<locket::client::ClientLocketConfig> {
+        if self.locket_address.is_empty() {
+            return None;
+        }
+        Some(locket::client::ClientLocketConfig {
+            locket_address: self.locket_address.clone(),
+            locket_ca_cert_file: self.locket_ca_cert_file.clone(),
+            locket_client_cert_file: self.locket_client_cert_file.clone(),
+            locket_client_key_file: self.locket_client_key_file.clone(),
+        })
+    }
+
+    /// The preloaded stack names.
+    pub fn stack_names(&self) -> Vec<String> {
+        self.preloaded_root_fs
+            .iter()
+            .map(|r| r.name.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diego_field_names() {
+        let cfg: RepConfig = serde_json::from_str(
+            r#"{"cell_id":"cell-1","zone":"z1","listen_addr":"127.0.0.1:1800",
+                "listen_addr_securable":"0.0.0.0:1801","bbs_address":"http://127.0.0.1:8889",
+                "ca_cert_file":"ca.crt","cert_file":"c.crt","key_file":"c.key",
+                "preloaded_root_fs":["cflinuxfs4:/var/rootfs/cflinuxfs4"],
+                "supported_providers":["docker"],"placement_tags":["a"],
+                "optional_placement_tags":["b"],"evacuation_timeout":"2m",
+                "polling_interval":"5s","memory_mb":"auto","disk_mb":"20480",
+                "locket_address":"127.0.0.1:8891","lock_ttl":"10s"}"#,
+        )
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(
+            cfg.preloaded_root_fs,
+            vec![RootFs {
+                name: "cflinuxfs4".into(),
+                path: "/var/rootfs/cflinuxfs4".into()
+            }]
+        );
+        assert_eq!(cfg.evacuation_timeout.0, Duration::from_secs(120));
+        assert_eq!(cfg.polling_interval.0, Duration::from_secs(5));
+        assert_eq!(cfg.evacuation_polling_interval.0, Duration::from_secs(10));
+        assert_eq!(cfg.memory_mb, Capacity::Auto);
+        assert_eq!(cfg.disk_mb, Capacity::Mb(20480));
+        assert_eq!(cfg.bbs_tls().client_cert_file, "c.crt");
+        assert_eq!(cfg.locket().unwrap().locket_address, "127.0.0.1:8891");
+        assert_eq!(cfg.lock_ttl.0, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_rootfs_and_missing_cell_id_are_refused() {
+        assert!(serde_json::from_str::<RepConfig>(r#"{"preloaded_root_fs":["nocolon"]}"#).is_err());
+        assert!(serde_json::from_str::<RepConfig>(r#"{"preloaded_root_fs":[":p"]}"#).is_err());
+        let cfg: RepConfig = serde_json::from_str(r#"{"bbs_address":"http://b"}"#).unwrap();
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! A running rep: its HTTP listeners, the event consumer and bulker that
+//! keep the BBS in line with the containers, the evacuator and the cell's
+//! presence in locket.
+
+use crate::bbs::BbsClient;
+use crate::cell::CellInfo;
+use crate::config::RepConfig;
+use crate::delegate::Context;
+use crate::evacuation_context::EvacuationContext;
+use crate::executor_client::ExecutorClient;
+use crate::queue::OperationQueue;
+use crate::server::{local_routes, network_routes, Api};
+use crate::{evacuation, harmonizer, presence};
+use anyhow::Context as _;
+use locket::client::{LockHandle, LockState};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub struct Rep {
+    pub cell_id: String,
+    /// Where the auctioneer and BBS reach this rep (its presence's rep_url).
+    pub url: String,
+    /// The localhost routes (`/ping`, `/evacuate`); the same as `url`
+    /// without `listen_addr_securable`.
+    pub local_url: String,
+    ctx: Context,
+    queue: OperationQueue,
+    stop: watch::Sender<bool>,
+    /// Some(drained) once the evacuator has finished.
+    evacuated: watch::Receiver<Option<bool>>,
+    presence: Option<LockHandle>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn bind(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let a = l.local_addr()?;
+    Ok((l, a))
+}
+
+/// Diego's rep URL: `https://<cell id with - for _>.<advertise_domain>:<port>`,
+/// or the listener's own address without an advertise domain.
+fn rep_url(cfg: &RepConfig, addr: SocketAddr) -> String {
+    if cfg.advertise_domain.is_empty() {
+        format!("http://{addr}")
+    } else {
+        format!(
+            "https://{}.{}:{}",
+            cfg.cell_id.replace('_', "-"),
+            cfg.advertise_domain,
+            addr.port()
+        )
+    }
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "rep-server-failed");
+        }
+    })
+}
+
+impl Rep {
+    pub async fn start(cfg: &RepConfig, executor: Arc<dyn ExecutorClient>) -> anyhow::Result<Rep> {
+        cfg.validate()?;
+        let bbs = BbsClient::new(
+            &cfg.bbs_address,
+            cfg.communication_timeout.0,
+            &cfg.bbs_tls(),
+        )?;
+        let (local, local_addr) = bind(&cfg.listen_addr).await?;
+        let secure = if cfg.listen_addr_securable.is_empty() {
+            None
+        } else {
+            Some(bind(&cfg.listen_addr_securable).await?)
+        };
+        let url = rep_url(cfg, secure.as_ref().map_or(local_addr, |s| s.1));
+        let local_url = format!("http://{local_addr}");
+        let cell = Arc::new(CellInfo::from_config(cfg, &url, &local_url));
+        let ctx = Context {
+            cell_id: cfg.cell_id.clone(),
+            zone: cfg.zone.clone(),
+            bbs,
+            executor: executor.clone(),
+            evacuation: EvacuationContext::default(),
+        };
+        let queue = OperationQueue::new(ctx.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        // Subscribed before serving /work, so no reservation goes unseen.
+        let events = executor.subscribe().await?;
+        tasks.push(tokio::spawn(harmonizer::consume_events(
+            events,
+            queue.clone(),
+            stop_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(harmonizer::bulk_loop(
+            ctx.clone(),
+            queue.clone(),
+            cfg.polling_interval.0,
+            cfg.evacuation_polling_interval.0,
+            stop_rx.clone(),
+        )));
+        let (evacuated_tx, evacuated) = watch::channel(None);
+        {
+            let ctx = ctx.clone();
+            let (timeout, poll) = (cfg.evacuation_timeout.0, cfg.evacuation_polling_interval.0);
+            tasks.push(tokio::spawn(async move {
+                let drained = evacuation::evacuate(&ctx, timeout, poll).await;
+                let _ = evacuated_tx.send(Some(drained));
+            }));
+        }
+
+        let api = Api {
+            cell: cell.clone(),
+            ctx: ctx.clone(),
+        };
+        match secure {
+            Some((l, _)) => {
+                tasks.push(serve(l, network_routes(api.clone()), stop_rx.clone()));
+                tasks.push(serve(local, local_routes(api), stop_rx.clone()));
+            }
+            None => {
+                let app = network_routes(api.clone()).merge(local_routes(api));
+                tasks.push(serve(local, app, stop_rx.clone()));
+            }
+        }
+
+        let total = executor.total_resources().await?;
+        let capacity =
+            models::rep::Resources::new(total.memory_mb, total.disk_mb, total.containers);
+        let presence = presence::start(cfg, &cell, capacity)?;
+        tracing::info!(cell_id = %cfg.cell_id, url = %url, "rep started");
+        Ok(Rep {
+            cell_id: cfg.cell_id.clone(),
+            url,
+            local_url,
+            ctx,
+            queue,
+            stop,
+            evacuated,
+            presence,
+            tasks,
+        })
+    }
+
+    pub fn executor(&self) -> &Arc<dyn ExecutorClient> {
+        &self.ctx.executor
+    }
+
+    /// Starts evacuating (as `POST /evacuate` does).
+    pub fn evacuate(&self) {
+        self.ctx.evacuation.evacuate();
+    }
+
+    pub fn evacuating(&self) -> bool {
+        self.ctx.evacuation.evacuating()
+    }
+
+    /// Waits until the evacuator has finished; whether every container was
+    /// handed over before `evacuation_timeout`.
+    pub async fn evacuated(&self) -> bool {
+        let mut rx = self.evacuated.clone();
+        let r = rx.wait_for(|d| d.is_some()).await.map(|d| *d);
+        matches!(r, Ok(Some(true)))
+    }
+
+    /// Runs a bulk sync now (besides the periodic ones).
+    pub async fn sync_now(&self) {
+        harmonizer::sync(&self.ctx, &self.queue).await;
+    }
+
+    /// Waits until the presence is registered (no-op without locket).
+    pub async fn presence_registered(&self) -> anyhow::Result<()> {
+        if let Some(p) = &self.presence {
+            let mut rx = p.subscribe();
+            rx.wait_for(|s| *s == LockState::Held).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops serving, deletes every container and releases the presence.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        evacuation::cleanup(&self.ctx).await;
+        if let Some(p) = self.presence.take() {
+            p.stop().await;
+        }
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        tracing::info!(cell_id = %self.cell_id, "rep stopped");
+    }
+}
