@@ -1,0 +1,110 @@
+//! When to re-emit the whole table (Diego's route broadcast scheduler):
+//! greet the routers (`router.greet` with a reply inbox) until one answers
+//! with its `minimumRegisterIntervalInSeconds`, then re-emit at that
+//! interval; a router that (re)starts announces `router.start`, and the
+//! table is re-emitted after a random jitter. Ours also re-emits when
+//! another party greets, so a late subscriber gets the table at once.
+
+use futures::StreamExt;
+use rand::Rng;
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+pub const GREET: &str = "router.greet";
+pub const START: &str = "router.start";
+const MAX_GREET_ATTEMPTS: u32 = 30;
+
+#[derive(Debug, Deserialize)]
+struct RouterStart {
+    #[serde(rename = "minimumRegisterIntervalInSeconds", default)]
+    minimum_register_interval_in_seconds: u64,
+}
+
+fn interval_of(payload: &[u8]) -> Option<Duration> {
+    match serde_json::from_slice::<RouterStart>(payload) {
+        Ok(s) if s.minimum_register_interval_in_seconds > 0 => {
+            Some(Duration::from_secs(s.minimum_register_interval_in_seconds))
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "received-invalid-router-start");
+            None
+        }
+    }
+}
+
+pub struct Broadcast {
+    pub nats: async_nats::Client,
+    pub jitter_factor: f64,
+    /// Used until a router tells its interval.
+    pub default_interval: Duration,
+    /// One pending request is enough: a re-emit already queued covers it.
+    pub emit_all: mpsc::Sender<()>,
+}
+
+impl Broadcast {
+    fn emit(&self) {
+        let _ = self.emit_all.try_send(());
+    }
+
+    fn jitter(&self, interval: Duration) -> Duration {
+        let max = interval.as_secs_f64() * self.jitter_factor;
+        if max <= 0.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(rand::thread_rng().gen_range(0.0..max))
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let inbox = self.nats.new_inbox();
+        let mut answers = self.nats.subscribe(inbox.clone()).await?;
+        let mut starts = self.nats.subscribe(START).await?;
+        let mut greets = self.nats.subscribe(GREET).await?;
+        let mut interval = self.default_interval;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let mut greet_timer = tokio::time::interval(Duration::from_secs(1));
+        let mut greeting = true;
+        let mut attempts = 0;
+        loop {
+            tokio::select! {
+                _ = greet_timer.tick(), if greeting => {
+                    attempts += 1;
+                    if attempts > MAX_GREET_ATTEMPTS {
+                        tracing::warn!(attempts = MAX_GREET_ATTEMPTS, "greeting-routers.giving-up");
+                        greeting = false;
+                        continue;
+                    }
+                    tracing::info!("greeting-routers");
+                    self.nats.publish_with_reply(GREET, inbox.clone(), Vec::new().into()).await?;
+                }
+                Some(m) = answers.next() => {
+                    greeting = false;
+                    if let Some(i) = interval_of(&m.payload) {
+                        interval = i;
+                        tracing::info!(interval_s = i.as_secs(), "received-router-register-interval");
+                        ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+                    }
+                }
+                Some(m) = starts.next() => {
+                    greeting = false;
+                    if let Some(i) = interval_of(&m.payload) {
+                        interval = i;
+                    }
+                    tracing::info!(interval_s = interval.as_secs(), "router-started");
+                    tokio::time::sleep(self.jitter(interval)).await;
+                    self.emit();
+                    ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+                }
+                Some(m) = greets.next() => {
+                    if m.reply.as_deref() != Some(inbox.as_str()) {
+                        tracing::info!("greeted; re-emitting routes");
+                        self.emit();
+                    }
+                }
+                _ = ticker.tick() => self.emit(),
+                _ = shutdown.changed() => return Ok(()),
+            }
+        }
+    }
+}

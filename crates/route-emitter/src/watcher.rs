@@ -1,0 +1,268 @@
+//! The route-emitter's loop (Diego's watcher): applies BBS events to the
+//! routing table and emits the difference at once; every `sync_interval`
+//! (and after each (re)subscription) rebuilds the table from the BBS,
+//! replays the events that arrived meanwhile, and emits the difference;
+//! re-emits the whole table when the broadcast scheduler asks.
+
+use crate::bbs_client::BbsClient;
+use crate::diff::{diff, everything, Emission};
+use crate::emitter::NatsEmitter;
+use crate::events::{decode, LrpEvent, SseParser};
+use crate::handler;
+use crate::metrics::Metrics;
+use crate::routing_table::{is_routable, RoutingTable};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// What the event subscription sends the loop.
+enum Feed {
+    Subscribed,
+    Event(Box<LrpEvent>),
+}
+
+struct SyncResult {
+    started: Instant,
+    desired: Vec<models::DesiredLrp>,
+    actuals: Vec<models::ActualLrp>,
+    domains: Vec<String>,
+}
+
+pub struct Watcher {
+    pub bbs: BbsClient,
+    pub emitter: NatsEmitter,
+    pub metrics: Metrics,
+    pub cell_id: String,
+    pub direct_instance_routes: bool,
+    pub sync_interval: Duration,
+}
+
+impl Watcher {
+    pub async fn run(
+        self,
+        mut emit_all: mpsc::Receiver<()>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let (feed_tx, mut feed) = mpsc::channel(1024);
+        let subscription = tokio::spawn(subscribe(self.bbs.clone(), self.cell_id.clone(), feed_tx));
+        let mut table = RoutingTable::new(self.direct_instance_routes);
+        let (sync_tx, mut sync_done) = mpsc::channel::<anyhow::Result<SyncResult>>(1);
+        // Events seen while a sync is fetching, replayed onto its result.
+        let mut buffered: Option<Vec<LrpEvent>> = None;
+        // The first sync follows the first subscription.
+        let mut sync_tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.sync_interval,
+            self.sync_interval,
+        );
+        let result = loop {
+            tokio::select! {
+                Some(f) = feed.recv() => {
+                    // Events that arrive together (one BBS change can be a
+                    // removal plus a creation) are applied together, so a
+                    // route moving between records is not unregistered in between.
+                    let mut batch = vec![f];
+                    while batch.len() < 256 {
+                        match feed.try_recv() {
+                            Ok(f) => batch.push(f),
+                            Err(_) => break,
+                        }
+                    }
+                    let mut events = Vec::with_capacity(batch.len());
+                    for f in batch {
+                        match f {
+                            Feed::Subscribed => self.start_sync(&mut buffered, &sync_tx),
+                            Feed::Event(ev) => events.push(*ev),
+                        }
+                    }
+                    self.handle(&mut table, &events).await;
+                    if let Some(b) = buffered.as_mut() {
+                        b.extend(events);
+                    }
+                }
+                _ = sync_tick.tick() => self.start_sync(&mut buffered, &sync_tx),
+                Some(r) = sync_done.recv() => {
+                    let events = buffered.take().unwrap_or_default();
+                    match r {
+                        Ok(r) => self.finish_sync(&mut table, r, events).await,
+                        Err(e) => tracing::error!(error = %e, "failed-to-sync"),
+                    }
+                }
+                Some(()) = emit_all.recv() => {
+                    let e = everything(table.all_messages());
+                    tracing::info!(registrations = e.register.len(), "emitting-routes");
+                    self.emitter.emit(&e).await;
+                }
+                _ = shutdown.changed() => break Ok(()),
+            }
+        };
+        subscription.abort();
+        result
+    }
+
+    fn start_sync(
+        &self,
+        buffered: &mut Option<Vec<LrpEvent>>,
+        tx: &mpsc::Sender<anyhow::Result<SyncResult>>,
+    ) {
+        if buffered.is_some() {
+            tracing::debug!("sync-already-in-progress");
+            return;
+        }
+        *buffered = Some(Vec::new());
+        let bbs = self.bbs.clone();
+        let cell_id = self.cell_id.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(fetch(&bbs, &cell_id).await).await;
+        });
+    }
+
+    async fn finish_sync(&self, table: &mut RoutingTable, r: SyncResult, events: Vec<LrpEvent>) {
+        let mut fresh = RoutingTable::new(self.direct_instance_routes);
+        for d in &r.desired {
+            fresh.set_desired(d);
+        }
+        for a in &r.actuals {
+            fresh.add_endpoint(a);
+        }
+        for ev in &events {
+            handler::apply(&mut fresh, ev);
+        }
+        table.keep_unfresh_routes(&mut fresh, &r.domains);
+        let e = diff(&table.all_messages(), &fresh.all_messages());
+        *table = fresh;
+        let took = r.started.elapsed();
+        tracing::info!(
+            registrations = e.register.len(),
+            unregistrations = e.unregister.len(),
+            duration_ms = took.as_millis() as u64,
+            "synced"
+        );
+        self.emitter.emit(&e).await;
+        self.metrics.sync_duration_seconds.set(took.as_secs_f64());
+        self.metrics.syncs.inc();
+        self.metrics.routes_total.set(table.routes_total() as i64);
+    }
+
+    async fn handle(&self, table: &mut RoutingTable, events: &[LrpEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut guids: Vec<String> = events
+            .iter()
+            .map(|ev| handler::process_guid(ev).to_string())
+            .collect();
+        guids.sort();
+        guids.dedup();
+        // A cell-local emitter learns of a process from its instances.
+        for ev in events {
+            if let Some(a) = handler::running_instance(ev) {
+                if !table.has_desired(a.process_guid()) {
+                    self.refresh_desired(table, a).await;
+                }
+            }
+        }
+        let before: Vec<_> = guids.iter().map(|pg| table.messages_for(pg)).collect();
+        for ev in events {
+            handler::apply(table, ev);
+        }
+        let mut e = Emission::default();
+        for (pg, before) in guids.iter().zip(&before) {
+            e.extend(diff(before, &table.messages_for(pg)));
+        }
+        if !e.is_empty() {
+            tracing::info!(
+                process_guids = ?guids,
+                registrations = e.register.len(),
+                unregistrations = e.unregister.len(),
+                "routes-changed"
+            );
+            self.emitter.emit(&e).await;
+            self.metrics.routes_total.set(table.routes_total() as i64);
+        }
+    }
+
+    async fn refresh_desired(&self, table: &mut RoutingTable, a: &models::ActualLrp) {
+        match self
+            .bbs
+            .routing_infos(vec![a.process_guid().to_string()])
+            .await
+        {
+            Ok(ds) => ds.iter().for_each(|d| table.set_desired(d)),
+            Err(e) => tracing::error!(error = %e, "failed-getting-desired-lrp-routing-info"),
+        }
+    }
+}
+
+/// The full state: routable instances (of one cell in cell-local mode),
+/// the routing infos of their processes, and the fresh domains.
+async fn fetch(bbs: &BbsClient, cell_id: &str) -> anyhow::Result<SyncResult> {
+    let started = Instant::now();
+    let (actuals, domains) = tokio::try_join!(bbs.actual_lrps(cell_id), bbs.domains())?;
+    let desired = if cell_id.is_empty() {
+        bbs.routing_infos(Vec::new()).await?
+    } else {
+        let mut guids: Vec<String> = actuals
+            .iter()
+            .map(|a| a.process_guid().to_string())
+            .collect();
+        guids.sort();
+        guids.dedup();
+        if guids.is_empty() {
+            Vec::new()
+        } else {
+            bbs.routing_infos(guids).await?
+        }
+    };
+    Ok(SyncResult {
+        started,
+        desired,
+        actuals: actuals.into_iter().filter(is_routable).collect(),
+        domains,
+    })
+}
+
+/// Keeps an event subscription open, resubscribing after a second when it
+/// fails; each (re)subscription asks for a sync, since events may have
+/// been missed.
+async fn subscribe(bbs: BbsClient, cell_id: String, tx: mpsc::Sender<Feed>) {
+    loop {
+        match bbs.subscribe_lrp_instances(&cell_id).await {
+            Ok(mut resp) => {
+                tracing::info!("subscribed-to-bbs-events");
+                if tx.send(Feed::Subscribed).await.is_err() {
+                    return;
+                }
+                let mut parser = SseParser::default();
+                loop {
+                    match resp.chunk().await {
+                        Ok(Some(bytes)) => {
+                            for (name, data) in parser.feed(&bytes) {
+                                match decode(&name, &data) {
+                                    Ok(Some(ev)) => {
+                                        if tx.send(Feed::Event(Box::new(ev))).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                    Ok(None) => {}
+                                    Err(e) => {
+                                        tracing::error!(event = %name, error = %e, "undecodable-event")
+                                    }
+                                }
+                            }
+                        }
+                        Ok(None) => {
+                            tracing::warn!("bbs-event-stream-closed");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "bbs-event-stream-failed");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "failed-subscribing-to-events"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
