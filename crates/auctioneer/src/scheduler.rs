@@ -693,3 +693,6 @@ pub fn dedupe(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod placement_props;
