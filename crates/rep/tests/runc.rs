@@ -1,0 +1,155 @@
+//! The LRP test under the runc backend (root only): instances run in real
+//! containers and report the container's address and mapped port; a
+//! process killed inside its container is reported crashed and restarted.
+
+mod support;
+
+use garden::{Backend, ProcessIo, ProcessSpec, RuncBackend, RuncConfig};
+use rep::executor_store::StoreClient;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use support::{eventually, running, sleeper_lrp, World};
+
+fn skip_reason() -> Option<String> {
+    let uid = std::process::Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root: runc containers need root".into());
+    }
+    for bin in ["runc", "ip", "iptables"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {bin}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !found {
+            return Some(format!("{bin} not found"));
+        }
+    }
+    if !std::path::Path::new("/usr/bin/busybox").exists() {
+        return Some("/usr/bin/busybox (busybox-static) not found".into());
+    }
+    None
+}
+
+/// A test failing midway still removes its containers, bridge and chains.
+struct Teardown(RuncBackend);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let backend = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for h in backend
+                    .containers(&Default::default())
+                    .await
+                    .unwrap_or_default()
+                {
+                    let _ = backend.destroy(&h).await;
+                }
+                backend.teardown_host().await;
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lrps_run_and_restart_in_runc_containers() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping the runc rep test: {why}");
+        return;
+    }
+    let world = World::start().await;
+    let mut cfg = world.rep_config("cell-runc", "z1");
+    cfg.container_backend = "runc".into();
+
+    // A backend of this test's own: tag, subnet and ports no other test uses.
+    let rootfs = world.dir.path().join("busybox-rootfs");
+    garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+    cfg.preloaded_root_fs[0].path = rootfs.display().to_string();
+    let mut rc = RuncConfig::new(world.dir.path().join("runc-depot"));
+    rc.rootfs.insert("cflinuxfs4".into(), rootfs);
+    rc.tag = "rep1".into();
+    rc.subnet = Ipv4Addr::new(10, 250, 7, 0);
+    rc.subnet_prefix = 24;
+    rc.port_range = (39000, 39049);
+    let backend = RuncBackend::new(rc).await.unwrap();
+    let _teardown = Teardown(backend.clone());
+    let store = executor::ContainerStore::new(
+        Arc::new(backend.clone()),
+        executor::ExecutorConfig {
+            capacity: Some(executor::ExecutorResources::new(4096, 8192, 250)),
+            temp_dir: world.dir.path().join("executor-tmp"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let rep = rep::Rep::start(&cfg, Arc::new(StoreClient::new(store)))
+        .await
+        .unwrap();
+    rep.presence_registered().await.unwrap();
+
+    let mut lrp = sleeper_lrp("boxed", 2);
+    lrp.ports = vec![8080];
+    world.desire_lrp(lrp).await;
+    let instances = eventually("2 RUNNING runc instances", 60, || async {
+        let r = running(&world, "boxed").await;
+        (r.len() == 2).then_some(r)
+    })
+    .await;
+    for l in &instances {
+        let net = l.actual_lrp_net_info.as_ref().unwrap();
+        assert_eq!(net.address, "127.0.0.1");
+        assert!(net.instance_address.starts_with("10.250.7."), "{net:?}");
+        assert_eq!(net.ports.len(), 1);
+        assert_eq!(net.ports[0].container_port, 8080);
+        assert!((39000..=39049).contains(&net.ports[0].host_port), "{net:?}");
+    }
+
+    // Kill index 0's process from inside its container.
+    let victim = instances
+        .iter()
+        .find(|l| l.actual_lrp_key.as_ref().unwrap().index == 0)
+        .unwrap();
+    let guid = victim
+        .actual_lrp_instance_key
+        .as_ref()
+        .unwrap()
+        .instance_guid
+        .clone();
+    let killer = backend
+        .run(
+            &guid,
+            ProcessSpec {
+                path: "sh".into(),
+                args: vec!["-c".into(), "kill -9 $(cat /home/vcap/pid)".into()],
+                user: "vcap".into(),
+                ..Default::default()
+            },
+            ProcessIo::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(killer.wait().await.unwrap(), 0);
+    let restarted = eventually("index 0 restarted after its crash", 60, || async {
+        running(&world, "boxed").await.into_iter().find(|l| {
+            l.actual_lrp_key.as_ref().unwrap().index == 0
+                && l.actual_lrp_instance_key.as_ref().unwrap().instance_guid != guid
+        })
+    })
+    .await;
+    assert_eq!(restarted.crash_count, 1);
+
+    rep.shutdown().await;
+    assert!(backend
+        .containers(&Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+    world.stop().await;
+}
