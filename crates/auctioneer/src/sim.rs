@@ -43,6 +43,9 @@ pub struct SimCellConfig {
     pub bbs_address: Option<String>,
     /// Where to keep the cell's presence; None: no presence.
     pub locket: Option<ClientLocketConfig>,
+    /// How long an instance takes between its claim and its start (a
+    /// container being created); zero: at once.
+    pub start_delay: Duration,
 }
 
 impl SimCellConfig {
@@ -65,6 +68,7 @@ impl SimCellConfig {
             volume_drivers: vec![],
             bbs_address: None,
             locket: None,
+            start_delay: Duration::ZERO,
         }
     }
 
@@ -208,8 +212,10 @@ fn sim_net_info() -> models::ActualLrpNetInfo {
 async fn run_lrp(inner: Shared, bbs: BbsClient, cell_id: String, l: Lrp) {
     let key = l.actual_lrp_key();
     let ik = instance_key(&cell_id, &l);
+    let delay = inner.lock().unwrap().cfg.start_delay;
     let outcome = async {
         bbs.claim_actual_lrp(&key, &ik).await?;
+        tokio::time::sleep(delay).await;
         bbs.start_actual_lrp(&key, &ik, &sim_net_info()).await
     }
     .await;

@@ -7,7 +7,8 @@
 //! `db/sqldb/suspect_db.go`):
 //! - an ordinary RUNNING instance on a cell without presence becomes
 //!   SUSPECT (state and instance key kept) and an UNCLAIMED ordinary
-//!   replacement is created and auctioned;
+//!   replacement is created and auctioned; the suspect stays while the
+//!   replacement is only CLAIMED;
 //! - when the replacement starts (StartActualLRP) the suspect row is
 //!   removed at once; the old cell's container, when that cell comes back,
 //!   is refused by StartActualLRP (ActualLRPCannotBeStarted) and its rep
@@ -20,7 +21,7 @@ mod support;
 
 use auctioneer::sim::SimCellConfig;
 use models::actual_lrp::Presence;
-use models::actual_lrp_state::{RUNNING, UNCLAIMED};
+use models::actual_lrp_state::{CLAIMED, RUNNING, UNCLAIMED};
 use models::rep::Resources;
 use std::time::Duration;
 use support::*;
@@ -35,6 +36,10 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
         c.cell_index = i as i32;
         if i == 0 {
             c.optional_placement_tags = vec!["gpu".into()];
+        } else {
+            // Replacements take a while to start: the SUSPECT original and
+            // its CLAIMED replacement are seen side by side.
+            c.start_delay = Duration::from_secs(2);
         }
         cells.push(c);
     }
@@ -45,7 +50,7 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     pinned.placement_tags = vec!["gpu".into()];
     sys.desire(pinned).await;
 
-    let web = eventually("3 web instances running, one per zone", 20, || async {
+    let web = eventually("3 web instances running, one per zone", 30, || async {
         let l = sys.client.actual_lrps("web").await.ok()?;
         (l.len() == 3 && l.iter().all(|l| l.state == RUNNING)).then_some(l)
     })
@@ -93,9 +98,34 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
         "found no compatible cell with placement tag \"gpu\""
     );
 
-    // web: cell-0's instance was replaced on another cell; once the
-    // replacement runs the suspect row is gone.
+    // web: cell-0's instance turns SUSPECT (still RUNNING, same instance)
+    // while its replacement is placed on another cell and claimed there.
     let web_index = index(&web_on_0);
+    let side_by_side = eventually("web suspect + claimed replacement", 20, || async {
+        let l = sys.client.actual_lrps("web").await.ok()?;
+        let rows: Vec<_> = l.into_iter().filter(|l| index(l) == web_index).collect();
+        let claimed = rows
+            .iter()
+            .any(|l| l.presence == Presence::Ordinary as i32 && l.state == CLAIMED);
+        (rows.len() == 2 && claimed).then_some(rows)
+    })
+    .await;
+    let suspect = side_by_side
+        .iter()
+        .find(|l| l.presence == Presence::Suspect as i32)
+        .expect("a suspect row");
+    assert_eq!(suspect.state, RUNNING);
+    assert_eq!(
+        suspect.actual_lrp_instance_key,
+        web_on_0.actual_lrp_instance_key
+    );
+    let claimed = side_by_side
+        .iter()
+        .find(|l| l.presence == Presence::Ordinary as i32)
+        .unwrap();
+    assert_ne!(cell_id(claimed), "cell-0");
+
+    // Once the replacement runs the suspect row is gone.
     let replaced = eventually("web instance replaced off cell-0", 20, || async {
         let l = sys.client.actual_lrps("web").await.ok()?;
         let rows: Vec<_> = l.into_iter().filter(|l| index(l) == web_index).collect();
