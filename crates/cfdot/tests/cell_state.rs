@@ -261,6 +261,33 @@ async fn cell_state_and_cell_states_read_each_reps_state() {
     // The collected errors end in a newline, and cobra adds its own.
     assert_eq!(text(&out.stderr), format!("Error: {refused}\n\n"));
 
+    // A cell announcing an https rep while cfdot has no certificates: the
+    // rep client factory refuses it (rep's `TLSConfig.pickURL`).
+    let tls_cell = SimCellConfig::new("cell-tls", "z3", Resources::new(1024, 1024, 1))
+        .presence("https://127.0.0.1:1");
+    let resource = locket::client::presence_resource(
+        "cell-tls",
+        "owner-tls",
+        &models::json::GoJson::to_go_json(&tls_cell),
+    );
+    let client =
+        locket::client::connect_lazy(&ClientLocketConfig::insecure(locket_addr.clone())).unwrap();
+    let mut tls_presence = locket::client::PresenceRunner::new(client, resource).spawn();
+    tls_presence.acquired().await.unwrap();
+    let out = run(vec![
+        "--bbsURL".into(),
+        bbs_url.clone(),
+        "cell-state".into(),
+        "cell-tls".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        text(&out.stderr),
+        "Error: Rep error: Failed to get cell state for cell cell-tls: https scheme not supported since certificates aren't provided\n"
+    );
+    tls_presence.stop().await;
+
     // The BBS unreachable: cell-states reports it as a BBS error, exit 4.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
