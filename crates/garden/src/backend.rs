@@ -262,18 +262,24 @@ impl RuncBackend {
     /// steps that never happened; then frees the address and ports.
     async fn teardown(&self, rec: &Record) -> Result<(), GardenError> {
         let mut first_err = None;
+        let dir = self.container_dir(&rec.handle);
+        self.inner.runtime.kill_init(&dir, &rec.cgroups_path).await;
         if let Err(e) = self.inner.runtime.delete(&rec.handle).await {
             first_err.get_or_insert(e);
         }
-        if let Err(e) = self.inner.net.unmap_ports(&rec.handle).await {
+        let ip = self.inner.net.addr(rec.ip_offset);
+        if let Err(e) = self
+            .inner
+            .net
+            .unmap_ports(&rec.handle, ip, &rec.ports())
+            .await
+        {
             first_err.get_or_insert(e);
         }
-        let ip = self.inner.net.addr(rec.ip_offset);
         self.inner
             .net
             .teardown_container(&rec.handle, Some(ip))
             .await;
-        let dir = self.container_dir(&rec.handle);
         if let Ok(overlay) = self.overlay(rec) {
             if let Err(e) = overlay.unmount() {
                 first_err.get_or_insert(e);
@@ -290,7 +296,10 @@ impl RuncBackend {
             // Keep the record: destroy can be retried.
             return Err(e);
         }
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
+        let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir))
+            .await
+            .map_err(|e| GardenError::Runtime(e.to_string()))?;
+        if let Err(e) = removed {
             if e.kind() != std::io::ErrorKind::NotFound {
                 return Err(e.into());
             }

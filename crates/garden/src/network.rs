@@ -218,14 +218,18 @@ impl Network {
         Ok(())
     }
 
-    /// Removes the veth pair and the namespace; quiet about what is
-    /// already gone (destroy of a half-created container).
+    /// Removes the veth pair and the namespace in one `ip` run (-force:
+    /// go on past what is already gone, as after a half-made create).
     pub async fn teardown_container(&self, handle: &str, ip: Option<Ipv4Addr>) {
+        let mut script = String::new();
         if let Some(ip) = ip {
-            let _ = run("ip", &["link", "del", &self.host_veth(ip)], None).await;
+            script.push_str(&format!("link del {}\n", self.host_veth(ip)));
         }
         if self.netns_path(handle).exists() {
-            if let Err(e) = run("ip", &["netns", "delete", &self.netns_name(handle)], None).await {
+            script.push_str(&format!("netns delete {}\n", self.netns_name(handle)));
+        }
+        if let Err(e) = run("ip", &["-force", "-batch", "-"], Some(&script)).await {
+            if self.netns_path(handle).exists() {
                 tracing::warn!(handle, error = %e, "deleting netns");
             }
         }
@@ -242,6 +246,24 @@ impl Network {
         rule.contains(&format!("--comment \"{c}\"")) || rule.contains(&format!("--comment {c} "))
     }
 
+    fn rules_script(&self, handle: &str, ip: Ipv4Addr, maps: &[PortMapping], op: &str) -> String {
+        let mut script = String::from("*nat\n");
+        for m in maps {
+            for chain in [self.chain("PREROUTING"), self.chain("OUTPUT")] {
+                script.push_str(&format!(
+                    "{op} {chain} -d {ext}/32 -p tcp -m tcp --dport {hp} -m comment --comment {c} \
+                     -j DNAT --to-destination {ip}:{cp}\n",
+                    ext = self.external_ip,
+                    hp = m.host_port,
+                    cp = m.container_port,
+                    c = Self::comment(handle),
+                ));
+            }
+        }
+        script.push_str("COMMIT\n");
+        script
+    }
+
     /// DNAT rules for the mappings, in one iptables-restore transaction.
     pub async fn map_ports(
         &self,
@@ -252,26 +274,27 @@ impl Network {
         if mappings.is_empty() {
             return Ok(());
         }
-        let mut script = String::from("*nat\n");
-        for m in mappings {
-            for chain in [self.chain("PREROUTING"), self.chain("OUTPUT")] {
-                script.push_str(&format!(
-                    "-A {chain} -d {ext}/32 -p tcp -m tcp --dport {hp} -m comment --comment {c} \
-                     -j DNAT --to-destination {ip}:{cp}\n",
-                    ext = self.external_ip,
-                    hp = m.host_port,
-                    cp = m.container_port,
-                    c = Self::comment(handle),
-                ));
-            }
-        }
-        script.push_str("COMMIT\n");
+        let script = self.rules_script(handle, ip, mappings, "-A");
         run("iptables-restore", &["-w", "--noflush"], Some(&script)).await?;
         Ok(())
     }
 
-    /// Deletes every rule carrying the container's comment.
-    pub async fn unmap_ports(&self, handle: &str) -> Result<(), GardenError> {
+    /// Deletes every rule carrying the container's comment: the rules
+    /// `mappings` made, in one transaction; when that fails (some were
+    /// never made) whatever listing the chains finds.
+    pub async fn unmap_ports(
+        &self,
+        handle: &str,
+        ip: Ipv4Addr,
+        mappings: &[PortMapping],
+    ) -> Result<(), GardenError> {
+        if !mappings.is_empty() {
+            let script = self.rules_script(handle, ip, mappings, "-D");
+            let exact = run("iptables-restore", &["-w", "--noflush"], Some(&script)).await;
+            if exact.is_ok() {
+                return Ok(());
+            }
+        }
         let mut script = String::from("*nat\n");
         let mut any = false;
         for chain in [self.chain("PREROUTING"), self.chain("OUTPUT")] {
