@@ -6,8 +6,9 @@
 //! it serves at once (single-process mode). `diego locket --config FILE`
 //! runs locket. `diego auctioneer --config FILE` runs the auctioneer (see
 //! `auctioneer::config`; with locket configured it serves only while
-//! holding the `auctioneer` lock). Other components (rep, cfdot, dev)
-//! arrive as further subcommands.
+//! holding the `auctioneer` lock). `diego rep --config FILE` runs a cell's
+//! rep (see `rep::config`); SIGTERM evacuates the cell first. Other
+//! components arrive as further subcommands.
 
 mod dev;
 
@@ -44,6 +45,12 @@ enum Command {
     Auctioneer {
         /// JSON config file (Diego's auctioneer field names; see `auctioneer::config`).
         #[arg(long, env = "DIEGO_AUCTIONEER_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run a rep (the cell agent; SIGTERM evacuates the cell, then exits).
+    Rep {
+        /// JSON config file (Diego's rep field names; see `rep::config`).
+        #[arg(long, env = "DIEGO_REP_CONFIG")]
         config: PathBuf,
     },
     /// Run the whole system in this process on the embedded default
@@ -130,6 +137,19 @@ async fn run_auctioneer(config: PathBuf) -> anyhow::Result<()> {
     outcome
 }
 
+async fn run_rep(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = rep::RepConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    // SIGTERM (BOSH stop) or Ctrl-C: evacuate, then exit.
+    rep::run(cfg, async {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate() => {}
+        }
+    })
+    .await
+}
+
 async fn run_dev(data_dir: PathBuf) -> anyhow::Result<()> {
     init_logging("warn");
     let data = dev::DataDir::open(&data_dir)?;
@@ -168,6 +188,7 @@ async fn main() {
         Command::Bbs { config } => run_bbs(config).await,
         Command::Locket { config } => run_locket(config).await,
         Command::Auctioneer { config } => run_auctioneer(config).await,
+        Command::Rep { config } => run_rep(config).await,
         Command::Dev { data_dir } => run_dev(data_dir).await,
     };
     if let Err(e) = result {
