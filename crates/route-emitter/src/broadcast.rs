@@ -56,12 +56,43 @@ impl Broadcast {
         Duration::from_secs_f64(rand::thread_rng().gen_range(0.0..max))
     }
 
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    /// Subscribes before anything else runs, so no router start or
+    /// greeting is missed.
+    pub async fn subscribe(self) -> anyhow::Result<Subscribed> {
         let inbox = self.nats.new_inbox();
-        let mut answers = self.nats.subscribe(inbox.clone()).await?;
-        let mut starts = self.nats.subscribe(START).await?;
-        let mut greets = self.nats.subscribe(GREET).await?;
-        let mut interval = self.default_interval;
+        let answers = self.nats.subscribe(inbox.clone()).await?;
+        let starts = self.nats.subscribe(START).await?;
+        let greets = self.nats.subscribe(GREET).await?;
+        self.nats.flush().await?;
+        Ok(Subscribed {
+            b: self,
+            inbox,
+            answers,
+            starts,
+            greets,
+        })
+    }
+}
+
+pub struct Subscribed {
+    b: Broadcast,
+    inbox: String,
+    answers: async_nats::Subscriber,
+    starts: async_nats::Subscriber,
+    greets: async_nats::Subscriber,
+}
+
+impl Subscribed {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let Subscribed {
+            b: this,
+            inbox,
+            mut answers,
+            mut starts,
+            mut greets,
+        } = self;
+        let this = &this;
+        let mut interval = this.default_interval;
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut greet_timer = tokio::time::interval(Duration::from_secs(1));
         let mut greeting = true;
@@ -76,7 +107,7 @@ impl Broadcast {
                         continue;
                     }
                     tracing::info!("greeting-routers");
-                    self.nats.publish_with_reply(GREET, inbox.clone(), Vec::new().into()).await?;
+                    this.nats.publish_with_reply(GREET, inbox.clone(), Vec::new().into()).await?;
                 }
                 Some(m) = answers.next() => {
                     greeting = false;
@@ -92,17 +123,17 @@ impl Broadcast {
                         interval = i;
                     }
                     tracing::info!(interval_s = interval.as_secs(), "router-started");
-                    tokio::time::sleep(self.jitter(interval)).await;
-                    self.emit();
+                    tokio::time::sleep(this.jitter(interval)).await;
+                    this.emit();
                     ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
                 }
                 Some(m) = greets.next() => {
                     if m.reply.as_deref() != Some(inbox.as_str()) {
                         tracing::info!("greeted; re-emitting routes");
-                        self.emit();
+                        this.emit();
                     }
                 }
-                _ = ticker.tick() => self.emit(),
+                _ = ticker.tick() => this.emit(),
                 _ = shutdown.changed() => return Ok(()),
             }
         }

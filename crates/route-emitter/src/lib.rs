@@ -107,7 +107,9 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
         jitter_factor: cfg.jitter_factor,
         default_interval: cfg.register_interval.0,
         emit_all: emit_tx,
-    };
+    }
+    .subscribe()
+    .await?;
     let watcher = watcher::Watcher {
         bbs,
         emitter: emitter::NatsEmitter::new(nats, metrics.clone()),

@@ -1,0 +1,175 @@
+//! The dev router learns routes from NATS and proxies to real backends.
+
+mod support;
+
+use futures::StreamExt;
+use std::time::Duration;
+use support::*;
+
+async fn publish(client: &async_nats::Client, subject: &'static str, body: String) {
+    client.publish(subject, body.into()).await.unwrap();
+    client.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn round_robin_over_registered_endpoints_and_unregister_stops_traffic() {
+    let Some(nats) = NatsServer::start().await else {
+        return;
+    };
+    let router = router::start(router_config(&nats.url)).await.unwrap();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let (a, b) = (backend("a").await, backend("b").await);
+    publish(&client, "router.register", registration("app.localhost", a)).await;
+    publish(&client, "router.register", registration("app.localhost", b)).await;
+    eventually("both registered", || async {
+        router.registry.snapshot() == [("app.localhost".to_string(), 2)]
+    })
+    .await;
+
+    let mut bodies = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = get(router.addr, "app.localhost:8081").await;
+        assert_eq!(status, 200);
+        bodies.push(body);
+    }
+    bodies.sort();
+    assert_eq!(bodies, ["a", "a", "b", "b"], "alternates between endpoints");
+
+    // Host names match without case; unknown ones get gorouter's 404.
+    assert_eq!(get(router.addr, "APP.localhost").await.0, 200);
+    let (status, body) = get(router.addr, "nope.localhost").await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("Requested route ('nope.localhost') does not exist"),
+        "{body}"
+    );
+
+    publish(
+        &client,
+        "router.unregister",
+        registration("app.localhost", a),
+    )
+    .await;
+    eventually("a unregistered", || async {
+        router.registry.snapshot() == [("app.localhost".to_string(), 1)]
+    })
+    .await;
+    for _ in 0..4 {
+        assert_eq!(
+            get(router.addr, "app.localhost").await,
+            (200, "b".to_string())
+        );
+    }
+    router.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_endpoint_is_retried_for_idempotent_requests_else_502() {
+    let Some(nats) = NatsServer::start().await else {
+        return;
+    };
+    let router = router::start(router_config(&nats.url)).await.unwrap();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let (live, dead) = (backend("live").await, dead_addr());
+    publish(
+        &client,
+        "router.register",
+        registration("app.localhost", dead),
+    )
+    .await;
+    eventually("registered", || async {
+        router.registry.knows("app.localhost")
+    })
+    .await;
+    let (status, body) = get(router.addr, "app.localhost").await;
+    assert_eq!(status, 502, "{body}");
+
+    // With a live endpoint too, every GET succeeds (the dead one is retried away).
+    publish(
+        &client,
+        "router.register",
+        registration("app.localhost", live),
+    )
+    .await;
+    eventually("two endpoints", || async {
+        router.registry.snapshot() == [("app.localhost".to_string(), 2)]
+    })
+    .await;
+    for _ in 0..6 {
+        assert_eq!(
+            get(router.addr, "app.localhost").await,
+            (200, "live".to_string())
+        );
+    }
+    // A POST is not retried: one of two goes to the dead endpoint.
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        statuses.push(
+            request(router.addr, "app.localhost", reqwest::Method::POST)
+                .await
+                .0,
+        );
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 502]);
+    router.stop().await;
+}
+
+#[tokio::test]
+async fn the_router_announces_itself_and_answers_greetings() {
+    let Some(nats) = NatsServer::start().await else {
+        return;
+    };
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let mut starts = client.subscribe("router.start").await.unwrap();
+    client.flush().await.unwrap();
+    let mut cfg = router_config(&nats.url);
+    cfg.start_response_delay_interval = 7;
+    cfg.droplet_stale_threshold = 21;
+    let router = router::start(cfg).await.unwrap();
+
+    let start = tokio::time::timeout(Duration::from_secs(5), starts.next())
+        .await
+        .expect("router.start published")
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&start.payload).unwrap();
+    assert_eq!(v["minimumRegisterIntervalInSeconds"], 7);
+    assert_eq!(v["pruneThresholdInSeconds"], 21);
+    assert!(v["id"].as_str().is_some_and(|s| !s.is_empty()));
+
+    let answer = client
+        .request("router.greet", "".into())
+        .await
+        .expect("greet answered");
+    let v: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+    assert_eq!(v["minimumRegisterIntervalInSeconds"], 7);
+    router.stop().await;
+}
+
+#[tokio::test]
+async fn endpoints_not_refreshed_are_pruned() {
+    let Some(nats) = NatsServer::start().await else {
+        return;
+    };
+    let mut cfg = router_config(&nats.url);
+    cfg.droplet_stale_threshold = 1;
+    cfg.prune_stale_droplets_interval = 1;
+    let router = router::start(cfg).await.unwrap();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    publish(
+        &client,
+        "router.register",
+        registration("app.localhost", backend("a").await),
+    )
+    .await;
+    eventually("registered", || async {
+        router.registry.knows("app.localhost")
+    })
+    .await;
+    eventually("pruned", || async {
+        !router.registry.knows("app.localhost")
+    })
+    .await;
+    assert_eq!(get(router.addr, "app.localhost").await.0, 404);
+    router.stop().await;
+}
