@@ -9,6 +9,7 @@
 pub mod calculator;
 pub mod sse;
 
+use base64::Engine;
 use models::{
     ActualLrpChangedEvent, ActualLrpCrashedEvent, ActualLrpCreatedEvent,
     ActualLrpInstanceChangedEvent, ActualLrpInstanceCreatedEvent, ActualLrpInstanceRemovedEvent,
@@ -16,7 +17,7 @@ use models::{
     TaskChangedEvent, TaskCreatedEvent, TaskRemovedEvent,
 };
 use prost::Message;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
 /// Diego's `MAX_PENDING_SUBSCRIBER_EVENTS`.
@@ -119,12 +120,48 @@ impl Event {
     }
 }
 
-pub type EventReceiver = mpsc::Receiver<Arc<Event>>;
+/// An emitted event as subscribers receive it: the SSE data (base64 of the
+/// payload) is encoded once, by the first stream that writes it, and
+/// shared by every other stream writing the same event.
+#[derive(Debug)]
+pub struct Published {
+    event: Event,
+    sse_data: OnceLock<String>,
+}
+
+impl Published {
+    pub fn new(event: Event) -> Published {
+        Published {
+            event,
+            sse_data: OnceLock::new(),
+        }
+    }
+
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// The SSE `data:` value: base64 of [`Event::encode_payload`].
+    pub fn sse_data(&self) -> &str {
+        self.sse_data.get_or_init(|| {
+            base64::engine::general_purpose::STANDARD.encode(self.event.encode_payload())
+        })
+    }
+}
+
+impl std::ops::Deref for Published {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
+pub type EventReceiver = mpsc::Receiver<Arc<Published>>;
 
 /// A fan-out point for one kind of event.
 pub struct Hub {
     name: &'static str,
-    subscribers: Mutex<Option<Vec<mpsc::Sender<Arc<Event>>>>>,
+    subscribers: Mutex<Option<Vec<mpsc::Sender<Arc<Published>>>>>,
     buffer: usize,
 }
 
@@ -158,7 +195,7 @@ impl Hub {
     /// whose buffer is full is dropped (slow consumer); one that went away
     /// is forgotten.
     pub fn emit(&self, event: Event) {
-        let event = Arc::new(event);
+        let event = Arc::new(Published::new(event));
         let mut subs = self.subscribers.lock().unwrap();
         let Some(list) = subs.as_mut() else { return };
         let name = self.name;
@@ -267,5 +304,20 @@ mod tests {
         let e = task_event("g");
         let back = Event::decode(e.event_type(), &e.encode_payload()).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[tokio::test]
+    async fn subscribers_share_one_encoding() {
+        let hub = Hub::new("t");
+        let mut a = hub.subscribe().unwrap();
+        let mut b = hub.subscribe().unwrap();
+        hub.emit(task_event("g"));
+        let (a, b) = (a.recv().await.unwrap(), b.recv().await.unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(std::ptr::eq(a.sse_data(), b.sse_data()));
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(a.sse_data())
+            .unwrap();
+        assert_eq!(Event::decode(TASK_CREATED, &payload).unwrap(), *a.event());
     }
 }

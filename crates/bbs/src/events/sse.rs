@@ -1,28 +1,34 @@
 //! Server-sent event streams as Diego's BBS writes them: per event
 //! `id: <n>` (a per-connection counter from 0), `event: <type>`,
-//! `data: <base64 of the protobuf payload>`, then a blank line.
+//! `data: <base64 of the protobuf payload>`, then a blank line. The data of
+//! an event is encoded once for all the streams that write it
+//! ([`Published::sse_data`]).
 
-use super::{Event, EventReceiver};
+use super::{Event, EventReceiver, Published};
 use base64::Engine;
 use bytes::Bytes;
 use futures::Stream;
 use std::sync::Arc;
 
 /// One event in SSE wire form.
-pub fn format_event(id: u64, event: &Event) -> String {
-    let data = base64::engine::general_purpose::STANDARD.encode(event.encode_payload());
-    format!("id: {id}\nevent: {}\ndata: {data}\n\n", event.event_type())
+pub fn format_event(id: u64, event: &Published) -> String {
+    format!(
+        "id: {id}\nevent: {}\ndata: {}\n\n",
+        event.event_type(),
+        event.sse_data()
+    )
 }
 
-/// What a stream does with each event before writing it: None skips it.
-pub type EventMap = Box<dyn Fn(&Event) -> Option<Event> + Send + Sync>;
+/// What a stream does with each event before writing it: None skips it;
+/// an unchanged event is passed on as the same `Arc` (sharing its encoding).
+pub type EventMap = Box<dyn Fn(&Arc<Published>) -> Option<Arc<Published>> + Send + Sync>;
 
 struct State {
     sources: Vec<(EventReceiver, EventMap)>,
     next_id: u64,
 }
 
-async fn next_from(sources: &mut [(EventReceiver, EventMap)]) -> Option<(Arc<Event>, usize)> {
+async fn next_from(sources: &mut [(EventReceiver, EventMap)]) -> Option<(Arc<Published>, usize)> {
     let futs = sources
         .iter_mut()
         .enumerate()
@@ -121,7 +127,7 @@ mod tests {
     async fn stream_numbers_events_and_parses_back() {
         let hub = Hub::new("t");
         let rx = hub.subscribe().unwrap();
-        let stream = event_stream(vec![(rx, Box::new(|e: &Event| Some(e.clone())))]);
+        let stream = event_stream(vec![(rx, Box::new(|e: &Arc<Published>| Some(e.clone())))]);
         let ev = Event::TaskRemoved(models::TaskRemovedEvent {
             task: Some(models::Task {
                 task_guid: "x".into(),

@@ -7,7 +7,7 @@
 use super::{read_body, App};
 use crate::events::calculator::{group_event_matches_cell, instance_event_matches_cell};
 use crate::events::sse::{event_stream, EventMap};
-use crate::events::{Event, EventReceiver, Hub};
+use crate::events::{Event, EventReceiver, Hub, Published};
 use crate::versioning::{desired_lrp_version_down_to, task_version_down_to, Version};
 use axum::body::Body;
 use axum::extract::State;
@@ -20,13 +20,26 @@ use models::{
 use prost::Message;
 use std::sync::Arc;
 
-fn version_desired(e: &Event, v: Version) -> Event {
+/// The event as a stream of version `v` writes it: the same `Arc` when
+/// nothing changes (V3, or an event of another kind).
+fn versioned(
+    e: &Arc<Published>,
+    v: Version,
+    down: fn(&Event, Version) -> Option<Event>,
+) -> Arc<Published> {
     if v == Version::V3 {
         return e.clone();
     }
+    match down(e.event(), v) {
+        Some(changed) => Arc::new(Published::new(changed)),
+        None => e.clone(),
+    }
+}
+
+fn version_desired(e: &Event, v: Version) -> Option<Event> {
     let down =
         |d: &Option<models::DesiredLrp>| d.as_ref().map(|d| desired_lrp_version_down_to(d, v));
-    match e {
+    Some(match e {
         Event::DesiredLrpCreated(ev) => Event::DesiredLrpCreated(DesiredLrpCreatedEvent {
             desired_lrp: down(&ev.desired_lrp),
             trace_id: ev.trace_id.clone(),
@@ -40,16 +53,13 @@ fn version_desired(e: &Event, v: Version) -> Event {
             desired_lrp: down(&ev.desired_lrp),
             trace_id: ev.trace_id.clone(),
         }),
-        other => other.clone(),
-    }
+        _ => return None,
+    })
 }
 
-fn version_task(e: &Event, v: Version) -> Event {
-    if v == Version::V3 {
-        return e.clone();
-    }
+fn version_task(e: &Event, v: Version) -> Option<Event> {
     let down = |t: &Option<models::Task>| t.as_ref().map(|t| task_version_down_to(t, v));
-    match e {
+    Some(match e {
         Event::TaskCreated(ev) => Event::TaskCreated(TaskCreatedEvent {
             task: down(&ev.task),
         }),
@@ -60,8 +70,8 @@ fn version_task(e: &Event, v: Version) -> Event {
         Event::TaskRemoved(ev) => Event::TaskRemoved(TaskRemovedEvent {
             task: down(&ev.task),
         }),
-        other => other.clone(),
-    }
+        _ => return None,
+    })
 }
 
 fn sse_response(sources: Vec<(EventReceiver, EventMap)>) -> Response {
@@ -111,15 +121,15 @@ async fn lrp_stream(app: Arc<App>, body: Body, version: Version, instances: bool
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
-    let desired_map: EventMap = Box::new(move |e| Some(version_desired(e, version)));
+    let desired_map: EventMap = Box::new(move |e| Some(versioned(e, version, version_desired)));
     let actual_map: EventMap = Box::new(move |e| {
         if cell_id.is_empty() {
             return Some(e.clone());
         }
         let keep = if instances {
-            instance_event_matches_cell(&cell_id, e)
+            instance_event_matches_cell(&cell_id, e.event())
         } else {
-            group_event_matches_cell(&cell_id, e)
+            group_event_matches_cell(&cell_id, e.event())
         };
         keep.then(|| e.clone())
     });
@@ -131,7 +141,7 @@ async fn task_stream(app: Arc<App>, version: Version) -> Response {
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
-    let map: EventMap = Box::new(move |e| Some(version_task(e, version)));
+    let map: EventMap = Box::new(move |e| Some(versioned(e, version, version_task)));
     sse_response(vec![(tasks, map)])
 }
 

@@ -83,7 +83,28 @@ pub(crate) fn decode_internal_routes(
     enc: &Encoder,
     data: &str,
 ) -> Result<Vec<ActualLrpInternalRoute>, BbsError> {
-    match decode_json(enc, "internal_routes", data)? {
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    let plain = enc
+        .decode(data.as_bytes())
+        .map_err(|e| deserialize_err("internal_routes", e))?;
+    // The usual shape straight into the model (no intermediate Value);
+    // anything else through the lenient Value path.
+    #[derive(serde::Deserialize)]
+    struct Route {
+        #[serde(default)]
+        hostname: String,
+    }
+    if let Ok(routes) = serde_json::from_slice::<Vec<Route>>(&plain) {
+        return Ok(routes
+            .into_iter()
+            .map(|r| ActualLrpInternalRoute {
+                hostname: r.hostname,
+            })
+            .collect());
+    }
+    match serde_json::from_slice(&plain).map_err(|e| deserialize_err("internal_routes", e))? {
         Value::Array(items) => Ok(items
             .into_iter()
             .map(|i| ActualLrpInternalRoute {
@@ -111,7 +132,17 @@ pub(crate) fn decode_string_map(
     enc: &Encoder,
     data: &str,
 ) -> Result<BTreeMap<String, String>, BbsError> {
-    match decode_json(enc, "metric_tags", data)? {
+    if data.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let plain = enc
+        .decode(data.as_bytes())
+        .map_err(|e| deserialize_err("metric_tags", e))?;
+    // The usual shape straight into the map; anything else leniently.
+    if let Ok(m) = serde_json::from_slice::<BTreeMap<String, String>>(&plain) {
+        return Ok(m);
+    }
+    match serde_json::from_slice(&plain).map_err(|e| deserialize_err("metric_tags", e))? {
         Value::Object(m) => Ok(m
             .into_iter()
             .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
