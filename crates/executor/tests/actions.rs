@@ -82,14 +82,15 @@ async fn parallel_runs_all_and_combines_failures() {
         &cell,
         "par",
         parallel(vec![
-            sh("sleep 0.5; exit 1"),
-            sh("sleep 0.5; exit 2"),
-            sh("sleep 0.5"),
+            sh("sleep 1; exit 1"),
+            sh("sleep 1; exit 2"),
+            sh("sleep 1"),
         ]),
     )
     .await;
+    // One after the other would take 3s.
     assert!(
-        started.elapsed() < Duration::from_millis(1400),
+        started.elapsed() < Duration::from_millis(2500),
         "ran in parallel"
     );
     assert_eq!(

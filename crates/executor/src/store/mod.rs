@@ -3,6 +3,7 @@
 //! the rep follows.
 
 mod create;
+mod maintenance;
 mod run;
 pub(crate) mod runner;
 
