@@ -53,6 +53,18 @@ enum Command {
         #[arg(long, env = "DIEGO_REP_CONFIG")]
         config: PathBuf,
     },
+    /// Run the route-emitter (publishes the BBS's routes to routers over NATS).
+    RouteEmitter {
+        /// JSON config file (Diego's route_emitter field names; see `route_emitter::config`).
+        #[arg(long, env = "DIEGO_ROUTE_EMITTER_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the development HTTP router (learns routes from NATS like gorouter).
+    Router {
+        /// JSON config file (see `router::config`).
+        #[arg(long, env = "DIEGO_ROUTER_CONFIG")]
+        config: PathBuf,
+    },
     /// Run the whole system in this process on the embedded default
     /// (SQLite files in the data directory), on Diego's usual loopback ports.
     Dev {
@@ -150,6 +162,25 @@ async fn run_rep(config: PathBuf) -> anyhow::Result<()> {
     .await
 }
 
+async fn shutdown_signal() {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate() => {}
+    }
+}
+
+async fn run_route_emitter(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = route_emitter::RouteEmitterConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    route_emitter::run(cfg, shutdown_signal()).await
+}
+
+async fn run_router(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = router::RouterConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    router::run(cfg, shutdown_signal()).await
+}
+
 async fn run_dev(data_dir: PathBuf) -> anyhow::Result<()> {
     init_logging("warn");
     let data = dev::DataDir::open(&data_dir)?;
@@ -189,6 +220,8 @@ async fn main() {
         Command::Locket { config } => run_locket(config).await,
         Command::Auctioneer { config } => run_auctioneer(config).await,
         Command::Rep { config } => run_rep(config).await,
+        Command::RouteEmitter { config } => run_route_emitter(config).await,
+        Command::Router { config } => run_router(config).await,
         Command::Dev { data_dir } => run_dev(data_dir).await,
     };
     if let Err(e) = result {
