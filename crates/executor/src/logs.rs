@@ -57,13 +57,12 @@ impl InstanceLog {
                 .map(|d| d.as_nanos() as i64)
                 .unwrap_or(0),
         };
-        {
-            let mut lines = self.lines.lock().unwrap();
-            if lines.len() == self.capacity {
-                lines.pop_front();
-            }
-            lines.push_back(line.clone());
+        let mut lines = self.lines.lock().unwrap();
+        if lines.len() == self.capacity {
+            lines.pop_front();
         }
+        lines.push_back(line.clone());
+        // Sent under the lock so `history_and_follow` sees each line once.
         // Nobody following is fine.
         let _ = self.tx.send(line);
     }
@@ -71,6 +70,13 @@ impl InstanceLog {
     /// The buffered lines, oldest first.
     pub fn lines(&self) -> Vec<LogLine> {
         self.lines.lock().unwrap().iter().cloned().collect()
+    }
+
+    /// The buffered lines and the lines after them, without gap or
+    /// repetition (`diego logs --follow`).
+    pub fn history_and_follow(&self) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
+        let lines = self.lines.lock().unwrap();
+        (lines.iter().cloned().collect(), self.tx.subscribe())
     }
 
     /// Lines pushed from now on (a slow follower misses lines, told by
@@ -234,6 +240,12 @@ mod tests {
         assert_eq!((first.text.as_str(), first.stream), ("one", Stream::Stdout));
         assert_eq!(log.lines()[2].source, "HEALTH");
         assert_eq!(log.lines()[2].stream, Stream::Stderr);
+
+        let (history, mut rest) = log.history_and_follow();
+        app.out("six");
+        assert_eq!(history.len(), 3);
+        assert_eq!(rest.recv().await.unwrap().text, "six");
+        assert!(rest.try_recv().is_err());
     }
 
     #[test]
