@@ -1,0 +1,230 @@
+//! Creating and destroying containers: reserving a handle, address and
+//! ports; building the rootfs, network and bundle and starting it; and
+//! undoing all of that, also for a container whose creation failed.
+
+use std::path::PathBuf;
+
+use super::RuncBackend;
+use crate::api::*;
+use crate::bundle::{self, BundleSpec};
+use crate::cgroups::{self, Cgroup};
+use crate::record::Record;
+use crate::rootfs::Overlay;
+
+pub(super) fn valid_handle(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 128
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !h.starts_with('.')
+}
+
+impl RuncBackend {
+    /// Reserves the handle, an address and host ports, and writes the
+    /// record first: whatever happens later, destroy can undo it.
+    pub(super) fn reserve(&self, spec: &ContainerSpec) -> Result<Record, GardenError> {
+        let mut st = self.inner.state.lock().expect("state lock");
+        if st.containers.contains_key(&spec.handle) || st.busy.contains(&spec.handle) {
+            return Err(GardenError::HandleExists(spec.handle.clone()));
+        }
+        let max = self.inner.cfg.max_containers;
+        if max > 0 && (st.containers.len() + st.busy.len()) as u64 >= max {
+            return Err(GardenError::InsufficientResources(
+                "max containers reached".into(),
+            ));
+        }
+        let ip = st.pools.take_ip().ok_or_else(|| {
+            GardenError::InsufficientResources("no container addresses left".into())
+        })?;
+        let mut ports = Vec::new();
+        for m in &spec.net_in {
+            let host_port = if m.host_port == 0 {
+                st.pools.take_port()
+            } else {
+                st.pools.claim_port(m.host_port).then_some(m.host_port)
+            };
+            match host_port {
+                Some(hp) => ports.push(PortMapping {
+                    host_port: hp,
+                    container_port: m.container_port,
+                }),
+                None => {
+                    st.pools.release_ip(ip);
+                    for p in &ports {
+                        st.pools.release_port(p.host_port);
+                    }
+                    return Err(GardenError::InsufficientResources(format!(
+                        "host port {} not available",
+                        m.host_port
+                    )));
+                }
+            }
+        }
+        st.busy.insert(spec.handle.clone());
+        drop(st);
+        let limits = with_defaults(&spec.limits, &self.inner.cfg.default_limits);
+        let rec = Record::new(
+            spec,
+            &limits,
+            ip,
+            &ports,
+            cgroups::cgroups_path(&self.inner.cfg.tag, &spec.handle),
+        );
+        Ok(rec)
+    }
+
+    pub(super) async fn build(&self, rec: &Record) -> Result<(), GardenError> {
+        let dir = self.container_dir(&rec.handle);
+        std::fs::create_dir_all(&dir)?;
+        rec.save(&dir)?;
+        let overlay = self.overlay(rec)?;
+        overlay.mount()?;
+
+        let ip = self.inner.net.addr(rec.ip_offset);
+        std::fs::write(
+            dir.join("hosts"),
+            format!(
+                "127.0.0.1 localhost\n{ip} {}\n",
+                bundle::hostname(&rec.handle)
+            ),
+        )?;
+        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        std::fs::write(dir.join("resolv.conf"), resolv)?;
+
+        self.inner.net.setup_container(&rec.handle, ip).await?;
+        self.inner
+            .net
+            .map_ports(&rec.handle, ip, &rec.ports())
+            .await?;
+
+        let mut env = rec.env.clone();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(
+                0,
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
+        }
+        let spec = bundle::build(&BundleSpec {
+            handle: &rec.handle,
+            env: &env,
+            bind_mounts: &rec.bind_mounts(),
+            limits: &rec.limits(),
+            privileged: rec.privileged,
+            netns_path: self.inner.net.netns_path(&rec.handle),
+            cgroups_path: rec.cgroups_path.clone(),
+            init_binary: &self.inner.cfg.init_binary,
+            hosts_file: dir.join("hosts"),
+            resolv_file: dir.join("resolv.conf"),
+            swap_accounting: cgroups::swap_accounting(self.inner.cgroup_version),
+        })?;
+        bundle::write(&spec, &dir)?;
+        self.inner.runtime.create(&rec.handle, &dir).await?;
+        self.inner.runtime.start(&rec.handle).await?;
+        Ok(())
+    }
+
+    /// Undoes everything `build` may have done, in reverse, tolerating
+    /// steps that never happened; then frees the address and ports.
+    pub(super) async fn teardown(&self, rec: &Record) -> Result<(), GardenError> {
+        let mut first_err = None;
+        let dir = self.container_dir(&rec.handle);
+        self.inner.runtime.kill_init(&dir, &rec.cgroups_path).await;
+        if let Err(e) = self.inner.runtime.delete(&rec.handle).await {
+            first_err.get_or_insert(e);
+        }
+        let ip = self.inner.net.addr(rec.ip_offset);
+        if let Err(e) = self
+            .inner
+            .net
+            .unmap_ports(&rec.handle, ip, &rec.ports())
+            .await
+        {
+            first_err.get_or_insert(e);
+        }
+        self.inner
+            .net
+            .teardown_container(&rec.handle, Some(ip))
+            .await;
+        if let Ok(overlay) = self.overlay(rec) {
+            if let Err(e) = overlay.unmount() {
+                first_err.get_or_insert(e);
+            }
+        } else {
+            let _ = Overlay {
+                lower: PathBuf::new(),
+                dir: dir.clone(),
+            }
+            .unmount();
+        }
+        Cgroup::new(self.inner.cgroup_version, rec.cgroups_path.clone()).remove();
+        if let Some(e) = first_err {
+            // Keep the record: destroy can be retried.
+            return Err(e);
+        }
+        let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir))
+            .await
+            .map_err(|e| GardenError::Runtime(e.to_string()))?;
+        if let Err(e) = removed {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(e.into());
+            }
+        }
+        let mut st = self.inner.state.lock().expect("state lock");
+        st.pools.release_ip(rec.ip_offset);
+        for (hp, _) in &rec.mapped_ports {
+            st.pools.release_port(*hp);
+        }
+        Ok(())
+    }
+}
+
+fn with_defaults(l: &Limits, d: &Limits) -> Limits {
+    let pick = |a: u64, b: u64| if a > 0 { a } else { b };
+    Limits {
+        memory_bytes: pick(l.memory_bytes, d.memory_bytes),
+        disk_bytes: pick(l.disk_bytes, d.disk_bytes),
+        max_pids: pick(l.max_pids, d.max_pids),
+        cpu_weight: if l.cpu_weight > 0 {
+            l.cpu_weight
+        } else {
+            d.cpu_weight
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_names_not_paths() {
+        assert!(valid_handle("a1b2-c3_d.e"));
+        assert!(!valid_handle("../etc"));
+        assert!(!valid_handle("a/b"));
+        assert!(!valid_handle(""));
+        assert!(!valid_handle(".hidden"));
+    }
+
+    #[test]
+    fn spec_limits_override_defaults() {
+        let d = Limits {
+            memory_bytes: 1,
+            disk_bytes: 2,
+            max_pids: 3,
+            cpu_weight: 4,
+        };
+        let l = Limits {
+            memory_bytes: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            with_defaults(&l, &d),
+            Limits {
+                memory_bytes: 10,
+                disk_bytes: 2,
+                max_pids: 3,
+                cpu_weight: 4
+            }
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! The `Backend` API on the runc backend.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+use super::lifecycle::valid_handle;
+use super::RuncBackend;
+use crate::api::*;
+use crate::cgroups::Cgroup;
+use crate::host::{disk_usage, mem_total, statvfs_total};
+use crate::process::{oci_process, RuncProcess};
+use crate::rootfs::lookup_user;
+use crate::streams;
+
+#[async_trait]
+impl Backend for RuncBackend {
+    async fn ping(&self) -> Result<(), GardenError> {
+        crate::cmd::run(
+            &self.inner.runtime.binary.display().to_string(),
+            &["--version"],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn create(&self, spec: ContainerSpec) -> Result<ContainerInfo, GardenError> {
+        if !valid_handle(&spec.handle) {
+            return Err(GardenError::InvalidSpec(format!(
+                "invalid handle: {:?}",
+                spec.handle
+            )));
+        }
+        self.lower_dir(&spec.image)?;
+        let rec = self.reserve(&spec)?;
+        let result = self.build(&rec).await;
+        if let Err(e) = result {
+            tracing::warn!(handle = %rec.handle, error = %e, "create failed; rolling back");
+            if let Err(e2) = self.teardown(&rec).await {
+                tracing::error!(handle = %rec.handle, error = %e2, "rolling back a failed create");
+            }
+            self.inner
+                .state
+                .lock()
+                .expect("state lock")
+                .busy
+                .remove(&rec.handle);
+            return Err(e);
+        }
+        let info = self.info_of(&rec);
+        let mut st = self.inner.state.lock().expect("state lock");
+        st.busy.remove(&rec.handle);
+        st.containers.insert(rec.handle.clone(), Arc::new(rec));
+        tracing::info!(handle = %spec.handle, ip = %info.container_ip, "created");
+        Ok(info)
+    }
+
+    async fn destroy(&self, handle: &str) -> Result<(), GardenError> {
+        let rec = {
+            let mut st = self.inner.state.lock().expect("state lock");
+            let rec = st
+                .containers
+                .remove(handle)
+                .ok_or_else(|| GardenError::ContainerNotFound(handle.into()))?;
+            st.busy.insert(handle.into());
+            rec
+        };
+        let result = self.teardown(&rec).await;
+        let mut st = self.inner.state.lock().expect("state lock");
+        st.busy.remove(handle);
+        if result.is_err() {
+            st.containers.insert(handle.into(), rec);
+        }
+        result
+    }
+
+    async fn containers(&self, filter: &Properties) -> Result<Vec<String>, GardenError> {
+        let st = self.inner.state.lock().expect("state lock");
+        let mut handles: Vec<String> = st
+            .containers
+            .values()
+            .filter(|r| filter.iter().all(|(k, v)| r.properties.get(k) == Some(v)))
+            .map(|r| r.handle.clone())
+            .collect();
+        handles.sort();
+        Ok(handles)
+    }
+
+    async fn info(&self, handle: &str) -> Result<ContainerInfo, GardenError> {
+        let rec = self.record(handle)?;
+        Ok(self.info_of(&rec))
+    }
+
+    async fn metrics(&self, handle: &str) -> Result<ContainerMetrics, GardenError> {
+        let rec = self.record(handle)?;
+        let cg = Cgroup::new(self.inner.cgroup_version, rec.cgroups_path.clone());
+        let upper = self.overlay(&rec)?.upper();
+        let disk = tokio::task::spawn_blocking(move || disk_usage(&upper))
+            .await
+            .map_err(|e| GardenError::Runtime(e.to_string()))?;
+        Ok(ContainerMetrics {
+            memory_usage_bytes: cg.memory_usage(),
+            disk_usage_bytes: disk,
+            cpu_usage: cg.cpu_usage(),
+        })
+    }
+
+    async fn run(
+        &self,
+        handle: &str,
+        spec: ProcessSpec,
+        io: ProcessIo,
+    ) -> Result<Box<dyn Process>, GardenError> {
+        let rec = self.record(handle)?;
+        let root = self.overlay(&rec)?.merged();
+        let user = lookup_user(&root, &spec.user)?;
+        let process = oci_process(&spec, &rec.env, &user, rec.privileged)?;
+        let n = self.inner.next_process.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{handle}-{n}");
+        let dir = self.container_dir(handle).join("processes");
+        let p = RuncProcess::spawn(&self.inner.runtime, handle, id, dir, &process, io)?;
+        Ok(Box::new(p))
+    }
+
+    async fn stream_in(
+        &self,
+        handle: &str,
+        dst_path: &str,
+        user: &str,
+        tar: Box<dyn AsyncRead + Send + Unpin>,
+    ) -> Result<(), GardenError> {
+        let root = self.rootfs_of(handle)?;
+        let user = lookup_user(&root, user)?;
+        let dst = dst_path.to_string();
+        let reader = tokio_util::io::SyncIoBridge::new(tar);
+        tokio::task::spawn_blocking(move || streams::stream_in(&root, &dst, &user, reader))
+            .await
+            .map_err(|e| GardenError::Runtime(e.to_string()))?
+    }
+
+    async fn stream_out(&self, handle: &str, src_path: &str) -> Result<Bytes, GardenError> {
+        let root = self.rootfs_of(handle)?;
+        let src = src_path.to_string();
+        let tar = tokio::task::spawn_blocking(move || streams::stream_out(&root, &src))
+            .await
+            .map_err(|e| GardenError::Runtime(e.to_string()))??;
+        Ok(Bytes::from(tar))
+    }
+
+    async fn capacity(&self) -> Result<Capacity, GardenError> {
+        let memory_bytes = mem_total();
+        let disk_bytes = statvfs_total(&self.inner.cfg.depot);
+        let subnet_size = self.inner.net.container_offsets().len() as u64;
+        let max_containers = match self.inner.cfg.max_containers {
+            0 => subnet_size,
+            n => n.min(subnet_size),
+        };
+        Ok(Capacity {
+            memory_bytes,
+            disk_bytes,
+            max_containers,
+        })
+    }
+}
