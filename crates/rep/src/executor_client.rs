@@ -52,6 +52,8 @@ pub trait ExecutorClient: Send + Sync {
     async fn total_resources(&self) -> Result<ExecutorResources, ExecutorError>;
     /// A tar stream of `path` in the container.
     async fn get_files(&self, guid: &str, path: &str) -> Result<bytes::Bytes, ExecutorError>;
+    /// Usage of a created container (not found before it is created).
+    async fn metrics(&self, guid: &str) -> Result<garden::ContainerMetrics, ExecutorError>;
     async fn volume_drivers(&self) -> Result<Vec<String>, ExecutorError> {
         Ok(vec![])
     }

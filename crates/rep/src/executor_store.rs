@@ -107,6 +107,10 @@ impl ExecutorClient for StoreClient {
         self.store.get_files(guid, path).await.map_err(convert)
     }
 
+    async fn metrics(&self, guid: &str) -> Result<garden::ContainerMetrics, ExecutorError> {
+        self.store.metrics(guid).await.map_err(convert)
+    }
+
     async fn subscribe(&self) -> Result<mpsc::Receiver<Event>, ExecutorError> {
         let mut rx = self.store.subscribe();
         let (tx, out) = mpsc::channel(1024);

@@ -16,6 +16,7 @@ pub mod backend;
 pub mod bbs;
 pub mod cell;
 pub mod config;
+pub mod container_metrics;
 pub mod delegate;
 pub mod evacuation;
 pub mod evacuation_context;

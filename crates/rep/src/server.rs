@@ -1,7 +1,7 @@
 //! The rep's HTTP API (Diego's `rep:routes.go`), JSON bodies.
 //!
 //! Network routes (the auctioneer's and BBS's): `GET /state`,
-//! `POST /work`, `PUT /v2/lrps/:process_guid/instances/:instance_guid`
+//! `GET /container_metrics`, `POST /work`, `PUT /v2/lrps/:process_guid/instances/:instance_guid`
 //! (and `/v1/...`), `POST /v1/lrps/:process_guid/instances/:instance_guid/stop`,
 //! `POST /v1/tasks/:task_guid/cancel`, `POST /sim/reset`.
 //! Localhost routes: `GET /ping`, `POST /evacuate`.
@@ -36,6 +36,16 @@ async fn state(State(api): State<Api>) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "failed-to-fetch-state");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn container_metrics(State(api): State<Api>) -> Response {
+    match crate::container_metrics::collect(&api.cell.cell_id, api.ctx.executor.as_ref()).await {
+        Ok(m) => Json(m).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "failed-to-fetch-container-metrics");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
@@ -126,6 +136,7 @@ async fn evacuate(State(api): State<Api>) -> Response {
 pub fn network_routes(api: Api) -> Router {
     Router::new()
         .route("/state", get(state))
+        .route("/container_metrics", get(container_metrics))
         .route("/work", post(work))
         .route(
             "/v2/lrps/:process_guid/instances/:instance_guid",

@@ -62,6 +62,24 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
     assert_eq!(state.available_resources.containers, 248);
     assert_eq!(state.starting_container_count, 0);
 
+    let body = reqwest::get(format!("{}/container_metrics", rep.url))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(metrics["cell_id"], "cell-1");
+    let lrps = metrics["lrps"].as_array().unwrap();
+    assert_eq!(lrps.len(), 2);
+    for m in lrps {
+        assert_eq!(m["process_guid"], "sleeper");
+        assert_eq!(m["metric_guid"], "log-guid");
+        assert_eq!(m["memory_quota_bytes"], 128 * 1024 * 1024);
+        assert!(m["instance_guid"].is_string() && m["disk_usage_bytes"].is_u64());
+    }
+    assert_eq!(metrics["tasks"], serde_json::json!([]));
+
     // Kill index 0's process: the rep reports the crash, the BBS restarts
     // it at once (crash count 1 < 3) and it runs again, in a new container.
     let victim = instances
