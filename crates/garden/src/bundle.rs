@@ -259,3 +259,72 @@ pub fn write(spec: &Spec, bundle_dir: &Path) -> Result<(), GardenError> {
     std::fs::write(bundle_dir.join("config.json"), json)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(privileged: bool) -> serde_json::Value {
+        let limits = Limits {
+            memory_bytes: 64 << 20,
+            disk_bytes: 0,
+            max_pids: 100,
+            cpu_weight: 25,
+        };
+        let mounts = vec![BindMount {
+            src_path: "/srv/x".into(),
+            dst_path: "/x".into(),
+            read_only: true,
+        }];
+        let env = vec!["A=b".to_string()];
+        let s = build(&BundleSpec {
+            handle: "h1",
+            env: &env,
+            bind_mounts: &mounts,
+            limits: &limits,
+            privileged,
+            netns_path: "/run/netns/t-h1".into(),
+            cgroups_path: "/garden-t/h1".into(),
+            init_binary: Path::new("/usr/bin/busybox"),
+            hosts_file: "/d/hosts".into(),
+            resolv_file: "/d/resolv.conf".into(),
+            swap_accounting: false,
+        })
+        .unwrap();
+        serde_json::to_value(&s).unwrap()
+    }
+
+    #[test]
+    fn config_carries_limits_namespace_and_mounts() {
+        let v = spec(false);
+        let linux = &v["linux"];
+        assert_eq!(linux["cgroupsPath"], "/garden-t/h1");
+        assert_eq!(linux["resources"]["memory"]["limit"], 64 << 20);
+        assert!(linux["resources"]["memory"].get("swap").is_none());
+        assert_eq!(linux["resources"]["pids"]["limit"], 100);
+        assert_eq!(linux["resources"]["cpu"]["shares"], 256);
+        let net = linux["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["type"] == "network")
+            .unwrap();
+        assert_eq!(net["path"], "/run/netns/t-h1");
+        let mounts = v["mounts"].as_array().unwrap();
+        let x = mounts.iter().find(|m| m["destination"] == "/x").unwrap();
+        assert_eq!(x["options"], serde_json::json!(["rbind", "ro"]));
+        assert!(mounts.iter().any(|m| m["destination"] == INIT_PATH));
+        assert_eq!(v["process"]["args"][0], INIT_PATH);
+        assert_eq!(v["root"]["readonly"], false);
+        let caps = v["process"]["capabilities"]["bounding"].as_array().unwrap();
+        assert!(!caps.iter().any(|c| c == "CAP_SYS_ADMIN"));
+    }
+
+    #[test]
+    fn privileged_containers_keep_every_capability() {
+        let v = spec(true);
+        let caps = v["process"]["capabilities"]["bounding"].as_array().unwrap();
+        assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"));
+        assert!(v["linux"].get("maskedPaths").is_none());
+    }
+}

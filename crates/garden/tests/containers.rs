@@ -46,6 +46,40 @@ async fn runs_processes_with_exit_status_output_and_env() {
     p.signal(garden::Signal::Kill).await.unwrap();
     assert_eq!(p.wait().await.unwrap(), 137);
 
+    // stdin reaches the process; TERM reaches it too.
+    let out = common::Buf::default();
+    let p = b
+        .run(
+            "run-1",
+            garden::ProcessSpec {
+                path: "cat".into(),
+                ..Default::default()
+            },
+            garden::ProcessIo {
+                stdin: Some(Box::new(std::io::Cursor::new(b"piped in\n".to_vec()))),
+                stdout: Some(Box::new(out.clone())),
+                stderr: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.wait().await.unwrap(), 0);
+    assert_eq!(out.text(), "piped in\n");
+    let p = b
+        .run(
+            "run-1",
+            garden::ProcessSpec {
+                path: "sleep".into(),
+                args: vec!["60".into()],
+                ..Default::default()
+            },
+            garden::ProcessIo::default(),
+        )
+        .await
+        .unwrap();
+    p.signal(garden::Signal::Terminate).await.unwrap();
+    assert_eq!(p.wait().await.unwrap(), 143);
+
     // nofile rlimit reaches the process.
     let out = common::Buf::default();
     let p = b
