@@ -8,6 +8,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct ExecutorConfig {
+    /// Named in the "Cell <id> stopping instance <guid>" log line.
+    pub cell_id: String,
     /// Put in every container's `executor:owner` property; the executor
     /// lists (and reaps) only its own containers.
     pub owner_name: String,
@@ -30,6 +32,7 @@ pub struct ExecutorConfig {
 impl Default for ExecutorConfig {
     fn default() -> Self {
         Self {
+            cell_id: String::new(),
             owner_name: "executor".into(),
             max_containers: 250,
             capacity: None,

@@ -132,6 +132,8 @@ async fn stop_terminates_then_kills_and_delete_cleans_up() {
     assert!(c.run_result.stopped);
     // It ended on TERM: no KILL after the grace time.
     assert!(log_texts(&cell.store, "polite").contains(&"Exit status 0".to_string()));
+    assert!(log_texts(&cell.store, "polite")
+        .contains(&"Cell cell-z1-0 stopping instance polite".to_string()));
     assert!(log_texts(&cell.store, "polite").contains(&"bye".to_string()));
 
     start(

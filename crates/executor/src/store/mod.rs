@@ -238,9 +238,18 @@ impl ContainerStore {
                 .nodes
                 .get_mut(guid)
                 .ok_or(ExecutorError::ContainerNotFound)?;
-            node.container.run_result.stopped = true;
+            let already = std::mem::replace(&mut node.container.run_result.stopped, true);
             match &node.cancel {
                 Some(cancel) => {
+                    if !already {
+                        // Diego tells the app's log who stopped it.
+                        let source = node.container.run_info.log_config.source_name();
+                        let line = format!(
+                            "Cell {} stopping instance {}",
+                            self.inner.config.cell_id, guid
+                        );
+                        node.log.push(source, crate::logs::Stream::Stdout, &line);
+                    }
                     cancel.cancel();
                     None
                 }

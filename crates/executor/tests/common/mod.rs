@@ -20,6 +20,7 @@ pub struct Cell {
 
 pub fn fast_config(dir: &std::path::Path) -> ExecutorConfig {
     ExecutorConfig {
+        cell_id: "cell-z1-0".into(),
         capacity: Some(ExecutorResources::new(1024, 4096, 4)),
         graceful_shutdown_interval: Duration::from_millis(500),
         checks: CheckConfig {
