@@ -58,7 +58,10 @@ impl HoudiniProcess {
                 cmd.env(k, v);
             }
         }
-        cmd.current_dir(super::in_container(dir, &spec.dir));
+        // A missing working directory is created, as Garden does.
+        let cwd = super::in_container(dir, &spec.dir);
+        std::fs::create_dir_all(&cwd)?;
+        cmd.current_dir(cwd);
         cmd.process_group(0);
         cmd.stdin(if io.stdin.is_some() {
             Stdio::piped()

@@ -164,6 +164,23 @@ async fn exit_codes_and_missing_programs() {
         .await
         .unwrap();
     assert_eq!(p.wait().await.unwrap(), 3);
+    let p = b
+        .run(
+            "c3",
+            ProcessSpec {
+                path: "sh".into(),
+                args: vec![
+                    "-c".into(),
+                    "test \"$PWD\" = \"$HOME/home/vcap/app\"".into(),
+                ],
+                dir: "/home/vcap/app".into(),
+                ..Default::default()
+            },
+            ProcessIo::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.wait().await.unwrap(), 0, "missing working dir created");
     let missing = b
         .run(
             "c3",
