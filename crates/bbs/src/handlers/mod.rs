@@ -160,14 +160,15 @@ pub(crate) fn decode<R: Message + Default + Validate>(bytes: &[u8]) -> Result<R,
 /// A 200 response carrying a protobuf message (empty messages: zero bytes).
 pub(crate) fn proto<M: Message>(m: &M) -> Response {
     let bytes = m.encode_to_vec();
-    let mut resp = Response::new(Body::from(bytes.clone()));
+    let len = bytes.len();
+    let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-protobuf"),
     );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
 }
 

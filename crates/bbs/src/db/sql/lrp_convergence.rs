@@ -6,7 +6,7 @@
 //! for RUNNING ordinary rows, the only ones the drift rules look at.
 
 use super::actual::{delete, fetch_for_update, update};
-use super::codec::{decode_internal_routes, decode_metric_tags, decode_string_map};
+use super::codec::{decode_internal_routes, decode_metric_tags, decode_proto, decode_string_map};
 use super::{desired, domains, Ctx};
 use crate::db::{
     CellSet, ConvergenceResult, DbResult, DesiredLrpFilter, KeyWithInternalRoutes,
@@ -17,7 +17,7 @@ use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
 use models::metric_tag_value::DynamicValue;
 use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey,
-    DesiredLrpSchedulingInfo, MetricTagValue, RestartCalculator,
+    DesiredLrpSchedulingInfo, MetricTagValue, ProtoRoutes, RestartCalculator,
 };
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,13 +32,6 @@ fn guid_of(info: &DesiredLrpSchedulingInfo) -> &str {
     info.desired_lrp_key
         .as_ref()
         .map(|k| k.process_guid.as_str())
-        .unwrap_or("")
-}
-
-fn domain_of(info: &DesiredLrpSchedulingInfo) -> &str {
-    info.desired_lrp_key
-        .as_ref()
-        .map(|k| k.domain.as_str())
         .unwrap_or("")
 }
 
@@ -185,34 +178,91 @@ async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Row_>> 
     Ok(out)
 }
 
-async fn desired_metric_tag_columns(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
-) -> DbResult<HashMap<String, String>> {
-    let rows = sqlx::query(&cx.sql("SELECT process_guid, metric_tags FROM desired_lrps"))
+/// The columns of a desired LRP row the rules need. Full scheduling infos
+/// are read afterwards, only for the desired LRPs that have work.
+struct Desired {
+    process_guid: String,
+    domain: String,
+    instances: i32,
+    routes: ProtoRoutes,
+    /// Still encrypted: only decoded for desired LRPs with RUNNING rows.
+    metric_tags: String,
+}
+
+/// Every desired LRP (by process guid). A row whose routes do not decode
+/// is skipped, as the scheduling info list skips it.
+async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Desired>> {
+    let sql = cx.sql(
+        "SELECT process_guid, domain, instances, routes, metric_tags FROM desired_lrps \
+         ORDER BY process_guid",
+    );
+    let rows = sqlx::query(&sql)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| cx.err(e))?;
     let g = |e: sqlx::Error| cx.err(e);
-    let mut out = HashMap::with_capacity(rows.len());
+    let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.insert(
-            r.try_get::<String, _>(0).map_err(g)?,
-            r.try_get::<Option<String>, _>(1)
+        let routes: String = r.try_get(3).map_err(g)?;
+        let routes = match decode_proto::<ProtoRoutes>(&cx.enc, "routes", &routes) {
+            Ok(routes) => routes,
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping undecodable desired LRP row");
+                continue;
+            }
+        };
+        out.push(Desired {
+            process_guid: r.try_get(0).map_err(g)?,
+            domain: r.try_get(1).map_err(g)?,
+            instances: r.try_get(2).map_err(g)?,
+            routes,
+            metric_tags: r
+                .try_get::<Option<String>, _>(4)
                 .map_err(g)?
                 .unwrap_or_default(),
-        );
+        });
+    }
+    Ok(out)
+}
+
+/// The keys with their scheduling infos (read now for just these desired
+/// LRPs), in order; a desired LRP removed meanwhile drops its keys.
+async fn with_scheduling_infos(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+    lists: [&[ActualLrpKey]; 4],
+) -> DbResult<[Vec<KeyWithSchedulingInfo>; 4]> {
+    let guids: BTreeSet<&str> = lists
+        .iter()
+        .flat_map(|l| l.iter().map(|k| k.process_guid.as_str()))
+        .collect();
+    let mut out: [Vec<KeyWithSchedulingInfo>; 4] = Default::default();
+    if guids.is_empty() {
+        return Ok(out);
+    }
+    let filter = DesiredLrpFilter {
+        process_guids: guids.into_iter().map(str::to_string).collect(),
+        ..Default::default()
+    };
+    let infos = desired::scheduling_infos(cx, conn, &filter).await?;
+    let by_guid: HashMap<&str, &DesiredLrpSchedulingInfo> =
+        infos.iter().map(|i| (guid_of(i), i)).collect();
+    for (list, out) in lists.iter().zip(out.iter_mut()) {
+        out.extend(list.iter().filter_map(|k| {
+            by_guid
+                .get(k.process_guid.as_str())
+                .map(|i| KeyWithSchedulingInfo {
+                    key: k.clone(),
+                    scheduling_info: (*i).clone(),
+                })
+        }));
     }
     Ok(out)
 }
 
 /// Diego's InternalRoutesFromRoutingInfo: the `internal-router` routes.
-fn desired_internal_routes(info: &DesiredLrpSchedulingInfo) -> Result<Vec<String>, String> {
-    let Some(data) = info
-        .routes
-        .as_ref()
-        .and_then(|r| r.routes.get(INTERNAL_ROUTER))
-    else {
+fn desired_internal_routes(routes: &ProtoRoutes) -> Result<Vec<String>, String> {
+    let Some(data) = routes.routes.get(INTERNAL_ROUTER) else {
         return Ok(Vec::new());
     };
     #[derive(serde::Deserialize)]
@@ -255,6 +305,25 @@ fn resolve_metric_tags(
         .collect()
 }
 
+/// `actual == resolve_metric_tags(desired, index, instance_guid)` without
+/// building the resolved map (the check runs for every RUNNING instance).
+fn metric_tags_match(
+    actual: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, MetricTagValue>,
+    index: i32,
+    instance_guid: &str,
+) -> bool {
+    actual.len() == desired.len()
+        && actual.iter().zip(desired).all(|((ak, av), (dk, dv))| {
+            ak == dk
+                && match dv.dynamic() {
+                    DynamicValue::Index => *av == index.to_string(),
+                    DynamicValue::InstanceGuid => av == instance_guid,
+                    _ => *av == dv.r#static,
+                }
+        })
+}
+
 /// Reads the state and applies Diego's LRP convergence rules. Only reads;
 /// `fresh_domains` must be computed after pruning.
 pub(crate) async fn analyze(
@@ -266,20 +335,21 @@ pub(crate) async fn analyze(
     result: &mut ConvergenceResult,
 ) -> DbResult<()> {
     let known_domains = domain_names(cx, conn).await?;
-    let infos = desired::scheduling_infos(cx, conn, &DesiredLrpFilter::default()).await?;
-    let desired_tags = desired_metric_tag_columns(cx, conn).await?;
+    let desired = desired_rows(cx, conn).await?;
     let rows = actual_rows(cx, conn).await?;
 
-    let by_guid: HashMap<&str, &DesiredLrpSchedulingInfo> =
-        infos.iter().map(|i| (guid_of(i), i)).collect();
-    let with_info = |row: &Row_, info: &DesiredLrpSchedulingInfo| KeyWithSchedulingInfo {
-        key: ActualLrpKey {
-            process_guid: guid_of(info).to_string(),
-            index: row.index,
-            domain: domain_of(info).to_string(),
-        },
-        scheduling_info: info.clone(),
+    let by_guid: HashMap<&str, &Desired> = desired
+        .iter()
+        .map(|d| (d.process_guid.as_str(), d))
+        .collect();
+    // The key of an instance of a desired LRP (its scheduling info is
+    // attached at the end).
+    let key_of = |row: &Row_, d: &Desired| ActualLrpKey {
+        process_guid: d.process_guid.clone(),
+        index: row.index,
+        domain: d.domain.clone(),
     };
+    let mut missing_cell_keys: Vec<ActualLrpKey> = Vec::new();
     let ordinary = Presence::Ordinary as i32;
     let suspect = Presence::Suspect as i32;
     let calc = RestartCalculator::default();
@@ -298,7 +368,7 @@ pub(crate) async fn analyze(
     let mut drift_cache: HashMap<&str, Drift> = HashMap::new();
 
     for row in &rows {
-        let info = by_guid.get(row.process_guid.as_str()).copied();
+        let info: Option<&Desired> = by_guid.get(row.process_guid.as_str()).copied();
         if row.presence == ordinary {
             ordinary_indices
                 .entry(row.process_guid.as_str())
@@ -317,7 +387,7 @@ pub(crate) async fn analyze(
                 && (cells.is_empty() || (!cells.contains(&row.cell_id) && !row.cell_id.is_empty()))
             {
                 if row.presence == ordinary {
-                    result.keys_with_missing_cells.push(with_info(row, info));
+                    missing_cell_keys.push(key_of(row, info));
                 }
                 missing_cells.insert(row.cell_id.clone());
             }
@@ -327,7 +397,7 @@ pub(crate) async fn analyze(
             match info {
                 Some(info) => {
                     if row.state == UNCLAIMED && row.since < stale_before {
-                        unstarted_stale.push(with_info(row, info));
+                        unstarted_stale.push(key_of(row, info));
                     }
                     if row.state == CRASHED {
                         let lrp = ActualLrp {
@@ -337,7 +407,7 @@ pub(crate) async fn analyze(
                             ..Default::default()
                         };
                         if lrp.should_restart_crash(now, &calc) {
-                            unstarted_crashed.push(with_info(row, info));
+                            unstarted_crashed.push(key_of(row, info));
                         }
                     }
                     if row.state == RUNNING {
@@ -345,19 +415,15 @@ pub(crate) async fn analyze(
                             drift_cache
                                 .entry(row.process_guid.as_str())
                                 .or_insert_with(|| {
-                                    let routes = desired_internal_routes(info)
+                                    let routes = desired_internal_routes(&info.routes)
                                         .map_err(|e| {
-                                            tracing::warn!(process_guid = guid_of(info), error = %e,
+                                            tracing::warn!(process_guid = %info.process_guid, error = %e,
                                             "failed-getting-internal-routes-from-desired");
                                         })
                                         .ok()?;
-                                    let raw = desired_tags
-                                        .get(guid_of(info))
-                                        .map(String::as_str)
-                                        .unwrap_or("");
-                                    let tags = decode_metric_tags(&cx.enc, raw)
+                                    let tags = decode_metric_tags(&cx.enc, &info.metric_tags)
                                         .map_err(|e| {
-                                            tracing::warn!(process_guid = guid_of(info), error = %e,
+                                            tracing::warn!(process_guid = %info.process_guid, error = %e,
                                             "failed-parsing-desired-metric-tags");
                                         })
                                         .ok()?;
@@ -390,36 +456,35 @@ pub(crate) async fn analyze(
         }
     }
 
-    result.unstarted_lrp_keys.extend(unstarted_stale);
     result.missing_cell_ids = missing_cells.into_iter().collect();
 
     // Instance counts (only desired LRPs whose ordinary count differs).
     let empty = BTreeSet::new();
     let mut extra = Vec::new();
-    for info in &infos {
-        let existing = ordinary_indices.get(guid_of(info)).unwrap_or(&empty);
-        if existing.len() as i64 == i64::from(info.instances) {
+    let mut missing_keys = Vec::new();
+    for d in &desired {
+        let existing = ordinary_indices
+            .get(d.process_guid.as_str())
+            .unwrap_or(&empty);
+        if existing.len() as i64 == i64::from(d.instances) {
             continue;
         }
-        for index in 0..info.instances.max(0) {
+        for index in 0..d.instances.max(0) {
             if !existing.contains(&index) {
-                result.missing_lrp_keys.push(KeyWithSchedulingInfo {
-                    key: ActualLrpKey {
-                        process_guid: guid_of(info).to_string(),
-                        index,
-                        domain: domain_of(info).to_string(),
-                    },
-                    scheduling_info: info.clone(),
+                missing_keys.push(ActualLrpKey {
+                    process_guid: d.process_guid.clone(),
+                    index,
+                    domain: d.domain.clone(),
                 });
             }
         }
         // Destructive only for fresh domains.
-        if fresh_domains.contains(domain_of(info)) {
-            for &index in existing.range(info.instances.max(0)..) {
+        if fresh_domains.contains(&d.domain) {
+            for &index in existing.range(d.instances.max(0)..) {
                 extra.push(ActualLrpKey {
-                    process_guid: guid_of(info).to_string(),
+                    process_guid: d.process_guid.clone(),
                     index,
-                    domain: domain_of(info).to_string(),
+                    domain: d.domain.clone(),
                 });
             }
         }
@@ -442,6 +507,21 @@ pub(crate) async fn analyze(
     extra_suspects.sort_by(|a, b| (&a.process_guid, a.index).cmp(&(&b.process_guid, b.index)));
     result.suspect_keys_to_retire.extend(extra_suspects);
 
+    let [missing_cell_keys, unstarted_stale, missing_keys, unstarted_crashed] =
+        with_scheduling_infos(
+            cx,
+            conn,
+            [
+                &missing_cell_keys,
+                &unstarted_stale,
+                &missing_keys,
+                &unstarted_crashed,
+            ],
+        )
+        .await?;
+    result.keys_with_missing_cells.extend(missing_cell_keys);
+    result.missing_lrp_keys.extend(missing_keys);
+    result.unstarted_lrp_keys.extend(unstarted_stale);
     result.unstarted_lrp_keys.extend(unstarted_crashed);
     Ok(())
 }
@@ -484,12 +564,15 @@ fn check_drift(
     match decode_string_map(&cx.enc, &row.metric_tags) {
         Ok(actual) if actual.is_empty() => {}
         Ok(actual) => {
-            let want = resolve_metric_tags(desired_tags, row.index, &row.instance_guid);
-            if actual != want {
+            if !metric_tags_match(&actual, desired_tags, row.index, &row.instance_guid) {
                 result.keys_with_metric_tag_changes.push(KeyWithMetricTags {
                     key: row.key(),
                     instance_key,
-                    desired_metric_tags: want,
+                    desired_metric_tags: resolve_metric_tags(
+                        desired_tags,
+                        row.index,
+                        &row.instance_guid,
+                    ),
                 });
             }
         }
@@ -529,4 +612,40 @@ pub(crate) async fn fresh_domain_set(
     now: i64,
 ) -> DbResult<BTreeSet<String>> {
     Ok(domains::fresh(cx, conn, now).await?.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_tags_match_agrees_with_resolving() {
+        let s = |v: &str| MetricTagValue {
+            r#static: v.into(),
+            dynamic: 0,
+        };
+        let d = |dv: DynamicValue| MetricTagValue {
+            r#static: String::new(),
+            dynamic: dv as i32,
+        };
+        let desired: BTreeMap<String, MetricTagValue> = [
+            ("app", s("a")),
+            ("index", d(DynamicValue::Index)),
+            ("guid", d(DynamicValue::InstanceGuid)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let want = resolve_metric_tags(&desired, 3, "ig");
+        assert!(metric_tags_match(&want, &desired, 3, "ig"));
+        for (k, v) in [("app", "b"), ("index", "03"), ("guid", "other")] {
+            let mut other = want.clone();
+            other.insert(k.into(), v.into());
+            assert!(!metric_tags_match(&other, &desired, 3, "ig"), "{k}={v}");
+        }
+        let mut fewer = want.clone();
+        fewer.remove("app");
+        assert!(!metric_tags_match(&fewer, &desired, 3, "ig"));
+        assert!(!metric_tags_match(&want, &desired, 4, "ig"));
+    }
 }
