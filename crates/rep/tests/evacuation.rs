@@ -112,3 +112,52 @@ async fn evacuate_moves_instances_to_the_other_cell() {
     rep2.shutdown().await;
     world.stop().await;
 }
+
+/// With nowhere to go, an evacuating instance keeps running as EVACUATING
+/// (its ordinary instance waits UNCLAIMED for a cell) until
+/// `evacuation_timeout`; then the evacuator gives up and the rep's
+/// shutdown deletes the container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evacuating_instances_keep_running_until_the_timeout() {
+    let world = World::start().await;
+    let mut cfg = world.rep_config("cell-1", "z1");
+    cfg.evacuation_timeout = auctioneer::config::GoDuration(Duration::from_secs(3));
+    let rep = world.start_rep(&cfg).await;
+    world.desire_lrp(sleeper_lrp("lonely", 1)).await;
+    let before = eventually("RUNNING", 30, || async {
+        running(&world, "lonely").await.into_iter().next()
+    })
+    .await;
+    let guid = before.actual_lrp_instance_key.unwrap().instance_guid;
+
+    rep.evacuate();
+    let all = eventually(
+        "an EVACUATING instance and an UNCLAIMED one",
+        10,
+        || async {
+            let all = world.bbs.actual_lrps_by_process("lonely").await.ok()?;
+            let evacuating = all.iter().any(|l| {
+                l.presence == models::actual_lrp::Presence::Evacuating as i32
+                    && l.state == models::actual_lrp_state::RUNNING
+                    && l.actual_lrp_instance_key.as_ref().unwrap().instance_guid == guid
+            });
+            let unclaimed = all.iter().any(|l| {
+                l.presence == models::actual_lrp::Presence::Ordinary as i32
+                    && l.state == models::actual_lrp_state::UNCLAIMED
+            });
+            (evacuating && unclaimed).then_some(all)
+        },
+    )
+    .await;
+    assert_eq!(all.len(), 2);
+    // Still running here, well before the timeout.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let c = rep.executor().get_container(&guid).await.unwrap();
+    assert_eq!(c.state, executor::State::Running);
+
+    let started = std::time::Instant::now();
+    assert!(!rep.evacuated().await, "timed out, not drained");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    rep.shutdown().await;
+    world.stop().await;
+}
