@@ -234,3 +234,27 @@ async fn wait_routable(cell: &Cell, want: bool) {
     .await
     .expect("routability changed");
 }
+
+#[tokio::test]
+async fn monitor_parts_fail_with_their_own_output() {
+    let cell = cell().await;
+    let mut info = run_info(sh("sleep 30"));
+    info.monitor = Some(parallel(vec![
+        sh("true"),
+        sh("echo port 8081 is not answering; exit 1"),
+    ]));
+    info.start_timeout_ms = 300;
+    start(&cell.store, "mon-out", info).await;
+    let c = completed(&cell.store, "mon-out", 10).await;
+    let reason = &c.run_result.failure_reason;
+    assert!(
+        reason.starts_with("Instance never healthy after "),
+        "{reason}"
+    );
+    assert!(reason.ends_with(": port 8081 is not answering"), "{reason}");
+    // The parts' output is not logged as output (only as the failure).
+    let lines = cell.store.logs("mon-out").unwrap().lines();
+    assert!(!lines
+        .iter()
+        .any(|l| l.stream == executor::logs::Stream::Stdout && l.text.contains("not answering")));
+}

@@ -3,7 +3,7 @@
 use super::*;
 use crate::container::PortMapping;
 use crate::download::Transfers;
-use crate::logs::LogStreamer;
+use crate::logs::{InstanceLog, LogStreamer};
 use garden::Backend;
 use models::Action;
 use std::sync::Arc;
@@ -21,22 +21,60 @@ pub struct StepContext {
     pub transfers: Arc<Transfers>,
 }
 
-/// The step for `action`; `suppress_exit_status` leaves the exit status out
-/// of run steps' messages (the legacy monitor action).
+/// The step for `action`.
 pub fn step_for(
     ctx: &Arc<StepContext>,
     log: &LogStreamer,
     action: &Action,
-    suppress_exit_status: bool,
 ) -> Result<BoxStep, StepError> {
+    build(ctx, log, action, false)
+}
+
+/// The step for a legacy monitor action: exit statuses are left out of
+/// run steps' messages, and the parts of a parallel or codependent action
+/// fail with their own output instead of logging it.
+pub fn monitor_step_for(
+    ctx: &Arc<StepContext>,
+    log: &LogStreamer,
+    action: &Action,
+) -> Result<BoxStep, StepError> {
+    build(ctx, log, action, true)
+}
+
+fn build(
+    ctx: &Arc<StepContext>,
+    log: &LogStreamer,
+    action: &Action,
+    monitor: bool,
+) -> Result<BoxStep, StepError> {
+    let suppress_exit_status = monitor;
     let children = |actions: &[Action], log: &LogStreamer| {
         actions
             .iter()
-            .map(|a| step_for(ctx, log, a, suppress_exit_status))
+            .map(|a| build(ctx, log, a, monitor))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    // Parallel and codependent parts of a monitor: output to a buffer.
+    let wrapped_children = |actions: &[Action], log: &LogStreamer| {
+        if !monitor {
+            return children(actions, log);
+        }
+        actions
+            .iter()
+            .map(|a| -> Result<BoxStep, StepError> {
+                let buffer = InstanceLog::new(1000);
+                let inner = build(
+                    ctx,
+                    &LogStreamer::new(buffer.clone(), log.source_name()),
+                    a,
+                    monitor,
+                )?;
+                Ok(Box::new(OutputWrapper { inner, buffer }))
+            })
             .collect::<Result<Vec<_>, _>>()
     };
     let inner = |a: &Option<Box<Action>>, log: &LogStreamer| match a {
-        Some(a) => step_for(ctx, log, a, suppress_exit_status),
+        Some(a) => build(ctx, log, a, monitor),
         None => Err(StepError::Failed("action has no inner action".into())),
     };
     if let Some(run) = &action.run_action {
@@ -88,12 +126,12 @@ pub fn step_for(
     }
     if let Some(p) = &action.parallel_action {
         return Ok(Box::new(Parallel {
-            steps: children(&p.actions, &log.with_source(&p.log_source))?,
+            steps: wrapped_children(&p.actions, &log.with_source(&p.log_source))?,
         }));
     }
     if let Some(c) = &action.codependent_action {
         return Ok(Box::new(Codependent {
-            steps: children(&c.actions, &log.with_source(&c.log_source))?,
+            steps: wrapped_children(&c.actions, &log.with_source(&c.log_source))?,
             error_on_exit: true,
             cancel_others_on_exit: false,
         }));

@@ -4,7 +4,9 @@
 use crate::checks::{self, CheckConfig, StepFactory};
 use crate::container::RunInfo;
 use crate::logs::LogStreamer;
-use crate::steps::{step_for, BoxStep, Codependent, Serial, StepContext, StepError};
+use crate::steps::{
+    monitor_step_for, step_for, BoxStep, Codependent, Serial, StepContext, StepError,
+};
 use models::Action;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,13 +28,13 @@ pub(crate) fn build(
     let setup = info
         .setup
         .as_ref()
-        .map(|a| step_for(ctx, log, a, false))
+        .map(|a| step_for(ctx, log, a))
         .transpose()?;
     let action = info
         .action
         .as_ref()
         .ok_or_else(|| StepError::Failed("container cannot have empty action".into()))?;
-    let mut long_lived = vec![step_for(ctx, log, action, false)?];
+    let mut long_lived = vec![step_for(ctx, log, action)?];
     let start_timeout = Duration::from_millis(info.start_timeout_ms);
     let mut readiness = None;
     if let Some(def) = &info.check_definition {
@@ -51,9 +53,10 @@ pub(crate) fn build(
         // The monitor's output is always logged.
         unsuppress(&mut monitor);
         // Validate once so the factory cannot fail later.
-        step_for(ctx, log, &monitor, true)?;
+        monitor_step_for(ctx, log, &monitor)?;
         let (step_ctx, step_log) = (ctx.clone(), log.clone());
-        let create: StepFactory = Arc::new(move || step_for(&step_ctx, &step_log, &monitor, true));
+        let create: StepFactory =
+            Arc::new(move || monitor_step_for(&step_ctx, &step_log, &monitor));
         long_lived.push(checks::monitor_step(create, start_timeout, cfg, log));
     }
     let long_lived: BoxStep = if long_lived.len() > 1 {
