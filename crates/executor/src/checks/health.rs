@@ -33,7 +33,8 @@ impl Step for HealthCheck {
             Err(_) if cancel.is_cancelled() => return Err(StepError::Cancelled),
             Err(e) => {
                 // Diego rounds the time taken to milliseconds.
-                let took = std::time::Duration::from_millis(started.elapsed().as_millis() as u64);
+                let micros = started.elapsed().as_micros() as u64;
+                let took = std::time::Duration::from_millis((micros + 500) / 1000);
                 let took = go_duration(took);
                 self.health_log.err(&e.to_string());
                 self.log.err(&format!(
