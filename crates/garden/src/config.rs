@@ -36,6 +36,10 @@ pub struct RuncConfig {
     pub init_binary: PathBuf,
     /// 0: as many as the subnet holds.
     pub max_containers: u64,
+    /// Give each container with a disk limit a loop-mounted filesystem of
+    /// that size for its writes (see `quota`); off: disk use is only
+    /// measured.
+    pub enforce_disk_limits: bool,
 }
 
 impl RuncConfig {
@@ -52,6 +56,7 @@ impl RuncConfig {
             default_limits: Limits::default(),
             init_binary: PathBuf::from("/usr/bin/busybox"),
             max_containers: 0,
+            enforce_disk_limits: false,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod host;
 pub mod network;
 mod pools;
 mod process;
+mod quota;
 mod record;
 pub mod rootfs;
 mod runc;

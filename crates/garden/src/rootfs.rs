@@ -82,20 +82,21 @@ pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), GardenError> {
 /// lower) and a per-container upper layer in the depot.
 pub struct Overlay {
     pub lower: PathBuf,
-    /// Holds upper/, work/ and the merged mount point rootfs/.
+    /// Holds layer/{upper,work} (layer/ is a filesystem of its own when
+    /// the disk is limited) and the merged mount point rootfs/.
     pub dir: PathBuf,
 }
 
 impl Overlay {
     pub fn upper(&self) -> PathBuf {
-        self.dir.join("upper")
+        crate::quota::layer_dir(&self.dir).join("upper")
     }
     pub fn merged(&self) -> PathBuf {
         self.dir.join("rootfs")
     }
 
     pub fn mount(&self) -> Result<(), GardenError> {
-        let work = self.dir.join("work");
+        let work = crate::quota::layer_dir(&self.dir).join("work");
         for d in [self.upper(), work.clone(), self.merged()] {
             std::fs::create_dir_all(d)?;
         }

@@ -107,3 +107,35 @@ async fn cpu_weight_reaches_the_cgroup_and_metrics_read_usage() {
     b.destroy("cpu-1").await.unwrap();
     assert_eq!(common::leftovers(&t, "cpu-1").await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn disk_limits_are_enforced_when_asked() {
+    skip_unless_able!();
+    let t = common::backend_custom(14, |cfg| cfg.enforce_disk_limits = true).await;
+    let b = &t.backend;
+    let mut spec = common::spec("disk-1");
+    spec.limits = Limits {
+        disk_bytes: 32 << 20,
+        ..Default::default()
+    };
+    b.create(spec).await.unwrap();
+    let (status, _, err) = sh(b, "disk-1", "dd if=/dev/zero of=/tmp/fill bs=1M count=64").await;
+    assert_ne!(status, 0);
+    assert!(err.contains("No space left"), "{err}");
+    let m = b.metrics("disk-1").await.unwrap();
+    assert!(
+        m.disk_usage_bytes > 16 << 20 && m.disk_usage_bytes <= 32 << 20,
+        "{m:?}"
+    );
+    // Space freed is usable again.
+    let (status, out, _) = sh(
+        b,
+        "disk-1",
+        "rm /tmp/fill && echo ok > /tmp/small && cat /tmp/small",
+    )
+    .await;
+    assert_eq!((status, out.as_str()), (0, "ok\n"));
+
+    b.destroy("disk-1").await.unwrap();
+    assert_eq!(common::leftovers(&t, "disk-1").await, Vec::<String>::new());
+}

@@ -77,6 +77,9 @@ impl RuncBackend {
         let dir = self.container_dir(&rec.handle);
         std::fs::create_dir_all(&dir)?;
         rec.save(&dir)?;
+        if self.inner.cfg.enforce_disk_limits && rec.disk_bytes > 0 {
+            crate::quota::make_limited_layer(&dir, rec.disk_bytes).await?;
+        }
         let overlay = self.overlay(rec)?;
         overlay.mount()?;
 
@@ -155,6 +158,16 @@ impl RuncBackend {
                 dir: dir.clone(),
             }
             .unmount();
+        }
+        // After the overlay: it holds the layer's filesystem busy.
+        let layer_dir = dir.clone();
+        let unmounted =
+            tokio::task::spawn_blocking(move || crate::quota::unmount_layer(&layer_dir))
+                .await
+                .map_err(|e| GardenError::Runtime(e.to_string()))
+                .and_then(|r| r);
+        if let Err(e) = unmounted {
+            first_err.get_or_insert(e);
         }
         Cgroup::new(self.inner.cgroup_version, rec.cgroups_path.clone()).remove();
         if let Some(e) = first_err {

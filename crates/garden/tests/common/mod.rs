@@ -59,6 +59,10 @@ pub async fn backend(n: u8) -> TestBackend {
 }
 
 pub async fn backend_with(n: u8, external_ip: Ipv4Addr) -> TestBackend {
+    backend_custom(n, |cfg| cfg.external_ip = external_ip).await
+}
+
+pub async fn backend_custom(n: u8, tweak: impl FnOnce(&mut RuncConfig)) -> TestBackend {
     let dir = tempfile::tempdir().unwrap();
     let rootfs = dir.path().join("busybox-rootfs");
     garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
@@ -69,7 +73,8 @@ pub async fn backend_with(n: u8, external_ip: Ipv4Addr) -> TestBackend {
     cfg.subnet_prefix = 24;
     let base = 40000 + u16::from(n) * 50;
     cfg.port_range = (base, base + 49);
-    cfg.external_ip = external_ip;
+    cfg.external_ip = Ipv4Addr::LOCALHOST;
+    tweak(&mut cfg);
     let backend = RuncBackend::new(cfg.clone()).await.unwrap();
     TestBackend { backend, dir, cfg }
 }
@@ -207,6 +212,15 @@ pub async fn leftovers(t: &TestBackend, handle: &str) -> Vec<String> {
     }
     for r in net.rules_of(handle).await {
         left.push(format!("iptables {r}"));
+    }
+    let loops = std::process::Command::new("losetup")
+        .arg("-a")
+        .output()
+        .unwrap();
+    for l in String::from_utf8_lossy(&loops.stdout).lines() {
+        if l.contains(&*dir.to_string_lossy()) {
+            left.push(format!("loop device {l}"));
+        }
     }
     let runtime_state = t.cfg.depot.join("runtime").join(handle);
     if runtime_state.exists() {
