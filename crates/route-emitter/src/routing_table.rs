@@ -267,11 +267,6 @@ impl RoutingTable {
         }
         out
     }
-
-    /// Number of (route, instance) registrations: Diego's RoutesTotal.
-    pub fn routes_total(&self) -> usize {
-        self.all_messages().len()
-    }
 }
 
 /// The DesiredLRP's metric tags resolved for one instance, plus

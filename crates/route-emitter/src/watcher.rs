@@ -128,7 +128,8 @@ impl Watcher {
             handler::apply(&mut fresh, ev);
         }
         table.keep_unfresh_routes(&mut fresh, &r.domains);
-        let e = diff(&table.all_messages(), &fresh.all_messages());
+        let after = fresh.all_messages();
+        let e = diff(&table.all_messages(), &after);
         *table = fresh;
         let took = r.started.elapsed();
         tracing::info!(
@@ -140,7 +141,7 @@ impl Watcher {
         self.emitter.emit(&e).await;
         self.metrics.sync_duration_seconds.set(took.as_secs_f64());
         self.metrics.syncs.inc();
-        self.metrics.routes_total.set(table.routes_total() as i64);
+        self.metrics.routes_total.set(after.len() as i64);
     }
 
     async fn handle(&self, table: &mut RoutingTable, events: &[LrpEvent]) {
@@ -166,9 +167,14 @@ impl Watcher {
             handler::apply(table, ev);
         }
         let mut e = Emission::default();
+        // Counted per change, not recounted: the table can be large.
+        let mut delta = 0i64;
         for (pg, before) in guids.iter().zip(&before) {
-            e.extend(diff(before, &table.messages_for(pg)));
+            let after = table.messages_for(pg);
+            delta += after.len() as i64 - before.len() as i64;
+            e.extend(diff(before, &after));
         }
+        self.metrics.routes_total.add(delta);
         if !e.is_empty() {
             tracing::info!(
                 process_guids = ?guids,
@@ -177,7 +183,6 @@ impl Watcher {
                 "routes-changed"
             );
             self.emitter.emit(&e).await;
-            self.metrics.routes_total.set(table.routes_total() as i64);
         }
     }
 
@@ -197,21 +202,27 @@ impl Watcher {
 /// the routing infos of their processes, and the fresh domains.
 async fn fetch(bbs: &BbsClient, cell_id: &str) -> anyhow::Result<SyncResult> {
     let started = Instant::now();
-    let (actuals, domains) = tokio::try_join!(bbs.actual_lrps(cell_id), bbs.domains())?;
-    let desired = if cell_id.is_empty() {
-        bbs.routing_infos(Vec::new()).await?
+    let (actuals, domains, desired) = if cell_id.is_empty() {
+        tokio::try_join!(
+            bbs.actual_lrps(cell_id),
+            bbs.domains(),
+            bbs.routing_infos(Vec::new())
+        )?
     } else {
+        // Only the processes with instances on this cell.
+        let (actuals, domains) = tokio::try_join!(bbs.actual_lrps(cell_id), bbs.domains())?;
         let mut guids: Vec<String> = actuals
             .iter()
             .map(|a| a.process_guid().to_string())
             .collect();
         guids.sort();
         guids.dedup();
-        if guids.is_empty() {
+        let desired = if guids.is_empty() {
             Vec::new()
         } else {
             bbs.routing_infos(guids).await?
-        }
+        };
+        (actuals, domains, desired)
     };
     Ok(SyncResult {
         started,

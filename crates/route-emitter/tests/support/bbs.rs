@@ -15,12 +15,24 @@ pub struct TestBbs {
 
 impl TestBbs {
     pub async fn start() -> TestBbs {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap()).await
+    }
+
+    /// The database file (`bbs.db` in `dir`) and the key, for seeding.
+    pub fn db_path(dir: &std::path::Path) -> String {
+        dir.join("bbs.db").display().to_string()
+    }
+
+    pub const KEY_LABEL: &'static str = "k1";
+    pub const KEY_PASSPHRASE: &'static str = "a passphrase";
+
+    /// A BBS on the database in `dir` (which may hold seeded records).
+    pub async fn start_in(dir: tempfile::TempDir) -> TestBbs {
         let mut cfg = BbsConfig {
             listen_address: "127.0.0.1:0".into(),
             health_address: "127.0.0.1:0".into(),
-            database_connection_string: dir.path().join("bbs.db").display().to_string(),
-            active_key_label: "k1".into(),
+            database_connection_string: Self::db_path(dir.path()),
+            active_key_label: Self::KEY_LABEL.into(),
             communication_timeout: bbs::config::GoDuration(Duration::from_secs(5)),
             ..Default::default()
         };
