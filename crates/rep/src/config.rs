@@ -23,8 +23,10 @@
 //! `listen_addr` serves the localhost routes (`/ping`, `/evacuate`),
 //! `listen_addr_securable` the routes the auctioneer and BBS call. Without
 //! `listen_addr_securable` every route is served on `listen_addr` (local
-//! use and tests). Serving TLS is not supported yet; the BBS client uses
-//! `ca_cert_file`/`cert_file`/`key_file` (or the deprecated `bbs_*` names).
+//! use and tests). With `cert_file` and `key_file` both listeners serve
+//! mutual TLS as Diego's rep does (clients need a certificate signed by
+//! `ca_cert_file`); without them, plain HTTP. The BBS client uses the same
+//! files (or the deprecated `bbs_*` names).
 
 use anyhow::Context;
 use auctioneer::config::GoDuration;
@@ -208,10 +210,18 @@ impl RepConfig {
                 self.container_backend
             );
         }
+        if self.serves_tls() && self.ca_cert_file.is_empty() {
+            anyhow::bail!("serving mutual TLS needs ca_cert_file");
+        }
         if self.max_containers <= 0 {
             anyhow::bail!("max_containers must be positive");
         }
         Ok(())
+    }
+
+    /// Whether the listeners serve mutual TLS.
+    pub fn serves_tls(&self) -> bool {
+        !self.cert_file.is_empty() && !self.key_file.is_empty()
     }
 
     /// TLS files of the BBS client (the deprecated `bbs_*` names win).

@@ -35,6 +35,7 @@ pub mod server;
 pub mod state;
 pub mod tags;
 pub mod task_processor;
+pub mod tls;
 
 pub use config::RepConfig;
 pub use executor_client::ExecutorClient;

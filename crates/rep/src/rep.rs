@@ -46,7 +46,8 @@ async fn bind(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr
 /// or the listener's own address without an advertise domain.
 fn rep_url(cfg: &RepConfig, addr: SocketAddr) -> String {
     if cfg.advertise_domain.is_empty() {
-        format!("http://{addr}")
+        let scheme = if cfg.serves_tls() { "https" } else { "http" };
+        format!("{scheme}://{addr}")
     } else {
         format!(
             "https://{}.{}:{}",
@@ -60,8 +61,12 @@ fn rep_url(cfg: &RepConfig, addr: SocketAddr) -> String {
 fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
+    if let Some(tls) = tls {
+        return tokio::spawn(crate::tls::serve(listener, app, tls, stop));
+    }
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -90,7 +95,17 @@ impl Rep {
             Some(bind(&cfg.listen_addr_securable).await?)
         };
         let url = rep_url(cfg, secure.as_ref().map_or(local_addr, |s| s.1));
-        let local_url = format!("http://{local_addr}");
+        let tls = if cfg.serves_tls() {
+            Some(crate::tls::server_config(
+                cfg.ca_cert_file.as_ref(),
+                cfg.cert_file.as_ref(),
+                cfg.key_file.as_ref(),
+            )?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let local_url = format!("{scheme}://{local_addr}");
         let cell = Arc::new(CellInfo::from_config(cfg, &url, &local_url));
         let ctx = Context {
             cell_id: cfg.cell_id.clone(),
@@ -133,12 +148,13 @@ impl Rep {
         };
         match secure {
             Some((l, _)) => {
-                tasks.push(serve(l, network_routes(api.clone()), stop_rx.clone()));
-                tasks.push(serve(local, local_routes(api), stop_rx.clone()));
+                let app = network_routes(api.clone());
+                tasks.push(serve(l, app, tls.clone(), stop_rx.clone()));
+                tasks.push(serve(local, local_routes(api), tls, stop_rx.clone()));
             }
             None => {
                 let app = network_routes(api.clone()).merge(local_routes(api));
-                tasks.push(serve(local, app, stop_rx.clone()));
+                tasks.push(serve(local, app, tls, stop_rx.clone()));
             }
         }
 
