@@ -19,12 +19,14 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
     let cfg = world.rep_config("cell-1", "z1");
     let rep = world.start_rep(&cfg).await;
 
+    let desired_at = std::time::Instant::now();
     world.desire_lrp(sleeper_lrp("sleeper", 2)).await;
     let instances = eventually("2 RUNNING instances", 30, || async {
         let r = running(&world, "sleeper").await;
         (r.len() == 2).then_some(r)
     })
     .await;
+    eprintln!("desire → 2 RUNNING: {:?}", desired_at.elapsed());
     for l in &instances {
         assert_eq!(
             l.actual_lrp_instance_key.as_ref().unwrap().cell_id,
@@ -157,6 +159,23 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
     .await;
     // The running instances were left alone.
     assert_eq!(running(&world, "sleeper").await.len(), 2);
+
+    // Scale down: the BBS retires index 1 through the rep's stop route;
+    // the rep removes the instance and deletes its container.
+    let update = models::UpdateDesiredLrpRequest {
+        process_guid: "sleeper".into(),
+        update: Some(models::DesiredLrpUpdate {
+            optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(1)),
+            ..Default::default()
+        }),
+    };
+    world.post("/v1/desired_lrp/update", &update).await;
+    eventually("index 1 gone with its container", 20, || async {
+        let all = world.bbs.actual_lrps_by_process("sleeper").await.ok()?;
+        let containers = rep.executor().list_containers().await.ok()?;
+        (all.len() == 1 && containers.len() == 1).then_some(())
+    })
+    .await;
 
     rep.shutdown().await;
     assert!(!container_dir(

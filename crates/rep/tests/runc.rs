@@ -96,12 +96,14 @@ async fn lrps_run_and_restart_in_runc_containers() {
 
     let mut lrp = sleeper_lrp("boxed", 2);
     lrp.ports = vec![8080];
+    let desired_at = std::time::Instant::now();
     world.desire_lrp(lrp).await;
     let instances = eventually("2 RUNNING runc instances", 60, || async {
         let r = running(&world, "boxed").await;
         (r.len() == 2).then_some(r)
     })
     .await;
+    eprintln!("desire → 2 RUNNING (runc): {:?}", desired_at.elapsed());
     for l in &instances {
         let net = l.actual_lrp_net_info.as_ref().unwrap();
         assert_eq!(net.address, "127.0.0.1");
