@@ -1,5 +1,6 @@
 //! Publishes registrations to NATS (`router.register`,
-//! `router.unregister`), counting what it sends.
+//! `router.unregister`; `service-discovery.*` for internal routes),
+//! counting what it sends.
 
 use crate::diff::Emission;
 use crate::metrics::Metrics;
@@ -7,6 +8,8 @@ use crate::registry_message::RegistryMessage;
 
 pub const REGISTER: &str = "router.register";
 pub const UNREGISTER: &str = "router.unregister";
+pub const INTERNAL_REGISTER: &str = "service-discovery.register";
+pub const INTERNAL_UNREGISTER: &str = "service-discovery.unregister";
 
 #[derive(Clone)]
 pub struct NatsEmitter {
@@ -22,11 +25,21 @@ impl NatsEmitter {
     /// Publishes unregistrations first, then registrations, so a changed
     /// address is never left unregistered.
     pub async fn emit(&self, e: &Emission) {
+        self.emit_to(REGISTER, UNREGISTER, e).await;
+    }
+
+    /// Internal routes go to service discovery.
+    pub async fn emit_internal(&self, e: &Emission) {
+        self.emit_to(INTERNAL_REGISTER, INTERNAL_UNREGISTER, e)
+            .await;
+    }
+
+    async fn emit_to(&self, register: &'static str, unregister: &'static str, e: &Emission) {
         for m in &e.unregister {
-            self.publish(UNREGISTER, m).await;
+            self.publish(unregister, m).await;
         }
         for m in &e.register {
-            self.publish(REGISTER, m).await;
+            self.publish(register, m).await;
         }
         if !e.is_empty() {
             if let Err(err) = self.nats.flush().await {

@@ -13,6 +13,7 @@ pub mod emitter;
 pub mod events;
 pub mod go_duration;
 pub mod handler;
+pub mod internal_routes;
 pub mod metrics;
 pub mod registry_message;
 pub mod routing_table;
@@ -117,6 +118,7 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
         cell_id: cfg.cell_id.clone(),
         direct_instance_routes: cfg.register_direct_instance_routes,
         sync_interval: cfg.sync_interval.0,
+        internal_routes: cfg.enable_internal_emitter,
     };
     tracing::info!(cell_id = %cfg.cell_id, "route-emitter started");
     let task = tokio::spawn(async move {

@@ -6,6 +6,7 @@
 //! before and after it (see `diff`).
 
 use crate::cf_routes::{cf_routes, CfRoute};
+use crate::internal_routes::internal_hostnames;
 use crate::registry_message::{MessageKey, RegistryMessage};
 use models::actual_lrp_state::RUNNING;
 use std::collections::{BTreeMap, HashMap};
@@ -18,6 +19,7 @@ pub struct DesiredRoutes {
     pub log_guid: String,
     pub metric_tags: HashMap<String, models::MetricTagValue>,
     pub routes: Vec<CfRoute>,
+    pub internal_hostnames: Vec<String>,
     pub modification_tag: Option<models::ModificationTag>,
 }
 
@@ -29,6 +31,7 @@ impl DesiredRoutes {
             log_guid: lrp.log_guid.clone(),
             metric_tags: lrp.metric_tags.clone().into_iter().collect(),
             routes: cf_routes(lrp),
+            internal_hostnames: internal_hostnames(lrp),
             modification_tag: lrp.modification_tag.clone(),
         }
     }
@@ -210,6 +213,52 @@ impl RoutingTable {
         let mut out = BTreeMap::new();
         for pg in self.desired.keys() {
             out.extend(self.messages_for(pg));
+        }
+        out
+    }
+
+    /// Every service-discovery registration of one process: each internal
+    /// hostname, and `<index>.<hostname>`, at each instance's container
+    /// address (Diego's internal routes).
+    pub fn internal_messages_for(
+        &self,
+        process_guid: &str,
+    ) -> BTreeMap<MessageKey, RegistryMessage> {
+        let mut out = BTreeMap::new();
+        let (Some(desired), Some(eps)) = (
+            self.desired.get(process_guid),
+            self.endpoints.get(process_guid),
+        ) else {
+            return out;
+        };
+        for ep in eps.values().filter(|ep| ep.index < desired.instances) {
+            let index = if ep.instance_guid.is_empty() {
+                String::new()
+            } else {
+                ep.index.to_string()
+            };
+            for hostname in &desired.internal_hostnames {
+                let m = RegistryMessage {
+                    host: ep.net_info.instance_address.clone(),
+                    uris: vec![hostname.clone(), format!("{index}.{hostname}")],
+                    app: desired.log_guid.clone(),
+                    private_instance_index: index.clone(),
+                    endpoint_updated_at_ns: ep.since,
+                    tags: [("component".to_string(), "route-emitter".to_string())].into(),
+                    availability_zone: ep.availability_zone.clone(),
+                    ..Default::default()
+                };
+                out.insert(m.key(), m);
+            }
+        }
+        out
+    }
+
+    /// Every service-discovery registration in the table.
+    pub fn all_internal_messages(&self) -> BTreeMap<MessageKey, RegistryMessage> {
+        let mut out = BTreeMap::new();
+        for pg in self.desired.keys() {
+            out.extend(self.internal_messages_for(pg));
         }
         out
     }

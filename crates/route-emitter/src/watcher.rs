@@ -34,6 +34,8 @@ pub struct Watcher {
     pub cell_id: String,
     pub direct_instance_routes: bool,
     pub sync_interval: Duration,
+    /// Publish internal routes to service discovery (`enable_internal_emitter`).
+    pub internal_routes: bool,
 }
 
 impl Watcher {
@@ -90,6 +92,9 @@ impl Watcher {
                     let e = everything(table.all_messages());
                     tracing::info!(registrations = e.register.len(), "emitting-routes");
                     self.emitter.emit(&e).await;
+                    if self.internal_routes {
+                        self.emitter.emit_internal(&everything(table.all_internal_messages())).await;
+                    }
                 }
                 _ = shutdown.changed() => break Ok(()),
             }
@@ -130,6 +135,14 @@ impl Watcher {
         table.keep_unfresh_routes(&mut fresh, &r.domains);
         let after = fresh.all_messages();
         let e = diff(&table.all_messages(), &after);
+        let internal = if self.internal_routes {
+            diff(
+                &table.all_internal_messages(),
+                &fresh.all_internal_messages(),
+            )
+        } else {
+            Emission::default()
+        };
         *table = fresh;
         let took = r.started.elapsed();
         tracing::info!(
@@ -139,6 +152,7 @@ impl Watcher {
             "synced"
         );
         self.emitter.emit(&e).await;
+        self.emitter.emit_internal(&internal).await;
         self.metrics.sync_duration_seconds.set(took.as_secs_f64());
         self.metrics.syncs.inc();
         self.metrics.routes_total.set(after.len() as i64);
@@ -163,6 +177,14 @@ impl Watcher {
             }
         }
         let before: Vec<_> = guids.iter().map(|pg| table.messages_for(pg)).collect();
+        let internal_before: Vec<_> = if self.internal_routes {
+            guids
+                .iter()
+                .map(|pg| table.internal_messages_for(pg))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for ev in events {
             handler::apply(table, ev);
         }
@@ -184,6 +206,11 @@ impl Watcher {
             );
             self.emitter.emit(&e).await;
         }
+        let mut internal = Emission::default();
+        for (pg, before) in guids.iter().zip(&internal_before) {
+            internal.extend(diff(before, &table.internal_messages_for(pg)));
+        }
+        self.emitter.emit_internal(&internal).await;
     }
 
     async fn refresh_desired(&self, table: &mut RoutingTable, a: &models::ActualLrp) {

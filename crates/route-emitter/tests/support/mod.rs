@@ -1,12 +1,11 @@
 //! Test support: real nats-server, real BBS, and a NATS subscriber that
 //! keeps the routing view a router would build from what it hears.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod bbs;
 pub mod nats;
 pub mod router_view;
 
-#[allow(unused_imports)]
 pub use self::bbs::{desired_lrp, routes, TestBbs};
 pub use self::nats::NatsServer;
 pub use self::router_view::RouterView;
