@@ -15,6 +15,7 @@ pub mod go_duration;
 pub mod handler;
 pub mod internal_routes;
 pub mod metrics;
+pub mod nats;
 pub mod registry_message;
 pub mod routing_table;
 pub mod watcher;
@@ -22,7 +23,6 @@ pub mod watcher;
 pub use config::RouteEmitterConfig;
 pub use registry_message::RegistryMessage;
 
-use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, watch};
@@ -69,14 +69,7 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
             client_key_file: cfg.bbs_client_key_file.clone(),
         },
     )?;
-    let mut opts = async_nats::ConnectOptions::new().retry_on_initial_connect();
-    if !cfg.nats_username.is_empty() {
-        opts = opts.user_and_password(cfg.nats_username.clone(), cfg.nats_password.clone());
-    }
-    let nats = opts
-        .connect(cfg.nats_urls())
-        .await
-        .context("connecting to nats")?;
+    let nats = nats::connect(&cfg).await?;
 
     let lock = if !cfg.local_mode() && !cfg.locket.locket_address.is_empty() {
         let client = locket::client::connect_lazy(&cfg.locket)?;

@@ -11,6 +11,11 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts nats-server, or None (saying why) when it is not installed.
     pub async fn start() -> Option<NatsServer> {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts nats-server with extra arguments (e.g. TLS options).
+    pub async fn start_with(extra: &[&str]) -> Option<NatsServer> {
         if Command::new("nats-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -29,6 +34,7 @@ impl NatsServer {
             .port();
         let mut child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
