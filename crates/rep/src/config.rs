@@ -291,6 +291,15 @@ mod tests {
     }
 
     #[test]
+    fn example_config_parses() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/rep-houdini.example.json");
+        let cfg = RepConfig::from_file(&path).unwrap();
+        assert_eq!(cfg.container_backend, "houdini");
+        assert_eq!(cfg.evacuation_timeout.0, Duration::from_secs(600));
+    }
+
+    #[test]
     fn bad_rootfs_and_missing_cell_id_are_refused() {
         assert!(serde_json::from_str::<RepConfig>(r#"{"preloaded_root_fs":["nocolon"]}"#).is_err());
         assert!(serde_json::from_str::<RepConfig>(r#"{"preloaded_root_fs":[":p"]}"#).is_err());
