@@ -63,6 +63,8 @@ async fn mapped_ports_are_reachable_from_the_host_on_loopback() {
     skip_unless_able!();
     let t = common::backend(21).await;
     let b = &t.backend;
+    // A host service on the first port of the range: skipped.
+    let _host_service = std::net::TcpListener::bind(("0.0.0.0", t.cfg.port_range.0)).unwrap();
     let mut spec = common::spec("web-1");
     spec.net_in = vec![
         PortMapping {
@@ -76,7 +78,7 @@ async fn mapped_ports_are_reachable_from_the_host_on_loopback() {
     ];
     let info = b.create(spec).await.unwrap();
     assert_eq!(info.external_ip, "127.0.0.1");
-    assert_eq!(info.mapped_ports[0].host_port, t.cfg.port_range.0);
+    assert_eq!(info.mapped_ports[0].host_port, t.cfg.port_range.0 + 1);
     assert_eq!(info.mapped_ports[1].host_port, t.cfg.port_range.1);
     let _server = serve(b, "web-1", "hello-web-1").await;
     for m in &info.mapped_ports {

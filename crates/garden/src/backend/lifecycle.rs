@@ -39,7 +39,7 @@ impl RuncBackend {
         let mut ports = Vec::new();
         for m in &spec.net_in {
             let host_port = if m.host_port == 0 {
-                st.pools.take_port()
+                take_unbound_port(&mut st.pools)
             } else {
                 st.pools.claim_port(m.host_port).then_some(m.host_port)
             };
@@ -203,6 +203,25 @@ fn with_defaults(l: &Limits, d: &Limits) -> Limits {
             d.cpu_weight
         },
     }
+}
+
+/// A port from the pool that no host process listens on: the DNAT rule
+/// would otherwise hide that service. Ports found busy go back to the pool.
+fn take_unbound_port(pools: &mut crate::pools::Pools) -> Option<u16> {
+    let mut busy = Vec::new();
+    let mut found = None;
+    for _ in 0..64 {
+        let Some(port) = pools.take_port() else { break };
+        if std::net::TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port)).is_ok() {
+            found = Some(port);
+            break;
+        }
+        busy.push(port);
+    }
+    for p in busy {
+        pools.release_port(p);
+    }
+    found
 }
 
 #[cfg(test)]
