@@ -12,7 +12,8 @@
 //!   "nats_client_cert_file": "c.crt", "nats_client_key_file": "c.key",
 //!   "healthcheck_address": "127.0.0.1:17011",
 //!   "locket_address": "locket.service.cf.internal:8891",
-//!   "lock_ttl": "15s", "lock_retry_interval": "5s", "uuid": "route-emitter-0"
+//!   "lock_ttl": "15s", "lock_retry_interval": "5s", "uuid": "route-emitter-0",
+//!   "unregistration_interval": "10s", "unregistration_send_count": 5
 //! }
 //! ```
 //!
@@ -53,6 +54,8 @@ pub struct RouteEmitterConfig {
     pub nats_client_key_file: String,
     pub sync_interval: GoDuration,
     pub register_interval: GoDuration,
+    pub unregistration_interval: GoDuration,
+    pub unregistration_send_count: u32,
     pub log_level: String,
     #[serde(flatten)]
     pub locket: locket::client::ClientLocketConfig,
@@ -83,6 +86,8 @@ impl Default for RouteEmitterConfig {
             nats_client_key_file: String::new(),
             sync_interval: GoDuration(Duration::from_secs(60)),
             register_interval: GoDuration(Duration::from_secs(20)),
+            unregistration_interval: GoDuration(Duration::from_secs(10)),
+            unregistration_send_count: 5,
             log_level: "info".into(),
             locket: Default::default(),
         }

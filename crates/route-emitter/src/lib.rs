@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod nats;
 pub mod registry_message;
 pub mod routing_table;
+pub mod unregistration;
 pub mod watcher;
 
 pub use config::RouteEmitterConfig;
@@ -112,6 +113,8 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
         direct_instance_routes: cfg.register_direct_instance_routes,
         sync_interval: cfg.sync_interval.0,
         internal_routes: cfg.enable_internal_emitter,
+        unregistration_interval: cfg.unregistration_interval.0,
+        unregistration_send_count: cfg.unregistration_send_count,
     };
     tracing::info!(cell_id = %cfg.cell_id, "route-emitter started");
     let task = tokio::spawn(async move {

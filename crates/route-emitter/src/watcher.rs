@@ -11,6 +11,7 @@ use crate::events::{decode, LrpEvent, SseParser};
 use crate::handler;
 use crate::metrics::Metrics;
 use crate::routing_table::{is_routable, RoutingTable};
+use crate::unregistration::UnregistrationCache;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -36,6 +37,8 @@ pub struct Watcher {
     pub sync_interval: Duration,
     /// Publish internal routes to service discovery (`enable_internal_emitter`).
     pub internal_routes: bool,
+    pub unregistration_interval: Duration,
+    pub unregistration_send_count: u32,
 }
 
 impl Watcher {
@@ -55,6 +58,9 @@ impl Watcher {
             tokio::time::Instant::now() + self.sync_interval,
             self.sync_interval,
         );
+        let mut unregistrations = UnregistrationCache::new(self.unregistration_send_count);
+        let every = self.unregistration_interval.max(Duration::from_millis(10));
+        let mut resend = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let result = loop {
             tokio::select! {
                 Some(f) = feed.recv() => {
@@ -75,7 +81,7 @@ impl Watcher {
                             Feed::Event(ev) => events.push(*ev),
                         }
                     }
-                    self.handle(&mut table, &events).await;
+                    unregistrations.record(&self.handle(&mut table, &events).await);
                     if let Some(b) = buffered.as_mut() {
                         b.extend(events);
                     }
@@ -84,7 +90,7 @@ impl Watcher {
                 Some(r) = sync_done.recv() => {
                     let events = buffered.take().unwrap_or_default();
                     match r {
-                        Ok(r) => self.finish_sync(&mut table, r, events).await,
+                        Ok(r) => unregistrations.record(&self.finish_sync(&mut table, r, events).await),
                         Err(e) => tracing::error!(error = %e, "failed-to-sync"),
                     }
                 }
@@ -95,6 +101,11 @@ impl Watcher {
                     if self.internal_routes {
                         self.emitter.emit_internal(&everything(table.all_internal_messages())).await;
                     }
+                }
+                _ = resend.tick(), if !unregistrations.is_empty() => {
+                    let e = unregistrations.due();
+                    tracing::debug!(unregistrations = e.unregister.len(), "resending-unregistrations");
+                    self.emitter.emit(&e).await;
                 }
                 _ = shutdown.changed() => break Ok(()),
             }
@@ -121,7 +132,13 @@ impl Watcher {
         });
     }
 
-    async fn finish_sync(&self, table: &mut RoutingTable, r: SyncResult, events: Vec<LrpEvent>) {
+    /// Swaps in the synced table; returns the HTTP routes emitted.
+    async fn finish_sync(
+        &self,
+        table: &mut RoutingTable,
+        r: SyncResult,
+        events: Vec<LrpEvent>,
+    ) -> Emission {
         let mut fresh = RoutingTable::new(self.direct_instance_routes);
         for d in &r.desired {
             fresh.set_desired(d);
@@ -156,11 +173,13 @@ impl Watcher {
         self.metrics.sync_duration_seconds.set(took.as_secs_f64());
         self.metrics.syncs.inc();
         self.metrics.routes_total.set(after.len() as i64);
+        e
     }
 
-    async fn handle(&self, table: &mut RoutingTable, events: &[LrpEvent]) {
+    /// Applies events; returns the HTTP routes emitted.
+    async fn handle(&self, table: &mut RoutingTable, events: &[LrpEvent]) -> Emission {
         if events.is_empty() {
-            return;
+            return Emission::default();
         }
         let mut guids: Vec<String> = events
             .iter()
@@ -211,6 +230,7 @@ impl Watcher {
             internal.extend(diff(before, &table.internal_messages_for(pg)));
         }
         self.emitter.emit_internal(&internal).await;
+        e
     }
 
     async fn refresh_desired(&self, table: &mut RoutingTable, a: &models::ActualLrp) {

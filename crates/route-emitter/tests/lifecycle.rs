@@ -287,3 +287,27 @@ async fn instances_running_before_start_are_registered_by_the_first_sync() {
     );
     emitter.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn unregistrations_are_sent_again_a_few_times() {
+    let Some(nats) = NatsServer::start().await else {
+        return;
+    };
+    let bbs = TestBbs::start().await;
+    let (view, _c) = RouterView::subscribe(&nats.url).await;
+    let mut cfg = emitter_config(&bbs.url, &nats.url);
+    cfg.unregistration_interval.0 = std::time::Duration::from_millis(200);
+    cfg.unregistration_send_count = 2;
+    let emitter = route_emitter::start(cfg).await.unwrap();
+    bbs.desire(desired_lrp("gone", 1, ROUTE)).await;
+    bbs.run_instance("gone", 0, "ig-0", "cell-1", 61000).await;
+    eventually("routed", || view.addrs("app.localhost").len() == 1).await;
+    bbs.remove_actual("gone", 0, "ig-0", "cell-1").await;
+    eventually("unregistered, then twice more", || {
+        view.count("router.unregister") == 3
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(view.count("router.unregister"), 3, "and no more");
+    emitter.stop().await.unwrap();
+}
