@@ -36,7 +36,7 @@ impl OperationQueue {
             let mut op = op;
             loop {
                 let key = op.key().to_string();
-                op.clone().execute(&q.ctx).await;
+                op.execute(&q.ctx).await;
                 let next = {
                     let mut running = q.running.lock().unwrap();
                     match running.get_mut(&key).and_then(Option::take) {

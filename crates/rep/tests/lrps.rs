@@ -152,7 +152,8 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
             .all(|l| {
                 l.actual_lrp_instance_key
                     .as_ref()
-                    .is_none_or(|k| k.instance_guid != "ghost-instance")
+                    .map(|k| k.instance_guid.as_str())
+                    != Some("ghost-instance")
             })
             .then_some(())
     })
