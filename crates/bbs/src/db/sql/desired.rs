@@ -151,20 +151,78 @@ pub(crate) async fn list(
     .await
 }
 
+/// Scheduling infos, ordered by process guid. Reads the keys and
+/// modification tags first and decodes only the rows whose tag the cache
+/// does not hold (see `scheduling_cache`).
 pub(crate) async fn scheduling_infos(
     cx: &Ctx,
     conn: &mut AnyConnection,
     filter: &DesiredLrpFilter,
 ) -> DbResult<Vec<DesiredLrpSchedulingInfo>> {
-    select(
+    let g = |e: sqlx::Error| cx.err(e);
+    let tags = select(
         cx,
         conn,
-        SCHEDULING_COLUMNS,
+        "process_guid, modification_tag_epoch, modification_tag_index",
         &filter.domain,
         &filter.process_guids,
-        decode_scheduling,
+        |_, row| {
+            Ok((
+                row.try_get::<String, _>(0).map_err(g)?,
+                row.try_get::<String, _>(1).map_err(g)?,
+                row.try_get::<i64, _>(2).map_err(g)? as u32,
+            ))
+        },
     )
-    .await
+    .await?;
+    let cache = &cx.scheduling_cache;
+    let mut out: Vec<Option<DesiredLrpSchedulingInfo>> = Vec::with_capacity(tags.len());
+    let mut misses: Vec<String> = Vec::new();
+    for (guid, epoch, index) in &tags {
+        let hit = cache.get(guid, epoch, *index);
+        if hit.is_none() {
+            misses.push(guid.clone());
+        }
+        out.push(hit);
+    }
+    if !misses.is_empty() {
+        // Mostly cold: one scan with the caller's filter beats many IN lists.
+        let guids: &[String] = if misses.len() * 2 > tags.len() {
+            &filter.process_guids
+        } else {
+            &misses
+        };
+        let fetched = select(
+            cx,
+            conn,
+            SCHEDULING_COLUMNS,
+            &filter.domain,
+            guids,
+            decode_scheduling,
+        )
+        .await?;
+        let by_guid: std::collections::HashMap<&str, &DesiredLrpSchedulingInfo> = fetched
+            .iter()
+            .filter_map(|i| {
+                i.desired_lrp_key
+                    .as_ref()
+                    .map(|k| (k.process_guid.as_str(), i))
+            })
+            .collect();
+        for info in &fetched {
+            cache.put(info);
+        }
+        for ((guid, _, _), slot) in tags.iter().zip(out.iter_mut()) {
+            if slot.is_none() {
+                // Removed (or undecodable) since the keys were read: skipped.
+                *slot = by_guid.get(guid.as_str()).map(|i| (*i).clone());
+            }
+        }
+    }
+    if filter.domain.is_empty() && filter.process_guids.is_empty() {
+        cache.retain(&tags.iter().map(|(g, _, _)| g.as_str()).collect());
+    }
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// Diego filters routing infos by process guids only.

@@ -27,6 +27,7 @@ mod domains;
 mod evacuation;
 mod lrp_convergence;
 mod postgres;
+mod scheduling_cache;
 mod sqlite;
 mod task_convergence;
 mod tasks;
@@ -67,6 +68,7 @@ pub struct StoreConfig {
 pub(crate) struct Ctx {
     pub dialect: Box<dyn Dialect>,
     pub enc: Encoder,
+    pub scheduling_cache: scheduling_cache::SchedulingCache,
 }
 
 impl Ctx {
@@ -218,7 +220,11 @@ impl SqlStore {
             .then(|| Arc::new(tokio::sync::Mutex::new(())));
         let store = SqlStore {
             pool,
-            cx: Arc::new(Ctx { dialect, enc }),
+            cx: Arc::new(Ctx {
+                dialect,
+                enc,
+                scheduling_cache: Default::default(),
+            }),
             write_lock,
         };
         store.record_config().await.map_err(anyhow::Error::new)?;
