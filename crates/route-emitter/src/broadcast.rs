@@ -2,8 +2,11 @@
 //! greet the routers (`router.greet` with a reply inbox) until one answers
 //! with its `minimumRegisterIntervalInSeconds`, then re-emit at that
 //! interval; a router that (re)starts announces `router.start`, and the
-//! table is re-emitted after a random jitter. Ours also re-emits when
-//! another party greets, so a late subscriber gets the table at once.
+//! table is re-emitted after a random jitter. Ours also re-emits (after
+//! the same jitter, coalesced) when a party other than a route-emitter
+//! greets, so a late subscriber gets the table without waiting an interval;
+//! route-emitters' own greetings, meant for routers, are ignored so that
+//! starting emitters do not make every other emitter re-send its table.
 
 use futures::StreamExt;
 use rand::Rng;
@@ -97,7 +100,10 @@ impl Subscribed {
         let mut greet_timer = tokio::time::interval(Duration::from_secs(1));
         let mut greeting = true;
         let mut attempts = 0;
+        // A re-emission asked for by greetings, not yet done.
+        let mut greeted: Option<tokio::time::Instant> = None;
         loop {
+            let greet_due = greeted;
             tokio::select! {
                 _ = greet_timer.tick(), if greeting => {
                     attempts += 1;
@@ -128,10 +134,18 @@ impl Subscribed {
                     ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
                 }
                 Some(m) = greets.next() => {
-                    if m.reply.as_deref() != Some(inbox.as_str()) {
-                        tracing::info!("greeted; re-emitting routes");
-                        this.emit();
+                    let from_emitter = m
+                        .reply
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with(crate::nats::INBOX_PREFIX));
+                    if !from_emitter && greeted.is_none() {
+                        greeted = Some(tokio::time::Instant::now() + this.jitter(interval));
                     }
+                }
+                _ = async { tokio::time::sleep_until(greet_due.unwrap()).await }, if greet_due.is_some() => {
+                    tracing::info!("greeted; re-emitting routes");
+                    greeted = None;
+                    this.emit();
                 }
                 _ = ticker.tick() => this.emit(),
                 _ = shutdown.changed() => return Ok(()),

@@ -6,8 +6,14 @@ use crate::config::RouteEmitterConfig;
 use anyhow::Context;
 use std::path::PathBuf;
 
+/// Reply inboxes of route-emitters start with this, so emitters can tell
+/// each other's greetings (meant for routers) from a new subscriber's.
+pub const INBOX_PREFIX: &str = "_INBOX_ROUTE_EMITTER";
+
 pub async fn connect(cfg: &RouteEmitterConfig) -> anyhow::Result<async_nats::Client> {
-    let mut opts = async_nats::ConnectOptions::new().retry_on_initial_connect();
+    let mut opts = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .custom_inbox_prefix(INBOX_PREFIX);
     if !cfg.nats_username.is_empty() {
         opts = opts.user_and_password(cfg.nats_username.clone(), cfg.nats_password.clone());
     }

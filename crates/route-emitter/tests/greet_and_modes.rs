@@ -15,9 +15,9 @@ async fn a_late_subscriber_gets_the_table_after_greeting() {
         return;
     };
     let bbs = TestBbs::start().await;
-    let emitter = route_emitter::start(emitter_config(&bbs.url, &nats.url))
-        .await
-        .unwrap();
+    let mut cfg = emitter_config(&bbs.url, &nats.url);
+    cfg.jitter_factor = 0.0;
+    let emitter = route_emitter::start(cfg).await.unwrap();
     bbs.desire(desired_lrp("late", 2, ROUTE)).await;
     bbs.run_instance("late", 0, "ig-0", "cell-1", 61000).await;
     bbs.run_instance("late", 1, "ig-1", "cell-1", 61001).await;
@@ -25,6 +25,17 @@ async fn a_late_subscriber_gets_the_table_after_greeting() {
 
     // Joins after the routes were emitted: hears nothing until it greets.
     let (view, client) = RouterView::subscribe(&nats.url).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(view.addrs("app.localhost").is_empty());
+    // Another route-emitter's greeting is for the routers: ignored.
+    client
+        .publish_with_reply(
+            "router.greet",
+            format!("{}.other-emitter", route_emitter::nats::INBOX_PREFIX),
+            "".into(),
+        )
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(view.addrs("app.localhost").is_empty());
     client
