@@ -91,7 +91,7 @@ impl Watcher {
                     let events = buffered.take().unwrap_or_default();
                     match r {
                         Ok(r) => unregistrations.record(&self.finish_sync(&mut table, r, events).await),
-                        Err(e) => tracing::error!(error = %e, "failed-to-sync"),
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "failed-to-sync"),
                     }
                 }
                 Some(()) = emit_all.recv() => {
@@ -240,7 +240,10 @@ impl Watcher {
             .await
         {
             Ok(ds) => ds.iter().for_each(|d| table.set_desired(d)),
-            Err(e) => tracing::error!(error = %e, "failed-getting-desired-lrp-routing-info"),
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "failed-getting-desired-lrp-routing-info"
+            ),
         }
     }
 }
@@ -319,7 +322,7 @@ async fn subscribe(bbs: BbsClient, cell_id: String, tx: mpsc::Sender<Feed>) {
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "failed-subscribing-to-events"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "failed-subscribing-to-events"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
