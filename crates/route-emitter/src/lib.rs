@@ -18,6 +18,8 @@ pub mod metrics;
 pub mod nats;
 pub mod registry_message;
 pub mod routing_table;
+pub mod subscription;
+pub mod sync;
 pub mod unregistration;
 pub mod watcher;
 

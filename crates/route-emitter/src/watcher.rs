@@ -7,26 +7,15 @@
 use crate::bbs_client::BbsClient;
 use crate::diff::{diff, everything, Emission};
 use crate::emitter::NatsEmitter;
-use crate::events::{decode, LrpEvent, SseParser};
+use crate::events::LrpEvent;
 use crate::handler;
 use crate::metrics::Metrics;
-use crate::routing_table::{is_routable, RoutingTable};
+use crate::routing_table::RoutingTable;
+use crate::subscription::{subscribe, Feed};
+use crate::sync::{fetch, SyncResult};
 use crate::unregistration::UnregistrationCache;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-
-/// What the event subscription sends the loop.
-enum Feed {
-    Subscribed,
-    Event(Box<LrpEvent>),
-}
-
-struct SyncResult {
-    started: Instant,
-    desired: Vec<models::DesiredLrp>,
-    actuals: Vec<models::ActualLrp>,
-    domains: Vec<String>,
-}
 
 pub struct Watcher {
     pub bbs: BbsClient,
@@ -245,85 +234,5 @@ impl Watcher {
                 "failed-getting-desired-lrp-routing-info"
             ),
         }
-    }
-}
-
-/// The full state: routable instances (of one cell in cell-local mode),
-/// the routing infos of their processes, and the fresh domains.
-async fn fetch(bbs: &BbsClient, cell_id: &str) -> anyhow::Result<SyncResult> {
-    let started = Instant::now();
-    let (actuals, domains, desired) = if cell_id.is_empty() {
-        tokio::try_join!(
-            bbs.actual_lrps(cell_id),
-            bbs.domains(),
-            bbs.routing_infos(Vec::new())
-        )?
-    } else {
-        // Only the processes with instances on this cell.
-        let (actuals, domains) = tokio::try_join!(bbs.actual_lrps(cell_id), bbs.domains())?;
-        let mut guids: Vec<String> = actuals
-            .iter()
-            .map(|a| a.process_guid().to_string())
-            .collect();
-        guids.sort();
-        guids.dedup();
-        let desired = if guids.is_empty() {
-            Vec::new()
-        } else {
-            bbs.routing_infos(guids).await?
-        };
-        (actuals, domains, desired)
-    };
-    Ok(SyncResult {
-        started,
-        desired,
-        actuals: actuals.into_iter().filter(is_routable).collect(),
-        domains,
-    })
-}
-
-/// Keeps an event subscription open, resubscribing after a second when it
-/// fails; each (re)subscription asks for a sync, since events may have
-/// been missed.
-async fn subscribe(bbs: BbsClient, cell_id: String, tx: mpsc::Sender<Feed>) {
-    loop {
-        match bbs.subscribe_lrp_instances(&cell_id).await {
-            Ok(mut resp) => {
-                tracing::info!("subscribed-to-bbs-events");
-                if tx.send(Feed::Subscribed).await.is_err() {
-                    return;
-                }
-                let mut parser = SseParser::default();
-                loop {
-                    match resp.chunk().await {
-                        Ok(Some(bytes)) => {
-                            for (name, data) in parser.feed(&bytes) {
-                                match decode(&name, &data) {
-                                    Ok(Some(ev)) => {
-                                        if tx.send(Feed::Event(Box::new(ev))).await.is_err() {
-                                            return;
-                                        }
-                                    }
-                                    Ok(None) => {}
-                                    Err(e) => {
-                                        tracing::error!(event = %name, error = %e, "undecodable-event")
-                                    }
-                                }
-                            }
-                        }
-                        Ok(None) => {
-                            tracing::warn!("bbs-event-stream-closed");
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "bbs-event-stream-failed");
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "failed-subscribing-to-events"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
