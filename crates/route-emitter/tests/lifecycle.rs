@@ -311,3 +311,27 @@ async fn unregistrations_are_sent_again_a_few_times() {
     assert_eq!(view.count("router.unregister"), 3, "and no more");
     emitter.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_instance_is_routed_only_once_routable() {
+    let Some(w) = world().await else { return };
+    w.bbs.desire(desired_lrp("ready", 1, ROUTE)).await;
+    w.bbs
+        .start_routable("ready", 0, "ig-0", "cell-1", 61000, false)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(w.view.addrs("app.localhost").is_empty(), "not ready yet");
+    w.bbs
+        .start_routable("ready", 0, "ig-0", "cell-1", 61000, true)
+        .await;
+    eventually("ready and routed", || {
+        w.view.addrs("app.localhost") == ["127.0.0.1:61000"]
+    })
+    .await;
+    // Readiness lost: unrouted while still running.
+    w.bbs
+        .start_routable("ready", 0, "ig-0", "cell-1", 61000, false)
+        .await;
+    eventually("unrouted", || w.view.addrs("app.localhost").is_empty()).await;
+    w.emitter.stop().await.unwrap();
+}

@@ -132,6 +132,33 @@ impl TestBbs {
             .await;
     }
 
+    /// Starts (or re-starts) a claimed/running instance saying whether it
+    /// is routable yet (its readiness check).
+    pub async fn start_routable(
+        &self,
+        guid: &str,
+        index: i32,
+        ig: &str,
+        cell: &str,
+        port: u32,
+        routable: bool,
+    ) {
+        let _: models::ActualLrpLifecycleResponse = self
+            .call(
+                "/v1/actual_lrps/start.r1",
+                &models::StartActualLrpRequest {
+                    actual_lrp_key: Some(key(guid, index)),
+                    actual_lrp_instance_key: Some(models::ActualLrpInstanceKey::new(ig, cell)),
+                    actual_lrp_net_info: Some(net_info(port)),
+                    optional_routable: Some(
+                        models::start_actual_lrp_request::OptionalRoutable::Routable(routable),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await;
+    }
+
     pub async fn crash(&self, guid: &str, index: i32, ig: &str, cell: &str) {
         let _: models::ActualLrpLifecycleResponse = self
             .call(
