@@ -173,3 +173,56 @@ async fn endpoints_not_refreshed_are_pruned() {
     assert_eq!(get(router.addr, "app.localhost").await.0, 404);
     router.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_concurrent_requests() {
+    let Some(nats) = NatsServer::start().await else {
+        return;
+    };
+    let router = router::start(router_config(&nats.url)).await.unwrap();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    for name in ["a", "b", "c"] {
+        publish(
+            &client,
+            "router.register",
+            registration("app.localhost", backend(name).await),
+        )
+        .await;
+    }
+    eventually("registered", || async {
+        router.registry.snapshot() == [("app.localhost".to_string(), 3)]
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let (n, concurrency) = (2000, 16);
+    let t = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, addr) = (http.clone(), router.addr);
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in 0..n / concurrency {
+                let r = http
+                    .get(format!("http://{addr}/"))
+                    .header("Host", "app.localhost")
+                    .send()
+                    .await
+                    .unwrap();
+                ok += usize::from(r.status() == 200);
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    let took = t.elapsed();
+    assert_eq!(ok, n);
+    eprintln!(
+        "router: {n} proxied GETs, {concurrency} concurrent, in {:.0} ms ({:.0} req/s)",
+        took.as_secs_f64() * 1e3,
+        n as f64 / took.as_secs_f64()
+    );
+    router.stop().await;
+}
