@@ -124,20 +124,24 @@ async fn lrps_run_and_restart_in_runc_containers() {
         .unwrap()
         .instance_guid
         .clone();
-    let killer = backend
-        .run(
-            &guid,
-            ProcessSpec {
-                path: "sh".into(),
-                args: vec!["-c".into(), "kill -9 $(cat /home/vcap/pid)".into()],
-                user: "vcap".into(),
-                ..Default::default()
-            },
-            ProcessIo::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(killer.wait().await.unwrap(), 0);
+    // (Retried until the instance has written its pid file.)
+    eventually("killed inside the container", 10, || async {
+        let killer = backend
+            .run(
+                &guid,
+                ProcessSpec {
+                    path: "sh".into(),
+                    args: vec!["-c".into(), "kill -9 $(cat /home/vcap/pid)".into()],
+                    user: "vcap".into(),
+                    ..Default::default()
+                },
+                ProcessIo::default(),
+            )
+            .await
+            .ok()?;
+        (killer.wait().await.ok()? == 0).then_some(())
+    })
+    .await;
     let restarted = eventually("index 0 restarted after its crash", 60, || async {
         running(&world, "boxed").await.into_iter().find(|l| {
             l.actual_lrp_key.as_ref().unwrap().index == 0
@@ -146,6 +150,32 @@ async fn lrps_run_and_restart_in_runc_containers() {
     })
     .await;
     assert_eq!(restarted.crash_count, 1);
+
+    // A task whose container cannot be created here (the runc backend has
+    // no docker images) is rejected: back to PENDING for another cell (the
+    // BBS re-auctions it at its next convergence).
+    world
+        .desire_task(
+            "unrunnable",
+            models::TaskDefinition {
+                root_fs: "docker:///busybox".into(),
+                action: Some(support::run_action("true")),
+                memory_mb: 64,
+                disk_mb: 64,
+                ..Default::default()
+            },
+        )
+        .await;
+    let t = eventually("task rejected", 20, || async {
+        let t = world.bbs.task("unrunnable").await.ok()?;
+        (t.rejection_count >= 1).then_some(t)
+    })
+    .await;
+    assert_eq!(t.state, models::task::State::Pending as i32, "{t:?}");
+    assert!(
+        t.rejection_reason.contains("failed to create container"),
+        "{t:?}"
+    );
 
     rep.shutdown().await;
     assert!(backend
