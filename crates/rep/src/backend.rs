@@ -34,6 +34,7 @@ pub async fn executor_from_config(cfg: &RepConfig) -> anyhow::Result<StoreClient
         }
     };
     let mut ec = executor::ExecutorConfig {
+        cell_id: cfg.cell_id.clone(),
         max_containers: cfg.max_containers as u64,
         temp_dir: depot.join("tmp"),
         ..Default::default()

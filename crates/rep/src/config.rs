@@ -131,6 +131,10 @@ pub struct RepConfig {
     pub max_containers: i32,
     pub proxy_memory_allocation_mb: i32,
     pub enable_container_proxy: bool,
+    /// How often the executor's housekeeping runs (Diego: 1m).
+    pub container_reap_interval: GoDuration,
+    /// How long a reserved container may wait to be run (Diego: 1m).
+    pub reserved_expiration_time: GoDuration,
     pub log_level: String,
     /// Not Diego's (its executor talks to a Garden server): the in-process
     /// container backend, `"runc"` or `"houdini"` (no isolation).
@@ -176,6 +180,8 @@ impl Default for RepConfig {
             max_containers: 250,
             proxy_memory_allocation_mb: 0,
             enable_container_proxy: false,
+            container_reap_interval: GoDuration(Duration::from_secs(60)),
+            reserved_expiration_time: GoDuration(Duration::from_secs(60)),
             log_level: "info".into(),
             container_backend: "runc".into(),
             depot_dir: "/var/vcap/data/rep/depot".into(),

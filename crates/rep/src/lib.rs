@@ -25,6 +25,7 @@ pub mod executor_store;
 pub mod generator;
 pub mod harmonizer;
 pub mod lrp_processor;
+pub mod maintenance;
 pub mod operation;
 pub mod perform;
 pub mod presence;
@@ -49,6 +50,11 @@ use std::sync::Arc;
 /// then deletes its containers and returns.
 pub async fn run(config: RepConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let executor = Arc::new(backend::executor_from_config(&config).await?);
+    let housekeeping = maintenance::spawn(
+        executor.store().clone(),
+        config.container_reap_interval.0,
+        config.reserved_expiration_time.0,
+    );
     let rep = Rep::start(&config, executor).await?;
     tokio::select! {
         _ = shutdown => {
@@ -59,5 +65,6 @@ pub async fn run(config: RepConfig, shutdown: impl Future<Output = ()>) -> anyho
         _ = rep.evacuated() => {}
     }
     rep.shutdown().await;
+    housekeeping.abort();
     Ok(())
 }
