@@ -11,7 +11,6 @@ use models::*;
 use prost::Message;
 use std::path::PathBuf;
 
-
 trait Normalize {
     fn normalize(&mut self);
 }

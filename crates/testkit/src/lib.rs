@@ -1,4 +1,4 @@
 //! Test support shared by the workspace's test suites (dev-dependency only).
 
-pub mod postgres;
 pub mod conformance;
+pub mod postgres;
