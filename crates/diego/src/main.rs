@@ -189,6 +189,9 @@ async fn run_dev(data_dir: PathBuf) -> anyhow::Result<()> {
     for (what, addr) in system.listening() {
         println!("  {what:<14} {addr}");
     }
+    for note in &system.notes {
+        println!("  note: {note}");
+    }
     println!("Ctrl-C stops everything.");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -10,6 +10,10 @@ pub struct DevAddresses {
     pub bbs_health: SocketAddr,
     pub auctioneer: SocketAddr,
     pub file_server: SocketAddr,
+    pub rep: SocketAddr,
+    pub nats: SocketAddr,
+    /// Where apps are reached: `http://APP.localhost:PORT`.
+    pub router: SocketAddr,
 }
 
 impl Default for DevAddresses {
@@ -21,6 +25,9 @@ impl Default for DevAddresses {
             bbs_health: at(8890),
             auctioneer: at(9016),
             file_server: at(8084),
+            rep: at(1800),
+            nats: at(4222),
+            router: at(8080),
         }
     }
 }
@@ -37,6 +44,9 @@ impl DevAddresses {
             bbs_health: any,
             auctioneer: any,
             file_server: any,
+            rep: any,
+            nats: any,
+            router: any,
         }
     }
 }

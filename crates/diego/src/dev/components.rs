@@ -1,6 +1,7 @@
 //! Starting and stopping the components of `diego dev`.
 
-use super::{DataDir, DevAddresses};
+use super::nats::NatsServer;
+use super::{cell, DataDir, DevAddresses};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,6 +17,25 @@ pub struct DevSystem {
     pub auctioneer: auctioneer::server::RunningAuctioneer,
     pub file_server: file_server::Running,
     file_server_stop: tokio::sync::oneshot::Sender<()>,
+    pub cell: Option<DevCell>,
+    /// Routing (None when nats-server is not installed).
+    pub routing: Option<DevRouting>,
+    /// What the system could not start, and why (printed to the operator).
+    pub notes: Vec<String>,
+}
+
+/// The cell: a rep running until its stop signal (it then evacuates).
+pub struct DevCell {
+    pub addr: SocketAddr,
+    pub backend: &'static str,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub struct DevRouting {
+    pub nats: NatsServer,
+    pub route_emitter: route_emitter::RunningEmitter,
+    pub router: router::RunningRouter,
 }
 
 impl DevSystem {
@@ -61,12 +81,13 @@ impl DevSystem {
             "auctioneer",
             auctioneer::server::start(&auctioneer::AuctioneerConfig {
                 listen_address: auctioneer_addr.to_string(),
-                bbs_address: bbs_url,
-                locket_address,
+                bbs_address: bbs_url.clone(),
+                locket_address: locket_address.clone(),
                 ..Default::default()
             }),
         )
         .await?;
+        let mut notes = Vec::new();
 
         let (file_server_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let file_server = file_server::start(
@@ -82,18 +103,39 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
+        let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address).await {
+            Ok((cell, why)) => {
+                notes.push(format!("cell: {why}"));
+                Some(cell)
+            }
+            Err(e) => {
+                notes.push(format!("cell: not started: {e:#}"));
+                None
+            }
+        };
+        let routing = match start_routing(addrs, &bbs_url, &locket_address).await? {
+            Some(r) => Some(r),
+            None => {
+                notes.push("routing: not started: nats-server is not installed".into());
+                None
+            }
+        };
+
         Ok(Self {
             locket,
             bbs,
             auctioneer,
             file_server,
             file_server_stop,
+            cell,
+            routing,
+            notes,
         })
     }
 
     /// One line per component: what it is and where it listens.
     pub fn listening(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut v = vec![
             ("locket", self.locket.addr.to_string()),
             ("bbs", format!("http://{}", self.bbs.addr)),
             (
@@ -109,17 +151,122 @@ impl DevSystem {
                     file_server::STATIC_ROUTE
                 ),
             ),
-        ]
+        ];
+        if let Some(c) = &self.cell {
+            v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
+        }
+        if let Some(r) = &self.routing {
+            v.push(("nats", format!("nats://{}", r.nats.addr)));
+            v.push((
+                "router",
+                format!("http://APP.localhost:{}", r.router.addr.port()),
+            ));
+        }
+        v
     }
 
     /// Stops the components in reverse order of their start.
     pub async fn shutdown(self) {
+        if let Some(r) = self.routing {
+            r.router.stop().await;
+            let _ = r.route_emitter.stop().await;
+            r.nats.stop().await;
+        }
+        if let Some(c) = self.cell {
+            // The rep evacuates (bounded by its evacuation_timeout), then
+            // deletes its containers.
+            let _ = c.stop.send(());
+            match c.task.await {
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), "rep stopped with an error")
+                }
+                Err(e) => tracing::warn!(error = %e, "rep task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
         let _ = self.file_server_stop.send(());
         let _ = self.file_server.task.await;
         self.auctioneer.shutdown().await;
         self.bbs.shutdown().await;
         self.locket.shutdown().await;
     }
+}
+
+async fn start_cell(
+    data: &DataDir,
+    addr: SocketAddr,
+    bbs_url: &str,
+    locket_address: &str,
+) -> anyhow::Result<(DevCell, String)> {
+    let (backend, why) = cell::container_backend();
+    let rootfs = cell::busybox_rootfs(data)?;
+    let addr = reserve(addr)?;
+    let cfg = cell::rep_config(data, addr, bbs_url, locket_address, backend, &rootfs);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(rep::run(cfg, async move {
+        let _ = stopped.await;
+    }));
+    // The rep is up once it answers its ping.
+    let ping = format!("http://{addr}/ping");
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if task.is_finished() {
+            return Err(match task.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => anyhow::anyhow!("the rep exited at once"),
+                Err(e) => anyhow::anyhow!("the rep task failed: {e}"),
+            });
+        }
+        if reqwest::get(&ping)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the rep did not answer {ping} within {START_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((
+        DevCell {
+            addr,
+            backend,
+            stop,
+            task,
+        },
+        why,
+    ))
+}
+
+async fn start_routing(
+    addrs: &DevAddresses,
+    bbs_url: &str,
+    locket_address: &str,
+) -> anyhow::Result<Option<DevRouting>> {
+    let Some(nats) = NatsServer::start(addrs.nats).await? else {
+        return Ok(None);
+    };
+    let router = router::start(router::RouterConfig {
+        listen_address: addrs.router.to_string(),
+        nats_addresses: nats.addr.to_string(),
+        ..Default::default()
+    })
+    .await
+    .context("starting the router")?;
+    let mut re = route_emitter::RouteEmitterConfig {
+        bbs_address: bbs_url.into(),
+        nats_addresses: nats.addr.to_string(),
+        ..Default::default()
+    };
+    re.locket.locket_address = locket_address.into();
+    let route_emitter = timed("route-emitter", route_emitter::start(re)).await?;
+    Ok(Some(DevRouting {
+        nats,
+        route_emitter,
+        router,
+    }))
 }
 
 /// `addr` itself, or a free loopback port when it is port 0.

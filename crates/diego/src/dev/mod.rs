@@ -4,11 +4,17 @@
 //! Components start in dependency order, each on a fixed loopback address
 //! (so `cfdot` and `diego push` find them without flags) and exactly as
 //! their own subcommands would run them: locket, then the bbs (which takes
-//! the `bbs` lock), the auctioneer (the `auctioneer` lock), the file server.
+//! the `bbs` lock), the auctioneer (the `auctioneer` lock), the file server,
+//! one cell (a rep: runc containers as root, host processes otherwise),
+//! and routing: nats-server (a child process), the route-emitter (the
+//! `route_emitter` lock) and the dev router, where apps answer as
+//! `http://APP.localhost:8080`.
 
 mod addresses;
+pub mod cell;
 mod components;
 mod layout;
+mod nats;
 
 pub use addresses::DevAddresses;
 pub use components::DevSystem;

@@ -1,0 +1,79 @@
+//! The one cell of `diego dev`: a rep with real runc containers when this
+//! process can make them (root, runc installed), otherwise houdini (host
+//! processes, no isolation), and the `busybox` rootfs built from the host's
+//! static busybox on first run.
+
+use super::DataDir;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The preloaded rootfs apps name as `preloaded:busybox`.
+pub const STACK: &str = "busybox";
+pub const CELL_ID: &str = "dev-cell-0";
+
+/// "runc" when containers can run here, else "houdini", and why.
+pub fn container_backend() -> (&'static str, String) {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let runc = which("runc");
+    match (root, runc) {
+        (true, true) => ("runc", "runc containers".into()),
+        (false, _) => (
+            "houdini",
+            "not root: apps run as host processes (houdini, no isolation)".into(),
+        ),
+        (true, false) => (
+            "houdini",
+            "runc not installed: apps run as host processes (houdini, no isolation)".into(),
+        ),
+    }
+}
+
+fn which(binary: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|d| d.join(binary).is_file())
+}
+
+/// The busybox rootfs directory, built once.
+pub fn busybox_rootfs(data: &DataDir) -> anyhow::Result<std::path::PathBuf> {
+    let dir = data.root().join("rootfs").join(STACK);
+    if !dir.join("bin").join("sh").exists() {
+        anyhow::ensure!(
+            Path::new("/usr/bin/busybox").is_file() || Path::new("/bin/busybox").is_file(),
+            "no static busybox on this machine: install Debian's busybox-static"
+        );
+        std::fs::create_dir_all(&dir)?;
+        garden::rootfs::build_busybox_rootfs(&dir)?;
+    }
+    Ok(dir)
+}
+
+pub fn rep_config(
+    data: &DataDir,
+    listen: SocketAddr,
+    bbs_url: &str,
+    locket_address: &str,
+    backend: &str,
+    rootfs: &Path,
+) -> rep::RepConfig {
+    rep::RepConfig {
+        cell_id: CELL_ID.into(),
+        zone: "z1".into(),
+        listen_addr: listen.to_string(),
+        bbs_address: bbs_url.into(),
+        locket_address: locket_address.into(),
+        preloaded_root_fs: vec![rep::config::RootFs {
+            name: STACK.into(),
+            path: rootfs.display().to_string(),
+        }],
+        supported_providers: vec!["docker".into()],
+        evacuation_timeout: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),
+        polling_interval: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),
+        container_backend: backend.into(),
+        depot_dir: data.root().join("cell").display().to_string(),
+        external_ip: "127.0.0.1".into(),
+        ..Default::default()
+    }
+}
