@@ -391,4 +391,75 @@ mod tests {
         assert_eq!(r.metrics.pending, 750);
         assert_eq!(r.metrics.running, 750);
     }
+
+    /// The desired-LRP caches (scheduling infos, convergence drift data)
+    /// must follow updates: a second read after an update sees it.
+    #[tokio::test]
+    async fn cached_desired_data_follows_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlStore::connect(&StoreConfig {
+            url: format!("sqlite://{}", dir.path().join("s.db").display()),
+            max_open_connections: 2,
+            encryption: EncryptionConfig::single("k", "pass"),
+        })
+        .await
+        .unwrap();
+        store.upsert_domain("d", 0).await.unwrap();
+        let cells = vec!["cell-0".to_string()];
+        let lrps: Vec<DesiredLrp> = (0..4).map(|i| lrp(i, 2)).collect();
+        store
+            .seed_running_lrps_for_bench(&lrps, &cells)
+            .await
+            .unwrap();
+        let present: CellSet = cells.iter().cloned().collect();
+        let all = crate::db::DesiredLrpFilter::default();
+        // Warm the caches.
+        assert_eq!(
+            store
+                .desired_lrp_scheduling_infos(&all)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+        let r = store.converge_lrps(&present, now_ns()).await;
+        assert!(r.keys_with_internal_route_changes.is_empty());
+
+        let mut routes = lrps[1].routes.clone().unwrap();
+        routes.routes.insert(
+            "internal-router".into(),
+            br#"[{"hostname":"moved.apps.internal"}]"#.to_vec(),
+        );
+        let update = models::DesiredLrpUpdate {
+            optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(5)),
+            routes: Some(routes),
+            ..Default::default()
+        };
+        store.update_desired_lrp("g-1", &update).await.unwrap();
+        store.remove_desired_lrp("g-3").await.unwrap();
+
+        let infos = store.desired_lrp_scheduling_infos(&all).await.unwrap();
+        assert_eq!(infos.len(), 3);
+        let g1 = infos
+            .iter()
+            .find(|i| i.desired_lrp_key.as_ref().unwrap().process_guid == "g-1")
+            .unwrap();
+        assert_eq!(g1.instances, 5);
+        let r = store.converge_lrps(&present, now_ns()).await;
+        let moved: Vec<_> = r
+            .keys_with_internal_route_changes
+            .iter()
+            .map(|k| (k.key.process_guid.as_str(), k.key.index))
+            .collect();
+        assert_eq!(moved, vec![("g-1", 0), ("g-1", 1)]);
+        assert_eq!(
+            r.keys_with_internal_route_changes[0].desired_internal_routes[0].hostname,
+            "moved.apps.internal"
+        );
+        let missing: Vec<_> = r.missing_lrp_keys.iter().map(|k| k.key.index).collect();
+        assert_eq!(missing, vec![2, 3, 4]);
+        assert_eq!(r.missing_lrp_keys[0].scheduling_info.instances, 5);
+        // g-3's instances are orphans now.
+        assert_eq!(r.keys_to_retire.len(), 2);
+    }
 }

@@ -6,6 +6,7 @@
 //! for RUNNING ordinary rows, the only ones the drift rules look at.
 
 use super::actual::{delete, fetch_for_update, update};
+use super::args::{in_list, IN_CHUNK};
 use super::codec::{decode_internal_routes, decode_metric_tags, decode_proto, decode_string_map};
 use super::{desired, domains, Ctx};
 use crate::db::{
@@ -21,6 +22,7 @@ use models::{
 };
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// Diego's StaleUnclaimedActualLRPDuration.
 pub const STALE_UNCLAIMED_ACTUAL_LRP_DURATION_NS: i64 = 30_000_000_000;
@@ -178,51 +180,138 @@ async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Row_>> 
     Ok(out)
 }
 
+/// What the drift rules compare a desired LRP's RUNNING instances with:
+/// its internal routes and metric tags (None when either does not parse).
+/// `routes_ok` is false when the routes column does not decode at all:
+/// such a row is skipped, as the scheduling info list skips it.
+pub(crate) struct DesiredDrift {
+    routes_ok: bool,
+    expected: Option<(Vec<String>, BTreeMap<String, MetricTagValue>)>,
+}
+
+fn decode_drift(cx: &Ctx, guid: &str, routes: &str, metric_tags: &str) -> DesiredDrift {
+    let routes = match decode_proto::<ProtoRoutes>(&cx.enc, "routes", routes) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(process_guid = guid, error = %e, "skipping undecodable desired LRP row");
+            return DesiredDrift {
+                routes_ok: false,
+                expected: None,
+            };
+        }
+    };
+    let internal = desired_internal_routes(&routes)
+        .map_err(|e| {
+            tracing::warn!(process_guid = guid, error = %e,
+                "failed-getting-internal-routes-from-desired");
+        })
+        .ok();
+    let tags = decode_metric_tags(&cx.enc, metric_tags)
+        .map_err(|e| {
+            tracing::warn!(process_guid = guid, error = %e, "failed-parsing-desired-metric-tags");
+        })
+        .ok();
+    DesiredDrift {
+        routes_ok: true,
+        expected: internal.zip(tags),
+    }
+}
+
 /// The columns of a desired LRP row the rules need. Full scheduling infos
 /// are read afterwards, only for the desired LRPs that have work.
 struct Desired {
     process_guid: String,
     domain: String,
     instances: i32,
-    routes: ProtoRoutes,
-    /// Still encrypted: only decoded for desired LRPs with RUNNING rows.
-    metric_tags: String,
+    drift: Arc<DesiredDrift>,
 }
 
-/// Every desired LRP (by process guid). A row whose routes do not decode
-/// is skipped, as the scheduling info list skips it.
+/// Every desired LRP (by process guid): keys and tags from the table, the
+/// drift data from the cache, decoded (decrypted) only for rows whose
+/// modification tag changed since the last pass.
 async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Desired>> {
     let sql = cx.sql(
-        "SELECT process_guid, domain, instances, routes, metric_tags FROM desired_lrps \
-         ORDER BY process_guid",
+        "SELECT process_guid, domain, instances, modification_tag_epoch, \
+         modification_tag_index FROM desired_lrps ORDER BY process_guid",
     );
     let rows = sqlx::query(&sql)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| cx.err(e))?;
     let g = |e: sqlx::Error| cx.err(e);
-    let mut out = Vec::with_capacity(rows.len());
+    let cache = &cx.drift_cache;
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut misses: Vec<String> = Vec::new();
     for r in &rows {
-        let routes: String = r.try_get(3).map_err(g)?;
-        let routes = match decode_proto::<ProtoRoutes>(&cx.enc, "routes", &routes) {
-            Ok(routes) => routes,
-            Err(e) => {
-                tracing::warn!(error = %e, "skipping undecodable desired LRP row");
-                continue;
-            }
-        };
-        out.push(Desired {
-            process_guid: r.try_get(0).map_err(g)?,
-            domain: r.try_get(1).map_err(g)?,
-            instances: r.try_get(2).map_err(g)?,
-            routes,
-            metric_tags: r
-                .try_get::<Option<String>, _>(4)
-                .map_err(g)?
-                .unwrap_or_default(),
-        });
+        let guid: String = r.try_get(0).map_err(g)?;
+        let epoch: String = r.try_get(3).map_err(g)?;
+        let index = r.try_get::<i64, _>(4).map_err(g)? as u32;
+        let hit = cache.get(&guid, &epoch, index);
+        if hit.is_none() {
+            misses.push(guid.clone());
+        }
+        keys.push((
+            guid,
+            r.try_get::<String, _>(1).map_err(g)?,
+            r.try_get::<i32, _>(2).map_err(g)?,
+            hit,
+        ));
     }
-    Ok(out)
+    drop(rows);
+    let mut fetched: HashMap<String, Arc<DesiredDrift>> = HashMap::new();
+    if !misses.is_empty() {
+        const COLUMNS: &str =
+            "process_guid, modification_tag_epoch, modification_tag_index, routes, metric_tags";
+        // Mostly cold: one scan beats many IN lists.
+        let chunks: Vec<&[String]> = if misses.len() * 2 > keys.len() {
+            vec![&[]]
+        } else {
+            misses.chunks(IN_CHUNK).collect()
+        };
+        for chunk in chunks {
+            let sql = if chunk.is_empty() {
+                format!("SELECT {COLUMNS} FROM desired_lrps")
+            } else {
+                format!(
+                    "SELECT {COLUMNS} FROM desired_lrps WHERE {}",
+                    in_list("process_guid", chunk.len())
+                )
+            };
+            let sql = cx.sql(&sql);
+            let mut q = sqlx::query(&sql);
+            for guid in chunk {
+                q = q.bind(guid.as_str());
+            }
+            let rows = q.fetch_all(&mut *conn).await.map_err(|e| cx.err(e))?;
+            for r in &rows {
+                let guid: String = r.try_get(0).map_err(g)?;
+                let epoch: String = r.try_get(1).map_err(g)?;
+                let index = r.try_get::<i64, _>(2).map_err(g)? as u32;
+                let routes: String = r.try_get(3).map_err(g)?;
+                let tags: String = r
+                    .try_get::<Option<String>, _>(4)
+                    .map_err(g)?
+                    .unwrap_or_default();
+                let drift = Arc::new(decode_drift(cx, &guid, &routes, &tags));
+                cache.put(&guid, &epoch, index, drift.clone());
+                fetched.insert(guid, drift);
+            }
+        }
+        cache.retain(&keys.iter().map(|k| k.0.as_str()).collect());
+    }
+    Ok(keys
+        .into_iter()
+        .filter_map(|(process_guid, domain, instances, hit)| {
+            // Removed since the keys were read: skipped.
+            let drift = hit.or_else(|| fetched.get(&process_guid).cloned())?;
+            drift.routes_ok.then_some(Desired {
+                process_guid,
+                domain,
+                instances,
+                drift,
+            })
+        })
+        .collect())
 }
 
 /// The keys with their scheduling infos (read now for just these desired
@@ -363,10 +452,6 @@ pub(crate) async fn analyze(
     let mut unstarted_stale = Vec::new();
     let mut unstarted_crashed = Vec::new();
     let mut orphan_suspects = Vec::new();
-    // desired guid -> (internal routes, metric tags) once decoded.
-    type Drift = Option<(Vec<String>, BTreeMap<String, MetricTagValue>)>;
-    let mut drift_cache: HashMap<&str, Drift> = HashMap::new();
-
     for row in &rows {
         let info: Option<&Desired> = by_guid.get(row.process_guid.as_str()).copied();
         if row.presence == ordinary {
@@ -411,25 +496,7 @@ pub(crate) async fn analyze(
                         }
                     }
                     if row.state == RUNNING {
-                        let drift =
-                            drift_cache
-                                .entry(row.process_guid.as_str())
-                                .or_insert_with(|| {
-                                    let routes = desired_internal_routes(&info.routes)
-                                        .map_err(|e| {
-                                            tracing::warn!(process_guid = %info.process_guid, error = %e,
-                                            "failed-getting-internal-routes-from-desired");
-                                        })
-                                        .ok()?;
-                                    let tags = decode_metric_tags(&cx.enc, &info.metric_tags)
-                                        .map_err(|e| {
-                                            tracing::warn!(process_guid = %info.process_guid, error = %e,
-                                            "failed-parsing-desired-metric-tags");
-                                        })
-                                        .ok()?;
-                                    Some((routes, tags))
-                                });
-                        if let Some((routes, tags)) = drift {
+                        if let Some((routes, tags)) = &info.drift.expected {
                             check_drift(cx, row, routes, tags, result);
                         }
                     }

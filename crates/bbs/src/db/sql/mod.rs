@@ -69,6 +69,8 @@ pub(crate) struct Ctx {
     pub dialect: Box<dyn Dialect>,
     pub enc: Encoder,
     pub scheduling_cache: scheduling_cache::SchedulingCache,
+    /// What LRP convergence compares RUNNING instances with, per desired LRP.
+    pub drift_cache: scheduling_cache::TagCache<Arc<lrp_convergence::DesiredDrift>>,
 }
 
 impl Ctx {
@@ -224,6 +226,7 @@ impl SqlStore {
                 dialect,
                 enc,
                 scheduling_cache: Default::default(),
+                drift_cache: Default::default(),
             }),
             write_lock,
         };

@@ -1,4 +1,5 @@
-//! Decoded scheduling infos, kept between reads. A desired LRP's
+//! Decoded desired LRP data (scheduling infos; what LRP convergence
+//! compares instances with), kept between reads. A desired LRP's
 //! modification tag changes with every write of its row (a new epoch when
 //! it is desired, index + 1 on each update), so an entry whose tag equals
 //! the row's current tag is the row's current content: bulk reads (nsync's
@@ -10,46 +11,40 @@ use models::DesiredLrpSchedulingInfo;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-struct Entry {
+struct Entry<T> {
     epoch: String,
     index: u32,
-    info: DesiredLrpSchedulingInfo,
+    value: T,
 }
 
-#[derive(Default)]
-pub(crate) struct SchedulingCache {
-    map: Mutex<HashMap<String, Entry>>,
+/// Values per process guid, valid for one modification tag.
+pub(crate) struct TagCache<T> {
+    map: Mutex<HashMap<String, Entry<T>>>,
 }
 
-fn tag_of(info: &DesiredLrpSchedulingInfo) -> (&str, u32) {
-    info.modification_tag
-        .as_ref()
-        .map_or(("", 0), |t| (t.epoch.as_str(), t.index))
+impl<T> Default for TagCache<T> {
+    fn default() -> Self {
+        TagCache {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
-impl SchedulingCache {
-    /// The cached info of `guid` if it was stored with this tag.
-    pub fn get(&self, guid: &str, epoch: &str, index: u32) -> Option<DesiredLrpSchedulingInfo> {
+impl<T: Clone> TagCache<T> {
+    /// The value of `guid` if it was stored with this tag.
+    pub fn get(&self, guid: &str, epoch: &str, index: u32) -> Option<T> {
         let map = self.map.lock().unwrap();
         let e = map.get(guid)?;
-        (e.epoch == epoch && e.index == index).then(|| e.info.clone())
+        (e.epoch == epoch && e.index == index).then(|| e.value.clone())
     }
 
-    pub fn put(&self, info: &DesiredLrpSchedulingInfo) {
-        let Some(guid) = info
-            .desired_lrp_key
-            .as_ref()
-            .map(|k| k.process_guid.clone())
-        else {
-            return;
-        };
-        let (epoch, index) = tag_of(info);
+    pub fn put(&self, guid: &str, epoch: &str, index: u32, value: T) {
         let entry = Entry {
             epoch: epoch.to_string(),
             index,
-            info: info.clone(),
+            value,
         };
-        self.map.lock().unwrap().insert(guid, entry);
+        self.map.lock().unwrap().insert(guid.to_string(), entry);
     }
 
     /// Forgets every desired LRP not in `live` (after a full listing).
@@ -63,6 +58,41 @@ impl SchedulingCache {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.lock().unwrap().len()
+    }
+}
+
+/// Scheduling infos by process guid.
+#[derive(Default)]
+pub(crate) struct SchedulingCache(pub TagCache<DesiredLrpSchedulingInfo>);
+
+fn tag_of(info: &DesiredLrpSchedulingInfo) -> (&str, u32) {
+    info.modification_tag
+        .as_ref()
+        .map_or(("", 0), |t| (t.epoch.as_str(), t.index))
+}
+
+impl SchedulingCache {
+    /// The cached info of `guid` if it was stored with this tag.
+    pub fn get(&self, guid: &str, epoch: &str, index: u32) -> Option<DesiredLrpSchedulingInfo> {
+        self.0.get(guid, epoch, index)
+    }
+
+    pub fn put(&self, info: &DesiredLrpSchedulingInfo) {
+        let Some(key) = info.desired_lrp_key.as_ref() else {
+            return;
+        };
+        let (epoch, index) = tag_of(info);
+        self.0.put(&key.process_guid, epoch, index, info.clone());
+    }
+
+    /// Forgets every desired LRP not in `live` (after a full listing).
+    pub fn retain(&self, live: &HashSet<&str>) {
+        self.0.retain(live);
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
