@@ -41,7 +41,7 @@ async fn runc_backend(dir: &std::path::Path) -> RuncBackend {
     cfg.tag = "exe".into();
     cfg.subnet = Ipv4Addr::new(10, 250, 7, 0);
     cfg.subnet_prefix = 24;
-    cfg.port_range = (52000, 52049);
+    cfg.port_range = (19000, 19049); // below the ephemeral range
     RuncBackend::new(cfg).await.unwrap()
 }
 
@@ -99,7 +99,7 @@ async fn run_actions_and_checks_in_runc_containers() {
         let c = running(&store, "runc-web", 30).await;
         assert!(c.internal_ip.starts_with("10.250.7."), "{}", c.internal_ip);
         let host_port = c.run_info.ports[0].host_port;
-        assert!((52000..=52049).contains(&host_port), "{host_port}");
+        assert!((19000..=19049).contains(&host_port), "{host_port}");
         store.delete("runc-web").await.unwrap();
         assert!(backend
             .containers(&Default::default())

@@ -76,7 +76,7 @@ async fn lrps_run_and_restart_in_runc_containers() {
     rc.tag = "rep1".into();
     rc.subnet = Ipv4Addr::new(10, 250, 7, 0);
     rc.subnet_prefix = 24;
-    rc.port_range = (39000, 39049);
+    rc.port_range = (19100, 19149); // below the ephemeral range
     let backend = RuncBackend::new(rc).await.unwrap();
     let _teardown = Teardown(backend.clone());
     let store = executor::ContainerStore::new(
@@ -110,7 +110,7 @@ async fn lrps_run_and_restart_in_runc_containers() {
         assert!(net.instance_address.starts_with("10.250.7."), "{net:?}");
         assert_eq!(net.ports.len(), 1);
         assert_eq!(net.ports[0].container_port, 8080);
-        assert!((39000..=39049).contains(&net.ports[0].host_port), "{net:?}");
+        assert!((19100..=19149).contains(&net.ports[0].host_port), "{net:?}");
     }
 
     // Kill index 0's process from inside its container.
