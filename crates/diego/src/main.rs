@@ -10,6 +10,7 @@
 //! rep (see `rep::config`); SIGTERM evacuates the cell first. Other
 //! components arrive as further subcommands.
 
+mod cli;
 mod dev;
 
 use anyhow::Context;
@@ -72,6 +73,66 @@ enum Command {
         #[arg(long, env = "DIEGO_DEV_DATA_DIR", default_value = ".diego")]
         data_dir: PathBuf,
     },
+    /// Push an app directory to `diego dev` (served by busybox httpd unless
+    /// --start-command says otherwise) and wait for its instances.
+    Push {
+        /// The app's files (packaged as a .tgz for the cells to download).
+        dir: PathBuf,
+        /// The app's name: its process guid and its host (APP.localhost).
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        instances: i32,
+        /// Run with `sh -c` in /home/vcap/app; $PORT is the port to serve.
+        #[arg(long, default_value = cli::DEFAULT_START_COMMAND)]
+        start_command: String,
+        #[arg(long, default_value_t = cli::DEFAULT_MEMORY_MB)]
+        memory_mb: i32,
+        /// How long to wait for every instance to run.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+        #[command(flatten)]
+        dev: DevFlags,
+    },
+    /// List the apps of `diego dev`: instances running/desired, URLs.
+    Apps {
+        #[command(flatten)]
+        dev: DevFlags,
+    },
+    /// Change an app's instance count and wait for it.
+    Scale {
+        app: String,
+        instances: i32,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+        #[command(flatten)]
+        dev: DevFlags,
+    },
+    /// Stop and forget an app, and remove its packages.
+    Delete {
+        app: String,
+        #[command(flatten)]
+        dev: DevFlags,
+    },
+    /// Show an app's instances' output (from the cells' reps).
+    Logs {
+        app: String,
+        /// Keep streaming new lines.
+        #[arg(short, long)]
+        follow: bool,
+        #[command(flatten)]
+        dev: DevFlags,
+    },
+}
+
+/// Where the operator commands find `diego dev`.
+#[derive(clap::Args)]
+struct DevFlags {
+    /// `diego dev`'s data directory (app packages go under its static/).
+    #[arg(long, env = "DIEGO_DEV_DATA_DIR", default_value = ".diego")]
+    data_dir: PathBuf,
+    #[arg(long, env = "DIEGO_BBS_URL", default_value = cli::DEFAULT_BBS_URL)]
+    bbs_url: String,
 }
 
 fn init_logging(level: &str) {
@@ -226,6 +287,39 @@ async fn main() {
         Command::RouteEmitter { config } => run_route_emitter(config).await,
         Command::Router { config } => run_router(config).await,
         Command::Dev { data_dir } => run_dev(data_dir).await,
+        Command::Push {
+            dir,
+            name,
+            instances,
+            start_command,
+            memory_mb,
+            timeout_secs,
+            dev,
+        } => {
+            cli::push(cli::PushArgs {
+                dir,
+                name,
+                instances,
+                start_command,
+                memory_mb,
+                data_dir: dev.data_dir,
+                bbs_url: dev.bbs_url,
+                timeout: std::time::Duration::from_secs(timeout_secs),
+            })
+            .await
+        }
+        Command::Apps { dev } => cli::apps(&dev.bbs_url).await,
+        Command::Scale {
+            app,
+            instances,
+            timeout_secs,
+            dev,
+        } => {
+            let timeout = std::time::Duration::from_secs(timeout_secs);
+            cli::scale(&dev.bbs_url, &app, instances, timeout).await
+        }
+        Command::Delete { app, dev } => cli::delete(&dev.bbs_url, &dev.data_dir, &app).await,
+        Command::Logs { app, follow, dev } => cli::logs(&dev.bbs_url, &app, follow).await,
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");
