@@ -61,4 +61,9 @@ pub trait ExecutorClient: Send + Sync {
     async fn subscribe(&self) -> Result<mpsc::Receiver<Event>, ExecutorError>;
     /// Whether the container backend answers.
     async fn healthy(&self) -> bool;
+    /// The container's instance log (`diego logs`); executors that keep
+    /// none answer `None`.
+    fn instance_log(&self, _guid: &str) -> Option<std::sync::Arc<executor::logs::InstanceLog>> {
+        None
+    }
 }

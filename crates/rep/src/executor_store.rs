@@ -95,6 +95,10 @@ impl ExecutorClient for StoreClient {
         Ok(self.store.list())
     }
 
+    fn instance_log(&self, guid: &str) -> Option<std::sync::Arc<executor::logs::InstanceLog>> {
+        self.store.logs(guid).ok()
+    }
+
     async fn remaining_resources(&self) -> Result<ExecutorResources, ExecutorError> {
         Ok(self.store.remaining_resources())
     }

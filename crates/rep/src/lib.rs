@@ -24,6 +24,7 @@ pub mod executor_client;
 pub mod executor_store;
 pub mod generator;
 pub mod harmonizer;
+pub mod logs_route;
 pub mod lrp_processor;
 pub mod maintenance;
 pub mod operation;

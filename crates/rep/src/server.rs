@@ -3,7 +3,8 @@
 //! Network routes (the auctioneer's and BBS's): `GET /state`,
 //! `GET /container_metrics`, `POST /work`, `PUT /v2/lrps/:process_guid/instances/:instance_guid`
 //! (and `/v1/...`), `POST /v1/lrps/:process_guid/instances/:instance_guid/stop`,
-//! `POST /v1/tasks/:task_guid/cancel`, `POST /sim/reset`.
+//! `POST /v1/tasks/:task_guid/cancel`, `POST /sim/reset`, and ours:
+//! `GET /v1/lrps/:process_guid/logs` (see [`crate::logs_route`]).
 //! Localhost routes: `GET /ping`, `POST /evacuate`.
 
 use crate::cell::CellInfo;
@@ -151,6 +152,10 @@ pub fn network_routes(api: Api) -> Router {
             post(stop_lrp),
         )
         .route("/v1/tasks/:task_guid/cancel", post(cancel_task))
+        .route(
+            "/v1/lrps/:process_guid/logs",
+            get(crate::logs_route::lrp_logs),
+        )
         .route("/sim/reset", post(sim_reset))
         .with_state(api)
 }
