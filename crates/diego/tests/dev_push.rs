@@ -1,7 +1,7 @@
 //! The operator's path end to end with the real binary: `diego dev` (runc
 //! cell, nats-server, route-emitter, router), then `diego push` of
 //! examples/hello with 2 instances, both answering through the router;
-//! its instances' logs; scale to 5 and back to 1 while requests flow (none may fail); delete
+//! its instances' logs (and a follower seeing new instances); scale to 5 and back to 1 while requests flow (none may fail); delete
 //! (the route goes away).
 //!
 //! `diego dev` listens on its fixed ports (bbs 8889, router 8080, nats 4222,
@@ -61,6 +61,16 @@ impl Drop for Dev {
 impl Dev {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A `diego logs -f`, killed when dropped.
+struct Follower(Child);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -219,9 +229,31 @@ async fn push_scale_and_delete_through_the_router() {
     let apps = diego(&data, &["apps"]);
     assert!(apps.contains("hello") && apps.contains("2/2"), "{apps}");
 
+    // A follower started now sees the new instances' lines too.
+    let follow_log = tmp.path().join("follow.log");
+    let follower = Follower(
+        Command::new(env!("CARGO_BIN_EXE_diego"))
+            .args(["logs", "hello", "-f"])
+            .stdout(std::fs::File::create(&follow_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let t = Instant::now();
     diego(&data, &["scale", "hello", "5"]);
     eprintln!("scale 2 -> 5 running: {:?}", t.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&follow_log)
+        .unwrap()
+        .contains("[APP/PROC/WEB/4] OUT Downloaded app package")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "diego logs -f did not show instance 4:\n{}",
+            std::fs::read_to_string(&follow_log).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(follower);
     let deadline = Instant::now() + Duration::from_secs(15);
     while instances_answering(&http, 25).await.len() < 5 {
         assert!(Instant::now() < deadline, "not all 5 instances routed");
