@@ -139,3 +139,26 @@ pub async fn lrp_logs(
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_labelled_as_cf_logs_labels_them() {
+        let line = |stream, text: &str| LogLine {
+            source: "APP/PROC/WEB".into(),
+            stream,
+            text: text.into(),
+            timestamp_ns: 1,
+        };
+        assert_eq!(
+            render("3", &line(Stream::Stdout, "listening")),
+            "[APP/PROC/WEB/3] OUT listening\n"
+        );
+        assert_eq!(
+            render("0", &line(Stream::Stderr, "boom")),
+            "[APP/PROC/WEB/0] ERR boom\n"
+        );
+    }
+}
