@@ -255,3 +255,4 @@ pub async fn running(world: &World, guid: &str) -> Vec<models::ActualLrp> {
         })
         .collect()
 }
+pub mod runc_cell;

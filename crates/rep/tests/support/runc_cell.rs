@@ -1,0 +1,134 @@
+//! A rep over its own RuncBackend (root only): each caller picks a tag,
+//! subnet and host port range no other test uses.
+
+use garden::{Backend, RuncBackend, RuncConfig};
+use rep::executor_store::StoreClient;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::World;
+
+/// Why runc containers cannot run here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    let uid = std::process::Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root: runc containers need root".into());
+    }
+    for bin in ["runc", "ip", "iptables"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {bin}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !found {
+            return Some(format!("{bin} not found"));
+        }
+    }
+    if !Path::new("/usr/bin/busybox").exists() {
+        return Some("/usr/bin/busybox (busybox-static) not found".into());
+    }
+    None
+}
+
+/// A test failing midway still removes its containers, bridge and chains.
+pub struct Teardown(pub RuncBackend);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let backend = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for h in backend
+                    .containers(&Default::default())
+                    .await
+                    .unwrap_or_default()
+                {
+                    let _ = backend.destroy(&h).await;
+                }
+                backend.teardown_host().await;
+            });
+        })
+        .join();
+    }
+}
+
+pub struct RuncCell {
+    pub rep: rep::Rep,
+    pub backend: RuncBackend,
+    pub depot: std::path::PathBuf,
+    pub cfg: rep::config::RepConfig,
+    // Dropped last: cleans up whatever the rep left.
+    pub teardown: Teardown,
+}
+
+/// Starts a rep named `cell_id` over a runc backend tagged `tag`, with
+/// containers on 10.`subnet_octets`.0/24 and host ports `ports`.
+pub async fn start(
+    world: &World,
+    cell_id: &str,
+    tag: &str,
+    subnet_octets: (u8, u8),
+    ports: (u16, u16),
+) -> RuncCell {
+    let mut cfg = world.rep_config(cell_id, "z1");
+    cfg.container_backend = "runc".into();
+    let rootfs = world.dir.path().join(format!("{cell_id}-rootfs"));
+    garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+    cfg.preloaded_root_fs[0].path = rootfs.display().to_string();
+    let depot = world.dir.path().join(format!("{cell_id}-depot"));
+    let mut rc = RuncConfig::new(&depot);
+    rc.rootfs.insert("cflinuxfs4".into(), rootfs);
+    rc.tag = tag.into();
+    rc.subnet = Ipv4Addr::new(10, subnet_octets.0, subnet_octets.1, 0);
+    rc.subnet_prefix = 24;
+    rc.port_range = ports;
+    let backend = RuncBackend::new(rc).await.unwrap();
+    let teardown = Teardown(backend.clone());
+    let store = executor::ContainerStore::new(
+        Arc::new(backend.clone()),
+        executor::ExecutorConfig {
+            capacity: Some(executor::ExecutorResources::new(4096, 8192, 250)),
+            temp_dir: world.dir.path().join(format!("{cell_id}-executor-tmp")),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let rep = rep::Rep::start(&cfg, Arc::new(StoreClient::new(store)))
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        rep.presence_registered(),
+    )
+    .await
+    .expect("presence registered")
+    .unwrap();
+    RuncCell {
+        rep,
+        backend,
+        depot,
+        cfg,
+        teardown,
+    }
+}
+
+/// A TCP check on `port` every 100 ms.
+pub fn tcp_check(port: u32) -> models::CheckDefinition {
+    models::CheckDefinition {
+        checks: vec![models::Check {
+            tcp_check: Some(models::TcpCheck {
+                port,
+                connect_timeout_ms: 500,
+                interval_ms: 100,
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
