@@ -54,7 +54,6 @@ async fn main() -> anyhow::Result<()> {
         active_key_label: "k1".into(),
         auctioneer_address: format!("http://{auctioneer_addr}"),
         locket_address: locket_addr.clone(),
-        lock_retry_interval: bbs::config::GoDuration(Duration::from_millis(500)),
         uuid: "bbs-bench".into(),
         ..Default::default()
     };
@@ -68,7 +67,6 @@ async fn main() -> anyhow::Result<()> {
         bbs_address: bbs_url.clone(),
         locket_address: locket_addr.clone(),
         cell_state_timeout: GoDuration(Duration::from_secs(5)),
-        lock_retry_interval: GoDuration(Duration::from_millis(500)),
         uuid: "auctioneer-bench".into(),
         ..Default::default()
     })
@@ -80,7 +78,6 @@ async fn main() -> anyhow::Result<()> {
         listen_addr: "127.0.0.1:0".into(),
         bbs_address: bbs_url.clone(),
         locket_address: locket_addr,
-        lock_retry_interval: GoDuration(Duration::from_millis(500)),
         supported_providers: vec!["docker".into()],
         preloaded_root_fs: vec![RootFs {
             name: "cflinuxfs4".into(),
