@@ -61,7 +61,7 @@ impl System {
             auctioneer_address: format!("http://{auctioneer_addr}"),
             locket_address: locket_addr.clone(),
             lock_ttl: bbs::config::GoDuration(Duration::from_secs(5)),
-            lock_retry_interval: bbs::config::GoDuration(Duration::from_millis(500)),
+            lock_retry_interval: bbs::config::GoDuration(Duration::from_secs(2)),
             converge_repeat_interval: bbs::config::GoDuration(converge),
             uuid: "bbs-0".into(),
             ..Default::default()
@@ -83,7 +83,7 @@ impl System {
             bbs_address: bbs_url.clone(),
             locket_address: locket_addr.clone(),
             lock_ttl: GoDuration(Duration::from_secs(5)),
-            lock_retry_interval: GoDuration(Duration::from_millis(500)),
+            lock_retry_interval: GoDuration(Duration::from_secs(2)),
             cell_state_timeout: GoDuration(Duration::from_secs(2)),
             uuid: "auctioneer-0".into(),
             ..Default::default()

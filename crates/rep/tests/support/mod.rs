@@ -52,7 +52,7 @@ impl World {
             auctioneer_address: format!("http://{auctioneer_addr}"),
             locket_address: locket_addr.clone(),
             lock_ttl: bbs::config::GoDuration(Duration::from_secs(5)),
-            lock_retry_interval: bbs::config::GoDuration(Duration::from_millis(500)),
+            lock_retry_interval: bbs::config::GoDuration(Duration::from_secs(2)),
             uuid: "bbs-0".into(),
             ..Default::default()
         };
@@ -74,7 +74,7 @@ impl World {
                 bbs_address: bbs_url.clone(),
                 locket_address: locket_addr.clone(),
                 lock_ttl: GoDuration(Duration::from_secs(5)),
-                lock_retry_interval: GoDuration(Duration::from_millis(500)),
+                lock_retry_interval: GoDuration(Duration::from_secs(2)),
                 cell_state_timeout: GoDuration(Duration::from_secs(2)),
                 uuid: "auctioneer-0".into(),
                 ..Default::default()
@@ -105,7 +105,7 @@ impl World {
             bbs_address: self.bbs_url.clone(),
             locket_address: self.locket_addr.clone(),
             lock_ttl: GoDuration(Duration::from_secs(5)),
-            lock_retry_interval: GoDuration(Duration::from_millis(500)),
+            lock_retry_interval: GoDuration(Duration::from_secs(2)),
             preloaded_root_fs: vec![RootFs {
                 name: "cflinuxfs4".into(),
                 path: "/".into(),
