@@ -21,70 +21,11 @@
 //! naming it is refused.
 
 use anyhow::Context;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
 
-/// A Go `time.Duration` in JSON: a duration string or integer nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct GoDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for GoDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Str(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Int(ns) => Ok(GoDuration(Duration::from_nanos(ns))),
-            Raw::Str(s) => parse_go_duration(&s)
-                .map(GoDuration)
-                .map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// Parses Go duration strings: "1h2m3.5s", "300ms", "10us", "0".
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
-        if num_end == 0 {
-            return Err(format!("invalid duration {s:?}"));
-        }
-        let n: f64 = rest[..num_end]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            u => return Err(format!("unknown unit {u:?} in duration {s:?}")),
-        };
-        total += n * secs;
-        rest = &rest[unit_end..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
+pub use models::go_duration::{parse_go_duration, GoDuration};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]

@@ -107,64 +107,11 @@ impl LocketConfig {
 }
 
 fn go_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Nanos(u64),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Nanos(n) => Ok(Duration::from_nanos(n)),
-        Raw::Text(s) => parse_duration(&s).map_err(serde::de::Error::custom),
-    }
+    models::go_duration::GoDuration::deserialize(d).map(|g| g.0)
 }
 
 /// Go's duration syntax: "10s", "1m30s", "250ms", "0".
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let bad = || format!("invalid duration {s:?}");
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut nanos = 0f64;
-    let mut chars = s.char_indices().peekable();
-    while chars.peek().is_some() {
-        let start = chars.peek().map(|(i, _)| *i).unwrap_or(0);
-        let mut end = start;
-        while let Some((i, c)) = chars.peek().copied() {
-            if c.is_ascii_digit() || c == '.' {
-                end = i + c.len_utf8();
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let value: f64 = s[start..end].parse().map_err(|_| bad())?;
-        let ustart = end;
-        let mut uend = end;
-        while let Some((i, c)) = chars.peek().copied() {
-            if c.is_ascii_digit() || c == '.' {
-                break;
-            }
-            uend = i + c.len_utf8();
-            chars.next();
-        }
-        let scale = match &s[ustart..uend] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        nanos += value * scale;
-    }
-    Ok(Duration::from_nanos(nanos as u64))
-}
+pub use models::go_duration::parse_go_duration as parse_duration;
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub use pb::*;
 pub mod auctioneer;
 pub mod bbs_error;
 pub mod desired_lrp_parts;
+pub mod go_duration;
 pub mod json;
 pub mod lrp_lifecycle;
 pub mod rep;
