@@ -15,7 +15,7 @@ pub const CELL_ID: &str = "dev-cell-0";
 pub fn container_backend() -> (&'static str, String) {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let runc = which("runc");
+    let runc = super::binaries::find("runc").is_some();
     match (root, runc) {
         (true, true) => ("runc", "runc containers".into()),
         (false, _) => (
@@ -27,13 +27,6 @@ pub fn container_backend() -> (&'static str, String) {
             "runc not installed: apps run as host processes (houdini, no isolation)".into(),
         ),
     }
-}
-
-fn which(binary: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .any(|d| d.join(binary).is_file())
 }
 
 /// The busybox rootfs directory, built once.

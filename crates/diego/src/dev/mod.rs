@@ -11,6 +11,7 @@
 //! `http://APP.localhost:8080`.
 
 mod addresses;
+mod binaries;
 pub mod cell;
 mod components;
 mod layout;

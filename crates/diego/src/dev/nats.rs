@@ -16,7 +16,7 @@ impl NatsServer {
     /// Starts `nats-server` on `addr` (port 0: a free port) and waits until
     /// it accepts connections. None when the binary is not installed.
     pub async fn start(addr: SocketAddr) -> anyhow::Result<Option<Self>> {
-        let Some(binary) = find_binary() else {
+        let Some(binary) = super::binaries::find("nats-server") else {
             return Ok(None);
         };
         let addr = if addr.port() == 0 {
@@ -30,7 +30,7 @@ impl NatsServer {
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {binary}"))?;
+            .with_context(|| format!("starting {}", binary.display()))?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(addr).await.is_err() {
             anyhow::ensure!(
@@ -45,13 +45,4 @@ impl NatsServer {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
-}
-
-fn find_binary() -> Option<String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/bin".into()])
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file())
-        .map(|p| p.display().to_string())
 }
