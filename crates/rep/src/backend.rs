@@ -30,6 +30,7 @@ pub async fn executor_from_config(cfg: &RepConfig) -> anyhow::Result<StoreClient
                 .parse()
                 .with_context(|| format!("external_ip {:?}", cfg.external_ip))?;
             rc.max_containers = cfg.max_containers as u64;
+            rc.tag = cfg.container_tag.clone();
             Arc::new(garden::RuncBackend::new(rc).await?)
         }
     };

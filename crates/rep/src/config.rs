@@ -143,6 +143,11 @@ pub struct RepConfig {
     pub depot_dir: String,
     /// The cell's address: the `address` of the instances' net info.
     pub external_ip: String,
+    /// Not Diego's (Garden's `--tag`): the runc backend's short name in
+    /// its cgroups, netns names, bridge and chains. Cells sharing a host's
+    /// cgroup tree and /run/netns (e.g. in network namespaces) need
+    /// different tags.
+    pub container_tag: String,
 }
 
 impl Default for RepConfig {
@@ -186,6 +191,7 @@ impl Default for RepConfig {
             container_backend: "runc".into(),
             depot_dir: "/var/vcap/data/rep/depot".into(),
             external_ip: "127.0.0.1".into(),
+            container_tag: "gdn".into(),
         }
     }
 }
