@@ -7,6 +7,8 @@
 //! Both reps share the host's network namespace (the rep has no notion of
 //! running inside another one); they differ by backend tag, container
 //! subnet and host port range, and both advertise 127.0.0.1.
+//! `crates/diego/tests/netns_cells.rs` runs the same handover with each rep
+//! a `diego rep` process in a network namespace of its own.
 
 mod support;
 

@@ -1,0 +1,387 @@
+//! Two cells in network namespaces of their own (root only): locket, the
+//! BBS (SQLite) and the auctioneer run in the test process on the host
+//! end of a test bridge (10.253.0.1); each cell is a `diego rep` process
+//! in its namespace (10.253.0.2, 10.253.0.3) running real runc containers
+//! from a busybox rootfs, advertising its namespace's address.
+//!
+//! One test, three acts: a 3-instance busybox httpd LRP is placed over
+//! both cells and every instance answers from the host at its net info's
+//! address (the cell's) and host port; evacuating cell A moves every
+//! instance to cell B while every 50 ms poll finds at least 3 RUNNING
+//! copies answering; deleting the LRP and stopping the reps leaves no
+//! overlay mount, container cgroup, container namespace, container veth or
+//! iptables rule, and removing the test network leaves nothing of it.
+
+mod netns_support;
+
+use netns_support::cell::{Cell, REP_PORT};
+use netns_support::control::ControlPlane;
+use netns_support::leftovers;
+use netns_support::net::{self, CellNet, TestNet, CELL_A, CELL_B};
+use netns_support::{eventually, skip_reason, Sweep, DIR_PREFIX};
+use std::time::{Duration, Instant};
+
+const GUID: &str = "netns-pages";
+const INSTANCES: usize = 3;
+const PAGE: &str = "served from a cell namespace\n";
+
+fn cell_of(l: &models::ActualLrp) -> &str {
+    &l.actual_lrp_instance_key.as_ref().unwrap().cell_id
+}
+
+fn is_evacuating(l: &models::ActualLrp) -> bool {
+    l.presence == models::actual_lrp::Presence::Evacuating as i32
+}
+
+fn is_running(l: &models::ActualLrp) -> bool {
+    l.state == models::actual_lrp_state::RUNNING
+}
+
+fn address_of(l: &models::ActualLrp) -> &str {
+    l.actual_lrp_net_info
+        .as_ref()
+        .map_or("", |n| n.address.as_str())
+}
+
+fn httpd_lrp() -> models::DesiredLrp {
+    let script = format!(
+        "mkdir -p www && printf '{}' > www/index.html && exec httpd -f -p 8080 -h www",
+        PAGE.replace('\n', "\\n")
+    );
+    models::DesiredLrp {
+        process_guid: GUID.into(),
+        domain: "test-domain".into(),
+        root_fs: "preloaded:cflinuxfs4".into(),
+        instances: INSTANCES as i32,
+        action: Some(models::Action {
+            run_action: Some(models::RunAction {
+                path: "sh".into(),
+                args: vec!["-c".into(), script],
+                user: "vcap".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ports: vec![8080],
+        memory_mb: 32,
+        disk_mb: 64,
+        start_timeout_ms: 20_000,
+        check_definition: Some(models::CheckDefinition {
+            checks: vec![models::Check {
+                tcp_check: Some(models::TcpCheck {
+                    port: 8080,
+                    connect_timeout_ms: 500,
+                    interval_ms: 100,
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        log_guid: "log-guid".into(),
+        // The BBS requires a source_id tag (or a log source).
+        metric_tags: [(
+            "source_id".to_string(),
+            models::MetricTagValue {
+                r#static: GUID.to_string(),
+                ..Default::default()
+            },
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    }
+}
+
+/// Whether the instance's container answers with the page, from the host,
+/// at the address and host port the BBS gives for it.
+async fn answers(http: &reqwest::Client, l: &models::ActualLrp) -> bool {
+    let Some(net) = l.actual_lrp_net_info.as_ref() else {
+        return false;
+    };
+    let Some(p) = net.ports.first() else {
+        return false;
+    };
+    let url = format!("http://{}:{}/", net.address, p.host_port);
+    match http.get(url).send().await {
+        Ok(r) => r.text().await.map(|t| t == PAGE).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// RUNNING rows (ordinary or evacuating) whose containers answer.
+async fn serving(
+    control: &ControlPlane,
+    http: &reqwest::Client,
+) -> (usize, Vec<models::ActualLrp>) {
+    let all = control
+        .bbs
+        .actual_lrps_by_process(GUID)
+        .await
+        .unwrap_or_default();
+    let mut n = 0;
+    for l in all.iter().filter(|l| is_running(l)) {
+        if answers(http, l).await {
+            n += 1;
+        }
+    }
+    (n, all)
+}
+
+/// Nothing of a cell's containers is left, on the host or in the cell's
+/// namespace (checked before the namespace is deleted); the backend's
+/// bridge and chains are there (so it did run in the namespace) and none
+/// of them are in the host's.
+fn assert_no_container_leftovers(cell: &Cell) {
+    let what = &cell.cell_id;
+    let ns = Some(cell.net.netns);
+    assert_eq!(cell.containers_on_disk(), Vec::<String>::new(), "{what}");
+    assert_eq!(
+        leftovers::mounts_under(&cell.depot),
+        Vec::<String>::new(),
+        "{what}: mounts"
+    );
+    assert_eq!(
+        leftovers::container_cgroups(cell.tag),
+        Vec::<std::path::PathBuf>::new(),
+        "{what}: cgroups"
+    );
+    assert_eq!(
+        leftovers::netns_named(&format!("{}-", cell.tag)),
+        Vec::<String>::new(),
+        "{what}: container namespaces"
+    );
+    assert_eq!(
+        leftovers::container_rules(ns),
+        Vec::<String>::new(),
+        "{what}: rules in the cell's namespace"
+    );
+    assert_eq!(
+        leftovers::links(ns, Some("veth")),
+        ["eth0"],
+        "{what}: veths in the cell's namespace"
+    );
+    assert!(
+        leftovers::links(ns, None).contains(&format!("{}-br0", cell.tag)),
+        "{what}: the backend's bridge is in the cell's namespace"
+    );
+    assert!(
+        !leftovers::chains_of(cell.tag, ns).is_empty(),
+        "{what}: the backend's chains are in the cell's namespace"
+    );
+    assert_eq!(
+        leftovers::chains_of(cell.tag, None),
+        Vec::<String>::new(),
+        "{what}: the backend touched the host's tables"
+    );
+    let host_veths: Vec<String> = leftovers::links(None, Some("veth"))
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("{}-", cell.tag)))
+        .collect();
+    assert_eq!(
+        host_veths,
+        Vec::<String>::new(),
+        "{what}: veths on the host"
+    );
+}
+
+fn assert_presence(cells: &[models::CellPresence], id: &str, net: CellNet) {
+    let c = cells
+        .iter()
+        .find(|c| c.cell_id == id)
+        .unwrap_or_else(|| panic!("{id} not registered: {cells:?}"));
+    let url = format!("http://{}:{REP_PORT}", net.ip);
+    assert_eq!(
+        c.rep_address, url,
+        "{id} advertises its namespace's address"
+    );
+    assert_eq!(c.rep_url, url);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping the netns cells test: {why}");
+        return;
+    }
+    let t0 = Instant::now();
+    // Dropped in reverse: reps killed, then the backends' leftovers swept,
+    // then the network removed, then the directory. At start, the other
+    // way round: a killed run's reps go with its network, then what their
+    // containers left.
+    let dir = tempfile::Builder::new()
+        .prefix(DIR_PREFIX)
+        .tempdir()
+        .unwrap();
+    let test_net = TestNet::create();
+    let sweep = Sweep::new(dir.path());
+    let rootfs = dir.path().join("rootfs");
+    garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+    let control = ControlPlane::start(dir.path()).await;
+    let mut a = Cell::start(&control, dir.path(), &rootfs, "cell-a", CELL_A, "dga").await;
+    let mut b = Cell::start(&control, dir.path(), &rootfs, "cell-b", CELL_B, "dgb").await;
+    let cells = control.cells().await;
+    assert_presence(&cells, "cell-a", CELL_A);
+    assert_presence(&cells, "cell-b", CELL_B);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    eprintln!(
+        "network, control plane and 2 cells up in {:?}",
+        t0.elapsed()
+    );
+
+    // Act 1: placed over both cells, every instance reachable from the host.
+    let t1 = Instant::now();
+    control.desire_lrp(httpd_lrp()).await;
+    let before = loop {
+        let all = control
+            .bbs
+            .actual_lrps_by_process(GUID)
+            .await
+            .unwrap_or_default();
+        if all.iter().filter(|l| is_running(l)).count() == INSTANCES {
+            break all;
+        }
+        assert!(
+            t1.elapsed() < Duration::from_secs(40),
+            "not {INSTANCES} RUNNING in 40 s: {all:#?}\ncell-a:\n{}\ncell-b:\n{}",
+            a.log(),
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut placed: Vec<&str> = before.iter().map(cell_of).collect();
+    placed.sort();
+    placed.dedup();
+    assert_eq!(placed, ["cell-a", "cell-b"], "spread over both cells");
+    for l in &before {
+        let ip = if cell_of(l) == "cell-a" {
+            CELL_A.ip
+        } else {
+            CELL_B.ip
+        };
+        assert_eq!(address_of(l), ip, "net info carries the cell's address");
+        assert!(answers(&http, l).await, "answers from the host: {l:?}");
+    }
+    for (id, net) in [("cell-a", CELL_A), ("cell-b", CELL_B)] {
+        // Host ports are mapped in the cell's namespace, for its address:
+        // one PREROUTING and one OUTPUT rule per instance.
+        let on_cell = before.iter().filter(|l| cell_of(l) == id).count();
+        let rules = leftovers::container_rules(Some(net.netns));
+        assert_eq!(rules.len(), 2 * on_cell, "{id}: {rules:#?}");
+        let dest = format!("-d {}/32", net.ip);
+        assert!(rules.iter().all(|r| r.contains(&dest)), "{id}: {rules:#?}");
+    }
+    eprintln!(
+        "{INSTANCES} instances running and answering in {:?}",
+        t1.elapsed()
+    );
+
+    // Act 2: evacuate cell A; capacity never drops below the desired count.
+    let resp = http
+        .post(format!("{}/evacuate", a.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let t2 = Instant::now();
+    let (mut polls, mut rereads, mut saw_evacuating) = (0, 0, false);
+    loop {
+        let (mut n, mut all) = serving(&control, &http).await;
+        if n < INSTANCES {
+            // The BBS may have moved on between the read and the probes
+            // (a replacement ran and its evacuating copy went away):
+            // judge a fresh snapshot before calling it a gap.
+            (n, all) = serving(&control, &http).await;
+            rereads += 1;
+        }
+        polls += 1;
+        saw_evacuating |= all.iter().any(is_evacuating);
+        assert!(
+            n >= INSTANCES,
+            "poll {polls} after {:?}: only {n} serving instance(s): {all:#?}",
+            t2.elapsed()
+        );
+        if all.iter().all(|l| cell_of(l) != "cell-a") {
+            break;
+        }
+        assert!(
+            t2.elapsed() < Duration::from_secs(30),
+            "cell-a not drained in 30 s: {all:#?}\n{}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "cell-a drained in {:?} ({polls} polls, ≥{INSTANCES} serving at each; {rereads} re-read)",
+        t2.elapsed()
+    );
+    assert!(saw_evacuating, "the handover went through EVACUATING");
+    // An evacuated rep exits by itself.
+    let status = a.exited(Duration::from_secs(15)).await;
+    assert!(status.success(), "cell-a: {status}\n{}", a.log());
+    let all = control.bbs.actual_lrps_by_process(GUID).await.unwrap();
+    assert!(!all.iter().any(is_evacuating), "EVACUATING left: {all:#?}");
+    assert_eq!(all.len(), INSTANCES, "{all:#?}");
+    for l in &all {
+        assert!(is_running(l), "{l:?}");
+        assert_eq!(cell_of(l), "cell-b");
+        assert_eq!(address_of(l), CELL_B.ip);
+        assert_eq!(l.crash_count, 0, "handed over, not crashed");
+        assert!(answers(&http, l).await, "serving after evacuation: {l:?}");
+    }
+    assert_no_container_leftovers(&a);
+
+    // Act 3: delete the LRP, stop cell B; nothing is left.
+    let t3 = Instant::now();
+    control.remove_lrp(GUID).await;
+    eventually("the LRP's instances and containers gone", 30, || async {
+        let rows = control.bbs.actual_lrps_by_process(GUID).await.ok()?;
+        (rows.is_empty() && b.containers_on_disk().is_empty()).then_some(())
+    })
+    .await;
+    assert_no_container_leftovers(&b);
+    let status = b.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "cell-b: {status}\n{}", b.log());
+    eprintln!("LRP deleted and cell-b stopped in {:?}", t3.elapsed());
+    assert_eq!(leftovers::mounts_under(dir.path()), Vec::<String>::new());
+    assert_eq!(leftovers::netns_named("dga-"), Vec::<String>::new());
+    assert_eq!(leftovers::netns_named("dgb-"), Vec::<String>::new());
+    for cell in [&a, &b] {
+        // A backend keeps its parent cgroup (as Garden does on exit);
+        // with no container cgroups below, it can be removed.
+        assert_eq!(
+            leftovers::container_cgroups(cell.tag),
+            Vec::<std::path::PathBuf>::new()
+        );
+        for parent in leftovers::parent_cgroups(cell.tag) {
+            std::fs::remove_dir(&parent)
+                .unwrap_or_else(|e| panic!("removing {}: {e}", parent.display()));
+        }
+        assert_eq!(
+            leftovers::parent_cgroups(cell.tag),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+    control.stop().await;
+    drop((a, b));
+    drop(sweep);
+    drop(test_net);
+    for c in [CELL_A, CELL_B] {
+        assert!(!net::netns_exists(c.netns), "{} left", c.netns);
+        assert!(!net::host_link_exists(c.host_veth), "{} left", c.host_veth);
+    }
+    assert!(!net::host_link_exists(net::BRIDGE), "{} left", net::BRIDGE);
+    let ours: Vec<String> = leftovers::links(None, None)
+        .into_iter()
+        .filter(|l| l.starts_with("dgt-") || l.starts_with("dga-") || l.starts_with("dgb-"))
+        .collect();
+    assert_eq!(
+        ours,
+        Vec::<String>::new(),
+        "links of the test left on the host"
+    );
+    eprintln!("whole test: {:?}", t0.elapsed());
+}

@@ -1,0 +1,88 @@
+//! Two runc cells in network namespaces of their own, with the control
+//! plane in the test process on the host side of a test bridge.
+
+#![allow(dead_code)]
+
+pub mod cell;
+pub mod control;
+pub mod leftovers;
+pub mod net;
+
+use std::path::Path;
+use std::time::Duration;
+
+/// In the name of the test's temporary directory: a later run finds what
+/// a killed run left (mounts, the directory itself) by it.
+pub const DIR_PREFIX: &str = "dgt-netns-cells";
+
+/// The cells' backend tags.
+pub const TAGS: [&str; 2] = ["dga", "dgb"];
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+}
+
+/// Why the cells cannot run here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    // SAFETY: a plain syscall.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root: network namespaces and runc containers need it".into());
+    }
+    for bin in ["runc", "ip", "iptables", "nsenter", "umount"] {
+        if !on_path(bin) {
+            return Some(format!("no {bin} on PATH"));
+        }
+    }
+    if !Path::new("/usr/bin/busybox").exists() {
+        return Some("/usr/bin/busybox (busybox-static) not found".into());
+    }
+    None
+}
+
+/// Removes the backends' leftovers when dropped (after the reps were
+/// killed, before the network goes); [`Sweep::new`] first removes a
+/// killed run's.
+pub struct Sweep {
+    marker: String,
+}
+
+impl Sweep {
+    pub fn new(dir: &Path) -> Sweep {
+        leftovers::sweep(&TAGS, DIR_PREFIX);
+        let tmp = std::env::temp_dir();
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(DIR_PREFIX) && e.path() != dir {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        Sweep {
+            marker: dir.display().to_string(),
+        }
+    }
+}
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        leftovers::sweep(&TAGS, &self.marker);
+    }
+}
+
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {secs}s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
