@@ -99,6 +99,10 @@ pub struct BbsConfig {
     pub log_level: String,
     /// Largest accepted request body (ours; Diego has no limit).
     pub max_request_body_bytes: usize,
+    /// Ours: the active BBS keeps actual LRPs and desired LRP scheduling
+    /// and routing infos in memory (loaded once it holds the lock) and
+    /// answers bulk reads and LRP convergence from there.
+    pub lrp_cache: bool,
 }
 
 impl Default for BbsConfig {
@@ -131,6 +135,7 @@ impl Default for BbsConfig {
             expire_completed_task_duration: d(120),
             expire_pending_task_duration: d(30 * 60),
             convergence_workers: 20,
+            lrp_cache: true,
             update_workers: 1000,
             task_callback_workers: 1000,
             max_task_retries: 3,

@@ -25,7 +25,7 @@ use crate::config::BbsConfig;
 use crate::controllers::{Controllers, Deps};
 use crate::converger::{Converger, ConvergerConfig};
 use crate::db::encryption::EncryptionConfig;
-use crate::db::{SqlStore, Store, StoreConfig};
+use crate::db::{CachedStore, SqlStore, Store, StoreConfig};
 use crate::events::Hubs;
 use crate::handlers::{router, App};
 use crate::metrics::Metrics;
@@ -286,10 +286,18 @@ async fn start_active(
     shutdown: Arc<watch::Sender<bool>>,
     shutdown_rx: watch::Receiver<bool>,
 ) -> anyhow::Result<Active> {
-    let store = match overrides.store {
+    let mut store = match overrides.store {
         Some(s) => s,
         None => connect_store(cfg).await?,
     };
+    if cfg.lrp_cache {
+        // Only now: this BBS holds the lock, so every LRP write goes through it.
+        store = Arc::new(
+            CachedStore::load(store)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading the lrp cache: {e}"))?,
+        );
+    }
     let timeout = cfg.communication_timeout.0;
     let auctioneer: Arc<dyn AuctioneerClient> = match overrides.auctioneer {
         Some(a) => a,

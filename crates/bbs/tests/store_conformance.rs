@@ -1,9 +1,11 @@
 //! One conformance suite for `bbs::db::Store`, run against SQLite (temp
-//! file) and PostgreSQL (throwaway cluster from `testkit`).
+//! file) and PostgreSQL (throwaway cluster from `testkit`), each alone and
+//! behind the active BBS's LRP cache (`CachedStore`), which must answer
+//! exactly as the store it fronts.
 
 use bbs::db::{
-    ActualLrpFilter, CellSet, DesiredLrpFilter, EncryptionConfig, RunningInfo, SqlStore, Store,
-    StoreConfig, TaskFilter,
+    ActualLrpFilter, CachedStore, CellSet, DesiredLrpFilter, EncryptionConfig, RunningInfo,
+    SqlStore, Store, StoreConfig, TaskFilter,
 };
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
@@ -21,16 +23,44 @@ use testkit::postgres::TestPostgres;
 const SECRET_PATH: &str = "/usr/bin/very-secret-start-command";
 
 struct Fx {
-    store: SqlStore,
+    /// What the cases run against: the SQL store, or the cache in front of it.
+    store: Arc<dyn Store>,
+    sql: SqlStore,
+    cached: Option<Arc<CachedStore>>,
     url: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Fx {
+    async fn new(sql: SqlStore, url: String, dir: Option<tempfile::TempDir>, cache: bool) -> Fx {
+        let (store, cached): (Arc<dyn Store>, _) = if cache {
+            let c = Arc::new(CachedStore::load(Arc::new(sql.clone())).await.unwrap());
+            (c.clone(), Some(c))
+        } else {
+            (Arc::new(sql.clone()), None)
+        };
+        Fx {
+            store,
+            sql,
+            cached,
+            url,
+            _dir: dir,
+        }
+    }
+
+    /// After a case: the cache holds what the database holds.
+    async fn check_cache(&self) {
+        if let Some(c) = &self.cached {
+            assert_eq!(c.differences().await.unwrap(), Vec::<String>::new());
+        }
+    }
 }
 
 fn encryption() -> EncryptionConfig {
     EncryptionConfig::single("key-2024", "correct horse battery staple")
 }
 
-async fn sqlite_fx() -> Fx {
+async fn sqlite_fx(cache: bool) -> Fx {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bbs.db").display());
     let store = SqlStore::connect(&StoreConfig {
@@ -41,14 +71,10 @@ async fn sqlite_fx() -> Fx {
     .await
     .expect("connect sqlite");
     assert_eq!(store.backend(), "sqlite");
-    Fx {
-        store,
-        url,
-        _dir: Some(dir),
-    }
+    Fx::new(store, url, Some(dir), cache).await
 }
 
-async fn postgres_fx(test: &str) -> Option<Fx> {
+async fn postgres_fx(test: &str, cache: bool) -> Option<Fx> {
     let pg = TestPostgres::shared_or_skip(test)?;
     let url = pg.fresh_database_url();
     let store = SqlStore::connect(&StoreConfig {
@@ -59,30 +85,31 @@ async fn postgres_fx(test: &str) -> Option<Fx> {
     .await
     .expect("connect postgres");
     assert_eq!(store.backend(), "postgres");
-    Some(Fx {
-        store,
-        url,
-        _dir: None,
-    })
+    Some(Fx::new(store, url, None, cache).await)
 }
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        conformance!(@backend sqlite, false, $($name),*);
+        conformance!(@backend sqlite_cached, true, $($name),*);
+        conformance!(@backend postgres, false, $($name),*);
+        conformance!(@backend postgres_cached, true, $($name),*);
+    };
+    (@backend $m:ident, $cache:expr, $($name:ident),*) => {
+        mod $m {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let fx = super::sqlite_fx().await;
+                    let fx = if stringify!($m).starts_with("sqlite") {
+                        super::sqlite_fx($cache).await
+                    } else {
+                        let Some(fx) = super::postgres_fx(stringify!($name), $cache).await else {
+                            return;
+                        };
+                        fx
+                    };
                     super::$name(&fx).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let Some(fx) = super::postgres_fx(stringify!($name)).await else { return };
-                    super::$name(&fx).await;
+                    fx.check_cache().await;
                 }
             )*
         }
@@ -190,7 +217,7 @@ fn running_info(addr: &str) -> RunningInfo {
     }
 }
 
-async fn ordinary(s: &SqlStore, guid: &str, index: i32) -> Option<ActualLrp> {
+async fn ordinary(s: &dyn Store, guid: &str, index: i32) -> Option<ActualLrp> {
     s.actual_lrps(&ActualLrpFilter {
         process_guid: guid.into(),
         index: Some(index),
@@ -215,13 +242,18 @@ fn assert_complete(l: &ActualLrp) {
     assert!(l.routable().is_some());
 }
 
-async fn raw_scalar(s: &SqlStore, sql: &str) -> String {
-    let row = sqlx::query(sql).fetch_one(s.pool()).await.unwrap();
+async fn raw_scalar(fx: &Fx, sql: &str) -> String {
+    let row = sqlx::query(sql).fetch_one(fx.sql.pool()).await.unwrap();
     row.try_get::<String, _>(0).unwrap()
 }
 
-async fn raw_exec(s: &SqlStore, sql: &str) {
-    sqlx::query(sql).execute(s.pool()).await.unwrap();
+/// Changes rows behind the store's back (to age or break them); the cache,
+/// if any, reads everything again.
+async fn raw_exec(fx: &Fx, sql: &str) {
+    sqlx::query(sql).execute(fx.sql.pool()).await.unwrap();
+    if let Some(c) = &fx.cached {
+        c.reload().await.unwrap();
+    }
 }
 
 fn task_def(domain_note: &str) -> TaskDefinition {
@@ -245,7 +277,7 @@ fn task_def(domain_note: &str) -> TaskDefinition {
 // --- domains -------------------------------------------------------------
 
 async fn domains_expire_unless_ttl_zero(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     assert!(s.fresh_domains().await.unwrap().is_empty());
     s.upsert_domain("forever", 0).await.unwrap();
     s.upsert_domain("short", 100).await.unwrap();
@@ -253,7 +285,7 @@ async fn domains_expire_unless_ttl_zero(fx: &Fx) {
     assert_eq!(s.fresh_domains().await.unwrap(), vec!["forever", "short"]);
     // Let "short" run out.
     raw_exec(
-        s,
+        fx,
         "UPDATE domains SET expire_time = 1000 WHERE domain = 'short'",
     )
     .await;
@@ -266,7 +298,7 @@ async fn domains_expire_unless_ttl_zero(fx: &Fx) {
 // --- desired LRPs --------------------------------------------------------
 
 async fn desired_lrp_lifecycle(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let input = desired("pg-1", "cf-apps");
     let stored = s.desire_lrp(&input).await.unwrap();
     let tag = stored.modification_tag.clone().unwrap();
@@ -350,11 +382,11 @@ async fn desired_lrp_lifecycle(fx: &Fx) {
 }
 
 async fn run_info_is_encrypted_at_rest(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     s.desire_lrp(&desired("pg-enc", "cf-apps")).await.unwrap();
     for column in ["run_info", "routes", "volume_placement", "metric_tags"] {
         let raw = raw_scalar(
-            s,
+            fx,
             &format!("SELECT {column} FROM desired_lrps WHERE process_guid = 'pg-enc'"),
         )
         .await;
@@ -377,7 +409,7 @@ async fn run_info_is_encrypted_at_rest(fx: &Fx) {
         .await
         .unwrap();
     let raw = raw_scalar(
-        s,
+        fx,
         "SELECT task_definition FROM tasks WHERE guid = 'task-enc'",
     )
     .await;
@@ -421,7 +453,7 @@ async fn run_info_is_encrypted_at_rest(fx: &Fx) {
 }
 
 async fn scheduling_and_routing_infos_and_filters(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     for (g, d) in [("b", "cf-apps"), ("a", "cf-apps"), ("c", "other")] {
         s.desire_lrp(&desired(g, d)).await.unwrap();
     }
@@ -513,7 +545,7 @@ async fn scheduling_and_routing_infos_and_filters(fx: &Fx) {
 // --- actual LRPs ---------------------------------------------------------
 
 async fn actual_lrp_legal_transitions(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let k = key("pg", 0);
     let created = s.create_unclaimed_actual_lrp(&k).await.unwrap();
     assert_complete(&created);
@@ -627,7 +659,7 @@ async fn actual_lrp_legal_transitions(fx: &Fx) {
 }
 
 async fn actual_lrp_illegal_transitions_change_nothing(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let k = key("pg", 1);
     // Nothing to act on yet.
     assert_kind(
@@ -728,7 +760,7 @@ async fn actual_lrp_illegal_transitions_change_nothing(fx: &Fx) {
 }
 
 async fn crash_counting_and_restart_decision(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let k = key("crashy", 0);
     s.create_unclaimed_actual_lrp(&k).await.unwrap();
     let mut last = None;
@@ -788,7 +820,7 @@ async fn crash_counting_and_restart_decision(fx: &Fx) {
         .await
         .unwrap();
     raw_exec(
-        s,
+        fx,
         "UPDATE actual_lrps SET since = since - 301000000000 WHERE process_guid = 'crashy'",
     )
     .await;
@@ -811,7 +843,7 @@ async fn crash_counting_and_restart_decision(fx: &Fx) {
 }
 
 async fn start_creates_missing_row_and_remove_checks_instance(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let k = key("fresh", 3);
     let (before, created) = s
         .start_actual_lrp(&k, &ik("i1", "cell-1"), &running_info("10.0.0.1"))
@@ -835,7 +867,7 @@ async fn start_creates_missing_row_and_remove_checks_instance(fx: &Fx) {
 }
 
 async fn evacuation_rows(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let k = key("evac", 0);
     let me = ik("i1", "cell-1");
     s.create_unclaimed_actual_lrp(&k).await.unwrap();
@@ -916,7 +948,7 @@ async fn evacuation_rows(fx: &Fx) {
 }
 
 async fn suspects_and_presence_changes(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let k = key("sus", 0);
     let me = ik("i1", "cell-gone");
     s.create_unclaimed_actual_lrp(&k).await.unwrap();
@@ -967,7 +999,7 @@ async fn suspects_and_presence_changes(fx: &Fx) {
 }
 
 async fn counts(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     for i in 0..4 {
         s.create_unclaimed_actual_lrp(&key("cnt", i)).await.unwrap();
     }
@@ -1001,7 +1033,7 @@ async fn counts(fx: &Fx) {
 }
 
 async fn actual_lrp_filters(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     for (g, i, d) in [
         ("b", 0, "d1"),
         ("a", 1, "d1"),
@@ -1070,7 +1102,7 @@ async fn actual_lrp_filters(fx: &Fx) {
 // --- tasks ---------------------------------------------------------------
 
 async fn task_lifecycle(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let def = task_def("t");
     let t = s.desire_task(&def, "task-1", "cf-tasks").await.unwrap();
     assert_eq!(t.state(), State::Pending);
@@ -1161,7 +1193,7 @@ async fn task_lifecycle(fx: &Fx) {
 }
 
 async fn task_cancel_fail_and_illegal_transitions(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     for g in ["p", "r", "c"] {
         s.desire_task(&task_def(g), g, if g == "c" { "other" } else { "cf-tasks" })
             .await
@@ -1214,7 +1246,7 @@ async fn task_cancel_fail_and_illegal_transitions(fx: &Fx) {
 }
 
 async fn task_reject_until_max_retries(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     s.desire_task(&task_def("rj"), "rj", "cf-tasks")
         .await
         .unwrap();
@@ -1248,7 +1280,7 @@ async fn task_reject_until_max_retries(fx: &Fx) {
 // --- concurrency ---------------------------------------------------------
 
 async fn concurrent_claims_have_one_winner(fx: &Fx) {
-    let s = Arc::new(fx.store.clone());
+    let s = fx.store.clone();
     for round in 0..3 {
         let guid = format!("race-{round}");
         s.create_unclaimed_actual_lrp(&key(&guid, 0)).await.unwrap();
@@ -1278,7 +1310,7 @@ async fn concurrent_claims_have_one_winner(fx: &Fx) {
             }
         }
         assert_eq!(winners.len(), 1, "exactly one claim wins");
-        let row = ordinary(&s, &guid, 0).await.unwrap();
+        let row = ordinary(&*s, &guid, 0).await.unwrap();
         assert_eq!(row, winners[0]);
         assert_eq!(row.state, CLAIMED);
         assert_eq!(tag_index(&row), 1);
@@ -1286,7 +1318,7 @@ async fn concurrent_claims_have_one_winner(fx: &Fx) {
 }
 
 async fn concurrent_mixed_writes_never_fail(fx: &Fx) {
-    let s = Arc::new(fx.store.clone());
+    let s = fx.store.clone();
     let mut handles = Vec::new();
     for i in 0..24 {
         let s = s.clone();
@@ -1350,7 +1382,7 @@ fn pair(g: &str, i: i32) -> (String, i32) {
     (g.to_string(), i)
 }
 
-async fn run_on(s: &SqlStore, guid: &str, index: i32, domain: &str, cell: &str) -> ActualLrp {
+async fn run_on(s: &dyn Store, guid: &str, index: i32, domain: &str, cell: &str) -> ActualLrp {
     let k = ActualLrpKey::new(guid, index, domain);
     let me = ik(&format!("{guid}-{index}-{cell}"), cell);
     s.start_actual_lrp(&k, &me, &running_info("10.0.0.9"))
@@ -1360,7 +1392,7 @@ async fn run_on(s: &SqlStore, guid: &str, index: i32, domain: &str, cell: &str) 
 }
 
 async fn converge_lrps_instance_counts_orphans_and_domains(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     s.upsert_domain("cf-apps", 0).await.unwrap();
     s.upsert_domain("old", 1).await.unwrap();
     s.desire_lrp(&desired("a", "cf-apps")).await.unwrap();
@@ -1389,7 +1421,7 @@ async fn converge_lrps_instance_counts_orphans_and_domains(fx: &Fx) {
         vec!["cf-apps".to_string()]
     );
     assert_eq!(
-        raw_scalar(s, "SELECT CAST(COUNT(*) AS TEXT) FROM domains").await,
+        raw_scalar(fx, "SELECT CAST(COUNT(*) AS TEXT) FROM domains").await,
         "1",
         "the expired domain is pruned"
     );
@@ -1426,7 +1458,7 @@ async fn converge_lrps_instance_counts_orphans_and_domains(fx: &Fx) {
 }
 
 async fn converge_lrps_stale_unclaimed_and_restartable_crashes(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     s.upsert_domain("cf-apps", 0).await.unwrap();
     let mut d = desired("s", "cf-apps");
     d.instances = 1;
@@ -1438,7 +1470,7 @@ async fn converge_lrps_stale_unclaimed_and_restartable_crashes(fx: &Fx) {
     run_on(s, "c", 0, "cf-apps", "cell-1").await;
     let now = now_ns();
     raw_exec(
-        s,
+        fx,
         &format!(
             "UPDATE actual_lrps SET state = 'CRASHED', crash_count = 3, since = {now}, \
              cell_id = '', instance_guid = '' WHERE process_guid = 'c'"
@@ -1461,7 +1493,7 @@ async fn converge_lrps_stale_unclaimed_and_restartable_crashes(fx: &Fx) {
 }
 
 async fn converge_lrps_missing_cells_and_suspects(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     s.upsert_domain("cf-apps", 0).await.unwrap();
     let mut d = desired("m", "cf-apps");
     d.instances = 1;
@@ -1535,7 +1567,7 @@ async fn converge_lrps_missing_cells_and_suspects(fx: &Fx) {
 }
 
 async fn converge_lrps_prunes_evacuating_on_absent_cells(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     s.upsert_domain("cf-apps", 0).await.unwrap();
     s.evacuate_actual_lrp(
         &key("e", 0),
@@ -1564,7 +1596,7 @@ async fn converge_lrps_prunes_evacuating_on_absent_cells(fx: &Fx) {
 }
 
 async fn converge_lrps_internal_route_and_metric_tag_drift(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     s.upsert_domain("cf-apps", 0).await.unwrap();
     let mut d = desired("r", "cf-apps");
     d.routes.as_mut().unwrap().routes.insert(
@@ -1605,7 +1637,7 @@ async fn converge_lrps_internal_route_and_metric_tag_drift(fx: &Fx) {
 }
 
 async fn converge_tasks_rules(fx: &Fx) {
-    let s = &fx.store;
+    let s = &*fx.store;
     let mut cb = task_def("cb");
     cb.completion_callback_url = "http://cc.example.com/done".into();
     for g in [
@@ -1647,7 +1679,7 @@ async fn converge_tasks_rules(fx: &Fx) {
         set("c-kick", "updated_at", 20),
         set("c-kick", "first_completed_at", 20),
     ] {
-        raw_exec(s, &sql).await;
+        raw_exec(fx, &sql).await;
     }
     let secs = std::time::Duration::from_secs;
     let r = s

@@ -12,9 +12,11 @@ use models::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+pub mod cache;
 pub mod encryption;
 pub mod sql;
 
+pub use cache::CachedStore;
 pub use encryption::EncryptionConfig;
 pub use sql::{SqlStore, StoreConfig};
 
@@ -190,6 +192,9 @@ pub trait Store: Send + Sync + 'static {
     /// controller must do. Failures are logged; what could be computed is
     /// returned.
     async fn converge_lrps(&self, cells: &CellSet, now_ns: i64) -> ConvergenceResult;
+    /// The writes of an LRP convergence pass alone: prunes expired domains
+    /// and the EVACUATING rows of absent cells; returns the removed rows.
+    async fn prune_for_lrp_convergence(&self, cells: &CellSet, now_ns: i64) -> Vec<ActualLrp>;
     /// One task convergence pass (Diego's `ConvergeTasks`): fails expired
     /// PENDING tasks and RUNNING tasks on absent cells, demotes stuck
     /// RESOLVING tasks, deletes expired COMPLETED tasks; reports which

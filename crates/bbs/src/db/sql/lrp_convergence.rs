@@ -37,23 +37,26 @@ fn guid_of(info: &DesiredLrpSchedulingInfo) -> &str {
         .unwrap_or("")
 }
 
-/// The columns of an actual LRP row the rules need.
-struct Row_ {
-    process_guid: String,
-    index: i32,
-    presence: i32,
-    domain: String,
-    state: String,
-    instance_guid: String,
-    cell_id: String,
-    since: i64,
-    crash_count: i32,
-    /// Only read for RUNNING ordinary rows (empty otherwise).
-    internal_routes: String,
-    metric_tags: String,
+/// The columns of an actual LRP row the rules need (from the table, or
+/// from the LRP cache).
+pub(crate) struct ConvergenceRow {
+    pub process_guid: String,
+    pub index: i32,
+    pub presence: i32,
+    pub domain: String,
+    pub state: String,
+    pub instance_guid: String,
+    pub cell_id: String,
+    pub since: i64,
+    pub crash_count: i32,
+    /// Only read for RUNNING ordinary rows (empty otherwise); None when
+    /// the stored value does not decode (the check is skipped).
+    pub internal_routes: Option<Vec<ActualLrpInternalRoute>>,
+    /// As `internal_routes`; empty when the instance reported none.
+    pub metric_tags: Option<BTreeMap<String, String>>,
 }
 
-impl Row_ {
+impl ConvergenceRow {
     fn key(&self) -> ActualLrpKey {
         ActualLrpKey {
             process_guid: self.process_guid.clone(),
@@ -138,7 +141,7 @@ async fn domain_names(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<BTreeSet<S
         .collect()
 }
 
-async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Row_>> {
+async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<ConvergenceRow>> {
     let sql = cx.sql(
         "SELECT process_guid, instance_index, presence, domain, state, instance_guid, cell_id, \
          since, crash_count, \
@@ -157,8 +160,29 @@ async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Row_>> 
     let g = |e: sqlx::Error| cx.err(e);
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(Row_ {
-            process_guid: r.try_get(0).map_err(g)?,
+        let process_guid: String = r.try_get(0).map_err(g)?;
+        let routes = r
+            .try_get::<Option<String>, _>(9)
+            .map_err(g)?
+            .unwrap_or_default();
+        let tags = r
+            .try_get::<Option<String>, _>(10)
+            .map_err(g)?
+            .unwrap_or_default();
+        let internal_routes = decode_internal_routes(&cx.enc, &routes)
+            .map_err(|e| {
+                tracing::warn!(process_guid = %process_guid, error = %e,
+                    "failed-parsing-actual-routes")
+            })
+            .ok();
+        let metric_tags = decode_string_map(&cx.enc, &tags)
+            .map_err(|e| {
+                tracing::warn!(process_guid = %process_guid, error = %e,
+                    "failed-parsing-actual-metric-tags")
+            })
+            .ok();
+        out.push(ConvergenceRow {
+            process_guid,
             index: r.try_get(1).map_err(g)?,
             presence: r.try_get(2).map_err(g)?,
             domain: r.try_get(3).map_err(g)?,
@@ -167,14 +191,8 @@ async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Row_>> 
             cell_id: r.try_get(6).map_err(g)?,
             since: r.try_get(7).map_err(g)?,
             crash_count: r.try_get(8).map_err(g)?,
-            internal_routes: r
-                .try_get::<Option<String>, _>(9)
-                .map_err(g)?
-                .unwrap_or_default(),
-            metric_tags: r
-                .try_get::<Option<String>, _>(10)
-                .map_err(g)?
-                .unwrap_or_default(),
+            internal_routes,
+            metric_tags,
         });
     }
     Ok(out)
@@ -200,36 +218,48 @@ fn decode_drift(cx: &Ctx, guid: &str, routes: &str, metric_tags: &str) -> Desire
             };
         }
     };
-    let internal = desired_internal_routes(&routes)
-        .map_err(|e| {
-            tracing::warn!(process_guid = guid, error = %e,
-                "failed-getting-internal-routes-from-desired");
-        })
-        .ok();
     let tags = decode_metric_tags(&cx.enc, metric_tags)
         .map_err(|e| {
             tracing::warn!(process_guid = guid, error = %e, "failed-parsing-desired-metric-tags");
         })
         .ok();
-    DesiredDrift {
-        routes_ok: true,
-        expected: internal.zip(tags),
+    DesiredDrift::from_parts(guid, &routes, tags)
+}
+
+impl DesiredDrift {
+    /// The drift data of a desired LRP from its decoded routes and metric
+    /// tags (None: the tags did not decode).
+    pub(crate) fn from_parts(
+        guid: &str,
+        routes: &ProtoRoutes,
+        tags: Option<BTreeMap<String, MetricTagValue>>,
+    ) -> DesiredDrift {
+        let internal = desired_internal_routes(routes)
+            .map_err(|e| {
+                tracing::warn!(process_guid = guid, error = %e,
+                    "failed-getting-internal-routes-from-desired");
+            })
+            .ok();
+        DesiredDrift {
+            routes_ok: true,
+            expected: internal.zip(tags),
+        }
     }
 }
 
 /// The columns of a desired LRP row the rules need. Full scheduling infos
 /// are read afterwards, only for the desired LRPs that have work.
-struct Desired {
-    process_guid: String,
-    domain: String,
-    instances: i32,
-    drift: Arc<DesiredDrift>,
+pub(crate) struct ConvergenceDesired {
+    pub process_guid: String,
+    pub domain: String,
+    pub instances: i32,
+    pub drift: Arc<DesiredDrift>,
 }
 
 /// Every desired LRP (by process guid): keys and tags from the table, the
 /// drift data from the cache, decoded (decrypted) only for rows whose
 /// modification tag changed since the last pass.
-async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Desired>> {
+async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<ConvergenceDesired>> {
     let sql = cx.sql(
         "SELECT process_guid, domain, instances, modification_tag_epoch, \
          modification_tag_index FROM desired_lrps ORDER BY process_guid",
@@ -304,7 +334,7 @@ async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Desire
         .filter_map(|(process_guid, domain, instances, hit)| {
             // Removed since the keys were read: skipped.
             let drift = hit.or_else(|| fetched.get(&process_guid).cloned())?;
-            drift.routes_ok.then_some(Desired {
+            drift.routes_ok.then_some(ConvergenceDesired {
                 process_guid,
                 domain,
                 instances,
@@ -426,14 +456,54 @@ pub(crate) async fn analyze(
     let known_domains = domain_names(cx, conn).await?;
     let desired = desired_rows(cx, conn).await?;
     let rows = actual_rows(cx, conn).await?;
+    let lists = apply_rules(
+        &known_domains,
+        &desired,
+        &rows,
+        cells,
+        fresh_domains,
+        now,
+        result,
+    );
+    let [a, b, c, d] = &lists;
+    let with_infos = with_scheduling_infos(cx, conn, [a, b, c, d]).await?;
+    attach_scheduling_infos(result, with_infos);
+    Ok(())
+}
 
-    let by_guid: HashMap<&str, &Desired> = desired
+/// Adds the four lists `apply_rules` returned, now with their scheduling
+/// infos, to the result (in Diego's order).
+pub(crate) fn attach_scheduling_infos(
+    result: &mut ConvergenceResult,
+    [missing_cell_keys, unstarted_stale, missing_keys, unstarted_crashed]: [Vec<KeyWithSchedulingInfo>;
+        4],
+) {
+    result.keys_with_missing_cells.extend(missing_cell_keys);
+    result.missing_lrp_keys.extend(missing_keys);
+    result.unstarted_lrp_keys.extend(unstarted_stale);
+    result.unstarted_lrp_keys.extend(unstarted_crashed);
+}
+
+/// Diego's LRP convergence rules over the desired LRPs and actual LRP rows
+/// (ordered by process guid, index, presence). Fills `result` except for
+/// the keys that need scheduling infos, returned as [missing cells, stale
+/// unclaimed, missing indices, restartable crashed].
+pub(crate) fn apply_rules(
+    known_domains: &BTreeSet<String>,
+    desired: &[ConvergenceDesired],
+    rows: &[ConvergenceRow],
+    cells: &CellSet,
+    fresh_domains: &BTreeSet<String>,
+    now: i64,
+    result: &mut ConvergenceResult,
+) -> [Vec<ActualLrpKey>; 4] {
+    let by_guid: HashMap<&str, &ConvergenceDesired> = desired
         .iter()
         .map(|d| (d.process_guid.as_str(), d))
         .collect();
     // The key of an instance of a desired LRP (its scheduling info is
     // attached at the end).
-    let key_of = |row: &Row_, d: &Desired| ActualLrpKey {
+    let key_of = |row: &ConvergenceRow, d: &ConvergenceDesired| ActualLrpKey {
         process_guid: d.process_guid.clone(),
         index: row.index,
         domain: d.domain.clone(),
@@ -452,8 +522,8 @@ pub(crate) async fn analyze(
     let mut unstarted_stale = Vec::new();
     let mut unstarted_crashed = Vec::new();
     let mut orphan_suspects = Vec::new();
-    for row in &rows {
-        let info: Option<&Desired> = by_guid.get(row.process_guid.as_str()).copied();
+    for row in rows {
+        let info: Option<&ConvergenceDesired> = by_guid.get(row.process_guid.as_str()).copied();
         if row.presence == ordinary {
             ordinary_indices
                 .entry(row.process_guid.as_str())
@@ -497,7 +567,7 @@ pub(crate) async fn analyze(
                     }
                     if row.state == RUNNING {
                         if let Some((routes, tags)) = &info.drift.expected {
-                            check_drift(cx, row, routes, tags, result);
+                            check_drift(row, routes, tags, result);
                         }
                     }
                 }
@@ -529,7 +599,7 @@ pub(crate) async fn analyze(
     let empty = BTreeSet::new();
     let mut extra = Vec::new();
     let mut missing_keys = Vec::new();
-    for d in &desired {
+    for d in desired {
         let existing = ordinary_indices
             .get(d.process_guid.as_str())
             .unwrap_or(&empty);
@@ -574,28 +644,16 @@ pub(crate) async fn analyze(
     extra_suspects.sort_by(|a, b| (&a.process_guid, a.index).cmp(&(&b.process_guid, b.index)));
     result.suspect_keys_to_retire.extend(extra_suspects);
 
-    let [missing_cell_keys, unstarted_stale, missing_keys, unstarted_crashed] =
-        with_scheduling_infos(
-            cx,
-            conn,
-            [
-                &missing_cell_keys,
-                &unstarted_stale,
-                &missing_keys,
-                &unstarted_crashed,
-            ],
-        )
-        .await?;
-    result.keys_with_missing_cells.extend(missing_cell_keys);
-    result.missing_lrp_keys.extend(missing_keys);
-    result.unstarted_lrp_keys.extend(unstarted_stale);
-    result.unstarted_lrp_keys.extend(unstarted_crashed);
-    Ok(())
+    [
+        missing_cell_keys,
+        unstarted_stale,
+        missing_keys,
+        unstarted_crashed,
+    ]
 }
 
 fn check_drift(
-    cx: &Ctx,
-    row: &Row_,
+    row: &ConvergenceRow,
     desired_routes: &[String],
     desired_tags: &BTreeMap<String, MetricTagValue>,
     result: &mut ConvergenceResult,
@@ -604,34 +662,26 @@ fn check_drift(
         instance_guid: row.instance_guid.clone(),
         cell_id: row.cell_id.clone(),
     };
-    match decode_internal_routes(&cx.enc, &row.internal_routes) {
-        Ok(actual) => {
-            if !same_routes(&actual, desired_routes) {
-                result
-                    .keys_with_internal_route_changes
-                    .push(KeyWithInternalRoutes {
-                        key: row.key(),
-                        instance_key: instance_key.clone(),
-                        desired_internal_routes: desired_routes
-                            .iter()
-                            .map(|h| ActualLrpInternalRoute {
-                                hostname: h.clone(),
-                            })
-                            .collect(),
-                    });
-            }
+    if let Some(actual) = &row.internal_routes {
+        if !same_routes(actual, desired_routes) {
+            result
+                .keys_with_internal_route_changes
+                .push(KeyWithInternalRoutes {
+                    key: row.key(),
+                    instance_key: instance_key.clone(),
+                    desired_internal_routes: desired_routes
+                        .iter()
+                        .map(|h| ActualLrpInternalRoute {
+                            hostname: h.clone(),
+                        })
+                        .collect(),
+                });
         }
-        Err(e) => tracing::warn!(process_guid = %row.process_guid, error = %e,
-            "failed-parsing-actual-routes"),
     }
     // Instances that reported no metric tags are left alone (Diego's nil map).
-    if row.metric_tags.is_empty() {
-        return;
-    }
-    match decode_string_map(&cx.enc, &row.metric_tags) {
-        Ok(actual) if actual.is_empty() => {}
-        Ok(actual) => {
-            if !metric_tags_match(&actual, desired_tags, row.index, &row.instance_guid) {
+    match &row.metric_tags {
+        Some(actual) if !actual.is_empty() => {
+            if !metric_tags_match(actual, desired_tags, row.index, &row.instance_guid) {
                 result.keys_with_metric_tag_changes.push(KeyWithMetricTags {
                     key: row.key(),
                     instance_key,
@@ -643,8 +693,7 @@ fn check_drift(
                 });
             }
         }
-        Err(e) => tracing::warn!(process_guid = %row.process_guid, error = %e,
-            "failed-parsing-actual-metric-tags"),
+        _ => {}
     }
 }
 

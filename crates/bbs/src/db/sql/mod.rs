@@ -25,7 +25,7 @@ mod desired;
 mod dialect;
 mod domains;
 mod evacuation;
-mod lrp_convergence;
+pub(crate) mod lrp_convergence;
 mod postgres;
 mod scheduling_cache;
 mod sqlite;
@@ -521,8 +521,7 @@ impl Store for SqlStore {
         ))
     }
 
-    async fn converge_lrps(&self, cells: &CellSet, now_ns: i64) -> ConvergenceResult {
-        let mut result = ConvergenceResult::default();
+    async fn prune_for_lrp_convergence(&self, cells: &CellSet, now_ns: i64) -> Vec<ActualLrp> {
         match write_tx!(self, |cx, conn| lrp_convergence::prune_domains(
             cx, conn, now_ns
         )) {
@@ -541,13 +540,26 @@ impl Store for SqlStore {
                 match write_tx!(self, |cx, conn| lrp_convergence::delete_evacuating(
                     cx, conn, &keys, cells
                 )) {
-                    Ok(removed) => result.removed_evacuating = removed,
-                    Err(e) => tracing::error!(error = %e, "cannot prune evacuating actual LRPs"),
+                    Ok(removed) => removed,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot prune evacuating actual LRPs");
+                        Vec::new()
+                    }
                 }
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "cannot list evacuating actual LRPs"),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list evacuating actual LRPs");
+                Vec::new()
+            }
         }
+    }
+
+    async fn converge_lrps(&self, cells: &CellSet, now_ns: i64) -> ConvergenceResult {
+        let mut result = ConvergenceResult {
+            removed_evacuating: self.prune_for_lrp_convergence(cells, now_ns).await,
+            ..Default::default()
+        };
         let mut conn = match self.read_conn().await {
             Ok(c) => c,
             Err(e) => {

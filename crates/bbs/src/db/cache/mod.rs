@@ -1,0 +1,555 @@
+//! The active BBS's LRP cache: a [`Store`] in front of the SQL store that
+//! keeps every actual LRP and every desired LRP's scheduling and routing
+//! info in memory, and answers the bulk reads (a cell's actual LRPs, all
+//! scheduling infos, routing infos) and the LRP convergence pass from
+//! memory instead of reading and decrypting rows each time.
+//!
+//! Why this is safe: only the BBS that holds the `bbs` lock serves the API
+//! and runs convergence, and every LRP write goes through it, so after one
+//! full read at start the cache sees every change. Each write on a
+//! process guid holds that guid's stripe lock from the database
+//! transaction until the cache is updated, so the cache applies the writes
+//! of one LRP in their commit order. If the cache cannot follow a write
+//! (the re-read after it fails) it is dropped: every read goes to the
+//! database from then on. Tasks and full desired LRPs are not cached.
+
+mod state;
+
+use crate::db::sql::lrp_convergence::{apply_rules, attach_scheduling_infos};
+use crate::db::{
+    ActualLrpCounts, ActualLrpFilter, CellSet, ConvergenceResult, CrashOutcome, DbResult,
+    DesiredLrpFilter, KeyWithSchedulingInfo, RunningInfo, Store, TaskConvergenceResult, TaskFilter,
+};
+use async_trait::async_trait;
+use models::actual_lrp::Presence;
+use models::{
+    ActualLrp, ActualLrpInstanceKey, ActualLrpKey, DesiredLrp, DesiredLrpSchedulingInfo,
+    DesiredLrpUpdate, Task, TaskDefinition,
+};
+use state::{actual_key, CacheState, DesiredEntry};
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+const STRIPES: usize = 256;
+
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    state: RwLock<CacheState>,
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+    /// Set when the cache missed a write: reads go to `inner` from then on.
+    dropped: AtomicBool,
+}
+
+impl CachedStore {
+    /// Reads every actual LRP and desired LRP scheduling/routing info once.
+    pub async fn load(inner: Arc<dyn Store>) -> DbResult<CachedStore> {
+        let state = read_all(&*inner).await?;
+        Ok(CachedStore {
+            inner,
+            state: RwLock::new(state),
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            dropped: AtomicBool::new(false),
+        })
+    }
+
+    /// Reads everything again (after the database was changed behind the
+    /// cache's back: tools, tests); a dropped cache is live again.
+    pub async fn reload(&self) -> DbResult<()> {
+        let state = read_all(&*self.inner).await?;
+        *self.write() = state;
+        self.dropped.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// The store behind the cache.
+    pub fn inner(&self) -> &Arc<dyn Store> {
+        &self.inner
+    }
+
+    fn live(&self) -> bool {
+        !self.dropped.load(Ordering::Acquire)
+    }
+
+    async fn stripe(&self, guid: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        guid.hash(&mut h);
+        self.stripes[(h.finish() as usize) % STRIPES].lock().await
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, CacheState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CacheState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn put(&self, lrp: &ActualLrp) {
+        self.write().put_actual(lrp.clone());
+    }
+
+    fn drop_cache(&self, why: &str, e: &models::BbsError) {
+        tracing::error!(reason = why, error = %e, "lrp cache dropped: reads go to the database");
+        self.dropped.store(true, Ordering::Release);
+    }
+
+    /// Re-reads one process guid's desired LRP and actual LRPs (after a
+    /// write whose effects are not all in its answer). Holds its stripe.
+    async fn refresh(&self, guid: &str) {
+        let filter = DesiredLrpFilter {
+            process_guids: vec![guid.to_string()],
+            ..Default::default()
+        };
+        let read = async {
+            let infos = self.inner.desired_lrp_scheduling_infos(&filter).await?;
+            let routing = self.inner.desired_lrp_routing_infos(&filter).await?;
+            let actuals = self
+                .inner
+                .actual_lrps_by_process_guids(&filter.process_guids)
+                .await?;
+            DbResult::Ok((infos, routing, actuals))
+        };
+        match read.await {
+            Ok((infos, routing, actuals)) => {
+                let mut s = self.write();
+                match (infos.into_iter().next(), routing.into_iter().next()) {
+                    (Some(i), Some(r)) => s.put_desired(DesiredEntry::new(i, r)),
+                    _ => s.remove_desired(guid),
+                }
+                s.replace_actuals_of(guid, actuals);
+            }
+            Err(e) => self.drop_cache("re-reading an LRP after a write failed", &e),
+        }
+    }
+
+    /// Compares the cache with the database (tests and tools).
+    pub async fn differences(&self) -> DbResult<Vec<String>> {
+        let mut out = Vec::new();
+        let db = self.inner.actual_lrps(&ActualLrpFilter::default()).await?;
+        let cached = self.read().actuals(&ActualLrpFilter::default());
+        if db != cached {
+            out.push(format!(
+                "actual LRPs differ: database {} rows, cache {} rows",
+                db.len(),
+                cached.len()
+            ));
+        }
+        let f = DesiredLrpFilter::default();
+        if self.inner.desired_lrp_scheduling_infos(&f).await? != self.read().scheduling_infos(&f) {
+            out.push("scheduling infos differ".into());
+        }
+        if self.inner.desired_lrp_routing_infos(&f).await? != self.read().routing_infos(&f) {
+            out.push("routing infos differ".into());
+        }
+        Ok(out)
+    }
+}
+
+async fn read_all(inner: &dyn Store) -> DbResult<CacheState> {
+    let t = Instant::now();
+    let mut state = CacheState::default();
+    let infos = inner
+        .desired_lrp_scheduling_infos(&DesiredLrpFilter::default())
+        .await?;
+    let routing = inner
+        .desired_lrp_routing_infos(&DesiredLrpFilter::default())
+        .await?;
+    let mut routing: HashMap<String, DesiredLrp> = routing
+        .into_iter()
+        .map(|r| (r.process_guid.clone(), r))
+        .collect();
+    for info in infos {
+        let guid = info
+            .desired_lrp_key
+            .as_ref()
+            .map(|k| k.process_guid.clone())
+            .unwrap_or_default();
+        if let Some(r) = routing.remove(&guid) {
+            state.put_desired(DesiredEntry::new(info, r));
+        }
+    }
+    for lrp in inner.actual_lrps(&ActualLrpFilter::default()).await? {
+        state.put_actual(lrp);
+    }
+    let (actuals, desired) = state.len();
+    tracing::info!(
+        actual_lrps = actuals,
+        desired_lrps = desired,
+        millis = t.elapsed().as_millis() as u64,
+        "lrp cache loaded"
+    );
+    Ok(state)
+}
+
+fn guid_of_key(k: &ActualLrpKey) -> &str {
+    &k.process_guid
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    async fn fresh_domains(&self) -> DbResult<Vec<String>> {
+        self.inner.fresh_domains().await
+    }
+    async fn upsert_domain(&self, domain: &str, ttl_seconds: u32) -> DbResult<()> {
+        self.inner.upsert_domain(domain, ttl_seconds).await
+    }
+
+    async fn desired_lrps(&self, filter: &DesiredLrpFilter) -> DbResult<Vec<DesiredLrp>> {
+        self.inner.desired_lrps(filter).await
+    }
+    async fn desired_lrp_by_process_guid(&self, process_guid: &str) -> DbResult<DesiredLrp> {
+        self.inner.desired_lrp_by_process_guid(process_guid).await
+    }
+    async fn desired_lrp_scheduling_infos(
+        &self,
+        filter: &DesiredLrpFilter,
+    ) -> DbResult<Vec<DesiredLrpSchedulingInfo>> {
+        if !self.live() {
+            return self.inner.desired_lrp_scheduling_infos(filter).await;
+        }
+        Ok(self.read().scheduling_infos(filter))
+    }
+    async fn desired_lrp_scheduling_info_by_process_guid(
+        &self,
+        process_guid: &str,
+    ) -> DbResult<DesiredLrpSchedulingInfo> {
+        if self.live() {
+            if let Some(i) = self.read().scheduling_info(process_guid) {
+                return Ok(i);
+            }
+        }
+        // Not found: the store's own error.
+        self.inner
+            .desired_lrp_scheduling_info_by_process_guid(process_guid)
+            .await
+    }
+    async fn desired_lrp_routing_infos(
+        &self,
+        filter: &DesiredLrpFilter,
+    ) -> DbResult<Vec<DesiredLrp>> {
+        if !self.live() {
+            return self.inner.desired_lrp_routing_infos(filter).await;
+        }
+        Ok(self.read().routing_infos(filter))
+    }
+    async fn desire_lrp(&self, lrp: &DesiredLrp) -> DbResult<DesiredLrp> {
+        let _g = self.stripe(&lrp.process_guid).await;
+        let out = self.inner.desire_lrp(lrp).await?;
+        self.refresh(&lrp.process_guid).await;
+        Ok(out)
+    }
+    async fn update_desired_lrp(
+        &self,
+        process_guid: &str,
+        update: &DesiredLrpUpdate,
+    ) -> DbResult<(DesiredLrp, DesiredLrp)> {
+        let _g = self.stripe(process_guid).await;
+        let out = self.inner.update_desired_lrp(process_guid, update).await?;
+        self.refresh(process_guid).await;
+        Ok(out)
+    }
+    async fn remove_desired_lrp(&self, process_guid: &str) -> DbResult<DesiredLrp> {
+        let _g = self.stripe(process_guid).await;
+        let out = self.inner.remove_desired_lrp(process_guid).await?;
+        self.refresh(process_guid).await;
+        Ok(out)
+    }
+
+    async fn actual_lrps(&self, filter: &ActualLrpFilter) -> DbResult<Vec<ActualLrp>> {
+        if !self.live() {
+            return self.inner.actual_lrps(filter).await;
+        }
+        Ok(self.read().actuals(filter))
+    }
+    async fn actual_lrps_by_process_guids(
+        &self,
+        process_guids: &[String],
+    ) -> DbResult<Vec<ActualLrp>> {
+        if !self.live() {
+            return self.inner.actual_lrps_by_process_guids(process_guids).await;
+        }
+        Ok(self.read().actuals_of(process_guids))
+    }
+    async fn create_unclaimed_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self.inner.create_unclaimed_actual_lrp(key).await?;
+        self.put(&out);
+        Ok(out)
+    }
+    async fn unclaim_actual_lrp(
+        &self,
+        is_stale: bool,
+        key: &ActualLrpKey,
+    ) -> DbResult<(ActualLrp, ActualLrp)> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self.inner.unclaim_actual_lrp(is_stale, key).await?;
+        self.put(&out.1);
+        Ok(out)
+    }
+    async fn claim_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> DbResult<(ActualLrp, ActualLrp)> {
+        let _g = self.stripe(process_guid).await;
+        let out = self
+            .inner
+            .claim_actual_lrp(process_guid, index, instance_key)
+            .await?;
+        self.put(&out.1);
+        Ok(out)
+    }
+    async fn start_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        running: &RunningInfo,
+    ) -> DbResult<(Option<ActualLrp>, ActualLrp)> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self
+            .inner
+            .start_actual_lrp(key, instance_key, running)
+            .await?;
+        self.put(&out.1);
+        Ok(out)
+    }
+    async fn crash_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        crash_reason: &str,
+    ) -> DbResult<CrashOutcome> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self
+            .inner
+            .crash_actual_lrp(key, instance_key, crash_reason)
+            .await?;
+        self.put(&out.after);
+        Ok(out)
+    }
+    async fn fail_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        placement_error: &str,
+    ) -> DbResult<(ActualLrp, ActualLrp)> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self.inner.fail_actual_lrp(key, placement_error).await?;
+        self.put(&out.1);
+        Ok(out)
+    }
+    async fn remove_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+        instance_key: Option<&ActualLrpInstanceKey>,
+    ) -> DbResult<ActualLrp> {
+        let _g = self.stripe(process_guid).await;
+        let out = self
+            .inner
+            .remove_actual_lrp(process_guid, index, instance_key)
+            .await?;
+        self.write().remove_actual(&actual_key(&out));
+        Ok(out)
+    }
+    async fn change_actual_lrp_presence(
+        &self,
+        key: &ActualLrpKey,
+        from: Presence,
+        to: Presence,
+    ) -> DbResult<(ActualLrp, ActualLrp)> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self.inner.change_actual_lrp_presence(key, from, to).await?;
+        let mut s = self.write();
+        s.remove_actual(&actual_key(&out.0));
+        s.put_actual(out.1.clone());
+        Ok(out)
+    }
+    async fn count_actual_lrps_by_state(&self) -> DbResult<ActualLrpCounts> {
+        self.inner.count_actual_lrps_by_state().await
+    }
+    async fn count_desired_instances(&self) -> DbResult<i64> {
+        self.inner.count_desired_instances().await
+    }
+
+    async fn remove_evacuating_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+    ) -> DbResult<ActualLrp> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self
+            .inner
+            .remove_evacuating_actual_lrp(key, instance_key)
+            .await?;
+        self.write().remove_actual(&actual_key(&out));
+        Ok(out)
+    }
+    async fn evacuate_actual_lrp(
+        &self,
+        key: &ActualLrpKey,
+        instance_key: &ActualLrpInstanceKey,
+        running: &RunningInfo,
+    ) -> DbResult<ActualLrp> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self
+            .inner
+            .evacuate_actual_lrp(key, instance_key, running)
+            .await?;
+        self.put(&out);
+        Ok(out)
+    }
+    async fn remove_suspect_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp> {
+        let _g = self.stripe(guid_of_key(key)).await;
+        let out = self.inner.remove_suspect_actual_lrp(key).await?;
+        self.write().remove_actual(&actual_key(&out));
+        Ok(out)
+    }
+    async fn promote_suspect_actual_lrp(
+        &self,
+        process_guid: &str,
+        index: i32,
+    ) -> DbResult<(ActualLrp, ActualLrp, Option<ActualLrp>)> {
+        let _g = self.stripe(process_guid).await;
+        let out = self
+            .inner
+            .promote_suspect_actual_lrp(process_guid, index)
+            .await?;
+        let mut s = self.write();
+        if let Some(r) = &out.2 {
+            s.remove_actual(&actual_key(r));
+        }
+        s.remove_actual(&actual_key(&out.0));
+        s.put_actual(out.1.clone());
+        Ok(out)
+    }
+
+    async fn prune_for_lrp_convergence(&self, cells: &CellSet, now_ns: i64) -> Vec<ActualLrp> {
+        let removed = self.inner.prune_for_lrp_convergence(cells, now_ns).await;
+        for lrp in &removed {
+            let guid = actual_key(lrp).0;
+            // After any write of this guid in flight has updated the cache.
+            let _g = self.stripe(&guid).await;
+            self.write().remove_actual_version(lrp);
+        }
+        removed
+    }
+
+    async fn converge_lrps(&self, cells: &CellSet, now_ns: i64) -> ConvergenceResult {
+        if !self.live() {
+            return self.inner.converge_lrps(cells, now_ns).await;
+        }
+        let t = Instant::now();
+        let mut result = ConvergenceResult {
+            removed_evacuating: self.prune_for_lrp_convergence(cells, now_ns).await,
+            ..Default::default()
+        };
+        let fresh: BTreeSet<String> = match self.inner.fresh_domains().await {
+            Ok(d) => d.into_iter().collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "lrp convergence: cannot list domains");
+                return result;
+            }
+        };
+        let (desired, rows) = self.read().convergence_input();
+        let read = t.elapsed();
+        // Expired domains were just pruned: the known domains are the fresh ones.
+        let lists = apply_rules(&fresh, &desired, &rows, cells, &fresh, now_ns, &mut result);
+        drop((desired, rows));
+        let with_infos = {
+            let s = self.read();
+            lists.map(|keys| {
+                keys.into_iter()
+                    .filter_map(|key| {
+                        s.scheduling_info(&key.process_guid).map(|scheduling_info| {
+                            KeyWithSchedulingInfo {
+                                key,
+                                scheduling_info,
+                            }
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        attach_scheduling_infos(&mut result, with_infos);
+        tracing::debug!(
+            read_ms = read.as_millis() as u64,
+            total_ms = t.elapsed().as_millis() as u64,
+            "lrp convergence from the cache"
+        );
+        result
+    }
+    async fn converge_tasks(
+        &self,
+        cells: &CellSet,
+        kick_task_duration: Duration,
+        expire_pending_task_duration: Duration,
+        expire_completed_task_duration: Duration,
+        now_ns: i64,
+    ) -> TaskConvergenceResult {
+        self.inner
+            .converge_tasks(
+                cells,
+                kick_task_duration,
+                expire_pending_task_duration,
+                expire_completed_task_duration,
+                now_ns,
+            )
+            .await
+    }
+
+    async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>> {
+        self.inner.tasks(filter).await
+    }
+    async fn task_by_guid(&self, task_guid: &str) -> DbResult<Task> {
+        self.inner.task_by_guid(task_guid).await
+    }
+    async fn desire_task(
+        &self,
+        definition: &TaskDefinition,
+        task_guid: &str,
+        domain: &str,
+    ) -> DbResult<Task> {
+        self.inner.desire_task(definition, task_guid, domain).await
+    }
+    async fn start_task(&self, task_guid: &str, cell_id: &str) -> DbResult<(Task, Task, bool)> {
+        self.inner.start_task(task_guid, cell_id).await
+    }
+    async fn cancel_task(&self, task_guid: &str) -> DbResult<(Task, Task, String)> {
+        self.inner.cancel_task(task_guid).await
+    }
+    async fn fail_task(&self, task_guid: &str, failure_reason: &str) -> DbResult<(Task, Task)> {
+        self.inner.fail_task(task_guid, failure_reason).await
+    }
+    async fn reject_task(
+        &self,
+        task_guid: &str,
+        rejection_reason: &str,
+        max_retries: i32,
+    ) -> DbResult<(Task, Task)> {
+        self.inner
+            .reject_task(task_guid, rejection_reason, max_retries)
+            .await
+    }
+    async fn complete_task(
+        &self,
+        task_guid: &str,
+        cell_id: &str,
+        failed: bool,
+        failure_reason: &str,
+        result: &str,
+    ) -> DbResult<(Task, Task)> {
+        self.inner
+            .complete_task(task_guid, cell_id, failed, failure_reason, result)
+            .await
+    }
+    async fn resolving_task(&self, task_guid: &str) -> DbResult<(Task, Task)> {
+        self.inner.resolving_task(task_guid).await
+    }
+    async fn delete_task(&self, task_guid: &str) -> DbResult<Task> {
+        self.inner.delete_task(task_guid).await
+    }
+}
