@@ -10,7 +10,8 @@
 //! instance to cell B while every 50 ms poll finds at least 3 RUNNING
 //! copies answering; deleting the LRP and stopping the reps leaves no
 //! overlay mount, container cgroup, container namespace, container veth or
-//! iptables rule, and removing the test network leaves nothing of it.
+//! iptables rule, each rep having removed its parent cgroup on exit, and
+//! removing the test network leaves nothing of it.
 
 mod netns_support;
 
@@ -184,6 +185,18 @@ fn assert_no_container_leftovers(cell: &Cell) {
     );
 }
 
+/// A rep that exited with no container left removed its backend's parent
+/// cgroup `garden-TAG` from every hierarchy.
+fn assert_parents_released(cell: &Cell) {
+    assert_eq!(
+        leftovers::parent_cgroups(cell.tag),
+        Vec::<std::path::PathBuf>::new(),
+        "{}: the rep left its parent cgroups\n{}",
+        cell.cell_id,
+        cell.log()
+    );
+}
+
 fn assert_presence(cells: &[models::CellPresence], id: &str, net: CellNet) {
     let c = cells
         .iter()
@@ -333,6 +346,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
         assert!(answers(&http, l).await, "serving after evacuation: {l:?}");
     }
     assert_no_container_leftovers(&a);
+    assert_parents_released(&a);
 
     // Act 3: delete the LRP, stop cell B; nothing is left.
     let t3 = Instant::now();
@@ -349,22 +363,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     assert_eq!(leftovers::mounts_under(dir.path()), Vec::<String>::new());
     assert_eq!(leftovers::netns_named("dga-"), Vec::<String>::new());
     assert_eq!(leftovers::netns_named("dgb-"), Vec::<String>::new());
-    for cell in [&a, &b] {
-        // A backend keeps its parent cgroup (as Garden does on exit);
-        // with no container cgroups below, it can be removed.
-        assert_eq!(
-            leftovers::container_cgroups(cell.tag),
-            Vec::<std::path::PathBuf>::new()
-        );
-        for parent in leftovers::parent_cgroups(cell.tag) {
-            std::fs::remove_dir(&parent)
-                .unwrap_or_else(|e| panic!("removing {}: {e}", parent.display()));
-        }
-        assert_eq!(
-            leftovers::parent_cgroups(cell.tag),
-            Vec::<std::path::PathBuf>::new()
-        );
-    }
+    assert_parents_released(&b);
     control.stop().await;
     drop((a, b));
     drop(sweep);

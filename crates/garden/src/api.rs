@@ -165,6 +165,10 @@ pub trait Backend: Send + Sync {
     async fn stream_out(&self, handle: &str, src_path: &str) -> Result<Bytes, GardenError>;
     /// Total memory and disk the backend offers, and how many containers.
     async fn capacity(&self) -> Result<Capacity, GardenError>;
+    /// The cell is stopping: gives back what the backend made for its
+    /// containers as a whole (runc: its parent cgroups), if it has no
+    /// container left. Containers that are left keep all of it.
+    async fn release_parents(&self) {}
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

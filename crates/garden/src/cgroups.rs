@@ -120,6 +120,28 @@ impl Cgroup {
         }
     }
 
+    /// Removes this cgroup's own directories (not its children) where
+    /// nothing is in them: the kernel refuses (EBUSY) while a process or a
+    /// child cgroup is, and that one stays.
+    pub fn remove_if_empty(&self) {
+        for dir in self.dirs() {
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => tracing::debug!(dir = %dir.display(), "removed cgroup"),
+                // v1: cpu and cpuacct may be links to one hierarchy.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ResourceBusy | std::io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
+                    tracing::debug!(dir = %dir.display(), "cgroup in use; kept")
+                }
+                Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "removing cgroup"),
+            }
+        }
+    }
+
     /// Removes the cgroup directories the runtime did not (a container
     /// whose creation failed midway). Only empty cgroups can go, so this
     /// runs after every process is dead.

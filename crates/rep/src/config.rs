@@ -27,6 +27,10 @@
 //! mutual TLS as Diego's rep does (clients need a certificate signed by
 //! `ca_cert_file`); without them, plain HTTP. The BBS client uses the same
 //! files (or the deprecated `bbs_*` names).
+//!
+//! `container_tag` (not Diego's; default `"gdn"`, 1 to 4 characters) names the
+//! runc backend's cgroups (`garden-TAG`), netns, bridge and iptables chains:
+//! cells sharing a host need distinct tags.
 
 use anyhow::Context;
 use auctioneer::config::GoDuration;

@@ -66,4 +66,8 @@ pub trait ExecutorClient: Send + Sync {
     fn instance_log(&self, _guid: &str) -> Option<std::sync::Arc<executor::logs::InstanceLog>> {
         None
     }
+    /// The rep is stopping with its containers deleted: the container
+    /// backend gives back what it holds for containers as a whole (kept
+    /// while any container is left).
+    async fn release_backend(&self) {}
 }

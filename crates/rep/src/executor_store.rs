@@ -140,4 +140,8 @@ impl ExecutorClient for StoreClient {
     async fn healthy(&self) -> bool {
         self.store.backend().ping().await.is_ok()
     }
+
+    async fn release_backend(&self) {
+        self.store.backend().release_parents().await;
+    }
 }

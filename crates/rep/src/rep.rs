@@ -211,10 +211,12 @@ impl Rep {
         Ok(())
     }
 
-    /// Stops serving, deletes every container and releases the presence.
+    /// Stops serving, deletes every container, releases the backend's
+    /// parent cgroups (if no container is left) and the presence.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         evacuation::cleanup(&self.ctx).await;
+        self.ctx.executor.release_backend().await;
         if let Some(p) = self.presence.take() {
             p.stop().await;
         }

@@ -90,8 +90,16 @@ impl RuncBackend {
     /// container is destroyed): `diego dev` teardown and tests.
     pub async fn teardown_host(&self) {
         self.inner.net.teardown_host().await;
-        let parent = format!("/garden-{}", self.inner.cfg.tag);
-        Cgroup::new(self.inner.cgroup_version, parent).remove();
+        self.parent_cgroup().remove();
+    }
+
+    /// `garden-TAG`, above every container's cgroup (the runtime makes it
+    /// with the first container's).
+    pub fn parent_cgroup(&self) -> Cgroup {
+        Cgroup::new(
+            self.inner.cgroup_version,
+            format!("/garden-{}", self.inner.cfg.tag),
+        )
     }
 
     pub fn network(&self) -> &Network {

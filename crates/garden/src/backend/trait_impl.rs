@@ -165,4 +165,16 @@ impl Backend for RuncBackend {
             max_containers,
         })
     }
+
+    async fn release_parents(&self) {
+        // Under the state lock: a create reserves its handle under it
+        // before the runtime makes cgroups, so none is made in between.
+        let st = self.inner.state.lock().expect("state lock");
+        let left = st.containers.len() + st.busy.len();
+        if left > 0 {
+            tracing::info!(containers = left, "containers left; keeping parent cgroups");
+            return;
+        }
+        self.parent_cgroup().remove_if_empty();
+    }
 }

@@ -679,21 +679,18 @@ fn check_drift(
         }
     }
     // Instances that reported no metric tags are left alone (Diego's nil map).
-    match &row.metric_tags {
-        Some(actual) if !actual.is_empty() => {
-            if !metric_tags_match(actual, desired_tags, row.index, &row.instance_guid) {
-                result.keys_with_metric_tag_changes.push(KeyWithMetricTags {
-                    key: row.key(),
-                    instance_key,
-                    desired_metric_tags: resolve_metric_tags(
-                        desired_tags,
-                        row.index,
-                        &row.instance_guid,
-                    ),
-                });
-            }
+    if let Some(actual) = row.metric_tags.as_ref().filter(|t| !t.is_empty()) {
+        if !metric_tags_match(actual, desired_tags, row.index, &row.instance_guid) {
+            result.keys_with_metric_tag_changes.push(KeyWithMetricTags {
+                key: row.key(),
+                instance_key,
+                desired_metric_tags: resolve_metric_tags(
+                    desired_tags,
+                    row.index,
+                    &row.instance_guid,
+                ),
+            });
         }
-        _ => {}
     }
 }
 
