@@ -83,6 +83,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         process_guid: &str,
     ) -> DbResult<DesiredLrpSchedulingInfo>;
+    /// The scheduling infos already encoded as the repeated field of a
+    /// DesiredLRPSchedulingInfosResponse, when the store keeps them encoded
+    /// (the LRP cache); None: use `desired_lrp_scheduling_infos`.
+    async fn encoded_scheduling_infos(
+        &self,
+        _filter: &DesiredLrpFilter,
+    ) -> DbResult<Option<Vec<u8>>> {
+        Ok(None)
+    }
     /// Desired LRPs with only routing fields set (process_guid, domain,
     /// log_guid, instances, routes, modification_tag, metric_tags).
     async fn desired_lrp_routing_infos(
@@ -195,6 +204,9 @@ pub trait Store: Send + Sync + 'static {
     /// The writes of an LRP convergence pass alone: prunes expired domains
     /// and the EVACUATING rows of absent cells; returns the removed rows.
     async fn prune_for_lrp_convergence(&self, cells: &CellSet, now_ns: i64) -> Vec<ActualLrp>;
+    /// Drops the store's own read caches for good (the LRP cache in front
+    /// of it holds the same data).
+    fn turn_off_read_caches(&self) {}
     /// One task convergence pass (Diego's `ConvergeTasks`): fails expired
     /// PENDING tasks and RUNNING tasks on absent cells, demotes stuck
     /// RESOLVING tasks, deletes expired COMPLETED tasks; reports which

@@ -70,16 +70,25 @@ pub async fn desired_lrp_by_process_guid_r2(State(app): State<Arc<App>>, body: B
 }
 
 pub async fn scheduling_infos(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer(body, |app, req: DesiredLrPsRequest| async move {
-        Ok(DesiredLrpSchedulingInfosResponse {
-            desired_lrp_scheduling_infos: app
-                .store
-                .desired_lrp_scheduling_infos(&filter(&req))
-                .await?,
+    // nsync's bulk read: from the LRP cache's encoded records when there is one.
+    let req: DesiredLrPsRequest = match app.parse(body).await {
+        Ok(r) => r,
+        Err(e) => return app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
+    };
+    match app.store.encoded_scheduling_infos(&filter(&req)).await {
+        Ok(Some(bytes)) => return super::proto_bytes(bytes),
+        Ok(None) => {}
+        Err(e) => return app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
+    }
+    let r = app
+        .store
+        .desired_lrp_scheduling_infos(&filter(&req))
+        .await
+        .map(|infos| DesiredLrpSchedulingInfosResponse {
+            desired_lrp_scheduling_infos: infos,
             ..Default::default()
-        })
-    })
-    .await
+        });
+    app.reply(r)
 }
 
 pub async fn scheduling_info_by_process_guid(State(app): State<Arc<App>>, body: Body) -> Response {

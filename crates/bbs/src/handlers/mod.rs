@@ -159,7 +159,11 @@ pub(crate) fn decode<R: Message + Default + Validate>(bytes: &[u8]) -> Result<R,
 
 /// A 200 response carrying a protobuf message (empty messages: zero bytes).
 pub(crate) fn proto<M: Message>(m: &M) -> Response {
-    let bytes = m.encode_to_vec();
+    proto_bytes(m.encode_to_vec())
+}
+
+/// A 200 response carrying an encoded protobuf message.
+pub(crate) fn proto_bytes(bytes: Vec<u8>) -> Response {
     let len = bytes.len();
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::OK;

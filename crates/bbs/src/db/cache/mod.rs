@@ -26,7 +26,7 @@ use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpKey, DesiredLrp, DesiredLrpSchedulingInfo,
     DesiredLrpUpdate, Task, TaskDefinition,
 };
-use state::{actual_key, CacheState, DesiredEntry};
+use state::{actual_key, convergence_input, encode_scheduling_infos, CacheState, DesiredEntry};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,7 +116,7 @@ impl CachedStore {
             Ok((infos, routing, actuals)) => {
                 let mut s = self.write();
                 match (infos.into_iter().next(), routing.into_iter().next()) {
-                    (Some(i), Some(r)) => s.put_desired(DesiredEntry::new(i, r)),
+                    (Some(i), Some(r)) => s.put_desired(DesiredEntry::new(&i, r)),
                     _ => s.remove_desired(guid),
                 }
                 s.replace_actuals_of(guid, actuals);
@@ -129,7 +129,7 @@ impl CachedStore {
     pub async fn differences(&self) -> DbResult<Vec<String>> {
         let mut out = Vec::new();
         let db = self.inner.actual_lrps(&ActualLrpFilter::default()).await?;
-        let cached = self.read().actuals(&ActualLrpFilter::default());
+        let cached = owned(self.read().actuals(&ActualLrpFilter::default()));
         if db != cached {
             out.push(format!(
                 "actual LRPs differ: database {} rows, cache {} rows",
@@ -138,10 +138,14 @@ impl CachedStore {
             ));
         }
         let f = DesiredLrpFilter::default();
-        if self.inner.desired_lrp_scheduling_infos(&f).await? != self.read().scheduling_infos(&f) {
+        if self.inner.desired_lrp_scheduling_infos(&f).await?
+            != self.desired_lrp_scheduling_infos(&f).await?
+        {
             out.push("scheduling infos differ".into());
         }
-        if self.inner.desired_lrp_routing_infos(&f).await? != self.read().routing_infos(&f) {
+        if self.inner.desired_lrp_routing_infos(&f).await?
+            != self.desired_lrp_routing_infos(&f).await?
+        {
             out.push("routing infos differ".into());
         }
         Ok(out)
@@ -150,6 +154,7 @@ impl CachedStore {
 
 async fn read_all(inner: &dyn Store) -> DbResult<CacheState> {
     let t = Instant::now();
+    inner.turn_off_read_caches();
     let mut state = CacheState::default();
     let infos = inner
         .desired_lrp_scheduling_infos(&DesiredLrpFilter::default())
@@ -168,7 +173,7 @@ async fn read_all(inner: &dyn Store) -> DbResult<CacheState> {
             .map(|k| k.process_guid.clone())
             .unwrap_or_default();
         if let Some(r) = routing.remove(&guid) {
-            state.put_desired(DesiredEntry::new(info, r));
+            state.put_desired(DesiredEntry::new(&info, r));
         }
     }
     for lrp in inner.actual_lrps(&ActualLrpFilter::default()).await? {
@@ -182,6 +187,11 @@ async fn read_all(inner: &dyn Store) -> DbResult<CacheState> {
         "lrp cache loaded"
     );
     Ok(state)
+}
+
+/// Copies shared records (outside the cache's lock).
+fn owned(v: Vec<Arc<ActualLrp>>) -> Vec<ActualLrp> {
+    v.iter().map(|l| (**l).clone()).collect()
 }
 
 fn guid_of_key(k: &ActualLrpKey) -> &str {
@@ -210,15 +220,27 @@ impl Store for CachedStore {
         if !self.live() {
             return self.inner.desired_lrp_scheduling_infos(filter).await;
         }
-        Ok(self.read().scheduling_infos(filter))
+        let entries = self.read().desired(&filter.domain, &filter.process_guids);
+        Ok(entries.iter().map(|e| e.info()).collect())
+    }
+    async fn encoded_scheduling_infos(
+        &self,
+        filter: &DesiredLrpFilter,
+    ) -> DbResult<Option<Vec<u8>>> {
+        if !self.live() {
+            return Ok(None);
+        }
+        let entries = self.read().desired(&filter.domain, &filter.process_guids);
+        Ok(Some(encode_scheduling_infos(&entries)))
     }
     async fn desired_lrp_scheduling_info_by_process_guid(
         &self,
         process_guid: &str,
     ) -> DbResult<DesiredLrpSchedulingInfo> {
         if self.live() {
-            if let Some(i) = self.read().scheduling_info(process_guid) {
-                return Ok(i);
+            let entry = self.read().desired_one(process_guid);
+            if let Some(e) = entry {
+                return Ok(e.info());
             }
         }
         // Not found: the store's own error.
@@ -233,7 +255,9 @@ impl Store for CachedStore {
         if !self.live() {
             return self.inner.desired_lrp_routing_infos(filter).await;
         }
-        Ok(self.read().routing_infos(filter))
+        // Diego filters routing infos by process guids only.
+        let entries = self.read().desired("", &filter.process_guids);
+        Ok(entries.iter().map(|e| e.routing()).collect())
     }
     async fn desire_lrp(&self, lrp: &DesiredLrp) -> DbResult<DesiredLrp> {
         let _g = self.stripe(&lrp.process_guid).await;
@@ -262,7 +286,8 @@ impl Store for CachedStore {
         if !self.live() {
             return self.inner.actual_lrps(filter).await;
         }
-        Ok(self.read().actuals(filter))
+        let shared = self.read().actuals(filter);
+        Ok(owned(shared))
     }
     async fn actual_lrps_by_process_guids(
         &self,
@@ -271,7 +296,8 @@ impl Store for CachedStore {
         if !self.live() {
             return self.inner.actual_lrps_by_process_guids(process_guids).await;
         }
-        Ok(self.read().actuals_of(process_guids))
+        let shared = self.read().actuals_of(process_guids);
+        Ok(owned(shared))
     }
     async fn create_unclaimed_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp> {
         let _g = self.stripe(guid_of_key(key)).await;
@@ -427,6 +453,10 @@ impl Store for CachedStore {
         Ok(out)
     }
 
+    fn turn_off_read_caches(&self) {
+        self.inner.turn_off_read_caches();
+    }
+
     async fn prune_for_lrp_convergence(&self, cells: &CellSet, now_ns: i64) -> Vec<ActualLrp> {
         let removed = self.inner.prune_for_lrp_convergence(cells, now_ns).await;
         for lrp in &removed {
@@ -454,22 +484,34 @@ impl Store for CachedStore {
                 return result;
             }
         };
-        let (desired, rows) = self.read().convergence_input();
+        let snapshot = self.read().snapshot();
         let read = t.elapsed();
-        // Expired domains were just pruned: the known domains are the fresh ones.
-        let lists = apply_rules(&fresh, &desired, &rows, cells, &fresh, now_ns, &mut result);
-        drop((desired, rows));
+        // CPU work over every record: off the async workers.
+        let cells = cells.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            let (desired, rows) = convergence_input(&snapshot.0, &snapshot.1);
+            drop(snapshot);
+            // Expired domains were just pruned: the known domains are the fresh ones.
+            let lists = apply_rules(&fresh, &desired, &rows, &cells, &fresh, now_ns, &mut result);
+            (result, lists)
+        });
+        let (mut result, lists) = match work.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "lrp convergence: the rules failed");
+                return ConvergenceResult::default();
+            }
+        };
         let with_infos = {
             let s = self.read();
             lists.map(|keys| {
                 keys.into_iter()
                     .filter_map(|key| {
-                        s.scheduling_info(&key.process_guid).map(|scheduling_info| {
-                            KeyWithSchedulingInfo {
+                        s.desired_one(&key.process_guid)
+                            .map(|e| KeyWithSchedulingInfo {
                                 key,
-                                scheduling_info,
-                            }
-                        })
+                                scheduling_info: e.info(),
+                            })
                     })
                     .collect::<Vec<_>>()
             })

@@ -1,13 +1,17 @@
 //! What the LRP cache holds: every actual LRP (by key, and by cell), and
-//! per desired LRP its scheduling info, routing info and convergence drift
-//! data. Lists come out in the store's order (process guid, index,
-//! presence), with the store's filter semantics.
+//! per desired LRP its scheduling info (encoded), metric tags and
+//! convergence drift data. Records are shared (`Arc`): readers take them
+//! under the lock and copy or encode them after releasing it. Lists come
+//! out in the store's order (process guid, index, presence) with the
+//! store's filter semantics.
 
 use crate::db::sql::lrp_convergence::{ConvergenceDesired, ConvergenceRow, DesiredDrift};
-use crate::db::{ActualLrpFilter, DesiredLrpFilter};
+use crate::db::ActualLrpFilter;
+use bytes::Bytes;
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::RUNNING;
-use models::{ActualLrp, DesiredLrp, DesiredLrpSchedulingInfo};
+use models::{ActualLrp, DesiredLrp, DesiredLrpSchedulingInfo, MetricTagValue};
+use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -29,42 +33,65 @@ fn cell_of(lrp: &ActualLrp) -> &str {
         .map_or("", |k| k.cell_id.as_str())
 }
 
+/// A desired LRP as the cache keeps it: its scheduling info encoded (what
+/// nsync's bulk read sends as is, and far smaller than the decoded record)
+/// and the few fields read often.
 pub(crate) struct DesiredEntry {
-    pub info: DesiredLrpSchedulingInfo,
-    pub routing: DesiredLrp,
+    pub encoded_info: Bytes,
+    pub process_guid: String,
+    pub domain: String,
+    pub instances: i32,
+    pub metric_tags: BTreeMap<String, MetricTagValue>,
     pub drift: Arc<DesiredDrift>,
 }
 
 impl DesiredEntry {
-    pub fn new(info: DesiredLrpSchedulingInfo, routing: DesiredLrp) -> DesiredEntry {
-        let guid = routing.process_guid.clone();
+    /// From a scheduling info and the routing info of the same LRP.
+    pub fn new(info: &DesiredLrpSchedulingInfo, routing: DesiredLrp) -> DesiredEntry {
         let drift = Arc::new(DesiredDrift::from_parts(
-            &guid,
-            &routing.routes.clone().unwrap_or_default(),
+            &routing.process_guid,
+            routing.routes.as_ref().unwrap_or(&Default::default()),
             Some(routing.metric_tags.clone()),
         ));
         DesiredEntry {
-            info,
-            routing,
+            encoded_info: Bytes::from(info.encode_to_vec()),
+            process_guid: routing.process_guid,
+            domain: routing.domain,
+            instances: info.instances,
+            metric_tags: routing.metric_tags,
             drift,
         }
     }
 
-    fn domain(&self) -> &str {
-        self.info
-            .desired_lrp_key
-            .as_ref()
-            .map_or("", |k| k.domain.as_str())
+    pub fn info(&self) -> DesiredLrpSchedulingInfo {
+        DesiredLrpSchedulingInfo::decode(self.encoded_info.as_ref())
+            .expect("the cache decodes what it encoded")
+    }
+
+    /// The routing info: the fields the store's routing info read has.
+    pub fn routing(&self) -> DesiredLrp {
+        let info = self.info();
+        let key = info.desired_lrp_key.unwrap_or_default();
+        DesiredLrp {
+            process_guid: key.process_guid,
+            domain: key.domain,
+            log_guid: key.log_guid,
+            instances: info.instances,
+            routes: Some(info.routes.unwrap_or_default()),
+            modification_tag: info.modification_tag,
+            metric_tags: self.metric_tags.clone(),
+            ..Default::default()
+        }
     }
 }
 
 #[derive(Default)]
 pub(crate) struct CacheState {
-    actuals: BTreeMap<ActualKey, ActualLrp>,
+    actuals: BTreeMap<ActualKey, Arc<ActualLrp>>,
     /// Keys of the rows placed on each cell (rows without a cell are not
     /// indexed).
     by_cell: HashMap<String, BTreeSet<ActualKey>>,
-    desired: BTreeMap<String, DesiredEntry>,
+    desired: BTreeMap<String, Arc<DesiredEntry>>,
 }
 
 impl CacheState {
@@ -74,13 +101,14 @@ impl CacheState {
         if let Some(old) = self.actuals.get(&key) {
             let old_cell = cell_of(old);
             if old_cell != cell {
-                self.unindex(old_cell.to_string(), &key);
+                let old_cell = old_cell.to_string();
+                self.unindex(old_cell, &key);
             }
         }
         if !cell.is_empty() {
             self.by_cell.entry(cell).or_default().insert(key.clone());
         }
-        self.actuals.insert(key, lrp);
+        self.actuals.insert(key, Arc::new(lrp));
     }
 
     fn unindex(&mut self, cell: String, key: &ActualKey) {
@@ -124,7 +152,7 @@ impl CacheState {
     fn range_of<'a>(
         &'a self,
         guid: &str,
-    ) -> impl Iterator<Item = (&'a ActualKey, &'a ActualLrp)> + 'a {
+    ) -> impl Iterator<Item = (&'a ActualKey, &'a Arc<ActualLrp>)> + 'a {
         let from = (guid.to_string(), i32::MIN, i32::MIN);
         let guid = guid.to_string();
         self.actuals
@@ -132,7 +160,8 @@ impl CacheState {
             .take_while(move |(k, _)| k.0 == guid)
     }
 
-    pub fn actuals(&self, f: &ActualLrpFilter) -> Vec<ActualLrp> {
+    /// The rows matching the filter.
+    pub fn actuals(&self, f: &ActualLrpFilter) -> Vec<Arc<ActualLrp>> {
         let keep = |l: &ActualLrp| {
             let k = l.actual_lrp_key.as_ref();
             (f.domain.is_empty() || k.is_some_and(|k| k.domain == f.domain))
@@ -163,7 +192,7 @@ impl CacheState {
     }
 
     /// The store's by_process_guids: every row when `guids` is empty.
-    pub fn actuals_of(&self, guids: &[String]) -> Vec<ActualLrp> {
+    pub fn actuals_of(&self, guids: &[String]) -> Vec<Arc<ActualLrp>> {
         if guids.is_empty() {
             return self.actuals.values().cloned().collect();
         }
@@ -176,98 +205,104 @@ impl CacheState {
 
     pub fn put_desired(&mut self, entry: DesiredEntry) {
         self.desired
-            .insert(entry.routing.process_guid.clone(), entry);
+            .insert(entry.process_guid.clone(), Arc::new(entry));
     }
 
     pub fn remove_desired(&mut self, guid: &str) {
         self.desired.remove(guid);
     }
 
-    fn desired_matching<'a>(
-        &'a self,
-        domain: &'a str,
-        guids: &[String],
-    ) -> Box<dyn Iterator<Item = &'a DesiredEntry> + 'a> {
-        let by_domain = move |e: &&DesiredEntry| domain.is_empty() || e.domain() == domain;
+    /// The desired LRPs of `domain` (any when empty) among `guids` (all
+    /// when empty), by process guid.
+    pub fn desired(&self, domain: &str, guids: &[String]) -> Vec<Arc<DesiredEntry>> {
+        let by_domain = |e: &&Arc<DesiredEntry>| domain.is_empty() || e.domain == domain;
         if guids.is_empty() {
-            return Box::new(self.desired.values().filter(by_domain));
+            return self.desired.values().filter(by_domain).cloned().collect();
         }
-        let sorted: BTreeSet<String> = guids.iter().cloned().collect();
-        Box::new(
-            sorted
-                .into_iter()
-                .filter_map(|g| self.desired.get(&g))
-                .filter(by_domain),
+        let sorted: BTreeSet<&str> = guids.iter().map(String::as_str).collect();
+        sorted
+            .into_iter()
+            .filter_map(|g| self.desired.get(g))
+            .filter(by_domain)
+            .cloned()
+            .collect()
+    }
+
+    pub fn desired_one(&self, guid: &str) -> Option<Arc<DesiredEntry>> {
+        self.desired.get(guid).cloned()
+    }
+
+    /// Everything, shared (for a convergence pass).
+    pub fn snapshot(&self) -> (Vec<Arc<DesiredEntry>>, Vec<Arc<ActualLrp>>) {
+        (
+            self.desired.values().cloned().collect(),
+            self.actuals.values().cloned().collect(),
         )
-    }
-
-    pub fn scheduling_infos(&self, f: &DesiredLrpFilter) -> Vec<DesiredLrpSchedulingInfo> {
-        self.desired_matching(&f.domain, &f.process_guids)
-            .map(|e| e.info.clone())
-            .collect()
-    }
-
-    pub fn scheduling_info(&self, guid: &str) -> Option<DesiredLrpSchedulingInfo> {
-        self.desired.get(guid).map(|e| e.info.clone())
-    }
-
-    /// Routing infos are filtered by process guids only (as Diego's).
-    pub fn routing_infos(&self, f: &DesiredLrpFilter) -> Vec<DesiredLrp> {
-        self.desired_matching("", &f.process_guids)
-            .map(|e| e.routing.clone())
-            .collect()
-    }
-
-    /// What the convergence rules read, as the SQL store would read it.
-    pub fn convergence_input(&self) -> (Vec<ConvergenceDesired>, Vec<ConvergenceRow>) {
-        let desired = self
-            .desired
-            .values()
-            .map(|e| ConvergenceDesired {
-                process_guid: e.routing.process_guid.clone(),
-                domain: e.domain().to_string(),
-                instances: e.info.instances,
-                drift: e.drift.clone(),
-            })
-            .collect();
-        let ordinary = Presence::Ordinary as i32;
-        let rows = self
-            .actuals
-            .iter()
-            .map(|((guid, index, presence), l)| {
-                let drift = l.state == RUNNING && *presence == ordinary;
-                let instance = l.actual_lrp_instance_key.clone().unwrap_or_default();
-                ConvergenceRow {
-                    process_guid: guid.clone(),
-                    index: *index,
-                    presence: *presence,
-                    domain: l
-                        .actual_lrp_key
-                        .as_ref()
-                        .map(|k| k.domain.clone())
-                        .unwrap_or_default(),
-                    state: l.state.clone(),
-                    instance_guid: instance.instance_guid,
-                    cell_id: instance.cell_id,
-                    since: l.since,
-                    crash_count: l.crash_count,
-                    internal_routes: Some(if drift {
-                        l.actual_lrp_internal_routes.clone()
-                    } else {
-                        Vec::new()
-                    }),
-                    metric_tags: Some(if drift {
-                        l.metric_tags.clone()
-                    } else {
-                        BTreeMap::new()
-                    }),
-                }
-            })
-            .collect();
-        (desired, rows)
     }
 
     pub fn len(&self) -> (usize, usize) {
         (self.actuals.len(), self.desired.len())
     }
+}
+
+/// The convergence rules' input from a snapshot, as the SQL store reads it
+/// (rows in key order).
+pub(crate) fn convergence_input(
+    desired: &[Arc<DesiredEntry>],
+    actuals: &[Arc<ActualLrp>],
+) -> (Vec<ConvergenceDesired>, Vec<ConvergenceRow>) {
+    let desired = desired
+        .iter()
+        .map(|e| ConvergenceDesired {
+            process_guid: e.process_guid.clone(),
+            domain: e.domain.clone(),
+            instances: e.instances,
+            drift: e.drift.clone(),
+        })
+        .collect();
+    let ordinary = Presence::Ordinary as i32;
+    let rows = actuals
+        .iter()
+        .map(|l| {
+            let drift = l.state == RUNNING && l.presence == ordinary;
+            let key = l.actual_lrp_key.clone().unwrap_or_default();
+            let instance = l.actual_lrp_instance_key.clone().unwrap_or_default();
+            ConvergenceRow {
+                process_guid: key.process_guid,
+                index: key.index,
+                presence: l.presence,
+                domain: key.domain,
+                state: l.state.clone(),
+                instance_guid: instance.instance_guid,
+                cell_id: instance.cell_id,
+                since: l.since,
+                crash_count: l.crash_count,
+                internal_routes: Some(if drift {
+                    l.actual_lrp_internal_routes.clone()
+                } else {
+                    Vec::new()
+                }),
+                metric_tags: Some(if drift {
+                    l.metric_tags.clone()
+                } else {
+                    BTreeMap::new()
+                }),
+            }
+        })
+        .collect();
+    (desired, rows)
+}
+
+/// Appends `entries`' encoded scheduling infos as field 2 of a
+/// DesiredLRPSchedulingInfosResponse (the repeated infos; no error field).
+pub(crate) fn encode_scheduling_infos(entries: &[Arc<DesiredEntry>]) -> Vec<u8> {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    let size: usize = entries.iter().map(|e| e.encoded_info.len() + 6).sum();
+    let mut out = Vec::with_capacity(size);
+    for e in entries {
+        encode_key(2, WireType::LengthDelimited, &mut out);
+        encode_varint(e.encoded_info.len() as u64, &mut out);
+        out.extend_from_slice(&e.encoded_info);
+    }
+    out
 }

@@ -521,6 +521,11 @@ impl Store for SqlStore {
         ))
     }
 
+    fn turn_off_read_caches(&self) {
+        self.cx.scheduling_cache.0.turn_off();
+        self.cx.drift_cache.turn_off();
+    }
+
     async fn prune_for_lrp_convergence(&self, cells: &CellSet, now_ns: i64) -> Vec<ActualLrp> {
         match write_tx!(self, |cx, conn| lrp_convergence::prune_domains(
             cx, conn, now_ns

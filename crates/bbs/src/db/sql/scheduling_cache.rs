@@ -9,6 +9,7 @@
 
 use models::DesiredLrpSchedulingInfo;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 struct Entry<T> {
@@ -20,12 +21,15 @@ struct Entry<T> {
 /// Values per process guid, valid for one modification tag.
 pub(crate) struct TagCache<T> {
     map: Mutex<HashMap<String, Entry<T>>>,
+    /// Off when the LRP cache fronts the store (it would hold the same).
+    off: AtomicBool,
 }
 
 impl<T> Default for TagCache<T> {
     fn default() -> Self {
         TagCache {
             map: Mutex::new(HashMap::new()),
+            off: AtomicBool::new(false),
         }
     }
 }
@@ -39,12 +43,21 @@ impl<T: Clone> TagCache<T> {
     }
 
     pub fn put(&self, guid: &str, epoch: &str, index: u32, value: T) {
+        if self.off.load(Ordering::Relaxed) {
+            return;
+        }
         let entry = Entry {
             epoch: epoch.to_string(),
             index,
             value,
         };
         self.map.lock().unwrap().insert(guid.to_string(), entry);
+    }
+
+    /// Empties the cache and keeps it empty.
+    pub fn turn_off(&self) {
+        self.off.store(true, Ordering::Relaxed);
+        self.map.lock().unwrap().clear();
     }
 
     /// Forgets every desired LRP not in `live` (after a full listing).
