@@ -13,6 +13,9 @@ mod bbs_load;
 mod convergence;
 mod report;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]

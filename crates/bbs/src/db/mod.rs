@@ -92,6 +92,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> DbResult<Option<Vec<u8>>> {
         Ok(None)
     }
+    /// Every desired LRP's scheduling info with its metric tags (what the
+    /// LRP cache loads; with the scheduling info they make the routing info).
+    async fn desired_lrp_scheduling_infos_and_tags(
+        &self,
+    ) -> DbResult<
+        Vec<(
+            DesiredLrpSchedulingInfo,
+            BTreeMap<String, models::MetricTagValue>,
+        )>,
+    > {
+        let all = DesiredLrpFilter::default();
+        let mut tags: std::collections::HashMap<String, BTreeMap<String, models::MetricTagValue>> =
+            self.desired_lrp_routing_infos(&all)
+                .await?
+                .into_iter()
+                .map(|r| (r.process_guid, r.metric_tags))
+                .collect();
+        Ok(self
+            .desired_lrp_scheduling_infos(&all)
+            .await?
+            .into_iter()
+            .filter_map(|i| {
+                let guid = i.desired_lrp_key.as_ref()?.process_guid.clone();
+                Some((i, tags.remove(&guid)?))
+            })
+            .collect())
+    }
     /// Desired LRPs with only routing fields set (process_guid, domain,
     /// log_guid, instances, routes, modification_tag, metric_tags).
     async fn desired_lrp_routing_infos(

@@ -27,7 +27,7 @@ use models::{
     DesiredLrpUpdate, Task, TaskDefinition,
 };
 use state::{actual_key, convergence_input, encode_scheduling_infos, CacheState, DesiredEntry};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -116,7 +116,7 @@ impl CachedStore {
             Ok((infos, routing, actuals)) => {
                 let mut s = self.write();
                 match (infos.into_iter().next(), routing.into_iter().next()) {
-                    (Some(i), Some(r)) => s.put_desired(DesiredEntry::new(&i, r)),
+                    (Some(i), Some(r)) => s.put_desired(DesiredEntry::new(&i, r.metric_tags)),
                     _ => s.remove_desired(guid),
                 }
                 s.replace_actuals_of(guid, actuals);
@@ -156,33 +156,24 @@ async fn read_all(inner: &dyn Store) -> DbResult<CacheState> {
     let t = Instant::now();
     inner.turn_off_read_caches();
     let mut state = CacheState::default();
-    let infos = inner
-        .desired_lrp_scheduling_infos(&DesiredLrpFilter::default())
-        .await?;
-    let routing = inner
-        .desired_lrp_routing_infos(&DesiredLrpFilter::default())
-        .await?;
-    let mut routing: HashMap<String, DesiredLrp> = routing
-        .into_iter()
-        .map(|r| (r.process_guid.clone(), r))
-        .collect();
-    for info in infos {
-        let guid = info
-            .desired_lrp_key
-            .as_ref()
-            .map(|k| k.process_guid.clone())
-            .unwrap_or_default();
-        if let Some(r) = routing.remove(&guid) {
-            state.put_desired(DesiredEntry::new(&info, r));
-        }
+    let desired = inner.desired_lrp_scheduling_infos_and_tags().await?;
+    let read_desired = t.elapsed();
+    for (info, tags) in desired {
+        state.put_desired(DesiredEntry::new(&info, tags));
     }
-    for lrp in inner.actual_lrps(&ActualLrpFilter::default()).await? {
+    let built_desired = t.elapsed();
+    let lrps = inner.actual_lrps(&ActualLrpFilter::default()).await?;
+    let read_actual = t.elapsed();
+    for lrp in lrps {
         state.put_actual(lrp);
     }
     let (actuals, desired) = state.len();
     tracing::info!(
         actual_lrps = actuals,
         desired_lrps = desired,
+        read_desired_ms = read_desired.as_millis() as u64,
+        built_desired_ms = built_desired.as_millis() as u64,
+        read_actual_ms = read_actual.as_millis() as u64,
         millis = t.elapsed().as_millis() as u64,
         "lrp cache loaded"
     );
@@ -490,7 +481,6 @@ impl Store for CachedStore {
         let cells = cells.clone();
         let work = tokio::task::spawn_blocking(move || {
             let (desired, rows) = convergence_input(&snapshot.0, &snapshot.1);
-            drop(snapshot);
             // Expired domains were just pruned: the known domains are the fresh ones.
             let lists = apply_rules(&fresh, &desired, &rows, &cells, &fresh, now_ns, &mut result);
             (result, lists)

@@ -46,19 +46,23 @@ pub(crate) struct DesiredEntry {
 }
 
 impl DesiredEntry {
-    /// From a scheduling info and the routing info of the same LRP.
-    pub fn new(info: &DesiredLrpSchedulingInfo, routing: DesiredLrp) -> DesiredEntry {
+    /// From a scheduling info and the desired LRP's metric tags.
+    pub fn new(
+        info: &DesiredLrpSchedulingInfo,
+        metric_tags: BTreeMap<String, MetricTagValue>,
+    ) -> DesiredEntry {
+        let key = info.desired_lrp_key.clone().unwrap_or_default();
         let drift = Arc::new(DesiredDrift::from_parts(
-            &routing.process_guid,
-            routing.routes.as_ref().unwrap_or(&Default::default()),
-            Some(routing.metric_tags.clone()),
+            &key.process_guid,
+            info.routes.as_ref().unwrap_or(&Default::default()),
+            Some(metric_tags.clone()),
         ));
         DesiredEntry {
             encoded_info: Bytes::from(info.encode_to_vec()),
-            process_guid: routing.process_guid,
-            domain: routing.domain,
+            process_guid: key.process_guid,
+            domain: key.domain,
             instances: info.instances,
-            metric_tags: routing.metric_tags,
+            metric_tags,
             drift,
         }
     }
@@ -245,19 +249,19 @@ impl CacheState {
     }
 }
 
-/// The convergence rules' input from a snapshot, as the SQL store reads it
-/// (rows in key order).
-pub(crate) fn convergence_input(
-    desired: &[Arc<DesiredEntry>],
-    actuals: &[Arc<ActualLrp>],
-) -> (Vec<ConvergenceDesired>, Vec<ConvergenceRow>) {
+/// The convergence rules' input, borrowed from a snapshot's records (rows
+/// in key order, as the SQL store reads them).
+pub(crate) fn convergence_input<'a>(
+    desired: &'a [Arc<DesiredEntry>],
+    actuals: &'a [Arc<ActualLrp>],
+) -> (Vec<ConvergenceDesired<'a>>, Vec<ConvergenceRow<'a>>) {
     let desired = desired
         .iter()
         .map(|e| ConvergenceDesired {
-            process_guid: e.process_guid.clone(),
-            domain: e.domain.clone(),
+            process_guid: &e.process_guid,
+            domain: &e.domain,
             instances: e.instances,
-            drift: e.drift.clone(),
+            drift: &e.drift,
         })
         .collect();
     let ordinary = Presence::Ordinary as i32;
@@ -265,28 +269,26 @@ pub(crate) fn convergence_input(
         .iter()
         .map(|l| {
             let drift = l.state == RUNNING && l.presence == ordinary;
-            let key = l.actual_lrp_key.clone().unwrap_or_default();
-            let instance = l.actual_lrp_instance_key.clone().unwrap_or_default();
+            let (process_guid, index, domain) = l
+                .actual_lrp_key
+                .as_ref()
+                .map_or(("", 0, ""), |k| (&*k.process_guid, k.index, &*k.domain));
+            let (instance_guid, cell_id) = l
+                .actual_lrp_instance_key
+                .as_ref()
+                .map_or(("", ""), |k| (&*k.instance_guid, &*k.cell_id));
             ConvergenceRow {
-                process_guid: key.process_guid,
-                index: key.index,
+                process_guid,
+                index,
                 presence: l.presence,
-                domain: key.domain,
-                state: l.state.clone(),
-                instance_guid: instance.instance_guid,
-                cell_id: instance.cell_id,
+                domain,
+                state: &l.state,
+                instance_guid,
+                cell_id,
                 since: l.since,
                 crash_count: l.crash_count,
-                internal_routes: Some(if drift {
-                    l.actual_lrp_internal_routes.clone()
-                } else {
-                    Vec::new()
-                }),
-                metric_tags: Some(if drift {
-                    l.metric_tags.clone()
-                } else {
-                    BTreeMap::new()
-                }),
+                internal_routes: drift.then_some(&l.actual_lrp_internal_routes[..]),
+                metric_tags: drift.then_some(&l.metric_tags),
             }
         })
         .collect();

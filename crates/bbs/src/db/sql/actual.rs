@@ -69,16 +69,21 @@ fn decode_row(cx: &Ctx, row: &AnyRow) -> DbResult<ActualLrp> {
 }
 
 /// Decodes rows, skipping (and logging) any that cannot be decoded.
-fn decode_rows(cx: &Ctx, rows: &[AnyRow]) -> Vec<ActualLrp> {
-    rows.iter()
-        .filter_map(|r| match decode_row(cx, r) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                tracing::warn!(error = %e, "skipping undecodable actual LRP row");
-                None
-            }
-        })
-        .collect()
+/// Decodes rows as they arrive (a whole-table read never holds every raw
+/// row at once), skipping undecodable ones.
+async fn decode_stream<'a>(
+    cx: &Ctx,
+    mut rows: futures::stream::BoxStream<'a, Result<AnyRow, sqlx::Error>>,
+    out: &mut Vec<ActualLrp>,
+) -> DbResult<()> {
+    use futures::TryStreamExt;
+    while let Some(r) = rows.try_next().await.map_err(|e| cx.err(e))? {
+        match decode_row(cx, &r) {
+            Ok(l) => out.push(l),
+            Err(e) => tracing::warn!(error = %e, "skipping undecodable actual LRP row"),
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn list(
@@ -108,11 +113,14 @@ pub(crate) async fn list(
         "SELECT {COLUMNS} FROM actual_lrps{}{ORDER}",
         where_clause(&wheres)
     ));
-    let rows = bind_all(sqlx::query(&sql), &args)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
-    Ok(decode_rows(cx, &rows))
+    let mut out = Vec::new();
+    decode_stream(
+        cx,
+        bind_all(sqlx::query(&sql), &args).fetch(&mut *conn),
+        &mut out,
+    )
+    .await?;
+    Ok(out)
 }
 
 pub(crate) async fn by_process_guids(
@@ -133,11 +141,12 @@ pub(crate) async fn by_process_guids(
             in_list("process_guid", chunk.len())
         ));
         let args: Vec<Arg> = chunk.iter().cloned().map(Arg::Str).collect();
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| cx.err(e))?;
-        out.extend(decode_rows(cx, &rows));
+        decode_stream(
+            cx,
+            bind_all(sqlx::query(&sql), &args).fetch(&mut *conn),
+            &mut out,
+        )
+        .await?;
     }
     Ok(out)
 }

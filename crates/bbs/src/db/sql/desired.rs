@@ -9,6 +9,7 @@ use super::codec::{
 };
 use super::Ctx;
 use crate::db::{DbResult, DesiredLrpFilter};
+use futures::TryStreamExt;
 use models::{
     BbsError, DesiredLrp, DesiredLrpKey, DesiredLrpResource, DesiredLrpRunInfo,
     DesiredLrpSchedulingInfo, DesiredLrpUpdate, ModificationTag, ProtoRoutes, VolumePlacement,
@@ -51,6 +52,33 @@ fn decode_scheduling(cx: &Ctx, row: &AnyRow) -> DbResult<DesiredLrpSchedulingInf
         decode_proto::<VolumePlacement>(&cx.enc, "volume_placement", &volume_placement)?,
         decode_placement_tags(&placement_tags)?,
     ))
+}
+
+/// A scheduling info with the desired LRP's metric tags (the LRP cache's
+/// load: one scan instead of the scheduling and the routing read).
+fn decode_scheduling_and_tags(
+    cx: &Ctx,
+    row: &AnyRow,
+) -> DbResult<(
+    DesiredLrpSchedulingInfo,
+    std::collections::BTreeMap<String, models::MetricTagValue>,
+)> {
+    let info = decode_scheduling(cx, row)?;
+    let metric_tags: String = row.try_get(14).map_err(|e| cx.err(e))?;
+    Ok((info, decode_metric_tags(&cx.enc, &metric_tags)?))
+}
+
+pub(crate) async fn scheduling_infos_and_tags(
+    cx: &Ctx,
+    conn: &mut AnyConnection,
+) -> DbResult<
+    Vec<(
+        DesiredLrpSchedulingInfo,
+        std::collections::BTreeMap<String, models::MetricTagValue>,
+    )>,
+> {
+    let columns = format!("{SCHEDULING_COLUMNS}, metric_tags");
+    select(cx, conn, &columns, "", &[], decode_scheduling_and_tags).await
 }
 
 fn decode_full(cx: &Ctx, row: &AnyRow) -> DbResult<(DesiredLrp, DesiredLrpRunInfo)> {
@@ -120,12 +148,10 @@ async fn select<T>(
             "SELECT {columns} FROM desired_lrps{}{ORDER}",
             super::args::where_clause(&wheres)
         ));
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| cx.err(e))?;
-        for row in &rows {
-            match decode(cx, row) {
+        // Decoded as they arrive: a whole-table read never holds every raw row.
+        let mut rows = bind_all(sqlx::query(&sql), &args).fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await.map_err(|e| cx.err(e))? {
+            match decode(cx, &row) {
                 Ok(v) => out.push(v),
                 Err(e) => tracing::warn!(error = %e, "skipping undecodable desired LRP row"),
             }

@@ -20,6 +20,7 @@ use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey,
     DesiredLrpSchedulingInfo, MetricTagValue, ProtoRoutes, RestartCalculator,
 };
+use rustc_hash::FxHashMap;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -37,31 +38,64 @@ fn guid_of(info: &DesiredLrpSchedulingInfo) -> &str {
         .unwrap_or("")
 }
 
-/// The columns of an actual LRP row the rules need (from the table, or
-/// from the LRP cache).
-pub(crate) struct ConvergenceRow {
-    pub process_guid: String,
-    pub index: i32,
-    pub presence: i32,
-    pub domain: String,
-    pub state: String,
-    pub instance_guid: String,
-    pub cell_id: String,
-    pub since: i64,
-    pub crash_count: i32,
-    /// Only read for RUNNING ordinary rows (empty otherwise); None when
-    /// the stored value does not decode (the check is skipped).
-    pub internal_routes: Option<Vec<ActualLrpInternalRoute>>,
-    /// As `internal_routes`; empty when the instance reported none.
-    pub metric_tags: Option<BTreeMap<String, String>>,
+/// The columns of an actual LRP row as read from the table.
+struct SqlRow {
+    process_guid: String,
+    index: i32,
+    presence: i32,
+    domain: String,
+    state: String,
+    instance_guid: String,
+    cell_id: String,
+    since: i64,
+    crash_count: i32,
+    internal_routes: Option<Vec<ActualLrpInternalRoute>>,
+    metric_tags: Option<BTreeMap<String, String>>,
 }
 
-impl ConvergenceRow {
+impl SqlRow {
+    fn view(&self) -> ConvergenceRow<'_> {
+        ConvergenceRow {
+            process_guid: &self.process_guid,
+            index: self.index,
+            presence: self.presence,
+            domain: &self.domain,
+            state: &self.state,
+            instance_guid: &self.instance_guid,
+            cell_id: &self.cell_id,
+            since: self.since,
+            crash_count: self.crash_count,
+            internal_routes: self.internal_routes.as_deref(),
+            metric_tags: self.metric_tags.as_ref(),
+        }
+    }
+}
+
+/// What the rules read of an actual LRP row (from the table, or borrowed
+/// from the LRP cache's records without copying them).
+pub(crate) struct ConvergenceRow<'a> {
+    pub process_guid: &'a str,
+    pub index: i32,
+    pub presence: i32,
+    pub domain: &'a str,
+    pub state: &'a str,
+    pub instance_guid: &'a str,
+    pub cell_id: &'a str,
+    pub since: i64,
+    pub crash_count: i32,
+    /// Only read for RUNNING ordinary rows; None when the stored value does
+    /// not decode (the check is skipped).
+    pub internal_routes: Option<&'a [ActualLrpInternalRoute]>,
+    /// As `internal_routes`; empty when the instance reported none.
+    pub metric_tags: Option<&'a BTreeMap<String, String>>,
+}
+
+impl ConvergenceRow<'_> {
     fn key(&self) -> ActualLrpKey {
         ActualLrpKey {
-            process_guid: self.process_guid.clone(),
+            process_guid: self.process_guid.to_string(),
             index: self.index,
-            domain: self.domain.clone(),
+            domain: self.domain.to_string(),
         }
     }
 }
@@ -141,7 +175,7 @@ async fn domain_names(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<BTreeSet<S
         .collect()
 }
 
-async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<ConvergenceRow>> {
+async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlRow>> {
     let sql = cx.sql(
         "SELECT process_guid, instance_index, presence, domain, state, instance_guid, cell_id, \
          since, crash_count, \
@@ -181,7 +215,7 @@ async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Converg
                     "failed-parsing-actual-metric-tags")
             })
             .ok();
-        out.push(ConvergenceRow {
+        out.push(SqlRow {
             process_guid,
             index: r.try_get(1).map_err(g)?,
             presence: r.try_get(2).map_err(g)?,
@@ -247,19 +281,38 @@ impl DesiredDrift {
     }
 }
 
-/// The columns of a desired LRP row the rules need. Full scheduling infos
-/// are read afterwards, only for the desired LRPs that have work.
-pub(crate) struct ConvergenceDesired {
-    pub process_guid: String,
-    pub domain: String,
+/// The columns of a desired LRP row as read from the table.
+struct SqlDesired {
+    process_guid: String,
+    domain: String,
+    instances: i32,
+    drift: Arc<DesiredDrift>,
+}
+
+impl SqlDesired {
+    fn view(&self) -> ConvergenceDesired<'_> {
+        ConvergenceDesired {
+            process_guid: &self.process_guid,
+            domain: &self.domain,
+            instances: self.instances,
+            drift: &self.drift,
+        }
+    }
+}
+
+/// What the rules read of a desired LRP. Full scheduling infos are read
+/// afterwards, only for the desired LRPs that have work.
+pub(crate) struct ConvergenceDesired<'a> {
+    pub process_guid: &'a str,
+    pub domain: &'a str,
     pub instances: i32,
-    pub drift: Arc<DesiredDrift>,
+    pub drift: &'a DesiredDrift,
 }
 
 /// Every desired LRP (by process guid): keys and tags from the table, the
 /// drift data from the cache, decoded (decrypted) only for rows whose
 /// modification tag changed since the last pass.
-async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<ConvergenceDesired>> {
+async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlDesired>> {
     let sql = cx.sql(
         "SELECT process_guid, domain, instances, modification_tag_epoch, \
          modification_tag_index FROM desired_lrps ORDER BY process_guid",
@@ -334,7 +387,7 @@ async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<Conver
         .filter_map(|(process_guid, domain, instances, hit)| {
             // Removed since the keys were read: skipped.
             let drift = hit.or_else(|| fetched.get(&process_guid).cloned())?;
-            drift.routes_ok.then_some(ConvergenceDesired {
+            drift.routes_ok.then_some(SqlDesired {
                 process_guid,
                 domain,
                 instances,
@@ -456,6 +509,8 @@ pub(crate) async fn analyze(
     let known_domains = domain_names(cx, conn).await?;
     let desired = desired_rows(cx, conn).await?;
     let rows = actual_rows(cx, conn).await?;
+    let desired: Vec<ConvergenceDesired> = desired.iter().map(SqlDesired::view).collect();
+    let rows: Vec<ConvergenceRow> = rows.iter().map(SqlRow::view).collect();
     let lists = apply_rules(
         &known_domains,
         &desired,
@@ -490,23 +545,21 @@ pub(crate) fn attach_scheduling_infos(
 /// unclaimed, missing indices, restartable crashed].
 pub(crate) fn apply_rules(
     known_domains: &BTreeSet<String>,
-    desired: &[ConvergenceDesired],
-    rows: &[ConvergenceRow],
+    desired: &[ConvergenceDesired<'_>],
+    rows: &[ConvergenceRow<'_>],
     cells: &CellSet,
     fresh_domains: &BTreeSet<String>,
     now: i64,
     result: &mut ConvergenceResult,
 ) -> [Vec<ActualLrpKey>; 4] {
-    let by_guid: HashMap<&str, &ConvergenceDesired> = desired
-        .iter()
-        .map(|d| (d.process_guid.as_str(), d))
-        .collect();
+    let by_guid: FxHashMap<&str, &ConvergenceDesired> =
+        desired.iter().map(|d| (d.process_guid, d)).collect();
     // The key of an instance of a desired LRP (its scheduling info is
     // attached at the end).
     let key_of = |row: &ConvergenceRow, d: &ConvergenceDesired| ActualLrpKey {
-        process_guid: d.process_guid.clone(),
+        process_guid: d.process_guid.to_string(),
         index: row.index,
-        domain: d.domain.clone(),
+        domain: d.domain.to_string(),
     };
     let mut missing_cell_keys: Vec<ActualLrpKey> = Vec::new();
     let ordinary = Presence::Ordinary as i32;
@@ -515,36 +568,36 @@ pub(crate) fn apply_rules(
     let stale_before = now - STALE_UNCLAIMED_ACTUAL_LRP_DURATION_NS;
 
     // Per process guid: the ordinary indices (for instance counts).
-    let mut ordinary_indices: HashMap<&str, BTreeSet<i32>> = HashMap::new();
+    let mut ordinary_indices: FxHashMap<&str, BTreeSet<i32>> = FxHashMap::default();
     // (guid, index) -> RUNNING rows among ordinary + suspect.
-    let mut running_pairs: HashMap<(&str, i32, &str), u32> = HashMap::new();
+    let mut running_pairs: FxHashMap<(&str, i32, &str), u32> = FxHashMap::default();
     let mut missing_cells: BTreeSet<String> = BTreeSet::new();
     let mut unstarted_stale = Vec::new();
     let mut unstarted_crashed = Vec::new();
     let mut orphan_suspects = Vec::new();
     for row in rows {
-        let info: Option<&ConvergenceDesired> = by_guid.get(row.process_guid.as_str()).copied();
+        let info: Option<&ConvergenceDesired> = by_guid.get(row.process_guid).copied();
         if row.presence == ordinary {
             ordinary_indices
-                .entry(row.process_guid.as_str())
+                .entry(row.process_guid)
                 .or_default()
                 .insert(row.index);
         }
         if (row.presence == ordinary || row.presence == suspect) && row.state == RUNNING {
             *running_pairs
-                .entry((row.process_guid.as_str(), row.index, row.domain.as_str()))
+                .entry((row.process_guid, row.index, row.domain))
                 .or_default() += 1;
         }
 
         // Missing cells: CLAIMED/RUNNING rows of any presence with a desired LRP.
         if let Some(info) = info {
             if (row.state == RUNNING || row.state == CLAIMED)
-                && (cells.is_empty() || (!cells.contains(&row.cell_id) && !row.cell_id.is_empty()))
+                && (cells.is_empty() || (!cells.contains(row.cell_id) && !row.cell_id.is_empty()))
             {
                 if row.presence == ordinary {
                     missing_cell_keys.push(key_of(row, info));
                 }
-                missing_cells.insert(row.cell_id.clone());
+                missing_cells.insert(row.cell_id.to_string());
             }
         }
 
@@ -573,16 +626,16 @@ pub(crate) fn apply_rules(
                 }
                 None => {
                     // Orphans, only in domains that still exist.
-                    if known_domains.contains(&row.domain) {
+                    if known_domains.contains(row.domain) {
                         result.keys_to_retire.push(row.key());
                     }
                 }
             }
         } else if row.presence == suspect {
-            if info.is_none() && known_domains.contains(&row.domain) {
+            if info.is_none() && known_domains.contains(row.domain) {
                 orphan_suspects.push(row.key());
             }
-            if !cells.is_empty() && cells.contains(&row.cell_id) {
+            if !cells.is_empty() && cells.contains(row.cell_id) {
                 result.suspect_keys_with_existing_cells.push(row.key());
             }
             if row.state == RUNNING {
@@ -600,28 +653,26 @@ pub(crate) fn apply_rules(
     let mut extra = Vec::new();
     let mut missing_keys = Vec::new();
     for d in desired {
-        let existing = ordinary_indices
-            .get(d.process_guid.as_str())
-            .unwrap_or(&empty);
+        let existing = ordinary_indices.get(d.process_guid).unwrap_or(&empty);
         if existing.len() as i64 == i64::from(d.instances) {
             continue;
         }
         for index in 0..d.instances.max(0) {
             if !existing.contains(&index) {
                 missing_keys.push(ActualLrpKey {
-                    process_guid: d.process_guid.clone(),
+                    process_guid: d.process_guid.to_string(),
                     index,
-                    domain: d.domain.clone(),
+                    domain: d.domain.to_string(),
                 });
             }
         }
         // Destructive only for fresh domains.
-        if fresh_domains.contains(&d.domain) {
+        if fresh_domains.contains(d.domain) {
             for &index in existing.range(d.instances.max(0)..) {
                 extra.push(ActualLrpKey {
-                    process_guid: d.process_guid.clone(),
+                    process_guid: d.process_guid.to_string(),
                     index,
-                    domain: d.domain.clone(),
+                    domain: d.domain.to_string(),
                 });
             }
         }
@@ -653,16 +704,16 @@ pub(crate) fn apply_rules(
 }
 
 fn check_drift(
-    row: &ConvergenceRow,
+    row: &ConvergenceRow<'_>,
     desired_routes: &[String],
     desired_tags: &BTreeMap<String, MetricTagValue>,
     result: &mut ConvergenceResult,
 ) {
     let instance_key = ActualLrpInstanceKey {
-        instance_guid: row.instance_guid.clone(),
-        cell_id: row.cell_id.clone(),
+        instance_guid: row.instance_guid.to_string(),
+        cell_id: row.cell_id.to_string(),
     };
-    if let Some(actual) = &row.internal_routes {
+    if let Some(actual) = row.internal_routes {
         if !same_routes(actual, desired_routes) {
             result
                 .keys_with_internal_route_changes
@@ -679,15 +730,15 @@ fn check_drift(
         }
     }
     // Instances that reported no metric tags are left alone (Diego's nil map).
-    if let Some(actual) = row.metric_tags.as_ref().filter(|t| !t.is_empty()) {
-        if !metric_tags_match(actual, desired_tags, row.index, &row.instance_guid) {
+    if let Some(actual) = row.metric_tags.filter(|t| !t.is_empty()) {
+        if !metric_tags_match(actual, desired_tags, row.index, row.instance_guid) {
             result.keys_with_metric_tag_changes.push(KeyWithMetricTags {
                 key: row.key(),
                 instance_key,
                 desired_metric_tags: resolve_metric_tags(
                     desired_tags,
                     row.index,
-                    &row.instance_guid,
+                    row.instance_guid,
                 ),
             });
         }

@@ -312,6 +312,18 @@ impl Store for SqlStore {
         desired::scheduling_info_by_process_guid(&self.cx, &mut conn, process_guid).await
     }
 
+    async fn desired_lrp_scheduling_infos_and_tags(
+        &self,
+    ) -> DbResult<
+        Vec<(
+            DesiredLrpSchedulingInfo,
+            std::collections::BTreeMap<String, models::MetricTagValue>,
+        )>,
+    > {
+        let mut conn = self.read_conn().await?;
+        desired::scheduling_infos_and_tags(&self.cx, &mut conn).await
+    }
+
     async fn desired_lrp_routing_infos(
         &self,
         filter: &DesiredLrpFilter,
