@@ -320,9 +320,16 @@ async fn run_async(args: Args) -> anyhow::Result<bool> {
     let locket_cpu = locket.cpu_seconds() - locket_cpu0;
     let hwm = bbs.status_kib("VmHWM").unwrap_or(0);
     let rss = bbs.status_kib("VmRSS").unwrap_or(0);
-    let passes: Vec<f64> = {
+    let (passes, pass_work): (Vec<f64>, Vec<String>) = {
         let lines = bbs.converger_lines.lock().unwrap();
-        processes::lrp_pass_durations_ms(&lines[passes_before.min(lines.len())..])
+        let during = &lines[passes_before.min(lines.len())..];
+        (
+            processes::lrp_pass_durations_ms(during),
+            processes::pass_reports(during)
+                .iter()
+                .map(processes::pass_work)
+                .collect(),
+        )
     };
     let bbs_alive = bbs.exited().is_none();
     for s in streams {
@@ -355,6 +362,9 @@ async fn run_async(args: Args) -> anyhow::Result<bool> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    for (i, work) in pass_work.iter().enumerate() {
+        println!("  pass {}: {work}", i + 1);
+    }
     println!(
         "bbs: {cpu:.1} CPU s over {:.1} s of load ({:.0}% of one core); peak RSS (VmHWM) {:.0} MiB, now {:.0} MiB; locket {locket_cpu:.1} CPU s",
         load_took.as_secs_f64(),

@@ -136,6 +136,14 @@ pub async fn wait_listening(p: &mut Proc, addr: &str, timeout: Duration) -> anyh
 
 /// The LRP pass durations (ms) of the converger lines logged so far.
 pub fn lrp_pass_durations_ms(lines: &[String]) -> Vec<f64> {
+    pass_reports(lines)
+        .iter()
+        .filter_map(|r| r.get("lrp_duration_ms")?.as_f64())
+        .collect()
+}
+
+/// The converger's pass reports (JSON objects) logged so far.
+pub fn pass_reports(lines: &[String]) -> Vec<serde_json::Value> {
     lines
         .iter()
         .filter_map(|l| {
@@ -143,13 +151,26 @@ pub fn lrp_pass_durations_ms(lines: &[String]) -> Vec<f64> {
             // The pass line is a JSON object logged as the message text.
             let v: serde_json::Value = serde_json::from_str(&l[start..]).ok()?;
             let msg = v.get("message")?;
-            let inner: serde_json::Value = match msg {
-                serde_json::Value::String(s) => serde_json::from_str(s).ok()?,
-                other => other.clone(),
-            };
-            inner.get("lrp_duration_ms")?.as_f64()
+            match msg {
+                serde_json::Value::String(s) => serde_json::from_str(s).ok(),
+                other => Some(other.clone()),
+            }
         })
         .collect()
+}
+
+/// A pass report's non-zero counts, `name=value` (what the pass did).
+pub fn pass_work(report: &serde_json::Value) -> String {
+    let Some(m) = report.as_object() else {
+        return String::new();
+    };
+    m.iter()
+        .filter(|(k, v)| {
+            !k.ends_with("_ms") && *k != "message" && v.as_f64().is_some_and(|n| n != 0.0)
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
