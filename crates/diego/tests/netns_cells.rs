@@ -4,9 +4,13 @@
 //! in its namespace (10.253.0.2, 10.253.0.3) running real runc containers
 //! from a busybox rootfs, advertising its namespace's address.
 //!
-//! One test, three acts: a 3-instance busybox httpd LRP is placed over
+//! One test, four acts: a 3-instance busybox httpd LRP is placed over
 //! both cells and every instance answers from the host at its net info's
-//! address (the cell's) and host port; evacuating cell A moves every
+//! address (the cell's) and host port; on the cells, an instance whose
+//! liveness check starts failing, one whose process is killed from the
+//! host and one over its memory limit are crashed with Diego's reasons
+//! (the first two restarted), and a task's result file comes back with
+//! its completion; evacuating cell A moves every
 //! instance to cell B while every 50 ms poll finds at least 3 RUNNING
 //! copies answering; deleting the LRP and stopping the reps leaves no
 //! overlay mount, container cgroup, container namespace, container veth or
@@ -20,6 +24,7 @@ use netns_support::control::ControlPlane;
 use netns_support::leftovers;
 use netns_support::net::{self, CellNet, TestNet, CELL_A, CELL_B};
 use netns_support::{eventually, skip_reason, Sweep, DIR_PREFIX};
+use netns_support::{processes, work};
 use std::time::{Duration, Instant};
 
 const GUID: &str = "netns-pages";
@@ -50,46 +55,10 @@ fn httpd_lrp() -> models::DesiredLrp {
         PAGE.replace('\n', "\\n")
     );
     models::DesiredLrp {
-        process_guid: GUID.into(),
-        domain: "test-domain".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
         instances: INSTANCES as i32,
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "sh".into(),
-                args: vec!["-c".into(), script],
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
         ports: vec![8080],
-        memory_mb: 32,
-        disk_mb: 64,
-        start_timeout_ms: 20_000,
-        check_definition: Some(models::CheckDefinition {
-            checks: vec![models::Check {
-                tcp_check: Some(models::TcpCheck {
-                    port: 8080,
-                    connect_timeout_ms: 500,
-                    interval_ms: 100,
-                }),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-        log_guid: "log-guid".into(),
-        // The BBS requires a source_id tag (or a log source).
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: GUID.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
+        check_definition: Some(work::tcp_check(8080)),
+        ..work::lrp(GUID, &script)
     }
 }
 
@@ -210,6 +179,184 @@ fn assert_presence(cells: &[models::CellPresence], id: &str, net: CellNet) {
     assert_eq!(c.rep_url, url);
 }
 
+/// The cell an instance (or task) was placed on.
+fn cell_named<'c>(cells: &[&'c Cell], id: &str) -> &'c Cell {
+    cells
+        .iter()
+        .find(|c| c.cell_id == id)
+        .unwrap_or_else(|| panic!("placed on {id:?}, not one of the test's cells"))
+}
+
+fn instance_guid(l: &models::ActualLrp) -> &str {
+    &l.actual_lrp_instance_key.as_ref().unwrap().instance_guid
+}
+
+/// The RUNNING ordinary instance of a one-instance LRP, once there is one
+/// other than `not` (the instance that crashed).
+async fn running_instance(control: &ControlPlane, guid: &str, not: &str) -> models::ActualLrp {
+    eventually(
+        &format!("{guid}: an instance RUNNING (not {not:?})"),
+        30,
+        || async {
+            let all = control.bbs.actual_lrps_by_process(guid).await.ok()?;
+            all.into_iter()
+                .find(|l| is_running(l) && !is_evacuating(l) && instance_guid(l) != not)
+        },
+    )
+    .await
+}
+
+/// A restarted instance runs on one of the cells, at that cell's address.
+fn assert_runs_on_a_cell(cells: &[&Cell], l: &models::ActualLrp) {
+    let cell = cell_named(cells, cell_of(l));
+    assert_eq!(address_of(l), cell.net.ip, "{l:?}");
+}
+
+const FLAKY: &str = "netns-flaky";
+const KILLED: &str = "netns-killed";
+const HOG: &str = "netns-hog";
+const REPORT: &str = "netns-report";
+/// The action of the instance killed from the host: found by it.
+const SLEEPER: &str = "while true; do sleep 0.2; done";
+
+/// httpd dies while the action (a shell loop) stays up: the liveness
+/// check fails, and the instance is crashed and restarted.
+async fn liveness_failure_is_a_crash(control: &ControlPlane, cells: &[&Cell]) {
+    let t = Instant::now();
+    // httpd's output goes elsewhere: a background child holding the
+    // action's stdout would keep its stop waiting for the kill, 10 s on.
+    let script = format!(
+        "mkdir -p www && echo up > www/index.html && \
+         httpd -f -p 8080 -h www >/dev/null 2>&1 & {SLEEPER}"
+    );
+    control
+        .desire_lrp(models::DesiredLrp {
+            ports: vec![8080],
+            check_definition: Some(work::tcp_check(8080)),
+            ..work::lrp(FLAKY, &script)
+        })
+        .await;
+    let first = running_instance(control, FLAKY, "").await;
+    let cell = cell_named(cells, cell_of(&first));
+    let procs = processes::in_container(cell.tag, instance_guid(&first));
+    let httpd = procs
+        .iter()
+        .find(|p| p.argv[0] == "httpd")
+        .unwrap_or_else(|| panic!("no httpd in {first:?}: {procs:#?}"));
+    processes::kill(httpd);
+    let again = running_instance(control, FLAKY, instance_guid(&first)).await;
+    assert_eq!(again.crash_count, 1, "{again:?}");
+    let reason = &again.crash_reason;
+    // The check dials the container's address (the backend's subnet in
+    // the cell's namespace).
+    assert!(
+        reason.starts_with("Instance became unhealthy: ")
+            && reason.contains("failed to make TCP connection to 10.254.")
+            && reason.contains(":8080"),
+        "crash reason: {reason:?}"
+    );
+    assert_runs_on_a_cell(cells, &again);
+    eprintln!(
+        "liveness: crashed on {} ({reason}), running again on {} in {:?}",
+        cell.cell_id,
+        cell_of(&again),
+        t.elapsed()
+    );
+}
+
+/// The instance's process killed from the host is a crash.
+async fn killed_process_is_a_crash(control: &ControlPlane, cells: &[&Cell]) {
+    let t = Instant::now();
+    control.desire_lrp(work::lrp(KILLED, SLEEPER)).await;
+    let first = running_instance(control, KILLED, "").await;
+    let cell = cell_named(cells, cell_of(&first));
+    // Without a check, RUNNING is reported as the process is started, maybe
+    // before `runc exec` has put it in the container.
+    let action = eventually("the action's process in its container", 10, || async {
+        let procs = processes::in_container(cell.tag, instance_guid(&first));
+        procs.into_iter().find(|p| p.argv == ["sh", "-c", SLEEPER])
+    })
+    .await;
+    processes::kill(&action);
+    let again = running_instance(control, KILLED, instance_guid(&first)).await;
+    assert_eq!(again.crash_count, 1, "{again:?}");
+    let reason = &again.crash_reason;
+    assert!(
+        reason.ends_with(": Exited with status 137"),
+        "crash reason: {reason:?}"
+    );
+    assert_runs_on_a_cell(cells, &again);
+    eprintln!(
+        "kill -9: crashed on {} ({reason}), running again on {} in {:?}",
+        cell.cell_id,
+        cell_of(&again),
+        t.elapsed()
+    );
+}
+
+/// dd's 100 MB block, filled from /dev/zero, is three times the limit.
+async fn memory_hog_crashes_out_of_memory(control: &ControlPlane) {
+    let t = Instant::now();
+    control
+        .desire_lrp(models::DesiredLrp {
+            memory_mb: 32,
+            ..work::lrp(HOG, "dd if=/dev/zero of=/dev/null bs=100M count=1")
+        })
+        .await;
+    let crashed = eventually("crashed out of memory", 30, || async {
+        let all = control.bbs.actual_lrps_by_process(HOG).await.ok()?;
+        all.into_iter().find(|l| l.crash_count >= 1)
+    })
+    .await;
+    let reason = &crashed.crash_reason;
+    assert!(
+        reason.ends_with(": Exited with status 137 (out of memory)"),
+        "crash reason: {reason:?}"
+    );
+    eprintln!("memory hog: {reason} in {:?}", t.elapsed());
+}
+
+/// A task runs on one of the cells and its result file comes back.
+async fn task_result_comes_back(control: &ControlPlane, cells: &[&Cell]) {
+    let t = Instant::now();
+    // The second's sleep lets a poll see it RUNNING, with its cell (the
+    // BBS clears the cell id on completion, as Diego's does).
+    control
+        .desire_task(
+            REPORT,
+            work::task(
+                "sleep 1; printf 'made in %s' \"$(hostname)\" > /home/vcap/result.txt",
+                "/home/vcap/result.txt",
+            ),
+        )
+        .await;
+    let mut ran_on = String::new();
+    let done = loop {
+        let task = control.bbs.task(REPORT).await.unwrap();
+        if task.state == models::task::State::Running as i32 {
+            ran_on = task.cell_id.clone();
+        }
+        if task.state == models::task::State::Completed as i32 {
+            break task;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "task not completed in 30 s: {task:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!done.failed, "{}", done.failure_reason);
+    // The container's hostname is its handle, the task guid: the file was
+    // written inside the container.
+    assert_eq!(done.result, format!("made in {REPORT}"));
+    let cell = cell_named(cells, &ran_on);
+    eventually("the task's container removed", 10, || async {
+        (!cell.containers_on_disk().iter().any(|h| h == REPORT)).then_some(())
+    })
+    .await;
+    eprintln!("task: completed on {} in {:?}", cell.cell_id, t.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing() {
     if let Some(why) = skip_reason() {
@@ -292,14 +439,49 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
         t1.elapsed()
     );
 
-    // Act 2: evacuate cell A; capacity never drops below the desired count.
+    // Act 2: failures on the cells, then their LRPs removed; what act 1
+    // placed is untouched.
+    let t2 = Instant::now();
+    let cells = [&a, &b];
+    liveness_failure_is_a_crash(&control, &cells).await;
+    killed_process_is_a_crash(&control, &cells).await;
+    memory_hog_crashes_out_of_memory(&control).await;
+    task_result_comes_back(&control, &cells).await;
+    for guid in [FLAKY, KILLED, HOG] {
+        control.remove_lrp(guid).await;
+    }
+    eventually(
+        "the failing LRPs' instances and containers gone",
+        30,
+        || async {
+            for guid in [FLAKY, KILLED, HOG] {
+                if !control
+                    .bbs
+                    .actual_lrps_by_process(guid)
+                    .await
+                    .ok()?
+                    .is_empty()
+                {
+                    return None;
+                }
+            }
+            let on_disk = a.containers_on_disk().len() + b.containers_on_disk().len();
+            (on_disk == INSTANCES).then_some(())
+        },
+    )
+    .await;
+    let (n, all) = serving(&control, &http).await;
+    assert_eq!(n, INSTANCES, "act 1's instances still serving: {all:#?}");
+    eprintln!("failures seen and cleared in {:?}", t2.elapsed());
+
+    // Act 3: evacuate cell A; capacity never drops below the desired count.
     let resp = http
         .post(format!("{}/evacuate", a.url))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    let t2 = Instant::now();
+    let t3 = Instant::now();
     let (mut polls, mut rereads, mut saw_evacuating) = (0, 0, false);
     loop {
         let (mut n, mut all) = serving(&control, &http).await;
@@ -315,13 +497,13 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
         assert!(
             n >= INSTANCES,
             "poll {polls} after {:?}: only {n} serving instance(s): {all:#?}",
-            t2.elapsed()
+            t3.elapsed()
         );
         if all.iter().all(|l| cell_of(l) != "cell-a") {
             break;
         }
         assert!(
-            t2.elapsed() < Duration::from_secs(30),
+            t3.elapsed() < Duration::from_secs(30),
             "cell-a not drained in 30 s: {all:#?}\n{}",
             a.log()
         );
@@ -329,7 +511,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     }
     eprintln!(
         "cell-a drained in {:?} ({polls} polls, ≥{INSTANCES} serving at each; {rereads} re-read)",
-        t2.elapsed()
+        t3.elapsed()
     );
     assert!(saw_evacuating, "the handover went through EVACUATING");
     // An evacuated rep exits by itself.
@@ -348,8 +530,8 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     assert_no_container_leftovers(&a);
     assert_parents_released(&a);
 
-    // Act 3: delete the LRP, stop cell B; nothing is left.
-    let t3 = Instant::now();
+    // Act 4: delete the LRP, stop cell B; nothing is left.
+    let t4 = Instant::now();
     control.remove_lrp(GUID).await;
     eventually("the LRP's instances and containers gone", 30, || async {
         let rows = control.bbs.actual_lrps_by_process(GUID).await.ok()?;
@@ -359,7 +541,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     assert_no_container_leftovers(&b);
     let status = b.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "cell-b: {status}\n{}", b.log());
-    eprintln!("LRP deleted and cell-b stopped in {:?}", t3.elapsed());
+    eprintln!("LRP deleted and cell-b stopped in {:?}", t4.elapsed());
     assert_eq!(leftovers::mounts_under(dir.path()), Vec::<String>::new());
     assert_eq!(leftovers::netns_named("dga-"), Vec::<String>::new());
     assert_eq!(leftovers::netns_named("dgb-"), Vec::<String>::new());

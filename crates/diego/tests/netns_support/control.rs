@@ -131,6 +131,21 @@ impl ControlPlane {
         assert!(r.error.is_none(), "{:?}", r.error);
     }
 
+    pub async fn desire_task(&self, guid: &str, def: models::TaskDefinition) {
+        let body = self
+            .post(
+                "/v1/tasks/desire.r2",
+                &models::DesireTaskRequest {
+                    task_definition: Some(def),
+                    task_guid: guid.into(),
+                    domain: "test-domain".into(),
+                },
+            )
+            .await;
+        let r = models::TaskLifecycleResponse::decode(body.as_ref()).unwrap();
+        assert!(r.error.is_none(), "{:?}", r.error);
+    }
+
     /// The cells registered in locket, as the BBS lists them.
     pub async fn cells(&self) -> Vec<models::CellPresence> {
         let body = self.post("/v1/cells/list.r1", &()).await;

@@ -7,6 +7,8 @@ pub mod cell;
 pub mod control;
 pub mod leftovers;
 pub mod net;
+pub mod processes;
+pub mod work;
 
 use std::path::Path;
 use std::time::Duration;
