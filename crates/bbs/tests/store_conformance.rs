@@ -229,6 +229,20 @@ async fn ordinary(s: &dyn Store, guid: &str, index: i32) -> Option<ActualLrp> {
     .find(|l| l.presence() == Presence::Ordinary)
 }
 
+/// A store that answers nsync's bulk read pre-encoded (the LRP cache)
+/// answers exactly the scheduling infos it lists.
+async fn nsync_answer_matches(s: &dyn Store) {
+    let all = DesiredLrpFilter::default();
+    if let Some(bytes) = s.encoded_scheduling_infos(&all).await.unwrap() {
+        use prost::Message;
+        let decoded = models::DesiredLrpSchedulingInfosResponse::decode(bytes).unwrap();
+        assert_eq!(
+            decoded.desired_lrp_scheduling_infos,
+            s.desired_lrp_scheduling_infos(&all).await.unwrap()
+        );
+    }
+}
+
 fn tag_index(l: &ActualLrp) -> u32 {
     l.modification_tag.as_ref().unwrap().index
 }
@@ -301,6 +315,7 @@ async fn desired_lrp_lifecycle(fx: &Fx) {
     let s = &*fx.store;
     let input = desired("pg-1", "cf-apps");
     let stored = s.desire_lrp(&input).await.unwrap();
+    nsync_answer_matches(s).await;
     let tag = stored.modification_tag.clone().unwrap();
     assert!(!tag.epoch.is_empty());
     assert_eq!(tag.index, 0);
@@ -342,6 +357,7 @@ async fn desired_lrp_lifecycle(fx: &Fx) {
         ..Default::default()
     };
     let (before, after) = s.update_desired_lrp("pg-1", &update).await.unwrap();
+    nsync_answer_matches(s).await;
     assert_eq!(before, stored);
     assert_eq!(after.instances, 5);
     assert_eq!(after.annotation, "v2");
@@ -368,6 +384,7 @@ async fn desired_lrp_lifecycle(fx: &Fx) {
     assert_eq!(s.count_desired_instances().await.unwrap(), 5);
 
     let removed = s.remove_desired_lrp("pg-1").await.unwrap();
+    nsync_answer_matches(s).await;
     assert_eq!(removed, after2);
     assert_kind(
         s.remove_desired_lrp("pg-1").await.unwrap_err(),

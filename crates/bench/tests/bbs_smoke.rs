@@ -167,6 +167,10 @@ fn check_report(run: &Run, backend: &str) {
         assert_eq!(count(op), REPS * CYCLES, "{op}");
     }
     assert_eq!(count("nsync fetch all scheduling infos"), CYCLES);
+    assert_eq!(
+        count("nsync fetch all scheduling infos: of which decoding"),
+        CYCLES
+    );
     assert_eq!(count("fetch all cell presences"), CYCLES);
     assert_eq!(count("locket: acquire cell presence"), REPS);
     for op in [

@@ -89,7 +89,7 @@ pub trait Store: Send + Sync + 'static {
     async fn encoded_scheduling_infos(
         &self,
         _filter: &DesiredLrpFilter,
-    ) -> DbResult<Option<Vec<u8>>> {
+    ) -> DbResult<Option<bytes::Bytes>> {
         Ok(None)
     }
     /// Every desired LRP's scheduling info with its metric tags (what the

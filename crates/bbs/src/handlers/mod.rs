@@ -163,7 +163,8 @@ pub(crate) fn proto<M: Message>(m: &M) -> Response {
 }
 
 /// A 200 response carrying an encoded protobuf message.
-pub(crate) fn proto_bytes(bytes: Vec<u8>) -> Response {
+pub(crate) fn proto_bytes(bytes: impl Into<Bytes>) -> Response {
+    let bytes: Bytes = bytes.into();
     let len = bytes.len();
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::OK;

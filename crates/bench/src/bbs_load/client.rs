@@ -59,6 +59,16 @@ impl BbsClient {
         path: &str,
         req: &Req,
     ) -> anyhow::Result<Resp> {
+        Ok(self.call_timing_decode(path, req).await?.0)
+    }
+
+    /// As `call`, also returning how long decoding the answer took (the
+    /// client's share of a large answer's latency).
+    pub async fn call_timing_decode<Req: Message, Resp: Message + Default + HasError>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> anyhow::Result<(Resp, std::time::Duration)> {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -71,11 +81,13 @@ impl BbsClient {
             bail!("POST {path}: HTTP {}", resp.status());
         }
         let bytes = resp.bytes().await?;
+        let t = std::time::Instant::now();
         let decoded = Resp::decode(bytes.as_ref()).with_context(|| format!("decoding {path}"))?;
+        let decoding = t.elapsed();
         if let Some(e) = decoded.error() {
             bail!("POST {path}: {} {}", e.r#type, e.message);
         }
-        Ok(decoded)
+        Ok((decoded, decoding))
     }
 
     pub async fn ping(&self) -> bool {

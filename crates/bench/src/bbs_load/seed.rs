@@ -11,9 +11,9 @@ use locket::client::{presence_resource, ClientLocketConfig, LockHandle, Presence
 use models::json::GoJson;
 use models::start_actual_lrp_request::OptionalRoutable;
 use models::{
-    ActualLrpInstanceKey, ActualLrpKey, ActualLrpLifecycleResponse, ActualLrpNetInfo, CellCapacity,
-    CellPresence, ClaimActualLrpRequest, DesireLrpRequest, DesiredLrpLifecycleResponse,
-    PortMapping, Provider, StartActualLrpRequest, TaskDefinition,
+    ActualLrpInstanceKey, ActualLrpKey, ActualLrpLifecycleResponse, CellCapacity, CellPresence,
+    ClaimActualLrpRequest, DesireLrpRequest, DesiredLrpLifecycleResponse, Provider,
+    StartActualLrpRequest, TaskDefinition,
 };
 use std::time::{Duration, Instant};
 
@@ -135,6 +135,10 @@ pub async fn through_api(client: &BbsClient, rec: &Recorder, from: u64, to: u64,
             if ok.is_none() {
                 return;
             }
+            // What a rep reports: the desired LRP's internal routes and
+            // resolved metric tags (else convergence sees drift).
+            let running =
+                bbs::db::sql::bench_running_info(&lrp, 0, &instance_key.instance_guid, cell, i);
             let start = StartActualLrpRequest {
                 actual_lrp_key: Some(ActualLrpKey {
                     process_guid: lrp.process_guid.clone(),
@@ -142,18 +146,11 @@ pub async fn through_api(client: &BbsClient, rec: &Recorder, from: u64, to: u64,
                     domain: lrp.domain.clone(),
                 }),
                 actual_lrp_instance_key: Some(instance_key),
-                actual_lrp_net_info: Some(ActualLrpNetInfo {
-                    address: format!("10.1.{}.{}", (i / 250) % 250, i % 250 + 1),
-                    ports: vec![PortMapping {
-                        container_port: 8080,
-                        host_port: 61000 + (i % 4000) as u32,
-                        ..Default::default()
-                    }],
-                    instance_address: format!("10.254.{}.{}", (i / 250) % 250, i % 250 + 1),
-                    ..Default::default()
-                }),
+                actual_lrp_net_info: Some(running.net_info),
+                actual_lrp_internal_routes: running.internal_routes,
+                metric_tags: running.metric_tags.into_iter().collect(),
                 optional_routable: Some(OptionalRoutable::Routable(true)),
-                ..Default::default()
+                availability_zone: running.availability_zone,
             };
             rec.time(
                 API_START,

@@ -26,6 +26,7 @@ pub const REP_BULK_LOOP: &str = "rep bulk loop (fetches + writes)";
 pub const REP_CLAIM: &str = "rep claim actual LRP";
 pub const REP_START: &str = "rep start actual LRP";
 pub const NSYNC_FETCH: &str = "nsync fetch all scheduling infos";
+pub const NSYNC_DECODE: &str = "nsync fetch all scheduling infos: of which decoding";
 pub const CELLS_FETCH: &str = "fetch all cell presences";
 pub const EMITTER_ACTUALS: &str = "route emitter: actual LRPs of the cell";
 pub const EMITTER_ROUTING: &str = "route emitter: routing infos of the cell's LRPs";
@@ -175,11 +176,19 @@ pub async fn nsync(load: Arc<Load>, seed: u64) {
         load.wait_cycle(offset, j).await;
         let t = Instant::now();
         let got = load
-            .call::<_, DesiredLrpSchedulingInfosResponse>(
-                NSYNC_FETCH,
-                "/v1/desired_lrp_scheduling_infos/list",
-                &DesiredLrPsRequest::default(),
-            )
+            .rec
+            .time(NSYNC_FETCH, async {
+                let _permit = load.in_flight.acquire().await?;
+                let (got, decoding) = load
+                    .client
+                    .call_timing_decode::<_, DesiredLrpSchedulingInfosResponse>(
+                        "/v1/desired_lrp_scheduling_infos/list",
+                        &DesiredLrPsRequest::default(),
+                    )
+                    .await?;
+                load.rec.record(NSYNC_DECODE, decoding);
+                Ok(got)
+            })
             .await;
         if let Some(got) = got {
             if got.desired_lrp_scheduling_infos.len() != load.desired_total {

@@ -41,6 +41,9 @@ pub struct CachedStore {
     stripes: Box<[tokio::sync::Mutex<()>]>,
     /// Set when the cache missed a write: reads go to `inner` from then on.
     dropped: AtomicBool,
+    /// nsync's answer (every scheduling info, encoded) and the desired
+    /// generation it was built at: reused until a desired LRP changes.
+    all_infos: std::sync::Mutex<Option<(u64, bytes::Bytes)>>,
 }
 
 impl CachedStore {
@@ -52,6 +55,7 @@ impl CachedStore {
             state: RwLock::new(state),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             dropped: AtomicBool::new(false),
+            all_infos: std::sync::Mutex::new(None),
         })
     }
 
@@ -59,7 +63,12 @@ impl CachedStore {
     /// cache's back: tools, tests); a dropped cache is live again.
     pub async fn reload(&self) -> DbResult<()> {
         let state = read_all(&*self.inner).await?;
-        *self.write() = state;
+        let mut w = self.write();
+        *w = state;
+        // Under the write lock: the new state's generation counts from its
+        // own load, so nsync's cached answer must go with the old state.
+        *self.all_infos.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        drop(w);
         self.dropped.store(false, Ordering::Release);
         Ok(())
     }
@@ -217,12 +226,32 @@ impl Store for CachedStore {
     async fn encoded_scheduling_infos(
         &self,
         filter: &DesiredLrpFilter,
-    ) -> DbResult<Option<Vec<u8>>> {
+    ) -> DbResult<Option<bytes::Bytes>> {
         if !self.live() {
             return Ok(None);
         }
-        let entries = self.read().desired(&filter.domain, &filter.process_guids);
-        Ok(Some(encode_scheduling_infos(&entries)))
+        let all = filter.domain.is_empty() && filter.process_guids.is_empty();
+        let (generation, entries) = {
+            let s = self.read();
+            if all {
+                let cached = self.all_infos.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((g, b)) = cached.as_ref() {
+                    if *g == s.desired_generation {
+                        return Ok(Some(b.clone()));
+                    }
+                }
+            }
+            (
+                s.desired_generation,
+                s.desired(&filter.domain, &filter.process_guids),
+            )
+        };
+        let encoded = encode_scheduling_infos(&entries);
+        if all {
+            *self.all_infos.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((generation, encoded.clone()));
+        }
+        Ok(Some(encoded))
     }
     async fn desired_lrp_scheduling_info_by_process_guid(
         &self,

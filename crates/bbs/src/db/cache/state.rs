@@ -96,6 +96,8 @@ pub(crate) struct CacheState {
     /// indexed).
     by_cell: HashMap<String, BTreeSet<ActualKey>>,
     desired: BTreeMap<String, Arc<DesiredEntry>>,
+    /// Bumped on every desired LRP change (keys nsync's cached answer).
+    pub desired_generation: u64,
 }
 
 impl CacheState {
@@ -208,11 +210,13 @@ impl CacheState {
     }
 
     pub fn put_desired(&mut self, entry: DesiredEntry) {
+        self.desired_generation += 1;
         self.desired
             .insert(entry.process_guid.clone(), Arc::new(entry));
     }
 
     pub fn remove_desired(&mut self, guid: &str) {
+        self.desired_generation += 1;
         self.desired.remove(guid);
     }
 
@@ -297,7 +301,7 @@ pub(crate) fn convergence_input<'a>(
 
 /// Appends `entries`' encoded scheduling infos as field 2 of a
 /// DesiredLRPSchedulingInfosResponse (the repeated infos; no error field).
-pub(crate) fn encode_scheduling_infos(entries: &[Arc<DesiredEntry>]) -> Vec<u8> {
+pub(crate) fn encode_scheduling_infos(entries: &[Arc<DesiredEntry>]) -> Bytes {
     use prost::encoding::{encode_key, encode_varint, WireType};
     let size: usize = entries.iter().map(|e| e.encoded_info.len() + 6).sum();
     let mut out = Vec::with_capacity(size);
@@ -306,5 +310,5 @@ pub(crate) fn encode_scheduling_infos(entries: &[Arc<DesiredEntry>]) -> Vec<u8> 
         encode_varint(e.encoded_info.len() as u64, &mut out);
         out.extend_from_slice(&e.encoded_info);
     }
-    out
+    Bytes::from(out)
 }
