@@ -568,7 +568,9 @@ pub(crate) fn apply_rules(
     let stale_before = now - STALE_UNCLAIMED_ACTUAL_LRP_DURATION_NS;
 
     // Per process guid: the ordinary indices (for instance counts).
-    let mut ordinary_indices: FxHashMap<&str, BTreeSet<i32>> = FxHashMap::default();
+    // Rows come in (guid, index, presence) order: each list is ascending
+    // with one entry per index (a Vec is far cheaper than a set here).
+    let mut ordinary_indices: FxHashMap<&str, Vec<i32>> = FxHashMap::default();
     // (guid, index) -> RUNNING rows among ordinary + suspect.
     let mut running_pairs: FxHashMap<(&str, i32, &str), u32> = FxHashMap::default();
     let mut missing_cells: BTreeSet<String> = BTreeSet::new();
@@ -581,7 +583,7 @@ pub(crate) fn apply_rules(
             ordinary_indices
                 .entry(row.process_guid)
                 .or_default()
-                .insert(row.index);
+                .push(row.index);
         }
         if (row.presence == ordinary || row.presence == suspect) && row.state == RUNNING {
             *running_pairs
@@ -649,7 +651,14 @@ pub(crate) fn apply_rules(
     result.missing_cell_ids = missing_cells.into_iter().collect();
 
     // Instance counts (only desired LRPs whose ordinary count differs).
-    let empty = BTreeSet::new();
+    // Kept cheap for ordered input, correct for any.
+    for v in ordinary_indices.values_mut() {
+        if !v.is_sorted() {
+            v.sort_unstable();
+        }
+        v.dedup();
+    }
+    let empty = Vec::new();
     let mut extra = Vec::new();
     let mut missing_keys = Vec::new();
     for d in desired {
@@ -658,7 +667,7 @@ pub(crate) fn apply_rules(
             continue;
         }
         for index in 0..d.instances.max(0) {
-            if !existing.contains(&index) {
+            if existing.binary_search(&index).is_err() {
                 missing_keys.push(ActualLrpKey {
                     process_guid: d.process_guid.to_string(),
                     index,
@@ -668,7 +677,8 @@ pub(crate) fn apply_rules(
         }
         // Destructive only for fresh domains.
         if fresh_domains.contains(d.domain) {
-            for &index in existing.range(d.instances.max(0)..) {
+            let first_extra = existing.partition_point(|&i| i < d.instances.max(0));
+            for &index in &existing[first_extra..] {
                 extra.push(ActualLrpKey {
                     process_guid: d.process_guid.to_string(),
                     index,

@@ -61,6 +61,8 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS actual_lrps_cell_id_idx ON actual_lrps (cell_id)",
     "CREATE INDEX IF NOT EXISTS actual_lrps_state_idx ON actual_lrps (state)",
     "CREATE INDEX IF NOT EXISTS actual_lrps_since_idx ON actual_lrps (since)",
+    // Convergence looks for the few EVACUATING rows among all.
+    "CREATE INDEX IF NOT EXISTS actual_lrps_presence_idx ON actual_lrps (presence)",
     "CREATE TABLE IF NOT EXISTS tasks (
         guid VARCHAR(255) PRIMARY KEY,
         domain VARCHAR(255) NOT NULL,
