@@ -1,4 +1,5 @@
 //! Test support shared by the workspace's test suites (dev-dependency only).
 
 pub mod conformance;
+pub mod nats;
 pub mod postgres;
