@@ -11,27 +11,6 @@ use models::{Check, CheckDefinition, HttpCheck};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-fn skip_reason() -> Option<String> {
-    let uid = std::process::Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root: runc containers need root".into());
-    }
-    for bin in ["runc", "ip", "iptables", "iptables-restore"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {bin}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !found {
-            return Some(format!("{bin} not found"));
-        }
-    }
-    if !std::path::Path::new("/usr/bin/busybox").exists() {
-        return Some("/usr/bin/busybox (busybox-static) not found".into());
-    }
-    None
-}
-
 /// Tag, subnet and ports of this file's own, apart from garden's tests.
 async fn runc_backend(dir: &std::path::Path) -> RuncBackend {
     let rootfs = dir.join("busybox-rootfs");
@@ -47,7 +26,7 @@ async fn runc_backend(dir: &std::path::Path) -> RuncBackend {
 
 #[tokio::test]
 async fn run_actions_and_checks_in_runc_containers() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = garden::runc_unavailable() {
         eprintln!("skipping: {why}");
         return;
     }
@@ -56,7 +35,7 @@ async fn run_actions_and_checks_in_runc_containers() {
     let store = ContainerStore::new(Arc::new(backend.clone()), fast_config(dir.path()))
         .await
         .unwrap();
-    let _teardown = Teardown(backend.clone());
+    let _teardown = garden::DestroyOnDrop(backend.clone());
     {
         // A task-like run: output, then a failing exit status.
         let mut info = run_info(sh("echo in $(pwd) as $(id -u); ls /bin/busybox; exit 3"));
@@ -106,32 +85,5 @@ async fn run_actions_and_checks_in_runc_containers() {
             .await
             .unwrap()
             .is_empty());
-    }
-}
-
-/// Removes the containers and the backend's bridge and chains even when
-/// the test fails midway.
-struct Teardown(RuncBackend);
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let backend = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                for h in backend
-                    .containers(&Default::default())
-                    .await
-                    .unwrap_or_default()
-                {
-                    let _ = backend.destroy(&h).await;
-                }
-                backend.teardown_host().await;
-            });
-        })
-        .join();
     }
 }

@@ -7,6 +7,7 @@
 //! namespace and veth per container, iptables DNAT for mapped ports.
 
 pub mod api;
+mod availability;
 
 pub use api::*;
 pub mod houdini;
@@ -28,5 +29,6 @@ pub mod rootfs;
 mod runc;
 mod streams;
 
+pub use availability::{runc_unavailable, DestroyOnDrop};
 pub use backend::RuncBackend;
 pub use config::RuncConfig;

@@ -10,56 +10,9 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use support::{eventually, running, sleeper_lrp, World};
 
-fn skip_reason() -> Option<String> {
-    let uid = std::process::Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root: runc containers need root".into());
-    }
-    for bin in ["runc", "ip", "iptables"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {bin}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !found {
-            return Some(format!("{bin} not found"));
-        }
-    }
-    if !std::path::Path::new("/usr/bin/busybox").exists() {
-        return Some("/usr/bin/busybox (busybox-static) not found".into());
-    }
-    None
-}
-
-/// A test failing midway still removes its containers, bridge and chains.
-struct Teardown(RuncBackend);
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let backend = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                for h in backend
-                    .containers(&Default::default())
-                    .await
-                    .unwrap_or_default()
-                {
-                    let _ = backend.destroy(&h).await;
-                }
-                backend.teardown_host().await;
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lrps_run_and_restart_in_runc_containers() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = garden::runc_unavailable() {
         eprintln!("skipping the runc rep test: {why}");
         return;
     }
@@ -78,7 +31,7 @@ async fn lrps_run_and_restart_in_runc_containers() {
     rc.subnet_prefix = 24;
     rc.port_range = (19100, 19149); // below the ephemeral range
     let backend = RuncBackend::new(rc).await.unwrap();
-    let _teardown = Teardown(backend.clone());
+    let _teardown = garden::DestroyOnDrop(backend.clone());
     let store = executor::ContainerStore::new(
         Arc::new(backend.clone()),
         executor::ExecutorConfig {

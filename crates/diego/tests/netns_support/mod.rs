@@ -25,21 +25,16 @@ fn on_path(bin: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
 }
 
-/// Why the cells cannot run here, if they cannot.
+/// Why the cells cannot run here, if they cannot: the runc backend's
+/// needs, and the tools the test drives the namespaces with.
 pub fn skip_reason() -> Option<String> {
-    // SAFETY: a plain syscall.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root: network namespaces and runc containers need it".into());
+    if let Some(why) = garden::runc_unavailable() {
+        return Some(why);
     }
-    for bin in ["runc", "ip", "iptables", "nsenter", "umount"] {
-        if !on_path(bin) {
-            return Some(format!("no {bin} on PATH"));
-        }
-    }
-    if !Path::new("/usr/bin/busybox").exists() {
-        return Some("/usr/bin/busybox (busybox-static) not found".into());
-    }
-    None
+    ["nsenter", "umount"]
+        .into_iter()
+        .find(|bin| !on_path(bin))
+        .map(|bin| format!("no {bin} on PATH"))
 }
 
 /// Removes the backends' leftovers when dropped (after the reps were

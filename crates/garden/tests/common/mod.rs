@@ -16,24 +16,7 @@ use tokio::io::AsyncWrite;
 
 /// Why the tests cannot run here, if they cannot.
 pub fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root: containers need root".into());
-    }
-    for bin in ["runc", "ip", "iptables", "iptables-restore"] {
-        if std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {bin}")])
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            return Some(format!("{bin} not found"));
-        }
-    }
-    if !std::path::Path::new("/usr/bin/busybox").exists() {
-        return Some("/usr/bin/busybox (busybox-static) not found".into());
-    }
-    None
+    garden::runc_unavailable()
 }
 
 macro_rules! skip_unless_able {

@@ -1,61 +1,20 @@
 //! A rep over its own RuncBackend (root only): each caller picks a tag,
 //! subnet and host port range no other test uses.
 
-use garden::{Backend, RuncBackend, RuncConfig};
+use garden::{RuncBackend, RuncConfig};
 use rep::executor_store::StoreClient;
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::World;
 
 /// Why runc containers cannot run here, if they cannot.
 pub fn skip_reason() -> Option<String> {
-    let uid = std::process::Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root: runc containers need root".into());
-    }
-    for bin in ["runc", "ip", "iptables"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {bin}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !found {
-            return Some(format!("{bin} not found"));
-        }
-    }
-    if !Path::new("/usr/bin/busybox").exists() {
-        return Some("/usr/bin/busybox (busybox-static) not found".into());
-    }
-    None
+    garden::runc_unavailable()
 }
 
 /// A test failing midway still removes its containers, bridge and chains.
-pub struct Teardown(pub RuncBackend);
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let backend = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                for h in backend
-                    .containers(&Default::default())
-                    .await
-                    .unwrap_or_default()
-                {
-                    let _ = backend.destroy(&h).await;
-                }
-                backend.teardown_host().await;
-            });
-        })
-        .join();
-    }
-}
+pub use garden::DestroyOnDrop as Teardown;
 
 pub struct RuncCell {
     pub rep: rep::Rep,
