@@ -2,13 +2,12 @@
 //! so signals reach everything it started.
 
 use crate::api::{GardenError, Process, ProcessIo, ProcessSpec, Signal};
-use crate::output::{drained, Exit};
 use async_trait::async_trait;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 /// PATH when the container's env has none (Garden's default).
@@ -76,19 +75,18 @@ impl HoudiniProcess {
             .map_err(|e| GardenError::Runtime(format!("exec {}: {e}", spec.path)))?;
         let pid = child.id().unwrap_or(0);
 
+        let mut copies = Vec::new();
         if let (Some(mut input), Some(mut pipe)) = (io.stdin, child.stdin.take()) {
-            tokio::spawn(async move {
+            copies.push(tokio::spawn(async move {
                 let _ = tokio::io::copy(&mut input, &mut pipe).await;
                 let _ = pipe.shutdown().await;
-            });
+            }));
         }
-        let exited = Exit::new();
-        let mut copies = Vec::new();
         if let Some(out) = child.stdout.take() {
-            copies.push(exited.copy(out, io.stdout));
+            copies.push(tokio::spawn(forward(out, io.stdout)));
         }
         if let Some(err) = child.stderr.take() {
-            copies.push(exited.copy(err, io.stderr));
+            copies.push(tokio::spawn(forward(err, io.stderr)));
         }
 
         let (tx, exit) = watch::channel(None);
@@ -98,10 +96,10 @@ impl HoudiniProcess {
                 Err(_) => 255,
             };
             // Output the process wrote before exiting is delivered before
-            // its exit status; a background child still holding the pipes
-            // does not delay it.
-            exited.exited();
-            drained(copies).await;
+            // its exit status.
+            for c in copies {
+                let _ = c.await;
+            }
             let _ = tx.send(Some(status));
         });
         Ok(Self { id, pid, exit })
@@ -133,6 +131,18 @@ impl HoudiniProcess {
 
     pub(crate) fn kill_group(&self) {
         self.signal_group("KILL");
+    }
+}
+
+async fn forward(mut from: impl AsyncRead + Unpin, to: Option<Box<dyn AsyncWrite + Send + Unpin>>) {
+    match to {
+        Some(mut to) => {
+            let _ = tokio::io::copy(&mut from, &mut to).await;
+            let _ = to.shutdown().await;
+        }
+        None => {
+            let _ = tokio::io::copy(&mut from, &mut tokio::io::sink()).await;
+        }
     }
 }
 
