@@ -15,6 +15,8 @@ use tokio::sync::watch;
 
 use crate::api::{GardenError, Process, ProcessIo, ProcessSpec, Signal};
 use crate::bundle::capabilities;
+use crate::detached_exec;
+use crate::output::{drained, Exit};
 use crate::rootfs::User;
 use crate::runc::Runtime;
 
@@ -113,7 +115,10 @@ impl RuncProcess {
         let spec_file = dir.join(format!("{id}.json"));
         let pid_file = dir.join(format!("{id}.pid"));
         std::fs::write(&spec_file, serde_json::to_vec(process).map_err(err)?)?;
-        let mut cmd = runtime.exec_command(container_id, &spec_file, &pid_file);
+        let mut cmd = detached_exec::waiter(
+            &runtime.exec_command(container_id, &spec_file, &pid_file),
+            &pid_file,
+        )?;
         cmd.stdin(if io.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -133,38 +138,33 @@ impl RuncProcess {
             .spawn()
             .map_err(|e| GardenError::Runtime(format!("{}: {e}", runtime.binary.display())))?;
 
-        let mut pumps = Vec::new();
         if let (Some(mut src), Some(mut pipe)) = (io.stdin, child.stdin.take()) {
             tokio::spawn(async move {
                 let _ = tokio::io::copy(&mut src, &mut pipe).await;
                 let _ = pipe.shutdown().await;
             });
         }
-        if let (Some(mut dst), Some(mut pipe)) = (io.stdout, child.stdout.take()) {
-            pumps.push(tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut pipe, &mut dst).await;
-                let _ = dst.flush().await;
-            }));
+        let exit = Exit::new();
+        let mut copies = Vec::new();
+        if let (Some(dst), Some(pipe)) = (io.stdout, child.stdout.take()) {
+            copies.push(exit.copy(pipe, Some(dst)));
         }
-        if let (Some(mut dst), Some(mut pipe)) = (io.stderr, child.stderr.take()) {
-            pumps.push(tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut pipe, &mut dst).await;
-                let _ = dst.flush().await;
-            }));
+        if let (Some(dst), Some(pipe)) = (io.stderr, child.stderr.take()) {
+            copies.push(exit.copy(pipe, Some(dst)));
         }
 
         let (tx, rx) = watch::channel(None);
         let cleanup = (spec_file, pid_file.clone());
         tokio::spawn(async move {
             let status = child.wait().await;
-            // Output written before the exit is delivered before wait()
-            // returns.
-            for p in pumps {
-                let _ = p.await;
-            }
+            // Output written before the exit is delivered before the exit
+            // status; a background child still holding the pipes does not
+            // delay it (see output.rs).
+            exit.exited();
+            drained(copies).await;
             let code = match status {
-                // runc exits with the process's status, 128+N when it was
-                // killed by signal N.
+                // The waiter exits with the process's status, 128+N when
+                // it was killed by signal N.
                 Ok(s) => s.code().unwrap_or_else(|| {
                     use std::os::unix::process::ExitStatusExt;
                     128 + s.signal().unwrap_or(0)

@@ -2,12 +2,13 @@
 //! so signals reach everything it started.
 
 use crate::api::{GardenError, Process, ProcessIo, ProcessSpec, Signal};
+use crate::output::{drained, Exit};
 use async_trait::async_trait;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 /// PATH when the container's env has none (Garden's default).
@@ -75,18 +76,19 @@ impl HoudiniProcess {
             .map_err(|e| GardenError::Runtime(format!("exec {}: {e}", spec.path)))?;
         let pid = child.id().unwrap_or(0);
 
-        let mut copies = Vec::new();
         if let (Some(mut input), Some(mut pipe)) = (io.stdin, child.stdin.take()) {
-            copies.push(tokio::spawn(async move {
+            tokio::spawn(async move {
                 let _ = tokio::io::copy(&mut input, &mut pipe).await;
                 let _ = pipe.shutdown().await;
-            }));
+            });
         }
+        let exited = Exit::new();
+        let mut copies = Vec::new();
         if let Some(out) = child.stdout.take() {
-            copies.push(tokio::spawn(forward(out, io.stdout)));
+            copies.push(exited.copy(out, io.stdout));
         }
         if let Some(err) = child.stderr.take() {
-            copies.push(tokio::spawn(forward(err, io.stderr)));
+            copies.push(exited.copy(err, io.stderr));
         }
 
         let (tx, exit) = watch::channel(None);
@@ -96,10 +98,10 @@ impl HoudiniProcess {
                 Err(_) => 255,
             };
             // Output the process wrote before exiting is delivered before
-            // its exit status.
-            for c in copies {
-                let _ = c.await;
-            }
+            // its exit status; a background child still holding the pipes
+            // does not delay it.
+            exited.exited();
+            drained(copies).await;
             let _ = tx.send(Some(status));
         });
         Ok(Self { id, pid, exit })
@@ -131,18 +133,6 @@ impl HoudiniProcess {
 
     pub(crate) fn kill_group(&self) {
         self.signal_group("KILL");
-    }
-}
-
-async fn forward(mut from: impl AsyncRead + Unpin, to: Option<Box<dyn AsyncWrite + Send + Unpin>>) {
-    match to {
-        Some(mut to) => {
-            let _ = tokio::io::copy(&mut from, &mut to).await;
-            let _ = to.shutdown().await;
-        }
-        None => {
-            let _ = tokio::io::copy(&mut from, &mut tokio::io::sink()).await;
-        }
     }
 }
 
