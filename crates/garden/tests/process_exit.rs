@@ -57,7 +57,7 @@ async fn exit_is_not_held_by_a_background_child(b: &dyn Backend, handle: &str, s
         b,
         handle,
         sh,
-        "echo started; sleep 30 & (sleep 0.3; echo late) & exit 3",
+        "echo started; sleep 30 & echo $! > bg.pid; (sleep 0.3; echo late) & exit 3",
     )
     .await;
     eprintln!("{handle}: exit status {status} after {took:?}");
@@ -140,7 +140,26 @@ async fn houdini_exit_status_is_not_held_by_a_background_child() {
     let (b, spec) = houdini(tmp.path(), "h-exit-1");
     b.create(spec).await.unwrap();
     exit_is_not_held_by_a_background_child(&b, "h-exit-1", "/bin/sh").await;
+    let bg = std::fs::read_to_string(tmp.path().join("h-exit-1/bg.pid")).unwrap();
     b.destroy("h-exit-1").await.unwrap();
+    // The child its exited leader left behind goes with the container.
+    let stat = format!("/proc/{}/stat", bg.trim());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let gone = || {
+        std::fs::read_to_string(&stat)
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    };
+    while !gone() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone(), "background child {} outlived destroy", bg.trim());
 }
 
 #[tokio::test]

@@ -121,7 +121,7 @@ impl HoudiniProcess {
     }
 
     fn signal_group(&self, name: &str) {
-        if self.pid == 0 || self.exited() {
+        if self.pid == 0 {
             return;
         }
         // Negative pid: the whole process group.
@@ -131,6 +131,8 @@ impl HoudiniProcess {
             .status();
     }
 
+    /// Also after the leader exited: background children it left are
+    /// still in its group (whose id stays reserved while they live).
     pub(crate) fn kill_group(&self) {
         self.signal_group("KILL");
     }
@@ -155,6 +157,9 @@ impl Process for ProcessHandle {
             Signal::Kill => "KILL",
         };
         let p = self.0.clone();
+        if p.exited() {
+            return Ok(());
+        }
         tokio::task::spawn_blocking(move || p.signal_group(name))
             .await
             .map_err(|e| GardenError::Runtime(e.to_string()))
