@@ -2,7 +2,6 @@
 //! stdio pumps, and waiting for and signalling the process.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -115,30 +114,18 @@ impl RuncProcess {
         let spec_file = dir.join(format!("{id}.json"));
         let pid_file = dir.join(format!("{id}.pid"));
         std::fs::write(&spec_file, serde_json::to_vec(process).map_err(err)?)?;
-        let mut cmd = detached_exec::waiter(
+        let started = detached_exec::start(
             &runtime.exec_command(container_id, &spec_file, &pid_file),
             &pid_file,
-        )?;
-        cmd.stdin(if io.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(if io.stdout.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stderr(if io.stderr.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| GardenError::Runtime(format!("{}: {e}", runtime.binary.display())))?;
+            detached_exec::Pipes {
+                stdin: io.stdin.is_some(),
+                stdout: io.stdout.is_some(),
+                stderr: io.stderr.is_some(),
+            },
+        )
+        .map_err(|e| GardenError::Runtime(format!("{}: {e}", runtime.binary.display())))?;
 
-        if let (Some(mut src), Some(mut pipe)) = (io.stdin, child.stdin.take()) {
+        if let (Some(mut src), Some(mut pipe)) = (io.stdin, started.stdin) {
             tokio::spawn(async move {
                 let _ = tokio::io::copy(&mut src, &mut pipe).await;
                 let _ = pipe.shutdown().await;
@@ -146,31 +133,25 @@ impl RuncProcess {
         }
         let exit = Exit::new();
         let mut copies = Vec::new();
-        if let (Some(dst), Some(pipe)) = (io.stdout, child.stdout.take()) {
+        if let (Some(dst), Some(pipe)) = (io.stdout, started.stdout) {
             copies.push(exit.copy(pipe, Some(dst)));
         }
-        if let (Some(dst), Some(pipe)) = (io.stderr, child.stderr.take()) {
+        if let (Some(dst), Some(pipe)) = (io.stderr, started.stderr) {
             copies.push(exit.copy(pipe, Some(dst)));
         }
 
         let (tx, rx) = watch::channel(None);
         let cleanup = (spec_file, pid_file.clone());
+        let status = started.status;
         tokio::spawn(async move {
-            let status = child.wait().await;
+            // The waiter's exit status is the process's (128+N when it was
+            // killed by signal N), or the runtime's when that failed.
+            let code = status.await.unwrap_or(255);
             // Output written before the exit is delivered before the exit
             // status; a background child still holding the pipes does not
             // delay it (see output.rs).
             exit.exited();
             drained(copies).await;
-            let code = match status {
-                // The waiter exits with the process's status, 128+N when
-                // it was killed by signal N.
-                Ok(s) => s.code().unwrap_or_else(|| {
-                    use std::os::unix::process::ExitStatusExt;
-                    128 + s.signal().unwrap_or(0)
-                }),
-                Err(_) => 255,
-            };
             let _ = std::fs::remove_file(&cleanup.0);
             let _ = std::fs::remove_file(&cleanup.1);
             let _ = tx.send(Some(code));
