@@ -170,3 +170,25 @@ async fn houdini_delivers_all_output_before_the_exit_status() {
     all_output_arrives_before_the_status(&b, "h-exit-2", "/bin/sh").await;
     b.destroy("h-exit-2").await.unwrap();
 }
+
+#[tokio::test]
+async fn runc_missing_executable_fails_with_the_runtime_error() {
+    skip_unless_able!();
+    let t = common::backend(53).await;
+    t.backend.create(common::spec("exit-3")).await.unwrap();
+    let (status, took, _, err) = run_sh(&t.backend, "exit-3", "/no/such/sh", "true").await;
+    eprintln!(
+        "missing executable: status {status} after {took:?}: {}",
+        err.text()
+    );
+    assert_ne!(status, 0);
+    assert!(err.text().contains("no such file"), "{}", err.text());
+    // Nothing of the waiter is left behind: no zombie child of ours.
+    let zombies = std::process::Command::new("ps")
+        .args(["-o", "stat=", "--ppid", &std::process::id().to_string()])
+        .output()
+        .unwrap();
+    let zombies = String::from_utf8_lossy(&zombies.stdout);
+    assert!(!zombies.contains('Z'), "zombie children: {zombies}");
+    t.backend.destroy("exit-3").await.unwrap();
+}
