@@ -105,6 +105,45 @@ async fn runc_exit_status_is_not_held_by_a_background_child() {
     let t = common::backend(51).await;
     t.backend.create(common::spec("exit-1")).await.unwrap();
     exit_is_not_held_by_a_background_child(&t.backend, "exit-1", "sh").await;
+
+    // The rep's stop of an instance: TERM to a shell whose background
+    // server holds its stdout; the status comes when the shell dies.
+    let out = Buf::default();
+    let p = t
+        .backend
+        .run(
+            "exit-1",
+            ProcessSpec {
+                path: "sh".into(),
+                args: vec![
+                    "-c".into(),
+                    "sleep 30 & echo up; while true; do sleep 1; done".into(),
+                ],
+                ..Default::default()
+            },
+            ProcessIo {
+                stdin: None,
+                stdout: Some(Box::new(out.clone())),
+                stderr: None,
+            },
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while out.text().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopping = Instant::now();
+    p.signal(garden::Signal::Terminate).await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), p.wait())
+        .await
+        .expect("exit status within 10s")
+        .unwrap();
+    let took = stopping.elapsed();
+    eprintln!("terminated: status {status} after {took:?}");
+    assert_eq!(status, 143);
+    assert!(took < Duration::from_secs(2), "stop took {took:?}");
+    assert_eq!(out.text(), "up\n");
     t.backend.destroy("exit-1").await.unwrap();
 }
 
