@@ -524,7 +524,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
         assert!(is_running(l), "{l:?}");
         assert_eq!(cell_of(l), "cell-b");
         assert_eq!(address_of(l), CELL_B.ip);
-        assert_eq!(l.crash_count, 0, "handed over, not crashed");
+        assert_eq!(l.crash_count, 0, "handed over, not crashed: {l:?}");
         assert!(answers(&http, l).await, "serving after evacuation: {l:?}");
     }
     assert_no_container_leftovers(&a);

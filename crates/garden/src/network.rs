@@ -200,6 +200,22 @@ impl Network {
             let _ = run("ip", &["netns", "delete", &ns], None).await;
         }
         run("ip", &["netns", "add", &ns], None).await?;
+        // A neighbour entry left by an earlier container with this address
+        // would send the new one's traffic to the old MAC until it expires
+        // (tens of seconds: checks time out, the instance is crashed).
+        let _ = run(
+            "ip",
+            &[
+                "neigh",
+                "flush",
+                "to",
+                &ip.to_string(),
+                "dev",
+                &self.bridge(),
+            ],
+            None,
+        )
+        .await;
         let host_side = format!(
             "link add {host} type veth peer name eth0 netns {ns}\n\
              link set {host} master {br} up\n",
@@ -224,6 +240,8 @@ impl Network {
         let mut script = String::new();
         if let Some(ip) = ip {
             script.push_str(&format!("link del {}\n", self.host_veth(ip)));
+            // The address goes back to the pool: forget its MAC.
+            script.push_str(&format!("neigh flush to {ip} dev {}\n", self.bridge()));
         }
         if self.netns_path(handle).exists() {
             script.push_str(&format!("netns delete {}\n", self.netns_name(handle)));
