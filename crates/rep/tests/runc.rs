@@ -4,7 +4,7 @@
 
 mod support;
 
-use garden::{Backend, ProcessIo, ProcessSpec, RuncBackend, RuncConfig};
+use garden::{Backend, RuncBackend, RuncConfig};
 use rep::executor_store::StoreClient;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -78,23 +78,7 @@ async fn lrps_run_and_restart_in_runc_containers() {
         .instance_guid
         .clone();
     // (Retried until the instance has written its pid file.)
-    eventually("killed inside the container", 10, || async {
-        let killer = backend
-            .run(
-                &guid,
-                ProcessSpec {
-                    path: "sh".into(),
-                    args: vec!["-c".into(), "kill -9 $(cat /home/vcap/pid)".into()],
-                    user: "vcap".into(),
-                    ..Default::default()
-                },
-                ProcessIo::default(),
-            )
-            .await
-            .ok()?;
-        (killer.wait().await.ok()? == 0).then_some(())
-    })
-    .await;
+    support::runc_cell::kill_instance_process(&backend, &guid, "killed inside the container").await;
     let restarted = eventually("index 0 restarted after its crash", 60, || async {
         running(&world, "boxed").await.into_iter().find(|l| {
             l.actual_lrp_key.as_ref().unwrap().index == 0

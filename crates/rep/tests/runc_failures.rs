@@ -6,7 +6,6 @@
 
 mod support;
 
-use garden::{Backend, ProcessIo, ProcessSpec};
 use support::runc_cell::{self, tcp_check};
 use support::{eventually, run_action, running, sleeper_lrp, World};
 
@@ -37,23 +36,11 @@ async fn an_instance_failing_its_liveness_check_is_crashed_and_restarted() {
     .await;
     let guid = first.actual_lrp_instance_key.unwrap().instance_guid;
 
-    eventually("httpd killed inside the container", 10, || async {
-        let killer = cell
-            .backend
-            .run(
-                &guid,
-                ProcessSpec {
-                    path: "sh".into(),
-                    args: vec!["-c".into(), "kill -9 $(cat /home/vcap/pid)".into()],
-                    user: "vcap".into(),
-                    ..Default::default()
-                },
-                ProcessIo::default(),
-            )
-            .await
-            .ok()?;
-        (killer.wait().await.ok()? == 0).then_some(())
-    })
+    support::runc_cell::kill_instance_process(
+        &cell.backend,
+        &guid,
+        "httpd killed inside the container",
+    )
     .await;
 
     let restarted = eventually("restarted after the liveness failure", 30, || async {

@@ -91,3 +91,27 @@ pub fn tcp_check(port: u32) -> models::CheckDefinition {
         ..Default::default()
     }
 }
+
+/// Kills the instance's process (`kill -9` of the pid the test's run
+/// action wrote to /home/vcap/pid) from inside its container, retried
+/// until that pid file exists.
+pub async fn kill_instance_process(backend: &RuncBackend, guid: &str, what: &str) {
+    use garden::{Backend, ProcessIo, ProcessSpec};
+    super::eventually(what, 10, || async {
+        let killer = backend
+            .run(
+                guid,
+                ProcessSpec {
+                    path: "sh".into(),
+                    args: vec!["-c".into(), "kill -9 $(cat /home/vcap/pid)".into()],
+                    user: "vcap".into(),
+                    ..Default::default()
+                },
+                ProcessIo::default(),
+            )
+            .await
+            .ok()?;
+        (killer.wait().await.ok()? == 0).then_some(())
+    })
+    .await;
+}
