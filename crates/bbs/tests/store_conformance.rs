@@ -233,9 +233,12 @@ async fn ordinary(s: &dyn Store, guid: &str, index: i32) -> Option<ActualLrp> {
 /// answers exactly the scheduling infos it lists.
 async fn nsync_answer_matches(s: &dyn Store) {
     let all = DesiredLrpFilter::default();
-    if let Some(bytes) = s.encoded_scheduling_infos(&all).await.unwrap() {
+    if let Some(answer) = s.encoded_scheduling_infos(&all).await.unwrap() {
         use prost::Message;
-        let decoded = models::DesiredLrpSchedulingInfosResponse::decode(bytes).unwrap();
+        let len = answer.len;
+        let bytes = answer.concat();
+        assert_eq!(bytes.len(), len, "the answer's announced length");
+        let decoded = models::DesiredLrpSchedulingInfosResponse::decode(&bytes[..]).unwrap();
         assert_eq!(
             decoded.desired_lrp_scheduling_infos,
             s.desired_lrp_scheduling_infos(&all).await.unwrap()

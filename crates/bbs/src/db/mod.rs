@@ -14,6 +14,7 @@ use std::time::Duration;
 
 pub mod cache;
 pub mod encryption;
+pub(crate) mod lrp_convergence_rules;
 pub mod sql;
 
 pub use cache::CachedStore;
@@ -89,7 +90,7 @@ pub trait Store: Send + Sync + 'static {
     async fn encoded_scheduling_infos(
         &self,
         _filter: &DesiredLrpFilter,
-    ) -> DbResult<Option<bytes::Bytes>> {
+    ) -> DbResult<Option<EncodedAnswer>> {
         Ok(None)
     }
     /// Every desired LRP's scheduling info with its metric tags (what the
@@ -294,6 +295,24 @@ pub struct ActualLrpCounts {
 
 /// The ids of the cells that currently have a presence.
 pub type CellSet = BTreeSet<String>;
+
+/// A protobuf answer of known length produced in pieces as it is sent (a
+/// list of 250,000 records is never built whole).
+pub struct EncodedAnswer {
+    pub len: usize,
+    pub chunks: Box<dyn Iterator<Item = bytes::Bytes> + Send>,
+}
+
+impl EncodedAnswer {
+    /// The whole answer in one buffer (tests).
+    pub fn concat(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for c in self.chunks {
+            out.extend_from_slice(&c);
+        }
+        out
+    }
+}
 
 /// An instance key with its desired LRP's scheduling info (for auctions).
 #[derive(Debug, Clone, PartialEq)]

@@ -76,7 +76,7 @@ pub async fn scheduling_infos(State(app): State<Arc<App>>, body: Body) -> Respon
         Err(e) => return app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
     };
     match app.store.encoded_scheduling_infos(&filter(&req)).await {
-        Ok(Some(bytes)) => return super::proto_bytes(bytes),
+        Ok(Some(answer)) => return super::proto_chunks(answer),
         Ok(None) => {}
         Err(e) => return app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
     }

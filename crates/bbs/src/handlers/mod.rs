@@ -177,6 +177,20 @@ pub(crate) fn proto_bytes(bytes: impl Into<Bytes>) -> Response {
     resp
 }
 
+/// A 200 protobuf answer sent as it is produced, with its length (as a
+/// whole answer would have it).
+pub(crate) fn proto_chunks(answer: crate::db::EncodedAnswer) -> Response {
+    let chunks = futures::stream::iter(answer.chunks.map(Ok::<_, std::convert::Infallible>));
+    let mut resp = Response::new(Body::from_stream(chunks));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-protobuf"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(answer.len));
+    resp
+}
+
 /// Diego's request id header, used as the trace id of emitted events.
 pub(crate) fn trace_id(headers: &HeaderMap) -> String {
     headers

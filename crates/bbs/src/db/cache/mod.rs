@@ -15,10 +15,12 @@
 
 mod state;
 
-use crate::db::sql::lrp_convergence::{apply_rules, attach_scheduling_infos};
+use crate::db::lrp_convergence_rules::{apply_rules, ConvergenceRow};
+use crate::db::sql::lrp_convergence::attach_scheduling_infos;
 use crate::db::{
     ActualLrpCounts, ActualLrpFilter, CellSet, ConvergenceResult, CrashOutcome, DbResult,
-    DesiredLrpFilter, KeyWithSchedulingInfo, RunningInfo, Store, TaskConvergenceResult, TaskFilter,
+    DesiredLrpFilter, EncodedAnswer, KeyWithSchedulingInfo, RunningInfo, Store,
+    TaskConvergenceResult, TaskFilter,
 };
 use async_trait::async_trait;
 use models::actual_lrp::Presence;
@@ -26,7 +28,7 @@ use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpKey, DesiredLrp, DesiredLrpSchedulingInfo,
     DesiredLrpUpdate, Task, TaskDefinition,
 };
-use state::{actual_key, convergence_input, encode_scheduling_infos, CacheState, DesiredEntry};
+use state::{actual_key, encode_scheduling_infos, CacheState, DesiredEntry};
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,9 +43,6 @@ pub struct CachedStore {
     stripes: Box<[tokio::sync::Mutex<()>]>,
     /// Set when the cache missed a write: reads go to `inner` from then on.
     dropped: AtomicBool,
-    /// nsync's answer (every scheduling info, encoded) and the desired
-    /// generation it was built at: reused until a desired LRP changes.
-    all_infos: std::sync::Mutex<Option<(u64, bytes::Bytes)>>,
 }
 
 impl CachedStore {
@@ -55,7 +54,6 @@ impl CachedStore {
             state: RwLock::new(state),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             dropped: AtomicBool::new(false),
-            all_infos: std::sync::Mutex::new(None),
         })
     }
 
@@ -63,12 +61,7 @@ impl CachedStore {
     /// cache's back: tools, tests); a dropped cache is live again.
     pub async fn reload(&self) -> DbResult<()> {
         let state = read_all(&*self.inner).await?;
-        let mut w = self.write();
-        *w = state;
-        // Under the write lock: the new state's generation counts from its
-        // own load, so nsync's cached answer must go with the old state.
-        *self.all_infos.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        drop(w);
+        *self.write() = state;
         self.dropped.store(false, Ordering::Release);
         Ok(())
     }
@@ -226,32 +219,13 @@ impl Store for CachedStore {
     async fn encoded_scheduling_infos(
         &self,
         filter: &DesiredLrpFilter,
-    ) -> DbResult<Option<bytes::Bytes>> {
+    ) -> DbResult<Option<EncodedAnswer>> {
         if !self.live() {
             return Ok(None);
         }
-        let all = filter.domain.is_empty() && filter.process_guids.is_empty();
-        let (generation, entries) = {
-            let s = self.read();
-            if all {
-                let cached = self.all_infos.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((g, b)) = cached.as_ref() {
-                    if *g == s.desired_generation {
-                        return Ok(Some(b.clone()));
-                    }
-                }
-            }
-            (
-                s.desired_generation,
-                s.desired(&filter.domain, &filter.process_guids),
-            )
-        };
-        let encoded = encode_scheduling_infos(&entries);
-        if all {
-            *self.all_infos.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((generation, encoded.clone()));
-        }
-        Ok(Some(encoded))
+        // The records are shared: the lock is held only to list them.
+        let entries = self.read().desired(&filter.domain, &filter.process_guids);
+        Ok(Some(encode_scheduling_infos(entries)))
     }
     async fn desired_lrp_scheduling_info_by_process_guid(
         &self,
@@ -509,9 +483,19 @@ impl Store for CachedStore {
         // CPU work over every record: off the async workers.
         let cells = cells.clone();
         let work = tokio::task::spawn_blocking(move || {
-            let (desired, rows) = convergence_input(&snapshot.0, &snapshot.1);
+            let (desired, rows) = &snapshot;
             // Expired domains were just pruned: the known domains are the fresh ones.
-            let lists = apply_rules(&fresh, &desired, &rows, &cells, &fresh, now_ns, &mut result);
+            let lists = apply_rules(
+                &fresh,
+                desired,
+                |e| e.convergence_view(),
+                rows,
+                |l| ConvergenceRow::of(l),
+                &cells,
+                &fresh,
+                now_ns,
+                &mut result,
+            );
             (result, lists)
         });
         let (mut result, lists) = match work.await {

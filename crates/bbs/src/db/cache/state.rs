@@ -5,11 +5,9 @@
 //! out in the store's order (process guid, index, presence) with the
 //! store's filter semantics.
 
-use crate::db::sql::lrp_convergence::{ConvergenceDesired, ConvergenceRow, DesiredDrift};
-use crate::db::ActualLrpFilter;
+use crate::db::lrp_convergence_rules::{ConvergenceDesired, DesiredDrift};
+use crate::db::{ActualLrpFilter, EncodedAnswer};
 use bytes::Bytes;
-use models::actual_lrp::Presence;
-use models::actual_lrp_state::RUNNING;
 use models::{ActualLrp, DesiredLrp, DesiredLrpSchedulingInfo, MetricTagValue};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -96,8 +94,6 @@ pub(crate) struct CacheState {
     /// indexed).
     by_cell: HashMap<String, BTreeSet<ActualKey>>,
     desired: BTreeMap<String, Arc<DesiredEntry>>,
-    /// Bumped on every desired LRP change (keys nsync's cached answer).
-    pub desired_generation: u64,
 }
 
 impl CacheState {
@@ -210,13 +206,11 @@ impl CacheState {
     }
 
     pub fn put_desired(&mut self, entry: DesiredEntry) {
-        self.desired_generation += 1;
         self.desired
             .insert(entry.process_guid.clone(), Arc::new(entry));
     }
 
     pub fn remove_desired(&mut self, guid: &str) {
-        self.desired_generation += 1;
         self.desired.remove(guid);
     }
 
@@ -253,62 +247,102 @@ impl CacheState {
     }
 }
 
-/// The convergence rules' input, borrowed from a snapshot's records (rows
-/// in key order, as the SQL store reads them).
-pub(crate) fn convergence_input<'a>(
-    desired: &'a [Arc<DesiredEntry>],
-    actuals: &'a [Arc<ActualLrp>],
-) -> (Vec<ConvergenceDesired<'a>>, Vec<ConvergenceRow<'a>>) {
-    let desired = desired
-        .iter()
-        .map(|e| ConvergenceDesired {
-            process_guid: &e.process_guid,
-            domain: &e.domain,
-            instances: e.instances,
-            drift: &e.drift,
-        })
-        .collect();
-    let ordinary = Presence::Ordinary as i32;
-    let rows = actuals
-        .iter()
-        .map(|l| {
-            let drift = l.state == RUNNING && l.presence == ordinary;
-            let (process_guid, index, domain) = l
-                .actual_lrp_key
-                .as_ref()
-                .map_or(("", 0, ""), |k| (&*k.process_guid, k.index, &*k.domain));
-            let (instance_guid, cell_id) = l
-                .actual_lrp_instance_key
-                .as_ref()
-                .map_or(("", ""), |k| (&*k.instance_guid, &*k.cell_id));
-            ConvergenceRow {
-                process_guid,
-                index,
-                presence: l.presence,
-                domain,
-                state: &l.state,
-                instance_guid,
-                cell_id,
-                since: l.since,
-                crash_count: l.crash_count,
-                internal_routes: drift.then_some(&l.actual_lrp_internal_routes[..]),
-                metric_tags: drift.then_some(&l.metric_tags),
-            }
-        })
-        .collect();
-    (desired, rows)
+impl DesiredEntry {
+    /// What the convergence rules read of it.
+    pub fn convergence_view(&self) -> ConvergenceDesired<'_> {
+        ConvergenceDesired {
+            process_guid: &self.process_guid,
+            domain: &self.domain,
+            instances: self.instances,
+            drift: &self.drift,
+        }
+    }
 }
 
-/// Appends `entries`' encoded scheduling infos as field 2 of a
-/// DesiredLRPSchedulingInfosResponse (the repeated infos; no error field).
-pub(crate) fn encode_scheduling_infos(entries: &[Arc<DesiredEntry>]) -> Bytes {
-    use prost::encoding::{encode_key, encode_varint, WireType};
-    let size: usize = entries.iter().map(|e| e.encoded_info.len() + 6).sum();
-    let mut out = Vec::with_capacity(size);
-    for e in entries {
-        encode_key(2, WireType::LengthDelimited, &mut out);
-        encode_varint(e.encoded_info.len() as u64, &mut out);
-        out.extend_from_slice(&e.encoded_info);
+/// `entries`' encoded scheduling infos as field 2 of a
+/// DesiredLRPSchedulingInfosResponse (the repeated infos; no error field),
+/// in chunks of about `CHUNK` bytes made as the answer is sent.
+pub(crate) fn encode_scheduling_infos(entries: Vec<Arc<DesiredEntry>>) -> EncodedAnswer {
+    use prost::encoding::{encoded_len_varint, key_len};
+    let len = entries
+        .iter()
+        .map(|e| {
+            key_len(2) + encoded_len_varint(e.encoded_info.len() as u64) + e.encoded_info.len()
+        })
+        .sum();
+    EncodedAnswer {
+        len,
+        chunks: Box::new(InfoChunks { entries, at: 0 }),
     }
-    Bytes::from(out)
+}
+
+/// Big enough to keep a socket busy, small enough to stay in cache.
+const CHUNK: usize = 256 * 1024;
+
+struct InfoChunks {
+    entries: Vec<Arc<DesiredEntry>>,
+    at: usize,
+}
+
+impl Iterator for InfoChunks {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        use prost::encoding::{encode_key, encode_varint, WireType};
+        if self.at == self.entries.len() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(CHUNK + 1024);
+        while let Some(e) = self.entries.get(self.at) {
+            if !out.is_empty() && out.len() + e.encoded_info.len() + 16 > CHUNK {
+                break;
+            }
+            encode_key(2, WireType::LengthDelimited, &mut out);
+            encode_varint(e.encoded_info.len() as u64, &mut out);
+            out.extend_from_slice(&e.encoded_info);
+            self.at += 1;
+        }
+        Some(Bytes::from(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::{DesiredLrpKey, DesiredLrpSchedulingInfosResponse, ProtoRoutes};
+
+    fn entry(i: usize) -> Arc<DesiredEntry> {
+        let info = DesiredLrpSchedulingInfo {
+            desired_lrp_key: Some(DesiredLrpKey {
+                process_guid: format!("guid-{i:06}"),
+                domain: "cf-apps".into(),
+                log_guid: format!("log-{i}"),
+            }),
+            instances: (i % 7) as i32,
+            routes: Some(ProtoRoutes {
+                routes: [("cf-router".to_string(), vec![b'x'; i % 300])].into(),
+            }),
+            ..Default::default()
+        };
+        Arc::new(DesiredEntry::new(&info, BTreeMap::new()))
+    }
+
+    #[test]
+    fn nsync_answer_comes_in_chunks_that_add_up_to_the_list() {
+        let entries: Vec<_> = (0..5_000).map(entry).collect();
+        let want: Vec<_> = entries.iter().map(|e| e.info()).collect();
+        let answer = encode_scheduling_infos(entries);
+        let len = answer.len;
+        let chunks: Vec<Bytes> = answer.chunks.collect();
+        assert!(chunks.len() > 2, "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= CHUNK));
+        let whole: Vec<u8> = chunks.concat();
+        assert_eq!(whole.len(), len);
+        let decoded = DesiredLrpSchedulingInfosResponse::decode(&whole[..]).unwrap();
+        assert_eq!(decoded.desired_lrp_scheduling_infos, want);
+
+        let empty = encode_scheduling_infos(Vec::new());
+        assert_eq!(empty.len, 0);
+        assert_eq!(empty.chunks.count(), 0);
+    }
 }

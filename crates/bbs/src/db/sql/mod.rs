@@ -70,7 +70,8 @@ pub(crate) struct Ctx {
     pub enc: Encoder,
     pub scheduling_cache: scheduling_cache::SchedulingCache,
     /// What LRP convergence compares RUNNING instances with, per desired LRP.
-    pub drift_cache: scheduling_cache::TagCache<Arc<lrp_convergence::DesiredDrift>>,
+    pub drift_cache:
+        scheduling_cache::TagCache<Arc<crate::db::lrp_convergence_rules::DesiredDrift>>,
 }
 
 impl Ctx {
