@@ -6,6 +6,7 @@ use api_support::*;
 use bbs::server::Overrides;
 use models::actual_lrp::Presence;
 use models::*;
+use prost::Message as _;
 
 async fn actuals(bbs: &TestBbs, guid: &str) -> Vec<ActualLrp> {
     let r: ActualLrPsResponse = bbs
@@ -125,6 +126,22 @@ async fn desire_creates_unclaimed_instances_and_requests_an_auction() {
     let info = &infos.desired_lrp_scheduling_infos[0];
     assert_eq!(info.instances, 3);
     assert_eq!(info.desired_lrp_key.as_ref().unwrap().process_guid, "app-1");
+    // The active BBS streams nsync's answer from its LRP cache; it still
+    // announces its length, as a whole answer (and Diego's BBS) does.
+    let resp = bbs
+        .client
+        .post(format!("{}/v1/desired_lrp_scheduling_infos/list", bbs.base))
+        .body(DesiredLrPsRequest::default().encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("transfer-encoding").is_none());
+    let announced = resp.headers().get("content-length").cloned();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(
+        announced.map(|v| v.to_str().unwrap().parse::<usize>().unwrap()),
+        Some(body.len())
+    );
 
     let lrps = actuals(&bbs, "app-1").await;
     assert_eq!(lrps.len(), 3);
