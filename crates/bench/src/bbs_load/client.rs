@@ -90,6 +90,35 @@ impl BbsClient {
         Ok((decoded, decoding))
     }
 
+    /// As `call_timing_decode` for a list answer (`error = 1`, the items
+    /// `= 2`), decoding each item as soon as its bytes have arrived, as a
+    /// streaming client would: the answer is never held whole, and
+    /// decoding overlaps the transfer instead of following it.
+    pub async fn call_streaming_list<Req: Message, Item: Message + Default>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> anyhow::Result<(Vec<Item>, std::time::Duration)> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-protobuf")
+            .body(req.encode_to_vec())
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        if !resp.status().is_success() {
+            bail!("POST {path}: HTTP {}", resp.status());
+        }
+        let mut list = ListDecoder::default();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            list.feed(&chunk?)
+                .with_context(|| format!("decoding {path}"))?;
+        }
+        list.finish().with_context(|| format!("decoding {path}"))
+    }
+
     pub async fn ping(&self) -> bool {
         self.http
             .post(format!("{}/v1/ping", self.base))
@@ -134,5 +163,143 @@ impl BbsClient {
             }
         }
         Ok(())
+    }
+}
+
+/// Decodes a `{ Error error = 1; repeated Item items = 2; }` answer from
+/// its chunks as they come.
+struct ListDecoder<Item> {
+    buf: Vec<u8>,
+    at: usize,
+    items: Vec<Item>,
+    error: Option<models::Error>,
+    decoding: std::time::Duration,
+}
+
+impl<Item> Default for ListDecoder<Item> {
+    fn default() -> Self {
+        ListDecoder {
+            buf: Vec::new(),
+            at: 0,
+            items: Vec::new(),
+            error: None,
+            decoding: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl<Item: Message + Default> ListDecoder<Item> {
+    fn feed(&mut self, chunk: &[u8]) -> anyhow::Result<()> {
+        let t = std::time::Instant::now();
+        // Keep only the unread tail: a partial field waiting for more bytes.
+        if self.at > 0 {
+            self.buf.drain(..self.at);
+            self.at = 0;
+        }
+        self.buf.extend_from_slice(chunk);
+        while let Some((field, start, end)) = next_field(&self.buf[self.at..])? {
+            let body = &self.buf[self.at + start..self.at + end];
+            match field {
+                1 => self.error = Some(models::Error::decode(body)?),
+                2 => self.items.push(Item::decode(body)?),
+                other => bail!("unexpected field {other} in a list answer"),
+            }
+            self.at += end;
+        }
+        self.decoding += t.elapsed();
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<(Vec<Item>, std::time::Duration)> {
+        if self.at != self.buf.len() {
+            bail!("answer ends inside a field");
+        }
+        if let Some(e) = self.error {
+            bail!("{} {}", e.r#type, e.message);
+        }
+        Ok((self.items, self.decoding))
+    }
+}
+
+/// The next length-delimited field at the head of `b`: its number and the
+/// range of its body, or None while its bytes have not all arrived.
+fn next_field(b: &[u8]) -> anyhow::Result<Option<(u32, usize, usize)>> {
+    let Some((key, n)) = varint(b)? else {
+        return Ok(None);
+    };
+    if key & 7 != 2 {
+        bail!("field {} is not length-delimited", key >> 3);
+    }
+    let Some((len, m)) = varint(&b[n..])? else {
+        return Ok(None);
+    };
+    let start = n + m;
+    let end = start + usize::try_from(len)?;
+    Ok((end <= b.len()).then_some(((key >> 3) as u32, start, end)))
+}
+
+fn varint(b: &[u8]) -> anyhow::Result<Option<(u64, usize)>> {
+    let mut v = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((v, i + 1)));
+        }
+    }
+    if b.len() >= 10 {
+        bail!("varint longer than 10 bytes");
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_decoder_decodes_an_answer_split_at_every_byte() {
+        let answer = models::DesiredLrpSchedulingInfosResponse {
+            error: None,
+            desired_lrp_scheduling_infos: (0..300)
+                .map(|i| crate::convergence::desired_lrp(i, 2).scheduling_info())
+                .collect(),
+        };
+        let bytes = answer.encode_to_vec();
+        for step in [1, 7, 4096, bytes.len()] {
+            let mut d = ListDecoder::<models::DesiredLrpSchedulingInfo>::default();
+            for chunk in bytes.chunks(step) {
+                d.feed(chunk).unwrap();
+            }
+            let (items, _) = d.finish().unwrap();
+            assert_eq!(
+                items, answer.desired_lrp_scheduling_infos,
+                "chunks of {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn list_decoder_reports_the_error_field_and_a_cut_answer() {
+        let answer = models::DesiredLrpSchedulingInfosResponse {
+            error: Some(models::Error {
+                r#type: 5,
+                message: "deadlock".into(),
+            }),
+            desired_lrp_scheduling_infos: vec![],
+        };
+        let mut d = ListDecoder::<models::DesiredLrpSchedulingInfo>::default();
+        d.feed(&answer.encode_to_vec()).unwrap();
+        assert!(d.finish().unwrap_err().to_string().contains("deadlock"));
+
+        let whole = models::DesiredLrpSchedulingInfosResponse {
+            error: None,
+            desired_lrp_scheduling_infos: vec![
+                crate::convergence::desired_lrp(1, 1).scheduling_info()
+            ],
+        }
+        .encode_to_vec();
+        let mut d = ListDecoder::<models::DesiredLrpSchedulingInfo>::default();
+        d.feed(&whole[..whole.len() - 3]).unwrap();
+        assert!(d.finish().is_err());
     }
 }

@@ -285,6 +285,7 @@ async fn run_async(args: Args) -> anyhow::Result<bool> {
             .context("event streams did not open within 60 s")?;
     }
     eprintln!("{} event streams open; running the load", cells.len() + 1);
+    workload::nsync_warm_up(&load).await?;
 
     // --- the load ----------------------------------------------------------------
     let started = Instant::now();

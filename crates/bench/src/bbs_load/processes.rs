@@ -3,7 +3,7 @@
 //! can be read from /proc.
 
 use anyhow::{bail, Context as _};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -80,7 +80,8 @@ pub fn proc_cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 /// Starts `diego <component> --config <file>` with `config` written to
-/// `dir`; stdout lines of the converger are kept, the rest dropped.
+/// `dir`; its stdout (the JSON log) goes to `<dir>/<name>.log`, and the
+/// converger's pass lines are also kept in memory.
 pub fn spawn(
     diego: &Path,
     name: &'static str,
@@ -103,12 +104,20 @@ pub fn spawn(
     let lines = Arc::new(Mutex::new(Vec::new()));
     let out = child.stdout.take().context("child stdout")?;
     let keep = lines.clone();
+    let log_path = dir.join(format!("{name}.log"));
+    let mut log = std::io::BufWriter::new(
+        std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?,
+    );
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if line.contains("bbs.converger.pass") {
-                keep.lock().unwrap().push(line);
+                keep.lock().unwrap().push(line.clone());
             }
+            // The log is for reading after the run; a full disk loses it, not the run.
+            let _ = writeln!(log, "{line}");
         }
+        let _ = log.flush();
     });
     Ok(Proc {
         name,
