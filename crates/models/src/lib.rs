@@ -16,6 +16,7 @@ pub mod desired_lrp_parts;
 pub mod go_duration;
 pub mod json;
 pub mod lrp_lifecycle;
+pub mod metric_tags;
 pub mod rep;
 pub mod restart_calculator;
 pub mod task_lifecycle;
@@ -23,6 +24,7 @@ pub mod validation;
 
 pub use bbs_error::BbsError;
 pub use lrp_lifecycle::resolve_actual_lrp_groups;
+pub use metric_tags::convert_metric_tags;
 /// Diego's error types (the `type` field of `Error`).
 pub use pb::error::Type as ErrorType;
 pub use restart_calculator::RestartCalculator;

@@ -13,7 +13,6 @@ use futures::StreamExt;
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CRASHED, UNCLAIMED};
 use models::desired_lrp_update::OptionalInstances;
-use models::metric_tag_value::DynamicValue;
 use models::{
     ActualLrp, ActualLrpKey, BbsError, CellPresence, DesiredLrp, DesiredLrpChangedEvent,
     DesiredLrpCreatedEvent, DesiredLrpRemovedEvent, DesiredLrpUpdate, MetricTagValue, ProtoRoutes,
@@ -249,7 +248,7 @@ impl DesiredLrpController {
                 None
             };
             let metric_tags = if tags_updated {
-                Some(convert_metric_tags(
+                Some(models::convert_metric_tags(
                     &update.metric_tags,
                     lrp.index(),
                     &lrp.instance_key().instance_guid,
@@ -317,22 +316,4 @@ fn internal_routes(
         return Ok(None);
     };
     serde_json::from_slice(data).map(Some)
-}
-
-/// Resolves dynamic metric tags for one instance.
-pub fn convert_metric_tags(
-    tags: &BTreeMap<String, MetricTagValue>,
-    index: i32,
-    instance_guid: &str,
-) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|(k, v)| {
-            let value = match v.dynamic() {
-                DynamicValue::Index => index.to_string(),
-                DynamicValue::InstanceGuid => instance_guid.to_string(),
-                _ => v.r#static.clone(),
-            };
-            (k.clone(), value)
-        })
-        .collect()
 }

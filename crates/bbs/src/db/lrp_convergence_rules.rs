@@ -11,8 +11,8 @@ use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
 use models::metric_tag_value::DynamicValue;
 use models::{
-    ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey, MetricTagValue,
-    ProtoRoutes, RestartCalculator,
+    convert_metric_tags, ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey,
+    MetricTagValue, ProtoRoutes, RestartCalculator,
 };
 use rustc_hash::FxHashSet;
 use std::cmp::Ordering;
@@ -460,7 +460,7 @@ fn check_drift(
             result.keys_with_metric_tag_changes.push(KeyWithMetricTags {
                 key: row.key(),
                 instance_key: instance_key(),
-                desired_metric_tags: resolve_metric_tags(
+                desired_metric_tags: convert_metric_tags(
                     desired_tags,
                     row.index,
                     row.instance_guid,
@@ -487,25 +487,7 @@ fn same_routes(actual: &[ActualLrpInternalRoute], desired: &[String]) -> bool {
     desired.iter().all(|h| have.contains(h.as_str()))
 }
 
-/// Diego's ConvertMetricTags for one instance.
-fn resolve_metric_tags(
-    tags: &BTreeMap<String, MetricTagValue>,
-    index: i32,
-    instance_guid: &str,
-) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|(k, v)| {
-            let value = match v.dynamic() {
-                DynamicValue::Index => index.to_string(),
-                DynamicValue::InstanceGuid => instance_guid.to_string(),
-                _ => v.r#static.clone(),
-            };
-            (k.clone(), value)
-        })
-        .collect()
-}
-
-/// `actual == resolve_metric_tags(desired, index, instance_guid)` without
+/// `actual == convert_metric_tags(desired, index, instance_guid)` without
 /// building the resolved map (the check runs for every RUNNING instance).
 fn metric_tags_match(
     actual: &BTreeMap<String, String>,
@@ -556,7 +538,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let want = resolve_metric_tags(&desired, 3, "ig");
+        let want = convert_metric_tags(&desired, 3, "ig");
         assert!(metric_tags_match(&want, &desired, 3, "ig"));
         for (k, v) in [
             ("app", "b"),

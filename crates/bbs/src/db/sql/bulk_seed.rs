@@ -17,13 +17,11 @@ use crate::db::{DbResult, RunningInfo};
 use models::actual_lrp::Presence;
 use models::actual_lrp_net_info::PreferredAddress;
 use models::actual_lrp_state::RUNNING;
-use models::metric_tag_value::DynamicValue;
 use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey, ActualLrpNetInfo,
     DesiredLrp, ModificationTag, PortMapping, TaskDefinition,
 };
 use sqlx::AnyConnection;
-use std::collections::BTreeMap;
 
 /// Desired LRPs stored per transaction.
 const LRPS_PER_TX: usize = 200;
@@ -68,18 +66,7 @@ pub fn bench_running_info(
             hostname: r.hostname,
         })
         .collect();
-    let metric_tags: BTreeMap<String, String> = lrp
-        .metric_tags
-        .iter()
-        .map(|(k, v)| {
-            let value = match v.dynamic() {
-                DynamicValue::Index => index.to_string(),
-                DynamicValue::InstanceGuid => instance_guid.to_string(),
-                _ => v.r#static.clone(),
-            };
-            (k.clone(), value)
-        })
-        .collect();
+    let metric_tags = models::convert_metric_tags(&lrp.metric_tags, index, instance_guid);
     let host = format!("10.0.{}.{}", (n / 250) % 250, n % 250 + 1);
     let ports = lrp
         .ports
@@ -238,7 +225,9 @@ impl SqlStore {
 mod tests {
     use super::*;
     use crate::db::{CellSet, EncryptionConfig, Store, StoreConfig};
+    use models::metric_tag_value::DynamicValue;
     use models::{MetricTagValue, ProtoRoutes};
+    use std::collections::BTreeMap;
 
     fn lrp(i: u32, instances: i32) -> DesiredLrp {
         let mut routes = BTreeMap::new();
