@@ -62,13 +62,8 @@ impl BbsClient {
         Ok(self.call_timing_decode(path, req).await?.0)
     }
 
-    /// As `call`, also returning how long decoding the answer took (the
-    /// client's share of a large answer's latency).
-    pub async fn call_timing_decode<Req: Message, Resp: Message + Default + HasError>(
-        &self,
-        path: &str,
-        req: &Req,
-    ) -> anyhow::Result<(Resp, std::time::Duration)> {
+    /// POSTs a protobuf request; a status other than 2xx is an error.
+    async fn post<Req: Message>(&self, path: &str, req: &Req) -> anyhow::Result<reqwest::Response> {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -80,6 +75,17 @@ impl BbsClient {
         if !resp.status().is_success() {
             bail!("POST {path}: HTTP {}", resp.status());
         }
+        Ok(resp)
+    }
+
+    /// As `call`, also returning how long decoding the answer took (the
+    /// client's share of a large answer's latency).
+    pub async fn call_timing_decode<Req: Message, Resp: Message + Default + HasError>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> anyhow::Result<(Resp, std::time::Duration)> {
+        let resp = self.post(path, req).await?;
         let bytes = resp.bytes().await?;
         let t = std::time::Instant::now();
         let decoded = Resp::decode(bytes.as_ref()).with_context(|| format!("decoding {path}"))?;
@@ -99,17 +105,7 @@ impl BbsClient {
         path: &str,
         req: &Req,
     ) -> anyhow::Result<(Vec<Item>, std::time::Duration)> {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-protobuf")
-            .body(req.encode_to_vec())
-            .send()
-            .await
-            .with_context(|| format!("POST {path}"))?;
-        if !resp.status().is_success() {
-            bail!("POST {path}: HTTP {}", resp.status());
-        }
+        let resp = self.post(path, req).await?;
         let mut list = ListDecoder::default();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
