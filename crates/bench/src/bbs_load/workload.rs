@@ -168,19 +168,25 @@ async fn claim_and_start(load: &Load, cell: usize, lrp: &ActualLrp) {
     }
 }
 
+/// nsync's read: every scheduling info, and the time spent decoding them.
+async fn all_scheduling_infos(
+    load: &Load,
+) -> anyhow::Result<(Vec<DesiredLrpSchedulingInfo>, Duration)> {
+    load.client
+        .call_streaming_list(
+            "/v1/desired_lrp_scheduling_infos/list",
+            &DesiredLrPsRequest::default(),
+        )
+        .await
+}
+
 /// One nsync fetch before the timed load, printed but not timed: the load
 /// generator's first decode of every scheduling info faults in the memory
 /// it needs (about a second at 250,000), a cost of this process starting,
 /// which a long-running nsync pays once.
 pub async fn nsync_warm_up(load: &Load) -> anyhow::Result<()> {
     let t = Instant::now();
-    let (got, _) = load
-        .client
-        .call_streaming_list::<_, DesiredLrpSchedulingInfo>(
-            "/v1/desired_lrp_scheduling_infos/list",
-            &DesiredLrPsRequest::default(),
-        )
-        .await?;
+    let (got, _) = all_scheduling_infos(load).await?;
     eprintln!(
         "nsync warm-up fetch (the load generator's first; not timed): {} scheduling infos in {:?}",
         got.len(),
@@ -200,13 +206,7 @@ pub async fn nsync(load: Arc<Load>, seed: u64) {
             .rec
             .time(NSYNC_FETCH, async {
                 let _permit = load.in_flight.acquire().await?;
-                let (got, decoding) = load
-                    .client
-                    .call_streaming_list::<_, DesiredLrpSchedulingInfo>(
-                        "/v1/desired_lrp_scheduling_infos/list",
-                        &DesiredLrPsRequest::default(),
-                    )
-                    .await?;
+                let (got, decoding) = all_scheduling_infos(&load).await?;
                 load.rec.record(NSYNC_DECODE, decoding);
                 Ok(got)
             })
