@@ -70,6 +70,16 @@ impl DesiredEntry {
             .expect("the cache decodes what it encoded")
     }
 
+    /// What the convergence rules read of it.
+    pub fn convergence_view(&self) -> ConvergenceDesired<'_> {
+        ConvergenceDesired {
+            process_guid: &self.process_guid,
+            domain: &self.domain,
+            instances: self.instances,
+            drift: &self.drift,
+        }
+    }
+
     /// The routing info: the fields the store's routing info read has.
     pub fn routing(&self) -> DesiredLrp {
         let info = self.info();
@@ -244,18 +254,6 @@ impl CacheState {
 
     pub fn len(&self) -> (usize, usize) {
         (self.actuals.len(), self.desired.len())
-    }
-}
-
-impl DesiredEntry {
-    /// What the convergence rules read of it.
-    pub fn convergence_view(&self) -> ConvergenceDesired<'_> {
-        ConvergenceDesired {
-            process_guid: &self.process_guid,
-            domain: &self.domain,
-            instances: self.instances,
-            drift: &self.drift,
-        }
     }
 }
 
