@@ -29,7 +29,11 @@ macro_rules! skip_unless_able {
 }
 pub(crate) use skip_unless_able;
 
+/// A test that fails midway still removes its containers and the
+/// backend's bridge and chains (`_teardown` is dropped first, while the
+/// backend's directory still exists).
 pub struct TestBackend {
+    _teardown: garden::DestroyOnDrop,
     pub backend: RuncBackend,
     pub dir: tempfile::TempDir,
     pub cfg: RuncConfig,
@@ -61,31 +65,11 @@ pub async fn backend_custom(n: u8, tweak: impl FnOnce(&mut RuncConfig)) -> TestB
     cfg.external_ip = Ipv4Addr::LOCALHOST;
     tweak(&mut cfg);
     let backend = RuncBackend::new(cfg.clone()).await.unwrap();
-    TestBackend { backend, dir, cfg }
-}
-
-/// A test that fails midway still removes its containers and the
-/// backend's bridge and chains.
-impl Drop for TestBackend {
-    fn drop(&mut self) {
-        let backend = self.backend.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                for h in backend
-                    .containers(&Default::default())
-                    .await
-                    .unwrap_or_default()
-                {
-                    let _ = backend.destroy(&h).await;
-                }
-                backend.teardown_host().await;
-            });
-        })
-        .join();
+    TestBackend {
+        _teardown: garden::DestroyOnDrop(backend.clone()),
+        backend,
+        dir,
+        cfg,
     }
 }
 
