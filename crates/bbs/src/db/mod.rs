@@ -95,14 +95,7 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Every desired LRP's scheduling info with its metric tags (what the
     /// LRP cache loads; with the scheduling info they make the routing info).
-    async fn desired_lrp_scheduling_infos_and_tags(
-        &self,
-    ) -> DbResult<
-        Vec<(
-            DesiredLrpSchedulingInfo,
-            BTreeMap<String, models::MetricTagValue>,
-        )>,
-    > {
+    async fn desired_lrp_scheduling_infos_and_tags(&self) -> DbResult<Vec<SchedulingInfoAndTags>> {
         let all = DesiredLrpFilter::default();
         let mut tags: std::collections::HashMap<String, BTreeMap<String, models::MetricTagValue>> =
             self.desired_lrp_routing_infos(&all)
@@ -292,6 +285,13 @@ pub struct ActualLrpCounts {
     pub crashed: i64,
     pub crashing_desireds: i64,
 }
+
+/// A desired LRP's scheduling info with its metric tags (what the LRP
+/// cache keeps of it).
+pub type SchedulingInfoAndTags = (
+    DesiredLrpSchedulingInfo,
+    BTreeMap<String, models::MetricTagValue>,
+);
 
 /// The ids of the cells that currently have a presence.
 pub type CellSet = BTreeSet<String>;

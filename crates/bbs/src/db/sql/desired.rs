@@ -8,7 +8,7 @@ use super::codec::{
     encode_placement_tags, encode_proto,
 };
 use super::Ctx;
-use crate::db::{DbResult, DesiredLrpFilter};
+use crate::db::{DbResult, DesiredLrpFilter, SchedulingInfoAndTags};
 use futures::TryStreamExt;
 use models::{
     BbsError, DesiredLrp, DesiredLrpKey, DesiredLrpResource, DesiredLrpRunInfo,
@@ -56,13 +56,7 @@ fn decode_scheduling(cx: &Ctx, row: &AnyRow) -> DbResult<DesiredLrpSchedulingInf
 
 /// A scheduling info with the desired LRP's metric tags (the LRP cache's
 /// load: one scan instead of the scheduling and the routing read).
-fn decode_scheduling_and_tags(
-    cx: &Ctx,
-    row: &AnyRow,
-) -> DbResult<(
-    DesiredLrpSchedulingInfo,
-    std::collections::BTreeMap<String, models::MetricTagValue>,
-)> {
+fn decode_scheduling_and_tags(cx: &Ctx, row: &AnyRow) -> DbResult<SchedulingInfoAndTags> {
     let info = decode_scheduling(cx, row)?;
     let metric_tags: String = row.try_get(14).map_err(|e| cx.err(e))?;
     Ok((info, decode_metric_tags(&cx.enc, &metric_tags)?))
@@ -71,12 +65,7 @@ fn decode_scheduling_and_tags(
 pub(crate) async fn scheduling_infos_and_tags(
     cx: &Ctx,
     conn: &mut AnyConnection,
-) -> DbResult<
-    Vec<(
-        DesiredLrpSchedulingInfo,
-        std::collections::BTreeMap<String, models::MetricTagValue>,
-    )>,
-> {
+) -> DbResult<Vec<SchedulingInfoAndTags>> {
     let columns = format!("{SCHEDULING_COLUMNS}, metric_tags");
     select(cx, conn, &columns, "", &[], decode_scheduling_and_tags).await
 }

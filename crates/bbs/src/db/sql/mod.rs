@@ -315,12 +315,7 @@ impl Store for SqlStore {
 
     async fn desired_lrp_scheduling_infos_and_tags(
         &self,
-    ) -> DbResult<
-        Vec<(
-            DesiredLrpSchedulingInfo,
-            std::collections::BTreeMap<String, models::MetricTagValue>,
-        )>,
-    > {
+    ) -> DbResult<Vec<crate::db::SchedulingInfoAndTags>> {
         let mut conn = self.read_conn().await?;
         desired::scheduling_infos_and_tags(&self.cx, &mut conn).await
     }
