@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{skip_unless_able, Buf};
+use common::{skip_unless_able, spawn_sh, Buf};
 use garden::houdini::HoudiniBackend;
 use garden::{Backend, Capacity, ContainerSpec, ProcessIo, ProcessSpec};
 
@@ -20,24 +20,8 @@ async fn run_sh(
     sh: &str,
     script: &str,
 ) -> (i32, Duration, Buf, Buf) {
-    let (out, err) = (Buf::default(), Buf::default());
     let started = Instant::now();
-    let p = b
-        .run(
-            handle,
-            ProcessSpec {
-                path: sh.into(),
-                args: vec!["-c".into(), script.into()],
-                ..Default::default()
-            },
-            ProcessIo {
-                stdin: None,
-                stdout: Some(Box::new(out.clone())),
-                stderr: Some(Box::new(err.clone())),
-            },
-        )
-        .await
-        .unwrap();
+    let (p, out, err) = spawn_sh(b, handle, sh, "", script).await;
     let status = tokio::time::timeout(Duration::from_secs(20), p.wait())
         .await
         .expect("exit status within 20s")

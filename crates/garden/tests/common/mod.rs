@@ -119,12 +119,26 @@ pub async fn sh_as(
     user: &str,
     script: &str,
 ) -> (i32, String, String) {
+    let (p, out, err) = spawn_sh(b, handle, "sh", user, script).await;
+    let status = p.wait().await.unwrap();
+    (status, out.text(), err.text())
+}
+
+/// Starts `<sh> -c script` as `user` in the container, its stdout and
+/// stderr collected in the returned buffers.
+pub async fn spawn_sh(
+    b: &dyn Backend,
+    handle: &str,
+    sh: &str,
+    user: &str,
+    script: &str,
+) -> (Box<dyn garden::Process>, Buf, Buf) {
     let (out, err) = (Buf::default(), Buf::default());
     let p = b
         .run(
             handle,
             ProcessSpec {
-                path: "sh".into(),
+                path: sh.into(),
                 args: vec!["-c".into(), script.into()],
                 user: user.into(),
                 ..Default::default()
@@ -137,8 +151,7 @@ pub async fn sh_as(
         )
         .await
         .unwrap();
-    let status = p.wait().await.unwrap();
-    (status, out.text(), err.text())
+    (p, out, err)
 }
 
 /// Everything a container could leave behind, listed (empty: clean).
