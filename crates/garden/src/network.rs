@@ -246,10 +246,21 @@ impl Network {
         if self.netns_path(handle).exists() {
             script.push_str(&format!("netns delete {}\n", self.netns_name(handle)));
         }
-        if let Err(e) = run("ip", &["-force", "-batch", "-"], Some(&script)).await {
-            if self.netns_path(handle).exists() {
-                tracing::warn!(handle, error = %e, "deleting netns");
+        let mut result = run("ip", &["-force", "-batch", "-"], Some(&script)).await;
+        // The namespace's file can be briefly busy while another process
+        // (a container or `ip -n` being set up or torn down in parallel)
+        // holds a copy of its mount: try again before giving up.
+        let ns = self.netns_name(handle);
+        for _ in 0..10 {
+            if !self.netns_path(handle).exists() {
+                return;
             }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            result = run("ip", &["netns", "delete", &ns], None).await;
+        }
+        if self.netns_path(handle).exists() {
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            tracing::warn!(handle, error, "deleting netns");
         }
     }
 
