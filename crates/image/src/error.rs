@@ -10,11 +10,15 @@ pub enum ImageError {
     #[error("image {image} not found: the registry has no repository {repository}")]
     UnknownRepository { image: String, repository: String },
     /// The repository exists, the tag or digest does not.
-    #[error("image {image} not found: the registry has no manifest {manifest} in {repository}")]
+    #[error(
+        "image {image} not found: the registry has no manifest {manifest} in {repository}{hint}"
+    )]
     UnknownManifest {
         image: String,
         repository: String,
         manifest: String,
+        /// What the repository does have (" (its tags: ...)"), if known.
+        hint: String,
     },
     #[error("not authorized to pull {image} (check the image username and password): {detail}")]
     Unauthorized { image: String, detail: String },

@@ -199,10 +199,14 @@ impl RegistryClient {
         let client = self.client(image, creds)?;
         let auth = creds.auth();
         let reference = image.oci_reference();
-        let (manifest, digest) = client
-            .pull_manifest(&reference, &auth)
-            .await
-            .map_err(|e| map_error(e, image))?;
+        let (manifest, digest) = match client.pull_manifest(&reference, &auth).await {
+            Ok(m) => m,
+            Err(e) => {
+                return Err(
+                    explain_unknown(&client, &reference, &auth, image, map_error(e, image)).await,
+                )
+            }
+        };
         let (manifest, manifest_digest) = match manifest {
             OciManifest::Image(m) => (m, digest),
             OciManifest::ImageIndex(index) => {
@@ -317,6 +321,50 @@ impl RegistryClient {
     }
 }
 
+/// Registries answer an unknown repository's manifest as an unknown
+/// manifest (distribution does): the tag list tells which it is, and
+/// which tags there are.
+async fn explain_unknown(
+    client: &oci_client::Client,
+    reference: &oci_client::Reference,
+    auth: &RegistryAuth,
+    image: &ImageRef,
+    e: ImageError,
+) -> ImageError {
+    let ImageError::UnknownManifest {
+        image: name,
+        repository,
+        manifest,
+        ..
+    } = e
+    else {
+        return e;
+    };
+    match client.list_tags(reference, auth, Some(20), None).await {
+        Ok(t) if !t.tags.is_empty() => ImageError::UnknownManifest {
+            image: name,
+            repository,
+            manifest,
+            hint: format!(" (its tags: {})", t.tags.join(", ")),
+        },
+        Err(e) => match map_error(e, image) {
+            unknown @ ImageError::UnknownRepository { .. } => unknown,
+            _ => ImageError::UnknownManifest {
+                image: name,
+                repository,
+                manifest,
+                hint: String::new(),
+            },
+        },
+        Ok(_) => ImageError::UnknownManifest {
+            image: name,
+            repository,
+            manifest,
+            hint: String::new(),
+        },
+    }
+}
+
 /// The linux/amd64 entry of an index (the first, as Docker picks), or
 /// the platforms it does offer.
 pub fn select_platform(entries: &[ImageIndexEntry]) -> Result<String, Vec<String>> {
@@ -420,6 +468,7 @@ pub(crate) fn map_error(e: OciDistributionError, image: &ImageRef) -> ImageError
                     image: name,
                     repository: image.repository.clone(),
                     manifest: image.manifest_ref().to_string(),
+                    hint: String::new(),
                 },
                 Some(OciErrorCode::NameUnknown) => ImageError::UnknownRepository {
                     image: name,
@@ -454,6 +503,7 @@ pub(crate) fn map_error(e: OciDistributionError, image: &ImageRef) -> ImageError
                 image: name,
                 repository: image.repository.clone(),
                 manifest: image.manifest_ref().to_string(),
+                hint: String::new(),
             },
             _ => ImageError::Registry {
                 image: name,
@@ -464,6 +514,7 @@ pub(crate) fn map_error(e: OciDistributionError, image: &ImageRef) -> ImageError
             image: name,
             repository: image.repository.clone(),
             manifest: image.manifest_ref().to_string(),
+            hint: String::new(),
         },
         OciDistributionError::DigestError(d) => ImageError::DigestMismatch {
             image: name,
@@ -481,10 +532,16 @@ pub(crate) fn map_error(e: OciDistributionError, image: &ImageRef) -> ImageError
             media_type: m,
         },
         OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() => {
+            let mut detail = chain(&r);
+            if detail.contains("InvalidContentType") {
+                detail.push_str(
+                    " (a plain-HTTP registry? the cell speaks HTTP only to those in insecure_docker_registry_list)",
+                );
+            }
             ImageError::Unreachable {
                 image: name,
                 registry: image.endpoint().to_string(),
-                detail: chain(&r),
+                detail,
             }
         }
         other => ImageError::Registry {

@@ -2,4 +2,6 @@
 
 pub mod conformance;
 pub mod nats;
+pub mod oci_image;
 pub mod postgres;
+pub mod registry;
