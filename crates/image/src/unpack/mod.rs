@@ -190,11 +190,12 @@ struct Unpacker<'a> {
 impl Unpacker<'_> {
     fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
         let h = entry.header();
-        let mut uid = h.uid()?;
-        let mut gid = h.gid()?;
-        let mode = h.mode()? & 0o7777;
+        let old = h.as_old();
+        let mut uid = numeric(h.uid(), &old.uid)?;
+        let mut gid = numeric(h.gid(), &old.gid)?;
+        let mode = numeric(h.mode().map(u64::from), &old.mode)? as u32 & 0o7777;
         let mut mtime = libc::timespec {
-            tv_sec: h.mtime()? as libc::time_t,
+            tv_sec: numeric(h.mtime(), &old.mtime)? as libc::time_t,
             tv_nsec: 0,
         };
         let mut xattrs = Vec::new();
@@ -437,6 +438,16 @@ fn apply_meta(f: &std::fs::File, meta: &Meta) -> io::Result<()> {
 /// security ones could change what the container sees or may do.
 fn xattr_allowed(name: &str) -> bool {
     name.starts_with("user.") || name == "security.capability"
+}
+
+/// A header's number; an empty field is 0 (as Go's archive/tar reads it,
+/// and some image tools write it), anything else unreadable an error.
+fn numeric(parsed: io::Result<u64>, raw: &[u8]) -> io::Result<u64> {
+    match parsed {
+        Ok(n) => Ok(n),
+        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 fn pax_time(s: &str) -> Option<libc::timespec> {
