@@ -40,6 +40,16 @@ pub struct RuncConfig {
     /// that size for its writes (see `quota`); off: disk use is only
     /// measured.
     pub enforce_disk_limits: bool,
+    /// Registries (`host:port`, `host` or a CIDR block) spoken to over
+    /// plain HTTP for `docker://` images (Garden's
+    /// `insecure_docker_registry_list`).
+    pub insecure_registries: Vec<String>,
+    /// Unused image layers are removed above this many bytes of layers
+    /// (Garden's `graph_cleanup_threshold_in_mb`; None: never).
+    pub image_store_cap_bytes: Option<u64>,
+    /// Container ids to host ids for image layers (user namespaces); the
+    /// store unpacks each layer once per shift. Default: no shift.
+    pub image_id_shift: image::IdShift,
 }
 
 impl RuncConfig {
@@ -57,6 +67,9 @@ impl RuncConfig {
             init_binary: PathBuf::from("/usr/bin/busybox"),
             max_containers: 0,
             enforce_disk_limits: false,
+            insecure_registries: Vec::new(),
+            image_store_cap_bytes: None,
+            image_id_shift: image::IdShift::none(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod cmd;
 pub mod config;
 mod detached_exec;
 pub mod host;
+pub mod image_rootfs;
 pub mod network;
 mod output;
 mod pools;

@@ -78,10 +78,12 @@ pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), GardenError> {
     Ok(())
 }
 
-/// The container's root: an overlay of the preloaded rootfs (read-only
-/// lower) and a per-container upper layer in the depot.
+/// The container's root: an overlay of read-only lower layers (a
+/// preloaded rootfs, or an image's layers) and a per-container upper
+/// layer in the depot.
 pub struct Overlay {
-    pub lower: PathBuf,
+    /// Top first, as overlayfs stacks them.
+    pub lowers: Vec<PathBuf>,
     /// Holds layer/{upper,work} (layer/ is a filesystem of its own when
     /// the disk is limited) and the merged mount point rootfs/.
     pub dir: PathBuf,
@@ -100,12 +102,30 @@ impl Overlay {
         for d in [self.upper(), work.clone(), self.merged()] {
             std::fs::create_dir_all(d)?;
         }
+        let mut lowers = Vec::with_capacity(self.lowers.len());
+        for l in &self.lowers {
+            let s = l.display().to_string();
+            // overlayfs splits its options at ',' and its lower dirs at ':'.
+            if s.contains([',', ':']) {
+                return Err(GardenError::Runtime(format!(
+                    "layer path {s:?} has a ',' or ':' (the depot's path must not)"
+                )));
+            }
+            lowers.push(s);
+        }
         let opts = format!(
             "lowerdir={},upperdir={},workdir={}",
-            self.lower.display(),
+            lowers.join(":"),
             self.upper().display(),
             work.display()
         );
+        // The kernel takes one page of mount options.
+        if opts.len() >= 4096 {
+            return Err(GardenError::Runtime(format!(
+                "the image's {} layers do not fit in an overlay mount's options",
+                self.lowers.len()
+            )));
+        }
         mount_overlay(&self.merged(), &opts)
     }
 
@@ -212,7 +232,38 @@ pub struct User {
     pub home: String,
 }
 
+/// `user`, `uid`, or with a group as images name them (`user:group`,
+/// `uid:gid`, mixed).
 pub fn lookup_user(root: &Path, user: &str) -> Result<User, GardenError> {
+    match user.split_once(':') {
+        Some((u, g)) => {
+            let mut found = lookup_passwd_user(root, u)?;
+            found.gid = lookup_group(root, g)?;
+            Ok(found)
+        }
+        None => lookup_passwd_user(root, user),
+    }
+}
+
+fn lookup_group(root: &Path, group: &str) -> Result<u32, GardenError> {
+    let groups = resolve_in_root(root, "/etc/group")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    for line in groups.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 3 && f[0] == group {
+            if let Ok(gid) = f[2].parse() {
+                return Ok(gid);
+            }
+        }
+    }
+    group
+        .parse()
+        .map_err(|_| GardenError::InvalidSpec(format!("unknown group: {group}")))
+}
+
+fn lookup_passwd_user(root: &Path, user: &str) -> Result<User, GardenError> {
     let user = if user.is_empty() { "root" } else { user };
     let passwd = resolve_in_root(root, "/etc/passwd")
         .ok()
@@ -283,5 +334,22 @@ mod tests {
         assert_eq!(lookup_user(root.path(), "").unwrap().uid, 0);
         assert_eq!(lookup_user(root.path(), "1234").unwrap().uid, 1234);
         assert!(lookup_user(root.path(), "nobody-here").is_err());
+    }
+
+    #[test]
+    fn users_with_groups_as_images_give_them() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        std::fs::write(
+            root.path().join("etc/passwd"),
+            "vcap:x:2000:2001:vcap:/home/vcap:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(root.path().join("etc/group"), "web:x:3000:\n").unwrap();
+        let u = lookup_user(root.path(), "vcap:web").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (2000, 3000, "/home/vcap"));
+        let u = lookup_user(root.path(), "1234:5678").unwrap();
+        assert_eq!((u.uid, u.gid), (1234, 5678));
+        assert!(lookup_user(root.path(), "vcap:nogroup").is_err());
     }
 }

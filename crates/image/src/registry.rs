@@ -174,7 +174,14 @@ impl RegistryClient {
         if let (Some(c), Some(_)) = (&cached, &image.digest) {
             return Ok(c.clone());
         }
-        match self.resolve_uncached(image, creds).await {
+        let mut result = self.resolve_uncached(image, creds).await;
+        if matches!(&result, Err(e) if e.is_unreachable()) {
+            // Once more: a pooled connection the registry closed fails the
+            // first request on it.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            result = self.resolve_uncached(image, creds).await;
+        }
+        match result {
             Ok(r) => {
                 let r = Arc::new(r);
                 self.resolved
@@ -531,7 +538,10 @@ pub(crate) fn map_error(e: OciDistributionError, image: &ImageRef) -> ImageError
             what: "manifest".into(),
             media_type: m,
         },
-        OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() => {
+        // Not connected, timed out, or the connection failed while sending.
+        OciDistributionError::RequestError(r)
+            if r.is_connect() || r.is_timeout() || r.is_request() =>
+        {
             let mut detail = chain(&r);
             if detail.contains("InvalidContentType") {
                 detail.push_str(

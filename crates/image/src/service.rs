@@ -151,7 +151,9 @@ impl ImageService {
         let image = image.clone();
         let creds = creds.clone();
         let shift = shift.clone();
-        let max_bytes = self.store.cap();
+        // The store's cap is where unused layers start to go, not a size
+        // limit: a layer of any size is unpacked.
+        let max_bytes = None;
         Box::new(move |dir: PathBuf| {
             async move {
                 fetch_layer(&registry, &image, &creds, &layer, dir, shift, max_bytes).await

@@ -2,12 +2,11 @@
 //! ports; building the rootfs, network and bundle and starting it; and
 //! undoing all of that, also for a container whose creation failed.
 
-use std::path::PathBuf;
-
 use super::RuncBackend;
 use crate::api::*;
 use crate::bundle::{self, BundleSpec};
 use crate::cgroups::{self, Cgroup};
+use crate::image_rootfs;
 use crate::record::Record;
 use crate::rootfs::Overlay;
 
@@ -73,10 +72,17 @@ impl RuncBackend {
         Ok(rec)
     }
 
-    pub(super) async fn build(&self, rec: &Record) -> Result<(), GardenError> {
+    pub(super) async fn build(
+        &self,
+        rec: &Record,
+        image: Option<&image::PulledImage>,
+    ) -> Result<(), GardenError> {
         let dir = self.container_dir(&rec.handle);
         std::fs::create_dir_all(&dir)?;
         rec.save(&dir)?;
+        if let Some(image) = image {
+            self.inner.images.attach(&dir, &rec.handle, image)?;
+        }
         if self.inner.cfg.enforce_disk_limits && rec.disk_bytes > 0 {
             crate::quota::make_limited_layer(&dir, rec.disk_bytes).await?;
         }
@@ -154,10 +160,14 @@ impl RuncBackend {
             }
         } else {
             let _ = Overlay {
-                lower: PathBuf::new(),
+                lowers: Vec::new(),
                 dir: dir.clone(),
             }
             .unmount();
+        }
+        if image_rootfs::is_image(&rec.image) {
+            // Unmounted: the container no longer uses its layers.
+            self.inner.images.detach(&rec.handle).await;
         }
         // After the overlay: it holds the layer's filesystem busy.
         let layer_dir = dir.clone();

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::api::*;
 use crate::cgroups::{self, Cgroup, CgroupVersion};
 use crate::config::RuncConfig;
+use crate::image_rootfs::{self, ImageRootfs};
 use crate::network::Network;
 use crate::pools::Pools;
 use crate::record::Record;
@@ -26,6 +27,7 @@ struct Inner {
     net: Network,
     runtime: Runtime,
     cgroup_version: CgroupVersion,
+    images: ImageRootfs,
     state: Mutex<State>,
     next_process: AtomicU64,
 }
@@ -66,6 +68,8 @@ impl RuncBackend {
                 containers.insert(rec.handle.clone(), Arc::new(rec));
             }
         }
+        let images = ImageRootfs::open(&cfg)?;
+        images.prune(&containers.keys().cloned().collect()).await;
         let runtime = Runtime {
             binary: cfg.runtime.clone(),
             root: cfg.depot.join("runtime"),
@@ -75,6 +79,7 @@ impl RuncBackend {
                 runtime,
                 net,
                 cgroup_version: CgroupVersion::detect(),
+                images,
                 cfg,
                 state: Mutex::new(State {
                     containers,
@@ -130,10 +135,18 @@ impl RuncBackend {
     }
 
     fn overlay(&self, rec: &Record) -> Result<Overlay, GardenError> {
-        Ok(Overlay {
-            lower: self.lower_dir(&rec.image)?,
-            dir: self.container_dir(&rec.handle),
-        })
+        let dir = self.container_dir(&rec.handle);
+        let lowers = if image_rootfs::is_image(&rec.image) {
+            image_rootfs::lower_dirs(&dir)?
+        } else {
+            vec![self.lower_dir(&rec.image)?]
+        };
+        Ok(Overlay { lowers, dir })
+    }
+
+    /// The cell's `docker://` images (layer store, registry client).
+    pub fn images(&self) -> &image::ImageService {
+        self.inner.images.service()
     }
 
     fn lower_dir(&self, image: &str) -> Result<PathBuf, GardenError> {

@@ -12,6 +12,7 @@ use super::RuncBackend;
 use crate::api::*;
 use crate::cgroups::Cgroup;
 use crate::host::{disk_usage, mem_total, statvfs_total};
+use crate::image_rootfs;
 use crate::process::{oci_process, RuncProcess};
 use crate::rootfs::lookup_user;
 use crate::streams;
@@ -28,16 +29,25 @@ impl Backend for RuncBackend {
         .map(drop)
     }
 
-    async fn create(&self, spec: ContainerSpec) -> Result<ContainerInfo, GardenError> {
+    async fn create(&self, mut spec: ContainerSpec) -> Result<ContainerInfo, GardenError> {
         if !valid_handle(&spec.handle) {
             return Err(GardenError::InvalidSpec(format!(
                 "invalid handle: {:?}",
                 spec.handle
             )));
         }
-        self.lower_dir(&spec.image)?;
+        // An image is pulled before anything is reserved: a failed pull
+        // leaves nothing to undo (and the store keeps no partial layer).
+        let image = if image_rootfs::is_image(&spec.image) {
+            let image = self.inner.images.pull(&spec).await?;
+            spec.env = image_rootfs::merge_env(&image.env(), &spec.env);
+            Some(image)
+        } else {
+            self.lower_dir(&spec.image)?;
+            None
+        };
         let rec = self.reserve(&spec)?;
-        let result = self.build(&rec).await;
+        let result = self.build(&rec, image.as_ref()).await;
         if let Err(e) = result {
             tracing::warn!(handle = %rec.handle, error = %e, "create failed; rolling back");
             if let Err(e2) = self.teardown(&rec).await {
