@@ -523,15 +523,19 @@ pub(crate) fn map_error(e: OciDistributionError, image: &ImageRef) -> ImageError
             manifest: image.manifest_ref().to_string(),
             hint: String::new(),
         },
-        OciDistributionError::DigestError(d) => ImageError::DigestMismatch {
-            image: name,
-            digest: match &d {
-                oci_client::errors::DigestError::VerificationError { expected, .. } => {
-                    expected.clone()
+        OciDistributionError::DigestError(d) => match d {
+            oci_client::errors::DigestError::VerificationError { expected, actual } => {
+                ImageError::DigestMismatch {
+                    image: name,
+                    digest: expected,
+                    detail: format!("its bytes hash to {actual}"),
                 }
-                _ => String::new(),
+            }
+            other => ImageError::DigestMismatch {
+                image: name,
+                digest: String::new(),
+                detail: other.to_string(),
             },
-            detail: d.to_string(),
         },
         OciDistributionError::UnsupportedMediaTypeError(m) => ImageError::Unsupported {
             image: name,
