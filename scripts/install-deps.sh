@@ -14,6 +14,10 @@ packages=(
   iptables            # garden's host port -> container port mapping
   nftables
   iproute2            # ip netns / veth for cell networking tests
+  docker-registry     # the OCI registry image tests pull from (CNCF distribution)
+  skopeo              # copies test images into it
+  umoci               # builds test images layer by layer
+  apache2-utils       # htpasswd, for the registry's basic auth
 )
 
 missing=()

@@ -63,7 +63,12 @@ pub fn rep_config(
             name: STACK.into(),
             path: rootfs.display().to_string(),
         }],
-        supported_providers: vec!["docker".into()],
+        // Images need the runc backend (houdini runs host processes).
+        supported_providers: if backend == "runc" {
+            vec!["docker".into()]
+        } else {
+            vec![]
+        },
         // A registry on this machine (docker-registry on loopback) just
         // works, as Docker allows plain HTTP to 127.0.0.0/8.
         insecure_docker_registry_list: image::LOOPBACK.iter().map(|s| s.to_string()).collect(),
