@@ -43,10 +43,7 @@ async fn instances_answering(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_scale_and_delete_through_the_router() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping dev_push: {why}");
-        return;
-    }
+    testkit::skip_if!(skip_reason());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let dev = start_dev(&data);

@@ -119,10 +119,7 @@ async fn actual_lrps(http: &reqwest::Client, guid: &str) -> Vec<models::ActualLr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_an_image_reach_it_scale_it_and_delete_it() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping dev_push_image: {why}");
-        return;
-    }
+    testkit::skip_if!(skip_reason());
     let (Some(reg), Some(layout)) = (
         Registry::start_with_auth("diego", "s3cret"),
         OciLayout::new(),

@@ -79,11 +79,7 @@ impl Drop for Unmount<'_> {
 
 #[test]
 fn overlayfs_shows_the_image_the_layers_describe() {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: overlay mounts need root");
-        return;
-    }
+    testkit::skip_if!(testkit::skip::not_root());
     let t = tempfile::tempdir().unwrap();
     let base = tar(&[
         ("etc/", None),

@@ -420,10 +420,7 @@ async fn a_corrupt_blob_is_refused_and_nothing_of_it_stays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layers_unpack_once_per_id_shift() {
-    if !is_root() {
-        eprintln!("skipping: shifting owners needs root");
-        return;
-    }
+    testkit::skip_if!(testkit::skip::not_root());
     let (Some(reg), Some(layout)) = (Registry::start(), OciLayout::new()) else {
         return;
     };

@@ -54,10 +54,7 @@ async fn crash_reason(world: &World, guid: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn docker_lrps_run_from_a_private_registry_and_bad_images_crash_with_the_reason() {
-    if let Some(why) = runc_cell::skip_reason() {
-        eprintln!("skipping the runc image test: {why}");
-        return;
-    }
+    testkit::skip_if!(runc_cell::skip_reason());
     let (Some(reg), Some(layout)) = (Registry::start_with_auth("diego", "pw"), OciLayout::new())
     else {
         return;

@@ -5,3 +5,4 @@ pub mod nats;
 pub mod oci_image;
 pub mod postgres;
 pub mod registry;
+pub mod skip;

@@ -3,14 +3,15 @@
 //! repack: deletions become whiteouts) and sets their config, and
 //! `skopeo` copies them to a registry (as OCI or Docker schema 2). Root
 //! filesystems come from the host's static busybox.
-//! None (with a SKIPPED line) when umoci or skopeo is missing.
+//! None (the test recorded as skipped, see [`crate::skip`]) when umoci or
+//! skopeo is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::registry::{installed, Registry};
+use crate::registry::Registry;
 
 pub struct OciLayout {
     dir: tempfile::TempDir,
@@ -36,11 +37,9 @@ fn run(cmd: &mut Command) -> String {
 
 impl OciLayout {
     pub fn new() -> Option<OciLayout> {
-        for bin in ["umoci", "skopeo"] {
-            if !installed(bin) {
-                eprintln!("SKIPPED: {bin} is not installed (scripts/install-deps.sh installs it)");
-                return None;
-            }
+        if let Some(why) = crate::skip::missing_programs(&["umoci", "skopeo"]) {
+            crate::skip::skip(&why);
+            return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         run(Command::new("umoci")

@@ -2,12 +2,13 @@
 //! distribution registry) on a free loopback port, storing in a temporary
 //! directory, optionally behind htpasswd basic auth, its access log kept
 //! (to count downloads); killed on drop.
-//! None (with a SKIPPED line) when it is not installed.
+//! None (the test recorded as skipped, see [`crate::skip`]) when it is not
+//! installed.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub struct Registry {
@@ -15,14 +16,6 @@ pub struct Registry {
     pub addr: SocketAddr,
     dir: tempfile::TempDir,
     auth: Option<(String, String)>,
-}
-
-pub(crate) fn installed(bin: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 impl Registry {
@@ -38,11 +31,9 @@ impl Registry {
     }
 
     fn start_inner(auth: Option<(String, String)>) -> Option<Registry> {
-        for bin in ["docker-registry", "htpasswd"] {
-            if !installed(bin) {
-                eprintln!("SKIPPED: {bin} is not installed (scripts/install-deps.sh installs it)");
-                return None;
-            }
+        if let Some(why) = crate::skip::missing_programs(&["docker-registry", "htpasswd"]) {
+            crate::skip::skip(&why);
+            return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let mut auth_section = String::new();

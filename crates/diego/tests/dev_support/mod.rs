@@ -12,21 +12,8 @@ use std::time::{Duration, Instant};
 pub const BBS: &str = "http://127.0.0.1:8889";
 pub const ROUTER: &str = "http://127.0.0.1:8080";
 
-pub fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
 pub fn skip_reason() -> Option<String> {
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root (runc containers need it)".into());
-    }
-    for bin in ["runc", "nats-server"] {
-        if !on_path(bin) {
-            return Some(format!("no {bin} on PATH"));
-        }
-    }
-    None
+    testkit::skip::not_root().or_else(|| testkit::skip::missing_programs(&["runc", "nats-server"]))
 }
 
 /// `diego dev` in the background; SIGINT (then SIGKILL) when dropped.

@@ -2,11 +2,6 @@ use super::*;
 use std::io::Cursor;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 
-fn is_root() -> bool {
-    // SAFETY: no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// A tar built entry by entry; names are written raw, so archives the
 /// tar crate would refuse to make (`..`) can be made too.
 struct Tar(Vec<u8>);
@@ -261,10 +256,7 @@ fn hard_links_cannot_reach_files_outside() {
 
 #[test]
 fn whiteouts_become_overlayfs_whiteouts() {
-    if !is_root() {
-        eprintln!("skipping: whiteouts need root (mknod, trusted.* attributes)");
-        return;
-    }
+    testkit::skip_if!(testkit::skip::not_root());
     let (_t, d) = layer_dir();
     let tar = Tar::new()
         .file("etc/.wh.gone", b"")
@@ -306,10 +298,7 @@ fn xattr(p: &Path, name: &str) -> Option<Vec<u8>> {
 
 #[test]
 fn owners_are_shifted_into_the_map() {
-    if !is_root() {
-        eprintln!("skipping: chown to other users needs root");
-        return;
-    }
+    testkit::skip_if!(testkit::skip::not_root());
     let tar = Tar::new()
         .owned_file("home/vcap/app", b"x", 2000, 2000, 0o640)
         .owned_file("root-file", b"x", 0, 0, 0o600)
