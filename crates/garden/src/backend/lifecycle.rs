@@ -95,7 +95,8 @@ impl RuncBackend {
         std::fs::create_dir_all(&dir)?;
         rec.save(&dir)?;
         if self.inner.cfg.enforce_disk_limits && rec.disk_bytes > 0 {
-            crate::quota::make_limited_layer(&dir, rec.disk_bytes).await?;
+            let templates = self.inner.cfg.depot.join("disk-templates");
+            crate::quota::make_limited_layer(&dir, &templates, rec.disk_bytes).await?;
         }
         self.prepare_lower(&rec.image, rec.userns).await?;
         let overlay = self.overlay(rec)?;
