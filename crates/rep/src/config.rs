@@ -318,6 +318,22 @@ mod tests {
         assert_eq!(cfg.bbs_tls().client_cert_file, "c.crt");
         assert_eq!(cfg.locket().unwrap().locket_address, "127.0.0.1:8891");
         assert_eq!(cfg.lock_ttl.0, Duration::from_secs(10));
+        // The runc backend's isolation settings, by default.
+        assert_eq!(cfg.default_max_pids, 1024);
+        assert!(!cfg.allow_privileged_containers);
+        assert!(cfg.enforce_disk_limits);
+        let cfg: RepConfig = serde_json::from_str(
+            r#"{"default_max_pids":64,"allow_privileged_containers":true,"enforce_disk_limits":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                cfg.default_max_pids,
+                cfg.allow_privileged_containers,
+                cfg.enforce_disk_limits
+            ),
+            (64, true, false)
+        );
     }
 
     #[test]
