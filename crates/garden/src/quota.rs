@@ -70,7 +70,10 @@ async fn template(dir: &Path, bytes: u64) -> Result<PathBuf, GardenError> {
         return Ok(path);
     }
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{bytes}.{}.tmp", std::process::id()));
+    // Creates racing for the same size each make their own.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{bytes}.{}.{n}.tmp", std::process::id()));
     std::fs::File::create(&tmp)?.set_len(bytes)?;
     let tmp_s = tmp.display().to_string();
     // No journal and no reserved blocks: the whole size is the container's,
@@ -95,8 +98,8 @@ async fn template(dir: &Path, bytes: u64) -> Result<PathBuf, GardenError> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    // Complete, then visible: two creates racing both make one, the
-    // second rename replaces the first with an identical file.
+    // Complete, then visible: of two creates racing, the second rename
+    // replaces the first's file with an identical one.
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }

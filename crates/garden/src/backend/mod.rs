@@ -103,6 +103,18 @@ impl RuncBackend {
         };
         backend.sweep().await;
         backend.ensure_host().await?;
+        // Shifted copies take seconds for a full stack: made now, in the
+        // background, so the first container need not wait for all of it.
+        if backend.inner.cfg.user_namespace {
+            for name in backend.inner.cfg.rootfs.keys() {
+                let (b, image) = (backend.clone(), format!("preloaded:{name}"));
+                tokio::spawn(async move {
+                    if let Err(e) = b.prepare_lower(&image, true).await {
+                        tracing::warn!(%image, error = %e, "shifting a preloaded rootfs");
+                    }
+                });
+            }
+        }
         Ok(backend)
     }
 
