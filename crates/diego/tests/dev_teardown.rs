@@ -11,20 +11,10 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root (runc containers need it)".into());
-    }
-    ["runc", "nats-server", "nft", "iptables-save"]
-        .into_iter()
-        .find(|b| !on_path(b))
-        .map(|b| format!("no {b} on PATH"))
+    testkit::skip::not_root().or_else(|| {
+        testkit::skip::missing_programs(&["runc", "nats-server", "nft", "iptables-save"])
+    })
 }
 
 fn sh(cmd: &str) -> String {
@@ -152,10 +142,7 @@ fn stop(mut child: Child, signal: i32, data: &Path) {
 
 #[test]
 fn the_host_is_as_before_after_sigterm_and_ctrl_c() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping dev_teardown: {why}");
-        return;
-    }
+    testkit::skip_if!(skip_reason());
     let tmp = tempfile::tempdir().unwrap();
 
     // A first run takes away whatever an earlier killed one left (the next

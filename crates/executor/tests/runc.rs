@@ -93,10 +93,7 @@ async fn run_actions_and_checks_in_runc_containers() {
 
 #[tokio::test]
 async fn egress_rules_and_a_full_disk_in_runc_containers() {
-    if let Some(why) = garden::runc_unavailable() {
-        eprintln!("skipping: {why}");
-        return;
-    }
+    testkit::skip_if!(garden::runc_unavailable());
     let dir = tempfile::tempdir().unwrap();
     let backend = backend_of(dir.path(), "exf", 8, 19050).await;
     let store = ContainerStore::new(Arc::new(backend.clone()), fast_config(dir.path()))

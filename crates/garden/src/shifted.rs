@@ -153,11 +153,7 @@ mod tests {
 
     #[test]
     fn a_copy_with_owners_shifted_made_once() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipping: chown to other ids needs root");
-            return;
-        }
+        testkit::skip_if!(testkit::skip::not_root());
         let t = tempfile::tempdir().unwrap();
         let src = t.path().join("src");
         std::fs::create_dir_all(src.join("home/vcap")).unwrap();

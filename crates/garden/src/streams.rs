@@ -404,10 +404,7 @@ mod tests {
 
     #[test]
     fn owners_stream_out_as_the_container_sees_them() {
-        if me().0 != 0 {
-            eprintln!("skipping: chown to other ids needs root");
-            return;
-        }
+        testkit::skip_if!(testkit::skip::not_root());
         let src = tempfile::tempdir().unwrap();
         std::fs::write(src.path().join("f"), "x").unwrap();
         let map = IdMap {
