@@ -69,7 +69,7 @@ fn find_bin_dir() -> Result<PathBuf, String> {
     ))
 }
 
-fn euid_is_root() -> bool {
+pub(crate) fn euid_is_root() -> bool {
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         for line in status.lines() {
             if let Some(rest) = line.strip_prefix("Uid:") {
@@ -85,7 +85,7 @@ fn euid_is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn user_exists(name: &str) -> bool {
+pub(crate) fn user_exists(name: &str) -> bool {
     Command::new("id")
         .arg("-u")
         .arg(name)
@@ -96,12 +96,12 @@ fn user_exists(name: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     l.local_addr().unwrap().port()
 }
 
-fn run(mut cmd: Command, what: &str) -> Result<Output, String> {
+pub(crate) fn run(mut cmd: Command, what: &str) -> Result<Output, String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -115,6 +115,32 @@ fn run(mut cmd: Command, what: &str) -> Result<Output, String> {
         ));
     }
     Ok(out)
+}
+
+/// `program` run as `user` (through `runuser`, or `su` without it), or as
+/// ourselves.
+pub(crate) fn run_as_command(user: Option<&str>, program: &Path) -> Command {
+    match user {
+        None => Command::new(program),
+        Some(user) => {
+            let mut c =
+                if Path::new("/usr/sbin/runuser").exists() || Path::new("/sbin/runuser").exists() {
+                    let mut c = Command::new("runuser");
+                    c.arg("-u").arg(user).arg("--");
+                    c
+                } else {
+                    let mut c = Command::new("su");
+                    c.arg(user)
+                        .arg("-s")
+                        .arg("/bin/sh")
+                        .arg("-c")
+                        .arg("exec \"$0\" \"$@\"");
+                    c
+                };
+            c.arg(program);
+            c
+        }
+    }
 }
 
 impl TestPostgres {
@@ -219,29 +245,7 @@ impl TestPostgres {
     }
 
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        match &self.run_as {
-            None => Command::new(path),
-            Some(user) => {
-                let mut c = if Path::new("/usr/sbin/runuser").exists()
-                    || Path::new("/sbin/runuser").exists()
-                {
-                    let mut c = Command::new("runuser");
-                    c.arg("-u").arg(user).arg("--");
-                    c
-                } else {
-                    let mut c = Command::new("su");
-                    c.arg(user)
-                        .arg("-s")
-                        .arg("/bin/sh")
-                        .arg("-c")
-                        .arg("exec \"$0\" \"$@\"");
-                    c
-                };
-                c.arg(path);
-                c
-            }
-        }
+        run_as_command(self.run_as.as_deref(), &self.bin.join(program))
     }
 
     fn socket_dir(&self) -> PathBuf {
@@ -314,6 +318,29 @@ impl TestPostgres {
         );
         self.create_database(&name)?;
         Ok(name)
+    }
+
+    /// Runs an SQL file (a `pg_dump` output, say) into `database` with
+    /// `psql`, stopping at the first error.
+    pub fn psql_file(&self, database: &str, file: &Path) -> Result<(), String> {
+        let mut c = Command::new(self.bin.join("psql"));
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+            &self.port.to_string(),
+            "-d",
+            database,
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+        ])
+        .arg(file);
+        run(c, "psql").map(|_| ())
     }
 
     /// URL of a new, empty database in this cluster.
