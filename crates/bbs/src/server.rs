@@ -114,7 +114,9 @@ impl RunningBbs {
     }
 }
 
-/// Connects the SQL store the config names.
+/// Connects the SQL store the config names (bringing its schema to
+/// Diego's) and runs Diego's encryptor on it (a changed active key
+/// re-encrypts what is stored).
 pub async fn connect_store(cfg: &BbsConfig) -> anyhow::Result<Arc<dyn Store>> {
     let store = SqlStore::connect(&StoreConfig {
         url: cfg.database_url()?,
@@ -125,7 +127,8 @@ pub async fn connect_store(cfg: &BbsConfig) -> anyhow::Result<Arc<dyn Store>> {
         },
     })
     .await?;
-    Ok(Arc::new(store))
+    store.run_encryptor().await?;
+    Ok(store.as_store())
 }
 
 fn opt(s: &str) -> Option<String> {

@@ -300,15 +300,13 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     // What convergence and the bulk reads go through.
     let store: std::sync::Arc<dyn Store> = if args.lrp_cache {
         let t = Instant::now();
-        let cached = CachedStore::load(std::sync::Arc::new(store))
-            .await
-            .map_err(e)?;
+        let cached = CachedStore::load(store.as_store()).await.map_err(e)?;
         let mut m = Measure::new("load the LRP cache");
         m.samples.push(t.elapsed());
         measures.push(m);
         std::sync::Arc::new(cached)
     } else {
-        std::sync::Arc::new(store)
+        store.as_store()
     };
 
     // --- LRP convergence, steady state ------------------------------------

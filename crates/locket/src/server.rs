@@ -80,7 +80,7 @@ pub fn tls_config(cfg: &LocketConfig) -> anyhow::Result<ServerTlsConfig> {
 /// and serves. Returns once the listener is bound.
 pub async fn start(cfg: &LocketConfig, opts: ServerOptions) -> anyhow::Result<RunningLocket> {
     cfg.validate()?;
-    let db = LockDb::connect(&cfg.database_url(), cfg.max_open_database_connections)
+    let db = LockDb::connect(&cfg.database_url()?, cfg.max_open_database_connections)
         .await
         .context("opening the locket database")?;
     let pick = LockPick::new(db.clone());
