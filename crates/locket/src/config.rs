@@ -22,7 +22,9 @@
 //! as diego-release writes it, or a `mysql://` URL). With no
 //! `cert_file`/`key_file` the server speaks plaintext gRPC (development
 //! and tests only); with them it requires client certificates signed by
-//! `ca_file`, as Diego's locket does.
+//! `ca_file`, as Diego's locket always does: a certificate without a CA is
+//! a start-up error (server-only TLS would let any client take or release
+//! any lock or presence).
 
 use serde::{Deserialize, Deserializer};
 use std::path::Path;
@@ -84,6 +86,13 @@ impl LocketConfig {
         self.database_url()?;
         if self.cert_file.is_empty() != self.key_file.is_empty() {
             anyhow::bail!("cert_file and key_file go together");
+        }
+        if self.tls_enabled() && self.ca_file.is_empty() {
+            anyhow::bail!(
+                "ca_file is required with cert_file and key_file: locket only serves clients \
+                 with certificates signed by it (without it any client could take or release \
+                 any lock or presence)"
+            );
         }
         Ok(())
     }
@@ -160,6 +169,24 @@ mod tests {
             ..cfg
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn a_certificate_without_a_ca_is_refused() {
+        let cfg = LocketConfig {
+            database_connection_string: "/tmp/l.db".into(),
+            cert_file: "server.crt".into(),
+            key_file: "server.key".into(),
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("ca_file is required"), "{err}");
+        LocketConfig {
+            ca_file: "ca.crt".into(),
+            ..cfg
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]

@@ -590,4 +590,28 @@ mod tls {
         }
         server.shutdown().await;
     }
+
+    /// Diego's locket always requires client certificates: a certificate
+    /// and key without a CA do not start a server that would take any
+    /// client's locks.
+    #[tokio::test]
+    async fn certificate_without_ca_is_a_startup_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca_cert, ca_key) = ca("locket-ca");
+        let (srv_cert, srv_key) = leaf("locket", &ca_cert, &ca_key);
+        let d = dir.path();
+        let cfg = LocketConfig {
+            listen_address: "127.0.0.1:0".into(),
+            database_driver: "sqlite".into(),
+            database_connection_string: d.join("l.db").display().to_string(),
+            cert_file: write(d, "server.crt", &srv_cert),
+            key_file: write(d, "server.key", &srv_key),
+            ..Default::default()
+        };
+        let err = match server::start(&cfg, ServerOptions::default()).await {
+            Ok(_) => panic!("locket served TLS without client certificates"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("ca_file is required"), "{err}");
+    }
 }
