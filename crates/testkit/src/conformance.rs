@@ -13,26 +13,30 @@ fn conformance_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
 }
 
-/// `dir` if it is there; else None (with a line on stderr saying why the
-/// test is skipped), or a panic when `DIEGO_REQUIRE_CONFORMANCE=1`.
+/// `dir` if it is there; else None, the calling test recorded as skipped
+/// (see [`crate::skip`]). `DIEGO_REQUIRE_PREREQS=1` (or the older
+/// `DIEGO_REQUIRE_CONFORMANCE=1`) makes its absence a failure, unless
+/// `DIEGO_CONFORMANCE_OPTIONAL=1` (`.ci/run` sets it when the corpora are
+/// not beside the checkout).
 fn present(dir: PathBuf, what: &str, env: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
+    let why = format!("{what} not found at {} (set {env} to use it)", dir.display());
     if std::env::var("DIEGO_REQUIRE_CONFORMANCE").as_deref() == Ok("1") {
-        panic!("{what} not found at {}", dir.display());
+        panic!("{why}");
     }
-    eprintln!(
-        "SKIPPED: {what} not found at {} (set {env} to use it)",
-        dir.display()
-    );
+    if std::env::var("DIEGO_CONFORMANCE_OPTIONAL").as_deref() == Ok("1") {
+        crate::skip::skip_allowed(&why);
+    } else {
+        crate::skip::skip(&why);
+    }
     None
 }
 
 /// The corpus directory: `DIEGO_CONFORMANCE_DIR` if set, else
-/// `../shared/conformance/bbs` beside the repository. `None` (with a line on
-/// stderr saying why the replay is skipped) when it is not there, unless
-/// `DIEGO_REQUIRE_CONFORMANCE=1`, which makes its absence a failure.
+/// `../shared/conformance/bbs` beside the repository; absent: see
+/// [`present`].
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("DIEGO_CONFORMANCE_DIR") {
         Some(d) => PathBuf::from(d),
@@ -120,15 +124,16 @@ mod tests {
             field_descriptor_proto::{Label, Type},
             DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet,
         };
-        let field =
-            |name: &str, number: i32, ty: Type, type_name: Option<&str>| FieldDescriptorProto {
+        let field = |name: &str, number: i32, ty: Type, type_name: Option<&str>| {
+            FieldDescriptorProto {
                 name: Some(name.into()),
                 number: Some(number),
                 label: Some(Label::Optional as i32),
                 r#type: Some(ty as i32),
                 type_name: type_name.map(str::to_string),
                 ..Default::default()
-            };
+            }
+        };
         FileDescriptorSet {
             file: vec![FileDescriptorProto {
                 name: Some("t.proto".into()),

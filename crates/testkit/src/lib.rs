@@ -6,3 +6,4 @@ pub mod conformance;
 pub mod mariadb;
 pub mod nats;
 pub mod postgres;
+pub mod skip;

@@ -15,7 +15,7 @@
 //!
 //! Without binaries, `start()` panics with an explanation, unless
 //! `DIEGO_SKIP_MARIADB=1`: then [`TestMariaDb::shared_or_skip`] returns
-//! None after printing why.
+//! None, the test recorded as skipped.
 
 use crate::postgres::{euid_is_root, free_port, run, run_as_command, user_exists};
 use std::path::{Path, PathBuf};
@@ -170,11 +170,12 @@ impl TestMariaDb {
         })
     }
 
-    /// The shared server, or None (after printing why) when MariaDB tests
-    /// are skipped with `DIEGO_SKIP_MARIADB=1`.
+    /// The shared server, or None (the test recorded as skipped, see
+    /// [`crate::skip`]) when MariaDB tests are skipped with
+    /// `DIEGO_SKIP_MARIADB=1`.
     pub fn shared_or_skip(test: &str) -> Option<&'static TestMariaDb> {
         if Self::skip_requested() {
-            eprintln!("SKIPPED {test}: {SKIP_ENV}=1 is set");
+            crate::skip::skip(&format!("{test} on MariaDB: {SKIP_ENV}=1 is set"));
             return None;
         }
         Some(Self::shared())
@@ -388,7 +389,7 @@ mod tests {
     #[test]
     fn starts_creates_databases_and_stops() {
         if TestMariaDb::skip_requested() {
-            eprintln!("SKIPPED: {SKIP_ENV}=1");
+            crate::skip::skip(&format!("{SKIP_ENV}=1 is set"));
             return;
         }
         let m = TestMariaDb::start();
