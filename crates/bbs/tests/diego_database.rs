@@ -945,3 +945,150 @@ async fn an_init_era_mysql_database_is_migrated_forward() {
     let raw = RawPool::MySql(sqlx::MySqlPool::connect(&url).await.unwrap());
     migrates_an_init_era_database(&url, raw).await;
 }
+
+// --- a database of an earlier release of ours -------------------------------
+
+/// The schema our bbs made before it kept Diego's (no version row, routes
+/// stored as an enveloped protobuf, dynamic metric tags as numbers). The
+/// same DDL ran on SQLite and PostgreSQL.
+const OUR_EARLIER_SCHEMA: &[&str] = &[
+    "CREATE TABLE configurations (id VARCHAR(255) PRIMARY KEY, value VARCHAR(255))",
+    "CREATE TABLE domains (domain VARCHAR(255) PRIMARY KEY, expire_time BIGINT NOT NULL DEFAULT 0)",
+    "CREATE TABLE desired_lrps (process_guid VARCHAR(255) PRIMARY KEY, \
+     domain VARCHAR(255) NOT NULL, log_guid VARCHAR(255) NOT NULL, \
+     annotation TEXT NOT NULL DEFAULT '', instances INT NOT NULL, memory_mb INT NOT NULL, \
+     disk_mb INT NOT NULL, max_pids INT NOT NULL DEFAULT 0, rootfs VARCHAR(1024) NOT NULL, \
+     routes TEXT NOT NULL, volume_placement TEXT NOT NULL, \
+     modification_tag_epoch VARCHAR(255) NOT NULL, \
+     modification_tag_index BIGINT NOT NULL DEFAULT 0, run_info TEXT NOT NULL, \
+     placement_tags TEXT NOT NULL DEFAULT '[]', metric_tags TEXT NOT NULL, \
+     update_strategy INT NOT NULL DEFAULT 0)",
+    "CREATE TABLE actual_lrps (process_guid VARCHAR(255) NOT NULL, instance_index INT NOT NULL, \
+     presence INT NOT NULL DEFAULT 0, domain VARCHAR(255) NOT NULL, state VARCHAR(255) NOT NULL, \
+     instance_guid VARCHAR(255) NOT NULL DEFAULT '', cell_id VARCHAR(255) NOT NULL DEFAULT '', \
+     placement_error VARCHAR(1024) NOT NULL DEFAULT '', since BIGINT NOT NULL DEFAULT 0, \
+     net_info TEXT NOT NULL, internal_routes TEXT NOT NULL, metric_tags TEXT NOT NULL, \
+     routable BOOLEAN NOT NULL DEFAULT false, availability_zone VARCHAR(255) NOT NULL DEFAULT '', \
+     modification_tag_epoch VARCHAR(255) NOT NULL, \
+     modification_tag_index BIGINT NOT NULL DEFAULT 0, crash_count INT NOT NULL DEFAULT 0, \
+     crash_reason VARCHAR(1024) NOT NULL DEFAULT '', expire_time BIGINT NOT NULL DEFAULT 0, \
+     PRIMARY KEY (process_guid, instance_index, presence))",
+    "CREATE INDEX actual_lrps_presence_idx ON actual_lrps (presence)",
+    "CREATE TABLE tasks (guid VARCHAR(255) PRIMARY KEY, domain VARCHAR(255) NOT NULL, \
+     updated_at BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL DEFAULT 0, \
+     first_completed_at BIGINT NOT NULL DEFAULT 0, state INT NOT NULL, \
+     cell_id VARCHAR(255) NOT NULL DEFAULT '', result TEXT, failed BOOLEAN NOT NULL DEFAULT false, \
+     failure_reason VARCHAR(1024) NOT NULL DEFAULT '', task_definition TEXT NOT NULL, \
+     rejection_count INT NOT NULL DEFAULT 0, rejection_reason VARCHAR(1024) NOT NULL DEFAULT '')",
+];
+
+async fn adopts_our_earlier_database(url: &str, raw: RawPool) {
+    let enc = Encoder::new(&diego_keys()).unwrap();
+    let s = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    for stmt in OUR_EARLIER_SCHEMA {
+        raw.execute(stmt).await.unwrap();
+    }
+    let mut routes = BTreeMap::new();
+    routes.insert(
+        "cf-router".to_string(),
+        br#"[{"hostnames":["earlier.example.com"],"port":8080}]"#.to_vec(),
+    );
+    let rows = [
+        "INSERT INTO configurations (id, value) VALUES ('encryption_key_label', 'k1')".to_string(),
+        "INSERT INTO domains (domain, expire_time) VALUES ('cf-apps', 9223372036854775807)".into(),
+        format!(
+            "INSERT INTO desired_lrps (process_guid, domain, log_guid, instances, memory_mb, \
+             disk_mb, rootfs, routes, volume_placement, modification_tag_epoch, \
+             modification_tag_index, run_info, metric_tags) VALUES ('earlier', 'cf-apps', 'l', 1, \
+             64, 64, 'preloaded:cflinuxfs4', '{}', '{}', 'e', 4, '{}', '{}')",
+            s(enc.marshal(&ProtoRoutes { routes })),
+            s(enc.marshal(&VolumePlacement::default())),
+            s(enc.marshal(&DesiredLrpRunInfo::default())),
+            s(enc.encode(br#"{"index":{"dynamic":1},"source_id":{"static":"earlier"}}"#)),
+        ),
+        format!(
+            "INSERT INTO actual_lrps (process_guid, instance_index, domain, state, instance_guid, \
+             cell_id, since, net_info, internal_routes, metric_tags, routable, \
+             modification_tag_epoch, modification_tag_index) VALUES ('earlier', 0, 'cf-apps', \
+             'RUNNING', 'ig', 'cell-a', 7, '{}', '{}', '{}', true, 'ae', 2)",
+            s(enc.marshal(&ActualLrpNetInfo {
+                address: "10.0.0.7".into(),
+                ..Default::default()
+            })),
+            s(enc.encode(b"[]")),
+            s(enc.encode(b"{}")),
+        ),
+    ];
+    for stmt in rows {
+        raw.execute(&stmt).await.unwrap();
+    }
+
+    let store = connect(url, diego_keys()).await;
+    let raw = store.raw();
+    assert_eq!(
+        version_row(&raw).await,
+        format!("{{\"CurrentVersion\":{DIEGO_SCHEMA_VERSION}}}"),
+        "adopted, not taken for an empty database"
+    );
+    let d = store.desired_lrp_by_process_guid("earlier").await.unwrap();
+    assert_eq!(
+        d.routes.as_ref().unwrap().routes["cf-router"],
+        br#"[{"hostnames":["earlier.example.com"],"port":8080}]"#.to_vec()
+    );
+    assert_eq!(d.metric_tags["index"].dynamic, DynamicValue::Index as i32);
+    assert_eq!(d.modification_tag.as_ref().unwrap().index, 4);
+    let row = raw
+        .rows("SELECT routes, metric_tags FROM desired_lrps")
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        plain(&enc, row[0].as_ref().unwrap()),
+        br#"{"cf-router":[{"hostnames":["earlier.example.com"],"port":8080}]}"#,
+        "routes rewritten as Diego stores them"
+    );
+    assert_eq!(
+        plain(&enc, row[1].as_ref().unwrap()),
+        br#"{"index":{"dynamic":"INDEX"},"source_id":{"static":"earlier"}}"#
+    );
+    let a = store
+        .actual_lrps(&ActualLrpFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        a[0].actual_lrp_net_info.as_ref().unwrap().address,
+        "10.0.0.7"
+    );
+    assert_eq!(a[0].routable(), Some(true));
+    // Writes work on the adopted tables (Diego's column list).
+    store
+        .create_unclaimed_actual_lrp(&ActualLrpKey::new("earlier", 1, "cf-apps"))
+        .await
+        .unwrap();
+    assert_eq!(count(&raw, "actual_lrps").await, 2);
+}
+
+#[tokio::test]
+async fn an_sqlite_database_of_our_earlier_release_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bbs.db").display());
+    let raw = RawPool::Sqlite(
+        sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+            .await
+            .unwrap(),
+    );
+    adopts_our_earlier_database(&url, raw).await;
+}
+
+#[tokio::test]
+async fn a_postgres_database_of_our_earlier_release_is_adopted() {
+    let Some(pg) =
+        TestPostgres::shared_or_skip("a_postgres_database_of_our_earlier_release_is_adopted")
+    else {
+        return;
+    };
+    let url = pg.fresh_database_url();
+    let raw = connect_raw_pg(&url).await;
+    adopts_our_earlier_database(&url, raw).await;
+}

@@ -22,7 +22,10 @@ fn present(dir: PathBuf, what: &str, env: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    let why = format!("{what} not found at {} (set {env} to use it)", dir.display());
+    let why = format!(
+        "{what} not found at {} (set {env} to use it)",
+        dir.display()
+    );
     if std::env::var("DIEGO_REQUIRE_CONFORMANCE").as_deref() == Ok("1") {
         panic!("{why}");
     }
@@ -124,16 +127,15 @@ mod tests {
             field_descriptor_proto::{Label, Type},
             DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet,
         };
-        let field = |name: &str, number: i32, ty: Type, type_name: Option<&str>| {
-            FieldDescriptorProto {
+        let field =
+            |name: &str, number: i32, ty: Type, type_name: Option<&str>| FieldDescriptorProto {
                 name: Some(name.into()),
                 number: Some(number),
                 label: Some(Label::Optional as i32),
                 r#type: Some(ty as i32),
                 type_name: type_name.map(str::to_string),
                 ..Default::default()
-            }
-        };
+            };
         FileDescriptorSet {
             file: vec![FileDescriptorProto {
                 name: Some("t.proto".into()),

@@ -624,9 +624,10 @@ const LEGACY_MISSING: &[AddColumn] = &[
     ("actual_lrps", "expire_time", "BIGINT DEFAULT 0"),
 ];
 
-/// A database of an earlier release of ours (our tables, no version row):
-/// the columns Diego has and it lacks are added, routes stored as
-/// protobuf are rewritten as Diego's JSON, and the version row is written.
+/// A database of an earlier release of ours (our tables, no version row;
+/// SQLite or PostgreSQL): the columns and indexes Diego has and it lacks
+/// are added, routes stored as protobuf and metric tags stored with
+/// numbers are rewritten in Diego's JSON, and the version row is written.
 /// Every row stays.
 async fn adopt_legacy<B: Backend>(cx: &Ctx<B>, conn: &mut B::Conn) -> anyhow::Result<()> {
     tracing::info!("adopting a database without a version row: bringing it to Diego's schema");
@@ -637,6 +638,13 @@ async fn adopt_legacy<B: Backend>(cx: &Ctx<B>, conn: &mut B::Conn) -> anyhow::Re
         for col in added_columns(version) {
             add_column(cx, conn, *col).await?;
         }
+    }
+    for stmt in INIT_CREATE
+        .iter()
+        .filter(|s| s.starts_with("CREATE INDEX "))
+    {
+        let stmt = stmt.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
+        B::execute_raw(conn, &stmt).await?;
     }
     if B::FLAVOR == Flavor::Postgres {
         // Our tables had BIGINT tag indexes where Diego's are INT.
