@@ -3,6 +3,7 @@
 //! corpora.
 
 pub mod conformance;
+mod local_server;
 pub mod mariadb;
 pub mod nats;
 pub mod postgres;

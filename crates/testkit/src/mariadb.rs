@@ -17,7 +17,7 @@
 //! `DIEGO_SKIP_MARIADB=1`: then [`TestMariaDb::shared_or_skip`] returns
 //! None, the test recorded as skipped.
 
-use crate::postgres::{euid_is_root, free_port, run, run_as_command, user_exists};
+use crate::local_server::{free_port, run, run_as_command, server_dir, server_user};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -99,19 +99,8 @@ impl TestMariaDb {
 
     pub fn try_start() -> Result<TestMariaDb, String> {
         let bins = find_bins()?;
-        let run_as = if euid_is_root() {
-            let user = ["mysql", "nobody"]
-                .into_iter()
-                .find(|u| user_exists(u))
-                .ok_or("running as root and neither a `mysql` nor a `nobody` user exists")?;
-            Some(user.to_string())
-        } else {
-            None
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("diego-mariadb-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?;
+        let run_as = server_user("mysql")?;
+        let dir = server_dir("diego-mariadb-", run_as.as_deref())?;
         let init = dir.path().join("init.sql");
         // One statement per line: mariadbd runs the init file line by line.
         std::fs::write(
@@ -122,11 +111,6 @@ impl TestMariaDb {
             ),
         )
         .map_err(|e| format!("writing init file: {e}"))?;
-        if let Some(user) = &run_as {
-            let mut c = Command::new("chown");
-            c.arg("-R").arg(format!("{user}:")).arg(dir.path());
-            run(c, "chown temp dir")?;
-        }
         let mut m = TestMariaDb {
             server: bins.server,
             client: bins.client,
