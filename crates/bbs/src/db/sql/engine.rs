@@ -101,6 +101,44 @@ impl<B: Backend> Engine<B> {
     pub(crate) async fn read_conn(&self) -> DbResult<PoolConnection<B::Db>> {
         self.pool.acquire().await.map_err(|e| self.cx.err(e))
     }
+
+    /// Task convergence: fails `list` (tasks in state `from`, created
+    /// before `created_before` if given) with `reason`; records each
+    /// change in `changed`. Returns the number of rows failed (0 on a
+    /// database error, which is logged).
+    async fn fail_tasks(
+        &self,
+        list: &[Task],
+        from: models::task::State,
+        created_before: Option<i64>,
+        reason: &str,
+        now_ns: i64,
+        changed: &mut Vec<(Task, Task)>,
+    ) -> u64 {
+        if list.is_empty() {
+            return 0;
+        }
+        match write_tx!(self, |cx, conn| task_convergence::fail_tasks(
+            cx,
+            conn,
+            list,
+            from,
+            created_before,
+            reason,
+            now_ns
+        )) {
+            Ok(n) => {
+                for t in list {
+                    changed.push((t.clone(), task_convergence::failed(t, reason, now_ns)));
+                }
+                n
+            }
+            Err(e) => {
+                tracing::error!(error = %e, reason, "cannot fail tasks");
+                0
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -461,61 +499,30 @@ impl<B: Backend> Store for Engine<B> {
         };
         let plan =
             task_convergence::plan(tasks, cells, kick_before, pending_before, completed_before);
-        let m = &mut result.metrics;
-
-        if !plan.expired_pending.is_empty() {
-            let list = &plan.expired_pending;
-            match write_tx!(self, |cx, conn| task_convergence::fail_tasks(
-                cx,
-                conn,
-                list,
+        let failed = self
+            .fail_tasks(
+                &plan.expired_pending,
                 models::task::State::Pending,
                 Some(pending_before),
                 task_convergence::EXPIRED_FAILURE_REASON,
-                now_ns
-            )) {
-                Ok(n) => {
-                    m.kicked += n;
-                    for t in list {
-                        let after = task_convergence::failed(
-                            t,
-                            task_convergence::EXPIRED_FAILURE_REASON,
-                            now_ns,
-                        );
-                        result.changed.push((t.clone(), after));
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot fail expired pending tasks"),
-            }
-        }
-        m.kicked += plan.to_auction.len() as u64;
+                now_ns,
+                &mut result.changed,
+            )
+            .await;
+        result.metrics.kicked += failed + plan.to_auction.len() as u64;
         result.tasks_to_auction = plan.to_auction;
 
-        if !plan.lost_cell.is_empty() {
-            let list = &plan.lost_cell;
-            match write_tx!(self, |cx, conn| task_convergence::fail_tasks(
-                cx,
-                conn,
-                list,
+        let failed = self
+            .fail_tasks(
+                &plan.lost_cell,
                 models::task::State::Running,
                 None,
                 task_convergence::CELL_DISAPPEARED_FAILURE_REASON,
-                now_ns
-            )) {
-                Ok(n) => {
-                    m.kicked += n;
-                    for t in list {
-                        let after = task_convergence::failed(
-                            t,
-                            task_convergence::CELL_DISAPPEARED_FAILURE_REASON,
-                            now_ns,
-                        );
-                        result.changed.push((t.clone(), after));
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "cannot fail tasks of disappeared cells"),
-            }
-        }
+                now_ns,
+                &mut result.changed,
+            )
+            .await;
+        result.metrics.kicked += failed;
 
         if !plan.stuck_resolving.is_empty() {
             let list = &plan.stuck_resolving;
@@ -545,18 +552,20 @@ impl<B: Backend> Store for Engine<B> {
                 completed_before
             )) {
                 Ok(n) => {
-                    m.pruned += n;
+                    result.metrics.pruned += n;
                     result.removed.extend(list.iter().cloned());
                 }
                 Err(e) => tracing::error!(error = %e, "cannot delete expired completed tasks"),
             }
         }
-        m.kicked += plan.to_complete.len() as u64;
+        result.metrics.kicked += plan.to_complete.len() as u64;
         result.tasks_to_complete = plan.to_complete;
 
         match self.read_conn().await {
             Ok(mut conn) => {
-                if let Err(e) = task_convergence::counts(&self.cx, &mut conn, m).await {
+                if let Err(e) =
+                    task_convergence::counts(&self.cx, &mut conn, &mut result.metrics).await
+                {
                     tracing::error!(error = %e, "cannot count tasks");
                 }
             }
