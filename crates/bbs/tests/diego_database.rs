@@ -652,7 +652,7 @@ async fn our_mysql_schema_is_the_one_diegos_migrations_leave() {
 }
 
 #[tokio::test]
-async fn sqlite_has_diegos_version_row_and_columns() {
+async fn sqlite_has_diegos_version_row_columns_and_indexes() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bbs.db").display());
     let store = connect(&url, diego_keys()).await;
@@ -672,6 +672,31 @@ async fn sqlite_has_diegos_version_row_and_columns() {
         for (column, _, _) in *want {
             assert!(got.contains(*column), "{table}.{column}");
         }
+    }
+    let indexes: BTreeSet<String> = raw
+        .rows("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
+    for index in [
+        "domains_expire_time_idx",
+        "desired_lrps_domain_idx",
+        "actual_lrps_domain_idx",
+        "actual_lrps_cell_id_idx",
+        "actual_lrps_since_idx",
+        "actual_lrps_state_idx",
+        "actual_lrps_expire_time_idx",
+        "actual_lrps_presence_idx",
+        "tasks_domain_idx",
+        "tasks_state_idx",
+        "tasks_cell_id_idx",
+        "tasks_updated_at_idx",
+        "tasks_created_at_idx",
+        "tasks_first_completed_at_idx",
+    ] {
+        assert!(indexes.contains(index), "{index}: {indexes:?}");
     }
     drop(store);
     // Opening it again changes nothing.

@@ -143,6 +143,13 @@ const INIT_CREATE: &[&str] = &[
     "CREATE INDEX tasks_first_completed_at_idx ON tasks (first_completed_at)",
 ];
 
+/// Diego's indexes (all made by `init_sql`; the later migrations add none).
+fn diego_indexes() -> impl Iterator<Item = &'static &'static str> {
+    INIT_CREATE
+        .iter()
+        .filter(|s| s.starts_with("CREATE INDEX "))
+}
+
 /// A column Diego's migrations add: (table, column, definition).
 type AddColumn = (&'static str, &'static str, &'static str);
 
@@ -236,8 +243,9 @@ const OUR_INDEXES: &[(&str, &str, &str)] = &[
     ("actual_lrps_presence_idx", "actual_lrps", "presence"),
 ];
 
-/// SQLite: the schema at [`DIEGO_SCHEMA_VERSION`] in one go (Diego has no
-/// SQLite flavor, so there is no older SQLite schema to migrate).
+/// SQLite: the tables at [`DIEGO_SCHEMA_VERSION`] in one go (Diego has no
+/// SQLite flavor, so there is no older SQLite schema to migrate); Diego's
+/// indexes follow.
 const SQLITE_SCHEMA: &[&str] = &[
     "CREATE TABLE domains(
     domain VARCHAR(255) PRIMARY KEY,
@@ -349,7 +357,7 @@ pub(crate) async fn migrate<B: Backend>(
             // Tables of ours without a version row are handled above;
             // here the database is empty (or stopped after version 0).
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            for stmt in INIT_DROP.iter().chain(SQLITE_SCHEMA) {
+            for stmt in INIT_DROP.iter().chain(SQLITE_SCHEMA).chain(diego_indexes()) {
                 B::execute_raw(&mut tx, stmt).await?;
             }
             write_version::<B>(&mut tx, DIEGO_SCHEMA_VERSION).await?;
