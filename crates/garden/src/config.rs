@@ -5,6 +5,11 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use crate::api::Limits;
+use crate::idmap::IdMap;
+
+/// Processes a container may have when neither its spec nor the cell says
+/// (Cloud Controller gives every app 1024).
+pub const DEFAULT_MAX_PIDS: u64 = 1024;
 
 #[derive(Debug, Clone)]
 pub struct RuncConfig {
@@ -29,7 +34,8 @@ pub struct RuncConfig {
     /// backend makes: bridge, veths, iptables chains, netns, cgroups. Two
     /// backends on one host need different tags.
     pub tag: String,
-    /// Limits applied where a spec leaves one at 0.
+    /// Limits applied where a spec leaves one at 0: max_pids 1024 (what
+    /// Cloud Controller asks of every app) unless set otherwise.
     pub default_limits: Limits,
     /// The static busybox bind-mounted into each container as its init
     /// (and used for nothing else).
@@ -47,9 +53,21 @@ pub struct RuncConfig {
     /// Unused image layers are removed above this many bytes of layers
     /// (Garden's `graph_cleanup_threshold_in_mb`; None: never).
     pub image_store_cap_bytes: Option<u64>,
-    /// Container ids to host ids for image layers (user namespaces); the
-    /// store unpacks each layer once per shift. Default: no shift.
-    pub image_id_shift: image::IdShift,
+    /// The user namespace map every unprivileged container shares; the
+    /// image store unpacks their layers shifted by it (privileged
+    /// containers' layers unshifted).
+    pub id_map: IdMap,
+    /// Whether `privileged: true` containers may be made (Garden's
+    /// `--disable-privileged-containers`, inverted). Off by default.
+    pub allow_privileged: bool,
+    /// Unprivileged containers in a user namespace and under the seccomp
+    /// profile: both on; off only to compare (the benchmark) or where the
+    /// kernel lacks them.
+    pub user_namespace: bool,
+    pub seccomp: bool,
+    /// The DNS servers containers get in /etc/resolv.conf and may reach
+    /// without an egress rule; None: the host's (its /etc/resolv.conf).
+    pub dns_servers: Option<Vec<Ipv4Addr>>,
 }
 
 impl RuncConfig {
@@ -63,13 +81,20 @@ impl RuncConfig {
             subnet_prefix: 22,
             port_range: (61001, 65534),
             tag: "gdn".into(),
-            default_limits: Limits::default(),
+            default_limits: Limits {
+                max_pids: DEFAULT_MAX_PIDS,
+                ..Limits::default()
+            },
             init_binary: PathBuf::from("/usr/bin/busybox"),
             max_containers: 0,
-            enforce_disk_limits: false,
+            enforce_disk_limits: true,
             insecure_registries: Vec::new(),
             image_store_cap_bytes: None,
-            image_id_shift: image::IdShift::none(),
+            id_map: IdMap::default(),
+            allow_privileged: false,
+            user_namespace: true,
+            seccomp: true,
+            dns_servers: None,
         }
     }
 }

@@ -24,7 +24,10 @@ pub fn is_image(uri: &str) -> bool {
 
 pub struct ImageRootfs {
     service: ImageService,
-    shift: IdShift,
+    /// The backend's user namespace map as the store's shift: layers of
+    /// containers in the user namespace are unpacked owned by the host ids
+    /// their owners map to (those of privileged ones, unshifted).
+    userns_shift: IdShift,
 }
 
 fn garden_error(e: ImageError) -> GardenError {
@@ -47,17 +50,24 @@ impl ImageRootfs {
         .map_err(garden_error)?;
         Ok(ImageRootfs {
             service,
-            shift: cfg.image_id_shift.clone(),
+            userns_shift: IdShift::offset(cfg.id_map.host_base, cfg.id_map.size),
         })
     }
 
-    /// Pulls what the container needs (layers pinned until attached).
-    pub async fn pull(&self, spec: &ContainerSpec) -> Result<PulledImage, GardenError> {
+    /// Pulls what the container needs (layers pinned until attached),
+    /// shifted for the user namespace when it runs in one.
+    pub async fn pull(
+        &self,
+        spec: &ContainerSpec,
+        userns: bool,
+    ) -> Result<PulledImage, GardenError> {
         let creds = Credentials::new(&spec.image_username, &spec.image_password);
+        let none = IdShift::none();
+        let shift = if userns { &self.userns_shift } else { &none };
         let started = std::time::Instant::now();
         let pulled = self
             .service
-            .pull(&spec.image, &creds, &self.shift)
+            .pull(&spec.image, &creds, shift)
             .await
             .map_err(garden_error)?;
         tracing::info!(
@@ -65,6 +75,7 @@ impl ImageRootfs {
             image = %pulled.reference,
             manifest = %pulled.manifest_digest,
             layers = pulled.layers.len(),
+            userns,
             ms = started.elapsed().as_millis() as u64,
             "image ready"
         );

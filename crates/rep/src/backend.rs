@@ -33,6 +33,9 @@ pub async fn executor_from_config(cfg: &RepConfig) -> anyhow::Result<StoreClient
             rc.tag = cfg.container_tag.clone();
             rc.insecure_registries = cfg.insecure_docker_registry_list.clone();
             rc.image_store_cap_bytes = cfg.image_store_cap_bytes();
+            rc.default_limits.max_pids = cfg.default_max_pids;
+            rc.allow_privileged = cfg.allow_privileged_containers;
+            rc.enforce_disk_limits = cfg.enforce_disk_limits;
             Arc::new(garden::RuncBackend::new(rc).await?)
         }
     };

@@ -37,7 +37,9 @@
 //!
 //! `container_tag` (not Diego's; default `"gdn"`, 1 to 4 characters) names the
 //! runc backend's cgroups (`garden-TAG`), netns, bridge and iptables chains:
-//! cells sharing a host need distinct tags.
+//! cells sharing a host need distinct tags. Also not Diego's, for the runc
+//! backend: `default_max_pids` (1024), `allow_privileged_containers`
+//! (false), `enforce_disk_limits` (true).
 
 use anyhow::Context;
 use auctioneer::config::GoDuration;
@@ -165,6 +167,15 @@ pub struct RepConfig {
     /// Garden's: above this many MB of image layers, unused ones are
     /// removed (least recently used first); -1: never.
     pub graph_cleanup_threshold_in_mb: i64,
+    /// Not Diego's (Cloud Controller gives every app 1024): the pids limit
+    /// of containers whose LRP or Task sets no `max_pids`. 0: none.
+    pub default_max_pids: u64,
+    /// Garden's `disable_privileged_containers`, inverted: whether LRPs and
+    /// Tasks with `privileged: true` may run on this cell. Off by default.
+    pub allow_privileged_containers: bool,
+    /// Whether a container's disk limit is enforced (its writes on a
+    /// filesystem of that size) or only measured. On by default.
+    pub enforce_disk_limits: bool,
 }
 
 impl Default for RepConfig {
@@ -211,6 +222,9 @@ impl Default for RepConfig {
             container_tag: "gdn".into(),
             insecure_docker_registry_list: vec![],
             graph_cleanup_threshold_in_mb: -1,
+            default_max_pids: garden::config::DEFAULT_MAX_PIDS,
+            allow_privileged_containers: false,
+            enforce_disk_limits: true,
         }
     }
 }
@@ -341,6 +355,22 @@ mod tests {
         )
         .unwrap();
         assert!(bad.validate().is_err());
+        // The runc backend's isolation settings, by default.
+        assert_eq!(cfg.default_max_pids, 1024);
+        assert!(!cfg.allow_privileged_containers);
+        assert!(cfg.enforce_disk_limits);
+        let cfg: RepConfig = serde_json::from_str(
+            r#"{"default_max_pids":64,"allow_privileged_containers":true,"enforce_disk_limits":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                cfg.default_max_pids,
+                cfg.allow_privileged_containers,
+                cfg.enforce_disk_limits
+            ),
+            (64, true, false)
+        );
     }
 
     #[test]
