@@ -260,3 +260,134 @@ async fn destroyed_containers_layers_go_when_the_store_is_over_its_cap() {
     assert!(usage.bytes <= 2 << 20, "{usage:?}");
     assert_eq!(usage.leased_layers, 0);
 }
+
+/// busybox, then a layer with files of vcap's (uid 2000) and root's.
+fn owners_image(layout: &OciLayout, tag: &str) {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    layout.busybox_image(tag).add_layer(tag, |root| {
+        let data = root.join("data");
+        std::fs::create_dir_all(data.join("vcap-dir")).unwrap();
+        std::fs::write(data.join("vcap-owned"), "vcap's\n").unwrap();
+        std::fs::write(data.join("root-owned"), "root's\n").unwrap();
+        for f in ["vcap-owned", "root-owned"] {
+            std::fs::set_permissions(data.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        chown(data.join("vcap-owned"), Some(2000), Some(2000)).unwrap();
+        chown(data.join("vcap-dir"), Some(2000), Some(2000)).unwrap();
+    });
+    layout.config(tag, &["--config.user=vcap"]);
+}
+
+fn host_owner(t: &TestBackend, handle: &str, path: &str) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(t.backend.container_dir(handle).join("rootfs").join(path))
+        .unwrap();
+    (m.uid(), m.gid())
+}
+
+/// Unprivileged containers run in the backend's user namespace: their
+/// image's layers are unpacked shifted by its map, so files keep their
+/// owners inside (vcap's are vcap's, root's root's) while the host sees
+/// unprivileged ids; a privileged container of the same image gets the
+/// layers unshifted. An image container's writes count against its disk
+/// limit as a preloaded one's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_layers_are_shifted_into_the_user_namespace() {
+    skip_unless_able!();
+    let (Some(reg), Some(layout)) = (Registry::start(), OciLayout::new()) else {
+        return;
+    };
+    owners_image(&layout, "own");
+    layout.push("own", &reg, "apps/owners:v1");
+    let t = backend_custom(65, |cfg| {
+        cfg.insecure_registries = image::LOOPBACK.iter().map(|s| s.to_string()).collect();
+        cfg.allow_privileged = true;
+    })
+    .await;
+    let b = &t.backend;
+    let map = b.id_map();
+    let uri = format!("docker://{}/apps/owners#v1", reg.host());
+
+    let mut spec = image_spec("shift-u", &uri);
+    spec.limits.disk_bytes = 32 << 20;
+    b.create(spec).await.unwrap();
+    let (status, out, err) = sh(
+        b,
+        "shift-u",
+        "cat /proc/self/uid_map; stat -c %u:%g /data/vcap-owned /data/vcap-dir /data/root-owned /bin/busybox /home/vcap",
+    )
+    .await;
+    assert_eq!(status, 0, "{err}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words[..3],
+        [
+            "0".to_string(),
+            map.host_base.to_string(),
+            map.size.to_string()
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        &words[3..],
+        ["2000:2000", "2000:2000", "0:0", "0:0", "2000:2000"],
+        "owners as the image has them: {out}"
+    );
+    // The image's user owns its files, and only those.
+    let (status, out, err) = sh_as(
+        b,
+        "shift-u",
+        "vcap",
+        "id -u; echo more >> /data/vcap-owned && touch /data/vcap-dir/new && echo wrote; \
+         echo no >> /data/root-owned",
+    )
+    .await;
+    assert_ne!(status, 0, "vcap wrote root's file: {out}");
+    assert_eq!(out, "2000\nwrote\n");
+    assert!(err.contains("Permission denied"), "{err}");
+    let (status, _, err) = sh(b, "shift-u", "echo root >> /data/root-owned").await;
+    assert_eq!(status, 0, "container root writes root's files: {err}");
+    // On the host: the map's ids, both in the layers and in what was
+    // copied up.
+    let host = |id: u32| (map.to_host(id), map.to_host(id));
+    assert_eq!(host_owner(&t, "shift-u", "bin/busybox"), host(0));
+    assert_eq!(host_owner(&t, "shift-u", "data/root-owned"), host(0));
+    assert_eq!(host_owner(&t, "shift-u", "data/vcap-owned"), host(2000));
+    assert_eq!(host_owner(&t, "shift-u", "data/vcap-dir/new"), host(2000));
+    // The disk limit holds the container's writes to the image.
+    let (status, _, err) = sh_as(
+        b,
+        "shift-u",
+        "vcap",
+        "dd if=/dev/zero of=/data/vcap-dir/fill bs=1M count=256",
+    )
+    .await;
+    assert_ne!(status, 0);
+    assert!(err.contains("No space left"), "{err}");
+    let info = b.info("shift-u").await.unwrap();
+    assert_eq!(info.events, vec![garden::DISK_QUOTA_EXCEEDED.to_string()]);
+
+    // Privileged: no user namespace, the layers as the image has them (a
+    // second, unshifted copy in the store).
+    let mut spec = image_spec("shift-p", &uri);
+    spec.privileged = true;
+    b.create(spec).await.unwrap();
+    let (status, out, err) = sh(
+        b,
+        "shift-p",
+        "stat -c %u:%g /data/vcap-owned /data/root-owned",
+    )
+    .await;
+    assert_eq!((status, out.as_str()), (0, "2000:2000\n0:0\n"), "{err}");
+    assert_eq!(host_owner(&t, "shift-p", "data/vcap-owned"), (2000, 2000));
+    assert_eq!(host_owner(&t, "shift-p", "bin/busybox"), (0, 0));
+    assert_eq!(b.images().store().usage().layers, 4, "2 layers, 2 shifts");
+
+    for h in ["shift-u", "shift-p"] {
+        b.destroy(h).await.unwrap();
+    }
+    for h in ["shift-u", "shift-p"] {
+        assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
+    }
+    assert!(leases(&t).is_empty());
+}
