@@ -4,8 +4,7 @@
 //! removal retires every instance.
 
 use super::Deps;
-use crate::clients::rep::InternalRoute;
-use crate::clients::{LrpStartRequest, LrpUpdate};
+use crate::clients::{rep_of, LrpStartRequest, LrpUpdate};
 use crate::db::ActualLrpFilter;
 use crate::events::calculator::{emit_events, group_removed, instance_removed, record_change};
 use crate::events::Event;
@@ -13,6 +12,7 @@ use futures::StreamExt;
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CRASHED, UNCLAIMED};
 use models::desired_lrp_update::OptionalInstances;
+use models::rep::InternalRoute;
 use models::{
     ActualLrp, ActualLrpKey, BbsError, CellPresence, DesiredLrp, DesiredLrpChangedEvent,
     DesiredLrpCreatedEvent, DesiredLrpRemovedEvent, DesiredLrpUpdate, MetricTagValue, ProtoRoutes,
@@ -204,10 +204,11 @@ impl DesiredLrpController {
             let rep = d.rep.clone();
             let trace = trace_id.to_string();
             tokio::spawn(async move {
-                if let Err(e) = rep
-                    .stop_lrp_instance(&cell, &trace, &lrp.key(), &lrp.instance_key())
-                    .await
-                {
+                let stopped = match rep_of(rep.as_ref(), &cell, &trace) {
+                    Ok(c) => c.stop_lrp_instance(&lrp.key(), &lrp.instance_key()).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = stopped {
                     tracing::warn!(error = %e, "failed stopping LRP instance");
                 }
             });
@@ -268,7 +269,11 @@ impl DesiredLrpController {
             let rep = d.rep.clone();
             let trace = trace_id.to_string();
             tokio::spawn(async move {
-                if let Err(e) = rep.update_lrp_instance(&cell, &trace, &lrp_update).await {
+                let updated = match rep_of(rep.as_ref(), &cell, &trace) {
+                    Ok(c) => c.update_lrp_instance(&lrp_update).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = updated {
                     tracing::warn!(error = %e, "updating LRP instance failed");
                 }
             });
