@@ -85,6 +85,9 @@ pub struct RunInfo {
     pub check_definition: Option<CheckDefinition>,
     /// `(name, value)` pairs every process in the container gets.
     pub env: Vec<(String, String)>,
+    /// What the container may reach (the LRP's or Task's security group
+    /// rules); none: nothing but DNS.
+    pub egress_rules: Vec<models::SecurityGroupRule>,
 }
 
 /// How a container's run ended.

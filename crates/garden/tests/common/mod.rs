@@ -21,10 +21,7 @@ pub fn skip_reason() -> Option<String> {
 
 macro_rules! skip_unless_able {
     () => {
-        if let Some(why) = common::skip_reason() {
-            eprintln!("skipping: {why}");
-            return;
-        }
+        testkit::skip_if!(common::skip_reason());
     };
 }
 pub(crate) use skip_unless_able;
@@ -194,6 +191,13 @@ pub async fn leftovers(t: &TestBackend, handle: &str) -> Vec<String> {
     }
     for r in net.rules_of(handle).await {
         left.push(format!("iptables {r}"));
+    }
+    let table = std::process::Command::new("nft")
+        .args(["list", "table", "inet", &format!("garden-{}", t.cfg.tag)])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&table.stdout).contains(&format!("comment \"garden:{handle}\"")) {
+        left.push(format!("nft chain of {handle}"));
     }
     let loops = std::process::Command::new("losetup")
         .arg("-a")
