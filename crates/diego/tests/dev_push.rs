@@ -51,7 +51,7 @@ async fn push_scale_and_delete_through_the_router() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev, &http).await;
+    wait_ready(&dev).await;
 
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
     let t = Instant::now();

@@ -14,8 +14,8 @@
 
 mod dev_support;
 
+use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient};
 use dev_support::{diego, diego_status, diego_with_env, skip_reason, start_dev, wait_ready, BBS};
-use prost::Message;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use testkit::oci_image::OciLayout;
@@ -97,24 +97,12 @@ async fn instances_answering(http: &reqwest::Client, n: usize) -> BTreeSet<Strin
 }
 
 /// The app's instances as the BBS has them (what cfdot actual-lrps lists).
-async fn actual_lrps(http: &reqwest::Client, guid: &str) -> Vec<models::ActualLrp> {
-    let req = models::ActualLrPsRequest {
-        process_guid: guid.to_string(),
-        ..Default::default()
-    };
-    let body = http
-        .post(format!("{BBS}/v1/actual_lrps/list"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
+async fn actual_lrps(guid: &str) -> Vec<models::ActualLrp> {
+    HttpBbsClient::plain(BBS)
+        .unwrap()
+        .actual_lrps(&ActualLrpFilter::process(guid))
         .await
         .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    models::ActualLrPsResponse::decode(body.as_ref())
-        .unwrap()
-        .actual_lrps
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +136,7 @@ async fn push_an_image_reach_it_scale_it_and_delete_it() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev, &http).await;
+    wait_ready(&dev).await;
 
     let image = format!("{}/apps/web:v1", reg.host());
     let creds = [("CF_DOCKER_PASSWORD", "s3cret")];
@@ -230,7 +218,7 @@ async fn push_an_image_reach_it_scale_it_and_delete_it() {
         apps.contains("broken") && apps.contains("corrupt blob"),
         "{apps}"
     );
-    let crashed = actual_lrps(&http, "broken").await;
+    let crashed = actual_lrps("broken").await;
     assert!(
         crashed
             .iter()

@@ -6,6 +6,7 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
 use support::runc_cell::{self, tcp_check};
 use support::{eventually, running, sleeper_lrp, World};
 use testkit::oci_image::OciLayout;
@@ -42,7 +43,7 @@ async fn crash_reason(world: &World, guid: &str) -> String {
     eventually(&format!("{guid} crashed with a reason"), 60, || async {
         world
             .bbs
-            .actual_lrps_by_process(guid)
+            .actual_lrps(&ActualLrpFilter::process(guid))
             .await
             .unwrap_or_default()
             .into_iter()

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use prost::Message;
+use bbs_client::{BbsClient, HttpBbsClient};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -83,7 +83,7 @@ pub fn start_dev(data: &Path) -> Dev {
 }
 
 /// Until the BBS lists a cell (the rep registered) and the router listens.
-pub async fn wait_ready(dev: &Dev, http: &reqwest::Client) {
+pub async fn wait_ready(dev: &Dev) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(
@@ -91,18 +91,8 @@ pub async fn wait_ready(dev: &Dev, http: &reqwest::Client) {
             "diego dev not ready in 60s:\n{}",
             dev.log()
         );
-        let cells = async {
-            let resp = http
-                .post(format!("{BBS}/v1/cells/list.r1"))
-                .header("Content-Type", "application/x-protobuf")
-                .send()
-                .await
-                .ok()?;
-            let body = resp.bytes().await.ok()?;
-            models::CellsResponse::decode(body.as_ref()).ok()
-        }
-        .await;
-        if cells.is_some_and(|c| !c.cells.is_empty()) && port_busy(8080) {
+        let cells = HttpBbsClient::plain(BBS).unwrap().cells().await.ok();
+        if cells.is_some_and(|c| !c.is_empty()) && port_busy(8080) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
