@@ -6,7 +6,7 @@ use futures::StreamExt;
 use models::events::Event;
 use models::ErrorType;
 use std::time::Duration;
-use testkit::control_plane::ControlPlane;
+use testkit::control_plane::{work, ControlPlane};
 
 /// A lone BBS (testkit's control plane, SQLite).
 async fn bbs() -> ControlPlane {
@@ -19,39 +19,18 @@ fn client(b: &ControlPlane) -> HttpBbsClient {
 
 fn lrp(guid: &str, instances: i32) -> models::DesiredLrp {
     models::DesiredLrp {
-        process_guid: guid.into(),
         domain: "d".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "/bin/app".into(),
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
         memory_mb: 64,
         disk_mb: 64,
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into(),
-        ..Default::default()
+        log_guid: String::new(),
+        ..work::desired_lrp(guid, instances)
     }
 }
 
 fn task_definition() -> models::TaskDefinition {
     models::TaskDefinition {
-        root_fs: "preloaded:cflinuxfs4".into(),
         action: lrp("x", 1).action,
-        memory_mb: 64,
-        disk_mb: 64,
-        ..Default::default()
+        ..work::task_definition()
     }
 }
 

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use testkit::control_plane::start_locket;
+use testkit::control_plane::work::task_definition;
 use testkit::postgres::TestPostgres;
 
 const LOCK_TTL_SECS: u64 = 2;
@@ -125,23 +126,6 @@ async fn wait_health(bbs: &Bbs) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("bbs {} health never came up\n{}", bbs.name, bbs.logs());
-}
-
-fn task_definition() -> models::TaskDefinition {
-    models::TaskDefinition {
-        root_fs: "preloaded:cflinuxfs4".into(),
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "/bin/task".into(),
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        memory_mb: 64,
-        disk_mb: 64,
-        ..Default::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 use auctioneer::sim::SimCellConfig;
 use bbs_client::{BbsClient, HttpBbsClient};
 use models::rep::Resources;
-use testkit::control_plane::{ControlPlane, Store};
+use testkit::control_plane::{work, ControlPlane, Store};
 use testkit::eventually;
 use testkit::mariadb::TestMariaDb;
 use testkit::postgres::TestPostgres;
@@ -12,30 +12,9 @@ use testkit::postgres::TestPostgres;
 /// An LRP whose instances sleep (a host process on houdini).
 fn sleeper(guid: &str, instances: i32) -> models::DesiredLrp {
     models::DesiredLrp {
-        process_guid: guid.into(),
-        domain: "test-domain".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "sh".into(),
-                args: vec!["-c".into(), "while true; do sleep 0.2; done".into()],
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        memory_mb: 128,
+        action: Some(work::shell("while true; do sleep 0.2; done")),
         disk_mb: 128,
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into(),
-        ..Default::default()
+        ..work::desired_lrp(guid, instances)
     }
 }
 

@@ -19,37 +19,12 @@ pub async fn system(converge: Duration, cells: Vec<SimCellConfig>) -> System {
         .await
 }
 
-fn run_action(path: &str) -> models::Action {
-    models::Action {
-        run_action: Some(models::RunAction {
-            path: path.into(),
-            user: "vcap".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
+/// `instances` of an app needing `memory_mb` (128 MB of disk).
 pub fn desired_lrp(guid: &str, instances: i32, memory_mb: i32) -> models::DesiredLrp {
     models::DesiredLrp {
-        process_guid: guid.into(),
-        domain: "test-domain".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(run_action("/bin/app")),
         memory_mb,
         disk_mb: 128,
-        log_guid: "log-guid".into(),
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
+        ..testkit::control_plane::work::desired_lrp(guid, instances)
     }
 }
 

@@ -155,48 +155,12 @@ where
     panic!("condition not met within 10s");
 }
 
+#[allow(unused_imports)] // not every test binary uses both
+pub use testkit::control_plane::work::{desired_lrp, task_definition};
+
+/// Runs `path` as vcap.
 pub fn run_action(path: &str) -> models::Action {
-    models::Action {
-        run_action: Some(models::RunAction {
-            path: path.into(),
-            user: "vcap".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-pub fn desired_lrp(guid: &str, instances: i32) -> models::DesiredLrp {
-    models::DesiredLrp {
-        process_guid: guid.into(),
-        domain: "test-domain".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(run_action("/bin/app")),
-        memory_mb: 128,
-        disk_mb: 256,
-        log_guid: "log-guid".into(),
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
-}
-
-pub fn task_definition() -> models::TaskDefinition {
-    models::TaskDefinition {
-        root_fs: "preloaded:cflinuxfs4".into(),
-        action: Some(run_action("/bin/task")),
-        memory_mb: 64,
-        disk_mb: 64,
-        ..Default::default()
-    }
+    testkit::control_plane::work::run(path, &[])
 }
 
 pub fn error_type(e: &Option<models::Error>) -> Option<models::ErrorType> {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use bbs_client::{ActualLrpFilter, BbsClient};
+use testkit::control_plane::work;
 pub use testkit::control_plane::ControlPlane as World;
 pub use testkit::eventually;
 
@@ -14,49 +15,24 @@ pub async fn start_world() -> World {
     World::builder().auctioneer(true).start().await
 }
 
-pub fn run_action(script: &str) -> models::Action {
-    models::Action {
-        run_action: Some(models::RunAction {
-            path: "sh".into(),
-            args: vec!["-c".into(), script.into()],
-            user: "vcap".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
+pub use testkit::control_plane::work::shell as run_action;
 
 /// An LRP whose instances write their pid to `pid` in their container
 /// directory and sleep.
 pub fn sleeper_lrp(guid: &str, instances: i32) -> models::DesiredLrp {
+    let mut metric_tags = work::source_id(guid);
+    metric_tags.insert(
+        "instance_index".to_string(),
+        models::MetricTagValue {
+            dynamic: models::metric_tag_value::DynamicValue::Index as i32,
+            ..Default::default()
+        },
+    );
     models::DesiredLrp {
-        process_guid: guid.into(),
-        domain: "test-domain".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
         action: Some(run_action("echo $$ > pid; while true; do sleep 0.2; done")),
-        memory_mb: 128,
         disk_mb: 128,
-        log_guid: "log-guid".into(),
-        metric_tags: [
-            (
-                "source_id".to_string(),
-                models::MetricTagValue {
-                    r#static: guid.to_string(),
-                    ..Default::default()
-                },
-            ),
-            (
-                "instance_index".to_string(),
-                models::MetricTagValue {
-                    dynamic: models::metric_tag_value::DynamicValue::Index as i32,
-                    ..Default::default()
-                },
-            ),
-        ]
-        .into_iter()
-        .collect(),
-        ..Default::default()
+        metric_tags,
+        ..work::desired_lrp(guid, instances)
     }
 }
 

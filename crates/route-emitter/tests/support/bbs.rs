@@ -147,34 +147,11 @@ pub fn net_info(port: u32) -> models::ActualLrpNetInfo {
 /// A desired LRP with cf-router routes (JSON as Cloud Controller writes it).
 pub fn desired_lrp(guid: &str, instances: i32, cf_routes: &str) -> models::DesiredLrp {
     models::DesiredLrp {
-        process_guid: guid.into(),
         domain: "cf-apps".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "/bin/app".into(),
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        memory_mb: 128,
-        disk_mb: 256,
         log_guid: format!("{guid}-log"),
         ports: vec![8080],
         routes: Some(routes(cf_routes)),
-        // Diego requires a source_id tag.
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
+        ..testkit::control_plane::work::desired_lrp(guid, instances)
     }
 }
 

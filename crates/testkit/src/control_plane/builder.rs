@@ -14,6 +14,8 @@ use std::time::Duration;
 use super::{ControlPlane, Pki, Store, KEY_LABEL, KEY_PASSPHRASE};
 use crate::tls::TestCa;
 
+type BbsTweak = Box<dyn FnOnce(&mut BbsConfig)>;
+
 /// What [`ControlPlane::builder`] starts; see each setter.
 pub struct Builder {
     store: Store,
@@ -25,7 +27,7 @@ pub struct Builder {
     sim_cells: Vec<SimCellConfig>,
     houdini_cells: usize,
     dir: Option<tempfile::TempDir>,
-    bbs_tweaks: Vec<Box<dyn FnOnce(&mut BbsConfig)>>,
+    bbs_tweaks: Vec<BbsTweak>,
     overrides: Overrides,
 }
 
@@ -130,7 +132,7 @@ impl Builder {
         let has_cells = !self.sim_cells.is_empty() || self.houdini_cells > 0;
         let with_locket = self.locket || self.auctioneer || has_cells;
         assert!(
-            !(self.tls && !self.sim_cells.is_empty()),
+            !self.tls || self.sim_cells.is_empty(),
             "simulated cells speak plain HTTP to the BBS: no TLS with sim_cells"
         );
         let ip = self.listen_ip;

@@ -20,6 +20,7 @@
 mod builder;
 mod cells;
 mod solo_locket;
+pub mod work;
 
 pub use builder::Builder;
 pub use solo_locket::{start_locket, start_locket_with};
