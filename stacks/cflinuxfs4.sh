@@ -37,8 +37,10 @@ PACKAGES=(
   libexpat1 zlib1g libbz2-1.0 libcrypt1 libdb5.3 libffi8 liblzma5
   libncursesw6 libnsl2 libreadline8 libsqlite3-0 libtinfo6 libtirpc3
   libuuid1 libssl3 media-types
-  # node.js 18
+  # node.js 18; Debian's libnode loads three of its builtins (fetch, the
+  # CommonJS lexer, acorn) from /usr/share/nodejs, so they live here
   libstdc++6 libgcc-s1 libicu72 libnghttp2-14 libbrotli1 libc-ares2 libuv1
+  node-acorn node-cjs-module-lexer node-undici
   # nginx (staticfile)
   libpcre2-8-0
   # what apps commonly link against

@@ -135,7 +135,7 @@ impl Backend for RuncBackend {
     ) -> Result<(), GardenError> {
         let root = self.rootfs_of(handle)?;
         let user = lookup_user(&root, user)?;
-        let dst = dst_path.to_string();
+        let dst = from_home(&user.home, dst_path);
         let reader = tokio_util::io::SyncIoBridge::new(tar);
         tokio::task::spawn_blocking(move || streams::stream_in(&root, &dst, &user, reader))
             .await
@@ -144,7 +144,9 @@ impl Backend for RuncBackend {
 
     async fn stream_out(&self, handle: &str, src_path: &str) -> Result<Bytes, GardenError> {
         let root = self.rootfs_of(handle)?;
-        let src = src_path.to_string();
+        // Streaming out has no user: relative paths are root's (as Garden,
+        // which runs it as root in root's home).
+        let src = from_home("/root", src_path);
         let tar = tokio::task::spawn_blocking(move || streams::stream_out(&root, &src))
             .await
             .map_err(|e| GardenError::Runtime(e.to_string()))??;
@@ -176,5 +178,26 @@ impl Backend for RuncBackend {
             return;
         }
         self.parent_cgroup().remove_if_empty();
+    }
+}
+
+/// A relative stream path is relative to the user's home, as Garden's
+/// (nstar changes to the home directory first): a droplet downloaded to
+/// "." lands in /home/vcap.
+fn from_home(home: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{}/{path}", home.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod stream_path_tests {
+    #[test]
+    fn relative_paths_start_at_home() {
+        assert_eq!(super::from_home("/home/vcap", "."), "/home/vcap/.");
+        assert_eq!(super::from_home("/home/vcap/", "app"), "/home/vcap/app");
+        assert_eq!(super::from_home("/home/vcap", "/tmp/app"), "/tmp/app");
     }
 }
