@@ -7,10 +7,14 @@
 //! - [`docker_launcher`]: starts an OCI image's process
 //!   (dockerapplifecycle's `launcher`).
 //!
+//! [`assets`] finds the build-side artifacts (stack, buildpacks, bundles)
+//! for `diego dev` and the tests.
+//!
 //! Std only, no async runtime: the binaries are built static
 //! (`scripts/build-lifecycle.sh`) and delivered to containers as Diego's
 //! lifecycle bundles, so they run on any stack and in images without libc.
 
+pub mod assets;
 pub mod builder;
 pub mod docker_launcher;
 pub mod env;

@@ -140,7 +140,9 @@ fn checksum(sha256: &str) -> (String, String) {
 }
 
 /// The staging Task: download the package (and, if there is one, try the
-/// build cache), run the builder, upload the droplet and the new cache.
+/// build cache), run the builder, upload the droplet and the new cache:
+/// `timeout(serial[parallel[download, try(download)], run builder,
+/// emit_progress(parallel[upload droplet, upload cache])])`.
 pub fn staging_task(req: &StagingRequest) -> TaskDefinition {
     let mut downloads = vec![{
         let (algorithm, value) = checksum(&req.package.sha256);
@@ -166,7 +168,11 @@ pub fn staging_task(req: &StagingRequest) -> TaskDefinition {
             ..Default::default()
         })));
     }
-    let stage = codependent(vec![run(RunAction {
+    // A plain run action, as Cloud Controller long sent it. Its newest
+    // builder wraps it in a codependent action (to put a deprecated-stack
+    // LogAction beside it); Diego's executor fails a codependent action
+    // whose member exits 0 ("Codependent step exited"), so we do not.
+    let stage = run(RunAction {
         path: format!("{LIFECYCLE_DIR}/builder"),
         args: builder_args(req),
         user: APP_USER.into(),
@@ -178,7 +184,7 @@ pub fn staging_task(req: &StagingRequest) -> TaskDefinition {
             ..Default::default()
         }),
         ..Default::default()
-    })]);
+    });
     let uploads = parallel(vec![
         upload(UploadAction {
             artifact: "droplet".into(),

@@ -156,6 +156,10 @@ pub fn network_routes(api: Api) -> Router {
             "/v1/lrps/:process_guid/logs",
             get(crate::logs_route::lrp_logs),
         )
+        .route(
+            "/v1/tasks/:task_guid/logs",
+            get(crate::logs_route::task_logs),
+        )
         .route("/sim/reset", post(sim_reset))
         .with_state(api)
 }

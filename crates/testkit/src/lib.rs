@@ -3,3 +3,4 @@
 pub mod conformance;
 pub mod nats;
 pub mod postgres;
+pub mod stack;

@@ -84,7 +84,7 @@ fn the_staging_task_is_cloud_controllers() {
     assert_eq!(deps[1].checksum_algorithm, "sha256");
     assert_eq!(deps[2].checksum_algorithm, "");
 
-    // timeout(serial[parallel[download, try(download)], codependent[run],
+    // timeout(serial[parallel[download, try(download)], run,
     // emit_progress(parallel[upload, upload])]).
     let t = task
         .action
@@ -121,10 +121,7 @@ fn the_staging_task_is_cloud_controllers() {
     assert_eq!(cache.to, "/tmp/cache");
     assert_eq!(cache.artifact, "build artifacts cache");
 
-    let run = steps[1].codependent_action.as_ref().unwrap().actions[0]
-        .run_action
-        .as_ref()
-        .unwrap();
+    let run = steps[1].run_action.as_ref().unwrap();
     assert_eq!(run.path, "/tmp/lifecycle/builder");
     assert_eq!(run.user, "vcap");
     assert_eq!(
