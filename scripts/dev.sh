@@ -6,5 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cargo build --release -p diego
-exec target/release/diego dev --data-dir .diego
+# The same build as scripts/test.sh's (profile and features: the whole
+# workspace), so running one after the other compiles nothing twice.
+cargo build --workspace --locked
+exec target/debug/diego dev --data-dir .diego

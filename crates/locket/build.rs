@@ -1,6 +1,6 @@
 fn main() {
     println!("cargo:rerun-if-changed=proto/locket.proto");
-    tonic_build::configure()
+    tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
         .compile_protos(&["proto/locket.proto"], &["proto"])

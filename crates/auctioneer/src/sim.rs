@@ -8,9 +8,9 @@
 //!   configured it then claims and starts each LRP instance
 //!   (`ClaimActualLRP`, `StartActualLRP` with a fake net info) and starts
 //!   each task (`StartTask`), as a rep whose containers start at once;
-//! - `POST /v1/lrps/:process_guid/instances/:instance_guid/stop`: drops the
+//! - `POST /v1/lrps/{process_guid}/instances/{instance_guid}/stop`: drops the
 //!   container and removes the actual LRP (`RemoveActualLRP`), 202;
-//! - `POST /v1/tasks/:task_guid/cancel`: drops the task's container, 202;
+//! - `POST /v1/tasks/{task_guid}/cancel`: drops the task's container, 202;
 //! - `GET /ping`: 200.
 //!
 //! With a locket address each cell keeps its presence (key = cell id,
@@ -350,10 +350,10 @@ impl SimCell {
             .route("/state", get(state))
             .route("/work", post(work))
             .route(
-                "/v1/lrps/:process_guid/instances/:instance_guid/stop",
+                "/v1/lrps/{process_guid}/instances/{instance_guid}/stop",
                 post(stop_lrp),
             )
-            .route("/v1/tasks/:task_guid/cancel", post(cancel_task))
+            .route("/v1/tasks/{task_guid}/cancel", post(cancel_task))
             .route("/ping", get(ping))
             .with_state(inner.clone());
         let server = tokio::spawn(async move {

@@ -31,10 +31,10 @@ fn diego_binary() -> Option<PathBuf> {
     if diego.is_file() {
         Some(diego)
     } else {
-        eprintln!(
-            "skipping: build the diego binary first: cargo build -p diego ({} not found)",
+        testkit::skip::skip(&format!(
+            "build the diego binary first: cargo build -p diego ({} not found)",
             diego.display()
-        );
+        ));
         None
     }
 }
@@ -233,7 +233,7 @@ fn bench_bbs_on_sqlite() {
 fn bench_bbs_on_postgres() {
     let Some(diego) = diego_binary() else { return };
     if TestPostgres::skip_requested() {
-        eprintln!("skipping: {}=1 is set", testkit::postgres::SKIP_ENV);
+        testkit::skip::skip(&format!("{}=1 is set", testkit::postgres::SKIP_ENV));
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -20,21 +20,8 @@ const BBS: &str = "http://127.0.0.1:8889";
 const ROUTER: &str = "http://127.0.0.1:8080";
 const HOST: &str = "hello.localhost";
 
-fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
 fn skip_reason() -> Option<String> {
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root (runc containers need it)".into());
-    }
-    for bin in ["runc", "nats-server"] {
-        if !on_path(bin) {
-            return Some(format!("no {bin} on PATH"));
-        }
-    }
-    None
+    testkit::skip::not_root().or_else(|| testkit::skip::missing_programs(&["runc", "nats-server"]))
 }
 
 /// `diego dev` in the background; SIGINT (then SIGKILL) when dropped.
@@ -175,10 +162,7 @@ async fn instances_answering(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_scale_and_delete_through_the_router() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping dev_push: {why}");
-        return;
-    }
+    testkit::skip_if!(skip_reason());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let dev = start_dev(&data);

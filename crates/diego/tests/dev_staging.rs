@@ -299,27 +299,20 @@ fn skip_reason() -> Option<String> {
     if let Some(why) = dev_skip_reason() {
         return Some(why);
     }
-    let missing = "a build-side artifact cannot be built (SKIPPED line above)";
-    if testkit::stack::cflinuxfs4().is_none() {
-        return Some(missing.into());
+    if let Err(why) = testkit::stack::cflinuxfs4() {
+        return Some(why);
     }
-    if testkit::stack::lifecycle_bundle().is_none() {
-        return Some(missing.into());
+    if let Err(why) = testkit::stack::lifecycle_bundle() {
+        return Some(why);
     }
-    for bp in lifecycle::assets::BUILDPACKS {
-        if testkit::stack::buildpack(bp).is_none() {
-            return Some(missing.into());
-        }
-    }
-    None
+    lifecycle::assets::BUILDPACKS
+        .iter()
+        .find_map(|bp| testkit::stack::buildpack(bp).err())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stage_and_run_apps_on_cflinuxfs4() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping dev_staging: {why}");
-        return;
-    }
+    testkit::skip_if!(skip_reason());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let dev = start_dev(&data, &[]);

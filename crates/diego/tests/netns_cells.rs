@@ -359,10 +359,7 @@ async fn task_result_comes_back(control: &ControlPlane, cells: &[&Cell]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping the netns cells test: {why}");
-        return;
-    }
+    testkit::skip_if!(skip_reason());
     let t0 = Instant::now();
     // Dropped in reverse: reps killed, then the backends' leftovers swept,
     // then the network removed, then the directory. At start, the other

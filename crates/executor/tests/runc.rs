@@ -26,10 +26,7 @@ async fn runc_backend(dir: &std::path::Path) -> RuncBackend {
 
 #[tokio::test]
 async fn run_actions_and_checks_in_runc_containers() {
-    if let Some(why) = garden::runc_unavailable() {
-        eprintln!("skipping: {why}");
-        return;
-    }
+    testkit::skip_if!(garden::runc_unavailable());
     let dir = tempfile::tempdir().unwrap();
     let backend = runc_backend(dir.path()).await;
     let store = ContainerStore::new(Arc::new(backend.clone()), fast_config(dir.path()))

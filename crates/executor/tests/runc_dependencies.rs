@@ -25,10 +25,7 @@ fn bundle() -> Vec<u8> {
 
 #[tokio::test]
 async fn a_dependency_is_a_read_only_mount_in_the_container() {
-    if let Some(why) = garden::runc_unavailable() {
-        eprintln!("skipping: {why}");
-        return;
-    }
+    testkit::skip_if!(garden::runc_unavailable());
     let dir = tempfile::tempdir().unwrap();
     let rootfs = dir.path().join("busybox-rootfs");
     garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();

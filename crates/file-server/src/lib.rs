@@ -1,8 +1,8 @@
 //! Diego's file server: serves a directory of blobs (droplets, lifecycle
 //! tarballs, app bits pushed in dev mode) under `GET /v1/static/`, which the
 //! executor's Download actions fetch; and takes staging's droplet and build
-//! artifacts uploads (cc-uploader's `POST /v1/droplet/:guid` and
-//! `/v1/build_artifacts/:app_guid`, see [`upload`]) into that directory.
+//! artifacts uploads (cc-uploader's `POST /v1/droplet/{guid}` and
+//! `/v1/build_artifacts/{app_guid}`, see [`upload`]) into that directory.
 //!
 //! Files are served with Last-Modified, Range and conditional GET support
 //! (the executor's download cache revalidates with them); directories are

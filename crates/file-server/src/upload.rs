@@ -1,6 +1,6 @@
 //! Droplet and build artifacts uploads (cc-uploader's routes): the staging
-//! task's upload actions POST `/tmp/droplet` to `/v1/droplet/:guid` and the
-//! build artifacts cache to `/v1/build_artifacts/:app_guid`. Where Diego's
+//! task's upload actions POST `/tmp/droplet` to `/v1/droplet/{guid}` and the
+//! build artifacts cache to `/v1/build_artifacts/{app_guid}`. Where Diego's
 //! cc-uploader passes them on to Cloud Controller's blobstore, this file
 //! server is the blobstore: the blob is kept under the static directory
 //! (`droplets/<guid>.tgz`, `build_artifacts/<app_guid>.tgz`) and served
@@ -23,8 +23,8 @@ use sha2::Digest;
 use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
 
-pub const DROPLET_ROUTE: &str = "/v1/droplet/:guid";
-pub const BUILD_ARTIFACTS_ROUTE: &str = "/v1/build_artifacts/:app_guid";
+pub const DROPLET_ROUTE: &str = "/v1/droplet/{guid}";
+pub const BUILD_ARTIFACTS_ROUTE: &str = "/v1/build_artifacts/{app_guid}";
 
 /// Where uploads go and how big they may be.
 #[derive(Clone)]

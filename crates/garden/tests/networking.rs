@@ -97,7 +97,7 @@ async fn mapped_ports_are_reachable_from_the_host_on_loopback() {
 async fn mapped_ports_are_reachable_from_other_namespaces() {
     skip_unless_able!();
     let Some(ext) = global_ipv4() else {
-        eprintln!("skipping: the host has no global IPv4 address to map ports on");
+        testkit::skip::skip("the host has no global IPv4 address to map ports on");
         return;
     };
     let t = common::backend_with(22, ext).await;

@@ -1,6 +1,6 @@
-//! `GET /v1/lrps/:process_guid/logs[?follow=true]`: the log lines of an
+//! `GET /v1/lrps/{process_guid}/logs[?follow=true]`: the log lines of an
 //! LRP's instances on this cell, for `diego logs`; and
-//! `GET /v1/tasks/:task_guid/logs[?follow=true]`: a task's (staging's
+//! `GET /v1/tasks/{task_guid}/logs[?follow=true]`: a task's (staging's
 //! output), followed until its container is gone. Not Diego routes (Diego
 //! ships logs through loggregator); plain text, one line per log line,
 //! labelled as `cf logs` labels them: `[SOURCE/INDEX] OUT|ERR text`.

@@ -1,10 +1,11 @@
 //! The rep's HTTP API (Diego's `rep:routes.go`), JSON bodies.
 //!
 //! Network routes (the auctioneer's and BBS's): `GET /state`,
-//! `GET /container_metrics`, `POST /work`, `PUT /v2/lrps/:process_guid/instances/:instance_guid`
-//! (and `/v1/...`), `POST /v1/lrps/:process_guid/instances/:instance_guid/stop`,
-//! `POST /v1/tasks/:task_guid/cancel`, `POST /sim/reset`, and ours:
-//! `GET /v1/lrps/:process_guid/logs` (see [`crate::logs_route`]).
+//! `GET /container_metrics`, `POST /work`, `PUT /v2/lrps/{process_guid}/instances/{instance_guid}`
+//! (and `/v1/...`), `POST /v1/lrps/{process_guid}/instances/{instance_guid}/stop`,
+//! `POST /v1/tasks/{task_guid}/cancel`, `POST /sim/reset`, and ours:
+//! `GET /v1/lrps/{process_guid}/logs` and `GET /v1/tasks/{task_guid}/logs`
+//! (see [`crate::logs_route`]).
 //! Localhost routes: `GET /ping`, `POST /evacuate`.
 
 use crate::cell::CellInfo;
@@ -140,24 +141,24 @@ pub fn network_routes(api: Api) -> Router {
         .route("/container_metrics", get(container_metrics))
         .route("/work", post(work))
         .route(
-            "/v2/lrps/:process_guid/instances/:instance_guid",
+            "/v2/lrps/{process_guid}/instances/{instance_guid}",
             put(update_lrp),
         )
         .route(
-            "/v1/lrps/:process_guid/instances/:instance_guid",
+            "/v1/lrps/{process_guid}/instances/{instance_guid}",
             put(update_lrp),
         )
         .route(
-            "/v1/lrps/:process_guid/instances/:instance_guid/stop",
+            "/v1/lrps/{process_guid}/instances/{instance_guid}/stop",
             post(stop_lrp),
         )
-        .route("/v1/tasks/:task_guid/cancel", post(cancel_task))
+        .route("/v1/tasks/{task_guid}/cancel", post(cancel_task))
         .route(
-            "/v1/lrps/:process_guid/logs",
+            "/v1/lrps/{process_guid}/logs",
             get(crate::logs_route::lrp_logs),
         )
         .route(
-            "/v1/tasks/:task_guid/logs",
+            "/v1/tasks/{task_guid}/logs",
             get(crate::logs_route::task_logs),
         )
         .route("/sim/reset", post(sim_reset))

@@ -9,10 +9,8 @@ use support::{eventually, run_action, running, sleeper_lrp, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn running_waits_for_the_health_check() {
-    if !std::path::Path::new("/usr/bin/busybox").exists() {
-        eprintln!("skipping: /usr/bin/busybox not found");
-        return;
-    }
+    testkit::skip_if!((!std::path::Path::new("/usr/bin/busybox").exists())
+        .then_some("/usr/bin/busybox (busybox-static) not found"));
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()

@@ -12,10 +12,7 @@ use support::{eventually, running, sleeper_lrp, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lrps_run_and_restart_in_runc_containers() {
-    if let Some(why) = garden::runc_unavailable() {
-        eprintln!("skipping the runc rep test: {why}");
-        return;
-    }
+    testkit::skip_if!(garden::runc_unavailable());
     let world = World::start().await;
     let mut cfg = world.rep_config("cell-runc", "z1");
     cfg.container_backend = "runc".into();

@@ -97,10 +97,7 @@ async fn remove_desired(world: &World, guid: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleted_containers_leave_nothing_behind() {
-    if let Some(why) = runc_cell::skip_reason() {
-        eprintln!("skipping the runc cleanup test: {why}");
-        return;
-    }
+    testkit::skip_if!(runc_cell::skip_reason());
     let world = World::start().await;
     let cell = runc_cell::start(&world, "cell-clean", TAG, (251, 21), (19300, 19319)).await;
 

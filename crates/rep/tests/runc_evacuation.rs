@@ -62,10 +62,7 @@ async fn serving(world: &World, http: &reqwest::Client) -> (usize, Vec<models::A
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evacuation_keeps_every_instance_serving() {
-    if let Some(why) = runc_cell::skip_reason() {
-        eprintln!("skipping the runc evacuation test: {why}");
-        return;
-    }
+    testkit::skip_if!(runc_cell::skip_reason());
     let world = World::start().await;
     let a = runc_cell::start(&world, "cell-a", "rea", (251, 11), (19260, 19279)).await;
     let b = runc_cell::start(&world, "cell-b", "reb", (251, 12), (19280, 19299)).await;

@@ -11,10 +11,7 @@ use support::{eventually, run_action, running, sleeper_lrp, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_instance_failing_its_liveness_check_is_crashed_and_restarted() {
-    if let Some(why) = runc_cell::skip_reason() {
-        eprintln!("skipping the runc liveness test: {why}");
-        return;
-    }
+    testkit::skip_if!(runc_cell::skip_reason());
     let world = World::start().await;
     let cell = runc_cell::start(&world, "cell-live", "rfl", (251, 1), (19200, 19219)).await;
 
@@ -68,10 +65,7 @@ async fn an_instance_failing_its_liveness_check_is_crashed_and_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_instance_over_its_memory_limit_crashes_out_of_memory() {
-    if let Some(why) = runc_cell::skip_reason() {
-        eprintln!("skipping the runc memory limit test: {why}");
-        return;
-    }
+    testkit::skip_if!(runc_cell::skip_reason());
     let world = World::start().await;
     let cell = runc_cell::start(&world, "cell-oom", "rfo", (251, 2), (19220, 19239)).await;
 
@@ -99,10 +93,7 @@ async fn an_instance_over_its_memory_limit_crashes_out_of_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_result_file_comes_back_with_its_completion() {
-    if let Some(why) = runc_cell::skip_reason() {
-        eprintln!("skipping the runc task result test: {why}");
-        return;
-    }
+    testkit::skip_if!(runc_cell::skip_reason());
     let world = World::start().await;
     let cell = runc_cell::start(&world, "cell-task", "rft", (251, 3), (19240, 19259)).await;
 

@@ -3,4 +3,5 @@
 pub mod conformance;
 pub mod nats;
 pub mod postgres;
+pub mod skip;
 pub mod stack;

@@ -1,6 +1,6 @@
 //! A real nats-server on a free loopback port (optionally with extra
-//! arguments, e.g. TLS options), killed on drop; None with a SKIPPED line
-//! when nats-server is not installed.
+//! arguments, e.g. TLS options), killed on drop; None (the test recorded as
+//! skipped, see [`crate::skip`]) when nats-server is not installed.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,22 +11,16 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts nats-server, or None (saying why) when it is not installed.
+    /// Starts nats-server, or None (the test skipped) when it is not
+    /// installed.
     pub async fn start() -> Option<NatsServer> {
         Self::start_with(&[]).await
     }
 
     /// Starts nats-server with extra arguments (e.g. TLS options).
     pub async fn start_with(extra: &[&str]) -> Option<NatsServer> {
-        if Command::new("nats-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            eprintln!(
-                "SKIPPED: nats-server is not installed (scripts/install-deps.sh installs it)"
-            );
+        if let Some(why) = crate::skip::missing_programs(&["nats-server"]) {
+            crate::skip::skip(&why);
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -208,11 +208,12 @@ impl TestPostgres {
         })
     }
 
-    /// The shared cluster, or None (after printing why) when PostgreSQL
-    /// tests are skipped with `DIEGO_SKIP_POSTGRES=1`.
+    /// The shared cluster, or None (the test recorded as skipped, see
+    /// [`crate::skip`]) when PostgreSQL tests are skipped with
+    /// `DIEGO_SKIP_POSTGRES=1`.
     pub fn shared_or_skip(test: &str) -> Option<&'static TestPostgres> {
         if Self::skip_requested() {
-            eprintln!("SKIPPED {test}: {SKIP_ENV}=1 is set");
+            crate::skip::skip(&format!("{test} on PostgreSQL: {SKIP_ENV}=1 is set"));
             return None;
         }
         Some(Self::shared())
@@ -405,7 +406,7 @@ mod tests {
     #[test]
     fn starts_creates_databases_and_stops() {
         if TestPostgres::skip_requested() {
-            eprintln!("SKIPPED: {SKIP_ENV}=1");
+            crate::skip::skip(&format!("{SKIP_ENV}=1 is set"));
             return;
         }
         let pg = TestPostgres::start();

@@ -134,7 +134,7 @@ pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-/// The conformance corpus, or None (skipped, saying so) when absent.
+/// The conformance corpus, or None (the test recorded as skipped) when absent.
 pub fn corpus() -> Option<PathBuf> {
     testkit::conformance::corpus_dir()
 }

@@ -10,22 +10,9 @@ use std::time::{Duration, Instant};
 pub const BBS: &str = "http://127.0.0.1:8889";
 pub const ROUTER: &str = "http://127.0.0.1:8080";
 
-fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
 /// Why `diego dev` cannot run real containers and routing here.
 pub fn dev_skip_reason() -> Option<String> {
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root (runc containers need it)".into());
-    }
-    for bin in ["runc", "nats-server"] {
-        if !on_path(bin) {
-            return Some(format!("no {bin} on PATH"));
-        }
-    }
-    None
+    testkit::skip::not_root().or_else(|| testkit::skip::missing_programs(&["runc", "nats-server"]))
 }
 
 /// `diego dev` in the background; SIGINT (then SIGKILL) when dropped.
@@ -148,7 +135,7 @@ impl Callbacks {
         let received: Received = Default::default();
         let app = axum::Router::new()
             .route(
-                "/tasks/:guid",
+                "/tasks/{guid}",
                 axum::routing::post(
                     |State(r): State<Received>,
                      Path(guid): Path<String>,

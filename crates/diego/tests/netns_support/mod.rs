@@ -20,21 +20,10 @@ pub const DIR_PREFIX: &str = "dgt-netns-cells";
 /// The cells' backend tags.
 pub const TAGS: [&str; 2] = ["dga", "dgb"];
 
-fn on_path(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-}
-
 /// Why the cells cannot run here, if they cannot: the runc backend's
 /// needs, and the tools the test drives the namespaces with.
 pub fn skip_reason() -> Option<String> {
-    if let Some(why) = garden::runc_unavailable() {
-        return Some(why);
-    }
-    ["nsenter", "umount"]
-        .into_iter()
-        .find(|bin| !on_path(bin))
-        .map(|bin| format!("no {bin} on PATH"))
+    garden::runc_unavailable().or_else(|| testkit::skip::missing_programs(&["nsenter", "umount"]))
 }
 
 /// Removes the backends' leftovers when dropped (after the reps were

@@ -21,10 +21,7 @@ pub fn skip_reason() -> Option<String> {
 
 macro_rules! skip_unless_able {
     () => {
-        if let Some(why) = common::skip_reason() {
-            eprintln!("skipping: {why}");
-            return;
-        }
+        testkit::skip_if!(common::skip_reason());
     };
 }
 pub(crate) use skip_unless_able;
