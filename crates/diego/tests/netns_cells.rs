@@ -14,8 +14,9 @@
 //! instance to cell B while every 50 ms poll finds at least 3 RUNNING
 //! copies answering; deleting the LRP and stopping the reps leaves no
 //! overlay mount, container cgroup, container namespace, container veth or
-//! iptables rule, each rep having removed its parent cgroup on exit, and
-//! removing the test network leaves nothing of it.
+//! iptables rule, each rep having removed its parent cgroup, bridge, NAT
+//! chains and firewall tables on exit, and removing the test network
+//! leaves nothing of it.
 
 mod netns_support;
 
@@ -98,9 +99,8 @@ async fn serving(
 }
 
 /// Nothing of a cell's containers is left, on the host or in the cell's
-/// namespace (checked before the namespace is deleted); the backend's
-/// bridge and chains are there (so it did run in the namespace) and none
-/// of them are in the host's.
+/// namespace (checked before the namespace is deleted), and none of the
+/// backend's chains are in the host's.
 fn assert_no_container_leftovers(cell: &Cell) {
     let what = &cell.cell_id;
     let ns = Some(cell.net.netns);
@@ -130,14 +130,6 @@ fn assert_no_container_leftovers(cell: &Cell) {
         ["eth0"],
         "{what}: veths in the cell's namespace"
     );
-    assert!(
-        leftovers::links(ns, None).contains(&format!("{}-br0", cell.tag)),
-        "{what}: the backend's bridge is in the cell's namespace"
-    );
-    assert!(
-        !leftovers::chains_of(cell.tag, ns).is_empty(),
-        "{what}: the backend's chains are in the cell's namespace"
-    );
     assert_eq!(
         leftovers::chains_of(cell.tag, None),
         Vec::<String>::new(),
@@ -151,6 +143,24 @@ fn assert_no_container_leftovers(cell: &Cell) {
         host_veths,
         Vec::<String>::new(),
         "{what}: veths on the host"
+    );
+}
+
+/// The backend's host setup (bridge, NAT chains, firewall tables) is in
+/// the cell's namespace while its rep runs (so it did run there), and
+/// gone once the rep stopped with no container left.
+fn assert_host_setup(cell: &Cell, running: bool) {
+    let what = &cell.cell_id;
+    let ns = Some(cell.net.netns);
+    let bridge = leftovers::links(ns, None).contains(&format!("{}-br0", cell.tag));
+    let chains = !leftovers::chains_of(cell.tag, ns).is_empty();
+    let tables = leftovers::nft_tables(ns)
+        .iter()
+        .any(|t| t.ends_with(&format!("garden-{}", cell.tag)));
+    assert_eq!(
+        (bridge, chains, tables),
+        (running, running, running),
+        "{what}: (bridge, chains, firewall tables) in the cell's namespace, running: {running}"
     );
 }
 
@@ -525,6 +535,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
         assert!(answers(&http, l).await, "serving after evacuation: {l:?}");
     }
     assert_no_container_leftovers(&a);
+    assert_host_setup(&a, false);
     assert_parents_released(&a);
 
     // Act 4: delete the LRP, stop cell B; nothing is left.
@@ -536,8 +547,10 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     })
     .await;
     assert_no_container_leftovers(&b);
+    assert_host_setup(&b, true);
     let status = b.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "cell-b: {status}\n{}", b.log());
+    assert_host_setup(&b, false);
     eprintln!("LRP deleted and cell-b stopped in {:?}", t4.elapsed());
     assert_eq!(leftovers::mounts_under(dir.path()), Vec::<String>::new());
     assert_eq!(leftovers::netns_named("dga-"), Vec::<String>::new());

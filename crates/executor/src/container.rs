@@ -88,6 +88,9 @@ pub struct RunInfo {
     /// Archives downloaded (cached per key) and bind-mounted read-only
     /// before the container is created (the lifecycle, buildpacks).
     pub cached_dependencies: Vec<CachedDependency>,
+    /// What the container may reach (the LRP's or Task's security group
+    /// rules); none: nothing but DNS.
+    pub egress_rules: Vec<models::SecurityGroupRule>,
 }
 
 /// How a container's run ended.

@@ -9,6 +9,7 @@ pub mod container;
 pub mod env;
 pub mod events;
 pub mod logs;
+pub mod netout;
 pub mod resources;
 
 pub use container::{Container, LogConfig, PortMapping, Resource, RunInfo, RunResult, State, Tags};

@@ -1,7 +1,9 @@
 //! The executor on the real runc backend with a busybox rootfs: a run
 //! action's output and exit status, and an HTTP-checked instance reached
-//! through the container's network. Needs root, runc, ip, iptables and
-//! /usr/bin/busybox; skips (saying why) otherwise.
+//! through the container's network; egress rules as the backend's NetOut
+//! rules (a bad one fails the create with Diego's words) and a used-up
+//! disk named in the crash reason. Needs root, runc, ip, iptables, nft
+//! and /usr/bin/busybox; skips (saying why) otherwise.
 
 mod common;
 use common::*;
@@ -13,14 +15,18 @@ use std::sync::Arc;
 
 /// Tag, subnet and ports of this file's own, apart from garden's tests.
 async fn runc_backend(dir: &std::path::Path) -> RuncBackend {
+    backend_of(dir, "exe", 7, 19000).await
+}
+
+async fn backend_of(dir: &std::path::Path, tag: &str, net: u8, ports: u16) -> RuncBackend {
     let rootfs = dir.join("busybox-rootfs");
     garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
     let mut cfg = RuncConfig::new(dir.join("depot"));
     cfg.rootfs.insert("busybox".into(), rootfs);
-    cfg.tag = "exe".into();
-    cfg.subnet = Ipv4Addr::new(10, 250, 7, 0);
+    cfg.tag = tag.into();
+    cfg.subnet = Ipv4Addr::new(10, 250, net, 0);
     cfg.subnet_prefix = 24;
-    cfg.port_range = (19000, 19049); // below the ephemeral range
+    cfg.port_range = (ports, ports + 49); // below the ephemeral range
     RuncBackend::new(cfg).await.unwrap()
 }
 
@@ -83,4 +89,90 @@ async fn run_actions_and_checks_in_runc_containers() {
             .unwrap()
             .is_empty());
     }
+}
+
+#[tokio::test]
+async fn egress_rules_and_a_full_disk_in_runc_containers() {
+    testkit::skip_if!(garden::runc_unavailable());
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend_of(dir.path(), "exf", 8, 19050).await;
+    let store = ContainerStore::new(Arc::new(backend.clone()), fast_config(dir.path()))
+        .await
+        .unwrap();
+    let _teardown = garden::DestroyOnDrop(backend.clone());
+
+    // A server, and two clients: one whose security group allows it.
+    let mut info = run_info(sh(
+        "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
+    ));
+    info.rootfs = "preloaded:busybox".into();
+    let web = start(&store, "egress-web", info).await;
+    let get = format!(
+        "sleep 1; printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {} 8080 | grep -q ok",
+        web.internal_ip
+    );
+    let mut info = run_info(sh(&get));
+    info.rootfs = "preloaded:busybox".into();
+    info.egress_rules = vec![models::SecurityGroupRule {
+        protocol: "tcp".into(),
+        destinations: vec![format!("{}/32", web.internal_ip)],
+        ports: vec![8080],
+        ..Default::default()
+    }];
+    start(&store, "egress-allowed", info.clone()).await;
+    let c = completed(&store, "egress-allowed", 30).await;
+    assert!(!c.run_result.failed, "{:?}", c.run_result);
+    store.delete("egress-allowed").await.unwrap();
+    info.egress_rules.clear();
+    start(&store, "egress-denied", info.clone()).await;
+    let c = completed(&store, "egress-denied", 30).await;
+    assert_eq!(
+        c.run_result.failure_reason,
+        "APP/PROC/WEB: Exited with status 1"
+    );
+    store.delete("egress-denied").await.unwrap();
+
+    // A rule Diego refuses: the create fails with its words.
+    info.egress_rules = vec![models::SecurityGroupRule {
+        protocol: "tcp".into(),
+        destinations: vec!["10.0.0.1".into()],
+        ..Default::default()
+    }];
+    store
+        .allocate(executor::AllocationRequest {
+            guid: "egress-bad".into(),
+            resource: executor::Resource {
+                memory_mb: 64,
+                disk_mb: 64,
+                max_pids: 0,
+            },
+            tags: Default::default(),
+        })
+        .unwrap();
+    store
+        .initialize("egress-bad", info, Default::default())
+        .unwrap();
+    assert!(store.create("egress-bad").await.is_err());
+    let c = store.get("egress-bad").unwrap();
+    assert_eq!(
+        c.run_result.failure_reason,
+        "failed to create container: Missing required field: ports or port_range"
+    );
+    assert!(backend.info("egress-bad").await.is_err());
+    store.delete("egress-bad").await.unwrap();
+    store.delete("egress-web").await.unwrap();
+
+    // Writes past the disk limit (256 MB): the app fails, the reason says
+    // why.
+    let mut info = run_info(sh(
+        "dd if=/dev/zero of=/tmp/fill bs=1M count=400 2>/dev/null",
+    ));
+    info.rootfs = "preloaded:busybox".into();
+    start(&store, "disk-full", info).await;
+    let c = completed(&store, "disk-full", 60).await;
+    assert_eq!(
+        c.run_result.failure_reason,
+        "APP/PROC/WEB: Exited with status 1 (disk quota exceeded)"
+    );
+    store.delete("disk-full").await.unwrap();
 }

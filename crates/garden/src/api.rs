@@ -47,6 +47,55 @@ pub struct ContainerSpec {
     /// Privileged containers keep root's capabilities and are not
     /// user-namespaced (Diego: `privileged` on the DesiredLRP/Task).
     pub privileged: bool,
+    /// What the container may reach (Garden's NetOut rules, from the
+    /// LRP's or Task's egress rules). Without any, only DNS to the cell's
+    /// resolvers; the cell itself and link-local addresses never.
+    pub net_out: Vec<NetOutRule>,
+}
+
+/// Garden's `NetOutRule`: traffic a container may start, to `networks`
+/// (none: anywhere) on `ports` (tcp/udp only; none: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetOutRule {
+    pub protocol: Protocol,
+    pub networks: Vec<IpRange>,
+    pub ports: Vec<PortRange>,
+    /// ICMP type and code (icmp/icmpv6 only; None: any).
+    pub icmps: Option<IcmpControl>,
+    /// Log the container's new connections this rule lets through.
+    pub log: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    All,
+    Tcp,
+    Udp,
+    Icmp,
+    #[serde(rename = "icmpv6")]
+    IcmpV6,
+}
+
+/// Addresses from `start` to `end`, both included (one address: equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IpRange {
+    pub start: std::net::IpAddr,
+    pub end: std::net::IpAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+/// ICMP type 255 is any type (Diego's -1); a code of None or 255, any code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IcmpControl {
+    pub r#type: u8,
+    pub code: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,8 +215,9 @@ pub trait Backend: Send + Sync {
     /// Total memory and disk the backend offers, and how many containers.
     async fn capacity(&self) -> Result<Capacity, GardenError>;
     /// The cell is stopping: gives back what the backend made for its
-    /// containers as a whole (runc: its parent cgroups), if it has no
-    /// container left. Containers that are left keep all of it.
+    /// containers as a whole (runc: its parent cgroups, bridge, NAT chains
+    /// and firewall tables), if it has no container left. Containers that
+    /// are left keep all of it; a later create makes it again.
     async fn release_parents(&self) {}
 }
 

@@ -4,14 +4,21 @@
 use crate::{Backend, RuncBackend};
 
 /// Why the runc backend cannot run on this host, if it cannot: not root,
-/// or a program it drives (runc, ip, iptables, iptables-restore) or the
-/// static busybox its containers' init uses is missing.
+/// or a program it drives (runc, ip, iptables, iptables-restore, nft,
+/// mkfs.ext4) or the static busybox its containers' init uses is missing.
 pub fn runc_unavailable() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Some("not root: runc containers need root".into());
     }
-    for bin in ["runc", "ip", "iptables", "iptables-restore"] {
+    for bin in [
+        "runc",
+        "ip",
+        "iptables",
+        "iptables-restore",
+        "nft",
+        "mkfs.ext4",
+    ] {
         let found = std::process::Command::new("sh")
             .args(["-c", &format!("command -v {bin}")])
             .output()

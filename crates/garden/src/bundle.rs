@@ -10,6 +10,7 @@ use oci_spec::runtime::{
 };
 
 use crate::api::{BindMount, GardenError, Limits};
+use crate::idmap::IdMap;
 
 /// Where the host's static busybox appears in every container; the init
 /// process runs from it. Its file name must stay `busybox`: busybox picks
@@ -53,7 +54,11 @@ pub struct BundleSpec<'a> {
     pub bind_mounts: &'a [BindMount],
     pub limits: &'a Limits,
     pub privileged: bool,
-    pub netns_path: PathBuf,
+    /// Unprivileged containers: the user namespace's map (None: the host's
+    /// ids, as privileged containers have).
+    pub id_map: Option<IdMap>,
+    /// The seccomp profile (None: no filter).
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     pub cgroups_path: String,
     pub init_binary: &'a Path,
     /// Files in the bundle bind-mounted over /etc/hosts and /etc/resolv.conf.
@@ -75,51 +80,73 @@ pub fn capabilities(privileged: bool) -> oci_spec::runtime::Capabilities {
     }
 }
 
+/// Every capability with its number, for the host's bounding set.
 fn all_caps() -> Vec<Capability> {
     use Capability::*;
-    vec![
-        AuditControl,
-        AuditRead,
-        AuditWrite,
-        BlockSuspend,
-        Bpf,
-        CheckpointRestore,
-        Chown,
-        DacOverride,
-        DacReadSearch,
-        Fowner,
-        Fsetid,
-        IpcLock,
-        IpcOwner,
-        Kill,
-        Lease,
-        LinuxImmutable,
-        MacAdmin,
-        MacOverride,
-        Mknod,
-        NetAdmin,
-        NetBindService,
-        NetBroadcast,
-        NetRaw,
-        Perfmon,
-        Setgid,
-        Setfcap,
-        Setpcap,
-        Setuid,
-        SysAdmin,
-        SysBoot,
-        SysChroot,
-        SysModule,
-        SysNice,
-        SysPacct,
-        SysPtrace,
-        SysRawio,
-        SysResource,
-        SysTime,
-        SysTtyConfig,
-        Syslog,
-        WakeAlarm,
-    ]
+    let numbered = [
+        (Chown, 0),
+        (DacOverride, 1),
+        (DacReadSearch, 2),
+        (Fowner, 3),
+        (Fsetid, 4),
+        (Kill, 5),
+        (Setgid, 6),
+        (Setuid, 7),
+        (Setpcap, 8),
+        (LinuxImmutable, 9),
+        (NetBindService, 10),
+        (NetBroadcast, 11),
+        (NetAdmin, 12),
+        (NetRaw, 13),
+        (IpcLock, 14),
+        (IpcOwner, 15),
+        (SysModule, 16),
+        (SysRawio, 17),
+        (SysChroot, 18),
+        (SysPtrace, 19),
+        (SysPacct, 20),
+        (SysAdmin, 21),
+        (SysBoot, 22),
+        (SysNice, 23),
+        (SysResource, 24),
+        (SysTime, 25),
+        (SysTtyConfig, 26),
+        (Mknod, 27),
+        (Lease, 28),
+        (AuditWrite, 29),
+        (AuditControl, 30),
+        (Setfcap, 31),
+        (MacOverride, 32),
+        (MacAdmin, 33),
+        (Syslog, 34),
+        (WakeAlarm, 35),
+        (BlockSuspend, 36),
+        (AuditRead, 37),
+        (Perfmon, 38),
+        (Bpf, 39),
+        (CheckpointRestore, 40),
+    ];
+    let bounding = host_bounding_set();
+    numbered
+        .into_iter()
+        .filter(|(_, bit)| bounding & (1u64 << bit) != 0)
+        .map(|(c, _)| c)
+        .collect()
+}
+
+/// The capabilities this process may pass on (a host that is itself a
+/// container may lack some): privileged containers get all of these.
+fn host_bounding_set() -> u64 {
+    static SET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SET.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let hex = s.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+                u64::from_str_radix(hex.trim(), 16).ok()
+            })
+            .unwrap_or(u64::MAX)
+    })
 }
 
 fn bind(src: &Path, dst: &str, read_only: bool) -> Result<Mount, GardenError> {
@@ -214,22 +241,40 @@ pub fn build(b: &BundleSpec<'_>) -> Result<Spec, GardenError> {
         );
     }
 
+    // A new network namespace of the runtime's making: in a user
+    // namespace it belongs to that namespace, so the container can mount
+    // its own sysfs (the host's network devices stay out of sight). The
+    // backend wires it up between the runtime's create and start.
     let mut namespaces: Vec<LinuxNamespace> = oci_spec::runtime::get_default_namespaces();
-    for ns in namespaces.iter_mut() {
-        if ns.typ() == LinuxNamespaceType::Network {
-            *ns = LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::Network)
-                .path(b.netns_path.clone())
+    if b.id_map.is_some() {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
                 .build()
-                .map_err(err)?;
-        }
+                .map_err(err)?,
+        );
     }
 
     let mut linux = oci_spec::runtime::Linux::default();
     linux
         .set_resources(Some(resources.build().map_err(err)?))
         .set_cgroups_path(Some(PathBuf::from(&b.cgroups_path)))
-        .set_namespaces(Some(namespaces));
+        .set_namespaces(Some(namespaces))
+        .set_seccomp(b.seccomp.clone());
+    if let Some(map) = &b.id_map {
+        linux
+            .set_uid_mappings(Some(vec![map.oci()]))
+            .set_gid_mappings(Some(vec![map.oci()]));
+        // Any group may ping through ICMP sockets (no CAP_NET_RAW needed),
+        // as on Garden; the range is in the container's own gids.
+        linux.set_sysctl(Some(
+            [(
+                "net.ipv4.ping_group_range".to_string(),
+                format!("0 {}", map.size - 1),
+            )]
+            .into(),
+        ));
+    }
     if b.privileged {
         linux.set_masked_paths(None).set_readonly_paths(None);
     }
@@ -283,7 +328,15 @@ mod tests {
             bind_mounts: &mounts,
             limits: &limits,
             privileged,
-            netns_path: "/run/netns/t-h1".into(),
+            id_map: (!privileged).then_some(IdMap {
+                host_base: 100_000,
+                size: 65_536,
+            }),
+            seccomp: Some(if privileged {
+                crate::seccomp::privileged()
+            } else {
+                crate::seccomp::unprivileged()
+            }),
             cgroups_path: "/garden-t/h1".into(),
             init_binary: Path::new("/usr/bin/busybox"),
             hosts_file: "/d/hosts".into(),
@@ -303,13 +356,16 @@ mod tests {
         assert!(linux["resources"]["memory"].get("swap").is_none());
         assert_eq!(linux["resources"]["pids"]["limit"], 100);
         assert_eq!(linux["resources"]["cpu"]["shares"], 256);
-        let net = linux["namespaces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["type"] == "network")
-            .unwrap();
-        assert_eq!(net["path"], "/run/netns/t-h1");
+        let ns = linux["namespaces"].as_array().unwrap();
+        let net = ns.iter().find(|n| n["type"] == "network").unwrap();
+        assert!(net.get("path").is_none(), "the runtime makes the netns");
+        assert!(ns.iter().any(|n| n["type"] == "user"));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        assert_eq!(linux["uidMappings"], map);
+        assert_eq!(linux["gidMappings"], map);
+        assert_eq!(linux["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(linux["sysctl"]["net.ipv4.ping_group_range"], "0 65535");
+        assert_eq!(v["process"]["noNewPrivileges"], true);
         let mounts = v["mounts"].as_array().unwrap();
         let x = mounts.iter().find(|m| m["destination"] == "/x").unwrap();
         assert_eq!(x["options"], serde_json::json!(["rbind", "ro"]));
@@ -326,5 +382,10 @@ mod tests {
         let caps = v["process"]["capabilities"]["bounding"].as_array().unwrap();
         assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"));
         assert!(v["linux"].get("maskedPaths").is_none());
+        // No user namespace: host root is container root.
+        let ns = v["linux"]["namespaces"].as_array().unwrap();
+        assert!(!ns.iter().any(|n| n["type"] == "user"));
+        assert!(v["linux"].get("uidMappings").is_none());
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
     }
 }

@@ -5,6 +5,11 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use crate::api::Limits;
+use crate::idmap::IdMap;
+
+/// Processes a container may have when neither its spec nor the cell says
+/// (Cloud Controller gives every app 1024).
+pub const DEFAULT_MAX_PIDS: u64 = 1024;
 
 #[derive(Debug, Clone)]
 pub struct RuncConfig {
@@ -29,7 +34,8 @@ pub struct RuncConfig {
     /// backend makes: bridge, veths, iptables chains, netns, cgroups. Two
     /// backends on one host need different tags.
     pub tag: String,
-    /// Limits applied where a spec leaves one at 0.
+    /// Limits applied where a spec leaves one at 0: max_pids 1024 (what
+    /// Cloud Controller asks of every app) unless set otherwise.
     pub default_limits: Limits,
     /// The static busybox bind-mounted into each container as its init
     /// (and used for nothing else).
@@ -40,6 +46,20 @@ pub struct RuncConfig {
     /// that size for its writes (see `quota`); off: disk use is only
     /// measured.
     pub enforce_disk_limits: bool,
+    /// The user namespace map every unprivileged container shares; the
+    /// image store unpacks layers shifted by it.
+    pub id_map: IdMap,
+    /// Whether `privileged: true` containers may be made (Garden's
+    /// `--disable-privileged-containers`, inverted). Off by default.
+    pub allow_privileged: bool,
+    /// Unprivileged containers in a user namespace and under the seccomp
+    /// profile: both on; off only to compare (the benchmark) or where the
+    /// kernel lacks them.
+    pub user_namespace: bool,
+    pub seccomp: bool,
+    /// The DNS servers containers get in /etc/resolv.conf and may reach
+    /// without an egress rule; None: the host's (its /etc/resolv.conf).
+    pub dns_servers: Option<Vec<Ipv4Addr>>,
 }
 
 impl RuncConfig {
@@ -53,10 +73,18 @@ impl RuncConfig {
             subnet_prefix: 22,
             port_range: (61001, 65534),
             tag: "gdn".into(),
-            default_limits: Limits::default(),
+            default_limits: Limits {
+                max_pids: DEFAULT_MAX_PIDS,
+                ..Limits::default()
+            },
             init_binary: PathBuf::from("/usr/bin/busybox"),
             max_containers: 0,
-            enforce_disk_limits: false,
+            enforce_disk_limits: true,
+            id_map: IdMap::default(),
+            allow_privileged: false,
+            user_namespace: true,
+            seccomp: true,
+            dns_servers: None,
         }
     }
 }

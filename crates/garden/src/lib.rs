@@ -3,8 +3,11 @@
 //! [`api`] is what the executor sees (modelled on Garden's client API:
 //! containers with limits, port mappings, processes, tar streams in and out,
 //! info with events such as "out of memory"). [`RuncBackend`] implements it
-//! on an OCI runtime (runc): overlayfs rootfs, cgroup limits, a network
-//! namespace and veth per container, iptables DNAT for mapped ports.
+//! on an OCI runtime (runc): unprivileged containers in a user namespace
+//! under a seccomp profile, overlayfs rootfs on a shifted copy of the
+//! preloaded rootfs, cgroup limits, disk limits, a network namespace and
+//! veth per container, iptables DNAT for mapped ports, and egress rules
+//! enforced with nftables.
 
 pub mod api;
 mod availability;
@@ -18,7 +21,10 @@ pub mod cgroups;
 mod cmd;
 pub mod config;
 mod detached_exec;
+mod dns;
 pub mod host;
+pub mod idmap;
+mod inroot;
 pub mod network;
 mod output;
 mod pools;
@@ -27,8 +33,11 @@ mod quota;
 mod record;
 pub mod rootfs;
 mod runc;
+pub mod seccomp;
+pub mod shifted;
 mod streams;
 
 pub use availability::{runc_unavailable, DestroyOnDrop};
-pub use backend::RuncBackend;
+pub use backend::{RuncBackend, DISK_QUOTA_EXCEEDED};
 pub use config::RuncConfig;
+pub use idmap::IdMap;

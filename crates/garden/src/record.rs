@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{BindMount, ContainerSpec, GardenError, Limits, PortMapping, Properties};
+use crate::api::{
+    BindMount, ContainerSpec, GardenError, Limits, NetOutRule, PortMapping, Properties,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {
@@ -24,6 +26,13 @@ pub struct Record {
     /// (host port, container port)
     pub mapped_ports: Vec<(u16, u16)>,
     pub cgroups_path: String,
+    /// What the container may reach.
+    #[serde(default)]
+    pub net_out: Vec<NetOutRule>,
+    /// Whether it runs in the backend's user namespace (its files are
+    /// owned by shifted host ids).
+    #[serde(default)]
+    pub userns: bool,
 }
 
 impl Record {
@@ -33,6 +42,7 @@ impl Record {
         ip_offset: u32,
         ports: &[PortMapping],
         cgroups_path: String,
+        userns: bool,
     ) -> Self {
         Record {
             handle: spec.handle.clone(),
@@ -55,6 +65,8 @@ impl Record {
                 .map(|p| (p.host_port, p.container_port))
                 .collect(),
             cgroups_path,
+            net_out: spec.net_out.clone(),
+            userns,
         }
     }
 

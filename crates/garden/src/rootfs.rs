@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::api::GardenError;
 
@@ -95,11 +95,18 @@ impl Overlay {
         self.dir.join("rootfs")
     }
 
-    pub fn mount(&self) -> Result<(), GardenError> {
+    /// Mounts the overlay; the root of the merged tree (the upper
+    /// directory's own attributes) gets the lower root's mode and is owned
+    /// by `root_owner`, the host ids of the container's root.
+    pub fn mount(&self, root_owner: (u32, u32)) -> Result<(), GardenError> {
         let work = crate::quota::layer_dir(&self.dir).join("work");
         for d in [self.upper(), work.clone(), self.merged()] {
             std::fs::create_dir_all(d)?;
         }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&self.lower)?.permissions().mode() & 0o7777;
+        chown(&self.upper(), root_owner.0, root_owner.1)?;
+        std::fs::set_permissions(self.upper(), std::fs::Permissions::from_mode(mode))?;
         let opts = format!(
             "lowerdir={},upperdir={},workdir={}",
             self.lower.display(),
@@ -151,58 +158,6 @@ fn mount_overlay(target: &Path, opts: &str) -> Result<(), GardenError> {
     Ok(())
 }
 
-/// Resolves `path` as the container sees it, following symlinks relative
-/// to `root` so none leads out of it (streaming in and out happens from the
-/// host).
-pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, GardenError> {
-    let mut resolved = PathBuf::new(); // relative to root
-    let mut pending: Vec<String> = components(path);
-    pending.reverse();
-    let mut hops = 0;
-    while let Some(part) = pending.pop() {
-        match part.as_str() {
-            "." => {}
-            ".." => {
-                resolved.pop();
-            }
-            name => {
-                let candidate = resolved.join(name);
-                match std::fs::symlink_metadata(root.join(&candidate)) {
-                    Ok(m) if m.file_type().is_symlink() => {
-                        hops += 1;
-                        if hops > 40 {
-                            return Err(GardenError::InvalidSpec(format!(
-                                "too many symlinks: {path}"
-                            )));
-                        }
-                        let target = std::fs::read_link(root.join(&candidate))?;
-                        let target = target.to_string_lossy().into_owned();
-                        if target.starts_with('/') {
-                            resolved = PathBuf::new();
-                        }
-                        let mut parts = components(&target);
-                        parts.reverse();
-                        pending.extend(parts);
-                    }
-                    _ => resolved = candidate,
-                }
-            }
-        }
-    }
-    Ok(root.join(resolved))
-}
-
-fn components(path: &str) -> Vec<String> {
-    Path::new(path)
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// A user of the container: from /etc/passwd when named, or a bare uid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -214,9 +169,9 @@ pub struct User {
 
 pub fn lookup_user(root: &Path, user: &str) -> Result<User, GardenError> {
     let user = if user.is_empty() { "root" } else { user };
-    let passwd = resolve_in_root(root, "/etc/passwd")
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok())
+    let passwd = crate::inroot::InRoot::open(root)
+        .and_then(|r| r.read("/etc/passwd"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
@@ -250,21 +205,6 @@ pub fn lookup_user(root: &Path, user: &str) -> Result<User, GardenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn symlinks_resolve_inside_the_root() {
-        let root = tempfile::tempdir().unwrap();
-        let r = root.path();
-        std::fs::create_dir_all(r.join("var/tmp")).unwrap();
-        std::os::unix::fs::symlink("/var/tmp", r.join("tmp")).unwrap();
-        std::os::unix::fs::symlink("../../../../etc", r.join("var/escape")).unwrap();
-        assert_eq!(resolve_in_root(r, "/tmp/x").unwrap(), r.join("var/tmp/x"));
-        assert_eq!(
-            resolve_in_root(r, "/var/escape/passwd").unwrap(),
-            r.join("etc/passwd")
-        );
-        assert_eq!(resolve_in_root(r, "/../../etc").unwrap(), r.join("etc"));
-    }
 
     #[test]
     fn users_come_from_passwd() {

@@ -113,8 +113,23 @@ async fn mapped_ports_are_reachable_from_other_namespaces() {
 
     // From the host itself (nat OUTPUT).
     assert!(http_get(ext, hp).await.contains("hello-srv-1"));
-    // From another container's namespace (nat PREROUTING, hairpin).
-    b.create(common::spec("client-1")).await.unwrap();
+    // From another container's namespace (nat PREROUTING, hairpin), which
+    // needs an egress rule for the server's address: rules see the
+    // destination after DNAT, as on Garden.
+    let mut client = common::spec("client-1");
+    client.net_out = vec![garden::NetOutRule {
+        protocol: garden::Protocol::Tcp,
+        networks: vec![garden::IpRange {
+            start: info.container_ip.parse().unwrap(),
+            end: info.container_ip.parse().unwrap(),
+        }],
+        ports: vec![garden::PortRange {
+            start: 8080,
+            end: 8080,
+        }],
+        ..Default::default()
+    }];
+    b.create(client).await.unwrap();
     // nc, not wget: the static busybox's wget looks the "http" service up
     // through glibc's NSS, which crashes in a static binary.
     let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ext} {hp}");

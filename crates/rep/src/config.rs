@@ -30,7 +30,9 @@
 //!
 //! `container_tag` (not Diego's; default `"gdn"`, 1 to 4 characters) names the
 //! runc backend's cgroups (`garden-TAG`), netns, bridge and iptables chains:
-//! cells sharing a host need distinct tags.
+//! cells sharing a host need distinct tags. Also not Diego's, for the runc
+//! backend: `default_max_pids` (1024), `allow_privileged_containers`
+//! (false), `enforce_disk_limits` (true).
 
 use anyhow::Context;
 use auctioneer::config::GoDuration;
@@ -152,6 +154,15 @@ pub struct RepConfig {
     /// cgroup tree and /run/netns (e.g. in network namespaces) need
     /// different tags.
     pub container_tag: String,
+    /// Not Diego's (Cloud Controller gives every app 1024): the pids limit
+    /// of containers whose LRP or Task sets no `max_pids`. 0: none.
+    pub default_max_pids: u64,
+    /// Garden's `disable_privileged_containers`, inverted: whether LRPs and
+    /// Tasks with `privileged: true` may run on this cell. Off by default.
+    pub allow_privileged_containers: bool,
+    /// Whether a container's disk limit is enforced (its writes on a
+    /// filesystem of that size) or only measured. On by default.
+    pub enforce_disk_limits: bool,
 }
 
 impl Default for RepConfig {
@@ -196,6 +207,9 @@ impl Default for RepConfig {
             depot_dir: "/var/vcap/data/rep/depot".into(),
             external_ip: "127.0.0.1".into(),
             container_tag: "gdn".into(),
+            default_max_pids: garden::config::DEFAULT_MAX_PIDS,
+            allow_privileged_containers: false,
+            enforce_disk_limits: true,
         }
     }
 }
@@ -304,6 +318,22 @@ mod tests {
         assert_eq!(cfg.bbs_tls().client_cert_file, "c.crt");
         assert_eq!(cfg.locket().unwrap().locket_address, "127.0.0.1:8891");
         assert_eq!(cfg.lock_ttl.0, Duration::from_secs(10));
+        // The runc backend's isolation settings, by default.
+        assert_eq!(cfg.default_max_pids, 1024);
+        assert!(!cfg.allow_privileged_containers);
+        assert!(cfg.enforce_disk_limits);
+        let cfg: RepConfig = serde_json::from_str(
+            r#"{"default_max_pids":64,"allow_privileged_containers":true,"enforce_disk_limits":false}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                cfg.default_max_pids,
+                cfg.allow_privileged_containers,
+                cfg.enforce_disk_limits
+            ),
+            (64, true, false)
+        );
     }
 
     #[test]

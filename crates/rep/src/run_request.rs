@@ -57,6 +57,7 @@ pub fn lrp_run_info(
         check_definition: desired.check_definition.clone(),
         env,
         cached_dependencies: desired.cached_dependencies.clone(),
+        egress_rules: desired.egress_rules.clone(),
     }
 }
 
@@ -142,6 +143,7 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
         check_definition: None,
         env: env_pairs(&def.environment_variables),
         cached_dependencies: def.cached_dependencies.clone(),
+        egress_rules: def.egress_rules.clone(),
     };
     (info, tags)
 }

@@ -150,6 +150,15 @@ pub fn chains_of(tag: &str, netns: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// The nftables tables of a namespace (`family name`).
+pub fn nft_tables(netns: Option<&str>) -> Vec<String> {
+    run_in(netns, "nft", &["list", "tables"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("table "))
+        .map(String::from)
+        .collect()
+}
+
 /// Interface names of a namespace (`type`: e.g. "veth"; None: all).
 pub fn links(netns: Option<&str>, kind: Option<&str>) -> Vec<String> {
     let mut args = vec!["-o", "link", "show"];

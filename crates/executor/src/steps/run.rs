@@ -41,15 +41,25 @@ impl Run {
         }
     }
 
-    /// Whether the backend saw the container run out of memory.
-    async fn out_of_memory(&self) -> bool {
-        match self.ctx.backend.info(&self.ctx.handle).await {
-            Ok(info) => info
-                .events
-                .iter()
-                .any(|e| e == "out of memory" || e == "Out of memory"),
-            Err(_) => false,
+    /// Why the container may have failed, from the backend's events: it
+    /// ran out of memory (Diego's reason), or used up its disk (ours:
+    /// Garden reports no such event).
+    async fn exhausted(&self) -> Vec<&'static str> {
+        let Ok(info) = self.ctx.backend.info(&self.ctx.handle).await else {
+            return Vec::new();
+        };
+        let mut why = Vec::new();
+        if info
+            .events
+            .iter()
+            .any(|e| e == "out of memory" || e == "Out of memory")
+        {
+            why.push("out of memory");
         }
+        if info.events.iter().any(|e| e == garden::DISK_QUOTA_EXCEEDED) {
+            why.push(garden::DISK_QUOTA_EXCEEDED);
+        }
+        why
     }
 }
 
@@ -158,9 +168,11 @@ impl Step for Run {
                 go_duration(self.ctx.graceful_shutdown_interval)
             );
         }
-        if status != 0 && self.out_of_memory().await {
-            message.push_str(" (out of memory)");
-            emittable.push_str(" (out of memory)");
+        if status != 0 {
+            for why in self.exhausted().await {
+                message.push_str(&format!(" ({why})"));
+                emittable.push_str(&format!(" ({why})"));
+            }
         }
         self.say(&message);
         if killed {

@@ -44,6 +44,19 @@ impl ContainerStore {
             "index": info.log_config.index,
             "source_name": info.log_config.source_name,
         });
+        let net_out = match crate::netout::net_out_rules(&info.egress_rules) {
+            Ok(rules) => rules,
+            Err(e) => {
+                tracing::warn!(guid, "invalid egress rule: {e}");
+                self.complete(
+                    guid,
+                    true,
+                    &format!("failed to create container: {e}"),
+                    true,
+                );
+                return Err(garden::GardenError::InvalidSpec(e).into());
+            }
+        };
         let spec = ContainerSpec {
             handle: guid.to_string(),
             image: info.rootfs.clone(),
@@ -71,6 +84,7 @@ impl ContainerStore {
             ]
             .into(),
             privileged: info.privileged,
+            net_out,
         };
         let limits = spec.limits.clone();
         let created = match self.inner.backend.create(spec).await {

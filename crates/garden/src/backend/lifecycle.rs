@@ -69,8 +69,25 @@ impl RuncBackend {
             ip,
             &ports,
             cgroups::cgroups_path(&self.inner.cfg.tag, &spec.handle),
+            self.userns(spec.privileged),
         );
         Ok(rec)
+    }
+
+    /// Whether a container runs in the user namespace: unprivileged ones,
+    /// unless the backend is configured without.
+    pub(super) fn userns(&self, privileged: bool) -> bool {
+        !privileged && self.inner.cfg.user_namespace
+    }
+
+    /// The host ids of the container's root.
+    fn root_owner(&self, rec: &Record) -> (u32, u32) {
+        if rec.userns {
+            let id = self.inner.cfg.id_map.to_host(0);
+            (id, id)
+        } else {
+            (0, 0)
+        }
     }
 
     pub(super) async fn build(&self, rec: &Record) -> Result<(), GardenError> {
@@ -78,10 +95,13 @@ impl RuncBackend {
         std::fs::create_dir_all(&dir)?;
         rec.save(&dir)?;
         if self.inner.cfg.enforce_disk_limits && rec.disk_bytes > 0 {
-            crate::quota::make_limited_layer(&dir, rec.disk_bytes).await?;
+            let templates = self.inner.cfg.depot.join("disk-templates");
+            crate::quota::make_limited_layer(&dir, &templates, rec.disk_bytes).await?;
         }
+        self.prepare_lower(&rec.image, rec.userns).await?;
         let overlay = self.overlay(rec)?;
-        overlay.mount()?;
+        let owner = self.root_owner(rec);
+        overlay.mount(owner)?;
 
         let ip = self.inner.net.addr(rec.ip_offset);
         std::fs::write(
@@ -91,14 +111,11 @@ impl RuncBackend {
                 bundle::hostname(&rec.handle)
             ),
         )?;
-        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        std::fs::write(dir.join("resolv.conf"), resolv)?;
-
-        self.inner.net.setup_container(&rec.handle, ip).await?;
-        self.inner
-            .net
-            .map_ports(&rec.handle, ip, &rec.ports())
-            .await?;
+        std::fs::write(dir.join("resolv.conf"), &self.inner.resolv_conf)?;
+        // The container's root may change them, as on Garden.
+        for f in ["hosts", "resolv.conf"] {
+            crate::rootfs::chown(&dir.join(f), owner.0, owner.1)?;
+        }
 
         let mut env = rec.env.clone();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -113,7 +130,14 @@ impl RuncBackend {
             bind_mounts: &rec.bind_mounts(),
             limits: &rec.limits(),
             privileged: rec.privileged,
-            netns_path: self.inner.net.netns_path(&rec.handle),
+            id_map: rec.userns.then_some(self.inner.cfg.id_map),
+            seccomp: self.inner.cfg.seccomp.then(|| {
+                if rec.privileged {
+                    crate::seccomp::privileged()
+                } else {
+                    crate::seccomp::unprivileged()
+                }
+            }),
             cgroups_path: rec.cgroups_path.clone(),
             init_binary: &self.inner.cfg.init_binary,
             hosts_file: dir.join("hosts"),
@@ -121,7 +145,19 @@ impl RuncBackend {
             swap_accounting: cgroups::swap_accounting(self.inner.cgroup_version),
         })?;
         bundle::write(&spec, &dir)?;
+        // The runtime makes the namespaces; the network is plugged into
+        // the init's before it runs anything.
         self.inner.runtime.create(&rec.handle, &dir).await?;
+        let pid = std::fs::read_to_string(dir.join("init.pid"))?
+            .trim()
+            .parse::<u32>()
+            .map_err(|e| GardenError::Runtime(format!("runtime's pid file: {e}")))?;
+        self.inner.net.setup_container(&rec.handle, ip, pid).await?;
+        self.inner.net.firewall().add(&self.member(rec)).await?;
+        self.inner
+            .net
+            .map_ports(&rec.handle, ip, &rec.ports())
+            .await?;
         self.inner.runtime.start(&rec.handle).await?;
         Ok(())
     }
@@ -142,6 +178,10 @@ impl RuncBackend {
             .unmap_ports(&rec.handle, ip, &rec.ports())
             .await
         {
+            first_err.get_or_insert(e);
+        }
+        let port = self.inner.net.host_veth(ip);
+        if let Err(e) = self.inner.net.firewall().delete(ip, &port).await {
             first_err.get_or_insert(e);
         }
         self.inner

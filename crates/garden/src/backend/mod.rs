@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use crate::api::*;
 use crate::cgroups::{self, Cgroup, CgroupVersion};
 use crate::config::RuncConfig;
-use crate::network::Network;
+use crate::idmap::IdMap;
+use crate::network::{Member, Network};
 use crate::pools::Pools;
 use crate::record::Record;
 use crate::rootfs::Overlay;
@@ -28,6 +29,15 @@ struct Inner {
     cgroup_version: CgroupVersion,
     state: Mutex<State>,
     next_process: AtomicU64,
+    /// Each container's resolv.conf.
+    resolv_conf: String,
+    /// Shifted copies of preloaded rootfs made so far (name -> lower dir);
+    /// the lock also keeps two creates from making one copy twice.
+    shifted: Mutex<HashMap<String, PathBuf>>,
+    /// Whether the host is set up (bridge, NAT chains, firewall tables):
+    /// released with the last container when the cell stops, set up again
+    /// by the next create.
+    host_up: tokio::sync::Mutex<bool>,
 }
 
 struct State {
@@ -38,23 +48,27 @@ struct State {
 }
 
 impl RuncBackend {
-    /// Prepares the host (bridge, chains) and takes back the containers a
-    /// previous backend on the same depot left.
+    /// Prepares the host (bridge, NAT chains, firewall tables), takes back
+    /// the containers a previous backend on the same depot left, and
+    /// removes what a crashed one left of containers it has no record of.
     pub async fn new(cfg: RuncConfig) -> Result<Self, GardenError> {
         if cfg.tag.is_empty() || cfg.tag.len() > 4 {
             return Err(GardenError::InvalidSpec(
                 "tag must be 1 to 4 characters".into(),
             ));
         }
+        cfg.id_map.validate().map_err(GardenError::InvalidSpec)?;
+        let (resolv_conf, dns) = crate::dns::resolv_conf(cfg.dns_servers.as_deref());
         let net = Network {
             tag: cfg.tag.clone(),
             subnet: cfg.subnet,
             prefix: cfg.subnet_prefix,
             external_ip: cfg.external_ip,
+            dns,
         };
-        std::fs::create_dir_all(cfg.depot.join("containers"))?;
-        std::fs::create_dir_all(cfg.depot.join("runtime"))?;
-        net.setup_host().await?;
+        for d in ["containers", "runtime", "rootfs"] {
+            std::fs::create_dir_all(cfg.depot.join(d))?;
+        }
         let mut pools = Pools::new(net.container_offsets(), cfg.port_range);
         let mut containers = HashMap::new();
         for entry in std::fs::read_dir(cfg.depot.join("containers"))?.flatten() {
@@ -70,7 +84,7 @@ impl RuncBackend {
             binary: cfg.runtime.clone(),
             root: cfg.depot.join("runtime"),
         };
-        Ok(RuncBackend {
+        let backend = RuncBackend {
             inner: Arc::new(Inner {
                 runtime,
                 net,
@@ -82,15 +96,69 @@ impl RuncBackend {
                     pools,
                 }),
                 next_process: AtomicU64::new(1),
+                resolv_conf,
+                shifted: Mutex::new(HashMap::new()),
+                host_up: tokio::sync::Mutex::new(false),
             }),
-        })
+        };
+        backend.sweep().await;
+        backend.ensure_host().await?;
+        // Shifted copies take seconds for a full stack: made now, in the
+        // background, so the first container need not wait for all of it.
+        if backend.inner.cfg.user_namespace {
+            for name in backend.inner.cfg.rootfs.keys() {
+                let (b, image) = (backend.clone(), format!("preloaded:{name}"));
+                tokio::spawn(async move {
+                    if let Err(e) = b.prepare_lower(&image, true).await {
+                        tracing::warn!(%image, error = %e, "shifting a preloaded rootfs");
+                    }
+                });
+            }
+        }
+        Ok(backend)
     }
 
-    /// Removes the backend's bridge and iptables chains (after every
-    /// container is destroyed): `diego dev` teardown and tests.
+    /// Sets the host up if it is not (with the firewall keys of every
+    /// container the backend has).
+    pub(super) async fn ensure_host(&self) -> Result<(), GardenError> {
+        let mut up = self.inner.host_up.lock().await;
+        if *up {
+            return Ok(());
+        }
+        let records: Vec<Arc<Record>> = {
+            let st = self.inner.state.lock().expect("state lock");
+            st.containers.values().cloned().collect()
+        };
+        let members: Vec<Member<'_>> = records.iter().map(|r| self.member(r)).collect();
+        self.inner.net.setup_host(&members).await?;
+        *up = true;
+        Ok(())
+    }
+
+    /// Removes the backend's bridge, NAT chains, firewall tables and
+    /// parent cgroups (after every container is destroyed): `diego dev`
+    /// teardown and tests.
     pub async fn teardown_host(&self) {
+        let mut up = self.inner.host_up.lock().await;
         self.inner.net.teardown_host().await;
         self.parent_cgroup().remove();
+        *up = false;
+    }
+
+    /// The firewall's view of a container.
+    pub(crate) fn member<'a>(&self, rec: &'a Record) -> Member<'a> {
+        let ip = self.inner.net.addr(rec.ip_offset);
+        Member {
+            handle: &rec.handle,
+            ip,
+            port: self.inner.net.host_veth(ip),
+            rules: &rec.net_out,
+        }
+    }
+
+    /// The backend's shared user namespace map.
+    pub fn id_map(&self) -> IdMap {
+        self.inner.cfg.id_map
     }
 
     /// `garden-TAG`, above every container's cgroup (the runtime makes it
@@ -131,22 +199,61 @@ impl RuncBackend {
 
     fn overlay(&self, rec: &Record) -> Result<Overlay, GardenError> {
         Ok(Overlay {
-            lower: self.lower_dir(&rec.image)?,
+            lower: self.lower_dir(&rec.image, rec.userns)?,
             dir: self.container_dir(&rec.handle),
         })
     }
 
-    fn lower_dir(&self, image: &str) -> Result<PathBuf, GardenError> {
+    /// The preloaded rootfs an image names (its shifted copy for a
+    /// container in the user namespace: see `prepare_lower`).
+    fn lower_dir(&self, image: &str, userns: bool) -> Result<PathBuf, GardenError> {
+        let (name, src) = self.preloaded(image)?;
+        if !userns {
+            return Ok(src);
+        }
+        let dir = self
+            .inner
+            .cfg
+            .depot
+            .join("rootfs")
+            .join(format!("{name}@{}", self.inner.cfg.id_map.key()))
+            .join("rootfs");
+        Ok(dir)
+    }
+
+    fn preloaded(&self, image: &str) -> Result<(String, PathBuf), GardenError> {
         let name = image
             .strip_prefix("preloaded:")
             .map(|n| n.trim_start_matches('/'))
             .ok_or_else(|| GardenError::InvalidSpec(format!("unsupported image: {image:?}")))?;
-        self.inner
-            .cfg
-            .rootfs
-            .get(name)
-            .cloned()
-            .ok_or_else(|| GardenError::InvalidSpec(format!("unknown preloaded rootfs: {name}")))
+        let src =
+            self.inner.cfg.rootfs.get(name).cloned().ok_or_else(|| {
+                GardenError::InvalidSpec(format!("unknown preloaded rootfs: {name}"))
+            })?;
+        Ok((name.to_string(), src))
+    }
+
+    /// Makes sure the lower layer of a new container exists: the shifted
+    /// copy of its rootfs is made by the first container that needs it
+    /// (checked once per backend run).
+    pub(super) async fn prepare_lower(&self, image: &str, userns: bool) -> Result<(), GardenError> {
+        if !userns {
+            return Ok(());
+        }
+        let (name, src) = self.preloaded(image)?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut made = this.inner.shifted.lock().expect("shifted lock");
+            if made.contains_key(&name) {
+                return Ok(());
+            }
+            let cache = this.inner.cfg.depot.join("rootfs");
+            let dir = crate::shifted::shifted_rootfs(&cache, &name, &src, &this.inner.cfg.id_map)?;
+            made.insert(name, dir);
+            Ok(())
+        })
+        .await
+        .map_err(|e| GardenError::Runtime(e.to_string()))?
     }
 
     fn info_of(&self, rec: &Record) -> ContainerInfo {
@@ -159,6 +266,9 @@ impl RuncBackend {
         if Cgroup::new(self.inner.cgroup_version, rec.cgroups_path.clone()).oom_kills() > 0 {
             events.push("out of memory".to_string());
         }
+        if crate::quota::layer_full(&dir) {
+            events.push(DISK_QUOTA_EXCEEDED.to_string());
+        }
         ContainerInfo {
             state: if running { "active" } else { "stopped" }.into(),
             events,
@@ -169,12 +279,12 @@ impl RuncBackend {
             properties: rec.properties.clone(),
         }
     }
-
-    fn rootfs_of(&self, handle: &str) -> Result<PathBuf, GardenError> {
-        let rec = self.record(handle)?;
-        Ok(self.overlay(&rec)?.merged())
-    }
 }
 
+/// Info's event for a container whose disk limit is used up (ours; the
+/// executor names it in the crash reason, as "out of memory").
+pub const DISK_QUOTA_EXCEEDED: &str = "disk quota exceeded";
+
+mod cleanup;
 mod lifecycle;
 mod trait_impl;

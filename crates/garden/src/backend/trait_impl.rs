@@ -35,9 +35,20 @@ impl Backend for RuncBackend {
                 spec.handle
             )));
         }
-        self.lower_dir(&spec.image)?;
+        if spec.privileged && !self.inner.cfg.allow_privileged {
+            return Err(GardenError::InvalidSpec(
+                "privileged container creation is disabled".into(),
+            ));
+        }
+        self.preloaded(&spec.image)?;
+        for rule in &spec.net_out {
+            crate::network::netout::validate(rule)?;
+        }
         let rec = self.reserve(&spec)?;
-        let result = self.build(&rec).await;
+        let result = match self.ensure_host().await {
+            Ok(()) => self.build(&rec).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = result {
             tracing::warn!(handle = %rec.handle, error = %e, "create failed; rolling back");
             if let Err(e2) = self.teardown(&rec).await {
@@ -133,23 +144,33 @@ impl Backend for RuncBackend {
         user: &str,
         tar: Box<dyn AsyncRead + Send + Unpin>,
     ) -> Result<(), GardenError> {
-        let root = self.rootfs_of(handle)?;
+        let rec = self.record(handle)?;
+        let root = self.overlay(&rec)?.merged();
         let user = lookup_user(&root, user)?;
+        let owner = if rec.userns {
+            let m = self.inner.cfg.id_map;
+            (m.to_host(user.uid), m.to_host(user.gid))
+        } else {
+            (user.uid, user.gid)
+        };
         let dst = from_home(&user.home, dst_path);
         let reader = tokio_util::io::SyncIoBridge::new(tar);
-        tokio::task::spawn_blocking(move || streams::stream_in(&root, &dst, &user, reader))
+        tokio::task::spawn_blocking(move || streams::stream_in(&root, &dst, owner, reader))
             .await
             .map_err(|e| GardenError::Runtime(e.to_string()))?
     }
 
     async fn stream_out(&self, handle: &str, src_path: &str) -> Result<Bytes, GardenError> {
-        let root = self.rootfs_of(handle)?;
+        let rec = self.record(handle)?;
+        let root = self.overlay(&rec)?.merged();
+        let map = rec.userns.then_some(self.inner.cfg.id_map);
         // Streaming out has no user: relative paths are root's (as Garden,
         // which runs it as root in root's home).
         let src = from_home("/root", src_path);
-        let tar = tokio::task::spawn_blocking(move || streams::stream_out(&root, &src))
-            .await
-            .map_err(|e| GardenError::Runtime(e.to_string()))??;
+        let tar =
+            tokio::task::spawn_blocking(move || streams::stream_out(&root, &src, map.as_ref()))
+                .await
+                .map_err(|e| GardenError::Runtime(e.to_string()))??;
         Ok(Bytes::from(tar))
     }
 
@@ -169,15 +190,25 @@ impl Backend for RuncBackend {
     }
 
     async fn release_parents(&self) {
-        // Under the state lock: a create reserves its handle under it
-        // before the runtime makes cgroups, so none is made in between.
-        let st = self.inner.state.lock().expect("state lock");
-        let left = st.containers.len() + st.busy.len();
-        if left > 0 {
-            tracing::info!(containers = left, "containers left; keeping parent cgroups");
-            return;
+        // Under the host lock: a create reserves its handle (under the
+        // state lock) before it makes sure of the host (under this one),
+        // so none is half-way while the host goes.
+        let mut up = self.inner.host_up.lock().await;
+        {
+            let st = self.inner.state.lock().expect("state lock");
+            let left = st.containers.len() + st.busy.len();
+            if left > 0 {
+                tracing::info!(
+                    containers = left,
+                    "containers left; keeping the host set up"
+                );
+                return;
+            }
+            self.parent_cgroup().remove_if_empty();
         }
-        self.parent_cgroup().remove_if_empty();
+        self.inner.net.teardown_host().await;
+        *up = false;
+        tracing::info!(tag = %self.inner.cfg.tag, "host released");
     }
 }
 

@@ -12,7 +12,9 @@
 //! host port. A mapping asking for host port 0 is reported as
 //! `host_port == container_port`; instances on one houdini cell must
 //! therefore listen on distinct ports. Limits are recorded, not enforced,
-//! and no "out of memory" event is ever reported.
+//! and no "out of memory" event is ever reported; egress rules are not
+//! enforced either (processes reach whatever the host does), and
+//! `privileged` makes no difference.
 
 mod process;
 mod tar;

@@ -192,6 +192,13 @@ pub async fn leftovers(t: &TestBackend, handle: &str) -> Vec<String> {
     for r in net.rules_of(handle).await {
         left.push(format!("iptables {r}"));
     }
+    let table = std::process::Command::new("nft")
+        .args(["list", "table", "inet", &format!("garden-{}", t.cfg.tag)])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&table.stdout).contains(&format!("comment \"garden:{handle}\"")) {
+        left.push(format!("nft chain of {handle}"));
+    }
     let loops = std::process::Command::new("losetup")
         .arg("-a")
         .output()

@@ -1,0 +1,120 @@
+//! What the runc backend leaves on the host (root only): after a crash,
+//! the next backend on the depot removes every kernel object of containers
+//! it has no record of and keeps the rest working; once its last container
+//! is gone and the cell stops (`release_parents`), nothing of the backend
+//! is left in `nft list ruleset`, `iptables-save`, `ip link`, the mounts,
+//! the loop devices or the cgroups.
+
+mod common;
+
+use common::{sh, skip_unless_able};
+use garden::{Backend, Limits, RuncBackend};
+
+fn run(cmd: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every line of the host's state that names the backend (its tag, its
+/// subnet, its depot).
+fn traces(t: &common::TestBackend) -> Vec<String> {
+    let tag = &t.cfg.tag;
+    let depot = t.cfg.depot.display().to_string();
+    let subnet = format!("{}/", t.cfg.subnet);
+    let mut found = Vec::new();
+    for (what, text) in [
+        ("nft", run("nft list ruleset")),
+        ("iptables", run("iptables-save")),
+        ("link", run("ip -o link show")),
+        ("netns", run("ip netns list")),
+        ("mount", run("cat /proc/self/mountinfo")),
+        ("loop", run("losetup -a")),
+        (
+            "cgroup",
+            run("find /sys/fs/cgroup -maxdepth 3 -type d -name 'garden-*'"),
+        ),
+    ] {
+        for l in text.lines() {
+            let ours = l.contains(&format!("garden-{tag}"))
+                || l.contains(&format!("{tag}-"))
+                || l.contains(&format!("{}-", tag.to_uppercase()))
+                || l.contains(&subnet)
+                || l.contains(&depot);
+            if ours {
+                found.push(format!("{what}: {l}"));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_crashed_backend_is_cleaned_up_and_a_stopped_one_leaves_nothing() {
+    skip_unless_able!();
+    let t = common::backend(71).await;
+    assert_eq!(
+        traces(&t).iter().filter(|l| l.starts_with("mount")).count(),
+        0
+    );
+    let b = &t.backend;
+    let mut spec = common::spec("kept-1");
+    spec.net_in = vec![garden::PortMapping {
+        host_port: 0,
+        container_port: 8080,
+    }];
+    b.create(spec.clone()).await.unwrap();
+    // Its twin loses its record, as a create does that dies before its
+    // record is written: the next backend knows nothing of it.
+    spec.handle = "lost-1".into();
+    spec.limits = Limits {
+        disk_bytes: 32 << 20,
+        ..Default::default()
+    };
+    b.create(spec).await.unwrap();
+    std::fs::remove_file(b.container_dir("lost-1").join("container.json")).unwrap();
+    let lost_traces: Vec<String> = traces(&t)
+        .into_iter()
+        .filter(|l| l.contains("lost-1") || l.contains("t71-3h"))
+        .collect();
+    for kind in ["nft", "iptables", "link", "netns", "mount", "loop"] {
+        assert!(
+            lost_traces.iter().any(|l| l.starts_with(kind)),
+            "no {kind} of lost-1 to clean: {lost_traces:#?}"
+        );
+    }
+
+    // The "crash": a new backend on the same depot, the old one gone
+    // without a word.
+    let restarted = RuncBackend::new(t.cfg.clone()).await.unwrap();
+    assert_eq!(
+        restarted.containers(&Default::default()).await.unwrap(),
+        vec!["kept-1"]
+    );
+    let left: Vec<String> = traces(&t)
+        .into_iter()
+        .filter(|l| l.contains("lost-1") || l.contains("t71-3h"))
+        .collect();
+    assert!(left.is_empty(), "left of the lost container: {left:#?}");
+    assert!(!restarted.cgroup("lost-1").dirs().iter().any(|d| d.exists()));
+    // The kept one still runs, with its firewall keys back in place.
+    let (status, out, _) = sh(&restarted, "kept-1", "echo alive").await;
+    assert_eq!((status, out.as_str()), (0, "alive\n"));
+    let ip = restarted.info("kept-1").await.unwrap().container_ip;
+    assert!(restarted
+        .network()
+        .firewall()
+        .chain(ip.parse().unwrap())
+        .await
+        .is_some());
+
+    // The cell stops: with a container left the host stays set up...
+    restarted.release_parents().await;
+    assert!(traces(&t).iter().any(|l| l.starts_with("nft")));
+    // ...and goes with the last one.
+    restarted.destroy("kept-1").await.unwrap();
+    restarted.release_parents().await;
+    assert_eq!(traces(&t), Vec::<String>::new());
+}
