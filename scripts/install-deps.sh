@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   protobuf-compiler   # protoc, for the models crate's build script
   postgresql          # initdb/pg_ctl: tests start their own throwaway cluster
+  mariadb-server      # mariadbd/mariadb-install-db: tests start their own throwaway server
   ca-certificates
   curl
   runc                # the OCI runtime garden runs containers with

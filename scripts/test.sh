@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need, then runs every
-# test in the workspace (unit, store conformance on SQLite and a throwaway
-# PostgreSQL cluster, API tests against a running bbs, wire conformance),
+# test in the workspace (unit, store conformance on SQLite, a throwaway
+# PostgreSQL cluster and a throwaway MariaDB server, API tests against a
+# running bbs, wire conformance),
 # and ends with one line totalling every test binary's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."

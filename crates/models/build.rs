@@ -13,6 +13,10 @@ fn main() {
     let mut config = prost_build::Config::new();
     // Maps keep a stable order so encodings and JSON are deterministic.
     config.btree_map(["."]);
+    // The schema as data, for tests that read Diego's bytes without
+    // dropping what our types lack (`FILE_DESCRIPTOR_SET`).
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    config.file_descriptor_set_path(out.join("bbs_descriptor_set.bin"));
     config
         .compile_protos(&protos, &["proto"])
         .expect("compile BBS protos (is protoc installed? apt-get install protobuf-compiler)");

@@ -47,10 +47,12 @@ pub struct BbsConfig {
     pub cert_file: String,
     pub key_file: String,
 
-    /// "sqlite" (default) or "postgres".
+    /// "sqlite" (default), "postgres" or "mysql" (MySQL or MariaDB).
     pub database_driver: String,
-    /// SQLite: a file path (or `sqlite://` URL); Postgres: a `postgres://` URL.
-    /// Empty: `bbs.db` in the working directory.
+    /// SQLite: a file path (or `sqlite://` URL), empty: `bbs.db` in the
+    /// working directory. PostgreSQL: a `postgres://` URL or libpq's
+    /// `key=value` form. MySQL: Go's DSN `user:pass@tcp(host:port)/db` as
+    /// diego-release writes it, or a `mysql://` URL.
     pub database_connection_string: String,
     #[serde(alias = "max_open_connections")]
     pub max_open_database_connections: u32,
@@ -177,11 +179,12 @@ impl BbsConfig {
             );
         }
         match self.database_driver.as_str() {
-            "sqlite" | "postgres" => {}
+            "sqlite" | "postgres" | "mysql" => {}
             other => anyhow::bail!(
-                "unsupported database_driver {other:?} (want \"sqlite\" or \"postgres\")"
+                "unsupported database_driver {other:?} (want \"sqlite\", \"postgres\" or \"mysql\")"
             ),
         }
+        self.database_url()?;
         if self.require_ssl
             && (self.cert_file.is_empty() || self.key_file.is_empty() || self.ca_file.is_empty())
         {
@@ -213,10 +216,13 @@ impl BbsConfig {
         }
     }
 
-    /// The store URL: `sqlite:///abs/path.db` or the postgres URL as given.
+    /// The store URL: `sqlite:///abs/path.db`, or the PostgreSQL or MySQL
+    /// connection string as a URL (`sqldb::diego_url`).
     pub fn database_url(&self) -> anyhow::Result<String> {
         match self.database_driver.as_str() {
-            "postgres" => Ok(self.database_connection_string.clone()),
+            "postgres" | "mysql" => {
+                sqldb::diego_url(&self.database_driver, &self.database_connection_string)
+            }
             _ => {
                 let raw = self.database_connection_string.trim();
                 let path = raw
@@ -291,6 +297,37 @@ mod tests {
         assert!(BbsConfig::from_json(
             r#"{"encryption_keys":{"k":"p"},"active_key_label":"k",
                 "locket_address":"l:8891","lock_ttl":"100ms"}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn database_connection_strings_as_diego_release_writes_them() {
+        let cfg = BbsConfig::from_json(
+            r#"{"encryption_keys":{"k":"p"},"active_key_label":"k","database_driver":"mysql",
+                "database_connection_string":"diego:p@ss@tcp(10.0.0.5:3306)/diego"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.database_url().unwrap(),
+            "mysql://diego:p%40ss@10.0.0.5:3306/diego"
+        );
+        let cfg = BbsConfig::from_json(
+            r#"{"encryption_keys":{"k":"p"},"active_key_label":"k","database_driver":"postgres",
+                "database_connection_string":"postgres://diego:pw@10.0.0.5:5524/diego"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.database_url().unwrap(),
+            "postgres://diego:pw@10.0.0.5:5524/diego"
+        );
+        assert!(BbsConfig::from_json(
+            r#"{"encryption_keys":{"k":"p"},"active_key_label":"k","database_driver":"mysql",
+                "database_connection_string":"diego:pw@tcp(10.0.0.5:3306)"}"#,
+        )
+        .is_err());
+        assert!(BbsConfig::from_json(
+            r#"{"encryption_keys":{"k":"p"},"active_key_label":"k","database_driver":"oracle"}"#,
         )
         .is_err());
     }

@@ -5,11 +5,10 @@
 //!
 //! High availability (Diego's active/passive model): when `locket_address`
 //! is configured, [`start`] brings up the health listener, then waits until
-//! it holds the locket lock `bbs` (owner = `uuid`, value = Diego's
-//! BBSPresence JSON `{"id":uuid,"url":advertise_url}`, TTL `lock_ttl`,
-//! renewed every `lock_retry_interval`), and only then opens the store and
-//! the API listener. A passive BBS therefore refuses API connections. If
-//! the lock is lost later the BBS stops serving and
+//! it holds the locket lock `bbs` (owner = `uuid`, no value, as Diego's,
+//! TTL `lock_ttl`, renewed every `lock_retry_interval`), and only then
+//! opens the store and the API listener. A passive BBS therefore refuses
+//! API connections. If the lock is lost later the BBS stops serving and
 //! [`RunningBbs::lock_lost`] resolves; `diego bbs` then exits non-zero, as
 //! Diego's bbs does. Cells come from locket presences.
 //!
@@ -114,7 +113,9 @@ impl RunningBbs {
     }
 }
 
-/// Connects the SQL store the config names.
+/// Connects the SQL store the config names (bringing its schema to
+/// Diego's) and runs Diego's encryptor on it (a changed active key
+/// re-encrypts what is stored).
 pub async fn connect_store(cfg: &BbsConfig) -> anyhow::Result<Arc<dyn Store>> {
     let store = SqlStore::connect(&StoreConfig {
         url: cfg.database_url()?,
@@ -125,7 +126,8 @@ pub async fn connect_store(cfg: &BbsConfig) -> anyhow::Result<Arc<dyn Store>> {
         },
     })
     .await?;
-    Ok(Arc::new(store))
+    store.run_encryptor().await?;
+    Ok(store.as_store())
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -134,11 +136,6 @@ fn opt(s: &str) -> Option<String> {
     } else {
         Some(s.to_string())
     }
-}
-
-/// The lock value: Diego's `BBSPresence` JSON.
-pub fn bbs_presence_json(id: &str, url: &str) -> String {
-    serde_json::json!({ "id": id, "url": url }).to_string()
 }
 
 /// Starts a BBS from its config. With `locket_address` set this waits
@@ -222,11 +219,11 @@ async fn acquire_lock(
     } else {
         cfg.uuid.clone()
     };
-    let value = bbs_presence_json(&owner, &cfg.advertise_url);
     let ttl = cfg.lock_ttl.0.as_secs() as i64;
+    // Diego's bbs takes its lock with no value (cmd/bbs/main.go).
     let mut handle = locket::client::LockRunner::new(
         client,
-        locket::client::lock_resource(BBS_LOCK_KEY, &owner, &value),
+        locket::client::lock_resource(BBS_LOCK_KEY, &owner, ""),
     )
     .ttl_in_seconds(ttl)
     .retry_interval(cfg.lock_retry_interval.0)

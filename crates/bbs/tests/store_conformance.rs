@@ -1,7 +1,7 @@
 //! One conformance suite for `bbs::db::Store`, run against SQLite (temp
-//! file) and PostgreSQL (throwaway cluster from `testkit`), each alone and
-//! behind the active BBS's LRP cache (`CachedStore`), which must answer
-//! exactly as the store it fronts.
+//! file), PostgreSQL and MariaDB (throwaway servers from `testkit`), each
+//! alone and behind the active BBS's LRP cache (`CachedStore`), which must
+//! answer exactly as the store it fronts.
 
 use bbs::db::{
     ActualLrpFilter, CachedStore, CellSet, DesiredLrpFilter, EncryptionConfig, RunningInfo,
@@ -15,9 +15,9 @@ use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpKey, ActualLrpNetInfo, BbsError, DesiredLrp,
     DesiredLrpUpdate, PortMapping, ProtoRoutes, RunAction, TaskDefinition, VolumeMount,
 };
-use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use testkit::mariadb::TestMariaDb;
 use testkit::postgres::TestPostgres;
 
 const SECRET_PATH: &str = "/usr/bin/very-secret-start-command";
@@ -34,10 +34,10 @@ struct Fx {
 impl Fx {
     async fn new(sql: SqlStore, url: String, dir: Option<tempfile::TempDir>, cache: bool) -> Fx {
         let (store, cached): (Arc<dyn Store>, _) = if cache {
-            let c = Arc::new(CachedStore::load(Arc::new(sql.clone())).await.unwrap());
+            let c = Arc::new(CachedStore::load(sql.as_store()).await.unwrap());
             (c.clone(), Some(c))
         } else {
-            (Arc::new(sql.clone()), None)
+            (sql.as_store(), None)
         };
         Fx {
             store,
@@ -88,12 +88,28 @@ async fn postgres_fx(test: &str, cache: bool) -> Option<Fx> {
     Some(Fx::new(store, url, None, cache).await)
 }
 
+async fn mariadb_fx(test: &str, cache: bool) -> Option<Fx> {
+    let m = TestMariaDb::shared_or_skip(test)?;
+    let url = m.fresh_database_url();
+    let store = SqlStore::connect(&StoreConfig {
+        url: url.clone(),
+        max_open_connections: 16,
+        encryption: encryption(),
+    })
+    .await
+    .expect("connect mariadb");
+    assert_eq!(store.backend(), "mysql");
+    Some(Fx::new(store, url, None, cache).await)
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         conformance!(@backend sqlite, false, $($name),*);
         conformance!(@backend sqlite_cached, true, $($name),*);
         conformance!(@backend postgres, false, $($name),*);
         conformance!(@backend postgres_cached, true, $($name),*);
+        conformance!(@backend mariadb, false, $($name),*);
+        conformance!(@backend mariadb_cached, true, $($name),*);
     };
     (@backend $m:ident, $cache:expr, $($name:ident),*) => {
         mod $m {
@@ -102,8 +118,13 @@ macro_rules! conformance {
                 async fn $name() {
                     let fx = if stringify!($m).starts_with("sqlite") {
                         super::sqlite_fx($cache).await
-                    } else {
+                    } else if stringify!($m).starts_with("postgres") {
                         let Some(fx) = super::postgres_fx(stringify!($name), $cache).await else {
+                            return;
+                        };
+                        fx
+                    } else {
+                        let Some(fx) = super::mariadb_fx(stringify!($name), $cache).await else {
                             return;
                         };
                         fx
@@ -140,6 +161,7 @@ conformance!(
     converge_lrps_prunes_evacuating_on_absent_cells,
     converge_lrps_internal_route_and_metric_tag_drift,
     converge_tasks_rules,
+    encryption_key_rotation_reencrypts_every_record,
 );
 
 // --- helpers -------------------------------------------------------------
@@ -260,14 +282,13 @@ fn assert_complete(l: &ActualLrp) {
 }
 
 async fn raw_scalar(fx: &Fx, sql: &str) -> String {
-    let row = sqlx::query(sql).fetch_one(fx.sql.pool()).await.unwrap();
-    row.try_get::<String, _>(0).unwrap()
+    fx.sql.raw().scalar(sql).await.unwrap()
 }
 
 /// Changes rows behind the store's back (to age or break them); the cache,
 /// if any, reads everything again.
 async fn raw_exec(fx: &Fx, sql: &str) {
-    sqlx::query(sql).execute(fx.sql.pool()).await.unwrap();
+    fx.sql.raw().execute(sql).await.unwrap();
     if let Some(c) = &fx.cached {
         c.reload().await.unwrap();
     }
@@ -1441,7 +1462,7 @@ async fn converge_lrps_instance_counts_orphans_and_domains(fx: &Fx) {
         vec!["cf-apps".to_string()]
     );
     assert_eq!(
-        raw_scalar(fx, "SELECT CAST(COUNT(*) AS TEXT) FROM domains").await,
+        raw_scalar(fx, "SELECT COUNT(*) FROM domains").await,
         "1",
         "the expired domain is pruned"
     );
@@ -1766,4 +1787,143 @@ async fn converge_tasks_rules(fx: &Fx) {
     assert_eq!(r.metrics.resolving, 0);
     assert_eq!(r.metrics.pruned, 1);
     assert_eq!(r.metrics.kicked, 1 + 1 + 1 + 2);
+}
+
+// --- encryption key rotation --------------------------------------------
+
+/// The label of the key an encoded column value was encrypted with.
+fn key_label_of(raw: &str) -> String {
+    use base64::Engine;
+    assert!(raw.starts_with("02"), "not Diego-encrypted: {raw}");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&raw[2..])
+        .unwrap();
+    let n = bytes[0] as usize;
+    String::from_utf8(bytes[1..1 + n].to_vec()).unwrap()
+}
+
+/// Every encrypted column of every row (Diego's list), with its label.
+async fn stored_labels(fx: &Fx) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (table, columns) in [
+        ("tasks", "task_definition"),
+        (
+            "desired_lrps",
+            "run_info, volume_placement, routes, metric_tags",
+        ),
+        ("actual_lrps", "net_info, internal_routes, metric_tags"),
+    ] {
+        let rows = fx
+            .sql
+            .raw()
+            .rows(&format!("SELECT {columns} FROM {table}"))
+            .await
+            .unwrap();
+        for row in rows {
+            for (i, cell) in row.into_iter().enumerate() {
+                let cell = cell.unwrap_or_default();
+                out.push((format!("{table}.{i}"), key_label_of(&cell)));
+            }
+        }
+    }
+    out
+}
+
+async fn connect_with(fx: &Fx, encryption: EncryptionConfig) -> SqlStore {
+    SqlStore::connect(&StoreConfig {
+        url: fx.url.clone(),
+        max_open_connections: 2,
+        encryption,
+    })
+    .await
+    .unwrap()
+}
+
+/// Diego's encryptor: a new active key re-encrypts every stored record at
+/// start-up and records its label, so the old key can then be dropped; a
+/// stored label no configured key has stops the start.
+async fn encryption_key_rotation_reencrypts_every_record(fx: &Fx) {
+    let s = &*fx.store;
+    s.upsert_domain("cf-apps", 0).await.unwrap();
+    s.desire_lrp(&desired("rot", "cf-apps")).await.unwrap();
+    s.create_unclaimed_actual_lrp(&key("rot", 0)).await.unwrap();
+    s.claim_actual_lrp("rot", 0, &ik("i0", "cell-1"))
+        .await
+        .unwrap();
+    s.start_actual_lrp(
+        &key("rot", 0),
+        &ik("i0", "cell-1"),
+        &running_info("10.0.0.1"),
+    )
+    .await
+    .unwrap();
+    s.desire_task(&task_def("rot"), "task-rot", "cf-apps")
+        .await
+        .unwrap();
+    let snapshot = |st: Arc<dyn Store>| async move {
+        (
+            st.desired_lrps(&DesiredLrpFilter::default()).await.unwrap(),
+            st.actual_lrps(&ActualLrpFilter::default()).await.unwrap(),
+            st.tasks(&TaskFilter::default()).await.unwrap(),
+        )
+    };
+    let before = snapshot(fx.sql.as_store()).await;
+    assert_eq!(before.0.len(), 1);
+    assert_eq!(before.1.len(), 1);
+    assert_eq!(before.2.len(), 1);
+    assert_eq!(
+        fx.sql.encryption_key_label().await.unwrap().as_deref(),
+        Some("key-2024"),
+        "a new database records the active key"
+    );
+    let labels = stored_labels(fx).await;
+    assert_eq!(labels.len(), 8);
+    assert!(labels.iter().all(|(_, l)| l == "key-2024"), "{labels:?}");
+
+    // A new active key, the old one still listed.
+    let mut both = EncryptionConfig::single("key-2025", "another passphrase");
+    both.keys.extend(encryption().keys);
+    let rotated = connect_with(fx, both.clone()).await;
+    let out = rotated.run_encryptor().await.unwrap();
+    assert_eq!(out.previous_label.as_deref(), Some("key-2024"));
+    assert_eq!(out.label, "key-2025");
+    assert_eq!((out.reencrypted, out.failed), (8, 0));
+    let labels = stored_labels(fx).await;
+    assert!(labels.iter().all(|(_, l)| l == "key-2025"), "{labels:?}");
+    assert_eq!(
+        rotated.encryption_key_label().await.unwrap().as_deref(),
+        Some("key-2025")
+    );
+    // Again: nothing to do.
+    assert_eq!(rotated.run_encryptor().await.unwrap().reencrypted, 0);
+
+    // The old key is dropped: everything still reads back the same.
+    let only_new = connect_with(
+        fx,
+        EncryptionConfig::single("key-2025", "another passphrase"),
+    )
+    .await;
+    assert_eq!(only_new.run_encryptor().await.unwrap().reencrypted, 0);
+    assert_eq!(snapshot(only_new.as_store()).await, before);
+
+    // A bbs with only the old key refuses to start on this database.
+    let only_old = connect_with(fx, encryption()).await;
+    let err = only_old.run_encryptor().await.unwrap_err().to_string();
+    assert!(
+        err.contains("Existing encryption key version (key-2025) is not among the known keys"),
+        "{err}"
+    );
+
+    // And back (the fixture's store reads with the first key alone).
+    let mut back = both;
+    back.active_key_label = "key-2024".into();
+    let out = connect_with(fx, back).await.run_encryptor().await.unwrap();
+    assert_eq!(out.previous_label.as_deref(), Some("key-2025"));
+    assert_eq!(out.reencrypted, 8);
+    assert_eq!(snapshot(fx.sql.as_store()).await, before);
+    assert_eq!(
+        snapshot(fx.store.clone()).await,
+        before,
+        "the store under test (and its cache) still answers the same"
+    );
 }

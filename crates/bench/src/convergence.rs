@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MySQL/MariaDB (a throwaway MariaDB server is started).
+    Mysql,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -201,6 +203,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 enum Db {
     Sqlite(#[allow(dead_code)] Option<tempfile::TempDir>),
     Postgres(#[allow(dead_code)] Option<testkit::postgres::TestPostgres>),
+    MySql(#[allow(dead_code)] testkit::mariadb::TestMariaDb),
 }
 
 async fn run_async(args: Args) -> anyhow::Result<()> {
@@ -236,6 +239,13 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
                 (pg.url(), Db::Postgres(Some(pg)))
             }
         },
+        Backend::Mysql => {
+            eprintln!("starting a throwaway MariaDB server ...");
+            let m = tokio::task::spawn_blocking(testkit::mariadb::TestMariaDb::try_start)
+                .await?
+                .map_err(|e| anyhow::anyhow!("cannot start MariaDB: {e}"))?;
+            (m.url(), Db::MySql(m))
+        }
     };
     let store = SqlStore::connect(&StoreConfig {
         url: url.clone(),
@@ -300,15 +310,13 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     // What convergence and the bulk reads go through.
     let store: std::sync::Arc<dyn Store> = if args.lrp_cache {
         let t = Instant::now();
-        let cached = CachedStore::load(std::sync::Arc::new(store))
-            .await
-            .map_err(e)?;
+        let cached = CachedStore::load(store.as_store()).await.map_err(e)?;
         let mut m = Measure::new("load the LRP cache");
         m.samples.push(t.elapsed());
         measures.push(m);
         std::sync::Arc::new(cached)
     } else {
-        std::sync::Arc::new(store)
+        store.as_store()
     };
 
     // --- LRP convergence, steady state ------------------------------------
@@ -426,10 +434,10 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         "peak RSS (VmHWM) of the bench process: {:.1} MiB (current VmRSS {:.1} MiB){}",
         proc_status_kib("VmHWM").unwrap_or(0) as f64 / 1024.0,
         proc_status_kib("VmRSS").unwrap_or(0) as f64 / 1024.0,
-        if args.backend == Backend::Postgres {
-            "; the PostgreSQL server's memory is not included"
-        } else {
-            ""
+        match args.backend {
+            Backend::Postgres => "; the PostgreSQL server's memory is not included",
+            Backend::Mysql => "; the MariaDB server's memory is not included",
+            Backend::Sqlite => "",
         }
     );
     let steady = measures

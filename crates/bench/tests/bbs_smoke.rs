@@ -1,4 +1,6 @@
-//! `bench bbs` end to end at a tiny size, on SQLite and PostgreSQL: the
+//! `bench bbs` end to end at a tiny size, on SQLite, PostgreSQL and
+//! MariaDB (the BBS on a `mysql://` URL, locket on the Go DSN Diego's
+//! config uses): the
 //! benchmark machinery (seeding, `diego bbs` and `diego locket` child
 //! processes, the workload's clients, event streams, the report) works.
 //! The figures themselves come from release runs; nothing here is timed.
@@ -250,4 +252,17 @@ fn bench_bbs_on_postgres() {
     let url = pg.url();
     let run = bench_bbs(&diego, &["--backend", "postgres", "--postgres-url", &url]);
     check_report(&run, "postgres");
+}
+
+#[test]
+fn bench_bbs_on_mysql() {
+    let Some(diego) = diego_binary() else { return };
+    if testkit::mariadb::TestMariaDb::skip_requested() {
+        testkit::skip::skip(&format!("{}=1 is set", testkit::mariadb::SKIP_ENV));
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The bench starts its own throwaway MariaDB server.
+    let run = bench_bbs(&diego, &["--backend", "mysql"]);
+    check_report(&run, "mysql");
 }

@@ -17,10 +17,14 @@
 //! ```
 //!
 //! `database_driver` is "sqlite" (connection string: a file path or
-//! `sqlite://` URL) or "postgres" (a `postgres://` URL). With no
+//! `sqlite://` URL), "postgres" (a `postgres://` URL or libpq's
+//! `key=value` form) or "mysql" (Go's DSN `user:pass@tcp(host:port)/db`,
+//! as diego-release writes it, or a `mysql://` URL). With no
 //! `cert_file`/`key_file` the server speaks plaintext gRPC (development
 //! and tests only); with them it requires client certificates signed by
-//! `ca_file`, as Diego's locket does.
+//! `ca_file`, as Diego's locket always does: a certificate without a CA is
+//! a start-up error (server-only TLS would let any client take or release
+//! any lock or presence).
 
 use serde::{Deserialize, Deserializer};
 use std::path::Path;
@@ -71,16 +75,24 @@ impl LocketConfig {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         match self.database_driver.as_str() {
-            "sqlite" | "postgres" => {}
+            "sqlite" | "postgres" | "mysql" => {}
             other => anyhow::bail!(
-                "unsupported database_driver {other:?} (want \"sqlite\" or \"postgres\")"
+                "unsupported database_driver {other:?} (want \"sqlite\", \"postgres\" or \"mysql\")"
             ),
         }
         if self.database_connection_string.is_empty() {
             anyhow::bail!("database_connection_string is required");
         }
+        self.database_url()?;
         if self.cert_file.is_empty() != self.key_file.is_empty() {
             anyhow::bail!("cert_file and key_file go together");
+        }
+        if self.tls_enabled() && self.ca_file.is_empty() {
+            anyhow::bail!(
+                "ca_file is required with cert_file and key_file: locket only serves clients \
+                 with certificates signed by it (without it any client could take or release \
+                 any lock or presence)"
+            );
         }
         Ok(())
     }
@@ -91,15 +103,15 @@ impl LocketConfig {
     }
 
     /// The database URL for [`crate::db::LockDb::connect`].
-    pub fn database_url(&self) -> String {
+    pub fn database_url(&self) -> anyhow::Result<String> {
         let raw = self.database_connection_string.trim();
         match self.database_driver.as_str() {
-            "postgres" => raw.to_string(),
+            "postgres" | "mysql" => sqldb::diego_url(&self.database_driver, raw),
             _ => {
                 if raw.starts_with("sqlite:") {
-                    raw.to_string()
+                    Ok(raw.to_string())
                 } else {
-                    format!("sqlite://{raw}")
+                    Ok(format!("sqlite://{raw}"))
                 }
             }
         }
@@ -127,7 +139,7 @@ mod tests {
         .unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.db_operation_timeout, Duration::from_secs(90));
-        assert_eq!(cfg.database_url(), "postgres://u@h/db");
+        assert_eq!(cfg.database_url().unwrap(), "postgres://u@h/db");
         assert!(cfg.tls_enabled());
     }
 
@@ -137,7 +149,44 @@ mod tests {
             database_connection_string: "/tmp/locket.db".into(),
             ..Default::default()
         };
-        assert_eq!(cfg.database_url(), "sqlite:///tmp/locket.db");
+        assert_eq!(cfg.database_url().unwrap(), "sqlite:///tmp/locket.db");
+    }
+
+    #[test]
+    fn mysql_connection_strings_as_diego_release_writes_them() {
+        let cfg = LocketConfig {
+            database_driver: "mysql".into(),
+            database_connection_string: "locket:pw@tcp(10.0.0.9:3306)/locket".into(),
+            ..Default::default()
+        };
+        cfg.validate().unwrap();
+        assert_eq!(
+            cfg.database_url().unwrap(),
+            "mysql://locket:pw@10.0.0.9:3306/locket"
+        );
+        let bad = LocketConfig {
+            database_connection_string: "locket:pw@tcp(10.0.0.9:3306)".into(),
+            ..cfg
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn a_certificate_without_a_ca_is_refused() {
+        let cfg = LocketConfig {
+            database_connection_string: "/tmp/l.db".into(),
+            cert_file: "server.crt".into(),
+            key_file: "server.key".into(),
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("ca_file is required"), "{err}");
+        LocketConfig {
+            ca_file: "ca.crt".into(),
+            ..cfg
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]

@@ -1,17 +1,18 @@
-//! The `locks` table, as Diego's locket keeps it, over SQLite or
-//! PostgreSQL (sqlx `Any`).
+//! The `locks` table, as Diego's locket keeps it (`db/queries.go`,
+//! `db/lock_db.go`), over SQLite, PostgreSQL or MySQL/MariaDB, each on
+//! sqlx's native driver through [`sqldb::Backend`].
 //!
-//! Every operation is one transaction. On PostgreSQL the row an operation
-//! may change is read `FOR UPDATE`; two writers racing to create the same
-//! row make one of them hit the primary key, and that transaction is run
-//! again (it then sees the other's row). On SQLite the write transactions
-//! of this process run one at a time.
+//! Every operation is one transaction. On PostgreSQL and MySQL the row an
+//! operation may change is read `FOR UPDATE`; two writers racing to create
+//! the same row make one of them hit the primary key, and that transaction
+//! is run again (it then sees the other's row). On SQLite the write
+//! transactions of this process run one at a time.
 
 use crate::errors::LocketError;
 use crate::proto::{Resource, TypeCode};
 use anyhow::Context as _;
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Executor, Row};
+use async_trait::async_trait;
+use sqldb::{Backend, Cols, Flavor, MySql, PoolSettings, Postgres, RawPool, Sqlite, Stmt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,18 +39,10 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS locks (
 
 const ATTEMPTS: u32 = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// The lock store.
+/// The lock store: one [`Locks`] engine on the backend the URL names.
 #[derive(Clone)]
 pub struct LockDb {
-    pool: AnyPool,
-    backend: Backend,
-    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    inner: Arc<dyn Locks>,
 }
 
 impl std::fmt::Debug for LockDb {
@@ -117,112 +110,117 @@ fn stored_resource(key: String, owner: String, value: String, ty: String) -> Res
 }
 
 fn sqlite_url(raw: &str) -> String {
-    let url = if raw.starts_with("sqlite:") {
+    if raw.starts_with("sqlite:") {
         raw.to_string()
     } else {
         format!("sqlite://{raw}")
-    };
-    if url.contains(":memory:") || url.contains("mode=") {
-        url
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
     }
 }
 
 impl LockDb {
-    /// Connects to `url` (`sqlite:///path`, a bare SQLite file path, or
-    /// `postgres://...`) and creates the `locks` table if needed.
+    /// Connects to `url` (`sqlite:///path`, a bare SQLite file path,
+    /// `postgres://...` or `mysql://...`) and creates the `locks` table if
+    /// needed.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<LockDb> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_string())
-        } else {
-            (Backend::Sqlite, sqlite_url(url))
+        let url = match Flavor::of_url(url) {
+            Some(_) => url.to_string(),
+            None => sqlite_url(url),
         };
-        let mut max = max_connections.max(1);
-        if url.contains(":memory:") {
-            max = 1;
-        }
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA busy_timeout = 30000").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .with_context(|| format!("connecting to the locket database ({url})"))?;
-        if backend == Backend::Sqlite && !url.contains(":memory:") {
-            pool.execute("PRAGMA journal_mode = WAL")
-                .await
-                .context("enabling WAL")?;
-        }
-        pool.execute(SCHEMA)
-            .await
-            .context("creating the locks table")?;
-        Ok(LockDb {
-            pool,
-            backend,
-            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
-        })
+        let inner: Arc<dyn Locks> = match Flavor::of_url(&url) {
+            Some(Flavor::Postgres) => {
+                Arc::new(SqlLocks::<Postgres>::open(&url, max_connections).await?)
+            }
+            Some(Flavor::MySql) => Arc::new(SqlLocks::<MySql>::open(&url, max_connections).await?),
+            _ => Arc::new(SqlLocks::<Sqlite>::open(&url, max_connections).await?),
+        };
+        Ok(LockDb { inner })
     }
 
-    /// "sqlite" or "postgres".
+    /// "sqlite", "postgres" or "mysql".
     pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
+        self.inner.backend_name()
     }
 
     /// The pool, for tests and tools that look at raw rows.
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    pub fn raw(&self) -> RawPool {
+        self.inner.raw()
     }
 
-    fn sql(&self, s: &str) -> String {
-        match self.backend {
-            Backend::Sqlite => s.to_string(),
-            Backend::Postgres => {
-                let mut out = String::with_capacity(s.len() + 8);
-                let mut n = 0;
-                for ch in s.chars() {
-                    if ch == '?' {
-                        n += 1;
-                        out.push('$');
-                        out.push_str(&n.to_string());
-                    } else {
-                        out.push(ch);
-                    }
-                }
-                out
-            }
-        }
+    /// Takes or refreshes `resource` for its owner. Another non-empty owner
+    /// holding the key → `LockCollision`. Returns the row as written.
+    pub async fn lock(&self, resource: &Resource, ttl: i64) -> Result<Lock, LocketError> {
+        self.inner.lock(resource, ttl).await
     }
 
-    fn for_update(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
-        }
+    /// Deletes the key if `resource.owner` holds it. A missing key is not
+    /// an error (Diego's behaviour); another owner → `LockCollision`.
+    pub async fn release(&self, resource: &Resource) -> Result<(), LocketError> {
+        self.inner.release(resource).await
+    }
+
+    /// The row for `key`; missing or ownerless → `ResourceNotFound`.
+    pub async fn fetch(&self, key: &str) -> Result<Lock, LocketError> {
+        self.inner.fetch(key).await
+    }
+
+    /// All owned rows, of `type_name` unless it is empty. Ordered by key.
+    pub async fn fetch_all(&self, type_name: &str) -> Result<Vec<Lock>, LocketError> {
+        self.inner.fetch_all(type_name).await
+    }
+
+    /// Number of owned rows of `type_name` (all types when empty).
+    pub async fn count(&self, type_name: &str) -> Result<usize, LocketError> {
+        Ok(self.fetch_all(type_name).await?.len())
+    }
+
+    /// Deletes the row if it is still exactly `lock` (same owner,
+    /// modified_id and modified_index). Ok(true) when deleted, Ok(false)
+    /// when already gone, `LockCollision` when it changed.
+    pub async fn fetch_and_release(&self, lock: &Lock) -> Result<bool, LocketError> {
+        self.inner.fetch_and_release(lock).await
+    }
+}
+
+/// The lock store's operations on one backend.
+#[async_trait]
+trait Locks: Send + Sync {
+    fn backend_name(&self) -> &'static str;
+    fn raw(&self) -> RawPool;
+    async fn lock(&self, resource: &Resource, ttl: i64) -> Result<Lock, LocketError>;
+    async fn release(&self, resource: &Resource) -> Result<(), LocketError>;
+    async fn fetch(&self, key: &str) -> Result<Lock, LocketError>;
+    async fn fetch_all(&self, type_name: &str) -> Result<Vec<Lock>, LocketError>;
+    async fn fetch_and_release(&self, lock: &Lock) -> Result<bool, LocketError>;
+}
+
+struct SqlLocks<B: Backend> {
+    pool: sqlx::Pool<B::Db>,
+    write_lock: Option<tokio::sync::Mutex<()>>,
+}
+
+const ROW_COLUMNS: &str = "owner, value, type, modified_index, modified_id, ttl";
+
+impl<B: Backend> SqlLocks<B> {
+    async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let pool = B::connect(url, &PoolSettings::new(max_connections))
+            .await
+            .context("connecting to the locket database")?;
+        let mut conn = pool.acquire().await?;
+        B::execute_raw(&mut conn, SCHEMA)
+            .await
+            .context("creating the locks table")?;
+        drop(conn);
+        Ok(SqlLocks {
+            pool,
+            write_lock: B::SERIALIZE_WRITERS.then(|| tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Runs `f` in a transaction; commit on Ok, rollback on Err; runs it
     /// again on a key collision or a serialization failure.
     async fn transact<T, F>(&self, f: F) -> Result<T, LocketError>
     where
-        F: for<'c> Fn(
-            &'c LockDb,
-            &'c mut AnyConnection,
-        ) -> futures::future::BoxFuture<'c, Result<T, LocketError>>,
+        F: for<'c> Fn(&'c mut B::Conn) -> futures::future::BoxFuture<'c, Result<T, LocketError>>,
     {
         let mut attempt = 0;
         loop {
@@ -232,9 +230,9 @@ impl LockDb {
                 None => None,
             };
             let res = match self.pool.begin().await {
-                Err(e) => Err(LocketError::from(e)),
-                Ok(mut tx) => match f(self, &mut tx).await {
-                    Ok(v) => tx.commit().await.map(|_| v).map_err(LocketError::from),
+                Err(e) => Err(db_err::<B>(e)),
+                Ok(mut tx) => match f(&mut tx).await {
+                    Ok(v) => tx.commit().await.map(|_| v).map_err(db_err::<B>),
                     Err(e) => {
                         let _ = tx.rollback().await;
                         Err(e)
@@ -251,43 +249,62 @@ impl LockDb {
             }
         }
     }
+}
 
-    async fn fetch_row(
-        &self,
-        conn: &mut AnyConnection,
-        key: &str,
-        lock_row: bool,
-    ) -> Result<Option<Lock>, LocketError> {
-        let sql = format!(
-            "SELECT owner, value, type, modified_index, modified_id, ttl FROM locks WHERE path = ?{}",
-            if lock_row { self.for_update() } else { "" }
-        );
-        let row = sqlx::query(&self.sql(&sql))
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(Lock {
-            resource: stored_resource(
-                key.to_string(),
-                opt_string(&row, 0)?,
-                opt_string(&row, 1)?,
-                opt_string(&row, 2)?,
-            ),
-            modified_index: opt_i64(&row, 3)?,
-            modified_id: opt_string(&row, 4)?,
-            ttl_in_seconds: opt_i64(&row, 5)?,
-        }))
+/// A driver error as a locket error: conflicts are retried.
+fn db_err<B: Backend>(e: sqlx::Error) -> LocketError {
+    match (&e, B::classify(&e)) {
+        (sqlx::Error::Database(db), sqldb::ErrorClass::Exists | sqldb::ErrorClass::Retry) => {
+            LocketError::Retry(format!("database conflict: {}", db.message()))
+        }
+        (sqlx::Error::Database(db), _) => {
+            LocketError::Database(format!("database error: {}", db.message()))
+        }
+        _ => LocketError::Database(format!("database error: {e}")),
+    }
+}
+
+async fn fetch_row<B: Backend>(
+    conn: &mut B::Conn,
+    key: &str,
+    lock_row: bool,
+) -> Result<Option<Lock>, LocketError> {
+    let stmt = B::stmt(&format!(
+        "SELECT {ROW_COLUMNS} FROM locks WHERE path = ?{}",
+        if lock_row { B::LOCK_ROWS } else { "" }
+    ))
+    .bind(key);
+    let row = B::fetch_optional(conn, &stmt).await.map_err(db_err::<B>)?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Lock {
+        resource: stored_resource(key.to_string(), s(&row, 0)?, s(&row, 1)?, s(&row, 2)?),
+        modified_index: n(&row, 3)?,
+        modified_id: s(&row, 4)?,
+        ttl_in_seconds: n(&row, 5)?,
+    }))
+}
+
+async fn exec<B: Backend>(conn: &mut B::Conn, stmt: &Stmt<'_>) -> Result<(), LocketError> {
+    B::execute(conn, stmt).await.map_err(db_err::<B>)?;
+    Ok(())
+}
+
+#[async_trait]
+impl<B: Backend> Locks for SqlLocks<B> {
+    fn backend_name(&self) -> &'static str {
+        B::FLAVOR.name()
     }
 
-    /// Takes or refreshes `resource` for its owner. Another non-empty owner
-    /// holding the key → `LockCollision`. Returns the row as written.
-    pub async fn lock(&self, resource: &Resource, ttl: i64) -> Result<Lock, LocketError> {
+    fn raw(&self) -> RawPool {
+        B::raw(&self.pool)
+    }
+
+    async fn lock(&self, resource: &Resource, ttl: i64) -> Result<Lock, LocketError> {
         let resource = resource.clone();
-        self.transact(move |db, conn| {
+        self.transact(move |conn| {
             let resource = resource.clone();
             Box::pin(async move {
-                let existing = db.fetch_row(conn, &resource.key, true).await?;
+                let existing = fetch_row::<B>(conn, &resource.key, true).await?;
                 if let Some(e) = &existing {
                     if e.resource.owner != resource.owner && !e.resource.owner.is_empty() {
                         return Err(LocketError::LockCollision);
@@ -317,52 +334,45 @@ impl LockDb {
                     "UPDATE locks SET owner = ?, value = ?, type = ?, modified_index = ?, \
                      modified_id = ?, ttl = ? WHERE path = ?"
                 };
-                sqlx::query(&db.sql(sql))
+                let stmt = B::stmt(sql)
                     .bind(lock.resource.owner.as_str())
                     .bind(lock.resource.value.as_str())
                     .bind(ty)
                     .bind(lock.modified_index)
                     .bind(lock.modified_id.as_str())
                     .bind(lock.ttl_in_seconds)
-                    .bind(lock.resource.key.as_str())
-                    .execute(&mut *conn)
-                    .await?;
+                    .bind(lock.resource.key.as_str());
+                exec::<B>(conn, &stmt).await?;
                 Ok(lock)
             })
         })
         .await
     }
 
-    /// Deletes the key if `resource.owner` holds it. A missing key is not
-    /// an error (Diego's behaviour); another owner → `LockCollision`.
-    pub async fn release(&self, resource: &Resource) -> Result<(), LocketError> {
+    async fn release(&self, resource: &Resource) -> Result<(), LocketError> {
         let resource = resource.clone();
-        self.transact(move |db, conn| {
+        self.transact(move |conn| {
             let resource = resource.clone();
             Box::pin(async move {
-                let Some(existing) = db.fetch_row(conn, &resource.key, true).await? else {
+                let Some(existing) = fetch_row::<B>(conn, &resource.key, true).await? else {
                     return Ok(());
                 };
                 if existing.resource.owner != resource.owner {
                     return Err(LocketError::LockCollision);
                 }
-                sqlx::query(&db.sql("DELETE FROM locks WHERE path = ?"))
-                    .bind(resource.key.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
+                let stmt = B::stmt("DELETE FROM locks WHERE path = ?").bind(resource.key.as_str());
+                exec::<B>(conn, &stmt).await
             })
         })
         .await
     }
 
-    /// The row for `key`; missing or ownerless → `ResourceNotFound`.
-    pub async fn fetch(&self, key: &str) -> Result<Lock, LocketError> {
+    async fn fetch(&self, key: &str) -> Result<Lock, LocketError> {
         let key = key.to_string();
-        self.transact(move |db, conn| {
+        self.transact(move |conn| {
             let key = key.clone();
             Box::pin(async move {
-                match db.fetch_row(conn, &key, false).await? {
+                match fetch_row::<B>(conn, &key, false).await? {
                     Some(l) if !l.resource.owner.is_empty() => Ok(l),
                     _ => Err(LocketError::ResourceNotFound),
                 }
@@ -371,41 +381,32 @@ impl LockDb {
         .await
     }
 
-    /// All owned rows, of `type_name` unless it is empty. Ordered by key.
-    pub async fn fetch_all(&self, type_name: &str) -> Result<Vec<Lock>, LocketError> {
+    async fn fetch_all(&self, type_name: &str) -> Result<Vec<Lock>, LocketError> {
         let type_name = type_name.to_string();
-        self.transact(move |db, conn| {
+        self.transact(move |conn| {
             let type_name = type_name.clone();
             Box::pin(async move {
-                let mut sql = String::from(
-                    "SELECT path, owner, value, type, modified_index, modified_id, ttl FROM locks",
-                );
+                let mut sql = format!("SELECT path, {ROW_COLUMNS} FROM locks");
                 if !type_name.is_empty() {
                     sql.push_str(" WHERE type = ?");
                 }
                 sql.push_str(" ORDER BY path");
-                let sql = db.sql(&sql);
-                let mut q = sqlx::query(&sql);
+                let mut stmt = B::stmt(&sql);
                 if !type_name.is_empty() {
-                    q = q.bind(type_name.as_str());
+                    stmt = stmt.bind(type_name.as_str());
                 }
-                let rows = q.fetch_all(&mut *conn).await?;
+                let rows = B::fetch_all(conn, &stmt).await.map_err(db_err::<B>)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
-                    let owner = opt_string(&row, 1)?;
+                    let owner = s(&row, 1)?;
                     if owner.is_empty() {
                         continue;
                     }
                     out.push(Lock {
-                        resource: stored_resource(
-                            opt_string(&row, 0)?,
-                            owner,
-                            opt_string(&row, 2)?,
-                            opt_string(&row, 3)?,
-                        ),
-                        modified_index: opt_i64(&row, 4)?,
-                        modified_id: opt_string(&row, 5)?,
-                        ttl_in_seconds: opt_i64(&row, 6)?,
+                        resource: stored_resource(s(&row, 0)?, owner, s(&row, 2)?, s(&row, 3)?),
+                        modified_index: n(&row, 4)?,
+                        modified_id: s(&row, 5)?,
+                        ttl_in_seconds: n(&row, 6)?,
                     });
                 }
                 Ok(out)
@@ -414,20 +415,12 @@ impl LockDb {
         .await
     }
 
-    /// Number of owned rows of `type_name` (all types when empty).
-    pub async fn count(&self, type_name: &str) -> Result<usize, LocketError> {
-        Ok(self.fetch_all(type_name).await?.len())
-    }
-
-    /// Deletes the row if it is still exactly `lock` (same owner,
-    /// modified_id and modified_index). Ok(true) when deleted, Ok(false)
-    /// when already gone, `LockCollision` when it changed.
-    pub async fn fetch_and_release(&self, lock: &Lock) -> Result<bool, LocketError> {
+    async fn fetch_and_release(&self, lock: &Lock) -> Result<bool, LocketError> {
         let lock = lock.clone();
-        self.transact(move |db, conn| {
+        self.transact(move |conn| {
             let lock = lock.clone();
             Box::pin(async move {
-                let Some(current) = db.fetch_row(conn, &lock.resource.key, true).await? else {
+                let Some(current) = fetch_row::<B>(conn, &lock.resource.key, true).await? else {
                     return Ok(false);
                 };
                 if current.resource.owner != lock.resource.owner
@@ -436,10 +429,9 @@ impl LockDb {
                 {
                     return Err(LocketError::LockCollision);
                 }
-                sqlx::query(&db.sql("DELETE FROM locks WHERE path = ?"))
-                    .bind(lock.resource.key.as_str())
-                    .execute(&mut *conn)
-                    .await?;
+                let stmt =
+                    B::stmt("DELETE FROM locks WHERE path = ?").bind(lock.resource.key.as_str());
+                exec::<B>(conn, &stmt).await?;
                 Ok(true)
             })
         })
@@ -447,10 +439,12 @@ impl LockDb {
     }
 }
 
-fn opt_string(row: &sqlx::any::AnyRow, i: usize) -> Result<String, LocketError> {
-    Ok(row.try_get::<Option<String>, _>(i)?.unwrap_or_default())
+fn s<R: Cols>(row: &R, i: usize) -> Result<String, LocketError> {
+    row.str(i)
+        .map_err(|e| LocketError::Database(format!("database error: {e}")))
 }
 
-fn opt_i64(row: &sqlx::any::AnyRow, i: usize) -> Result<i64, LocketError> {
-    Ok(row.try_get::<Option<i64>, _>(i)?.unwrap_or_default())
+fn n<R: Cols>(row: &R, i: usize) -> Result<i64, LocketError> {
+    row.i64(i)
+        .map_err(|e| LocketError::Database(format!("database error: {e}")))
 }

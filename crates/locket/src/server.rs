@@ -66,21 +66,23 @@ fn read(path: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The server side of Diego's locket mTLS: present `cert_file`/`key_file`,
-/// require client certificates signed by `ca_file`.
+/// require client certificates signed by `ca_file` (always: see the
+/// config's `validate`).
 pub fn tls_config(cfg: &LocketConfig) -> anyhow::Result<ServerTlsConfig> {
-    let identity = Identity::from_pem(read(&cfg.cert_file)?, read(&cfg.key_file)?);
-    let mut tls = ServerTlsConfig::new().identity(identity);
-    if !cfg.ca_file.is_empty() {
-        tls = tls.client_ca_root(Certificate::from_pem(read(&cfg.ca_file)?));
+    if cfg.ca_file.is_empty() {
+        anyhow::bail!("ca_file is required with cert_file and key_file");
     }
-    Ok(tls)
+    let identity = Identity::from_pem(read(&cfg.cert_file)?, read(&cfg.key_file)?);
+    Ok(ServerTlsConfig::new()
+        .identity(identity)
+        .client_ca_root(Certificate::from_pem(read(&cfg.ca_file)?)))
 }
 
 /// Connects to the database, creates the table, binds `listen_address`
 /// and serves. Returns once the listener is bound.
 pub async fn start(cfg: &LocketConfig, opts: ServerOptions) -> anyhow::Result<RunningLocket> {
     cfg.validate()?;
-    let db = LockDb::connect(&cfg.database_url(), cfg.max_open_database_connections)
+    let db = LockDb::connect(&cfg.database_url()?, cfg.max_open_database_connections)
         .await
         .context("opening the locket database")?;
     let pick = LockPick::new(db.clone());

@@ -1,5 +1,7 @@
 //! Locket against the real server on 127.0.0.1:0 through a tonic client,
-//! on SQLite and on PostgreSQL (testkit; skipped with DIEGO_SKIP_POSTGRES=1).
+//! on SQLite, PostgreSQL and MariaDB (testkit; skipped with
+//! DIEGO_SKIP_POSTGRES=1 / DIEGO_SKIP_MARIADB=1). MariaDB is reached with
+//! the Go DSN Diego's config takes (`user:pass@tcp(host:port)/db`).
 
 use locket::client::{
     self, lock_resource, presence_resource, ClientLocketConfig, LockRunner, LockState,
@@ -11,6 +13,7 @@ use locket::proto::{
 };
 use locket::server::{self, RunningLocket, ServerOptions};
 use std::time::{Duration, Instant};
+use testkit::mariadb::TestMariaDb;
 use testkit::postgres::TestPostgres;
 use tonic::Code;
 
@@ -30,9 +33,15 @@ impl Fx {
 async fn start(url: String, dir: Option<tempfile::TempDir>) -> Fx {
     let driver = if url.starts_with("postgres") {
         "postgres"
+    } else if url.contains("@tcp(") {
+        "mysql"
     } else {
         "sqlite"
     };
+    start_with(driver, url, dir).await
+}
+
+async fn start_with(driver: &str, url: String, dir: Option<tempfile::TempDir>) -> Fx {
     let cfg = LocketConfig {
         listen_address: "127.0.0.1:0".into(),
         database_driver: driver.into(),
@@ -59,6 +68,12 @@ async fn sqlite_fx() -> Option<Fx> {
 async fn postgres_fx(test: &str) -> Option<Fx> {
     let pg = TestPostgres::shared_or_skip(test)?;
     Some(start(pg.fresh_database_url(), None).await)
+}
+
+async fn mariadb_fx(test: &str) -> Option<Fx> {
+    let m = TestMariaDb::shared_or_skip(test)?;
+    let db = m.fresh_database().expect("create database");
+    Some(start(m.go_dsn_for(&db), None).await)
 }
 
 fn lock_req(r: Resource, ttl: i64) -> LockRequest {
@@ -104,6 +119,15 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let Some(fx) = super::postgres_fx(stringify!($name)).await else { return };
+                    super::$name(fx).await;
+                }
+            )*
+        }
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(fx) = super::mariadb_fx(stringify!($name)).await else { return };
                     super::$name(fx).await;
                 }
             )*
@@ -565,5 +589,29 @@ mod tls {
             assert!(refused, "{bad:?} was served");
         }
         server.shutdown().await;
+    }
+
+    /// Diego's locket always requires client certificates: a certificate
+    /// and key without a CA do not start a server that would take any
+    /// client's locks.
+    #[tokio::test]
+    async fn certificate_without_ca_is_a_startup_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca_cert, ca_key) = ca("locket-ca");
+        let (srv_cert, srv_key) = leaf("locket", &ca_cert, &ca_key);
+        let d = dir.path();
+        let cfg = LocketConfig {
+            listen_address: "127.0.0.1:0".into(),
+            database_driver: "sqlite".into(),
+            database_connection_string: d.join("l.db").display().to_string(),
+            cert_file: write(d, "server.crt", &srv_cert),
+            key_file: write(d, "server.key", &srv_key),
+            ..Default::default()
+        };
+        let err = match server::start(&cfg, ServerOptions::default()).await {
+            Ok(_) => panic!("locket served TLS without client certificates"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("ca_file is required"), "{err}");
     }
 }

@@ -10,6 +10,11 @@ mod pb {
 }
 pub use pb::*;
 
+/// Our `.proto` files compiled (a `FileDescriptorSet`, package `models`):
+/// lets tests read Diego's bytes keeping the fields our types lack.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/bbs_descriptor_set.bin"));
+
 pub mod auctioneer;
 pub mod bbs_error;
 pub mod desired_lrp_parts;

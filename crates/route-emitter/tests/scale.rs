@@ -5,7 +5,7 @@
 
 mod support;
 
-use ::bbs::db::{EncryptionConfig, SqlStore, Store, StoreConfig};
+use ::bbs::db::{EncryptionConfig, SqlStore, StoreConfig};
 use std::time::{Duration, Instant};
 use support::*;
 

@@ -15,9 +15,9 @@
 //! `DIEGO_SKIP_POSTGRES=1`: then [`TestPostgres::shared_or_skip`] returns
 //! None after printing why.
 
-use std::net::TcpListener;
+use crate::local_server::{free_port, run, run_as_command, server_dir, server_user};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -69,54 +69,6 @@ fn find_bin_dir() -> Result<PathBuf, String> {
     ))
 }
 
-fn euid_is_root() -> bool {
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        for line in status.lines() {
-            if let Some(rest) = line.strip_prefix("Uid:") {
-                // real, effective, saved, fs
-                return rest.split_whitespace().nth(1) == Some("0");
-            }
-        }
-    }
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn user_exists(name: &str) -> bool {
-    Command::new("id")
-        .arg("-u")
-        .arg(name)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().unwrap().port()
-}
-
-fn run(mut cmd: Command, what: &str) -> Result<Output, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{what}: cannot run {cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{what} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(out)
-}
-
 impl TestPostgres {
     /// Are PostgreSQL tests to be skipped (env `DIEGO_SKIP_POSTGRES=1`)?
     pub fn skip_requested() -> bool {
@@ -134,35 +86,9 @@ impl TestPostgres {
 
     pub fn try_start() -> Result<TestPostgres, String> {
         let bin = find_bin_dir()?;
-        let run_as = if euid_is_root() {
-            let user = ["postgres", "nobody"]
-                .into_iter()
-                .find(|u| user_exists(u))
-                .ok_or("running as root and neither a `postgres` nor a `nobody` user exists")?;
-            Some(user.to_string())
-        } else {
-            None
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("diego-pg-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?;
+        let run_as = server_user("postgres")?;
+        let dir = server_dir("diego-pg-", run_as.as_deref())?;
         let data = dir.path().join("data");
-        if let Some(user) = &run_as {
-            run(
-                {
-                    let mut c = Command::new("chown");
-                    c.arg("-R").arg(format!("{user}:")).arg(dir.path());
-                    c
-                },
-                "chown temp dir",
-            )?;
-            // The temp dir's parent must be traversable by that user.
-            let _ = std::fs::set_permissions(
-                dir.path(),
-                std::os::unix::fs::PermissionsExt::from_mode(0o700),
-            );
-        }
         let mut pg = TestPostgres {
             bin,
             dir: Some(dir),
@@ -220,29 +146,7 @@ impl TestPostgres {
     }
 
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        match &self.run_as {
-            None => Command::new(path),
-            Some(user) => {
-                let mut c = if Path::new("/usr/sbin/runuser").exists()
-                    || Path::new("/sbin/runuser").exists()
-                {
-                    let mut c = Command::new("runuser");
-                    c.arg("-u").arg(user).arg("--");
-                    c
-                } else {
-                    let mut c = Command::new("su");
-                    c.arg(user)
-                        .arg("-s")
-                        .arg("/bin/sh")
-                        .arg("-c")
-                        .arg("exec \"$0\" \"$@\"");
-                    c
-                };
-                c.arg(path);
-                c
-            }
-        }
+        run_as_command(self.run_as.as_deref(), &self.bin.join(program))
     }
 
     fn socket_dir(&self) -> PathBuf {
@@ -315,6 +219,29 @@ impl TestPostgres {
         );
         self.create_database(&name)?;
         Ok(name)
+    }
+
+    /// Runs an SQL file (a `pg_dump` output, say) into `database` with
+    /// `psql`, stopping at the first error.
+    pub fn psql_file(&self, database: &str, file: &Path) -> Result<(), String> {
+        let mut c = Command::new(self.bin.join("psql"));
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+            &self.port.to_string(),
+            "-d",
+            database,
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+        ])
+        .arg(file);
+        run(c, "psql").map(|_| ())
     }
 
     /// URL of a new, empty database in this cluster.

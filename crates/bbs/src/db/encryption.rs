@@ -156,6 +156,11 @@ impl Encoder {
         self.active.as_deref()
     }
 
+    /// Is `label` one of the configured keys (can it decrypt)?
+    pub fn knows_label(&self, label: &str) -> bool {
+        self.keys.contains_key(label)
+    }
+
     /// Encodes a payload for storage.
     pub fn encode(&self, payload: &[u8]) -> Vec<u8> {
         match &self.active {

@@ -19,7 +19,7 @@ pub mod sql;
 
 pub use cache::CachedStore;
 pub use encryption::EncryptionConfig;
-pub use sql::{SqlStore, StoreConfig};
+pub use sql::{EncryptionOutcome, SqlEngine, SqlStore, StoreConfig};
 
 pub type DbResult<T> = Result<T, BbsError>;
 

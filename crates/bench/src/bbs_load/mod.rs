@@ -95,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 struct Env {
     _dir: Option<tempfile::TempDir>,
     _pg: Option<testkit::postgres::TestPostgres>,
+    _mariadb: Option<testkit::mariadb::TestMariaDb>,
     dir: PathBuf,
     bbs_url: String,
     locket_url: String,
@@ -119,6 +120,7 @@ async fn env(args: &Args) -> anyhow::Result<Env> {
             locket_url: dir.join("locket.db").display().to_string(),
             _dir: tmp,
             _pg: None,
+            _mariadb: None,
             dir,
             driver: "sqlite",
         },
@@ -128,6 +130,7 @@ async fn env(args: &Args) -> anyhow::Result<Env> {
                 locket_url: u.clone(),
                 _dir: tmp,
                 _pg: None,
+                _mariadb: None,
                 dir,
                 driver: "postgres",
             },
@@ -142,11 +145,29 @@ async fn env(args: &Args) -> anyhow::Result<Env> {
                     locket_url: pg.url_for(&locket_db),
                     _dir: tmp,
                     _pg: Some(pg),
+                    _mariadb: None,
                     dir,
                     driver: "postgres",
                 }
             }
         },
+        Backend::Mysql => {
+            eprintln!("starting a throwaway MariaDB server ...");
+            let m = tokio::task::spawn_blocking(testkit::mariadb::TestMariaDb::try_start)
+                .await?
+                .map_err(|e| anyhow::anyhow!("cannot start MariaDB: {e}"))?;
+            let locket_db = m.fresh_database().map_err(anyhow::Error::msg)?;
+            Env {
+                bbs_url: m.url(),
+                // Locket takes it in the Go DSN form Diego's config uses.
+                locket_url: m.go_dsn_for(&locket_db),
+                _dir: tmp,
+                _pg: None,
+                _mariadb: Some(m),
+                dir,
+                driver: "mysql",
+            }
+        }
     })
 }
 

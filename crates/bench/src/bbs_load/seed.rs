@@ -6,7 +6,7 @@ use super::stats::Recorder;
 use crate::convergence::desired_lrp;
 use anyhow::Context as _;
 use bbs::db::sql::BenchTask;
-use bbs::db::{EncryptionConfig, SqlStore, Store, StoreConfig};
+use bbs::db::{EncryptionConfig, SqlStore, StoreConfig};
 use locket::client::{presence_resource, ClientLocketConfig, LockHandle, PresenceRunner};
 use models::json::GoJson;
 use models::start_actual_lrp_request::OptionalRoutable;

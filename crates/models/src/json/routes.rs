@@ -88,3 +88,70 @@ impl FieldCodec<Option<ProtoRoutes>> for RoutesValue {
         decode_routes(f, v, cx)
     }
 }
+
+/// Routes as Diego's bbs stores them in `desired_lrps.routes` (before
+/// encryption): `json.Marshal` of the `*Routes`, `null` for none. A
+/// router's bytes that are not JSON make Go's `json.Marshal` fail; so
+/// does this, with the router's name.
+pub fn routes_to_go_json(routes: Option<&ProtoRoutes>) -> Result<String, String> {
+    let Some(pr) = routes else {
+        return Ok("null".to_string());
+    };
+    let mut out = String::new();
+    let mut w = ObjWriter::new(&mut out);
+    for (router, raw) in &pr.routes {
+        match std::str::from_utf8(raw) {
+            Ok(s) if parse(s).is_ok() => write_compact_html(w.key(router), s),
+            _ => return Err(format!("routes[{router:?}] is not JSON")),
+        }
+    }
+    w.finish();
+    Ok(out)
+}
+
+/// Routes read back from their stored JSON (`null` is no routes): each
+/// router's value byte for byte, as Go's `json.RawMessage` keeps it.
+pub fn routes_from_go_json(json: &str) -> Result<ProtoRoutes, JsonError> {
+    let mut routes = None;
+    let node = parse(json)?;
+    let mut cx = Cx::default();
+    decode_routes(&mut routes, &node, &mut cx)?;
+    Ok(routes.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod stored_form_tests {
+    use super::*;
+
+    #[test]
+    fn routes_round_trip_through_diegos_stored_form() {
+        let mut pr = ProtoRoutes::default();
+        pr.routes.insert(
+            "cf-router".into(),
+            br#"[ {"hostnames": ["a.example.com"], "port": 8080, "route_service_url": "https://x?a=1&b=<2>"} ]"#
+                .to_vec(),
+        );
+        pr.routes.insert("tcp-router".into(), b"[]".to_vec());
+        let json = routes_to_go_json(Some(&pr)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"cf-router":[{"hostnames":["a.example.com"],"port":8080,"route_service_url":"https://x?a=1\u0026b=\u003c2\u003e"}],"tcp-router":[]}"#
+        );
+        let back = routes_from_go_json(&json).unwrap();
+        assert_eq!(
+            back.routes["cf-router"],
+            br#"[{"hostnames":["a.example.com"],"port":8080,"route_service_url":"https://x?a=1\u0026b=\u003c2\u003e"}]"#
+                .to_vec()
+        );
+        assert_eq!(routes_to_go_json(Some(&back)).unwrap(), json);
+        assert_eq!(routes_to_go_json(None).unwrap(), "null");
+        assert_eq!(
+            routes_to_go_json(Some(&ProtoRoutes::default())).unwrap(),
+            "{}"
+        );
+        assert_eq!(routes_from_go_json("null").unwrap(), ProtoRoutes::default());
+        pr.routes.insert("bad".into(), b"not json".to_vec());
+        assert!(routes_to_go_json(Some(&pr)).unwrap_err().contains("bad"));
+        assert!(routes_from_go_json("[1]").is_err());
+    }
+}

@@ -1,12 +1,12 @@
 //! Actual LRP rows and Diego's per-instance state changes
 //! (claim/start/crash/fail/remove/unclaim, presence changes, counts).
 
-use super::args::{bind_all, in_list, where_clause, Arg, IN_CHUNK};
+use super::args::{in_list, where_clause, IN_CHUNK};
 use super::codec::{
     decode_internal_routes, decode_proto, decode_string_map, encode_internal_routes, encode_proto,
     encode_string_map, truncate,
 };
-use super::Ctx;
+use super::ctx::{ColsExt, Ctx};
 use crate::db::{ActualLrpCounts, ActualLrpFilter, CrashOutcome, DbResult, RunningInfo};
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CLAIMED, CRASHED, RUNNING, UNCLAIMED};
@@ -15,39 +15,37 @@ use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpKey, ActualLrpNetInfo, BbsError, ModificationTag,
     RestartCalculator,
 };
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqldb::{Arg, Backend, Stmt};
 
 pub(crate) const COLUMNS: &str = "process_guid, instance_index, presence, domain, state, \
     instance_guid, cell_id, placement_error, since, net_info, internal_routes, metric_tags, \
-    CASE WHEN routable THEN 1 ELSE 0 END, availability_zone, modification_tag_epoch, \
-    modification_tag_index, crash_count, crash_reason";
+    routable, availability_zone, modification_tag_epoch, modification_tag_index, crash_count, \
+    crash_reason";
 const ORDER: &str = " ORDER BY process_guid, instance_index, presence";
 const KEY_WHERE: &str = " WHERE process_guid = ? AND instance_index = ? AND presence = ?";
 
 /// Error strings longer than this are truncated (Diego's column size).
 pub(crate) const MAX_ERROR_LEN: usize = 1024;
 
-fn decode_row(cx: &Ctx, row: &AnyRow) -> DbResult<ActualLrp> {
-    let g = |e: sqlx::Error| cx.err(e);
-    let net_info: String = row.try_get(9).map_err(g)?;
-    let internal_routes: String = row.try_get(10).map_err(g)?;
-    let metric_tags: String = row.try_get(11).map_err(g)?;
-    let routable: i32 = row.try_get(12).map_err(g)?;
+fn decode_row<B: Backend>(cx: &Ctx<B>, row: &B::Row) -> DbResult<ActualLrp> {
+    let net_info = row.get_str(9)?;
+    let internal_routes = row.get_str(10)?;
+    let metric_tags = row.get_str(11)?;
+    let routable = row.get_bool(12)?;
     let mut lrp = ActualLrp {
         actual_lrp_key: Some(ActualLrpKey {
-            process_guid: row.try_get(0).map_err(g)?,
-            index: row.try_get(1).map_err(g)?,
-            domain: row.try_get(3).map_err(g)?,
+            process_guid: row.get_str(0)?,
+            index: row.get_i32(1)?,
+            domain: row.get_str(3)?,
         }),
-        presence: row.try_get(2).map_err(g)?,
-        state: row.try_get(4).map_err(g)?,
+        presence: row.get_i32(2)?,
+        state: row.get_str(4)?,
         actual_lrp_instance_key: Some(ActualLrpInstanceKey {
-            instance_guid: row.try_get(5).map_err(g)?,
-            cell_id: row.try_get(6).map_err(g)?,
+            instance_guid: row.get_str(5)?,
+            cell_id: row.get_str(6)?,
         }),
-        placement_error: row.try_get(7).map_err(g)?,
-        since: row.try_get(8).map_err(g)?,
+        placement_error: row.get_str(7)?,
+        since: row.get_i64(8)?,
         actual_lrp_net_info: Some(if net_info.is_empty() {
             ActualLrpNetInfo::default()
         } else {
@@ -55,29 +53,30 @@ fn decode_row(cx: &Ctx, row: &AnyRow) -> DbResult<ActualLrp> {
         }),
         actual_lrp_internal_routes: decode_internal_routes(&cx.enc, &internal_routes)?,
         metric_tags: decode_string_map(&cx.enc, &metric_tags)?,
-        availability_zone: row.try_get(13).map_err(g)?,
+        availability_zone: row.get_str(13)?,
         modification_tag: Some(ModificationTag {
-            epoch: row.try_get(14).map_err(g)?,
-            index: row.try_get::<i64, _>(15).map_err(g)? as u32,
+            epoch: row.get_str(14)?,
+            index: row.get_i32(15)? as u32,
         }),
-        crash_count: row.try_get(16).map_err(g)?,
-        crash_reason: row.try_get(17).map_err(g)?,
+        crash_count: row.get_i32(16)?,
+        crash_reason: row.get_str(17)?,
         optional_routable: None,
     };
-    lrp.set_routable(routable != 0);
+    lrp.set_routable(routable);
     Ok(lrp)
 }
 
-/// Decodes rows, skipping (and logging) any that cannot be decoded.
-/// Decodes rows as they arrive (a whole-table read never holds every raw
-/// row at once), skipping undecodable ones.
-async fn decode_stream<'a>(
-    cx: &Ctx,
-    mut rows: futures::stream::BoxStream<'a, Result<AnyRow, sqlx::Error>>,
+/// Decodes the rows of `stmt` as they arrive (a whole-table read never
+/// holds every raw row at once), skipping (and logging) undecodable ones.
+async fn decode_stream<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+    stmt: &Stmt<'_>,
     out: &mut Vec<ActualLrp>,
 ) -> DbResult<()> {
     use futures::TryStreamExt;
-    while let Some(r) = rows.try_next().await.map_err(|e| cx.err(e))? {
+    let mut rows = cx.stream(conn, stmt);
+    while let Some(r) = rows.try_next().await? {
         match decode_row(cx, &r) {
             Ok(l) => out.push(l),
             Err(e) => tracing::warn!(error = %e, "skipping undecodable actual LRP row"),
@@ -86,46 +85,43 @@ async fn decode_stream<'a>(
     Ok(())
 }
 
-pub(crate) async fn list(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn list<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     filter: &ActualLrpFilter,
 ) -> DbResult<Vec<ActualLrp>> {
     let mut wheres = Vec::new();
     let mut args = Vec::new();
     if !filter.domain.is_empty() {
         wheres.push("domain = ?".to_string());
-        args.push(Arg::Str(filter.domain.clone()));
+        args.push(Arg::from(filter.domain.as_str()));
     }
     if !filter.cell_id.is_empty() {
         wheres.push("cell_id = ?".to_string());
-        args.push(Arg::Str(filter.cell_id.clone()));
+        args.push(Arg::from(filter.cell_id.as_str()));
     }
     if !filter.process_guid.is_empty() {
         wheres.push("process_guid = ?".to_string());
-        args.push(Arg::Str(filter.process_guid.clone()));
+        args.push(Arg::from(filter.process_guid.as_str()));
     }
     if let Some(i) = filter.index {
         wheres.push("instance_index = ?".to_string());
-        args.push(Arg::Int(i));
+        args.push(Arg::I32(i));
     }
-    let sql = cx.sql(&format!(
-        "SELECT {COLUMNS} FROM actual_lrps{}{ORDER}",
-        where_clause(&wheres)
-    ));
+    let stmt = cx
+        .q(&format!(
+            "SELECT {COLUMNS} FROM actual_lrps{}{ORDER}",
+            where_clause(&wheres)
+        ))
+        .bind_all(args);
     let mut out = Vec::new();
-    decode_stream(
-        cx,
-        bind_all(sqlx::query(&sql), &args).fetch(&mut *conn),
-        &mut out,
-    )
-    .await?;
+    decode_stream(cx, conn, &stmt, &mut out).await?;
     Ok(out)
 }
 
-pub(crate) async fn by_process_guids(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn by_process_guids<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     guids: &[String],
 ) -> DbResult<Vec<ActualLrp>> {
     if guids.is_empty() {
@@ -136,55 +132,54 @@ pub(crate) async fn by_process_guids(
     sorted.dedup();
     let mut out = Vec::new();
     for chunk in sorted.chunks(IN_CHUNK) {
-        let sql = cx.sql(&format!(
-            "SELECT {COLUMNS} FROM actual_lrps WHERE {}{ORDER}",
-            in_list("process_guid", chunk.len())
-        ));
-        let args: Vec<Arg> = chunk.iter().cloned().map(Arg::Str).collect();
-        decode_stream(
-            cx,
-            bind_all(sqlx::query(&sql), &args).fetch(&mut *conn),
-            &mut out,
-        )
-        .await?;
+        let stmt = cx
+            .q(&format!(
+                "SELECT {COLUMNS} FROM actual_lrps WHERE {}{ORDER}",
+                in_list("process_guid", chunk.len())
+            ))
+            .bind_all(chunk.iter().map(Arg::from))
+            .once();
+        decode_stream(cx, conn, &stmt, &mut out).await?;
     }
     Ok(out)
 }
 
 /// Reads one row, locking it for the rest of the transaction.
-pub(crate) async fn fetch_for_update(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn fetch_for_update<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
     index: i32,
     presence: Presence,
 ) -> DbResult<ActualLrp> {
-    let sql = cx.for_update(&format!("SELECT {COLUMNS} FROM actual_lrps{KEY_WHERE}"));
-    let row = sqlx::query(&sql)
+    let stmt = cx
+        .q_lock(&format!("SELECT {COLUMNS} FROM actual_lrps{KEY_WHERE}"))
         .bind(process_guid)
         .bind(index)
-        .bind(presence as i32)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(presence as i32);
+    let row = cx.one(conn, &stmt).await?;
     match row {
         Some(r) => decode_row(cx, &r),
         None => Err(BbsError::resource_not_found()),
     }
 }
 
-pub(crate) async fn insert(cx: &Ctx, conn: &mut AnyConnection, lrp: &ActualLrp) -> DbResult<()> {
+pub(crate) async fn insert<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+    lrp: &ActualLrp,
+) -> DbResult<()> {
     let key = lrp.key();
     let ik = lrp.instance_key();
     let tag = lrp.modification_tag.clone().unwrap_or_default();
-    let sql = cx.sql(
-        "INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state, \
-         instance_guid, cell_id, placement_error, since, net_info, internal_routes, metric_tags, \
-         routable, availability_zone, modification_tag_epoch, modification_tag_index, \
-         crash_count, crash_reason) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    sqlx::query(&sql)
+    let stmt = cx
+        .q(
+            "INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state, \
+            instance_guid, cell_id, placement_error, since, net_info, internal_routes, \
+            metric_tags, routable, availability_zone, modification_tag_epoch, \
+            modification_tag_index, crash_count, crash_reason) \
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
         .bind(key.process_guid)
         .bind(key.index)
         .bind(lrp.presence)
@@ -208,33 +203,31 @@ pub(crate) async fn insert(cx: &Ctx, conn: &mut AnyConnection, lrp: &ActualLrp) 
         .bind(lrp.routable().unwrap_or(false))
         .bind(lrp.availability_zone.as_str())
         .bind(tag.epoch)
-        .bind(i64::from(tag.index))
+        .bind(tag.index as i32)
         .bind(lrp.crash_count)
-        .bind(truncate(&lrp.crash_reason, MAX_ERROR_LEN))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(truncate(&lrp.crash_reason, MAX_ERROR_LEN));
+    cx.exec(conn, &stmt).await?;
     Ok(())
 }
 
 /// Writes every mutable column of `lrp` to the row identified by its key
 /// and `presence` (the row's presence before the change).
-pub(crate) async fn update(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn update<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     lrp: &ActualLrp,
     presence: i32,
 ) -> DbResult<()> {
     let key = lrp.key();
     let ik = lrp.instance_key();
     let tag = lrp.modification_tag.clone().unwrap_or_default();
-    let sql = cx.sql(&format!(
-        "UPDATE actual_lrps SET presence = ?, domain = ?, state = ?, instance_guid = ?, \
-         cell_id = ?, placement_error = ?, since = ?, net_info = ?, internal_routes = ?, \
-         metric_tags = ?, routable = ?, availability_zone = ?, modification_tag_index = ?, \
-         crash_count = ?, crash_reason = ?{KEY_WHERE}"
-    ));
-    sqlx::query(&sql)
+    let stmt = cx
+        .q(&format!(
+            "UPDATE actual_lrps SET presence = ?, domain = ?, state = ?, instance_guid = ?, \
+             cell_id = ?, placement_error = ?, since = ?, net_info = ?, internal_routes = ?, \
+             metric_tags = ?, routable = ?, availability_zone = ?, modification_tag_index = ?, \
+             crash_count = ?, crash_reason = ?{KEY_WHERE}"
+        ))
         .bind(lrp.presence)
         .bind(key.domain)
         .bind(lrp.state.as_str())
@@ -255,33 +248,29 @@ pub(crate) async fn update(
         .bind(encode_string_map(&cx.enc, &lrp.metric_tags))
         .bind(lrp.routable().unwrap_or(false))
         .bind(lrp.availability_zone.as_str())
-        .bind(i64::from(tag.index))
+        .bind(tag.index as i32)
         .bind(lrp.crash_count)
         .bind(truncate(&lrp.crash_reason, MAX_ERROR_LEN))
         .bind(key.process_guid)
         .bind(key.index)
-        .bind(presence)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(presence);
+    cx.exec(conn, &stmt).await?;
     Ok(())
 }
 
-pub(crate) async fn delete(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn delete<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
     index: i32,
     presence: i32,
 ) -> DbResult<()> {
-    let sql = cx.sql(&format!("DELETE FROM actual_lrps{KEY_WHERE}"));
-    sqlx::query(&sql)
+    let stmt = cx
+        .q(&format!("DELETE FROM actual_lrps{KEY_WHERE}"))
         .bind(process_guid)
         .bind(index)
-        .bind(presence)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(presence);
+    cx.exec(conn, &stmt).await?;
     Ok(())
 }
 
@@ -290,9 +279,9 @@ fn bump(lrp: &mut ActualLrp) {
     tag.index = tag.index.wrapping_add(1);
 }
 
-pub(crate) async fn create_unclaimed(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn create_unclaimed<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     now: i64,
 ) -> DbResult<ActualLrp> {
@@ -306,9 +295,9 @@ pub(crate) async fn create_unclaimed(
     Ok(lrp)
 }
 
-pub(crate) async fn unclaim(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn unclaim<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     is_stale: bool,
     key: &ActualLrpKey,
     now: i64,
@@ -332,9 +321,9 @@ pub(crate) async fn unclaim(
     Ok((before, after))
 }
 
-pub(crate) async fn claim(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn claim<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
     index: i32,
     instance_key: &ActualLrpInstanceKey,
@@ -358,9 +347,9 @@ pub(crate) async fn claim(
     Ok((before, after))
 }
 
-pub(crate) async fn start(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn start<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     instance_key: &ActualLrpInstanceKey,
     running: &RunningInfo,
@@ -422,9 +411,9 @@ pub(crate) async fn start(
     Ok((Some(before), after))
 }
 
-pub(crate) async fn crash(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn crash<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     instance_key: &ActualLrpInstanceKey,
     crash_reason: &str,
@@ -462,9 +451,9 @@ pub(crate) async fn crash(
     })
 }
 
-pub(crate) async fn fail(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn fail<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     placement_error: &str,
     now: i64,
@@ -482,9 +471,9 @@ pub(crate) async fn fail(
     Ok((before, after))
 }
 
-pub(crate) async fn remove(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn remove<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
     index: i32,
     instance_key: Option<&ActualLrpInstanceKey>,
@@ -499,9 +488,9 @@ pub(crate) async fn remove(
     Ok(lrp)
 }
 
-pub(crate) async fn change_presence(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn change_presence<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     from: Presence,
     to: Presence,
@@ -509,39 +498,44 @@ pub(crate) async fn change_presence(
     let before = fetch_for_update(cx, conn, &key.process_guid, key.index, from).await?;
     let mut after = before.clone();
     after.presence = to as i32;
-    let sql = cx.sql(&format!("UPDATE actual_lrps SET presence = ?{KEY_WHERE}"));
-    sqlx::query(&sql)
+    let stmt = cx
+        .q(&format!("UPDATE actual_lrps SET presence = ?{KEY_WHERE}"))
         .bind(to as i32)
         .bind(key.process_guid.as_str())
         .bind(key.index)
-        .bind(from as i32)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(from as i32);
+    cx.exec(conn, &stmt).await?;
     Ok((before, after))
 }
 
-pub(crate) async fn counts(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<ActualLrpCounts> {
-    let sql = cx.sql(
-        "SELECT \
-           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0), \
-           COUNT(DISTINCT CASE WHEN state = ? THEN process_guid END) \
-         FROM actual_lrps WHERE presence = ?",
-    );
-    let row = sqlx::query(&sql)
+pub(crate) async fn counts<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+) -> DbResult<ActualLrpCounts> {
+    let count = |_| {
+        format!(
+            "COALESCE({}, 0)",
+            B::sum_i64("CASE WHEN state = ? THEN 1 ELSE 0 END")
+        )
+    };
+    let sums: Vec<String> = (0..4).map(count).collect();
+    let stmt = cx
+        .q(&format!(
+            "SELECT {}, COUNT(DISTINCT CASE WHEN state = ? THEN process_guid END) \
+             FROM actual_lrps WHERE presence = ?",
+            sums.join(", ")
+        ))
         .bind(CLAIMED)
         .bind(UNCLAIMED)
         .bind(RUNNING)
         .bind(CRASHED)
         .bind(CRASHED)
-        .bind(Presence::Ordinary as i32)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
-    let g = |i: usize| row.try_get::<i64, _>(i).map_err(|e| cx.err(e));
+        .bind(Presence::Ordinary as i32);
+    let row = cx
+        .one(conn, &stmt)
+        .await?
+        .ok_or_else(BbsError::resource_not_found)?;
+    let g = |i: usize| row.get_i64(i);
     Ok(ActualLrpCounts {
         claimed: g(0)?,
         unclaimed: g(1)?,

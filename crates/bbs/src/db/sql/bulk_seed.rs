@@ -12,7 +12,9 @@
 //!
 //! Not for production use: no events, no validation beyond the schema.
 
-use super::{actual, desired, now_ns, tasks, Ctx, SqlStore};
+use super::ctx::Ctx;
+use super::engine::{now_ns, Engine};
+use super::{actual, desired, tasks};
 use crate::db::{DbResult, RunningInfo};
 use models::actual_lrp::Presence;
 use models::actual_lrp_net_info::PreferredAddress;
@@ -21,7 +23,7 @@ use models::{
     ActualLrp, ActualLrpInstanceKey, ActualLrpInternalRoute, ActualLrpKey, ActualLrpNetInfo,
     DesiredLrp, ModificationTag, PortMapping, TaskDefinition,
 };
-use sqlx::AnyConnection;
+use sqldb::Backend;
 
 /// Desired LRPs stored per transaction.
 const LRPS_PER_TX: usize = 200;
@@ -121,9 +123,9 @@ fn running_row(
     lrp
 }
 
-async fn seed_lrp_chunk(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+async fn seed_lrp_chunk<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     chunk: &[DesiredLrp],
     cells: &[String],
     counter: &mut u64,
@@ -158,14 +160,14 @@ async fn seed_lrp_chunk(
     Ok(rows)
 }
 
-impl SqlStore {
+impl<B: Backend> Engine<B> {
     /// FOR BENCHMARKS ONLY. Stores the desired LRPs and, for each, its
     /// `instances` RUNNING ordinary actual LRPs, spread round-robin over
     /// `cells` (instance n of the whole seeding on `cells[n % len]`), in
     /// transactions of a few hundred desired LRPs. Rows are those the
     /// normal paths write (see the module doc). Returns the number of
     /// actual LRPs stored.
-    pub async fn seed_running_lrps_for_bench(
+    pub(crate) async fn seed_running_lrps_for_bench(
         &self,
         lrps: &[DesiredLrp],
         cells: &[String],
@@ -191,7 +193,7 @@ impl SqlStore {
     /// FOR BENCHMARKS ONLY. Stores the tasks (PENDING, then started on
     /// their cell when one is given) in transactions of a thousand.
     /// Returns the number of tasks stored.
-    pub async fn seed_tasks_for_bench(&self, list: &[BenchTask]) -> DbResult<u64> {
+    pub(crate) async fn seed_tasks_for_bench(&self, list: &[BenchTask]) -> DbResult<u64> {
         let now = now_ns();
         let mut total = 0u64;
         for chunk in list.chunks(TASKS_PER_TX) {
@@ -224,7 +226,7 @@ impl SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{CellSet, EncryptionConfig, Store, StoreConfig};
+    use crate::db::{CellSet, EncryptionConfig, SqlStore, StoreConfig};
     use models::metric_tag_value::DynamicValue;
     use models::{MetricTagValue, ProtoRoutes};
     use std::collections::BTreeMap;

@@ -1,19 +1,27 @@
-//! Record ↔ column encodings shared by both backends.
+//! Record ↔ column encodings, the same on every backend and the same as
+//! Diego's (`db/sqldb/*_db.go`), so that Diego's bbs reads what ours
+//! writes and the other way round:
+//! - protobuf records (net_info, run_info, volume_placement,
+//!   task_definition) enveloped and encrypted (`format.Serializer`);
+//! - routes (`json.Marshal` of the `*Routes`: router → raw JSON), desired
+//!   metric tags (`{"name":{"static":"v"}|{"dynamic":"INDEX"}}`), actual
+//!   metric tags (`{"name":"v"}`) and internal routes
+//!   (`[{"hostname":"h"}]`) as JSON, encrypted (`format.Encoder`), each as
+//!   Go's `encoding/json` writes it (`null` for none);
+//! - placement tags as plain JSON (`null` for none).
 //!
-//! Plain columns hold what queries filter on; the rest is stored as Diego
-//! does: protobuf records (net_info, run_info, volume_placement,
-//! task_definition, and — our choice — routes) enveloped and encrypted,
-//! small JSON values (metric tags, internal routes) encrypted, placement
-//! tags as plain JSON.
+//! Reads also take what earlier releases of ours wrote: routes as an
+//! enveloped protobuf, dynamic metric tags as numbers, `[]` for none.
 
 use crate::db::encryption::Encoder;
+use models::json::GoJson;
 use models::metric_tag_value::DynamicValue;
 use models::{
     ActualLrpInternalRoute, BbsError, DesiredLrp, DesiredLrpKey, DesiredLrpResource,
     DesiredLrpRunInfo, DesiredLrpSchedulingInfo, MetricTagValue, ModificationTag, ProtoRoutes,
     VolumePlacement,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub(crate) const TRUNCATED: &str = "(truncated)";
@@ -53,8 +61,8 @@ pub(crate) fn decode_proto<M: prost::Message + Default>(
         .map_err(|e| deserialize_err(what, e))
 }
 
-fn encode_json(enc: &Encoder, v: &Value) -> String {
-    blob_to_string(enc.encode(v.to_string().as_bytes()))
+fn encode_text(enc: &Encoder, json: &str) -> String {
+    blob_to_string(enc.encode(json.as_bytes()))
 }
 
 fn decode_json(enc: &Encoder, what: &str, data: &str) -> Result<Value, BbsError> {
@@ -70,13 +78,7 @@ fn decode_json(enc: &Encoder, what: &str, data: &str) -> Result<Value, BbsError>
 // --- actual LRP JSON columns -------------------------------------------
 
 pub(crate) fn encode_internal_routes(enc: &Encoder, routes: &[ActualLrpInternalRoute]) -> String {
-    let v = Value::Array(
-        routes
-            .iter()
-            .map(|r| serde_json::json!({ "hostname": r.hostname }))
-            .collect(),
-    );
-    encode_json(enc, &v)
+    encode_text(enc, &routes.to_vec().to_go_json())
 }
 
 pub(crate) fn decode_internal_routes(
@@ -120,12 +122,7 @@ pub(crate) fn decode_internal_routes(
 }
 
 pub(crate) fn encode_string_map(enc: &Encoder, tags: &BTreeMap<String, String>) -> String {
-    let v = Value::Object(
-        tags.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    );
-    encode_json(enc, &v)
+    encode_text(enc, &tags.to_go_json())
 }
 
 pub(crate) fn decode_string_map(
@@ -154,18 +151,51 @@ pub(crate) fn decode_string_map(
 // --- desired LRP columns -----------------------------------------------
 
 pub(crate) fn encode_metric_tags(enc: &Encoder, tags: &BTreeMap<String, MetricTagValue>) -> String {
-    let mut m = Map::new();
-    for (k, v) in tags {
-        let mut o = Map::new();
-        if !v.r#static.is_empty() {
-            o.insert("static".into(), Value::String(v.r#static.clone()));
-        }
-        if v.dynamic != 0 {
-            o.insert("dynamic".into(), Value::from(v.dynamic));
-        }
-        m.insert(k.clone(), Value::Object(o));
+    encode_text(enc, &tags.to_go_json())
+}
+
+/// The routes column (encrypted JSON) and the routes a read of it gives
+/// back: Go compacts each router's JSON when it writes it. Bytes that are
+/// not JSON make Diego's `json.Marshal` fail: InvalidRequest (BadRequest).
+pub(crate) fn stored_routes(
+    enc: &Encoder,
+    routes: Option<&ProtoRoutes>,
+) -> Result<(String, ProtoRoutes), BbsError> {
+    let json = routes_json(routes)?;
+    let back = models::json::routes::routes_from_go_json(&json).map_err(|e| {
+        tracing::error!(error = %e, "failed-marshalling-routes");
+        BbsError::bad_request()
+    })?;
+    Ok((encode_text(enc, &json), back))
+}
+
+fn routes_json(routes: Option<&ProtoRoutes>) -> Result<String, BbsError> {
+    models::json::routes::routes_to_go_json(routes).map_err(|e| {
+        tracing::error!(error = %e, "failed-marshalling-routes");
+        BbsError::bad_request()
+    })
+}
+
+/// The routes column for `routes`.
+pub(crate) fn encode_routes(
+    enc: &Encoder,
+    routes: Option<&ProtoRoutes>,
+) -> Result<String, BbsError> {
+    Ok(encode_text(enc, &routes_json(routes)?))
+}
+
+/// Routes from their column: Diego's encrypted JSON, or (written by an
+/// earlier release of ours) an enveloped protobuf.
+pub(crate) fn decode_routes(enc: &Encoder, data: &str) -> Result<ProtoRoutes, BbsError> {
+    let plain = enc
+        .decode(data.as_bytes())
+        .map_err(|e| deserialize_err("routes", e))?;
+    if plain.first() == Some(&crate::db::encryption::ENVELOPE_PROTO) {
+        return <ProtoRoutes as prost::Message>::decode(&plain[2..])
+            .map_err(|e| deserialize_err("routes", e));
     }
-    encode_json(enc, &Value::Object(m))
+    let json = std::str::from_utf8(&plain).map_err(|e| deserialize_err("routes", e))?;
+    models::json::routes::routes_from_go_json(json).map_err(|e| deserialize_err("routes", e))
 }
 
 pub(crate) fn decode_metric_tags(
@@ -197,7 +227,7 @@ pub(crate) fn decode_metric_tags(
 }
 
 pub(crate) fn encode_placement_tags(tags: &[String]) -> String {
-    serde_json::to_string(tags).expect("strings serialize")
+    tags.to_vec().to_go_json()
 }
 
 pub(crate) fn decode_placement_tags(data: &str) -> Result<Vec<String>, BbsError> {

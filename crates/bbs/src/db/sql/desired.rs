@@ -1,21 +1,21 @@
 //! Desired LRPs: scheduling info in plain columns, run info as one
-//! encrypted blob. Lists decode only the columns the caller asked for
-//! (scheduling and routing infos never touch `run_info`).
+//! encrypted blob, routes and metric tags as encrypted JSON (Diego's
+//! encodings, see `codec`). Lists decode only the columns the caller asked
+//! for (scheduling and routing infos never touch `run_info`).
 
-use super::args::{bind_all, in_list, Arg, IN_CHUNK};
+use super::args::{in_list, IN_CHUNK};
 use super::codec::{
-    self, decode_metric_tags, decode_placement_tags, decode_proto, encode_metric_tags,
-    encode_placement_tags, encode_proto,
+    self, decode_metric_tags, decode_placement_tags, decode_proto, decode_routes,
+    encode_metric_tags, encode_placement_tags, encode_proto, stored_routes,
 };
-use super::Ctx;
+use super::ctx::{ColsExt, Ctx};
 use crate::db::{DbResult, DesiredLrpFilter, SchedulingInfoAndTags};
 use futures::TryStreamExt;
 use models::{
     BbsError, DesiredLrp, DesiredLrpKey, DesiredLrpResource, DesiredLrpRunInfo,
-    DesiredLrpSchedulingInfo, DesiredLrpUpdate, ModificationTag, ProtoRoutes, VolumePlacement,
+    DesiredLrpSchedulingInfo, DesiredLrpUpdate, ModificationTag, VolumePlacement,
 };
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqldb::{Arg, Backend};
 
 const SCHEDULING_COLUMNS: &str = "process_guid, domain, log_guid, annotation, instances, \
     memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, modification_tag_epoch, \
@@ -25,29 +25,28 @@ const ROUTING_COLUMNS: &str = "process_guid, domain, log_guid, instances, routes
     modification_tag_epoch, modification_tag_index, metric_tags";
 const ORDER: &str = " ORDER BY process_guid";
 
-fn decode_scheduling(cx: &Ctx, row: &AnyRow) -> DbResult<DesiredLrpSchedulingInfo> {
-    let g = |e: sqlx::Error| cx.err(e);
-    let routes: String = row.try_get(9).map_err(g)?;
-    let volume_placement: String = row.try_get(10).map_err(g)?;
-    let placement_tags: String = row.try_get(13).map_err(g)?;
+fn decode_scheduling<B: Backend>(cx: &Ctx<B>, row: &B::Row) -> DbResult<DesiredLrpSchedulingInfo> {
+    let routes = row.get_str(9)?;
+    let volume_placement = row.get_str(10)?;
+    let placement_tags = row.get_str(13)?;
     Ok(codec::scheduling_info(
         DesiredLrpKey {
-            process_guid: row.try_get(0).map_err(g)?,
-            domain: row.try_get(1).map_err(g)?,
-            log_guid: row.try_get(2).map_err(g)?,
+            process_guid: row.get_str(0)?,
+            domain: row.get_str(1)?,
+            log_guid: row.get_str(2)?,
         },
-        row.try_get(3).map_err(g)?,
-        row.try_get(4).map_err(g)?,
+        row.get_str(3)?,
+        row.get_i32(4)?,
         DesiredLrpResource {
-            memory_mb: row.try_get(5).map_err(g)?,
-            disk_mb: row.try_get(6).map_err(g)?,
-            max_pids: row.try_get(7).map_err(g)?,
-            root_fs: row.try_get(8).map_err(g)?,
+            memory_mb: row.get_i32(5)?,
+            disk_mb: row.get_i32(6)?,
+            max_pids: row.get_i32(7)?,
+            root_fs: row.get_str(8)?,
         },
-        decode_proto::<ProtoRoutes>(&cx.enc, "routes", &routes)?,
+        decode_routes(&cx.enc, &routes)?,
         ModificationTag {
-            epoch: row.try_get(11).map_err(g)?,
-            index: row.try_get::<i64, _>(12).map_err(g)? as u32,
+            epoch: row.get_str(11)?,
+            index: row.get_i32(12)? as u32,
         },
         decode_proto::<VolumePlacement>(&cx.enc, "volume_placement", &volume_placement)?,
         decode_placement_tags(&placement_tags)?,
@@ -56,26 +55,28 @@ fn decode_scheduling(cx: &Ctx, row: &AnyRow) -> DbResult<DesiredLrpSchedulingInf
 
 /// A scheduling info with the desired LRP's metric tags (the LRP cache's
 /// load: one scan instead of the scheduling and the routing read).
-fn decode_scheduling_and_tags(cx: &Ctx, row: &AnyRow) -> DbResult<SchedulingInfoAndTags> {
+fn decode_scheduling_and_tags<B: Backend>(
+    cx: &Ctx<B>,
+    row: &B::Row,
+) -> DbResult<SchedulingInfoAndTags> {
     let info = decode_scheduling(cx, row)?;
-    let metric_tags: String = row.try_get(14).map_err(|e| cx.err(e))?;
+    let metric_tags = row.get_str(14)?;
     Ok((info, decode_metric_tags(&cx.enc, &metric_tags)?))
 }
 
-pub(crate) async fn scheduling_infos_and_tags(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn scheduling_infos_and_tags<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
 ) -> DbResult<Vec<SchedulingInfoAndTags>> {
     let columns = format!("{SCHEDULING_COLUMNS}, metric_tags");
     select(cx, conn, &columns, "", &[], decode_scheduling_and_tags).await
 }
 
-fn decode_full(cx: &Ctx, row: &AnyRow) -> DbResult<(DesiredLrp, DesiredLrpRunInfo)> {
-    let g = |e: sqlx::Error| cx.err(e);
+fn decode_full<B: Backend>(cx: &Ctx<B>, row: &B::Row) -> DbResult<(DesiredLrp, DesiredLrpRunInfo)> {
     let scheduling = decode_scheduling(cx, row)?;
-    let run_info: String = row.try_get(14).map_err(g)?;
-    let metric_tags: String = row.try_get(15).map_err(g)?;
-    let update_strategy: i32 = row.try_get(16).map_err(g)?;
+    let run_info = row.get_str(14)?;
+    let metric_tags = row.get_str(15)?;
+    let update_strategy = row.get_i32(16)?;
     let run = decode_proto::<DesiredLrpRunInfo>(&cx.enc, "run_info", &run_info)?;
     let tags = decode_metric_tags(&cx.enc, &metric_tags)?;
     Ok((
@@ -84,19 +85,18 @@ fn decode_full(cx: &Ctx, row: &AnyRow) -> DbResult<(DesiredLrp, DesiredLrpRunInf
     ))
 }
 
-fn decode_routing(cx: &Ctx, row: &AnyRow) -> DbResult<DesiredLrp> {
-    let g = |e: sqlx::Error| cx.err(e);
-    let routes: String = row.try_get(4).map_err(g)?;
-    let metric_tags: String = row.try_get(7).map_err(g)?;
+fn decode_routing<B: Backend>(cx: &Ctx<B>, row: &B::Row) -> DbResult<DesiredLrp> {
+    let routes = row.get_str(4)?;
+    let metric_tags = row.get_str(7)?;
     Ok(DesiredLrp {
-        process_guid: row.try_get(0).map_err(g)?,
-        domain: row.try_get(1).map_err(g)?,
-        log_guid: row.try_get(2).map_err(g)?,
-        instances: row.try_get(3).map_err(g)?,
-        routes: Some(decode_proto::<ProtoRoutes>(&cx.enc, "routes", &routes)?),
+        process_guid: row.get_str(0)?,
+        domain: row.get_str(1)?,
+        log_guid: row.get_str(2)?,
+        instances: row.get_i32(3)?,
+        routes: Some(decode_routes(&cx.enc, &routes)?),
         modification_tag: Some(ModificationTag {
-            epoch: row.try_get(5).map_err(g)?,
-            index: row.try_get::<i64, _>(6).map_err(g)? as u32,
+            epoch: row.get_str(5)?,
+            index: row.get_i32(6)? as u32,
         }),
         metric_tags: decode_metric_tags(&cx.enc, &metric_tags)?,
         ..Default::default()
@@ -105,13 +105,13 @@ fn decode_routing(cx: &Ctx, row: &AnyRow) -> DbResult<DesiredLrp> {
 
 /// Runs `SELECT columns FROM desired_lrps` with the filter, chunking long
 /// process-guid lists, and decodes each row (skipping undecodable ones).
-async fn select<T>(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+async fn select<B: Backend, T>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     columns: &str,
     domain: &str,
     process_guids: &[String],
-    decode: impl Fn(&Ctx, &AnyRow) -> DbResult<T>,
+    decode: impl Fn(&Ctx<B>, &B::Row) -> DbResult<T>,
 ) -> DbResult<Vec<T>> {
     let mut guids: Vec<String> = process_guids.to_vec();
     guids.sort();
@@ -127,19 +127,24 @@ async fn select<T>(
         let mut args = Vec::new();
         if !domain.is_empty() {
             wheres.push("domain = ?".to_string());
-            args.push(Arg::Str(domain.to_string()));
+            args.push(Arg::from(domain));
         }
         if !chunk.is_empty() {
             wheres.push(in_list("process_guid", chunk.len()));
-            args.extend(chunk.iter().cloned().map(Arg::Str));
+            args.extend(chunk.iter().map(Arg::from));
         }
-        let sql = cx.sql(&format!(
-            "SELECT {columns} FROM desired_lrps{}{ORDER}",
-            super::args::where_clause(&wheres)
-        ));
+        let mut stmt = cx
+            .q(&format!(
+                "SELECT {columns} FROM desired_lrps{}{ORDER}",
+                super::args::where_clause(&wheres)
+            ))
+            .bind_all(args);
+        if !chunk.is_empty() {
+            stmt = stmt.once();
+        }
         // Decoded as they arrive: a whole-table read never holds every raw row.
-        let mut rows = bind_all(sqlx::query(&sql), &args).fetch(&mut *conn);
-        while let Some(row) = rows.try_next().await.map_err(|e| cx.err(e))? {
+        let mut rows = cx.stream(conn, &stmt);
+        while let Some(row) = rows.try_next().await? {
             match decode(cx, &row) {
                 Ok(v) => out.push(v),
                 Err(e) => tracing::warn!(error = %e, "skipping undecodable desired LRP row"),
@@ -149,9 +154,9 @@ async fn select<T>(
     Ok(out)
 }
 
-pub(crate) async fn list(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn list<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     filter: &DesiredLrpFilter,
 ) -> DbResult<Vec<DesiredLrp>> {
     let columns = format!("{SCHEDULING_COLUMNS}, {RUN_COLUMNS}");
@@ -169,25 +174,18 @@ pub(crate) async fn list(
 /// Scheduling infos, ordered by process guid. Reads the keys and
 /// modification tags first and decodes only the rows whose tag the cache
 /// does not hold (see `scheduling_cache`).
-pub(crate) async fn scheduling_infos(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn scheduling_infos<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     filter: &DesiredLrpFilter,
 ) -> DbResult<Vec<DesiredLrpSchedulingInfo>> {
-    let g = |e: sqlx::Error| cx.err(e);
     let tags = select(
         cx,
         conn,
         "process_guid, modification_tag_epoch, modification_tag_index",
         &filter.domain,
         &filter.process_guids,
-        |_, row| {
-            Ok((
-                row.try_get::<String, _>(0).map_err(g)?,
-                row.try_get::<String, _>(1).map_err(g)?,
-                row.try_get::<i64, _>(2).map_err(g)? as u32,
-            ))
-        },
+        |_, row| Ok((row.get_str(0)?, row.get_str(1)?, row.get_i32(2)? as u32)),
     )
     .await?;
     let cache = &cx.scheduling_cache;
@@ -241,9 +239,9 @@ pub(crate) async fn scheduling_infos(
 }
 
 /// Diego filters routing infos by process guids only.
-pub(crate) async fn routing_infos(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn routing_infos<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     filter: &DesiredLrpFilter,
 ) -> DbResult<Vec<DesiredLrp>> {
     select(
@@ -257,30 +255,23 @@ pub(crate) async fn routing_infos(
     .await
 }
 
-async fn fetch_one(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+async fn fetch_one<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     columns: &str,
     process_guid: &str,
     lock: bool,
-) -> DbResult<AnyRow> {
+) -> DbResult<B::Row> {
     let base = format!("SELECT {columns} FROM desired_lrps WHERE process_guid = ?");
-    let sql = if lock {
-        cx.for_update(&base)
-    } else {
-        cx.sql(&base)
-    };
-    sqlx::query(&sql)
-        .bind(process_guid)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?
+    let stmt = if lock { cx.q_lock(&base) } else { cx.q(&base) }.bind(process_guid);
+    cx.one(conn, &stmt)
+        .await?
         .ok_or_else(BbsError::resource_not_found)
 }
 
-pub(crate) async fn by_process_guid(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn by_process_guid<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
     lock: bool,
 ) -> DbResult<(DesiredLrp, DesiredLrpRunInfo)> {
@@ -289,18 +280,18 @@ pub(crate) async fn by_process_guid(
     decode_full(cx, &row)
 }
 
-pub(crate) async fn scheduling_info_by_process_guid(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn scheduling_info_by_process_guid<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
 ) -> DbResult<DesiredLrpSchedulingInfo> {
     let row = fetch_one(cx, conn, SCHEDULING_COLUMNS, process_guid, false).await?;
     decode_scheduling(cx, &row)
 }
 
-pub(crate) async fn desire(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn desire<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     lrp: &DesiredLrp,
     now: i64,
 ) -> DbResult<DesiredLrp> {
@@ -308,16 +299,19 @@ pub(crate) async fn desire(
         epoch: super::new_guid(),
         index: 0,
     };
-    let routes = lrp.routes.clone().unwrap_or_default();
+    // What is stored, and what a read gives back (routes as Diego's JSON
+    // re-reads them: compacted).
+    let (routes_column, routes) = stored_routes(&cx.enc, lrp.routes.as_ref())?;
     let run = codec::run_info(lrp, now);
     let volume_placement = codec::volume_placement(lrp);
-    let sql = cx.sql(
-        "INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances, \
-         memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, modification_tag_epoch, \
-         modification_tag_index, placement_tags, run_info, metric_tags, update_strategy) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    sqlx::query(&sql)
+    let stmt = cx
+        .q(
+            "INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances, \
+            memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, \
+            modification_tag_epoch, modification_tag_index, placement_tags, run_info, \
+            metric_tags, update_strategy) \
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
         .bind(lrp.process_guid.as_str())
         .bind(lrp.domain.as_str())
         .bind(lrp.log_guid.as_str())
@@ -327,17 +321,15 @@ pub(crate) async fn desire(
         .bind(lrp.disk_mb)
         .bind(lrp.max_pids)
         .bind(lrp.root_fs.as_str())
-        .bind(encode_proto(&cx.enc, &routes))
+        .bind(routes_column)
         .bind(encode_proto(&cx.enc, &volume_placement))
         .bind(tag.epoch.as_str())
-        .bind(i64::from(tag.index))
+        .bind(tag.index as i32)
         .bind(encode_placement_tags(&lrp.placement_tags))
         .bind(encode_proto(&cx.enc, &run))
         .bind(encode_metric_tags(&cx.enc, &lrp.metric_tags))
-        .bind(lrp.update_strategy)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(lrp.update_strategy);
+    cx.exec(conn, &stmt).await?;
     // What a read returns: the record rebuilt from its stored parts.
     let scheduling = codec::scheduling_info(
         DesiredLrpKey {
@@ -366,9 +358,9 @@ pub(crate) async fn desire(
     ))
 }
 
-pub(crate) async fn update(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn update<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
     upd: &DesiredLrpUpdate,
 ) -> DbResult<(DesiredLrp, DesiredLrp)> {
@@ -385,8 +377,11 @@ pub(crate) async fn update(
     if let Some(OptionalInstances::Instances(i)) = &upd.optional_instances {
         after.instances = *i;
     }
+    let mut routes_column = None;
     if let Some(routes) = &upd.routes {
-        after.routes = Some(routes.clone());
+        let (column, stored) = stored_routes(&cx.enc, Some(routes))?;
+        routes_column = Some(column);
+        after.routes = Some(stored);
     }
     // An absent map and an empty one look the same on the wire.
     if !upd.metric_tags.is_empty() {
@@ -400,49 +395,61 @@ pub(crate) async fn update(
         after.image_password = p.clone();
         run.image_password = p.clone();
     }
-    let sql = cx.sql(
-        "UPDATE desired_lrps SET annotation = ?, instances = ?, routes = ?, metric_tags = ?, \
-         run_info = ?, modification_tag_index = ? WHERE process_guid = ?",
-    );
-    sqlx::query(&sql)
-        .bind(after.annotation.as_str())
-        .bind(after.instances)
-        .bind(encode_proto(
-            &cx.enc,
-            after.routes.as_ref().unwrap_or(&ProtoRoutes::default()),
+    // Only what the update changed is written (as Diego does), so the
+    // other columns keep their bytes.
+    let mut sets = vec![
+        "annotation = ?",
+        "instances = ?",
+        "modification_tag_index = ?",
+    ];
+    let mut stmt_args: Vec<Arg> = vec![
+        Arg::from(after.annotation.as_str()),
+        Arg::I32(after.instances),
+        Arg::I32(after.modification_tag.as_ref().map_or(0, |t| t.index) as i32),
+    ];
+    if let Some(column) = routes_column {
+        sets.push("routes = ?");
+        stmt_args.push(Arg::from(column));
+    }
+    if !upd.metric_tags.is_empty() {
+        sets.push("metric_tags = ?");
+        stmt_args.push(Arg::from(encode_metric_tags(&cx.enc, &after.metric_tags)));
+    }
+    if upd.optional_image_username.is_some() || upd.optional_image_password.is_some() {
+        sets.push("run_info = ?");
+        stmt_args.push(Arg::from(encode_proto(&cx.enc, &run)));
+    }
+    let stmt = cx
+        .q(&format!(
+            "UPDATE desired_lrps SET {} WHERE process_guid = ?",
+            sets.join(", ")
         ))
-        .bind(encode_metric_tags(&cx.enc, &after.metric_tags))
-        .bind(encode_proto(&cx.enc, &run))
-        .bind(i64::from(
-            after.modification_tag.as_ref().map_or(0, |t| t.index),
-        ))
-        .bind(process_guid)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind_all(stmt_args)
+        .bind(process_guid);
+    cx.exec(conn, &stmt).await?;
     Ok((before, after))
 }
 
-pub(crate) async fn remove(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn remove<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
 ) -> DbResult<DesiredLrp> {
     let (lrp, _) = by_process_guid(cx, conn, process_guid, true).await?;
-    let sql = cx.sql("DELETE FROM desired_lrps WHERE process_guid = ?");
-    sqlx::query(&sql)
-        .bind(process_guid)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+    let stmt = cx
+        .q("DELETE FROM desired_lrps WHERE process_guid = ?")
+        .bind(process_guid);
+    cx.exec(conn, &stmt).await?;
     Ok(lrp)
 }
 
-pub(crate) async fn count_instances(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<i64> {
-    let sql = "SELECT COALESCE(SUM(instances), 0) FROM desired_lrps";
-    let row = sqlx::query(sql)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
-    row.try_get::<i64, _>(0).map_err(|e| cx.err(e))
+pub(crate) async fn count_instances<B: Backend>(cx: &Ctx<B>, conn: &mut B::Conn) -> DbResult<i64> {
+    let stmt = cx.q(&format!(
+        "SELECT COALESCE({}, 0) FROM desired_lrps",
+        B::sum_i64("instances")
+    ));
+    match cx.one(conn, &stmt).await? {
+        Some(row) => row.get_i64(0),
+        None => Ok(0),
+    }
 }

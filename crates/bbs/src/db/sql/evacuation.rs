@@ -2,19 +2,19 @@
 
 use super::actual::{delete, fetch_for_update, update};
 use super::codec::{encode_internal_routes, encode_proto, encode_string_map};
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::db::{DbResult, RunningInfo};
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::RUNNING;
 use models::{ActualLrp, ActualLrpInstanceKey, ActualLrpKey, BbsError, ModificationTag};
-use sqlx::AnyConnection;
+use sqldb::Backend;
 
 /// Creates (or replaces) the EVACUATING row of an instance. Answers
 /// ResourceExists when the same instance with the same net info is already
 /// evacuating (Diego's rule).
-pub(crate) async fn evacuate(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn evacuate<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     instance_key: &ActualLrpInstanceKey,
     running: &RunningInfo,
@@ -61,9 +61,9 @@ pub(crate) async fn evacuate(
     }
 }
 
-async fn create(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+async fn create<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     instance_key: &ActualLrpInstanceKey,
     running: &RunningInfo,
@@ -105,13 +105,13 @@ async fn create(
         "modification_tag_epoch",
         "modification_tag_index",
     ];
-    let sql = cx.sql(&cx.dialect.upsert(
-        "actual_lrps",
-        &columns,
-        &["process_guid", "instance_index", "presence"],
-        &columns[3..],
-    ));
-    sqlx::query(&sql)
+    let stmt = cx
+        .q(&B::upsert(
+            "actual_lrps",
+            &columns,
+            &["process_guid", "instance_index", "presence"],
+            &columns[3..],
+        ))
         .bind(key.process_guid.as_str())
         .bind(key.index)
         .bind(Presence::Evacuating as i32)
@@ -126,19 +126,17 @@ async fn create(
         .bind(running.availability_zone.as_str())
         .bind(now)
         .bind(tag.epoch)
-        .bind(i64::from(tag.index))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(tag.index as i32);
+    cx.exec(conn, &stmt).await?;
     Ok(lrp)
 }
 
 /// Removes the EVACUATING row if it belongs to `instance_key`.
 /// ResourceNotFound when there is none (Diego's DB call answers nothing
 /// and its controller reports ResourceNotFound).
-pub(crate) async fn remove_evacuating(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn remove_evacuating<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
     instance_key: &ActualLrpInstanceKey,
 ) -> DbResult<ActualLrp> {
@@ -160,9 +158,9 @@ pub(crate) async fn remove_evacuating(
 }
 
 /// Removes the SUSPECT row of an instance; ResourceNotFound when none.
-pub(crate) async fn remove_suspect(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn remove_suspect<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     key: &ActualLrpKey,
 ) -> DbResult<ActualLrp> {
     let lrp = fetch_for_update(cx, conn, &key.process_guid, key.index, Presence::Suspect).await?;

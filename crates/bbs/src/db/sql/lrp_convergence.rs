@@ -7,18 +7,17 @@
 
 use super::actual::{delete, fetch_for_update, update};
 use super::args::{in_list, IN_CHUNK};
-use super::codec::{decode_internal_routes, decode_metric_tags, decode_proto, decode_string_map};
-use super::{desired, domains, Ctx};
+use super::codec::{decode_internal_routes, decode_metric_tags, decode_routes, decode_string_map};
+use super::ctx::{ColsExt, Ctx};
+use super::{desired, domains};
 use crate::db::lrp_convergence_rules::{
     apply_rules, ConvergenceDesired, ConvergenceRow, DesiredDrift,
 };
 use crate::db::{CellSet, ConvergenceResult, DbResult, DesiredLrpFilter, KeyWithSchedulingInfo};
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::RUNNING;
-use models::{
-    ActualLrp, ActualLrpInternalRoute, ActualLrpKey, DesiredLrpSchedulingInfo, ProtoRoutes,
-};
-use sqlx::{AnyConnection, Row};
+use models::{ActualLrp, ActualLrpInternalRoute, ActualLrpKey, DesiredLrpSchedulingInfo};
+use sqldb::{Arg, Backend};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -63,40 +62,34 @@ impl SqlRow {
 }
 
 /// Deletes domains whose expiry has passed (Diego's pruneDomains).
-pub(crate) async fn prune_domains(cx: &Ctx, conn: &mut AnyConnection, now: i64) -> DbResult<u64> {
-    let sql = cx.sql("DELETE FROM domains WHERE expire_time <= ?");
-    let r = sqlx::query(&sql)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
-    Ok(r.rows_affected())
+pub(crate) async fn prune_domains<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+    now: i64,
+) -> DbResult<u64> {
+    let stmt = cx.q("DELETE FROM domains WHERE expire_time <= ?").bind(now);
+    cx.exec(conn, &stmt).await
 }
 
 /// The EVACUATING rows on cells outside `cells` (every EVACUATING row when
 /// `cells` is empty, as Diego does).
-pub(crate) async fn evacuating_on_absent_cells(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn evacuating_on_absent_cells<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     cells: &CellSet,
 ) -> DbResult<Vec<(String, i32)>> {
-    let sql = cx.sql(
-        "SELECT process_guid, instance_index, cell_id FROM actual_lrps WHERE presence = ? \
-         ORDER BY process_guid, instance_index",
-    );
-    let rows = sqlx::query(&sql)
-        .bind(Presence::Evacuating as i32)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+    let stmt = cx
+        .q(
+            "SELECT process_guid, instance_index, cell_id FROM actual_lrps WHERE presence = ? \
+            ORDER BY process_guid, instance_index",
+        )
+        .bind(Presence::Evacuating as i32);
+    let rows = cx.all(conn, &stmt).await?;
     let mut out = Vec::new();
     for r in &rows {
-        let cell: String = r.try_get(2).map_err(|e| cx.err(e))?;
+        let cell = r.get_str(2)?;
         if cells.is_empty() || !cells.contains(&cell) {
-            out.push((
-                r.try_get(0).map_err(|e| cx.err(e))?,
-                r.try_get(1).map_err(|e| cx.err(e))?,
-            ));
+            out.push((r.get_str(0)?, r.get_i32(1)?));
         }
     }
     Ok(out)
@@ -104,9 +97,9 @@ pub(crate) async fn evacuating_on_absent_cells(
 
 /// Deletes the given EVACUATING rows (re-checking their cell under the
 /// row lock) and returns what was deleted.
-pub(crate) async fn delete_evacuating(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn delete_evacuating<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     keys: &[(String, i32)],
     cells: &CellSet,
 ) -> DbResult<Vec<ActualLrp>> {
@@ -127,44 +120,29 @@ pub(crate) async fn delete_evacuating(
 }
 
 /// Names of the domains still in the table (after pruning).
-async fn domain_names(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<BTreeSet<String>> {
-    let rows = sqlx::query(&cx.sql("SELECT domain FROM domains"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
-    rows.iter()
-        .map(|r| r.try_get::<String, _>(0).map_err(|e| cx.err(e)))
-        .collect()
+async fn domain_names<B: Backend>(cx: &Ctx<B>, conn: &mut B::Conn) -> DbResult<BTreeSet<String>> {
+    let rows = cx.all(conn, &cx.q("SELECT domain FROM domains")).await?;
+    rows.iter().map(|r| r.get_str(0)).collect()
 }
 
-async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlRow>> {
-    let sql = cx.sql(
+async fn actual_rows<B: Backend>(cx: &Ctx<B>, conn: &mut B::Conn) -> DbResult<Vec<SqlRow>> {
+    let stmt = cx.q(
         "SELECT process_guid, instance_index, presence, domain, state, instance_guid, cell_id, \
          since, crash_count, \
          CASE WHEN state = ? AND presence = ? THEN internal_routes ELSE '' END, \
          CASE WHEN state = ? AND presence = ? THEN metric_tags ELSE '' END \
          FROM actual_lrps ORDER BY process_guid, instance_index, presence",
-    );
-    let rows = sqlx::query(&sql)
-        .bind(RUNNING)
-        .bind(Presence::Ordinary as i32)
-        .bind(RUNNING)
-        .bind(Presence::Ordinary as i32)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
-    let g = |e: sqlx::Error| cx.err(e);
+    )
+    .bind(RUNNING)
+    .bind(Presence::Ordinary as i32)
+    .bind(RUNNING)
+    .bind(Presence::Ordinary as i32);
+    let rows = cx.all(conn, &stmt).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let process_guid: String = r.try_get(0).map_err(g)?;
-        let routes = r
-            .try_get::<Option<String>, _>(9)
-            .map_err(g)?
-            .unwrap_or_default();
-        let tags = r
-            .try_get::<Option<String>, _>(10)
-            .map_err(g)?
-            .unwrap_or_default();
+        let process_guid = r.get_str(0)?;
+        let routes = r.get_str(9)?;
+        let tags = r.get_str(10)?;
         let internal_routes = decode_internal_routes(&cx.enc, &routes)
             .map_err(|e| {
                 tracing::warn!(process_guid = %process_guid, error = %e,
@@ -179,14 +157,14 @@ async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlRow>
             .ok();
         out.push(SqlRow {
             process_guid,
-            index: r.try_get(1).map_err(g)?,
-            presence: r.try_get(2).map_err(g)?,
-            domain: r.try_get(3).map_err(g)?,
-            state: r.try_get(4).map_err(g)?,
-            instance_guid: r.try_get(5).map_err(g)?,
-            cell_id: r.try_get(6).map_err(g)?,
-            since: r.try_get(7).map_err(g)?,
-            crash_count: r.try_get(8).map_err(g)?,
+            index: r.get_i32(1)?,
+            presence: r.get_i32(2)?,
+            domain: r.get_str(3)?,
+            state: r.get_str(4)?,
+            instance_guid: r.get_str(5)?,
+            cell_id: r.get_str(6)?,
+            since: r.get_i64(7)?,
+            crash_count: r.get_i32(8)?,
             internal_routes,
             metric_tags,
         });
@@ -194,8 +172,13 @@ async fn actual_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlRow>
     Ok(out)
 }
 
-fn decode_drift(cx: &Ctx, guid: &str, routes: &str, metric_tags: &str) -> DesiredDrift {
-    let routes = match decode_proto::<ProtoRoutes>(&cx.enc, "routes", routes) {
+fn decode_drift<B: Backend>(
+    cx: &Ctx<B>,
+    guid: &str,
+    routes: &str,
+    metric_tags: &str,
+) -> DesiredDrift {
+    let routes = match decode_routes(&cx.enc, routes) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(process_guid = guid, error = %e, "skipping undecodable desired LRP row");
@@ -232,33 +215,24 @@ impl SqlDesired {
 /// Every desired LRP (by process guid): keys and tags from the table, the
 /// drift data from the cache, decoded (decrypted) only for rows whose
 /// modification tag changed since the last pass.
-async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlDesired>> {
-    let sql = cx.sql(
+async fn desired_rows<B: Backend>(cx: &Ctx<B>, conn: &mut B::Conn) -> DbResult<Vec<SqlDesired>> {
+    let stmt = cx.q(
         "SELECT process_guid, domain, instances, modification_tag_epoch, \
          modification_tag_index FROM desired_lrps ORDER BY process_guid",
     );
-    let rows = sqlx::query(&sql)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
-    let g = |e: sqlx::Error| cx.err(e);
+    let rows = cx.all(conn, &stmt).await?;
     let cache = &cx.drift_cache;
     let mut keys = Vec::with_capacity(rows.len());
     let mut misses: Vec<String> = Vec::new();
     for r in &rows {
-        let guid: String = r.try_get(0).map_err(g)?;
-        let epoch: String = r.try_get(3).map_err(g)?;
-        let index = r.try_get::<i64, _>(4).map_err(g)? as u32;
+        let guid = r.get_str(0)?;
+        let epoch = r.get_str(3)?;
+        let index = r.get_i32(4)? as u32;
         let hit = cache.get(&guid, &epoch, index);
         if hit.is_none() {
             misses.push(guid.clone());
         }
-        keys.push((
-            guid,
-            r.try_get::<String, _>(1).map_err(g)?,
-            r.try_get::<i32, _>(2).map_err(g)?,
-            hit,
-        ));
+        keys.push((guid, r.get_str(1)?, r.get_i32(2)?, hit));
     }
     drop(rows);
     let mut fetched: HashMap<String, Arc<DesiredDrift>> = HashMap::new();
@@ -280,21 +254,17 @@ async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlDes
                     in_list("process_guid", chunk.len())
                 )
             };
-            let sql = cx.sql(&sql);
-            let mut q = sqlx::query(&sql);
-            for guid in chunk {
-                q = q.bind(guid.as_str());
+            let mut stmt = cx.q(&sql).bind_all(chunk.iter().map(Arg::from));
+            if !chunk.is_empty() {
+                stmt = stmt.once();
             }
-            let rows = q.fetch_all(&mut *conn).await.map_err(|e| cx.err(e))?;
+            let rows = cx.all(conn, &stmt).await?;
             for r in &rows {
-                let guid: String = r.try_get(0).map_err(g)?;
-                let epoch: String = r.try_get(1).map_err(g)?;
-                let index = r.try_get::<i64, _>(2).map_err(g)? as u32;
-                let routes: String = r.try_get(3).map_err(g)?;
-                let tags: String = r
-                    .try_get::<Option<String>, _>(4)
-                    .map_err(g)?
-                    .unwrap_or_default();
+                let guid = r.get_str(0)?;
+                let epoch = r.get_str(1)?;
+                let index = r.get_i32(2)? as u32;
+                let routes = r.get_str(3)?;
+                let tags = r.get_str(4)?;
                 let drift = Arc::new(decode_drift(cx, &guid, &routes, &tags));
                 cache.put(&guid, &epoch, index, drift.clone());
                 fetched.insert(guid, drift);
@@ -319,9 +289,9 @@ async fn desired_rows(cx: &Ctx, conn: &mut AnyConnection) -> DbResult<Vec<SqlDes
 
 /// The keys with their scheduling infos (read now for just these desired
 /// LRPs), in order; a desired LRP removed meanwhile drops its keys.
-async fn with_scheduling_infos(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+async fn with_scheduling_infos<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     lists: [&[ActualLrpKey]; 4],
 ) -> DbResult<[Vec<KeyWithSchedulingInfo>; 4]> {
     let guids: BTreeSet<&str> = lists
@@ -354,9 +324,9 @@ async fn with_scheduling_infos(
 
 /// Reads the state and applies Diego's LRP convergence rules. Only reads;
 /// `fresh_domains` must be computed after pruning.
-pub(crate) async fn analyze(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn analyze<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     cells: &CellSet,
     fresh_domains: &BTreeSet<String>,
     now: i64,
@@ -401,9 +371,9 @@ pub(crate) fn attach_scheduling_infos(
 
 /// Promotes the SUSPECT row of an index to ordinary, deleting the ordinary
 /// replacement if there is one (Diego's PromoteSuspectActualLRP).
-pub(crate) async fn promote_suspect(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn promote_suspect<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     process_guid: &str,
     index: i32,
 ) -> DbResult<(ActualLrp, ActualLrp, Option<ActualLrp>)> {
@@ -424,9 +394,9 @@ pub(crate) async fn promote_suspect(
 }
 
 /// Fresh domains as the convergence pass sees them.
-pub(crate) async fn fresh_domain_set(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn fresh_domain_set<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     now: i64,
 ) -> DbResult<BTreeSet<String>> {
     Ok(domains::fresh(cx, conn, now).await?.into_iter().collect())

@@ -4,11 +4,11 @@
 //! since the scan is left alone.
 
 use super::args::IN_CHUNK;
-use super::Ctx;
+use super::ctx::{ColsExt, Ctx};
 use crate::db::{CellSet, DbResult, TaskConvergenceMetrics};
 use models::task::State;
 use models::Task;
-use sqlx::{AnyConnection, Row};
+use sqldb::{Arg, Backend};
 
 /// Diego's failure reason for PENDING tasks past `expire_pending_task_duration`.
 pub const EXPIRED_FAILURE_REASON: &str = "not started within time limit";
@@ -85,14 +85,14 @@ pub(crate) fn failed(before: &Task, reason: &str, now: i64) -> Task {
 }
 
 fn guid_list(n: usize) -> String {
-    format!("guid IN ({})", vec!["?"; n].join(", "))
+    sqldb::in_list("guid", n)
 }
 
 /// Fails the given PENDING (created before `created_before`) or RUNNING
 /// tasks; returns the number of rows changed.
-pub(crate) async fn fail_tasks(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn fail_tasks<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     tasks: &[Task],
     from: State,
     created_before: Option<i64>,
@@ -106,12 +106,13 @@ pub(crate) async fn fail_tasks(
         } else {
             ""
         };
-        let sql = cx.sql(&format!(
-            "UPDATE tasks SET failed = ?, failure_reason = ?, result = ?, state = ?, \
-             first_completed_at = ?, updated_at = ? WHERE state = ?{age} AND {}",
-            guid_list(chunk.len())
-        ));
-        let mut q = sqlx::query(&sql)
+        let mut q = cx
+            .q(&format!(
+                "UPDATE tasks SET failed = ?, failure_reason = ?, result = ?, state = ?, \
+                 first_completed_at = ?, updated_at = ? WHERE state = ?{age} AND {}",
+                guid_list(chunk.len())
+            ))
+            .once()
             .bind(true)
             .bind(reason)
             .bind("")
@@ -122,89 +123,75 @@ pub(crate) async fn fail_tasks(
         if let Some(t) = created_before {
             q = q.bind(t);
         }
-        for t in chunk {
-            q = q.bind(t.task_guid.as_str());
-        }
-        n += q
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| cx.err(e))?
-            .rows_affected();
+        q = q.bind_all(chunk.iter().map(|t| Arg::from(t.task_guid.as_str())));
+        n += cx.exec(conn, &q).await?;
     }
     Ok(n)
 }
 
 /// RESOLVING tasks not updated since `updated_before` go back to COMPLETED
 /// (only the state changes, as in Diego).
-pub(crate) async fn demote_resolving(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn demote_resolving<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     tasks: &[Task],
     updated_before: i64,
 ) -> DbResult<u64> {
     let mut n = 0;
     for chunk in tasks.chunks(IN_CHUNK) {
-        let sql = cx.sql(&format!(
-            "UPDATE tasks SET state = ? WHERE state = ? AND updated_at < ? AND {}",
-            guid_list(chunk.len())
-        ));
-        let mut q = sqlx::query(&sql)
+        let mut q = cx
+            .q(&format!(
+                "UPDATE tasks SET state = ? WHERE state = ? AND updated_at < ? AND {}",
+                guid_list(chunk.len())
+            ))
+            .once()
             .bind(State::Completed as i32)
             .bind(State::Resolving as i32)
             .bind(updated_before);
-        for t in chunk {
-            q = q.bind(t.task_guid.as_str());
-        }
-        n += q
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| cx.err(e))?
-            .rows_affected();
+        q = q.bind_all(chunk.iter().map(|t| Arg::from(t.task_guid.as_str())));
+        n += cx.exec(conn, &q).await?;
     }
     Ok(n)
 }
 
 /// Deletes COMPLETED tasks first completed before `completed_before`.
-pub(crate) async fn delete_expired_completed(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn delete_expired_completed<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     tasks: &[Task],
     completed_before: i64,
 ) -> DbResult<u64> {
     let mut n = 0;
     for chunk in tasks.chunks(IN_CHUNK) {
-        let sql = cx.sql(&format!(
-            "DELETE FROM tasks WHERE state = ? AND first_completed_at < ? AND {}",
-            guid_list(chunk.len())
-        ));
-        let mut q = sqlx::query(&sql)
+        let mut q = cx
+            .q(&format!(
+                "DELETE FROM tasks WHERE state = ? AND first_completed_at < ? AND {}",
+                guid_list(chunk.len())
+            ))
+            .once()
             .bind(State::Completed as i32)
             .bind(completed_before);
-        for t in chunk {
-            q = q.bind(t.task_guid.as_str());
-        }
-        n += q
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| cx.err(e))?
-            .rows_affected();
+        q = q.bind_all(chunk.iter().map(|t| Arg::from(t.task_guid.as_str())));
+        n += cx.exec(conn, &q).await?;
     }
     Ok(n)
 }
 
 /// Task counts by state (pending, running, completed, resolving).
-pub(crate) async fn counts(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn counts<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     m: &mut TaskConvergenceMetrics,
 ) -> DbResult<()> {
-    let rows = sqlx::query(&cx.sql("SELECT state, COUNT(*) FROM tasks GROUP BY state"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+    let rows = cx
+        .all(
+            conn,
+            &cx.q("SELECT state, COUNT(*) FROM tasks GROUP BY state"),
+        )
+        .await?;
     for r in &rows {
-        let state: i32 = r.try_get(0).map_err(|e| cx.err(e))?;
-        let n: i64 = r.try_get(1).map_err(|e| cx.err(e))?;
+        let state = r.get_i32(0)?;
+        let n = r.get_i64(1)?;
         match State::try_from(state) {
             Ok(State::Pending) => m.pending = n,
             Ok(State::Running) => m.running = n,

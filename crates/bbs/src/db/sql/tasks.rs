@@ -1,71 +1,63 @@
 //! Tasks: plain state columns plus the task definition as an encrypted blob.
 
-use super::args::{bind_all, where_clause, Arg};
+use super::args::where_clause;
 use super::codec::{decode_proto, encode_proto, truncate};
-use super::Ctx;
+use super::ctx::{ColsExt, Ctx};
 use crate::db::{DbResult, TaskFilter};
 use models::task::State;
 use models::{BbsError, Task, TaskDefinition};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqldb::{Arg, Backend};
 
 const COLUMNS: &str = "guid, domain, updated_at, created_at, first_completed_at, state, \
-    cell_id, result, CASE WHEN failed THEN 1 ELSE 0 END, failure_reason, task_definition, \
-    rejection_count, rejection_reason";
+    cell_id, result, failed, failure_reason, task_definition, rejection_count, rejection_reason";
 const ORDER: &str = " ORDER BY guid";
 const MAX_ERROR_LEN: usize = 1024;
 
-fn decode_row(cx: &Ctx, row: &AnyRow) -> DbResult<Task> {
-    let g = |e: sqlx::Error| cx.err(e);
-    let definition: String = row.try_get(10).map_err(g)?;
-    let failed: i32 = row.try_get(8).map_err(g)?;
+fn decode_row<B: Backend>(cx: &Ctx<B>, row: &B::Row) -> DbResult<Task> {
+    let definition = row.get_str(10)?;
     Ok(Task {
-        task_guid: row.try_get(0).map_err(g)?,
-        domain: row.try_get(1).map_err(g)?,
-        updated_at: row.try_get(2).map_err(g)?,
-        created_at: row.try_get(3).map_err(g)?,
-        first_completed_at: row.try_get(4).map_err(g)?,
-        state: row.try_get(5).map_err(g)?,
-        cell_id: row.try_get(6).map_err(g)?,
-        result: row
-            .try_get::<Option<String>, _>(7)
-            .map_err(g)?
-            .unwrap_or_default(),
-        failed: failed != 0,
-        failure_reason: row.try_get(9).map_err(g)?,
+        task_guid: row.get_str(0)?,
+        domain: row.get_str(1)?,
+        updated_at: row.get_i64(2)?,
+        created_at: row.get_i64(3)?,
+        first_completed_at: row.get_i64(4)?,
+        state: row.get_i32(5)?,
+        cell_id: row.get_str(6)?,
+        result: row.get_str(7)?,
+        failed: row.get_bool(8)?,
+        failure_reason: row.get_str(9)?,
         task_definition: Some(decode_proto::<TaskDefinition>(
             &cx.enc,
             "task_definition",
             &definition,
         )?),
-        rejection_count: row.try_get(11).map_err(g)?,
-        rejection_reason: row.try_get(12).map_err(g)?,
+        rejection_count: row.get_i32(11)?,
+        rejection_reason: row.get_str(12)?,
     })
 }
 
-pub(crate) async fn list(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn list<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     filter: &TaskFilter,
 ) -> DbResult<Vec<Task>> {
     let mut wheres = Vec::new();
     let mut args = Vec::new();
     if !filter.domain.is_empty() {
         wheres.push("domain = ?".to_string());
-        args.push(Arg::Str(filter.domain.clone()));
+        args.push(Arg::from(filter.domain.as_str()));
     }
     if !filter.cell_id.is_empty() {
         wheres.push("cell_id = ?".to_string());
-        args.push(Arg::Str(filter.cell_id.clone()));
+        args.push(Arg::from(filter.cell_id.as_str()));
     }
-    let sql = cx.sql(&format!(
-        "SELECT {COLUMNS} FROM tasks{}{ORDER}",
-        where_clause(&wheres)
-    ));
-    let rows = bind_all(sqlx::query(&sql), &args)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+    let stmt = cx
+        .q(&format!(
+            "SELECT {COLUMNS} FROM tasks{}{ORDER}",
+            where_clause(&wheres)
+        ))
+        .bind_all(args);
+    let rows = cx.all(conn, &stmt).await?;
     Ok(rows
         .iter()
         .filter_map(|r| match decode_row(cx, r) {
@@ -78,35 +70,29 @@ pub(crate) async fn list(
         .collect())
 }
 
-pub(crate) async fn by_guid(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn by_guid<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     task_guid: &str,
     lock: bool,
 ) -> DbResult<Task> {
     let base = format!("SELECT {COLUMNS} FROM tasks WHERE guid = ?");
-    let sql = if lock {
-        cx.for_update(&base)
-    } else {
-        cx.sql(&base)
-    };
-    let row = sqlx::query(&sql)
-        .bind(task_guid)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?
+    let stmt = if lock { cx.q_lock(&base) } else { cx.q(&base) }.bind(task_guid);
+    let row = cx
+        .one(conn, &stmt)
+        .await?
         .ok_or_else(BbsError::resource_not_found)?;
     decode_row(cx, &row)
 }
 
 /// Writes the mutable state columns of `task`.
-async fn save(cx: &Ctx, conn: &mut AnyConnection, task: &Task) -> DbResult<()> {
-    let sql = cx.sql(
-        "UPDATE tasks SET updated_at = ?, first_completed_at = ?, state = ?, cell_id = ?, \
-         result = ?, failed = ?, failure_reason = ?, rejection_count = ?, rejection_reason = ? \
-         WHERE guid = ?",
-    );
-    sqlx::query(&sql)
+async fn save<B: Backend>(cx: &Ctx<B>, conn: &mut B::Conn, task: &Task) -> DbResult<()> {
+    let stmt = cx
+        .q(
+            "UPDATE tasks SET updated_at = ?, first_completed_at = ?, state = ?, cell_id = ?, \
+            result = ?, failed = ?, failure_reason = ?, rejection_count = ?, \
+            rejection_reason = ? WHERE guid = ?",
+        )
         .bind(task.updated_at)
         .bind(task.first_completed_at)
         .bind(task.state)
@@ -116,26 +102,24 @@ async fn save(cx: &Ctx, conn: &mut AnyConnection, task: &Task) -> DbResult<()> {
         .bind(task.failure_reason.as_str())
         .bind(task.rejection_count)
         .bind(task.rejection_reason.as_str())
-        .bind(task.task_guid.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind(task.task_guid.as_str());
+    cx.exec(conn, &stmt).await?;
     Ok(())
 }
 
-pub(crate) async fn desire(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn desire<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     definition: &TaskDefinition,
     task_guid: &str,
     domain: &str,
     now: i64,
 ) -> DbResult<Task> {
-    let sql = cx.sql(
-        "INSERT INTO tasks (guid, domain, created_at, updated_at, first_completed_at, state, \
-         task_definition, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    sqlx::query(&sql)
+    let stmt = cx
+        .q(
+            "INSERT INTO tasks (guid, domain, created_at, updated_at, first_completed_at, state, \
+            task_definition, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
         .bind(task_guid)
         .bind(domain)
         .bind(now)
@@ -143,10 +127,8 @@ pub(crate) async fn desire(
         .bind(0i64)
         .bind(State::Pending as i32)
         .bind(encode_proto(&cx.enc, definition))
-        .bind("")
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+        .bind("");
+    cx.exec(conn, &stmt).await?;
     Ok(Task {
         task_definition: Some(definition.clone()),
         task_guid: task_guid.to_string(),
@@ -159,9 +141,9 @@ pub(crate) async fn desire(
     })
 }
 
-pub(crate) async fn start(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn start<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     task_guid: &str,
     cell_id: &str,
     now: i64,
@@ -198,9 +180,9 @@ fn check_cancellable(task: &Task) -> DbResult<()> {
     }
 }
 
-pub(crate) async fn cancel(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn cancel<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     task_guid: &str,
     now: i64,
 ) -> DbResult<(Task, Task, String)> {
@@ -213,9 +195,9 @@ pub(crate) async fn cancel(
     Ok((before, after, cell_id))
 }
 
-pub(crate) async fn fail(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn fail<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     task_guid: &str,
     failure_reason: &str,
     now: i64,
@@ -232,9 +214,9 @@ pub(crate) async fn fail(
 /// Pending, count+1); if the count *before* this rejection had already
 /// reached `max_retries`, the task is then failed with the rejection
 /// reason. One transaction.
-pub(crate) async fn reject(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn reject<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     task_guid: &str,
     rejection_reason: &str,
     max_retries: i32,
@@ -257,9 +239,9 @@ pub(crate) async fn reject(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn complete_task(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn complete_task<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     task_guid: &str,
     cell_id: &str,
     failed: bool,
@@ -281,9 +263,9 @@ pub(crate) async fn complete_task(
     Ok((before, after))
 }
 
-pub(crate) async fn resolving(
-    cx: &Ctx,
-    conn: &mut AnyConnection,
+pub(crate) async fn resolving<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
     task_guid: &str,
     now: i64,
 ) -> DbResult<(Task, Task)> {
@@ -296,16 +278,16 @@ pub(crate) async fn resolving(
     Ok((before, after))
 }
 
-pub(crate) async fn delete(cx: &Ctx, conn: &mut AnyConnection, task_guid: &str) -> DbResult<Task> {
+pub(crate) async fn delete<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+    task_guid: &str,
+) -> DbResult<Task> {
     let task = by_guid(cx, conn, task_guid, true).await?;
     if task.state() != State::Resolving {
         return Err(BbsError::task_transition(task.state(), State::Resolving));
     }
-    let sql = cx.sql("DELETE FROM tasks WHERE guid = ?");
-    sqlx::query(&sql)
-        .bind(task_guid)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| cx.err(e))?;
+    let stmt = cx.q("DELETE FROM tasks WHERE guid = ?").bind(task_guid);
+    cx.exec(conn, &stmt).await?;
     Ok(task)
 }
