@@ -63,6 +63,9 @@ pub struct AppRequest {
     pub privileged: bool,
     /// 0: no limit.
     pub max_pids: i32,
+    /// What instances may reach (Cloud Controller: the space's running
+    /// security groups); the cell denies all other egress but DNS.
+    pub egress_rules: Vec<models::SecurityGroupRule>,
     pub annotation: String,
 }
 
@@ -163,6 +166,7 @@ pub fn buildpack_desired_lrp(req: &AppRequest) -> DesiredLrp {
         trusted_system_certificates_path: TRUSTED_SYSTEM_CERT_PATH.into(),
         network: Some(network(req, &ports)),
         max_pids: req.max_pids,
+        egress_rules: req.egress_rules.clone(),
         certificate_properties: Some(CertificateProperties {
             organizational_unit: vec![
                 format!("organization:{}", req.app.organization_guid),

@@ -8,7 +8,7 @@ use crate::env::{var, AppFacts, EnvVar};
 use lifecycle::builder::config::{self as builder_flags, key_hash, BuilderConfig};
 use models::{
     CachedDependency, CertificateProperties, DownloadAction, ResourceLimits, RunAction,
-    TaskDefinition, UploadAction,
+    SecurityGroupRule, TaskDefinition, UploadAction,
 };
 
 pub use lifecycle::builder::result::StagingResult;
@@ -72,6 +72,12 @@ pub struct StagingRequest {
     pub privileged: bool,
     /// 0: no limit.
     pub max_pids: i32,
+    /// What the staging container may reach (Cloud Controller: the space's
+    /// staging security groups). The cell denies all other egress but DNS;
+    /// the package, buildpack and cache downloads and the uploads are the
+    /// cell's, made from the host, so only a custom buildpack URL, which
+    /// the builder fetches itself, or a buildpack that downloads needs one.
+    pub egress_rules: Vec<SecurityGroupRule>,
 }
 
 /// Where a buildpack key's directory is in the staging container.
@@ -232,6 +238,7 @@ pub fn staging_task(req: &StagingRequest) -> TaskDefinition {
         legacy_download_user: STAGING_LEGACY_DOWNLOAD_USER.into(),
         trusted_system_certificates_path: TRUSTED_SYSTEM_CERT_PATH.into(),
         max_pids: req.max_pids,
+        egress_rules: req.egress_rules.clone(),
         certificate_properties: Some(CertificateProperties {
             organizational_unit: vec![format!("app:{}", req.app.app_guid)],
         }),

@@ -183,7 +183,17 @@ fn named_buildpacks_skip_detection_and_custom_ones_are_fetched_by_the_builder() 
         sha256: String::new(),
         skip_detect: true,
     });
+    // The builder fetches a custom buildpack from inside the container:
+    // the staging security groups must let it out.
+    req.egress_rules = vec![models::SecurityGroupRule {
+        protocol: "tcp".into(),
+        destinations: vec!["0.0.0.0-255.255.255.255".into()],
+        ports: vec![443],
+        ..Default::default()
+    }];
     let task = staging_task(&req);
+    assert_eq!(task.egress_rules, req.egress_rules);
+    task.validate().unwrap();
     assert_eq!(
         task.cached_dependencies.len(),
         3,
