@@ -133,7 +133,8 @@ impl Backend for RuncBackend {
         let n = self.inner.next_process.fetch_add(1, Ordering::Relaxed);
         let id = format!("{handle}-{n}");
         let dir = self.container_dir(handle).join("processes");
-        let p = RuncProcess::spawn(&self.inner.runtime, handle, id, dir, &process, io)?;
+        let owner = self.host_owner(&rec, &user);
+        let p = RuncProcess::spawn(&self.inner.runtime, handle, id, dir, &process, io, owner)?;
         Ok(Box::new(p))
     }
 
@@ -147,12 +148,7 @@ impl Backend for RuncBackend {
         let rec = self.record(handle)?;
         let root = self.overlay(&rec)?.merged();
         let user = lookup_user(&root, user)?;
-        let owner = if rec.userns {
-            let m = self.inner.cfg.id_map;
-            (m.to_host(user.uid), m.to_host(user.gid))
-        } else {
-            (user.uid, user.gid)
-        };
+        let owner = self.host_owner(&rec, &user);
         let dst = from_home(&user.home, dst_path);
         let reader = tokio_util::io::SyncIoBridge::new(tar);
         tokio::task::spawn_blocking(move || streams::stream_in(&root, &dst, owner, reader))
