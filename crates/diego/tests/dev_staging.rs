@@ -36,6 +36,8 @@ struct Staged {
 
 struct Ctx {
     data: std::path::PathBuf,
+    /// `diego dev`'s output, for what a failure shows.
+    dev_log: std::path::PathBuf,
     http: reqwest::Client,
     callbacks: Callbacks,
 }
@@ -216,7 +218,16 @@ impl Ctx {
                     .text()
                     .await
                     .unwrap();
-                panic!("{host} did not answer through the router; its log:\n{logs}");
+                let dev_log = std::fs::read_to_string(&self.dev_log).unwrap_or_default();
+                let lines: Vec<&str> = dev_log
+                    .lines()
+                    .filter(|l| l.contains(&req.process_guid) || l.contains("ERROR"))
+                    .collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                panic!(
+                    "{host} did not answer through the router; its log:\n{logs}\n\
+                     what diego dev said of it:\n{tail}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -337,6 +348,7 @@ async fn stage_and_run_apps_on_cflinuxfs4() {
     );
     let ctx = Ctx {
         data: data.clone(),
+        dev_log: data.with_extension("log"),
         http: http.clone(),
         callbacks: Callbacks::start().await,
     };
