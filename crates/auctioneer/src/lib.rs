@@ -10,9 +10,7 @@
 //!
 //! [`sim`] has in-process simulated reps for tests and benchmarks.
 
-pub mod bbs_client;
 pub mod config;
-pub mod rep_client;
 pub mod runner;
 pub mod scheduler;
 pub mod server;

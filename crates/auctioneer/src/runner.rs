@@ -3,15 +3,15 @@
 //! from the reps, drains and dedupes the batch, schedules it, sends the
 //! work to the reps and reports what failed to the BBS.
 
-use crate::bbs_client::BbsClient;
-use crate::rep_client::{rep_url, RepClient};
 use crate::scheduler::{
     build_zones, dedupe, AuctionResults, Cell, LrpAuction, Scheduler, SchedulerConfig, TaskAuction,
     Zones,
 };
+use bbs_client::InternalBbsClient;
 use futures::stream::{self, StreamExt};
 use models::auctioneer::{LrpStartRequest, TaskStartRequest};
 use models::rep::{Lrp, Work};
+use rep_client::{RepClient, RepClientFactory};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
@@ -87,8 +87,8 @@ impl Batch {
 
 pub struct Runner {
     pub batch: Arc<Batch>,
-    bbs: BbsClient,
-    reps: RepClient,
+    bbs: Arc<dyn InternalBbsClient>,
+    reps: RepClientFactory,
     cfg: SchedulerConfig,
     workers: usize,
 }
@@ -104,7 +104,12 @@ pub struct RunnerStats {
 }
 
 impl Runner {
-    pub fn new(bbs: BbsClient, reps: RepClient, cfg: SchedulerConfig, workers: usize) -> Self {
+    pub fn new(
+        bbs: Arc<dyn InternalBbsClient>,
+        reps: RepClientFactory,
+        cfg: SchedulerConfig,
+        workers: usize,
+    ) -> Self {
         Self {
             batch: Arc::new(Batch::default()),
             bbs,
@@ -173,10 +178,16 @@ impl Runner {
         for attempt in 0..4 {
             let fetched: Vec<Cell> = stream::iter(cells.iter().cloned())
                 .map(|c| {
-                    let reps = self.reps.clone();
+                    let rep = self.reps.client_for(&c);
                     async move {
-                    let url = rep_url(&c);
-                    match reps.state(&url).await {
+                    let rep = match rep {
+                        Ok(rep) => rep,
+                        Err(e) => {
+                            tracing::error!(cell_guid = %c.cell_id, error = %e, "failed-to-get-state");
+                            return None;
+                        }
+                    };
+                    match rep.state().await {
                         Ok(state) if state.evacuating => {
                             tracing::info!(cell_guid = %c.cell_id, "ignored-evacuating-cell");
                             None
@@ -185,7 +196,7 @@ impl Runner {
                             tracing::error!(cell_guid = %c.cell_id, cell_state_guid = %state.cell_id, "cell-id-mismatch");
                             None
                         }
-                        Ok(state) => Some(Cell::new(&c.cell_id, &url, state)),
+                        Ok(state) => Some(Cell::new(&c.cell_id, rep.url(), state)),
                         Err(e) => {
                             tracing::error!(cell_guid = %c.cell_id, error = %e, "failed-to-get-state");
                             None
@@ -221,9 +232,9 @@ impl Runner {
         let scheduled = scheduler.schedule(lrps, tasks);
         let failed: Vec<Work> = stream::iter(scheduler.into_cells().filter(|c| !c.work.is_empty()))
             .map(|c| {
-                let reps = self.reps.clone();
+                let rep = self.reps.client_at(&c.rep_url);
                 async move {
-                    match reps.perform(&c.rep_url, &c.work).await {
+                    match rep.perform(&c.work).await {
                         Ok(failed) => failed,
                         Err(e) => {
                             // Not rescheduled: convergence retries it.

@@ -7,9 +7,7 @@
 //! malformed JSON is 400 `{"error": "..."}`. With locket configured,
 //! [`start`] first waits for the locket lock `auctioneer`.
 
-use crate::bbs_client::{BbsClient, ClientTlsFiles};
 use crate::config::AuctioneerConfig;
-use crate::rep_client::RepClient;
 use crate::runner::{Batch, Runner, RunnerStats};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -17,10 +15,13 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
+use bbs_client::HttpBbsClient;
 use locket::client::{LockHandle, LockLost, LockRunner};
 use models::auctioneer::{LrpStartRequest, TaskStartRequest};
+use rep_client::RepClientFactory;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tlsconfig::ClientTls;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -121,24 +122,25 @@ impl RunningAuctioneer {
 /// Takes the lock (with locket configured), then serves and runs auctions.
 pub async fn start(cfg: &AuctioneerConfig) -> anyhow::Result<RunningAuctioneer> {
     cfg.validate()?;
-    let bbs = BbsClient::new(
-        &cfg.bbs_address,
-        cfg.communication_timeout.0,
-        &ClientTlsFiles {
-            ca_cert_file: cfg.bbs_ca_cert_file.clone(),
-            client_cert_file: cfg.bbs_client_cert_file.clone(),
-            client_key_file: cfg.bbs_client_key_file.clone(),
-        },
+    let bbs = HttpBbsClient::new(
+        &bbs_client::ClientConfig::new(&cfg.bbs_address)
+            .with_tls(Some(ClientTls::from_files(
+                &cfg.bbs_ca_cert_file,
+                &cfg.bbs_client_cert_file,
+                &cfg.bbs_client_key_file,
+            )))
+            .with_request_timeout(cfg.communication_timeout.0),
     )?;
-    let reps = RepClient::new(
-        cfg.cell_state_timeout.0,
-        cfg.communication_timeout.0,
-        &ClientTlsFiles {
-            ca_cert_file: cfg.rep_ca_cert.clone(),
-            client_cert_file: cfg.rep_client_cert.clone(),
-            client_key_file: cfg.rep_client_key.clone(),
-        },
-    )?;
+    let reps = RepClientFactory::new(&rep_client::ClientConfig {
+        tls: Some(ClientTls::from_files(
+            &cfg.rep_ca_cert,
+            &cfg.rep_client_cert,
+            &cfg.rep_client_key,
+        )),
+        require_tls: false,
+        request_timeout: Some(cfg.communication_timeout.0),
+        state_timeout: Some(cfg.cell_state_timeout.0),
+    })?;
 
     let lock = match cfg.locket() {
         Some(lc) => {
@@ -162,7 +164,7 @@ pub async fn start(cfg: &AuctioneerConfig) -> anyhow::Result<RunningAuctioneer> 
     };
 
     let runner = Runner::new(
-        bbs,
+        Arc::new(bbs),
         reps,
         cfg.scheduler_config(),
         cfg.auction_runner_workers,

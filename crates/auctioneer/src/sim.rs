@@ -16,11 +16,11 @@
 //! With a locket address each cell keeps its presence (key = cell id,
 //! value = Diego's `CellPresence` JSON) through a `PresenceRunner`.
 
-use crate::bbs_client::{BbsClient, ClientTlsFiles};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bbs_client::{HttpBbsClient, InternalBbsClient, RunningInfo};
 use locket::client::{ClientLocketConfig, LockHandle, PresenceRunner};
 use models::json::GoJson;
 use models::rep::{CellState, Lrp, Resources, RootFsProvider, RootFsProviders, Task, Work};
@@ -108,7 +108,7 @@ struct Inner {
     url: String,
     lrps: Vec<Lrp>,
     tasks: Vec<Task>,
-    bbs: Option<BbsClient>,
+    bbs: Option<HttpBbsClient>,
 }
 
 impl Inner {
@@ -195,28 +195,33 @@ fn instance_key(cell_id: &str, l: &Lrp) -> models::ActualLrpInstanceKey {
     }
 }
 
-/// The fake net info every simulated instance starts with.
-fn sim_net_info() -> models::ActualLrpNetInfo {
-    models::ActualLrpNetInfo {
-        address: "127.0.0.1".into(),
-        instance_address: "10.255.0.1".into(),
-        ports: vec![models::PortMapping {
-            container_port: 8080,
-            host_port: 61000,
+/// What every simulated instance starts with: a fake address, routable
+/// (as an instance without readiness checks is).
+fn sim_running() -> RunningInfo {
+    RunningInfo {
+        net_info: models::ActualLrpNetInfo {
+            address: "127.0.0.1".into(),
+            instance_address: "10.255.0.1".into(),
+            ports: vec![models::PortMapping {
+                container_port: 8080,
+                host_port: 61000,
+                ..Default::default()
+            }],
             ..Default::default()
-        }],
+        },
+        routable: true,
         ..Default::default()
     }
 }
 
-async fn run_lrp(inner: Shared, bbs: BbsClient, cell_id: String, l: Lrp) {
+async fn run_lrp(inner: Shared, bbs: HttpBbsClient, cell_id: String, l: Lrp) {
     let key = l.actual_lrp_key();
     let ik = instance_key(&cell_id, &l);
     let delay = inner.lock().unwrap().cfg.start_delay;
     let outcome = async {
         bbs.claim_actual_lrp(&key, &ik).await?;
         tokio::time::sleep(delay).await;
-        bbs.start_actual_lrp(&key, &ik, &sim_net_info()).await
+        bbs.start_actual_lrp(&key, &ik, &sim_running()).await
     }
     .await;
     let mut g = inner.lock().unwrap();
@@ -238,7 +243,7 @@ async fn run_lrp(inner: Shared, bbs: BbsClient, cell_id: String, l: Lrp) {
     }
 }
 
-async fn run_task(inner: Shared, bbs: BbsClient, cell_id: String, t: Task) {
+async fn run_task(inner: Shared, bbs: HttpBbsClient, cell_id: String, t: Task) {
     match bbs.start_task(&t.task_guid, &cell_id).await {
         Ok(true) => {}
         Ok(false) | Err(_) => {
@@ -316,10 +321,8 @@ impl SimCell {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let bbs = match &cfg.bbs_address {
-            Some(a) => Some(BbsClient::new(
-                a,
-                Duration::from_secs(10),
-                &ClientTlsFiles::default(),
+            Some(a) => Some(HttpBbsClient::new(
+                &bbs_client::ClientConfig::new(a).with_request_timeout(Duration::from_secs(10)),
             )?),
             None => None,
         };
@@ -426,7 +429,8 @@ impl SimCell {
         };
         let bbs = bbs.ok_or_else(|| anyhow::anyhow!("no bbs configured"))?;
         bbs.crash_actual_lrp(&lrp.actual_lrp_key(), &instance_key(&cell_id, &lrp), reason)
-            .await
+            .await?;
+        Ok(())
     }
 
     /// What a rep's bulk sync does for its running LRP containers: starts
@@ -449,14 +453,12 @@ impl SimCell {
         for l in running {
             let ik = instance_key(&cell_id, &l);
             let Err(e) = bbs
-                .start_actual_lrp(&l.actual_lrp_key(), &ik, &sim_net_info())
+                .start_actual_lrp(&l.actual_lrp_key(), &ik, &sim_running())
                 .await
             else {
                 continue;
             };
-            let refused = e
-                .downcast_ref::<crate::bbs_client::BbsCallError>()
-                .is_some_and(|b| b.0.r#type == models::ErrorType::ActualLrpCannotBeStarted as i32);
+            let refused = e.is(models::ErrorType::ActualLrpCannotBeStarted);
             if refused {
                 self.inner
                     .lock()

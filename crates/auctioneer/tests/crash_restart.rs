@@ -9,6 +9,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use auctioneer::sim::SimCellConfig;
 use models::actual_lrp_state::{CRASHED, RUNNING};
 use models::rep::Resources;
@@ -30,7 +32,11 @@ async fn crash(sys: &System, reason: &str) {
 
 async fn running_again(sys: &System, crash_count: i32) -> models::ActualLrp {
     eventually("restarted and running", 10, || async {
-        let l = sys.client.actual_lrps("crashy").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("crashy"))
+            .await
+            .ok()?;
         (l.len() == 1 && l[0].state == RUNNING && l[0].crash_count == crash_count)
             .then(|| l[0].clone())
     })
@@ -81,7 +87,11 @@ async fn crashes_restart_twice_at_once_then_back_off_30s() {
     // Restarted by convergence (every 500 ms) once the 30 s have passed,
     // not before; the crash count is kept.
     let restarted = eventually("restarted after the back-off", 40, || async {
-        let l = sys.client.actual_lrps("crashy").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("crashy"))
+            .await
+            .ok()?;
         if l[0].state != CRASHED {
             assert!(
                 now_ns() >= backoff_ends,

@@ -5,6 +5,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use auctioneer::sim::SimCellConfig;
 use models::rep::Resources;
 use std::collections::BTreeMap;
@@ -31,7 +33,10 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
 
     sys.desire(desired_lrp("web", 100, 512)).await;
     let running = eventually("100 RUNNING instances", 60, || async {
-        let lrps = client.actual_lrps("web").await.ok()?;
+        let lrps = client
+            .actual_lrps(&ActualLrpFilter::process("web"))
+            .await
+            .ok()?;
         let running: Vec<_> = lrps
             .into_iter()
             .filter(|l| l.state == models::actual_lrp_state::RUNNING)
@@ -69,7 +74,10 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
     // Too big for every cell: the instances stay UNCLAIMED with Diego's error.
     sys.desire(desired_lrp("huge", 2, 20000)).await;
     let failed = eventually("placement errors on huge", 30, || async {
-        let lrps = client.actual_lrps("huge").await.ok()?;
+        let lrps = client
+            .actual_lrps(&ActualLrpFilter::process("huge"))
+            .await
+            .ok()?;
         (lrps.len() == 2 && lrps.iter().all(|l| !l.placement_error.is_empty())).then_some(lrps)
     })
     .await;
@@ -83,7 +91,11 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
     // stop endpoint; the cells remove them from the BBS.
     sys.scale("web", 90).await;
     eventually("90 instances after scale-down", 30, || async {
-        let n = client.actual_lrps("web").await.ok()?.len();
+        let n = client
+            .actual_lrps(&ActualLrpFilter::process("web"))
+            .await
+            .ok()?
+            .len();
         let held: usize = cells.iter().map(|c| c.state().lrps.len()).sum();
         (n == 90 && held == 90).then_some(())
     })
@@ -91,7 +103,7 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
 
     // The surplus indices (90..99) went; 0..89 stay, all running.
     let mut left: Vec<i32> = client
-        .actual_lrps("web")
+        .actual_lrps(&ActualLrpFilter::process("web"))
         .await
         .unwrap()
         .iter()

@@ -19,6 +19,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use auctioneer::sim::SimCellConfig;
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CLAIMED, RUNNING, UNCLAIMED};
@@ -51,7 +53,11 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     sys.desire(pinned).await;
 
     let web = eventually("3 web instances running, one per zone", 30, || async {
-        let l = sys.client.actual_lrps("web").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("web"))
+            .await
+            .ok()?;
         (l.len() == 3 && l.iter().all(|l| l.state == RUNNING)).then_some(l)
     })
     .await;
@@ -60,7 +66,11 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     assert_eq!(web_cells, ["cell-0", "cell-1", "cell-2"]);
     let web_on_0 = web.iter().find(|l| cell_id(l) == "cell-0").unwrap().clone();
     let pinned_before = eventually("pinned running on cell-0", 20, || async {
-        let l = sys.client.actual_lrps("pinned").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("pinned"))
+            .await
+            .ok()?;
         (l.len() == 1 && l[0].state == RUNNING).then(|| l[0].clone())
     })
     .await;
@@ -72,7 +82,11 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     // pinned: the original is SUSPECT (still RUNNING on cell-0, same
     // instance); its replacement stays UNCLAIMED: no other cell has "gpu".
     let pinned_rows = eventually("pinned suspect + unclaimed replacement", 20, || async {
-        let l = sys.client.actual_lrps("pinned").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("pinned"))
+            .await
+            .ok()?;
         let has_error = l
             .iter()
             .any(|l| l.state == UNCLAIMED && !l.placement_error.is_empty());
@@ -102,7 +116,11 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     // while its replacement is placed on another cell and claimed there.
     let web_index = index(&web_on_0);
     let side_by_side = eventually("web suspect + claimed replacement", 20, || async {
-        let l = sys.client.actual_lrps("web").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("web"))
+            .await
+            .ok()?;
         let rows: Vec<_> = l.into_iter().filter(|l| index(l) == web_index).collect();
         let claimed = rows
             .iter()
@@ -127,7 +145,11 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
 
     // Once the replacement runs the suspect row is gone.
     let replaced = eventually("web instance replaced off cell-0", 20, || async {
-        let l = sys.client.actual_lrps("web").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("web"))
+            .await
+            .ok()?;
         let rows: Vec<_> = l.into_iter().filter(|l| index(l) == web_index).collect();
         (rows.len() == 1
             && rows[0].state == RUNNING
@@ -152,7 +174,11 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     // pinned: the suspect is promoted back to ordinary (same instance, on
     // cell-0, RUNNING); the unclaimed replacement is deleted.
     let pinned_after = eventually("pinned suspect promoted", 20, || async {
-        let l = sys.client.actual_lrps("pinned").await.ok()?;
+        let l = sys
+            .client
+            .actual_lrps(&ActualLrpFilter::process("pinned"))
+            .await
+            .ok()?;
         (l.len() == 1 && l[0].presence == Presence::Ordinary as i32).then(|| l[0].clone())
     })
     .await;

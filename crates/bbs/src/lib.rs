@@ -17,5 +17,4 @@ pub mod handlers;
 pub mod metrics;
 pub mod server;
 pub mod taskcallback;
-pub mod tls;
 pub mod versioning;

@@ -17,8 +17,8 @@
 //! per store in that mode.
 
 use crate::clients::{
-    AuctioneerClient, CellPresences, ClientTls, HttpAuctioneerClient, HttpRepClient, LocketCells,
-    NoAuctioneer, NoCells, RepClient,
+    client_tls, AuctioneerClient, CellPresences, HttpAuctioneerClient, LocketCells, NoAuctioneer,
+    NoCells,
 };
 use crate::config::BbsConfig;
 use crate::controllers::{Controllers, Deps};
@@ -34,7 +34,6 @@ use axum::response::IntoResponse;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
@@ -45,7 +44,7 @@ use tokio::task::JoinHandle;
 pub struct Overrides {
     pub store: Option<Arc<dyn Store>>,
     pub auctioneer: Option<Arc<dyn AuctioneerClient>>,
-    pub rep: Option<Arc<dyn RepClient>>,
+    pub rep: Option<Arc<dyn rep_client::ClientFactory>>,
     pub cells: Option<Arc<dyn CellPresences>>,
 }
 
@@ -128,14 +127,6 @@ pub async fn connect_store(cfg: &BbsConfig) -> anyhow::Result<Arc<dyn Store>> {
     .await?;
     store.run_encryptor().await?;
     Ok(store.as_store())
-}
-
-fn opt(s: &str) -> Option<String> {
-    if s.is_empty() {
-        None
-    } else {
-        Some(s.to_string())
-    }
 }
 
 /// Starts a BBS from its config. With `locket_address` set this waits
@@ -305,23 +296,26 @@ async fn start_active(
         None => Arc::new(HttpAuctioneerClient::new(
             &cfg.auctioneer_address,
             timeout,
-            &ClientTls {
-                ca_file: opt(&cfg.auctioneer_ca_cert),
-                cert_file: opt(&cfg.auctioneer_client_cert),
-                key_file: opt(&cfg.auctioneer_client_key),
-            },
+            &client_tls(
+                &cfg.auctioneer_ca_cert,
+                &cfg.auctioneer_client_cert,
+                &cfg.auctioneer_client_key,
+            ),
         )?),
     };
-    let rep: Arc<dyn RepClient> = match overrides.rep {
+    let rep: Arc<dyn rep_client::ClientFactory> = match overrides.rep {
         Some(r) => r,
-        None => Arc::new(HttpRepClient::new(
-            timeout,
-            &ClientTls {
-                ca_file: opt(&cfg.rep_ca_cert),
-                cert_file: opt(&cfg.rep_client_cert),
-                key_file: opt(&cfg.rep_client_key),
+        None => Arc::new(rep_client::RepClientFactory::new(
+            &rep_client::ClientConfig {
+                tls: Some(client_tls(
+                    &cfg.rep_ca_cert,
+                    &cfg.rep_client_cert,
+                    &cfg.rep_client_key,
+                )),
+                require_tls: cfg.rep_require_tls,
+                request_timeout: Some(timeout),
+                state_timeout: Some(timeout),
             },
-            cfg.rep_require_tls,
         )?),
     };
     let cells: Arc<dyn CellPresences> = match (overrides.cells, locket_client) {
@@ -332,11 +326,7 @@ async fn start_active(
     // Callbacks use the BBS's own identity and CA, as Diego does.
     let callback_client = crate::clients::http_client(
         timeout,
-        &ClientTls {
-            ca_file: opt(&cfg.ca_file),
-            cert_file: opt(&cfg.cert_file),
-            key_file: opt(&cfg.key_file),
-        },
+        &client_tls(&cfg.ca_file, &cfg.cert_file, &cfg.key_file),
     )?;
     let task_completion = Arc::new(TaskCompletionPool::new(
         store.clone(),
@@ -376,10 +366,10 @@ async fn start_active(
 
     let api = router(app.clone());
     let tls = if cfg.require_ssl {
-        Some(Arc::new(crate::tls::server_config(
-            Path::new(&cfg.ca_file),
-            Path::new(&cfg.cert_file),
-            Path::new(&cfg.key_file),
+        Some(Arc::new(tlsconfig::mutual_tls_server_config(
+            &cfg.ca_file,
+            &cfg.cert_file,
+            &cfg.key_file,
         )?))
     } else {
         None

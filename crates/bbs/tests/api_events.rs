@@ -4,8 +4,9 @@
 mod api_support;
 
 use api_support::*;
-use bbs::events::sse::{RawEvent, SseParser};
 use bbs::events::Event;
+use bbs_client::events::decode;
+use bbs_client::sse::{SseEvent, SseParser};
 use futures::StreamExt;
 use models::*;
 use prost::Message;
@@ -15,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct Sub {
     stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     parser: SseParser,
-    pending: std::collections::VecDeque<RawEvent>,
+    pending: std::collections::VecDeque<SseEvent>,
 }
 
 impl Sub {
@@ -40,7 +41,7 @@ impl Sub {
         }
     }
 
-    async fn next(&mut self) -> RawEvent {
+    async fn next(&mut self) -> SseEvent {
         loop {
             if let Some(e) = self.pending.pop_front() {
                 return e;
@@ -57,7 +58,7 @@ impl Sub {
     async fn names(&mut self, n: usize) -> Vec<String> {
         let mut out = vec![];
         for _ in 0..n {
-            out.push(self.next().await.name);
+            out.push(self.next().await.event);
         }
         out
     }
@@ -93,15 +94,15 @@ async fn lrp_instance_stream_in_order_with_cell_filter() {
     desire(&bbs, "ev", 2).await;
     let first = all.next().await;
     assert_eq!(first.id, "0");
-    assert_eq!(first.name, "desired_lrp_created");
-    match first.decode().unwrap() {
+    assert_eq!(first.event, "desired_lrp_created");
+    match decode(&first).unwrap() {
         Event::DesiredLrpCreated(e) => assert_eq!(e.desired_lrp.unwrap().process_guid, "ev"),
         other => panic!("{other:?}"),
     }
     let e1 = all.next().await;
     assert_eq!(e1.id, "1");
-    assert_eq!(e1.name, "actual_lrp_instance_created");
-    assert_eq!(all.next().await.name, "actual_lrp_instance_created");
+    assert_eq!(e1.event, "actual_lrp_instance_created");
+    assert_eq!(all.next().await.event, "actual_lrp_instance_created");
 
     let ik = ActualLrpInstanceKey::new("ig", "cell-1");
     let r: ActualLrpLifecycleResponse = bbs
@@ -116,8 +117,8 @@ async fn lrp_instance_stream_in_order_with_cell_filter() {
         .await;
     assert!(r.error.is_none());
     let changed = all.next().await;
-    assert_eq!(changed.name, "actual_lrp_instance_changed");
-    match changed.decode().unwrap() {
+    assert_eq!(changed.event, "actual_lrp_instance_changed");
+    match decode(&changed).unwrap() {
         Event::ActualLrpInstanceChanged(e) => {
             assert_eq!(e.before.unwrap().state, "UNCLAIMED");
             assert_eq!(e.after.unwrap().state, "CLAIMED");
@@ -142,7 +143,7 @@ async fn lrp_instance_stream_in_order_with_cell_filter() {
         )
         .await;
     assert!(r.error.is_none(), "{:?}", r.error);
-    assert_eq!(all.next().await.name, "actual_lrp_instance_changed");
+    assert_eq!(all.next().await.event, "actual_lrp_instance_changed");
 
     let r: ActualLrpLifecycleResponse = bbs
         .call(
@@ -176,7 +177,7 @@ async fn lrp_instance_stream_in_order_with_cell_filter() {
         ]
     );
     // The deprecated (r0) stream gets the same instance events.
-    assert_eq!(groups.next().await.name, "desired_lrp_created");
+    assert_eq!(groups.next().await.event, "desired_lrp_created");
     assert_eq!(groups.next().await.id, "1");
 
     // Desired LRP change and removal.
@@ -246,12 +247,12 @@ async fn deprecated_group_stream_and_task_stream() {
     assert!(r.error.is_none());
     let created = tasks.next().await;
     assert_eq!(
-        (created.id.as_str(), created.name.as_str()),
+        (created.id.as_str(), created.event.as_str()),
         ("0", "task_created")
     );
     let changed = tasks.next().await;
-    assert_eq!(changed.name, "task_changed");
-    match changed.decode().unwrap() {
+    assert_eq!(changed.event, "task_changed");
+    match decode(&changed).unwrap() {
         Event::TaskChanged(e) => {
             assert_eq!(e.before.unwrap().state(), task::State::Pending);
             assert!(e.after.unwrap().failed);

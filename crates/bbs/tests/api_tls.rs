@@ -5,8 +5,9 @@ mod api_support;
 
 use api_support::*;
 use bbs::server::Overrides;
-use prost::Message;
+use bbs_client::{ClientConfig, Error, HttpBbsClient};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use tlsconfig::Pem;
 
 struct Pki {
     ca_pem: String,
@@ -52,25 +53,20 @@ fn pki() -> Pki {
     }
 }
 
-fn client(ca_pem: &str, identity: Option<&(String, String)>) -> reqwest::Client {
-    let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap());
-    if let Some((cert, key)) = identity {
-        b = b.identity(reqwest::Identity::from_pem(format!("{cert}\n{key}").as_bytes()).unwrap());
-    }
-    b.build().unwrap()
+/// The shared client with TLS material from memory; one attempt per call.
+fn client(ca_pem: &str, identity: Option<&(String, String)>, url: &str) -> HttpBbsClient {
+    let tls = tlsconfig::ClientTls {
+        ca: Some(Pem::inline(ca_pem)),
+        identity: identity
+            .map(|(cert, key)| (Pem::inline(cert.as_str()), Pem::inline(key.as_str()))),
+        skip_verify: false,
+    };
+    HttpBbsClient::new(&ClientConfig::new(url).with_tls(Some(tls)).with_retries(1)).unwrap()
 }
 
-async fn ping(c: &reqwest::Client, url: &str) -> Result<models::PingResponse, reqwest::Error> {
-    let resp = c
-        .post(format!("{url}/v1/ping"))
-        .header("Content-Type", "application/x-protobuf")
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 200);
-    let body = resp.bytes().await?;
-    Ok(models::PingResponse::decode(body.as_ref()).unwrap())
+async fn ping(c: &HttpBbsClient) -> Result<models::PingResponse, bbs_client::Error> {
+    c.request::<(), models::PingResponse>(&models::bbs_routes::PING, None)
+        .await
 }
 
 #[tokio::test]
@@ -98,16 +94,16 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
     let url = format!("https://127.0.0.1:{}", bbs.running.addr.port());
 
     // With a certificate from the CA: served.
-    let good = client(&pki.ca_pem, Some(&pki.client));
-    assert!(ping(&good, &url).await.unwrap().available);
+    let good = client(&pki.ca_pem, Some(&pki.client), &url);
+    assert!(ping(&good).await.unwrap().available);
 
     // Without a client certificate: the handshake is refused.
-    let anonymous = client(&pki.ca_pem, None);
-    assert!(ping(&anonymous, &url).await.is_err());
+    let anonymous = client(&pki.ca_pem, None, &url);
+    assert!(matches!(ping(&anonymous).await, Err(Error::Transport(_))));
 
     // With a certificate from another CA: refused.
-    let rogue = client(&pki.ca_pem, Some(&pki.rogue_client));
-    assert!(ping(&rogue, &url).await.is_err());
+    let rogue = client(&pki.ca_pem, Some(&pki.rogue_client), &url);
+    assert!(matches!(ping(&rogue).await, Err(Error::Transport(_))));
 
     // Plain HTTP to the TLS port: no answer.
     assert!(reqwest::Client::new()
@@ -121,5 +117,5 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
         .unwrap_or(true));
 
     // Still serving the good client afterwards.
-    assert!(ping(&good, &url).await.unwrap().available);
+    assert!(ping(&good).await.unwrap().available);
 }

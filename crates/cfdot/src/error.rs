@@ -8,76 +8,18 @@
 //! * 5 — any other failure while talking to the BBS;
 //! * 255 — everything else (cobra-level errors such as unknown flags).
 
-use std::fmt;
-
-/// A Diego `Error` as the BBS client surfaces it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BbsError {
-    pub kind: i32,
-    pub message: String,
-}
-
-impl BbsError {
-    pub fn new(kind: models::ErrorType, message: impl Into<String>) -> Self {
-        BbsError {
-            kind: kind as i32,
-            message: message.into(),
-        }
-    }
-
-    /// The Go name of the error type (`Error_Type.String()`): the enum
-    /// value's name, or the number itself when it has none.
-    pub fn type_name(&self) -> String {
-        match models::ErrorType::try_from(self.kind) {
-            Ok(t) => t.as_str_name().to_string(),
-            Err(_) => self.kind.to_string(),
-        }
-    }
-}
-
-impl From<models::Error> for BbsError {
-    fn from(e: models::Error) -> Self {
-        BbsError {
-            kind: e.r#type,
-            message: e.message,
-        }
-    }
-}
-
-impl fmt::Display for BbsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "BBS error\nType {}: {}\nMessage: {}",
-            self.kind,
-            self.type_name(),
-            self.message
-        )
-    }
-}
-
-/// Errors of the client layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientError {
-    /// A Diego error (from the response or synthesised by the client).
-    Bbs(BbsError),
-    /// Transport and other failures, worded like Go's errors.
-    Other(String),
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Bbs(e) => e.fmt(f),
-            ClientError::Other(s) => f.write_str(s),
-        }
-    }
-}
-
-impl From<BbsError> for ClientError {
-    fn from(e: BbsError) -> Self {
-        ClientError::Bbs(e)
-    }
+/// How cfdot shows a Diego error: `BBS error`, the type's number and Go
+/// name (`Error_Type.String()`: the number again when it has no name),
+/// the message.
+fn bbs_error_text(e: &models::Error) -> String {
+    let name = match models::ErrorType::try_from(e.r#type) {
+        Ok(t) => t.as_str_name().to_string(),
+        Err(_) => e.r#type.to_string(),
+    };
+    format!(
+        "BBS error\nType {}: {name}\nMessage: {}",
+        e.r#type, e.message
+    )
 }
 
 /// A failed cfdot run.
@@ -102,13 +44,13 @@ impl Failure {
     }
 
     /// `NewCFDotError`: exit 4 for Diego errors, 5 otherwise; no usage.
-    pub fn run(err: ClientError) -> Self {
-        let exit_code = match err {
-            ClientError::Bbs(_) => 4,
-            ClientError::Other(_) => 5,
+    pub fn run(err: bbs_client::Error) -> Self {
+        let (message, exit_code) = match &err {
+            bbs_client::Error::Bbs(e) => (bbs_error_text(e), 4),
+            other => (other.to_string(), 5),
         };
         Failure {
-            message: err.to_string(),
+            message,
             exit_code,
             usage: false,
         }
@@ -116,7 +58,11 @@ impl Failure {
 
     /// A plain (non-Diego) run-time error: exit 5, no usage.
     pub fn other(message: impl Into<String>) -> Self {
-        Failure::run(ClientError::Other(message.into()))
+        Failure {
+            message: message.into(),
+            exit_code: 5,
+            usage: false,
+        }
     }
 
     /// An error cobra itself returns (flag parsing, unknown commands):
@@ -136,17 +82,4 @@ impl Failure {
     }
 }
 
-/// Go's wording of an OS error (`open x: no such file or directory`): the
-/// C library's text, lower-cased at the start, without Rust's `(os error N)`.
-pub fn go_os_error_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = match s.find(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    };
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
-        None => s,
-    }
-}
+pub use tlsconfig::go_os_error_text;

@@ -9,14 +9,25 @@
 //! uses mutual TLS to locket and could not dial such a location at all).
 
 use crate::cli::{parse_go_bool, parse_go_int, FlagGroup, Invocation};
-use crate::client::ClientConfig;
 use crate::error::{go_os_error_text, Failure};
 
 /// Resolved connection settings.
 #[derive(Debug, Clone, Default)]
 pub struct Connection {
-    pub bbs: ClientConfig,
+    pub bbs: BbsFlags,
     pub locket_api_location: String,
+}
+
+/// The BBS URL and the TLS flags (which locket and the reps use too).
+#[derive(Debug, Clone, Default)]
+pub struct BbsFlags {
+    pub url: String,
+    pub ca_cert_file: String,
+    pub cert_file: String,
+    pub key_file: String,
+    pub skip_cert_verify: bool,
+    /// Request timeout in seconds; 0 means none.
+    pub timeout_secs: u64,
 }
 
 fn env(name: &str) -> String {
@@ -93,7 +104,7 @@ fn readable(path: &str, what: &str) -> Result<(), Failure> {
 }
 
 /// cfdot's `tlsPreHook`.
-fn tls(inv: &Invocation, skip_flag: Option<bool>, cfg: &mut ClientConfig) -> Result<(), Failure> {
+fn tls(inv: &Invocation, skip_flag: Option<bool>, cfg: &mut BbsFlags) -> Result<(), Failure> {
     cfg.skip_cert_verify = skip_flag.unwrap_or(false);
     if skip_flag.is_none() {
         let v = env("SKIP_CERT_VERIFY");

@@ -3,12 +3,10 @@
 //! codes as Diego's `cfdot`.
 
 pub mod cli;
-pub mod client;
 pub mod commands;
 pub mod error;
 pub mod flags;
 pub mod locket_tls;
-pub mod rep_client;
 pub mod rep_state;
 pub mod sse;
 

@@ -7,60 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
+use tlsconfig::{ClientTls, Pem};
 use tonic::transport::{Endpoint, Uri};
 
 use crate::error::{go_os_error_text, Failure};
-
-#[derive(Debug)]
-struct AcceptAnyServer(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
 
 fn component(message: impl Into<String>) -> Failure {
     Failure {
@@ -79,20 +30,20 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 fn client_config(
     cfg: &locket::client::ClientLocketConfig,
 ) -> Result<rustls::ClientConfig, Failure> {
-    let keypair = |e: String| component(format!("failed to load keypair: {e}"));
-    let cert_pem = read(&cfg.locket_client_cert_file).map_err(keypair)?;
-    let key_pem = read(&cfg.locket_client_key_file).map_err(keypair)?;
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
-        .collect::<Result<_, _>>()
-        .map_err(|e| keypair(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(keypair(
-            "tls: failed to find any PEM data in certificate input".into(),
-        ));
-    }
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .map_err(|e| keypair(e.to_string()))?
-        .ok_or_else(|| keypair("tls: failed to find any PEM data in key input".into()))?;
+    let tls = ClientTls {
+        ca: None,
+        identity: Some((
+            Pem::file(&cfg.locket_client_cert_file),
+            Pem::file(&cfg.locket_client_key_file),
+        )),
+        skip_verify: true,
+    };
+    // The keypair is checked first, as Diego's tlsconfig does.
+    tlsconfig::Identity::load(
+        &Pem::file(&cfg.locket_client_cert_file),
+        &Pem::file(&cfg.locket_client_key_file),
+    )
+    .map_err(|e| component(e.to_string()))?;
     // The CA file is still read (and must exist) even though unused.
     let ca = &cfg.locket_ca_cert_file;
     read(ca).map_err(|e| {
@@ -101,14 +52,7 @@ fn client_config(
             crate::cli::go_quote_simple(ca)
         ))
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .map_err(|e| component(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider)))
-        .with_client_auth_cert(certs, key)
-        .map_err(|e| component(format!("failed to load keypair: {e}")))?;
+    let mut tls = tls.client_config().map_err(|e| component(e.to_string()))?;
     tls.alpn_protocols = vec![b"h2".to_vec()];
     Ok(tls)
 }

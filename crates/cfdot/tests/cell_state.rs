@@ -3,6 +3,7 @@
 //! rep's `/state`; our cfdot binary finds each cell's rep through the BBS's
 //! cell list and prints its state as Diego's cfdot prints it.
 
+use rep_client::RepClient;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -158,14 +159,12 @@ async fn cell_state_and_cell_states_read_each_reps_state() {
         )],
         ..Default::default()
     };
-    let resp = reqwest::Client::new()
-        .post(format!("{}/work", cells[1].url))
-        .header("Content-Type", "application/json")
-        .body(serde_json::to_vec(&work).unwrap())
-        .send()
+    let failed = rep_client::RepClientFactory::new(&Default::default())
+        .unwrap()
+        .client_at(&cells[1].url)
+        .perform(&work)
         .await
         .unwrap();
-    let failed: models::rep::Work = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
     assert!(failed.is_empty());
     assert_eq!(cells[1].state().lrps.len(), 1);
 

@@ -9,7 +9,7 @@
 //! them (another `diego dev`, another run of this test). Needs root, runc
 //! and nats-server; skipped otherwise.
 
-use prost::Message;
+use bbs_client::{BbsClient, HttpBbsClient};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -91,7 +91,7 @@ fn start_dev(data: &Path) -> Dev {
 }
 
 /// Until the BBS lists a cell (the rep registered) and the router listens.
-async fn wait_ready(dev: &Dev, http: &reqwest::Client) {
+async fn wait_ready(dev: &Dev) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(
@@ -99,18 +99,8 @@ async fn wait_ready(dev: &Dev, http: &reqwest::Client) {
             "diego dev not ready in 60s:\n{}",
             dev.log()
         );
-        let cells = async {
-            let resp = http
-                .post(format!("{BBS}/v1/cells/list.r1"))
-                .header("Content-Type", "application/x-protobuf")
-                .send()
-                .await
-                .ok()?;
-            let body = resp.bytes().await.ok()?;
-            models::CellsResponse::decode(body.as_ref()).ok()
-        }
-        .await;
-        if cells.is_some_and(|c| !c.cells.is_empty()) && port_busy(8080) {
+        let cells = HttpBbsClient::plain(BBS).unwrap().cells().await.ok();
+        if cells.is_some_and(|c| !c.is_empty()) && port_busy(8080) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -170,7 +160,7 @@ async fn push_scale_and_delete_through_the_router() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev, &http).await;
+    wait_ready(&dev).await;
 
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
     let t = Instant::now();

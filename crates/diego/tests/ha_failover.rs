@@ -4,9 +4,9 @@
 //! after the active one is killed with SIGKILL the passive one takes the
 //! lock once it expires and serves everything written through the first.
 
+use bbs_client::{BbsClient, HttpBbsClient, TaskFilter};
 use locket::config::LocketConfig;
 use locket::server::{RunningLocket, ServerOptions};
-use prost::Message;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -77,8 +77,13 @@ impl Bbs {
         format!("--- bbs {} log ---\n{text}", self.name)
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.api, path)
+    /// A client of this BBS: one attempt per call, so that polling
+    /// measures the BBS rather than the client's retries.
+    fn client(&self) -> HttpBbsClient {
+        let cfg = bbs_client::ClientConfig::new(format!("http://{}", self.api))
+            .with_request_timeout(Duration::from_secs(10))
+            .with_retries(1);
+        HttpBbsClient::new(&cfg).unwrap()
     }
 }
 
@@ -89,45 +94,12 @@ impl Drop for Bbs {
     }
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-async fn call<Req: Message, Resp: Message + Default>(
-    c: &reqwest::Client,
-    bbs: &Bbs,
-    path: &str,
-    req: &Req,
-) -> Result<Resp, String> {
-    let resp = c
-        .post(bbs.url(path))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
-        .await
-        .map_err(|e| format!("{path}: {e}"))?;
-    if !resp.status().is_success() {
-        return Err(format!("{path}: HTTP {}", resp.status()));
-    }
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
-    Resp::decode(body.as_ref()).map_err(|e| format!("{path}: {e}"))
-}
-
-async fn pings(c: &reqwest::Client, bbs: &Bbs) -> bool {
-    matches!(
-        call::<(), models::PingResponse>(c, bbs, "/v1/ping", &()).await,
-        Ok(r) if r.available
-    )
-}
-
 /// Waits up to `limit` for the BBS to answer ping; returns how long it took.
-async fn wait_serving(c: &reqwest::Client, bbs: &Bbs, limit: Duration) -> Duration {
+async fn wait_serving(bbs: &Bbs, limit: Duration) -> Duration {
+    let c = bbs.client();
     let t0 = Instant::now();
     while t0.elapsed() < limit {
-        if pings(c, bbs).await {
+        if c.ping().await {
             return t0.elapsed();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -200,10 +172,8 @@ async fn passive_bbs_takes_over_after_the_active_one_is_killed() {
     let db_url = pg.fresh_database_url();
     let dir = tempfile::tempdir().unwrap();
     let locket = start_locket(dir.path()).await;
-    let c = http();
-
     let mut a = Bbs::spawn("a", dir.path(), &db_url, locket.addr);
-    wait_serving(&c, &a, Duration::from_secs(20)).await;
+    wait_serving(&a, Duration::from_secs(20)).await;
 
     let mut b = Bbs::spawn("b", dir.path(), &db_url, locket.addr);
     // B is up (health listener) but passive: its API listener is not open.
@@ -219,62 +189,40 @@ async fn passive_bbs_takes_over_after_the_active_one_is_killed() {
 
     // Writes through A.
     let domains: Vec<String> = (0..10).map(|i| format!("domain-{i}")).collect();
+    let c = a.client();
     for d in &domains {
-        let r: models::UpsertDomainResponse = call(
-            &c,
-            &a,
-            "/v1/domains/upsert",
-            &models::UpsertDomainRequest {
-                domain: d.clone(),
-                ttl: 0,
-            },
-        )
-        .await
-        .unwrap();
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = c.upsert_domain(d, Duration::ZERO).await;
+        assert!(r.is_ok(), "{r:?}");
     }
     let guids: Vec<String> = (0..5).map(|i| format!("task-{i}")).collect();
     for g in &guids {
-        let r: models::TaskLifecycleResponse = call(
-            &c,
-            &a,
-            "/v1/tasks/desire.r2",
-            &models::DesireTaskRequest {
-                task_definition: Some(task_definition()),
-                task_guid: g.clone(),
-                domain: "tasks-domain".into(),
-            },
-        )
-        .await
-        .unwrap();
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = c
+            .desire_task(g, "tasks-domain", Some(task_definition()))
+            .await;
+        assert!(r.is_ok(), "{r:?}");
     }
     assert!(refuses_api(&b), "b still passive while a holds the lock");
 
     // Crash A: the lock is not released, it expires after its TTL.
     a.child.kill().unwrap();
     a.child.wait().unwrap();
-    let took = wait_serving(&c, &b, Duration::from_secs(LOCK_TTL_SECS + 5)).await;
+    let took = wait_serving(&b, Duration::from_secs(LOCK_TTL_SECS + 5)).await;
     eprintln!("failover took {took:?}");
 
-    let r: models::DomainsResponse = call(&c, &b, "/v1/domains/list", &()).await.unwrap();
-    let mut got = r.domains;
+    let c = b.client();
+    let mut got = c.domains().await.unwrap();
     got.sort();
     for d in &domains {
         assert!(got.contains(d), "{d} missing from {got:?}");
     }
-    let r: models::TasksResponse = call(
-        &c,
-        &b,
-        "/v1/tasks/list.r3",
-        &models::TasksRequest {
+    let tasks = c
+        .tasks(&TaskFilter {
             domain: "tasks-domain".into(),
             ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let mut got: Vec<String> = r.tasks.iter().map(|t| t.task_guid.clone()).collect();
+        })
+        .await
+        .unwrap();
+    let mut got: Vec<String> = tasks.iter().map(|t| t.task_guid.clone()).collect();
     got.sort();
     assert_eq!(got, guids);
 

@@ -20,6 +20,7 @@
 
 mod netns_support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
 use netns_support::cell::{Cell, REP_PORT};
 use netns_support::control::ControlPlane;
 use netns_support::leftovers;
@@ -86,7 +87,7 @@ async fn serving(
 ) -> (usize, Vec<models::ActualLrp>) {
     let all = control
         .bbs
-        .actual_lrps_by_process(GUID)
+        .actual_lrps(&ActualLrpFilter::process(GUID))
         .await
         .unwrap_or_default();
     let mut n = 0;
@@ -208,7 +209,11 @@ async fn running_instance(control: &ControlPlane, guid: &str, not: &str) -> mode
         &format!("{guid}: an instance RUNNING (not {not:?})"),
         30,
         || async {
-            let all = control.bbs.actual_lrps_by_process(guid).await.ok()?;
+            let all = control
+                .bbs
+                .actual_lrps(&ActualLrpFilter::process(guid))
+                .await
+                .ok()?;
             all.into_iter()
                 .find(|l| is_running(l) && !is_evacuating(l) && instance_guid(l) != not)
         },
@@ -314,7 +319,11 @@ async fn memory_hog_crashes_out_of_memory(control: &ControlPlane) {
         })
         .await;
     let crashed = eventually("crashed out of memory", 30, || async {
-        let all = control.bbs.actual_lrps_by_process(HOG).await.ok()?;
+        let all = control
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process(HOG))
+            .await
+            .ok()?;
         all.into_iter().find(|l| l.crash_count >= 1)
     })
     .await;
@@ -342,7 +351,7 @@ async fn task_result_comes_back(control: &ControlPlane, cells: &[&Cell]) {
         .await;
     let mut ran_on = String::new();
     let done = loop {
-        let task = control.bbs.task(REPORT).await.unwrap();
+        let task = control.bbs.task_by_guid(REPORT).await.unwrap().unwrap();
         if task.state == models::task::State::Running as i32 {
             ran_on = task.cell_id.clone();
         }
@@ -405,7 +414,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     let before = loop {
         let all = control
             .bbs
-            .actual_lrps_by_process(GUID)
+            .actual_lrps(&ActualLrpFilter::process(GUID))
             .await
             .unwrap_or_default();
         if all.iter().filter(|l| is_running(l)).count() == INSTANCES {
@@ -464,7 +473,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
             for guid in [FLAKY, KILLED, HOG] {
                 if !control
                     .bbs
-                    .actual_lrps_by_process(guid)
+                    .actual_lrps(&ActualLrpFilter::process(guid))
                     .await
                     .ok()?
                     .is_empty()
@@ -524,7 +533,11 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     // An evacuated rep exits by itself.
     let status = a.exited(Duration::from_secs(15)).await;
     assert!(status.success(), "cell-a: {status}\n{}", a.log());
-    let all = control.bbs.actual_lrps_by_process(GUID).await.unwrap();
+    let all = control
+        .bbs
+        .actual_lrps(&ActualLrpFilter::process(GUID))
+        .await
+        .unwrap();
     assert!(!all.iter().any(is_evacuating), "EVACUATING left: {all:#?}");
     assert_eq!(all.len(), INSTANCES, "{all:#?}");
     for l in &all {
@@ -542,7 +555,11 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     let t4 = Instant::now();
     control.remove_lrp(GUID).await;
     eventually("the LRP's instances and containers gone", 30, || async {
-        let rows = control.bbs.actual_lrps_by_process(GUID).await.ok()?;
+        let rows = control
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process(GUID))
+            .await
+            .ok()?;
         (rows.is_empty() && b.containers_on_disk().is_empty()).then_some(())
     })
     .await;

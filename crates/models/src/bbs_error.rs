@@ -32,12 +32,6 @@ impl BbsError {
             "the requested resource already exists",
         )
     }
-    pub fn resource_conflict() -> Self {
-        Self::new(
-            ErrorType::ResourceConflict,
-            "the requested resource is in a conflicting state",
-        )
-    }
     pub fn deadlock() -> Self {
         Self::new(ErrorType::Deadlock, "the request failed due to deadlock")
     }
@@ -52,9 +46,6 @@ impl BbsError {
     }
     pub fn deserialize() -> Self {
         Self::new(ErrorType::Deserialize, "could not deserialize record")
-    }
-    pub fn failed_to_open_envelope() -> Self {
-        Self::new(ErrorType::FailedToOpenEnvelope, "could not open envelope")
     }
     pub fn cannot_be_claimed() -> Self {
         Self::new(
@@ -89,21 +80,9 @@ impl BbsError {
             "cannot unclaim actual LRP",
         )
     }
-    pub fn guid_generation() -> Self {
-        Self::new(ErrorType::GuidGeneration, "cannot generate random guid")
-    }
-    pub fn lock_collision() -> Self {
-        Self::new(ErrorType::LockCollision, "lock already exists")
-    }
     /// A request whose fields failed validation; `message` lists the fields.
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(ErrorType::InvalidRequest, message)
-    }
-    pub fn invalid_protobuf(message: impl Into<String>) -> Self {
-        Self::new(ErrorType::InvalidProtobufMessage, message)
-    }
-    pub fn invalid_record(message: impl Into<String>) -> Self {
-        Self::new(ErrorType::InvalidRecord, message)
     }
     pub fn task_transition(from: TaskState, to: TaskState) -> Self {
         Self::new(

@@ -1,23 +1,15 @@
 //! Splitting a DesiredLRP into the parts Diego stores and serves separately
-//! (scheduling info, run info, routing info), joining them back, and
-//! applying a DesiredLRPUpdate.
+//! (scheduling info, run info), joining them back, and what a
+//! DesiredLRPUpdate changes.
 
 use std::collections::BTreeMap;
 
-use crate::desired_lrp_update::{
-    OptionalAnnotation, OptionalImagePassword, OptionalImageUsername, OptionalInstances,
-};
 use crate::{
     DesiredLrp, DesiredLrpKey, DesiredLrpResource, DesiredLrpRunInfo, DesiredLrpSchedulingInfo,
     DesiredLrpUpdate, MetricTagValue, ModificationTag, ProtoRoutes, VolumePlacement,
 };
 
 impl ModificationTag {
-    /// Diego's Increment: the index goes up by one.
-    pub fn increment(&mut self) {
-        self.index = self.index.wrapping_add(1);
-    }
-
     /// True when `other` is a later version than `self`: always when either
     /// epoch is empty or the epochs differ, else when the index grew.
     pub fn succeeded_by(&self, other: &ModificationTag) -> bool {
@@ -161,21 +153,6 @@ impl DesiredLrp {
         }
     }
 
-    /// Diego's DesiredLRPRoutingInfo(): key, instances, routes,
-    /// modification tag and metric tags only.
-    pub fn routing_info(&self) -> DesiredLrp {
-        DesiredLrp {
-            process_guid: self.process_guid.clone(),
-            domain: self.domain.clone(),
-            log_guid: self.log_guid.clone(),
-            instances: self.instances,
-            routes: Some(self.routes.clone().unwrap_or_default()),
-            modification_tag: Some(self.modification_tag.clone().unwrap_or_default()),
-            metric_tags: self.metric_tags.clone(),
-            ..Default::default()
-        }
-    }
-
     /// Diego's PopulateMetricsGuid (done on every DesiredLRP read): fills
     /// `metrics_guid` from the `source_id` tag, or the `source_id` tag from
     /// `metrics_guid`, whichever is missing.
@@ -197,94 +174,9 @@ impl DesiredLrp {
             _ => {}
         }
     }
-
-    /// The record after `update`, as Diego's database stores it: instances,
-    /// annotation, routes, metric tags and image credentials change when
-    /// given; the modification tag index goes up by one.
-    pub fn apply_update(&mut self, update: &DesiredLrpUpdate) {
-        if let Some(n) = update.instances() {
-            self.instances = n;
-        }
-        if let Some(a) = update.annotation() {
-            self.annotation = a.to_string();
-        }
-        if let Some(routes) = &update.routes {
-            self.routes = Some(routes.clone());
-        }
-        if !update.metric_tags.is_empty() {
-            self.metric_tags = update.metric_tags.clone();
-        }
-        if let Some(u) = update.image_username() {
-            self.image_username = u.to_string();
-        }
-        if let Some(p) = update.image_password() {
-            self.image_password = p.to_string();
-        }
-        self.modification_tag
-            .get_or_insert_with(Default::default)
-            .increment();
-    }
-}
-
-impl DesiredLrpSchedulingInfo {
-    /// Diego's ApplyUpdate on a scheduling info: instances, routes and
-    /// annotation, and the modification tag goes up by one.
-    pub fn apply_update(&mut self, update: &DesiredLrpUpdate) {
-        if let Some(n) = update.instances() {
-            self.instances = n;
-        }
-        if let Some(routes) = &update.routes {
-            self.routes = Some(routes.clone());
-        }
-        if let Some(a) = update.annotation() {
-            self.annotation = a.to_string();
-        }
-        self.modification_tag
-            .get_or_insert_with(Default::default)
-            .increment();
-    }
 }
 
 impl DesiredLrpUpdate {
-    pub fn instances(&self) -> Option<i32> {
-        self.optional_instances
-            .map(|OptionalInstances::Instances(n)| n)
-    }
-
-    pub fn annotation(&self) -> Option<&str> {
-        self.optional_annotation
-            .as_ref()
-            .map(|OptionalAnnotation::Annotation(v)| v.as_str())
-    }
-
-    pub fn image_username(&self) -> Option<&str> {
-        self.optional_image_username
-            .as_ref()
-            .map(|OptionalImageUsername::ImageUsername(v)| v.as_str())
-    }
-
-    pub fn image_password(&self) -> Option<&str> {
-        self.optional_image_password
-            .as_ref()
-            .map(|OptionalImagePassword::ImagePassword(v)| v.as_str())
-    }
-
-    pub fn set_instances(&mut self, n: i32) {
-        self.optional_instances = Some(OptionalInstances::Instances(n));
-    }
-
-    pub fn set_annotation(&mut self, a: impl Into<String>) {
-        self.optional_annotation = Some(OptionalAnnotation::Annotation(a.into()));
-    }
-
-    pub fn set_image_username(&mut self, u: impl Into<String>) {
-        self.optional_image_username = Some(OptionalImageUsername::ImageUsername(u.into()));
-    }
-
-    pub fn set_image_password(&mut self, p: impl Into<String>) {
-        self.optional_image_password = Some(OptionalImagePassword::ImagePassword(p.into()));
-    }
-
     /// Diego's IsRoutesGroupUpdated: does this update change the routes of
     /// `router_group` (e.g. "internal-router") compared with `existing`?
     /// No routes in the update means no change; routes in the update but
@@ -323,15 +215,6 @@ impl DesiredLrpUpdate {
             None => true,
             Some(u) => u.r#static != v.r#static || u.dynamic != v.dynamic,
         })
-    }
-
-    /// Diego's IsImageCredentialsUpdated: both credentials given and at
-    /// least one differs from the existing record.
-    pub fn is_image_credentials_updated(&self, existing: &DesiredLrp) -> bool {
-        match (self.image_username(), self.image_password()) {
-            (Some(u), Some(p)) => u != existing.image_username || p != existing.image_password,
-            _ => false,
-        }
     }
 }
 
@@ -419,16 +302,6 @@ mod tests {
     }
 
     #[test]
-    fn routing_info_keeps_only_routing_fields() {
-        let r = full_lrp().routing_info();
-        assert_eq!(r.process_guid, "pg");
-        assert_eq!(r.instances, 2);
-        assert!(r.action.is_none());
-        assert_eq!(r.root_fs, "");
-        assert_eq!(r.metric_tags.len(), 1);
-    }
-
-    #[test]
     fn populate_metrics_guid_both_ways() {
         let mut l = DesiredLrp {
             metric_tags: [("source_id".to_string(), tag("g"))].into(),
@@ -448,44 +321,11 @@ mod tests {
     }
 
     #[test]
-    fn apply_update_changes_only_given_fields() {
-        let mut lrp = full_lrp();
-        lrp.apply_update(&DesiredLrpUpdate::default());
-        let mut expected = full_lrp();
-        expected.modification_tag.as_mut().unwrap().index = 4;
-        assert_eq!(lrp, expected);
-
-        let mut u = DesiredLrpUpdate::default();
-        u.set_instances(5);
-        u.set_annotation("new");
-        u.set_image_username("u2");
-        u.set_image_password("p2");
-        u.routes = Some(ProtoRoutes::default());
-        u.metric_tags = [("source_id".to_string(), tag("x"))].into();
-        lrp.apply_update(&u);
-        assert_eq!(lrp.instances, 5);
-        assert_eq!(lrp.annotation, "new");
-        assert_eq!(lrp.image_username, "u2");
-        assert_eq!(lrp.image_password, "p2");
-        assert_eq!(lrp.routes, Some(ProtoRoutes::default()));
-        assert_eq!(lrp.metric_tags["source_id"].r#static, "x");
-        assert_eq!(lrp.modification_tag.as_ref().unwrap().index, 5);
-        assert_eq!(lrp.memory_mb, 128);
-
-        let mut s = full_lrp().scheduling_info();
-        s.apply_update(&u);
-        assert_eq!(s.instances, 5);
-        assert_eq!(s.annotation, "new");
-        assert_eq!(s.modification_tag.unwrap().index, 4);
-    }
-
-    #[test]
     fn update_change_detection() {
         let lrp = full_lrp();
         let mut u = DesiredLrpUpdate::default();
         assert!(!u.is_routes_group_updated(lrp.routes.as_ref(), "cf-router"));
         assert!(!u.is_metric_tags_updated(&lrp.metric_tags));
-        assert!(!u.is_image_credentials_updated(&lrp));
 
         u.routes = lrp.routes.clone();
         assert!(!u.is_routes_group_updated(lrp.routes.as_ref(), "cf-router"));
@@ -502,13 +342,6 @@ mod tests {
         assert!(!u.is_metric_tags_updated(&lrp.metric_tags));
         u.metric_tags.insert("x".into(), tag("y"));
         assert!(u.is_metric_tags_updated(&lrp.metric_tags));
-
-        u.set_image_username("iu");
-        assert!(!u.is_image_credentials_updated(&lrp));
-        u.set_image_password("ip");
-        assert!(!u.is_image_credentials_updated(&lrp));
-        u.set_image_password("other");
-        assert!(u.is_image_credentials_updated(&lrp));
     }
 
     #[test]
@@ -519,7 +352,7 @@ mod tests {
         };
         let mut b = a.clone();
         assert!(!a.succeeded_by(&b));
-        b.increment();
+        b.index += 1;
         assert!(a.succeeded_by(&b));
         assert!(!b.succeeded_by(&a));
         let other = ModificationTag {

@@ -17,7 +17,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub mod auctioneer;
 pub mod bbs_error;
+pub mod bbs_routes;
 pub mod desired_lrp_parts;
+pub mod events;
 pub mod go_duration;
 pub mod json;
 pub mod lrp_lifecycle;

@@ -7,10 +7,6 @@ use crate::pb::{
     ActualLrp, ActualLrpGroup, ActualLrpInfo, ActualLrpInstanceKey, ActualLrpKey, ActualLrpNetInfo,
     ModificationTag,
 };
-use std::time::Duration;
-
-/// An UNCLAIMED instance older than this is re-auctioned by convergence.
-pub const STALE_UNCLAIMED_DURATION: Duration = Duration::from_secs(30);
 
 impl ActualLrpKey {
     pub fn new(process_guid: impl Into<String>, index: i32, domain: impl Into<String>) -> Self {
@@ -111,19 +107,6 @@ impl ActualLrp {
             },
             _ => false,
         }
-    }
-
-    /// UNCLAIMED for longer than the stale limit: convergence re-auctions it.
-    pub fn should_start_unclaimed(&self, now_ns: i64) -> bool {
-        self.state == UNCLAIMED && now_ns - self.since > STALE_UNCLAIMED_DURATION.as_nanos() as i64
-    }
-
-    /// Claimed or running on a cell that no longer has a presence.
-    pub fn cell_is_missing(&self, has_cell: impl Fn(&str) -> bool) -> bool {
-        if self.state == UNCLAIMED || self.state == CRASHED {
-            return false;
-        }
-        !has_cell(self.cell_id())
     }
 
     pub fn should_restart_crash(&self, now_ns: i64, calc: &crate::RestartCalculator) -> bool {
@@ -283,13 +266,5 @@ mod tests {
         ordinary.state = RUNNING.into();
         let groups = resolve_actual_lrp_groups(&[suspect.clone(), ordinary.clone()]);
         assert_eq!(groups[0].instance.as_ref(), Some(&ordinary));
-    }
-
-    #[test]
-    fn stale_unclaimed_after_thirty_seconds() {
-        let l = lrp(UNCLAIMED, "");
-        let since = l.since;
-        assert!(!l.should_start_unclaimed(since + 30_000_000_000));
-        assert!(l.should_start_unclaimed(since + 30_000_000_001));
     }
 }

@@ -35,7 +35,7 @@
 //! (false), `enforce_disk_limits` (true).
 
 use anyhow::Context;
-use auctioneer::config::GoDuration;
+use models::go_duration::GoDuration;
 use serde::{Deserialize, Deserializer};
 use std::path::Path;
 use std::time::Duration;
@@ -255,13 +255,19 @@ impl RepConfig {
     }
 
     /// TLS files of the BBS client (the deprecated `bbs_*` names win).
-    pub fn bbs_tls(&self) -> auctioneer::bbs_client::ClientTlsFiles {
-        let pick = |a: &str, b: &str| if a.is_empty() { b } else { a }.to_string();
-        auctioneer::bbs_client::ClientTlsFiles {
-            ca_cert_file: pick(&self.bbs_ca_cert_file, &self.ca_cert_file),
-            client_cert_file: pick(&self.bbs_client_cert_file, &self.cert_file),
-            client_key_file: pick(&self.bbs_client_key_file, &self.key_file),
+    pub fn bbs_tls(&self) -> tlsconfig::ClientTls {
+        fn pick<'a>(a: &'a str, b: &'a str) -> &'a str {
+            if a.is_empty() {
+                b
+            } else {
+                a
+            }
         }
+        tlsconfig::ClientTls::from_files(
+            pick(&self.bbs_ca_cert_file, &self.ca_cert_file),
+            pick(&self.bbs_client_cert_file, &self.cert_file),
+            pick(&self.bbs_client_key_file, &self.key_file),
+        )
     }
 
     pub fn locket(&self) -> Option<locket::client::ClientLocketConfig> {
@@ -315,7 +321,10 @@ mod tests {
         assert_eq!(cfg.evacuation_polling_interval.0, Duration::from_secs(10));
         assert_eq!(cfg.memory_mb, Capacity::Auto);
         assert_eq!(cfg.disk_mb, Capacity::Mb(20480));
-        assert_eq!(cfg.bbs_tls().client_cert_file, "c.crt");
+        assert_eq!(
+            cfg.bbs_tls().identity.map(|(cert, _)| cert),
+            Some(tlsconfig::Pem::file("c.crt"))
+        );
         assert_eq!(cfg.locket().unwrap().locket_address, "127.0.0.1:8891");
         assert_eq!(cfg.lock_ttl.0, Duration::from_secs(10));
         // The runc backend's isolation settings, by default.

@@ -1,43 +1,13 @@
 //! `GET /container_metrics`: usage of every created container, in Diego's
-//! `ContainerMetricsCollection` JSON. CPU usage fraction needs samples over
-//! time, which the rep does not keep; it is reported as 0.
+//! `ContainerMetricsCollection` JSON ([`models::rep::container_metrics`]).
+//! CPU usage fraction needs samples over time, which the rep does not
+//! keep; it is reported as 0.
 
 use crate::executor_client::ExecutorClient;
 use crate::tags;
-use serde::Serialize;
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct CachedContainerMetrics {
-    pub metric_guid: String,
-    pub cpu_usage_fraction: f64,
-    pub disk_usage_bytes: u64,
-    pub disk_quota_bytes: u64,
-    pub memory_usage_bytes: u64,
-    pub memory_quota_bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LrpMetric {
-    pub instance_guid: String,
-    pub process_guid: String,
-    pub index: i32,
-    #[serde(flatten)]
-    pub metrics: CachedContainerMetrics,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct TaskMetric {
-    pub task_guid: String,
-    #[serde(flatten)]
-    pub metrics: CachedContainerMetrics,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ContainerMetricsCollection {
-    pub cell_id: String,
-    pub lrps: Vec<LrpMetric>,
-    pub tasks: Vec<TaskMetric>,
-}
+pub use models::rep::container_metrics::{
+    CachedContainerMetrics, ContainerMetricsCollection, LrpMetric, TaskMetric,
+};
 
 pub async fn collect(
     cell_id: &str,

@@ -1,9 +1,9 @@
 //! The container calls the processors make, logging failures as Diego's
 //! container delegate does, and the context they share.
 
-use crate::bbs::BbsClient;
 use crate::evacuation_context::EvacuationContext;
 use crate::executor_client::{ExecutorClient, ExecutorError};
+use bbs_client::InternalBbsClient;
 use executor::{Container, RunInfo, Tags};
 use std::io::Read;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ pub const MAX_RESULT_SIZE: usize = 1024 * 50;
 pub struct Context {
     pub cell_id: String,
     pub zone: String,
-    pub bbs: BbsClient,
+    pub bbs: Arc<dyn InternalBbsClient>,
     pub executor: Arc<dyn ExecutorClient>,
     pub evacuation: EvacuationContext,
 }

@@ -4,6 +4,7 @@
 //! delete whatever containers remain.
 
 use crate::delegate::Context;
+use bbs_client::ActualLrpFilter;
 use std::time::Duration;
 
 /// Waits for evacuation to be asked for, then for the containers to go.
@@ -36,7 +37,11 @@ pub async fn evacuate(ctx: &Context, timeout: Duration, poll: Duration) -> bool 
 /// Deletes every container (what a stopping rep leaves behind), reporting
 /// the evacuating instances still stranded in the BBS.
 pub async fn cleanup(ctx: &Context) {
-    if let Ok(lrps) = ctx.bbs.actual_lrps_by_cell(&ctx.cell_id).await {
+    if let Ok(lrps) = ctx
+        .bbs
+        .actual_lrps(&ActualLrpFilter::cell(&ctx.cell_id))
+        .await
+    {
         let stranded = lrps
             .iter()
             .filter(|l| l.presence == models::actual_lrp::Presence::Evacuating as i32)

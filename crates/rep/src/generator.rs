@@ -4,13 +4,19 @@
 
 use crate::delegate::Context;
 use crate::operation::Operation;
+use bbs_client::{ActualLrpFilter, TaskFilter};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub async fn batch_operations(ctx: &Context) -> anyhow::Result<Vec<Operation>> {
+    let lrp_filter = ActualLrpFilter::cell(&ctx.cell_id);
+    let task_filter = TaskFilter {
+        cell_id: ctx.cell_id.clone(),
+        ..Default::default()
+    };
     let (containers, lrps, tasks) = tokio::join!(
         ctx.executor.list_containers(),
-        ctx.bbs.actual_lrps_by_cell(&ctx.cell_id),
-        ctx.bbs.tasks_by_cell(&ctx.cell_id),
+        ctx.bbs.actual_lrps(&lrp_filter),
+        ctx.bbs.tasks(&task_filter),
     );
     let containers = containers.map_err(|e| anyhow::anyhow!("failed to list containers: {e}"))?;
     let lrps = lrps.map_err(|e| anyhow::anyhow!("failed to retrieve lrps: {e}"))?;

@@ -13,7 +13,6 @@
 //! in-process executor from the config and runs until evacuated.
 
 pub mod backend;
-pub mod bbs;
 pub mod cell;
 pub mod config;
 pub mod container_metrics;

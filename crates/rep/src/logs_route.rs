@@ -5,12 +5,14 @@
 //! ships logs through loggregator); plain text, one line per log line,
 //! labelled as `cf logs` labels them: `[SOURCE/INDEX] OUT|ERR text`.
 
-use crate::server::Api;
+use crate::delegate::Context;
 use crate::tags;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use executor::logs::{InstanceLog, LogLine, Stream};
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
@@ -40,8 +42,11 @@ fn render(index: &str, line: &LogLine) -> Bytes {
 const RESCAN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The LRP's containers with a log: (container guid, index, log).
-async fn instance_logs(api: &Api, process_guid: &str) -> Vec<(String, String, Arc<InstanceLog>)> {
-    let containers = match api.ctx.executor.list_containers().await {
+async fn instance_logs(
+    ctx: &Context,
+    process_guid: &str,
+) -> Vec<(String, String, Arc<InstanceLog>)> {
+    let containers = match ctx.executor.list_containers().await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "failed-to-list-containers");
@@ -55,7 +60,7 @@ async fn instance_logs(api: &Api, process_guid: &str) -> Vec<(String, String, Ar
                 && c.tags.get(tags::PROCESS_GUID).map(String::as_str) == Some(process_guid)
         })
         .filter_map(|c| {
-            let log = api.ctx.executor.instance_log(&c.guid)?;
+            let log = ctx.executor.instance_log(&c.guid)?;
             let index = c.tags.get(tags::PROCESS_INDEX).cloned().unwrap_or_default();
             Some((c.guid, index, log))
         })
@@ -80,15 +85,23 @@ fn forward(index: String, mut rx: broadcast::Receiver<LogLine>, tx: mpsc::Sender
     });
 }
 
-pub async fn lrp_logs(
-    State(api): State<Api>,
+/// The routes, served next to the rep's network routes.
+pub fn routes(ctx: Context) -> Router {
+    Router::new()
+        .route("/v1/lrps/{process_guid}/logs", get(lrp_logs))
+        .route("/v1/tasks/{task_guid}/logs", get(task_logs))
+        .with_state(ctx)
+}
+
+async fn lrp_logs(
+    State(ctx): State<Context>,
     Path(process_guid): Path<String>,
     Query(q): Query<LogsQuery>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut history = Vec::new();
     let mut known = HashSet::new();
-    for (guid, index, log) in instance_logs(&api, &process_guid).await {
+    for (guid, index, log) in instance_logs(&ctx, &process_guid).await {
         let (lines, follower) = log.history_and_follow();
         history.extend(
             lines
@@ -109,7 +122,7 @@ pub async fn lrp_logs(
                 if tx.is_closed() {
                     return;
                 }
-                for (guid, index, log) in instance_logs(&api, &process_guid).await {
+                for (guid, index, log) in instance_logs(&ctx, &process_guid).await {
                     if !known.insert(guid) {
                         continue;
                     }
@@ -144,12 +157,12 @@ pub async fn lrp_logs(
 
 /// A task's log: what it wrote so far and, with `follow`, what it writes
 /// until its container is deleted. 404 when the task has no container here.
-pub async fn task_logs(
-    State(api): State<Api>,
+async fn task_logs(
+    State(ctx): State<Context>,
     Path(task_guid): Path<String>,
     Query(q): Query<LogsQuery>,
 ) -> Response {
-    let Some(log) = api.ctx.executor.instance_log(&task_guid) else {
+    let Some(log) = ctx.executor.instance_log(&task_guid) else {
         return (
             axum::http::StatusCode::NOT_FOUND,
             "no such task on this cell\n",

@@ -2,10 +2,10 @@
 //! ordinary LRP processor), and while evacuating (the evacuation LRP
 //! processor).
 
-use crate::bbs::{error_type, RunningInfo};
 use crate::delegate::Context;
 use crate::run_request::{self, INTERNAL_ROUTES_TAG, METRIC_TAGS_TAG};
 use crate::tags;
+use bbs_client::RunningInfo;
 use executor::{Container, State};
 use models::{ActualLrpInstanceKey, ActualLrpKey, ErrorType};
 
@@ -76,8 +76,12 @@ async fn ordinary(ctx: &Context, c: Container, key: ActualLrpKey, ik: ActualLrpI
             if !claim(ctx, &c, &key, &ik).await {
                 return;
             }
-            let desired = match ctx.bbs.desired_lrp(&key.process_guid).await {
-                Ok(d) => d,
+            let desired = match ctx.bbs.desired_lrp_by_process_guid(&key.process_guid).await {
+                Ok(Some(d)) => d,
+                Ok(None) => {
+                    tracing::error!(guid = %c.guid, "failed-to-fetch-desired: bbs answered no desired lrp");
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(guid = %c.guid, error = %e, "failed-to-fetch-desired");
                     return;
@@ -97,7 +101,7 @@ async fn ordinary(ctx: &Context, c: Container, key: ActualLrpKey, ik: ActualLrpI
             tracing::info!(guid = %c.guid, address = %info.net_info.address, "bbs-start-actual-lrp");
             if let Err(e) = ctx.bbs.start_actual_lrp(&key, &ik, &info).await {
                 tracing::info!(guid = %c.guid, error = %e, "failed-to-start-actual-lrp");
-                if error_type(&e) == Some(ErrorType::ActualLrpCannotBeStarted) {
+                if e.is(ErrorType::ActualLrpCannotBeStarted) {
                     ctx.stop_container(&c.guid).await;
                 }
             }
@@ -129,7 +133,7 @@ async fn claim(
         Ok(()) => true,
         Err(e) => {
             tracing::info!(guid = %c.guid, error = %e, "failed-to-claim-actual-lrp");
-            if error_type(&e) == Some(ErrorType::ActualLrpCannotBeClaimed) {
+            if e.is(ErrorType::ActualLrpCannotBeClaimed) {
                 ctx.delete_container(&c.guid).await;
             }
             false

@@ -2,7 +2,6 @@
 //! keep the BBS in line with the containers, the evacuator and the cell's
 //! presence in locket.
 
-use crate::bbs::BbsClient;
 use crate::cell::CellInfo;
 use crate::config::RepConfig;
 use crate::delegate::Context;
@@ -12,6 +11,7 @@ use crate::queue::OperationQueue;
 use crate::server::{local_routes, network_routes, Api};
 use crate::{evacuation, harmonizer, presence};
 use anyhow::Context as _;
+use bbs_client::HttpBbsClient;
 use locket::client::{LockHandle, LockState};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,11 +83,11 @@ fn serve(
 impl Rep {
     pub async fn start(cfg: &RepConfig, executor: Arc<dyn ExecutorClient>) -> anyhow::Result<Rep> {
         cfg.validate()?;
-        let bbs = BbsClient::new(
-            &cfg.bbs_address,
-            cfg.communication_timeout.0,
-            &cfg.bbs_tls(),
-        )?;
+        let bbs = Arc::new(HttpBbsClient::new(
+            &bbs_client::ClientConfig::new(&cfg.bbs_address)
+                .with_tls(Some(cfg.bbs_tls()))
+                .with_request_timeout(cfg.communication_timeout.0),
+        )?);
         let (local, local_addr) = bind(&cfg.listen_addr).await?;
         let secure = if cfg.listen_addr_securable.is_empty() {
             None
@@ -96,11 +96,11 @@ impl Rep {
         };
         let url = rep_url(cfg, secure.as_ref().map_or(local_addr, |s| s.1));
         let tls = if cfg.serves_tls() {
-            Some(crate::tls::server_config(
-                cfg.ca_cert_file.as_ref(),
-                cfg.cert_file.as_ref(),
-                cfg.key_file.as_ref(),
-            )?)
+            Some(Arc::new(tlsconfig::mutual_tls_server_config(
+                &cfg.ca_cert_file,
+                &cfg.cert_file,
+                &cfg.key_file,
+            )?))
         } else {
             None
         };

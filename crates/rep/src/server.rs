@@ -153,16 +153,9 @@ pub fn network_routes(api: Api) -> Router {
             post(stop_lrp),
         )
         .route("/v1/tasks/{task_guid}/cancel", post(cancel_task))
-        .route(
-            "/v1/lrps/{process_guid}/logs",
-            get(crate::logs_route::lrp_logs),
-        )
-        .route(
-            "/v1/tasks/{task_guid}/logs",
-            get(crate::logs_route::task_logs),
-        )
         .route("/sim/reset", post(sim_reset))
-        .with_state(api)
+        .with_state(api.clone())
+        .merge(crate::logs_route::routes(api.ctx))
 }
 
 /// The routes for the cell itself (drain script, monit).

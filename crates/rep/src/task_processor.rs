@@ -2,7 +2,6 @@
 //! start the task in the BBS and run it; when it completes, report the
 //! result (or reject it when another cell might do better) and delete it.
 
-use crate::bbs::error_type;
 use crate::delegate::Context;
 use crate::run_request;
 use crate::tags;
@@ -34,7 +33,7 @@ async fn active(ctx: &Context, c: &Container) {
         Err(e) => {
             tracing::error!(guid = %c.guid, error = %e, "failed-starting-task");
             if matches!(
-                error_type(&e),
+                e.error_type(),
                 Some(ErrorType::InvalidStateTransition | ErrorType::ResourceNotFound)
             ) {
                 ctx.delete_container(&c.guid).await;
@@ -42,8 +41,12 @@ async fn active(ctx: &Context, c: &Container) {
             return;
         }
     }
-    let task = match ctx.bbs.task(&c.guid).await {
-        Ok(t) => t,
+    let task = match ctx.bbs.task_by_guid(&c.guid).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            tracing::error!(guid = %c.guid, "failed-fetching-task: bbs answered no task");
+            return;
+        }
         Err(e) => {
             tracing::error!(guid = %c.guid, error = %e, "failed-fetching-task");
             return;
@@ -112,7 +115,7 @@ async fn complete(ctx: &Context, c: &Container) {
         .await
     {
         tracing::error!(guid = %c.guid, error = %e, "failed-completing-task");
-        if error_type(&e) == Some(ErrorType::InvalidStateTransition) {
+        if e.is(ErrorType::InvalidStateTransition) {
             let _ = ctx
                 .bbs
                 .complete_task(&c.guid, &ctx.cell_id, true, REASON_INVALID_TRANSITION, "")

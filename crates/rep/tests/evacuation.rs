@@ -5,6 +5,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use std::time::Duration;
 use support::{eventually, running, sleeper_lrp, World};
 
@@ -20,14 +22,8 @@ async fn evacuate_moves_instances_to_the_other_cell() {
     let rep1 = world.start_rep(&cfg1).await;
     let rep2 = world.start_rep(&cfg2).await;
     eventually("2 cells in the BBS", 10, || async {
-        let r = reqwest::Client::new()
-            .post(format!("{}/v1/cells/list.r1", world.bbs_url))
-            .send()
-            .await
-            .ok()?;
-        let body = r.bytes().await.ok()?;
-        let cells = <models::CellsResponse as prost::Message>::decode(body.as_ref()).ok()?;
-        (cells.cells.len() == 2).then_some(())
+        let cells = world.bbs.cells().await.ok()?;
+        (cells.len() == 2).then_some(())
     })
     .await;
 
@@ -71,7 +67,11 @@ async fn evacuate_moves_instances_to_the_other_cell() {
         after.iter().all(|l| l.crash_count == 0),
         "handed over, not crashed"
     );
-    let all = world.bbs.actual_lrps_by_process("web").await.unwrap();
+    let all = world
+        .bbs
+        .actual_lrps(&ActualLrpFilter::process("web"))
+        .await
+        .unwrap();
     assert!(
         all.iter()
             .all(|l| l.presence != models::actual_lrp::Presence::Evacuating as i32),
@@ -135,7 +135,11 @@ async fn evacuating_instances_keep_running_until_the_timeout() {
         "an EVACUATING instance and an UNCLAIMED one",
         10,
         || async {
-            let all = world.bbs.actual_lrps_by_process("lonely").await.ok()?;
+            let all = world
+                .bbs
+                .actual_lrps(&ActualLrpFilter::process("lonely"))
+                .await
+                .ok()?;
             let evacuating = all.iter().any(|l| {
                 l.presence == models::actual_lrp::Presence::Evacuating as i32
                     && l.state == models::actual_lrp_state::RUNNING

@@ -4,6 +4,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use std::time::Duration;
 use support::{eventually, run_action, running, sleeper_lrp, World};
 
@@ -39,7 +41,11 @@ async fn running_waits_for_the_health_check() {
     let desired_at = std::time::Instant::now();
     world.desire_lrp(lrp).await;
     eventually("claimed", 10, || async {
-        let all = world.bbs.actual_lrps_by_process("web").await.ok()?;
+        let all = world
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process("web"))
+            .await
+            .ok()?;
         all.iter()
             .any(|l| l.state == models::actual_lrp_state::CLAIMED)
             .then_some(())

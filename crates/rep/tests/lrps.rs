@@ -5,6 +5,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient, InternalBbsClient};
+
 use support::{eventually, running, sleeper_lrp, World};
 
 fn container_dir(cfg: &rep::RepConfig, guid: &str) -> std::path::PathBuf {
@@ -131,7 +133,11 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
     ghost.placement_tags = vec!["nowhere".into()];
     world.desire_lrp(ghost).await;
     eventually("ghost unplaceable", 20, || async {
-        let l = world.bbs.actual_lrps_by_process("ghost").await.ok()?;
+        let l = world
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process("ghost"))
+            .await
+            .ok()?;
         l.first().filter(|l| !l.placement_error.is_empty()).cloned()
     })
     .await;
@@ -147,7 +153,11 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
     world.bbs.claim_actual_lrp(&key, &ik).await.unwrap();
     rep.sync_now().await;
     eventually("ghost claim removed", 10, || async {
-        let l = world.bbs.actual_lrps_by_process("ghost").await.ok()?;
+        let l = world
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process("ghost"))
+            .await
+            .ok()?;
         l.iter()
             .all(|l| {
                 l.actual_lrp_instance_key
@@ -163,16 +173,21 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
 
     // Scale down: the BBS retires index 1 through the rep's stop route;
     // the rep removes the instance and deletes its container.
-    let update = models::UpdateDesiredLrpRequest {
-        process_guid: "sleeper".into(),
-        update: Some(models::DesiredLrpUpdate {
-            optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(1)),
-            ..Default::default()
-        }),
+    let update = models::DesiredLrpUpdate {
+        optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(1)),
+        ..Default::default()
     };
-    world.post("/v1/desired_lrp/update", &update).await;
+    world
+        .bbs
+        .update_desired_lrp("sleeper", update)
+        .await
+        .unwrap();
     eventually("index 1 gone with its container", 20, || async {
-        let all = world.bbs.actual_lrps_by_process("sleeper").await.ok()?;
+        let all = world
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process("sleeper"))
+            .await
+            .ok()?;
         let containers = rep.executor().list_containers().await.ok()?;
         (all.len() == 1 && containers.len() == 1).then_some(())
     })

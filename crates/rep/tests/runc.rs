@@ -4,6 +4,8 @@
 
 mod support;
 
+use bbs_client::BbsClient;
+
 use garden::{Backend, RuncBackend, RuncConfig};
 use rep::executor_store::StoreClient;
 use std::net::Ipv4Addr;
@@ -101,7 +103,7 @@ async fn lrps_run_and_restart_in_runc_containers() {
         )
         .await;
     let t = eventually("task rejected", 20, || async {
-        let t = world.bbs.task("unrunnable").await.ok()?;
+        let t = world.bbs.task_by_guid("unrunnable").await.ok().flatten()?;
         (t.rejection_count >= 1).then_some(t)
     })
     .await;

@@ -6,6 +6,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use garden::Backend;
 use std::path::Path;
 use support::runc_cell::{self, tcp_check};
@@ -85,14 +87,10 @@ fn leftovers(depot: &Path, per_container: bool) -> Vec<String> {
 }
 
 async fn remove_desired(world: &World, guid: &str) {
-    world
-        .post(
-            "/v1/desired_lrp/remove",
-            &models::RemoveDesiredLrpRequest {
-                process_guid: guid.into(),
-            },
-        )
-        .await;
+    // As before, only a transport failure fails the test here.
+    if let Err(bbs_client::Error::Transport(e)) = world.bbs.remove_desired_lrp(guid).await {
+        panic!("{e}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -132,12 +130,16 @@ async fn deleted_containers_leave_nothing_behind() {
     })
     .await;
     eventually("crasher crashed", 30, || async {
-        let all = world.bbs.actual_lrps_by_process("crasher").await.ok()?;
+        let all = world
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process("crasher"))
+            .await
+            .ok()?;
         all.iter().any(|l| l.crash_count >= 1).then_some(())
     })
     .await;
     let t = eventually("job completed", 30, || async {
-        let t = world.bbs.task("job").await.ok()?;
+        let t = world.bbs.task_by_guid("job").await.ok().flatten()?;
         (t.state == models::task::State::Completed as i32).then_some(t)
     })
     .await;

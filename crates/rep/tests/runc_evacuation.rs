@@ -12,6 +12,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use std::time::{Duration, Instant};
 use support::runc_cell::{self, tcp_check};
 use support::{eventually, run_action, running, sleeper_lrp, World};
@@ -45,7 +47,7 @@ async fn answers(http: &reqwest::Client, l: &models::ActualLrp) -> bool {
 async fn serving(world: &World, http: &reqwest::Client) -> (usize, Vec<models::ActualLrp>) {
     let all = world
         .bbs
-        .actual_lrps_by_process("pages")
+        .actual_lrps(&ActualLrpFilter::process("pages"))
         .await
         .unwrap_or_default();
     let mut n = 0;
@@ -142,7 +144,11 @@ async fn evacuation_keeps_every_instance_serving() {
         "every container handed over"
     );
 
-    let all = world.bbs.actual_lrps_by_process("pages").await.unwrap();
+    let all = world
+        .bbs
+        .actual_lrps(&ActualLrpFilter::process("pages"))
+        .await
+        .unwrap();
     assert!(!all.iter().any(is_evacuating), "EVACUATING left: {all:#?}");
     let after = running(&world, "pages").await;
     assert_eq!(after.len(), 2, "{all:#?}");

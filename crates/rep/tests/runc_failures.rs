@@ -6,6 +6,8 @@
 
 mod support;
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use support::runc_cell::{self, tcp_check};
 use support::{eventually, run_action, running, sleeper_lrp, World};
 
@@ -75,7 +77,11 @@ async fn an_instance_over_its_memory_limit_crashes_out_of_memory() {
     lrp.memory_mb = 32;
     world.desire_lrp(lrp).await;
     let crashed = eventually("crashed out of memory", 30, || async {
-        let all = world.bbs.actual_lrps_by_process("hog").await.ok()?;
+        let all = world
+            .bbs
+            .actual_lrps(&ActualLrpFilter::process("hog"))
+            .await
+            .ok()?;
         all.into_iter().find(|l| l.crash_count >= 1)
     })
     .await;
@@ -114,7 +120,7 @@ async fn a_task_result_file_comes_back_with_its_completion() {
         )
         .await;
     let t = eventually("task completed", 30, || async {
-        let t = world.bbs.task("report").await.ok()?;
+        let t = world.bbs.task_by_guid("report").await.ok().flatten()?;
         (t.state == models::task::State::Completed as i32).then_some(t)
     })
     .await;

@@ -5,6 +5,8 @@
 
 mod support;
 
+use bbs_client::{BbsClient, InternalBbsClient};
+
 use support::{eventually, run_action, World};
 
 fn task(script: &str) -> models::TaskDefinition {
@@ -21,7 +23,7 @@ fn task(script: &str) -> models::TaskDefinition {
 
 async fn completed(world: &World, guid: &str) -> models::Task {
     eventually(&format!("task {guid} completed"), 30, || async {
-        let t = world.bbs.task(guid).await.ok()?;
+        let t = world.bbs.task_by_guid(guid).await.ok().flatten()?;
         (t.state == models::task::State::Completed as i32).then_some(t)
     })
     .await
@@ -61,20 +63,13 @@ async fn tasks_complete_fail_cancel_and_lose_their_container() {
     // the container.
     world.desire_task("long", task("sleep 30")).await;
     eventually("long running", 20, || async {
-        let t = world.bbs.task("long").await.ok()?;
+        let t = world.bbs.task_by_guid("long").await.ok().flatten()?;
         let c = rep.executor().get_container("long").await.ok()?;
         (t.state == models::task::State::Running as i32 && c.state == executor::State::Running)
             .then_some(())
     })
     .await;
-    world
-        .post(
-            "/v1/tasks/cancel",
-            &models::TaskGuidRequest {
-                task_guid: "long".into(),
-            },
-        )
-        .await;
+    world.bbs.cancel_task("long").await.unwrap();
     eventually("cancelled task's container deleted", 20, || async {
         rep.executor()
             .get_container("long")
@@ -92,7 +87,7 @@ async fn tasks_complete_fail_cancel_and_lose_their_container() {
     lost.placement_tags = vec!["nowhere".into()];
     world.desire_task("lost", lost).await;
     eventually("lost rejected by the auction", 20, || async {
-        let t = world.bbs.task("lost").await.ok()?;
+        let t = world.bbs.task_by_guid("lost").await.ok().flatten()?;
         (t.rejection_count >= 1).then_some(())
     })
     .await;

@@ -1,10 +1,9 @@
-//! Mutual TLS as Diego's rep serves it: the auctioneer's rep client with a
-//! certificate from the CA is answered; a client without one is refused.
+//! Mutual TLS as Diego's rep serves it: the rep client with a certificate
+//! from the CA is answered; a client without one is refused.
 
-use auctioneer::bbs_client::ClientTlsFiles;
-use auctioneer::rep_client::RepClient;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rep::config::{Capacity, RepConfig};
+use rep_client::{RepClient, RepClientFactory};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,13 +58,19 @@ async fn state_over_mutual_tls() {
         rep.local_url.replace("https", "")
     );
 
-    let tls = ClientTlsFiles {
-        ca_cert_file: ca_file.clone(),
-        client_cert_file: write("client.crt", &client.0),
-        client_key_file: write("client.key", &client.1),
-    };
-    let reps = RepClient::new(Duration::from_secs(5), Duration::from_secs(5), &tls).unwrap();
-    let state = reps.state(&rep.url).await.unwrap();
+    let tls = tlsconfig::ClientTls::from_files(
+        &ca_file,
+        &write("client.crt", &client.0),
+        &write("client.key", &client.1),
+    );
+    let reps = RepClientFactory::new(&rep_client::ClientConfig {
+        tls: Some(tls),
+        request_timeout: Some(Duration::from_secs(5)),
+        state_timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    })
+    .unwrap();
+    let state = reps.client_at(&rep.url).state().await.unwrap();
     assert_eq!(state.cell_id, "cell-tls");
     assert_eq!(state.total_resources.memory_mb, 1024);
 
@@ -79,12 +84,7 @@ async fn state_over_mutual_tls() {
         .await
         .is_err());
     // The localhost routes are on their own listener, also mutual TLS.
-    let ping = auctioneer::bbs_client::http_client(Duration::from_secs(5), &tls)
-        .unwrap()
-        .get(format!("{}/ping", rep.local_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ping.status(), 200);
+    // (`ping` is Ok on a 200.)
+    reps.client_at(&rep.local_url).ping().await.unwrap();
     rep.shutdown().await;
 }

@@ -1,8 +1,7 @@
-//! The BBS LRP instance event stream: server-sent events whose `data` is
-//! base64 of the protobuf event, decoded into what the routing table needs.
+//! The BBS LRP instance events (read by `bbs_client`) as the routing table
+//! needs them: desired LRPs and whole actual LRPs before and after.
 
-use base64::Engine;
-use prost::Message;
+use models::events::Event;
 
 #[derive(Debug, Clone)]
 pub enum LrpEvent {
@@ -18,47 +17,6 @@ pub enum LrpEvent {
         after: Box<models::ActualLrp>,
     },
     InstanceRemoved(models::ActualLrp),
-}
-
-/// Splits a byte stream into SSE events (`event:` and `data:` lines, a
-/// blank line ends one).
-#[derive(Default)]
-pub struct SseParser {
-    buf: Vec<u8>,
-    name: String,
-    data: String,
-}
-
-impl SseParser {
-    /// Feeds bytes; returns the (name, data) of every completed event.
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<(String, String)> {
-        self.buf.extend_from_slice(bytes);
-        let mut out = Vec::new();
-        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=pos).collect();
-            let line = String::from_utf8_lossy(&line);
-            let line = line.trim_end_matches(['\n', '\r']);
-            if line.is_empty() {
-                if !self.name.is_empty() || !self.data.is_empty() {
-                    out.push((
-                        std::mem::take(&mut self.name),
-                        std::mem::take(&mut self.data),
-                    ));
-                }
-                continue;
-            }
-            let (field, value) = match line.split_once(':') {
-                Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-                None => (line, ""),
-            };
-            match field {
-                "event" => self.name = value.to_string(),
-                "data" => self.data.push_str(value),
-                _ => {}
-            }
-        }
-        out
-    }
 }
 
 fn actual_from_info(
@@ -87,77 +45,52 @@ fn actual_from_info(
     }
 }
 
-/// Decodes one event; `Ok(None)` for events the route-emitter ignores
-/// (crashes are also sent as instance changes).
-pub fn decode(name: &str, data: &str) -> anyhow::Result<Option<LrpEvent>> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim())?;
-    let b = bytes.as_slice();
-    Ok(Some(match name {
-        "desired_lrp_created" => LrpEvent::DesiredCreated(
-            models::DesiredLrpCreatedEvent::decode(b)?
-                .desired_lrp
-                .map(Box::new)
-                .unwrap_or_default(),
-        ),
-        "desired_lrp_changed" => {
-            let e = models::DesiredLrpChangedEvent::decode(b)?;
-            LrpEvent::DesiredChanged {
+impl LrpEvent {
+    /// The routing table's view of an event; None for events the
+    /// route-emitter ignores (crashes are also sent as instance changes).
+    pub fn from_event(event: Event) -> Option<LrpEvent> {
+        Some(match event {
+            Event::DesiredLrpCreated(e) => {
+                LrpEvent::DesiredCreated(e.desired_lrp.map(Box::new).unwrap_or_default())
+            }
+            Event::DesiredLrpChanged(e) => LrpEvent::DesiredChanged {
                 before: Box::new(e.before.unwrap_or_default()),
                 after: Box::new(e.after.unwrap_or_default()),
+            },
+            Event::DesiredLrpRemoved(e) => {
+                LrpEvent::DesiredRemoved(e.desired_lrp.map(Box::new).unwrap_or_default())
             }
-        }
-        "desired_lrp_removed" => LrpEvent::DesiredRemoved(
-            models::DesiredLrpRemovedEvent::decode(b)?
-                .desired_lrp
-                .map(Box::new)
-                .unwrap_or_default(),
-        ),
-        "actual_lrp_instance_created" => LrpEvent::InstanceCreated(
-            models::ActualLrpInstanceCreatedEvent::decode(b)?
-                .actual_lrp
-                .unwrap_or_default(),
-        ),
-        "actual_lrp_instance_changed" => {
-            let e = models::ActualLrpInstanceChangedEvent::decode(b)?;
-            let (Some(before), Some(after)) = (e.before, e.after) else {
-                return Ok(None);
-            };
-            LrpEvent::InstanceChanged {
-                before: Box::new(actual_from_info(
-                    e.actual_lrp_key.clone(),
-                    e.actual_lrp_instance_key.clone(),
-                    before,
-                )),
-                after: Box::new(actual_from_info(
-                    e.actual_lrp_key,
-                    e.actual_lrp_instance_key,
-                    after,
-                )),
+            Event::ActualLrpInstanceCreated(e) => {
+                LrpEvent::InstanceCreated(e.actual_lrp.unwrap_or_default())
             }
-        }
-        "actual_lrp_instance_removed" => LrpEvent::InstanceRemoved(
-            models::ActualLrpInstanceRemovedEvent::decode(b)?
-                .actual_lrp
-                .unwrap_or_default(),
-        ),
-        _ => return Ok(None),
-    }))
+            Event::ActualLrpInstanceChanged(e) => {
+                let (Some(before), Some(after)) = (e.before, e.after) else {
+                    return None;
+                };
+                LrpEvent::InstanceChanged {
+                    before: Box::new(actual_from_info(
+                        e.actual_lrp_key.clone(),
+                        e.actual_lrp_instance_key.clone(),
+                        before,
+                    )),
+                    after: Box::new(actual_from_info(
+                        e.actual_lrp_key,
+                        e.actual_lrp_instance_key,
+                        after,
+                    )),
+                }
+            }
+            Event::ActualLrpInstanceRemoved(e) => {
+                LrpEvent::InstanceRemoved(e.actual_lrp.unwrap_or_default())
+            }
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_events_split_across_chunks() {
-        let mut p = SseParser::default();
-        assert!(p.feed(b"id: 0\nevent: desired_lrp_cr").is_empty());
-        let out = p.feed(b"eated\ndata: AAAA\n\nid: 1\n");
-        assert_eq!(
-            out,
-            vec![("desired_lrp_created".to_string(), "AAAA".to_string())]
-        );
-    }
 
     #[test]
     fn decodes_instance_changed_with_routable() {
@@ -175,9 +108,8 @@ mod tests {
             }),
             trace_id: String::new(),
         };
-        let data = base64::engine::general_purpose::STANDARD.encode(ev.encode_to_vec());
         let Some(LrpEvent::InstanceChanged { before, after }) =
-            decode("actual_lrp_instance_changed", &data).unwrap()
+            LrpEvent::from_event(Event::ActualLrpInstanceChanged(ev))
         else {
             panic!("not a change");
         };

@@ -4,7 +4,6 @@
 //! whole BBS while holding the locket lock `route_emitter`; cell-local
 //! mode (`cell_id` set) serves only that cell's instances, without a lock.
 
-pub mod bbs_client;
 pub mod broadcast;
 pub mod cf_routes;
 pub mod config;
@@ -63,15 +62,15 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
     } else {
         Some(metrics::serve(&cfg.healthcheck_address, metrics.clone()).await?)
     };
-    let bbs = bbs_client::BbsClient::new(
-        &cfg.bbs_address,
-        cfg.communication_timeout.0,
-        &bbs_client::BbsTls {
-            ca_cert_file: cfg.bbs_ca_cert_file.clone(),
-            client_cert_file: cfg.bbs_client_cert_file.clone(),
-            client_key_file: cfg.bbs_client_key_file.clone(),
-        },
-    )?;
+    let bbs = std::sync::Arc::new(bbs_client::HttpBbsClient::new(
+        &bbs_client::ClientConfig::new(&cfg.bbs_address)
+            .with_tls(Some(tlsconfig::ClientTls::from_files(
+                &cfg.bbs_ca_cert_file,
+                &cfg.bbs_client_cert_file,
+                &cfg.bbs_client_key_file,
+            )))
+            .with_request_timeout(cfg.communication_timeout.0),
+    )?);
     let nats = nats::connect(&cfg).await?;
 
     let lock = if !cfg.local_mode() && !cfg.locket.locket_address.is_empty() {

@@ -2,8 +2,8 @@
 //! from, fetched at start, after each resubscription and every
 //! `sync_interval`.
 
-use crate::bbs_client::BbsClient;
 use crate::routing_table::is_routable;
+use bbs_client::{ActualLrpFilter, BbsClient, DesiredLrpFilter};
 use std::time::Instant;
 
 pub struct SyncResult {
@@ -15,17 +15,19 @@ pub struct SyncResult {
 
 /// The full state: routable instances (of one cell in cell-local mode),
 /// the routing infos of their processes, and the fresh domains.
-pub async fn fetch(bbs: &BbsClient, cell_id: &str) -> anyhow::Result<SyncResult> {
+pub async fn fetch(bbs: &dyn BbsClient, cell_id: &str) -> anyhow::Result<SyncResult> {
     let started = Instant::now();
+    let on_cell = ActualLrpFilter::cell(cell_id);
+    let every = DesiredLrpFilter::default();
     let (actuals, domains, desired) = if cell_id.is_empty() {
         tokio::try_join!(
-            bbs.actual_lrps(cell_id),
+            bbs.actual_lrps(&on_cell),
             bbs.domains(),
-            bbs.routing_infos(Vec::new())
+            bbs.desired_lrp_routing_infos(&every)
         )?
     } else {
         // Only the processes with instances on this cell.
-        let (actuals, domains) = tokio::try_join!(bbs.actual_lrps(cell_id), bbs.domains())?;
+        let (actuals, domains) = tokio::try_join!(bbs.actual_lrps(&on_cell), bbs.domains())?;
         let mut guids: Vec<String> = actuals
             .iter()
             .map(|a| a.process_guid().to_string())
@@ -35,7 +37,11 @@ pub async fn fetch(bbs: &BbsClient, cell_id: &str) -> anyhow::Result<SyncResult>
         let desired = if guids.is_empty() {
             Vec::new()
         } else {
-            bbs.routing_infos(guids).await?
+            let filter = DesiredLrpFilter {
+                process_guids: guids,
+                ..Default::default()
+            };
+            bbs.desired_lrp_routing_infos(&filter).await?
         };
         (actuals, domains, desired)
     };

@@ -4,7 +4,6 @@
 //! replays the events that arrived meanwhile, and emits the difference;
 //! re-emits the whole table when the broadcast scheduler asks.
 
-use crate::bbs_client::BbsClient;
 use crate::diff::{diff, everything, Emission};
 use crate::emitter::NatsEmitter;
 use crate::events::LrpEvent;
@@ -14,11 +13,12 @@ use crate::routing_table::RoutingTable;
 use crate::subscription::{subscribe, Feed};
 use crate::sync::{fetch, SyncResult};
 use crate::unregistration::UnregistrationCache;
+use bbs_client::BbsClient;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 pub struct Watcher {
-    pub bbs: BbsClient,
+    pub bbs: std::sync::Arc<dyn BbsClient>,
     pub emitter: NatsEmitter,
     pub metrics: Metrics,
     pub cell_id: String,
@@ -117,7 +117,7 @@ impl Watcher {
         let cell_id = self.cell_id.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            let _ = tx.send(fetch(&bbs, &cell_id).await).await;
+            let _ = tx.send(fetch(bbs.as_ref(), &cell_id).await).await;
         });
     }
 
@@ -223,14 +223,14 @@ impl Watcher {
     }
 
     async fn refresh_desired(&self, table: &mut RoutingTable, a: &models::ActualLrp) {
-        match self
-            .bbs
-            .routing_infos(vec![a.process_guid().to_string()])
-            .await
-        {
+        let filter = bbs_client::DesiredLrpFilter {
+            process_guids: vec![a.process_guid().to_string()],
+            ..Default::default()
+        };
+        match self.bbs.desired_lrp_routing_infos(&filter).await {
             Ok(ds) => ds.iter().for_each(|d| table.set_desired(d)),
             Err(e) => tracing::error!(
-                error = format!("{e:#}"),
+                error = %e,
                 "failed-getting-desired-lrp-routing-info"
             ),
         }

@@ -6,6 +6,7 @@
 mod support;
 
 use ::bbs::db::{EncryptionConfig, SqlStore, StoreConfig};
+use bbs_client::BbsClient;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -87,17 +88,19 @@ async fn syncs_a_large_table_and_still_routes_changes_quickly() {
         .to_string();
     assert!(metrics.contains(&format!("route_emitter_routes_total {}", n + 1)));
     // What the BBS side of a sync costs.
-    let client = route_emitter::bbs_client::BbsClient::new(
-        &bbs.url,
-        Duration::from_secs(60),
-        &Default::default(),
+    let client = bbs_client::HttpBbsClient::new(
+        &bbs_client::ClientConfig::new(&bbs.url).with_request_timeout(Duration::from_secs(60)),
     )
     .unwrap();
     let t = Instant::now();
-    let infos = client.routing_infos(Vec::new()).await.unwrap().len();
+    let infos = client
+        .desired_lrp_routing_infos(&Default::default())
+        .await
+        .unwrap()
+        .len();
     let infos_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let actuals = client.actual_lrps("").await.unwrap().len();
+    let actuals = client.actual_lrps(&Default::default()).await.unwrap().len();
     let actuals_ms = t.elapsed().as_secs_f64() * 1e3;
     eprintln!(
         "route-emitter scale: BBS routing infos ({infos}) {infos_ms:.0} ms, actual LRPs ({actuals}) {actuals_ms:.0} ms"

@@ -9,12 +9,13 @@
 //!
 //! Build with `--release` for meaningful figures.
 
-use auctioneer::bbs_client::{BbsClient, ClientTlsFiles};
-use auctioneer::rep_client::RepClient;
 use auctioneer::runner::Runner;
 use auctioneer::scheduler::{build_zones, Cell, LrpAuction, Scheduler, SchedulerConfig};
 use auctioneer::sim::{SimCell, SimCellConfig};
+use bbs_client::HttpBbsClient;
 use models::rep::{CellState, Lrp, PlacementConstraint, Resource, Resources, RootFsProvider};
+use rep_client::RepClientFactory;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const APP_SIZE: usize = 100;
@@ -91,19 +92,18 @@ async fn over_http(sims: &[SimCell], instances: usize) {
             ..Default::default()
         })
         .collect();
-    let bbs = BbsClient::new(
-        "http://127.0.0.1:9",
-        Duration::from_secs(1),
-        &ClientTlsFiles::default(),
+    let bbs = HttpBbsClient::new(
+        &bbs_client::ClientConfig::new("http://127.0.0.1:9")
+            .with_request_timeout(Duration::from_secs(1)),
     )
     .unwrap();
-    let reps = RepClient::new(
-        Duration::from_secs(30),
-        Duration::from_secs(30),
-        &ClientTlsFiles::default(),
-    )
+    let reps = RepClientFactory::new(&rep_client::ClientConfig {
+        request_timeout: Some(Duration::from_secs(30)),
+        state_timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    })
     .unwrap();
-    let runner = Runner::new(bbs, reps, SchedulerConfig::default(), 1000);
+    let runner = Runner::new(Arc::new(bbs), reps, SchedulerConfig::default(), 1000);
     let t = Instant::now();
     let zones = runner.fetch_state_and_build_zones(&presences).await;
     let fetched = t.elapsed().as_secs_f64();

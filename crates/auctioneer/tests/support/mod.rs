@@ -5,15 +5,14 @@
 //! locket and claiming/starting what they are given in the BBS.
 #![allow(dead_code)]
 
-use auctioneer::bbs_client::{BbsClient, ClientTlsFiles};
 use auctioneer::config::{AuctioneerConfig, GoDuration};
 use auctioneer::server::RunningAuctioneer;
 use auctioneer::sim::{SimCell, SimCellConfig};
 use bbs::config::BbsConfig;
+use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient};
 use locket::client::ClientLocketConfig;
 use locket::config::LocketConfig;
 use locket::server::{RunningLocket, ServerOptions};
-use prost::Message;
 use std::time::Duration;
 
 pub struct System {
@@ -21,7 +20,7 @@ pub struct System {
     pub bbs: bbs::server::RunningBbs,
     pub auctioneer: RunningAuctioneer,
     pub cells: Vec<SimCell>,
-    pub client: BbsClient,
+    pub client: HttpBbsClient,
     pub bbs_url: String,
     pub locket_addr: String,
     _dir: tempfile::TempDir,
@@ -105,10 +104,8 @@ impl System {
             cell.presence_registered().await.unwrap();
             started.push(cell);
         }
-        let client = BbsClient::new(
-            &bbs_url,
-            Duration::from_secs(10),
-            &ClientTlsFiles::default(),
+        let client = HttpBbsClient::new(
+            &bbs_client::ClientConfig::new(&bbs_url).with_request_timeout(Duration::from_secs(10)),
         )
         .unwrap();
         eventually("every cell in the BBS", 10, || async {
@@ -136,46 +133,26 @@ impl System {
     }
 
     pub async fn desire(&self, lrp: models::DesiredLrp) {
-        let r: models::DesiredLrpLifecycleResponse = self
-            .post(
-                "/v1/desired_lrp/desire.r2",
-                &models::DesireLrpRequest {
-                    desired_lrp: Some(lrp),
-                },
-            )
-            .await;
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = self.client.desire_lrp(lrp).await;
+        assert!(r.is_ok(), "{r:?}");
     }
 
     pub async fn scale(&self, process_guid: &str, instances: i32) {
-        let update = models::UpdateDesiredLrpRequest {
-            process_guid: process_guid.into(),
-            update: Some(models::DesiredLrpUpdate {
-                optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(
-                    instances,
-                )),
-                ..Default::default()
-            }),
+        let update = models::DesiredLrpUpdate {
+            optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(
+                instances,
+            )),
+            ..Default::default()
         };
-        let r: models::DesiredLrpLifecycleResponse =
-            self.post("/v1/desired_lrp/update", &update).await;
-        assert!(r.error.is_none(), "{:?}", r.error);
-    }
-
-    pub async fn post<Req: Message, Resp: Message + Default>(&self, path: &str, req: &Req) -> Resp {
-        let resp = reqwest::Client::new()
-            .post(format!("{}{path}", self.bbs_url))
-            .header("Content-Type", "application/x-protobuf")
-            .body(req.encode_to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success());
-        Resp::decode(resp.bytes().await.unwrap().as_ref()).unwrap()
+        let r = self.client.update_desired_lrp(process_guid, update).await;
+        assert!(r.is_ok(), "{r:?}");
     }
 
     pub async fn actual_lrps(&self, process_guid: &str) -> Vec<models::ActualLrp> {
-        self.client.actual_lrps(process_guid).await.unwrap()
+        self.client
+            .actual_lrps(&ActualLrpFilter::process(process_guid))
+            .await
+            .unwrap()
     }
 
     pub async fn shutdown(self) {

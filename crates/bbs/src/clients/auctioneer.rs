@@ -1,11 +1,12 @@
 //! The auctioneer's start API (`POST /v1/lrps`, `POST /v1/tasks`, JSON,
 //! answered 202).
 
-use super::{expect_accepted, send_traced, ClientTls};
+use super::{expect_accepted, send_traced};
 use async_trait::async_trait;
 use models::{DesiredLrp, DesiredLrpSchedulingInfo, TaskDefinition};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use tlsconfig::ClientTls;
 
 /// One LRP start request, in the auctioneer's JSON field names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

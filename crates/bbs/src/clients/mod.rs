@@ -1,5 +1,6 @@
 //! Calls out of the BBS: the auctioneer (start requests), reps (stop an
-//! instance, cancel a task, update an instance) and the cell registry.
+//! instance, cancel a task, update an instance: through `rep_client`) and
+//! the cell registry.
 //!
 //! The HTTP implementations speak Diego's JSON APIs. Without a configured
 //! auctioneer the BBS uses [`NoAuctioneer`], which accepts and drops every
@@ -9,53 +10,46 @@
 
 pub mod auctioneer;
 pub mod cells;
-pub mod rep;
 
 pub use auctioneer::{
     AuctioneerClient, HttpAuctioneerClient, LrpStartRequest, NoAuctioneer, TaskStartRequest,
 };
 pub use cells::{CellPresences, LocketCells, NoCells, StaticCells};
-pub use rep::{HttpRepClient, LrpUpdate, RepClient};
+pub use cfhttp::REQUEST_ID_HEADER;
+pub use models::rep::LrpUpdate;
 
-use std::path::Path;
+use models::CellPresence;
+use rep_client::{ClientFactory, RepClient};
+use std::sync::Arc;
+use tlsconfig::ClientTls;
 
-/// TLS material for an outgoing client (all optional).
-#[derive(Debug, Clone, Default)]
-pub struct ClientTls {
-    pub ca_file: Option<String>,
-    pub cert_file: Option<String>,
-    pub key_file: Option<String>,
+/// TLS material from the config's file names (empty: unset).
+pub fn client_tls(ca_file: &str, cert_file: &str, key_file: &str) -> ClientTls {
+    ClientTls::from_files(ca_file, cert_file, key_file)
 }
 
-impl ClientTls {
-    pub fn has_identity(&self) -> bool {
-        self.cert_file.is_some() && self.key_file.is_some()
-    }
-}
-
-/// A reqwest client with the given timeout and TLS material.
+/// A pooled client with the given timeout and TLS material.
 pub fn http_client(
     timeout: std::time::Duration,
     tls: &ClientTls,
 ) -> anyhow::Result<reqwest::Client> {
-    let mut b = reqwest::Client::builder().timeout(timeout).use_rustls_tls();
-    if let Some(ca) = &tls.ca_file {
-        let pem = std::fs::read(Path::new(ca))?;
-        for cert in reqwest::Certificate::from_pem_bundle(&pem)? {
-            b = b.add_root_certificate(cert);
-        }
+    Ok(cfhttp::Config {
+        request_timeout: Some(timeout),
+        tls: (!tls.is_empty()).then(|| tls.clone()),
+        ..Default::default()
     }
-    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
-        let mut pem = std::fs::read(cert)?;
-        pem.push(b'\n');
-        pem.extend(std::fs::read(key)?);
-        b = b.identity(reqwest::Identity::from_pem(&pem)?);
-    }
-    Ok(b.build()?)
+    .client()?)
 }
 
-/// Diego's trace header.
-pub const REQUEST_ID_HEADER: &str = "X-Vcap-Request-Id";
+/// The rep of `cell`, as Diego's BBS reaches it (its rep client factory
+/// picks the cell's `rep_url` or `rep_address`).
+pub fn rep_of(
+    reps: &dyn ClientFactory,
+    cell: &CellPresence,
+    trace_id: &str,
+) -> rep_client::Result<Arc<dyn RepClient>> {
+    reps.create_client(&cell.rep_address, &cell.rep_url, trace_id)
+}
 
 /// Sends a request to the rep or the auctioneer, with the trace header
 /// when there is a trace id; returns the answer's status.

@@ -213,10 +213,11 @@ impl ActualLrpLifecycleController {
                     }
                     Ok(cell) => {
                         changed = true;
-                        d.rep
-                            .stop_lrp_instance(&cell, trace_id, &lrp.key(), &lrp.instance_key())
-                            .await
-                            .map_err(unknown)
+                        match crate::clients::rep_of(d.rep.as_ref(), &cell, trace_id) {
+                            Ok(rep) => rep.stop_lrp_instance(&lrp.key(), &lrp.instance_key()).await,
+                            Err(e) => Err(e),
+                        }
+                        .map_err(unknown)
                     }
                 },
                 _ => Ok(()),

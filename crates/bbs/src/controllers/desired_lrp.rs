@@ -4,8 +4,7 @@
 //! removal retires every instance.
 
 use super::Deps;
-use crate::clients::rep::InternalRoute;
-use crate::clients::{LrpStartRequest, LrpUpdate};
+use crate::clients::{rep_of, LrpStartRequest, LrpUpdate};
 use crate::db::ActualLrpFilter;
 use crate::events::calculator::{emit_events, group_removed, instance_removed, record_change};
 use crate::events::Event;
@@ -13,11 +12,11 @@ use futures::StreamExt;
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::{CRASHED, UNCLAIMED};
 use models::desired_lrp_update::OptionalInstances;
+use models::rep::InternalRoute;
 use models::{
     ActualLrp, ActualLrpKey, BbsError, CellPresence, DesiredLrp, DesiredLrpChangedEvent,
-    DesiredLrpCreatedEvent, DesiredLrpRemovedEvent, DesiredLrpUpdate, MetricTagValue, ProtoRoutes,
+    DesiredLrpCreatedEvent, DesiredLrpRemovedEvent, DesiredLrpUpdate, ProtoRoutes,
 };
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub const INTERNAL_ROUTER: &str = "internal-router";
@@ -74,8 +73,8 @@ impl DesiredLrpController {
             }
         }
         let routes_updated =
-            is_routes_group_updated(update, before.routes.as_ref(), INTERNAL_ROUTER);
-        let tags_updated = is_metric_tags_updated(update, &before.metric_tags);
+            update.is_routes_group_updated(before.routes.as_ref(), INTERNAL_ROUTER);
+        let tags_updated = update.is_metric_tags_updated(&before.metric_tags);
         if routes_updated || tags_updated {
             self.update_instances(trace_id, process_guid, update, routes_updated, tags_updated)
                 .await;
@@ -204,10 +203,11 @@ impl DesiredLrpController {
             let rep = d.rep.clone();
             let trace = trace_id.to_string();
             tokio::spawn(async move {
-                if let Err(e) = rep
-                    .stop_lrp_instance(&cell, &trace, &lrp.key(), &lrp.instance_key())
-                    .await
-                {
+                let stopped = match rep_of(rep.as_ref(), &cell, &trace) {
+                    Ok(c) => c.stop_lrp_instance(&lrp.key(), &lrp.instance_key()).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = stopped {
                     tracing::warn!(error = %e, "failed stopping LRP instance");
                 }
             });
@@ -268,45 +268,16 @@ impl DesiredLrpController {
             let rep = d.rep.clone();
             let trace = trace_id.to_string();
             tokio::spawn(async move {
-                if let Err(e) = rep.update_lrp_instance(&cell, &trace, &lrp_update).await {
+                let updated = match rep_of(rep.as_ref(), &cell, &trace) {
+                    Ok(c) => c.update_lrp_instance(&lrp_update).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = updated {
                     tracing::warn!(error = %e, "updating LRP instance failed");
                 }
             });
         }
     }
-}
-
-/// Diego's DesiredLRPUpdate.IsRoutesGroupUpdated.
-pub fn is_routes_group_updated(
-    update: &DesiredLrpUpdate,
-    before: Option<&ProtoRoutes>,
-    group: &str,
-) -> bool {
-    let Some(new_routes) = &update.routes else {
-        return false;
-    };
-    let Some(before) = before else { return true };
-    match (new_routes.routes.get(group), before.routes.get(group)) {
-        (Some(a), Some(b)) => a != b,
-        _ => true,
-    }
-}
-
-/// Diego's DesiredLRPUpdate.IsMetricTagsUpdated (an empty map counts as unset).
-pub fn is_metric_tags_updated(
-    update: &DesiredLrpUpdate,
-    before: &BTreeMap<String, MetricTagValue>,
-) -> bool {
-    if update.metric_tags.is_empty() {
-        return false;
-    }
-    if update.metric_tags.len() != before.len() {
-        return true;
-    }
-    before.iter().any(|(k, v)| match update.metric_tags.get(k) {
-        None => true,
-        Some(u) => u.r#static != v.r#static || u.dynamic != v.dynamic,
-    })
 }
 
 fn internal_routes(

@@ -8,8 +8,7 @@
 //! Every start is collected into one auction batch sent at the end.
 
 use super::{ActualLrpLifecycleController, Deps};
-use crate::clients::rep::InternalRoute;
-use crate::clients::{LrpStartRequest, LrpUpdate};
+use crate::clients::{rep_of, LrpStartRequest, LrpUpdate};
 use crate::db::{CellSet, ConvergenceResult, KeyWithSchedulingInfo};
 use crate::errors::is_not_found;
 use crate::events::calculator::{
@@ -18,6 +17,7 @@ use crate::events::calculator::{
 };
 use futures::StreamExt;
 use models::actual_lrp::Presence;
+use models::rep::InternalRoute;
 use models::{ActualLrpKey, BbsError};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -347,7 +347,11 @@ impl LrpConvergenceController {
                         return;
                     }
                 };
-                if let Err(e) = d.rep.update_lrp_instance(&cell, trace_id, &update).await {
+                let updated = match rep_of(d.rep.as_ref(), &cell, trace_id) {
+                    Ok(c) => c.update_lrp_instance(&update).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = updated {
                     tracing::error!(cell_id, error = %e, "updating-lrp-instance");
                 }
             }

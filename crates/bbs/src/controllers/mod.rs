@@ -9,7 +9,7 @@ pub mod lrp_convergence;
 pub mod routes_json;
 pub mod task;
 
-use crate::clients::{AuctioneerClient, CellPresences, LrpStartRequest, RepClient};
+use crate::clients::{AuctioneerClient, CellPresences, LrpStartRequest};
 use crate::db::{ActualLrpFilter, Store};
 use crate::events::Hubs;
 use crate::taskcallback::TaskCompletionPool;
@@ -27,7 +27,8 @@ pub struct Deps {
     pub store: Arc<dyn Store>,
     pub hubs: Arc<Hubs>,
     pub auctioneer: Arc<dyn AuctioneerClient>,
-    pub rep: Arc<dyn RepClient>,
+    /// Reaches the reps (Diego's rep client factory).
+    pub rep: Arc<dyn rep_client::ClientFactory>,
     pub cells: Arc<dyn CellPresences>,
     pub task_completion: Arc<TaskCompletionPool>,
     /// `max_task_retries`: rejections before a task is failed.

@@ -99,7 +99,11 @@ impl TaskController {
                 return Ok(());
             }
         };
-        if let Err(e) = d.rep.cancel_task(&cell, trace_id, task_guid).await {
+        let cancelled = match crate::clients::rep_of(d.rep.as_ref(), &cell, trace_id) {
+            Ok(c) => c.cancel_task(task_guid).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = cancelled {
             tracing::warn!(task_guid, error = %e, "failed rep cancel task");
         }
         Ok(())

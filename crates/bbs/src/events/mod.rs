@@ -1,4 +1,4 @@
-//! Event hubs and Diego's event types.
+//! Event hubs; Diego's event types are [`models::events`].
 //!
 //! Four hubs as in Diego's BBS: desired LRPs, actual LRP groups (the
 //! deprecated `actual_lrp_*` events), actual LRP instances and tasks. A hub
@@ -9,116 +9,14 @@
 pub mod calculator;
 pub mod sse;
 
+pub use models::events::*;
+
 use base64::Engine;
-use models::{
-    ActualLrpChangedEvent, ActualLrpCrashedEvent, ActualLrpCreatedEvent,
-    ActualLrpInstanceChangedEvent, ActualLrpInstanceCreatedEvent, ActualLrpInstanceRemovedEvent,
-    ActualLrpRemovedEvent, DesiredLrpChangedEvent, DesiredLrpCreatedEvent, DesiredLrpRemovedEvent,
-    TaskChangedEvent, TaskCreatedEvent, TaskRemovedEvent,
-};
-use prost::Message;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
 /// Diego's `MAX_PENDING_SUBSCRIBER_EVENTS`.
 pub const MAX_PENDING_SUBSCRIBER_EVENTS: usize = 1024;
-
-pub const DESIRED_LRP_CREATED: &str = "desired_lrp_created";
-pub const DESIRED_LRP_CHANGED: &str = "desired_lrp_changed";
-pub const DESIRED_LRP_REMOVED: &str = "desired_lrp_removed";
-pub const ACTUAL_LRP_CREATED: &str = "actual_lrp_created";
-pub const ACTUAL_LRP_CHANGED: &str = "actual_lrp_changed";
-pub const ACTUAL_LRP_REMOVED: &str = "actual_lrp_removed";
-pub const ACTUAL_LRP_CRASHED: &str = "actual_lrp_crashed";
-pub const ACTUAL_LRP_INSTANCE_CREATED: &str = "actual_lrp_instance_created";
-pub const ACTUAL_LRP_INSTANCE_CHANGED: &str = "actual_lrp_instance_changed";
-pub const ACTUAL_LRP_INSTANCE_REMOVED: &str = "actual_lrp_instance_removed";
-pub const TASK_CREATED: &str = "task_created";
-pub const TASK_CHANGED: &str = "task_changed";
-pub const TASK_REMOVED: &str = "task_removed";
-
-/// One BBS event: its SSE name is [`Event::event_type`], its SSE data the
-/// base64 of [`Event::encode_payload`].
-/// Events travel as `Arc<Event>`, so the size of the biggest variant is harmless.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    DesiredLrpCreated(DesiredLrpCreatedEvent),
-    DesiredLrpChanged(DesiredLrpChangedEvent),
-    DesiredLrpRemoved(DesiredLrpRemovedEvent),
-    ActualLrpCreated(ActualLrpCreatedEvent),
-    ActualLrpChanged(ActualLrpChangedEvent),
-    ActualLrpRemoved(ActualLrpRemovedEvent),
-    ActualLrpCrashed(ActualLrpCrashedEvent),
-    ActualLrpInstanceCreated(ActualLrpInstanceCreatedEvent),
-    ActualLrpInstanceChanged(ActualLrpInstanceChangedEvent),
-    ActualLrpInstanceRemoved(ActualLrpInstanceRemovedEvent),
-    TaskCreated(TaskCreatedEvent),
-    TaskChanged(TaskChangedEvent),
-    TaskRemoved(TaskRemovedEvent),
-}
-
-impl Event {
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Event::DesiredLrpCreated(_) => DESIRED_LRP_CREATED,
-            Event::DesiredLrpChanged(_) => DESIRED_LRP_CHANGED,
-            Event::DesiredLrpRemoved(_) => DESIRED_LRP_REMOVED,
-            Event::ActualLrpCreated(_) => ACTUAL_LRP_CREATED,
-            Event::ActualLrpChanged(_) => ACTUAL_LRP_CHANGED,
-            Event::ActualLrpRemoved(_) => ACTUAL_LRP_REMOVED,
-            Event::ActualLrpCrashed(_) => ACTUAL_LRP_CRASHED,
-            Event::ActualLrpInstanceCreated(_) => ACTUAL_LRP_INSTANCE_CREATED,
-            Event::ActualLrpInstanceChanged(_) => ACTUAL_LRP_INSTANCE_CHANGED,
-            Event::ActualLrpInstanceRemoved(_) => ACTUAL_LRP_INSTANCE_REMOVED,
-            Event::TaskCreated(_) => TASK_CREATED,
-            Event::TaskChanged(_) => TASK_CHANGED,
-            Event::TaskRemoved(_) => TASK_REMOVED,
-        }
-    }
-
-    /// The protobuf bytes of the event message.
-    pub fn encode_payload(&self) -> Vec<u8> {
-        match self {
-            Event::DesiredLrpCreated(e) => e.encode_to_vec(),
-            Event::DesiredLrpChanged(e) => e.encode_to_vec(),
-            Event::DesiredLrpRemoved(e) => e.encode_to_vec(),
-            Event::ActualLrpCreated(e) => e.encode_to_vec(),
-            Event::ActualLrpChanged(e) => e.encode_to_vec(),
-            Event::ActualLrpRemoved(e) => e.encode_to_vec(),
-            Event::ActualLrpCrashed(e) => e.encode_to_vec(),
-            Event::ActualLrpInstanceCreated(e) => e.encode_to_vec(),
-            Event::ActualLrpInstanceChanged(e) => e.encode_to_vec(),
-            Event::ActualLrpInstanceRemoved(e) => e.encode_to_vec(),
-            Event::TaskCreated(e) => e.encode_to_vec(),
-            Event::TaskChanged(e) => e.encode_to_vec(),
-            Event::TaskRemoved(e) => e.encode_to_vec(),
-        }
-    }
-
-    /// Parses an event from its SSE name and protobuf payload (for clients).
-    pub fn decode(event_type: &str, payload: &[u8]) -> Result<Event, String> {
-        fn d<M: Message + Default>(p: &[u8]) -> Result<M, String> {
-            M::decode(p).map_err(|e| e.to_string())
-        }
-        Ok(match event_type {
-            DESIRED_LRP_CREATED => Event::DesiredLrpCreated(d(payload)?),
-            DESIRED_LRP_CHANGED => Event::DesiredLrpChanged(d(payload)?),
-            DESIRED_LRP_REMOVED => Event::DesiredLrpRemoved(d(payload)?),
-            ACTUAL_LRP_CREATED => Event::ActualLrpCreated(d(payload)?),
-            ACTUAL_LRP_CHANGED => Event::ActualLrpChanged(d(payload)?),
-            ACTUAL_LRP_REMOVED => Event::ActualLrpRemoved(d(payload)?),
-            ACTUAL_LRP_CRASHED => Event::ActualLrpCrashed(d(payload)?),
-            ACTUAL_LRP_INSTANCE_CREATED => Event::ActualLrpInstanceCreated(d(payload)?),
-            ACTUAL_LRP_INSTANCE_CHANGED => Event::ActualLrpInstanceChanged(d(payload)?),
-            ACTUAL_LRP_INSTANCE_REMOVED => Event::ActualLrpInstanceRemoved(d(payload)?),
-            TASK_CREATED => Event::TaskCreated(d(payload)?),
-            TASK_CHANGED => Event::TaskChanged(d(payload)?),
-            TASK_REMOVED => Event::TaskRemoved(d(payload)?),
-            other => return Err(format!("unrecognized event type: {other}")),
-        })
-    }
-}
 
 /// An emitted event as subscribers receive it: the SSE data (base64 of the
 /// payload) is encoded once, by the first stream that writes it, and
@@ -264,7 +162,7 @@ mod tests {
     use super::*;
 
     fn task_event(guid: &str) -> Event {
-        Event::TaskCreated(TaskCreatedEvent {
+        Event::TaskCreated(models::TaskCreatedEvent {
             task: Some(models::Task {
                 task_guid: guid.into(),
                 ..Default::default()
@@ -297,13 +195,6 @@ mod tests {
         hub.close();
         assert!(rx.recv().await.is_none());
         assert!(hub.subscribe().is_none());
-    }
-
-    #[test]
-    fn events_round_trip() {
-        let e = task_event("g");
-        let back = Event::decode(e.event_type(), &e.encode_payload()).unwrap();
-        assert_eq!(back, e);
     }
 
     #[tokio::test]

@@ -2,10 +2,9 @@
 //! `id: <n>` (a per-connection counter from 0), `event: <type>`,
 //! `data: <base64 of the protobuf payload>`, then a blank line. The data of
 //! an event is encoded once for all the streams that write it
-//! ([`Published::sse_data`]).
+//! ([`Published::sse_data`]). Clients read them with `bbs_client`'s parser.
 
-use super::{Event, EventReceiver, Published};
-use base64::Engine;
+use super::{EventReceiver, Published};
 use bytes::Bytes;
 use futures::Stream;
 use std::sync::Arc;
@@ -63,64 +62,10 @@ pub fn event_stream(
     })
 }
 
-/// A parser for SSE text, for clients and tests: feed bytes, take events.
-#[derive(Default)]
-pub struct SseParser {
-    buf: String,
-}
-
-/// One parsed SSE event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawEvent {
-    pub id: String,
-    pub name: String,
-    pub data: String,
-}
-
-impl RawEvent {
-    pub fn decode(&self) -> Result<Event, String> {
-        let payload = base64::engine::general_purpose::STANDARD
-            .decode(self.data.trim())
-            .map_err(|e| e.to_string())?;
-        Event::decode(&self.name, &payload)
-    }
-}
-
-impl SseParser {
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<RawEvent> {
-        self.buf.push_str(&String::from_utf8_lossy(bytes));
-        let mut out = Vec::new();
-        while let Some(pos) = self.buf.find("\n\n") {
-            let block: String = self.buf.drain(..pos + 2).collect();
-            let mut ev = RawEvent {
-                id: String::new(),
-                name: String::new(),
-                data: String::new(),
-            };
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id: ") {
-                    ev.id = v.to_string();
-                } else if let Some(v) = line.strip_prefix("event: ") {
-                    ev.name = v.to_string();
-                } else if let Some(v) = line.strip_prefix("data: ") {
-                    if !ev.data.is_empty() {
-                        ev.data.push('\n');
-                    }
-                    ev.data.push_str(v);
-                }
-            }
-            if !ev.name.is_empty() || !ev.data.is_empty() {
-                out.push(ev);
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Hub;
+    use crate::events::{Event, Hub};
     use futures::StreamExt;
 
     #[tokio::test]
@@ -138,7 +83,7 @@ mod tests {
         hub.emit(ev.clone());
         hub.close();
         let chunks: Vec<_> = stream.collect().await;
-        let mut p = SseParser::default();
+        let mut p = bbs_client::sse::SseParser::default();
         let mut evs = vec![];
         for c in chunks {
             evs.extend(p.feed(&c.unwrap()));
@@ -146,7 +91,7 @@ mod tests {
         assert_eq!(evs.len(), 2);
         assert_eq!(evs[0].id, "0");
         assert_eq!(evs[1].id, "1");
-        assert_eq!(evs[1].name, "task_removed");
-        assert_eq!(evs[1].decode().unwrap(), ev);
+        assert_eq!(evs[1].event, "task_removed");
+        assert_eq!(bbs_client::events::decode(&evs[1]).unwrap(), ev);
     }
 }

@@ -200,129 +200,11 @@ pub(crate) fn trace_id(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-/// (method, path, Diego's route name) for every route.
-pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("POST", "/v1/ping", "Ping"),
-    ("POST", "/v1/domains/list", "Domains"),
-    ("POST", "/v1/domains/upsert", "UpsertDomain"),
-    ("POST", "/v1/actual_lrps/list", "ActualLRPs"),
-    (
-        "POST",
-        "/v1/actual_lrps/list_by_process_guids",
-        "ActualLRPsByProcessGuids",
-    ),
-    ("POST", "/v1/actual_lrp_groups/list", "ActualLRPGroups"),
-    (
-        "POST",
-        "/v1/actual_lrp_groups/list_by_process_guid",
-        "ActualLRPGroupsByProcessGuid",
-    ),
-    (
-        "POST",
-        "/v1/actual_lrp_groups/get_by_process_guid_and_index",
-        "ActualLRPGroupsByProcessGuidAndIndex",
-    ),
-    ("POST", "/v1/actual_lrps/claim", "ClaimActualLRP"),
-    ("POST", "/v1/actual_lrps/start.r1", "StartActualLRP"),
-    ("POST", "/v1/actual_lrps/start", "StartActualLRP_r0"),
-    ("POST", "/v1/actual_lrps/crash", "CrashActualLRP"),
-    ("POST", "/v1/actual_lrps/fail", "FailActualLRP"),
-    ("POST", "/v1/actual_lrps/remove", "RemoveActualLRP"),
-    ("POST", "/v1/actual_lrps/retire", "RetireActualLRP"),
-    (
-        "POST",
-        "/v1/actual_lrps/remove_evacuating",
-        "RemoveEvacuatingActualLRP",
-    ),
-    (
-        "POST",
-        "/v1/actual_lrps/evacuate_claimed",
-        "EvacuateClaimedActualLRP",
-    ),
-    (
-        "POST",
-        "/v1/actual_lrps/evacuate_crashed",
-        "EvacuateCrashedActualLRP",
-    ),
-    (
-        "POST",
-        "/v1/actual_lrps/evacuate_stopped",
-        "EvacuateStoppedActualLRP",
-    ),
-    (
-        "POST",
-        "/v1/actual_lrps/evacuate_running.r1",
-        "EvacuateRunningActualLRP",
-    ),
-    (
-        "POST",
-        "/v1/actual_lrps/evacuate_running",
-        "EvacuateRunningActualLRP_r0",
-    ),
-    (
-        "POST",
-        "/v1/desired_lrp_scheduling_infos/list",
-        "DesiredLRPSchedulingInfos",
-    ),
-    (
-        "POST",
-        "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
-        "DesiredLRPSchedulingInfoByProcessGuid",
-    ),
-    (
-        "POST",
-        "/v1/desired_lrp_routing_infos/list",
-        "DesiredLRPRoutingInfos",
-    ),
-    ("POST", "/v1/desired_lrps/list.r3", "DesiredLRPs"),
-    (
-        "POST",
-        "/v1/desired_lrps/get_by_process_guid.r3",
-        "DesiredLRPByProcessGuid",
-    ),
-    ("POST", "/v1/desired_lrps/list.r2", "DesiredLRPs_r2"),
-    (
-        "POST",
-        "/v1/desired_lrps/get_by_process_guid.r2",
-        "DesiredLRPByProcessGuid_r2",
-    ),
-    ("POST", "/v1/desired_lrp/desire.r2", "DesireDesiredLRP"),
-    ("POST", "/v1/desired_lrp/update", "UpdateDesireLRP"),
-    ("POST", "/v1/desired_lrp/remove", "RemoveDesiredLRP"),
-    ("POST", "/v1/tasks/list.r3", "Tasks"),
-    ("POST", "/v1/tasks/get_by_task_guid.r3", "TaskByGuid"),
-    ("POST", "/v1/tasks/list.r2", "Tasks_r2"),
-    ("POST", "/v1/tasks/get_by_task_guid.r2", "TaskByGuid_r2"),
-    ("POST", "/v1/tasks/desire.r2", "DesireTask"),
-    ("POST", "/v1/tasks/start", "StartTask"),
-    ("POST", "/v1/tasks/cancel", "CancelTask"),
-    ("POST", "/v1/tasks/fail", "FailTask"),
-    ("POST", "/v1/tasks/reject", "RejectTask"),
-    ("POST", "/v1/tasks/complete", "CompleteTask"),
-    ("POST", "/v1/tasks/resolving", "ResolvingTask"),
-    ("POST", "/v1/tasks/delete", "DeleteTask"),
-    ("GET", "/v1/events.r1", "EventStream"),
-    ("POST", "/v1/events/tasks.r1", "TaskEventStream"),
-    (
-        "POST",
-        "/v1/events/lrp_instances.r1",
-        "LRPInstanceEventStream",
-    ),
-    ("GET", "/v1/events", "EventStream_r0"),
-    ("POST", "/v1/events/tasks", "TaskEventStream_r0"),
-    (
-        "POST",
-        "/v1/events/lrp_instances",
-        "LrpInstanceEventStream_r0",
-    ),
-    ("POST", "/v1/cells/list.r1", "Cells"),
-];
+/// Every route (method, path, Diego's route name).
+pub use models::bbs_routes::ROUTES;
 
 pub fn route_name(path: &str) -> Option<&'static str> {
-    ROUTES
-        .iter()
-        .find(|(_, p, _)| *p == path)
-        .map(|(_, _, n)| *n)
+    models::bbs_routes::by_path(path).map(|r| r.name)
 }
 
 fn is_event_stream(path: &str) -> bool {
@@ -476,7 +358,7 @@ mod tests {
 
     #[test]
     fn every_route_has_a_unique_path() {
-        let mut paths: Vec<_> = ROUTES.iter().map(|(_, p, _)| *p).collect();
+        let mut paths: Vec<_> = ROUTES.iter().map(|r| r.path).collect();
         paths.sort();
         paths.dedup();
         assert_eq!(paths.len(), ROUTES.len());

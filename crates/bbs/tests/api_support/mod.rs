@@ -1,5 +1,5 @@
 //! Shared helpers of the API tests: a real BBS on 127.0.0.1:0 over a
-//! SQLite file, a protobuf HTTP client, a recording fake auctioneer.
+//! SQLite file, the shared BBS client, a recording fake auctioneer.
 #![allow(dead_code)]
 
 use axum::body::Bytes;
@@ -16,7 +16,10 @@ use std::time::Duration;
 pub struct TestBbs {
     pub running: RunningBbs,
     pub base: String,
+    /// For raw requests (bad input, status codes, stream headers).
     pub client: reqwest::Client,
+    /// The shared BBS client (one attempt per call).
+    pub api: bbs_client::HttpBbsClient,
     pub dir: tempfile::TempDir,
 }
 
@@ -45,8 +48,15 @@ impl TestBbs {
         tweak(&mut cfg);
         let running = start(&cfg, overrides).await.expect("bbs starts");
         let base = format!("http://{}", running.addr);
+        let api = bbs_client::HttpBbsClient::new(
+            &bbs_client::ClientConfig::new(&base)
+                .with_request_timeout(Duration::from_secs(30))
+                .with_retries(1),
+        )
+        .unwrap();
         Self {
             running,
+            api,
             base,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -69,11 +79,14 @@ impl TestBbs {
         (status, resp.bytes().await.unwrap())
     }
 
-    /// POSTs a protobuf request; asserts HTTP 200 and decodes the answer.
+    /// Calls a route through the shared client (a protobuf answer, else
+    /// a panic) and decodes the whole answer, error field included.
     pub async fn call<Req: Message, Resp: Message + Default>(&self, path: &str, req: &Req) -> Resp {
-        let (status, body) = self.post_raw(path, req.encode_to_vec()).await;
-        assert_eq!(status, StatusCode::OK, "{path}");
-        Resp::decode(body.as_ref()).unwrap_or_else(|e| panic!("{path}: undecodable answer: {e}"))
+        let route = models::bbs_routes::by_path(path).unwrap_or_else(|| panic!("no route {path}"));
+        self.api
+            .request(route, Some(req))
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     pub async fn ping(&self) -> bool {
@@ -254,8 +267,8 @@ pub fn response_error(
 pub fn message_routes() -> Vec<&'static str> {
     bbs::handlers::ROUTES
         .iter()
-        .filter(|(m, p, _)| *m == "POST" && !p.starts_with("/v1/events"))
-        .map(|(_, p, _)| *p)
+        .filter(|r| r.method == "POST" && !r.path.starts_with("/v1/events"))
+        .map(|r| r.path)
         .collect()
 }
 

@@ -12,7 +12,6 @@
 //! BBS's CPU seconds and peak RSS, and fails when a bulk loop overran its
 //! cycle or an event was lost.
 
-mod client;
 mod processes;
 mod seed;
 mod stats;
@@ -21,7 +20,7 @@ mod workload;
 use crate::convergence::Backend;
 use crate::report::{fmt_duration, table};
 use anyhow::{bail, Context as _};
-use client::BbsClient;
+use bbs_client::{BbsClient, HttpBbsClient};
 use processes::free_port;
 use stats::{EventCounts, Recorder};
 use std::path::PathBuf;
@@ -239,7 +238,13 @@ async fn run_async(args: Args) -> anyhow::Result<bool> {
     }
     let mut bbs = processes::spawn(&diego, "bbs", &env.dir, &bbs_cfg, &args.bbs_log)?;
     processes::wait_listening(&mut bbs, &bbs_addr, Duration::from_secs(60)).await?;
-    let client = BbsClient::new(&format!("http://{bbs_addr}"))?;
+    // No retries: a benchmark reports what failed. Many idle connections:
+    // every simulated rep and emitter keeps one.
+    let mut client_cfg = bbs_client::ClientConfig::new(format!("http://{bbs_addr}"))
+        .with_request_timeout(Duration::from_secs(60))
+        .with_retries(1);
+    client_cfg.max_idle_conns_per_host = Some(1024);
+    let client = HttpBbsClient::new(&client_cfg)?;
     let t = Instant::now();
     while !client.ping().await {
         if t.elapsed() > Duration::from_secs(60) {

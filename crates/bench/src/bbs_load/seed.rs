@@ -1,19 +1,16 @@
 //! The starting state: bulk seeding through the store, the API sample
 //! (desire, claim, start through the BBS) and the reps' presences.
 
-use super::client::BbsClient;
 use super::stats::Recorder;
 use crate::convergence::desired_lrp;
 use anyhow::Context as _;
 use bbs::db::sql::BenchTask;
 use bbs::db::{EncryptionConfig, SqlStore, StoreConfig};
+use bbs_client::{BbsClient, HttpBbsClient, InternalBbsClient, RunningInfo};
 use locket::client::{presence_resource, ClientLocketConfig, LockHandle, PresenceRunner};
 use models::json::GoJson;
-use models::start_actual_lrp_request::OptionalRoutable;
 use models::{
-    ActualLrpInstanceKey, ActualLrpKey, ActualLrpLifecycleResponse, CellCapacity, CellPresence,
-    ClaimActualLrpRequest, DesireLrpRequest, DesiredLrpLifecycleResponse, Provider,
-    StartActualLrpRequest, TaskDefinition,
+    ActualLrpInstanceKey, ActualLrpKey, CellCapacity, CellPresence, Provider, TaskDefinition,
 };
 use std::time::{Duration, Instant};
 
@@ -96,22 +93,21 @@ pub async fn seed_store(
 
 /// Desired LRPs from..to through the API, each claimed and started on
 /// `cells[i % len]` as a rep would.
-pub async fn through_api(client: &BbsClient, rec: &Recorder, from: u64, to: u64, cells: &[String]) {
+pub async fn through_api(
+    client: &HttpBbsClient,
+    rec: &Recorder,
+    from: u64,
+    to: u64,
+    cells: &[String],
+) {
     use futures::StreamExt;
     futures::stream::iter(from..to)
         .for_each_concurrent(32, |i| async move {
             let lrp = desired_lrp(i, 1);
-            let desire = DesireLrpRequest {
-                desired_lrp: Some(lrp.clone()),
-            };
             let ok = rec
-                .time(
-                    API_DESIRE,
-                    client.call::<_, DesiredLrpLifecycleResponse>(
-                        "/v1/desired_lrp/desire.r2",
-                        &desire,
-                    ),
-                )
+                .time(API_DESIRE, async {
+                    Ok(client.desire_lrp(lrp.clone()).await?)
+                })
                 .await;
             if ok.is_none() {
                 return;
@@ -121,16 +117,15 @@ pub async fn through_api(client: &BbsClient, rec: &Recorder, from: u64, to: u64,
                 instance_guid: uuid::Uuid::new_v4().to_string(),
                 cell_id: cell.clone(),
             };
-            let claim = ClaimActualLrpRequest {
+            let key = ActualLrpKey {
                 process_guid: lrp.process_guid.clone(),
                 index: 0,
-                actual_lrp_instance_key: Some(instance_key.clone()),
+                domain: lrp.domain.clone(),
             };
             let ok = rec
-                .time(
-                    API_CLAIM,
-                    client.call::<_, ActualLrpLifecycleResponse>("/v1/actual_lrps/claim", &claim),
-                )
+                .time(API_CLAIM, async {
+                    Ok(client.claim_actual_lrp(&key, &instance_key).await?)
+                })
                 .await;
             if ok.is_none() {
                 return;
@@ -139,23 +134,16 @@ pub async fn through_api(client: &BbsClient, rec: &Recorder, from: u64, to: u64,
             // resolved metric tags (else convergence sees drift).
             let running =
                 bbs::db::sql::bench_running_info(&lrp, 0, &instance_key.instance_guid, cell, i);
-            let start = StartActualLrpRequest {
-                actual_lrp_key: Some(ActualLrpKey {
-                    process_guid: lrp.process_guid.clone(),
-                    index: 0,
-                    domain: lrp.domain.clone(),
-                }),
-                actual_lrp_instance_key: Some(instance_key),
-                actual_lrp_net_info: Some(running.net_info),
-                actual_lrp_internal_routes: running.internal_routes,
+            let info = RunningInfo {
+                net_info: running.net_info,
+                internal_routes: running.internal_routes,
                 metric_tags: running.metric_tags.into_iter().collect(),
-                optional_routable: Some(OptionalRoutable::Routable(true)),
+                routable: true,
                 availability_zone: running.availability_zone,
             };
-            rec.time(
-                API_START,
-                client.call::<_, ActualLrpLifecycleResponse>("/v1/actual_lrps/start.r1", &start),
-            )
+            rec.time(API_START, async {
+                Ok(client.start_actual_lrp(&key, &instance_key, &info).await?)
+            })
             .await;
         })
         .await;

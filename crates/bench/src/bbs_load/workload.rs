@@ -5,15 +5,14 @@
 //! cell-local route emitters (their cell's actual LRPs, then the routing
 //! infos of those LRPs; plus an event stream per cell, see `events`).
 
-use super::client::BbsClient;
 use super::stats::{EventCounts, Recorder};
-use bbs::events::Event;
-use models::{
-    start_actual_lrp_request::OptionalRoutable, ActualLrPsRequest, ActualLrPsResponse, ActualLrp,
-    ActualLrpLifecycleResponse, CellsResponse, ClaimActualLrpRequest, DesiredLrPsRequest,
-    DesiredLrPsResponse, DesiredLrpSchedulingInfo, StartActualLrpRequest, TasksRequest,
-    TasksResponse,
+use bbs_client::{
+    ActualLrpFilter, BbsClient, DesiredLrpFilter, EventError, HttpBbsClient, InternalBbsClient,
+    RunningInfo, TaskFilter,
 };
+use futures::StreamExt;
+use models::events::Event;
+use models::{ActualLrp, DesiredLrPsRequest, DesiredLrpSchedulingInfo};
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -33,7 +32,7 @@ pub const EMITTER_ROUTING: &str = "route emitter: routing infos of the cell's LR
 
 /// What every client of the load shares.
 pub struct Load {
-    pub client: BbsClient,
+    pub client: HttpBbsClient,
     pub rec: Recorder,
     pub events: EventCounts,
     pub cells: Vec<String>,
@@ -50,16 +49,16 @@ pub struct Load {
 }
 
 impl Load {
-    async fn call<Req: prost::Message, Resp: prost::Message + Default + super::client::HasError>(
+    /// Times one call of kind `kind` (bounded by `in_flight`).
+    async fn call<T>(
         &self,
         kind: &'static str,
-        path: &str,
-        req: &Req,
-    ) -> Option<Resp> {
+        call: impl std::future::Future<Output = bbs_client::Result<T>>,
+    ) -> Option<T> {
         self.rec
             .time(kind, async {
                 let _permit = self.in_flight.acquire().await?;
-                self.client.call::<Req, Resp>(path, req).await
+                Ok(call.await?)
             })
             .await
     }
@@ -76,13 +75,6 @@ impl Load {
     }
 }
 
-fn actuals_of(cell: &str) -> ActualLrPsRequest {
-    ActualLrPsRequest {
-        cell_id: cell.to_string(),
-        ..Default::default()
-    }
-}
-
 /// One simulated rep.
 pub async fn rep(load: Arc<Load>, cell: usize, seed: u64) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -91,32 +83,27 @@ pub async fn rep(load: Arc<Load>, cell: usize, seed: u64) {
     for j in 0..load.cycles {
         load.wait_cycle(offset, j).await;
         let t = Instant::now();
+        let on_cell = ActualLrpFilter::cell(&cell_id);
         let Some(actuals) = load
-            .call::<_, ActualLrPsResponse>(
-                REP_BULK_FETCH,
-                "/v1/actual_lrps/list",
-                &actuals_of(&cell_id),
-            )
+            .call(REP_BULK_FETCH, load.client.actual_lrps(&on_cell))
             .await
         else {
             continue;
         };
-        if actuals.actual_lrps.len() != load.expected_per_cell[cell] {
+        if actuals.len() != load.expected_per_cell[cell] {
             load.rec.mismatches.lock().unwrap().push(format!(
                 "{cell_id}: {} actual LRPs, want {}",
-                actuals.actual_lrps.len(),
+                actuals.len(),
                 load.expected_per_cell[cell]
             ));
         }
-        let tasks = TasksRequest {
+        let tasks = TaskFilter {
             cell_id: cell_id.clone(),
             ..Default::default()
         };
-        load.call::<_, TasksResponse>(REP_TASK_FETCH, "/v1/tasks/list.r3", &tasks)
-            .await;
+        load.call(REP_TASK_FETCH, load.client.tasks(&tasks)).await;
         // Claim then start: two writes, hence half the percentage (as Diego's benchmark).
         let chosen: Vec<ActualLrp> = actuals
-            .actual_lrps
             .into_iter()
             .filter(|_| rng.gen::<f64>() * 100.0 < load.percent_writes / 2.0)
             .collect();
@@ -135,14 +122,9 @@ pub async fn rep(load: Arc<Load>, cell: usize, seed: u64) {
 
 async fn claim_and_start(load: &Load, cell: usize, lrp: &ActualLrp) {
     let key = lrp.actual_lrp_key.clone().unwrap_or_default();
-    let instance_key = lrp.actual_lrp_instance_key.clone();
-    let claim = ClaimActualLrpRequest {
-        process_guid: key.process_guid.clone(),
-        index: key.index,
-        actual_lrp_instance_key: instance_key.clone(),
-    };
+    let instance_key = lrp.actual_lrp_instance_key.clone().unwrap_or_default();
     if load
-        .call::<_, ActualLrpLifecycleResponse>(REP_CLAIM, "/v1/actual_lrps/claim", &claim)
+        .call(REP_CLAIM, load.client.claim_actual_lrp(&key, &instance_key))
         .await
         .is_none()
     {
@@ -150,17 +132,18 @@ async fn claim_and_start(load: &Load, cell: usize, lrp: &ActualLrp) {
     }
     // RUNNING -> CLAIMED is one instance change.
     load.events.expect(cell, 1);
-    let start = StartActualLrpRequest {
-        actual_lrp_key: Some(key),
-        actual_lrp_instance_key: instance_key,
-        actual_lrp_net_info: lrp.actual_lrp_net_info.clone(),
-        actual_lrp_internal_routes: lrp.actual_lrp_internal_routes.clone(),
+    let info = RunningInfo {
+        net_info: lrp.actual_lrp_net_info.clone().unwrap_or_default(),
+        internal_routes: lrp.actual_lrp_internal_routes.clone(),
         metric_tags: lrp.metric_tags.clone(),
-        optional_routable: Some(OptionalRoutable::Routable(true)),
+        routable: true,
         availability_zone: lrp.availability_zone.clone(),
     };
     if load
-        .call::<_, ActualLrpLifecycleResponse>(REP_START, "/v1/actual_lrps/start.r1", &start)
+        .call(
+            REP_START,
+            load.client.start_actual_lrp(&key, &instance_key, &info),
+        )
         .await
         .is_some()
     {
@@ -172,12 +155,13 @@ async fn claim_and_start(load: &Load, cell: usize, lrp: &ActualLrp) {
 async fn all_scheduling_infos(
     load: &Load,
 ) -> anyhow::Result<(Vec<DesiredLrpSchedulingInfo>, Duration)> {
-    load.client
-        .call_streaming_list(
-            "/v1/desired_lrp_scheduling_infos/list",
+    Ok(load
+        .client
+        .list_streaming(
+            &models::bbs_routes::DESIRED_LRP_SCHEDULING_INFOS,
             &DesiredLrPsRequest::default(),
         )
-        .await
+        .await?)
 }
 
 /// One nsync fetch before the timed load, printed but not timed: the load
@@ -236,14 +220,12 @@ pub async fn cells(load: Arc<Load>, seed: u64) {
     let offset = load.offset(&mut rng);
     for j in 0..load.cycles {
         load.wait_cycle(offset, j).await;
-        let got = load
-            .call::<_, CellsResponse>(CELLS_FETCH, "/v1/cells/list.r1", &())
-            .await;
+        let got = load.call(CELLS_FETCH, load.client.cells()).await;
         if let Some(got) = got {
-            if got.cells.len() != load.cells.len() {
+            if got.len() != load.cells.len() {
                 load.rec.mismatches.lock().unwrap().push(format!(
                     "cells: {} presences, want {}",
-                    got.cells.len(),
+                    got.len(),
                     load.cells.len()
                 ));
             }
@@ -259,38 +241,33 @@ pub async fn route_emitter(load: Arc<Load>, cell: usize, seed: u64) {
     for j in 0..load.cycles {
         load.wait_cycle(offset, j).await;
         let t = Instant::now();
+        let on_cell = ActualLrpFilter::cell(&cell_id);
         let Some(actuals) = load
-            .call::<_, ActualLrPsResponse>(
-                EMITTER_ACTUALS,
-                "/v1/actual_lrps/list",
-                &actuals_of(&cell_id),
-            )
+            .call(EMITTER_ACTUALS, load.client.actual_lrps(&on_cell))
             .await
         else {
             continue;
         };
         let guids: Vec<String> = actuals
-            .actual_lrps
             .iter()
             .filter_map(|l| l.actual_lrp_key.as_ref().map(|k| k.process_guid.clone()))
             .collect();
         let want = guids.len();
-        let req = DesiredLrPsRequest {
+        let filter = DesiredLrpFilter {
             process_guids: guids,
             ..Default::default()
         };
         if let Some(got) = load
-            .call::<_, DesiredLrPsResponse>(
+            .call(
                 EMITTER_ROUTING,
-                "/v1/desired_lrp_routing_infos/list",
-                &req,
+                load.client.desired_lrp_routing_infos(&filter),
             )
             .await
         {
-            if got.desired_lrps.len() != want {
+            if got.len() != want {
                 load.rec.mismatches.lock().unwrap().push(format!(
                     "{cell_id}: {} routing infos, want {want}",
-                    got.desired_lrps.len()
+                    got.len()
                 ));
             }
         }
@@ -312,39 +289,45 @@ pub async fn events(
 ) {
     let cell_id = cell.map(|c| load.cells[c].clone()).unwrap_or_default();
     let counts = &load.events;
-    let r = load
-        .client
-        .instance_events(
-            &cell_id,
-            || {
-                let _ = subscribed.try_send(());
-            },
-            |ev| {
-                let Event::ActualLrpInstanceChanged(e) = ev else {
-                    return;
-                };
-                match cell {
-                    None => {
-                        counts.received_global.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Some(c) => {
-                        let on = e
-                            .actual_lrp_instance_key
-                            .as_ref()
-                            .map(|k| k.cell_id.as_str())
-                            .unwrap_or("");
-                        if on == cell_id {
-                            counts.received_by_cell[c].fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            counts.foreign.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
+    let mut stream = match load.client.subscribe_to_instance_events(&cell_id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(cell = %cell_id, error = %e, "event stream failed");
+            counts.streams_ended.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    let _ = subscribed.try_send(());
+    while let Some(item) = stream.next().await {
+        let e = match item {
+            Ok(Event::ActualLrpInstanceChanged(e)) => e,
+            Ok(_) => continue,
+            Err(e @ EventError::Source(_)) => {
+                tracing::warn!(cell = %cell_id, error = %e, "event stream failed");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "undecodable event");
+                continue;
+            }
+        };
+        match cell {
+            None => {
+                counts.received_global.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(c) => {
+                let on = e
+                    .actual_lrp_instance_key
+                    .as_ref()
+                    .map(|k| k.cell_id.as_str())
+                    .unwrap_or("");
+                if on == cell_id {
+                    counts.received_by_cell[c].fetch_add(1, Ordering::Relaxed);
+                } else {
+                    counts.foreign.fetch_add(1, Ordering::Relaxed);
                 }
-            },
-        )
-        .await;
-    if let Err(e) = r {
-        tracing::warn!(cell = %cell_id, error = %e, "event stream failed");
+            }
+        }
     }
     counts.streams_ended.fetch_add(1, Ordering::Relaxed);
 }

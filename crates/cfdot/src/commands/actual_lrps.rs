@@ -1,6 +1,8 @@
 //! `actual-lrps`, `retire-actual-lrp`, and the deprecated
 //! `actual-lrp-groups`, `actual-lrp-groups-for-guid`.
 
+use bbs_client::{ActualLrpFilter, BbsClient};
+
 use crate::cli::{flag, parse_go_int, CommandSpec, FlagGroup, FlagKind, Invocation};
 use crate::error::Failure;
 use crate::flags::Connection;
@@ -109,35 +111,33 @@ async fn actual_lrps(
     let client = bbs(conn)?;
     let index = if inv.changed("index") {
         let i = parse_go_int(&inv.str("index"), 32).map_err(|e| inv.invalid("index", e))?;
-        Some(models::actual_lr_ps_request::OptionalIndex::Index(i as i32))
+        Some(i as i32)
     } else {
         None
     };
-    let req = models::ActualLrPsRequest {
+    let filter = ActualLrpFilter {
         domain: inv.str("domain"),
         cell_id: inv.str("cell-id"),
         process_guid: inv.str("process-guid"),
-        optional_index: index,
+        index,
     };
-    let resp: models::ActualLrPsResponse = client
-        .call("/v1/actual_lrps/list", Some(&req))
-        .await
-        .map_err(Failure::run)?;
-    out.json_all(&resp.actual_lrps)
+    let lrps = client.actual_lrps(&filter).await.map_err(Failure::run)?;
+    out.json_all(&lrps)
 }
 
 async fn groups(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Result<(), Failure> {
     no_args(inv)?;
     let client = bbs(conn)?;
-    let req = models::ActualLrpGroupsRequest {
+    let filter = ActualLrpFilter {
         domain: inv.str("domain"),
         cell_id: inv.str("cell-id"),
+        ..Default::default()
     };
-    let resp: models::ActualLrpGroupsResponse = client
-        .call("/v1/actual_lrp_groups/list", Some(&req))
+    let groups = client
+        .actual_lrp_groups(&filter)
         .await
         .map_err(Failure::run)?;
-    out.json_all(&resp.actual_lrp_groups)
+    out.json_all(&groups)
 }
 
 /// A non-negative index as cfdot reads it (`strconv.Atoi`).
@@ -168,26 +168,18 @@ async fn groups_for_guid(
     let client = bbs(conn)?;
     match index {
         None => {
-            let req = models::ActualLrpGroupsByProcessGuidRequest { process_guid };
-            let resp: models::ActualLrpGroupsResponse = client
-                .call("/v1/actual_lrp_groups/list_by_process_guid", Some(&req))
+            let groups = client
+                .actual_lrp_groups_by_process_guid(&process_guid)
                 .await
                 .map_err(Failure::run)?;
-            out.json_all(&resp.actual_lrp_groups)
+            out.json_all(&groups)
         }
         Some(index) => {
-            let req = models::ActualLrpGroupByProcessGuidAndIndexRequest {
-                process_guid,
-                index,
-            };
-            let resp: models::ActualLrpGroupResponse = client
-                .call(
-                    "/v1/actual_lrp_groups/get_by_process_guid_and_index",
-                    Some(&req),
-                )
+            let group = client
+                .actual_lrp_group_by_process_guid_and_index(&process_guid, index)
                 .await
                 .map_err(Failure::run)?;
-            out.json_opt(resp.actual_lrp_group.as_ref())
+            out.json_opt(group.as_ref())
         }
     }
 }
@@ -206,24 +198,16 @@ async fn retire(inv: &Invocation, conn: &Connection) -> Result<(), Failure> {
     let index = index_arg(&inv.args[1])?;
     let client = bbs(conn)?;
     // cfdot looks the desired LRP up for its domain first.
-    let req = models::DesiredLrpByProcessGuidRequest {
-        process_guid: process_guid.clone(),
-    };
-    let resp: models::DesiredLrpResponse = client
-        .call("/v1/desired_lrps/get_by_process_guid.r3", Some(&req))
+    let domain = client
+        .desired_lrp_by_process_guid(&process_guid)
         .await
-        .map_err(Failure::run)?;
-    let domain = resp.desired_lrp.map(|d| d.domain).unwrap_or_default();
-    let req = models::RetireActualLrpRequest {
-        actual_lrp_key: Some(models::ActualLrpKey {
-            process_guid,
-            index,
-            domain,
-        }),
+        .map_err(Failure::run)?
+        .map(|d| d.domain)
+        .unwrap_or_default();
+    let key = models::ActualLrpKey {
+        process_guid,
+        index,
+        domain,
     };
-    let _: models::ActualLrpLifecycleResponse = client
-        .call("/v1/actual_lrps/retire", Some(&req))
-        .await
-        .map_err(Failure::run)?;
-    Ok(())
+    client.retire_actual_lrp(&key).await.map_err(Failure::run)
 }

@@ -2,10 +2,12 @@
 //! through the cell presences the BBS lists (cfdot's `cell_state.go`,
 //! `cell_states.go`).
 
+use bbs_client::BbsClient;
+use rep_client::{ClientConfig, RepClientFactory};
+
 use crate::cli::{CommandSpec, FlagGroup, Invocation};
-use crate::error::{ClientError, Failure};
+use crate::error::Failure;
 use crate::flags::Connection;
-use crate::rep_client::RepClientFactory;
 use crate::rep_state::cell_state_line;
 
 use super::{bbs, no_args, Out, EXTRA_ARGUMENTS, MISSING_ARGUMENTS};
@@ -50,15 +52,26 @@ fn component(message: String) -> Failure {
     }
 }
 
+/// cfdot's rep client factory (`rep.NewClientFactory`): the BBS TLS flags
+/// double as the rep client's certificates when all three are given (no
+/// `RequireTLS`), and `GET /state` times out after 10 s.
 fn factory(conn: &Connection) -> Result<RepClientFactory, Failure> {
-    RepClientFactory::new(&conn.bbs)
+    let f = &conn.bbs;
+    let has_creds = !f.ca_cert_file.is_empty() && !f.cert_file.is_empty() && !f.key_file.is_empty();
+    let cfg = ClientConfig {
+        tls: has_creds
+            .then(|| tlsconfig::ClientTls::from_files(&f.ca_cert_file, &f.cert_file, &f.key_file)),
+        require_tls: false,
+        request_timeout: None,
+        state_timeout: Some(std::time::Duration::from_secs(10)),
+    };
+    RepClientFactory::new(&cfg)
         .map_err(|e| component(format!("Failed creating rep client factory: {e}")))
 }
 
-async fn cells(conn: &Connection) -> Result<Vec<models::CellPresence>, ClientError> {
-    let client = bbs(conn).map_err(|f| ClientError::Other(f.message))?;
-    let resp: models::CellsResponse = client.call::<(), _>("/v1/cells/list.r1", None).await?;
-    Ok(resp.cells)
+async fn cells(conn: &Connection) -> Result<Vec<models::CellPresence>, bbs_client::Error> {
+    let client = bbs(conn).map_err(|f| bbs_client::Error::Transport(f.message))?;
+    client.cells().await
 }
 
 /// `FetchCellState`: the rep's state, printed as cfdot prints it.
@@ -67,8 +80,10 @@ async fn fetch_cell_state(
     cell: &models::CellPresence,
     out: &mut Out<'_>,
 ) -> Result<(), String> {
-    let base = factory.pick_url(&cell.rep_address, &cell.rep_url)?;
-    let body = factory.state(&base).await?;
+    let rep = factory
+        .client(&cell.rep_address, &cell.rep_url, "")
+        .map_err(|e| e.to_string())?;
+    let body = rep.state_body().await.map_err(|e| e.to_string())?;
     let line = cell_state_line(&body)?;
     out.raw(&line).map_err(|f| f.message)
 }
@@ -102,12 +117,8 @@ async fn cell_states(
     let factory = factory(conn)?;
     let all = cells(conn).await.map_err(|e| {
         // Go's `models.Error.Error()` is the bare message.
-        let text = match e {
-            ClientError::Bbs(b) => b.message,
-            ClientError::Other(s) => s,
-        };
         component(format!(
-            "BBS error: Failed to get cell registrations from BBS: {text}"
+            "BBS error: Failed to get cell registrations from BBS: {e}"
         ))
     })?;
     let mut errs = String::new();

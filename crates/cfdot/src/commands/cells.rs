@@ -1,5 +1,7 @@
 //! `cells`, `cell`.
 
+use bbs_client::BbsClient;
+
 use crate::cli::{CommandSpec, FlagGroup, Invocation};
 use crate::error::Failure;
 use crate::flags::Connection;
@@ -54,13 +56,10 @@ async fn cells(
         no_args(inv)?;
     }
     let client = bbs(conn)?;
-    let resp: models::CellsResponse = client
-        .call::<(), _>("/v1/cells/list.r1", None)
-        .await
-        .map_err(Failure::run)?;
+    let cells = client.cells().await.map_err(Failure::run)?;
     match only {
-        None => out.json_all(&resp.cells),
-        Some(id) => match resp.cells.iter().find(|c| c.cell_id == id) {
+        None => out.json_all(&cells),
+        Some(id) => match cells.iter().find(|c| c.cell_id == id) {
             Some(c) => out.json(c),
             None => Err(Failure::other("Cell not found")),
         },

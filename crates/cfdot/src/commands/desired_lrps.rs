@@ -1,6 +1,8 @@
 //! `desired-lrps`, `desired-lrp`, `desired-lrp-scheduling-infos`,
 //! `create-desired-lrp`, `update-desired-lrp`, `delete-desired-lrp`.
 
+use bbs_client::{BbsClient, DesiredLrpFilter};
+
 use crate::cli::{flag, CommandSpec, FlagGroup, FlagKind, Invocation};
 use crate::error::Failure;
 use crate::flags::Connection;
@@ -90,15 +92,11 @@ async fn desired_lrps(
     inv.check_conflict("-d", "--domain")?;
     no_args(inv)?;
     let client = bbs(conn)?;
-    let req = models::DesiredLrPsRequest {
-        domain: inv.str("domain"),
-        ..Default::default()
-    };
-    let resp: models::DesiredLrPsResponse = client
-        .call("/v1/desired_lrps/list.r3", Some(&req))
+    let lrps = client
+        .desired_lrps(&domain_filter(inv))
         .await
         .map_err(Failure::run)?;
-    out.json_all(&resp.desired_lrps)
+    out.json_all(&lrps)
 }
 
 async fn desired_lrp(
@@ -108,12 +106,11 @@ async fn desired_lrp(
 ) -> Result<(), Failure> {
     let process_guid = one_arg(inv, INVALID_PROCESS_GUID)?;
     let client = bbs(conn)?;
-    let req = models::DesiredLrpByProcessGuidRequest { process_guid };
-    let resp: models::DesiredLrpResponse = client
-        .call("/v1/desired_lrps/get_by_process_guid.r3", Some(&req))
+    let lrp = client
+        .desired_lrp_by_process_guid(&process_guid)
         .await
         .map_err(Failure::run)?;
-    out.json_opt(resp.desired_lrp.as_ref())
+    out.json_opt(lrp.as_ref())
 }
 
 async fn scheduling_infos(
@@ -124,15 +121,11 @@ async fn scheduling_infos(
     inv.check_conflict("-d", "--domain")?;
     no_args(inv)?;
     let client = bbs(conn)?;
-    let req = models::DesiredLrPsRequest {
-        domain: inv.str("domain"),
-        ..Default::default()
-    };
-    let resp: models::DesiredLrpSchedulingInfosResponse = client
-        .call("/v1/desired_lrp_scheduling_infos/list", Some(&req))
+    let infos = client
+        .desired_lrp_scheduling_infos(&domain_filter(inv))
         .await
         .map_err(Failure::run)?;
-    out.json_all(&resp.desired_lrp_scheduling_infos)
+    out.json_all(&infos)
 }
 
 async fn create(inv: &Invocation, conn: &Connection) -> Result<(), Failure> {
@@ -142,14 +135,7 @@ async fn create(inv: &Invocation, conn: &Connection) -> Result<(), Failure> {
     let spec = read_spec(&inv.args[0]).map_err(Failure::validation)?;
     let lrp: models::DesiredLrp = decode_spec(&spec)?;
     let client = bbs(conn)?;
-    let req = models::DesireLrpRequest {
-        desired_lrp: Some(lrp),
-    };
-    let _: models::DesiredLrpLifecycleResponse = client
-        .call("/v1/desired_lrp/desire.r2", Some(&req))
-        .await
-        .map_err(Failure::run)?;
-    Ok(())
+    client.desire_lrp(lrp).await.map_err(Failure::run)
 }
 
 async fn update(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Result<(), Failure> {
@@ -169,24 +155,25 @@ async fn update(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Resul
     };
     let update: models::DesiredLrpUpdate = decode_spec(&spec)?;
     let client = bbs(conn)?;
-    let req = models::UpdateDesiredLrpRequest {
-        process_guid,
-        update: Some(update),
-    };
-    let _: models::DesiredLrpLifecycleResponse = client
-        .call("/v1/desired_lrp/update", Some(&req))
+    client
+        .update_desired_lrp(&process_guid, update)
         .await
-        .map_err(Failure::run)?;
-    Ok(())
+        .map_err(Failure::run)
 }
 
 async fn delete(inv: &Invocation, conn: &Connection) -> Result<(), Failure> {
     let process_guid = one_arg(inv, INVALID_PROCESS_GUID)?;
     let client = bbs(conn)?;
-    let req = models::RemoveDesiredLrpRequest { process_guid };
-    let _: models::DesiredLrpLifecycleResponse = client
-        .call("/v1/desired_lrp/remove", Some(&req))
+    client
+        .remove_desired_lrp(&process_guid)
         .await
-        .map_err(Failure::run)?;
-    Ok(())
+        .map_err(Failure::run)
+}
+
+/// The `--domain` filter of the list commands.
+fn domain_filter(inv: &Invocation) -> DesiredLrpFilter {
+    DesiredLrpFilter {
+        domain: inv.str("domain"),
+        ..Default::default()
+    }
 }

@@ -1,5 +1,7 @@
 //! `domains`, `set-domain`.
 
+use bbs_client::BbsClient;
+
 use crate::cli::{flag, parse_go_duration, CommandSpec, FlagGroup, FlagKind, Invocation};
 use crate::error::Failure;
 use crate::flags::Connection;
@@ -41,11 +43,8 @@ pub async fn run(
 async fn domains(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Result<(), Failure> {
     no_args(inv)?;
     let client = bbs(conn)?;
-    let resp: models::DomainsResponse = client
-        .call::<(), _>("/v1/domains/list", None)
-        .await
-        .map_err(Failure::run)?;
-    out.json_all(&resp.domains)
+    let domains = client.domains().await.map_err(Failure::run)?;
+    out.json_all(&domains)
 }
 
 /// The `--ttl` value in seconds (pflag parses it before any validation).
@@ -68,13 +67,10 @@ async fn set_domain(inv: &Invocation, conn: &Connection) -> Result<(), Failure> 
         return Err(Failure::validation("ttl is negative"));
     }
     let client = bbs(conn)?;
-    let req = models::UpsertDomainRequest {
-        domain,
-        ttl: ttl as u32,
-    };
-    let _: models::UpsertDomainResponse = client
-        .call("/v1/domains/upsert", Some(&req))
+    // Whole seconds, as Diego's client sends them (`uint32(ttl.Seconds())`).
+    let ttl = std::time::Duration::from_secs(ttl as u64);
+    client
+        .upsert_domain(&domain, ttl)
         .await
-        .map_err(Failure::run)?;
-    Ok(())
+        .map_err(Failure::run)
 }

@@ -2,11 +2,14 @@
 //! print each event as `{"type":TYPE,"data":EVENT}`, one per line, until
 //! the streams end.
 
+use bbs_client::{BbsClient, EventStream, HttpBbsClient};
+use futures::StreamExt;
+use models::events::{ACTUAL_LRP_CHANGED, ACTUAL_LRP_CREATED, ACTUAL_LRP_REMOVED};
+
 use crate::cli::{flag, CommandSpec, FlagGroup, FlagKind, Invocation};
-use crate::client::BbsClient;
-use crate::error::{ClientError, Failure};
+use crate::error::Failure;
 use crate::flags::Connection;
-use crate::sse::{event_line, SseStream, StreamEnd};
+use crate::sse::event_line;
 
 use super::{bbs, no_args, Out};
 
@@ -54,26 +57,30 @@ pub async fn run(
 }
 
 /// Subscription failures surface as Diego errors (`models.ConvertError`).
-fn subscribe_failure(e: ClientError) -> Failure {
+fn subscribe_failure(e: bbs_client::Error) -> Failure {
     match e {
-        ClientError::Bbs(_) => Failure::run(e),
-        ClientError::Other(msg) => Failure::run(ClientError::Bbs(crate::error::BbsError::new(
+        bbs_client::Error::Bbs(_) => Failure::run(e),
+        other => Failure::run(bbs_client::Error::new(
             models::ErrorType::UnknownError,
-            msg,
-        ))),
+            other.to_string(),
+        )),
     }
 }
 
-async fn subscribe(
-    client: &BbsClient,
-    method: reqwest::Method,
-    path: &str,
-    cell_id: &str,
-) -> Result<SseStream, Failure> {
-    client
-        .subscribe(method, path, cell_id)
-        .await
-        .map_err(subscribe_failure)
+/// Which stream to open.
+enum Source<'a> {
+    Tasks,
+    Instances(&'a str),
+    Groups(&'a str),
+}
+
+async fn subscribe(client: &HttpBbsClient, source: Source<'_>) -> Result<EventStream, Failure> {
+    match source {
+        Source::Tasks => client.subscribe_to_task_events().await,
+        Source::Instances(cell_id) => client.subscribe_to_instance_events(cell_id).await,
+        Source::Groups(cell_id) => client.subscribe_to_events(cell_id).await,
+    }
+    .map_err(subscribe_failure)
 }
 
 async fn task_events(
@@ -83,17 +90,12 @@ async fn task_events(
 ) -> Result<(), Failure> {
     no_args(inv)?;
     let client = bbs(conn)?;
-    let mut stream = subscribe(&client, reqwest::Method::POST, "/v1/events/tasks.r1", "").await?;
-    loop {
-        match stream.next().await {
-            Ok(raw) => {
-                let line = event_line(&raw).map_err(Failure::other)?;
-                out.raw(&line)?;
-            }
-            Err(StreamEnd::Eof) => return Ok(()),
-            Err(StreamEnd::Error(e)) => return Err(Failure::other(e)),
-        }
+    let mut stream = subscribe(&client, Source::Tasks).await?;
+    while let Some(item) = stream.next().await {
+        let event = item.map_err(|e| Failure::other(e.to_string()))?;
+        out.raw(&event_line(&event))?;
     }
+    Ok(())
 }
 
 /// hashicorp/go-multierror's rendering.
@@ -122,18 +124,11 @@ async fn lrp_events(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> R
     let mut old = if exclude_groups {
         None
     } else {
-        Some(subscribe(&client, reqwest::Method::GET, "/v1/events.r1", &cell_id).await?)
+        Some(subscribe(&client, Source::Groups(&cell_id)).await?)
     };
-    let mut new = Some(
-        subscribe(
-            &client,
-            reqwest::Method::POST,
-            "/v1/events/lrp_instances.r1",
-            &cell_id,
-        )
-        .await?,
-    );
+    let mut new = Some(subscribe(&client, Source::Instances(&cell_id)).await?);
     let streams = if old.is_some() { 2 } else { 1 };
+    // (reached the end cleanly, why) for each stream that stopped.
     let mut errors: Vec<(bool, String)> = Vec::new();
     loop {
         // Each stream stops at its first error, as cfdot's readers do.
@@ -141,28 +136,19 @@ async fn lrp_events(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> R
             r = async { old.as_mut().unwrap().next().await }, if old.is_some() => (true, r),
             r = async { new.as_mut().unwrap().next().await }, if new.is_some() => (false, r),
         };
-        let stop = |errors: &mut Vec<(bool, String)>, eof: bool, msg: String| {
-            errors.push((eof, msg));
-        };
         match next {
-            Ok(raw) => match event_line(&raw) {
-                Ok(line) => {
-                    // From the deprecated stream only the group events are kept.
-                    if from_old
-                        && !matches!(
-                            raw.name.as_str(),
-                            "actual_lrp_created" | "actual_lrp_changed" | "actual_lrp_removed"
-                        )
-                    {
-                        continue;
-                    }
-                    out.raw(&line)?;
-                    continue;
+            Some(Ok(event)) => {
+                // From the deprecated stream only the group events are kept.
+                if !from_old
+                    || [ACTUAL_LRP_CREATED, ACTUAL_LRP_CHANGED, ACTUAL_LRP_REMOVED]
+                        .contains(&event.event_type())
+                {
+                    out.raw(&event_line(&event))?;
                 }
-                Err(e) => stop(&mut errors, false, e),
-            },
-            Err(StreamEnd::Eof) => stop(&mut errors, true, "EOF".into()),
-            Err(StreamEnd::Error(e)) => stop(&mut errors, false, e),
+                continue;
+            }
+            Some(Err(e)) => errors.push((false, e.to_string())),
+            None => errors.push((true, "EOF".into())),
         }
         if from_old {
             old = None;

@@ -7,9 +7,9 @@ use std::io::Write;
 use models::json::{GoCodec, GoJson};
 
 use crate::cli::{CommandSpec, Invocation};
-use crate::client::BbsClient;
 use crate::error::{go_os_error_text, Failure};
 use crate::flags::Connection;
+use bbs_client::{ClientConfig, HttpBbsClient};
 
 pub mod actual_lrps;
 pub mod cell_state;
@@ -109,9 +109,27 @@ pub const EXTRA_ARGUMENTS: &str = "Too many arguments specified";
 pub const INVALID_PROCESS_GUID: &str = "Process guid should be non empty string";
 pub const INVALID_INDEX: &str = "Index must be a non-negative integer";
 
-/// A BBS client for the run (`helpers.NewBBSClient`).
-pub fn bbs(conn: &Connection) -> Result<BbsClient, Failure> {
-    BbsClient::new(&conn.bbs).map_err(Failure::run)
+/// A BBS client for the run (`helpers.NewBBSClient`): TLS only for an
+/// `https` URL, one attempt per call (cfdot's `Retries: 1`).
+pub fn bbs(conn: &Connection) -> Result<HttpBbsClient, Failure> {
+    let flags = &conn.bbs;
+    let tls = flags
+        .url
+        .starts_with("https")
+        .then(|| tlsconfig::ClientTls {
+            ca: (!flags.skip_cert_verify).then(|| tlsconfig::Pem::file(&flags.ca_cert_file)),
+            identity: Some((
+                tlsconfig::Pem::file(&flags.cert_file),
+                tlsconfig::Pem::file(&flags.key_file),
+            )),
+            skip_verify: flags.skip_cert_verify,
+        });
+    let mut cfg = ClientConfig::new(&flags.url).with_tls(tls).with_retries(1);
+    if flags.timeout_secs > 0 {
+        cfg.request_timeout = Some(std::time::Duration::from_secs(flags.timeout_secs));
+    }
+    cfg.user_agent = Some("cfdot".into());
+    HttpBbsClient::new(&cfg).map_err(Failure::run)
 }
 
 /// Commands that take no positional arguments.

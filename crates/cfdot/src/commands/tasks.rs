@@ -1,5 +1,7 @@
 //! `tasks`, `task`, `create-task`, `cancel-task`, `delete-task`.
 
+use bbs_client::{BbsClient, TaskFilter};
+
 use crate::cli::{flag, CommandSpec, FlagGroup, FlagKind, Invocation};
 use crate::error::Failure;
 use crate::flags::Connection;
@@ -70,13 +72,13 @@ pub async fn run(
         "tasks" => tasks(inv, conn, out).await,
         "task" => task(inv, conn, out).await,
         "create-task" => create(inv, conn).await,
-        "cancel-task" => lifecycle(inv, conn, &["/v1/tasks/cancel"]).await,
+        "cancel-task" => lifecycle(inv, conn, &[Step::Cancel]).await,
         "delete-task" => {
             // cfdot moves the task to resolving, then deletes it.
             if let Err(e) = one_arg(inv, INVALID_PROCESS_GUID) {
                 return Some(Err(e));
             }
-            lifecycle(inv, conn, &["/v1/tasks/resolving", "/v1/tasks/delete"]).await
+            lifecycle(inv, conn, &[Step::Resolving, Step::Delete]).await
         }
         _ => return None,
     })
@@ -98,26 +100,22 @@ async fn tasks(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Result
     inv.check_conflict("-c", "--cell-id")?;
     no_args(inv)?;
     let client = bbs(conn)?;
-    let req = models::TasksRequest {
+    let filter = TaskFilter {
         domain: inv.str("domain"),
         cell_id: inv.str("cell-id"),
     };
-    let resp: models::TasksResponse = client
-        .call("/v1/tasks/list.r3", Some(&req))
-        .await
-        .map_err(Failure::run)?;
-    out.json_all(&resp.tasks)
+    let tasks = client.tasks(&filter).await.map_err(Failure::run)?;
+    out.json_all(&tasks)
 }
 
 async fn task(inv: &Invocation, conn: &Connection, out: &mut Out<'_>) -> Result<(), Failure> {
     let task_guid = task_guid(inv)?;
     let client = bbs(conn)?;
-    let req = models::TaskByGuidRequest { task_guid };
-    let resp: models::TaskResponse = client
-        .call("/v1/tasks/get_by_task_guid.r3", Some(&req))
+    let task = client
+        .task_by_guid(&task_guid)
         .await
         .map_err(Failure::run)?;
-    out.json_opt(resp.task.as_ref())
+    out.json_opt(task.as_ref())
 }
 
 async fn create(inv: &Invocation, conn: &Connection) -> Result<(), Failure> {
@@ -128,25 +126,29 @@ async fn create(inv: &Invocation, conn: &Connection) -> Result<(), Failure> {
     // cfdot reads the spec as a Task (definition members promoted).
     let task: models::Task = decode_spec(&spec)?;
     let client = bbs(conn)?;
-    let req = models::DesireTaskRequest {
-        task_definition: task.task_definition,
-        task_guid: task.task_guid,
-        domain: task.domain,
-    };
-    let _: models::TaskLifecycleResponse = client
-        .call("/v1/tasks/desire.r2", Some(&req))
+    client
+        .desire_task(&task.task_guid, &task.domain, task.task_definition)
         .await
-        .map_err(Failure::run)?;
-    Ok(())
+        .map_err(Failure::run)
 }
 
-async fn lifecycle(inv: &Invocation, conn: &Connection, routes: &[&str]) -> Result<(), Failure> {
+/// The task calls `cancel-task` and `delete-task` make, in order.
+enum Step {
+    Cancel,
+    Resolving,
+    Delete,
+}
+
+async fn lifecycle(inv: &Invocation, conn: &Connection, steps: &[Step]) -> Result<(), Failure> {
     let task_guid = task_guid(inv)?;
     let client = bbs(conn)?;
-    let req = models::TaskGuidRequest { task_guid };
-    for route in routes {
-        let _: models::TaskLifecycleResponse =
-            client.call(route, Some(&req)).await.map_err(Failure::run)?;
+    for step in steps {
+        match step {
+            Step::Cancel => client.cancel_task(&task_guid).await,
+            Step::Resolving => client.resolving_task(&task_guid).await,
+            Step::Delete => client.delete_task(&task_guid).await,
+        }
+        .map_err(Failure::run)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The operator's commands of `diego dev`: `push`, `apps`, `scale`,
-//! `delete`, `logs`. They talk to the dev system's BBS (protobuf, through
-//! cfdot's client) and put app packages where its file server serves them.
+//! `delete`, `logs`. They talk to the dev system's BBS (through
+//! `bbs_client`), read logs from its reps (through `rep_client`) and put
+//! app packages where its file server serves them.
 
 mod apps;
 mod bbs;

@@ -35,7 +35,7 @@ impl Default for DevAddresses {
 impl DevAddresses {
     /// Every address on port 0 (the OS picks): for tests running several
     /// systems side by side.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn ephemeral() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         Self {

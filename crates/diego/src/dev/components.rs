@@ -249,7 +249,8 @@ async fn start_cell(
         let _ = stopped.await;
     }));
     // The rep is up once it answers its ping.
-    let ping = format!("http://{addr}/ping");
+    let rep_client = rep_client::RepClientFactory::new(&Default::default())?
+        .client_at(&format!("http://{addr}"));
     let deadline = std::time::Instant::now() + START_TIMEOUT;
     loop {
         if task.is_finished() {
@@ -259,15 +260,13 @@ async fn start_cell(
                 Err(e) => anyhow::anyhow!("the rep task failed: {e}"),
             });
         }
-        if reqwest::get(&ping)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        if rep_client.ping().await.is_ok() {
             break;
         }
         anyhow::ensure!(
             std::time::Instant::now() < deadline,
-            "the rep did not answer {ping} within {START_TIMEOUT:?}"
+            "the rep did not answer {}/ping within {START_TIMEOUT:?}",
+            rep_client.url()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -2,21 +2,8 @@
 //! and a restart reads back what the first run wrote (same key, same files).
 
 use super::*;
-use prost::Message;
-
-async fn post<Resp: Message + Default>(bbs: &str, path: &str, body: Vec<u8>) -> Resp {
-    let body = reqwest::Client::new()
-        .post(format!("{bbs}{path}"))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    Resp::decode(body).unwrap()
-}
+use bbs_client::{BbsClient, HttpBbsClient};
+use std::time::Duration;
 
 #[tokio::test]
 async fn starts_serves_and_restarts_on_the_same_data() {
@@ -27,18 +14,9 @@ async fn starts_serves_and_restarts_on_the_same_data() {
     let system = DevSystem::start(&data, &DevAddresses::ephemeral())
         .await
         .unwrap();
-    let bbs = format!("http://{}", system.bbs.addr);
-    let r: models::UpsertDomainResponse = post(
-        &bbs,
-        "/v1/domains/upsert",
-        models::UpsertDomainRequest {
-            domain: "cf-apps".into(),
-            ttl: 0,
-        }
-        .encode_to_vec(),
-    )
-    .await;
-    assert!(r.error.is_none(), "{:?}", r.error);
+    let bbs = HttpBbsClient::plain(&format!("http://{}", system.bbs.addr)).unwrap();
+    let r = bbs.upsert_domain("cf-apps", Duration::ZERO).await;
+    assert!(r.is_ok(), "{r:?}");
     let blob = reqwest::get(file_server::blob_url(&system.file_server.addr, "blob.txt"))
         .await
         .unwrap()
@@ -82,9 +60,9 @@ async fn starts_serves_and_restarts_on_the_same_data() {
     let system = DevSystem::start(&data, &DevAddresses::ephemeral())
         .await
         .unwrap();
-    let bbs = format!("http://{}", system.bbs.addr);
-    let r: models::DomainsResponse = post(&bbs, "/v1/domains/list", Vec::new()).await;
-    assert!(r.error.is_none(), "{:?}", r.error);
-    assert_eq!(r.domains, ["cf-apps"]);
+    let bbs = HttpBbsClient::plain(&format!("http://{}", system.bbs.addr)).unwrap();
+    let r = bbs.domains().await;
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(r.unwrap(), ["cf-apps"]);
     system.shutdown().await;
 }

@@ -4,8 +4,8 @@
 
 use auctioneer::config::{AuctioneerConfig, GoDuration};
 use bbs::config::BbsConfig;
+use bbs_client::{BbsClient, HttpBbsClient};
 use locket::config::LocketConfig;
-use prost::Message;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use super::net::HOST_IP;
 pub struct ControlPlane {
     pub locket_addr: String,
     pub bbs_url: String,
-    pub bbs: rep::bbs::BbsClient,
+    pub bbs: HttpBbsClient,
     locket: locket::server::RunningLocket,
     bbs_server: bbs::server::RunningBbs,
     auctioneer: auctioneer::server::RunningAuctioneer,
@@ -80,8 +80,10 @@ impl ControlPlane {
         .await
         .expect("auctioneer takes its lock")
         .expect("auctioneer starts");
-        let bbs = rep::bbs::BbsClient::new(&bbs_url, Duration::from_secs(10), &Default::default())
-            .unwrap();
+        let bbs = HttpBbsClient::new(
+            &bbs_client::ClientConfig::new(&bbs_url).with_request_timeout(Duration::from_secs(10)),
+        )
+        .unwrap();
         ControlPlane {
             locket_addr,
             bbs_url,
@@ -92,64 +94,24 @@ impl ControlPlane {
         }
     }
 
-    /// A protobuf call to the BBS; its response body.
-    pub async fn post<Req: Message>(&self, path: &str, req: &Req) -> Vec<u8> {
-        let resp = reqwest::Client::new()
-            .post(format!("{}{path}", self.bbs_url))
-            .header("Content-Type", "application/x-protobuf")
-            .body(req.encode_to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.bytes().await.unwrap().to_vec()
-    }
-
     pub async fn desire_lrp(&self, lrp: models::DesiredLrp) {
-        let body = self
-            .post(
-                "/v1/desired_lrp/desire.r2",
-                &models::DesireLrpRequest {
-                    desired_lrp: Some(lrp),
-                },
-            )
-            .await;
-        let r = models::DesiredLrpLifecycleResponse::decode(body.as_ref()).unwrap();
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = self.bbs.desire_lrp(lrp).await;
+        assert!(r.is_ok(), "{r:?}");
     }
 
     pub async fn remove_lrp(&self, guid: &str) {
-        let body = self
-            .post(
-                "/v1/desired_lrp/remove",
-                &models::RemoveDesiredLrpRequest {
-                    process_guid: guid.into(),
-                },
-            )
-            .await;
-        let r = models::DesiredLrpLifecycleResponse::decode(body.as_ref()).unwrap();
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = self.bbs.remove_desired_lrp(guid).await;
+        assert!(r.is_ok(), "{r:?}");
     }
 
     pub async fn desire_task(&self, guid: &str, def: models::TaskDefinition) {
-        let body = self
-            .post(
-                "/v1/tasks/desire.r2",
-                &models::DesireTaskRequest {
-                    task_definition: Some(def),
-                    task_guid: guid.into(),
-                    domain: "test-domain".into(),
-                },
-            )
-            .await;
-        let r = models::TaskLifecycleResponse::decode(body.as_ref()).unwrap();
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = self.bbs.desire_task(guid, "test-domain", Some(def)).await;
+        assert!(r.is_ok(), "{r:?}");
     }
 
     /// The cells registered in locket, as the BBS lists them.
     pub async fn cells(&self) -> Vec<models::CellPresence> {
-        let body = self.post("/v1/cells/list.r1", &()).await;
-        models::CellsResponse::decode(body.as_ref()).unwrap().cells
+        self.bbs.cells().await.unwrap()
     }
 
     pub async fn stop(self) {

@@ -9,6 +9,8 @@
 //! scoring rules (`ResourceMatch`, `ComputeScore`, rootfs / volume driver /
 //! placement tag matching), which the auctioneer uses.
 
+pub mod container_metrics;
+
 use serde::de::Deserializer;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};

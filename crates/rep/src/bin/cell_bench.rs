@@ -9,8 +9,8 @@
 
 use auctioneer::config::{AuctioneerConfig, GoDuration};
 use bbs::config::BbsConfig;
+use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient};
 use locket::config::LocketConfig;
-use prost::Message;
 use rep::config::{Capacity, RepConfig, RootFs};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -130,27 +130,20 @@ async fn main() -> anyhow::Result<()> {
         }
     );
 
-    let bbs = rep::bbs::BbsClient::new(&bbs_url, Duration::from_secs(10), &Default::default())?;
-    let http = reqwest::Client::new();
+    let bbs = HttpBbsClient::new(
+        &bbs_client::ClientConfig::new(&bbs_url).with_request_timeout(Duration::from_secs(10)),
+    )?;
     // Errors still let the teardown below remove every container.
     let measured: anyhow::Result<()> = async {
         for n in SIZES {
             let guid = format!("bench-{n}");
             let lrp = desired_lrp(&guid, n, runc);
             let started = Instant::now();
-            let body = post(
-                &http,
-                &bbs_url,
-                "/v1/desired_lrp/desire.r2",
-                &models::DesireLrpRequest {
-                    desired_lrp: Some(lrp),
-                },
-            )
-            .await?;
-            let r = models::DesiredLrpLifecycleResponse::decode(body.as_ref())?;
-            anyhow::ensure!(r.error.is_none(), "desire {guid}: {:?}", r.error);
+            bbs.desire_lrp(lrp)
+                .await
+                .map_err(|e| anyhow::anyhow!("desire {guid}: {e}"))?;
             loop {
-                let all = match bbs.actual_lrps_by_process(&guid).await {
+                let all = match bbs.actual_lrps(&ActualLrpFilter::process(&guid)).await {
                     Ok(all) => all,
                     Err(e) => {
                         anyhow::ensure!(
@@ -183,15 +176,7 @@ async fn main() -> anyhow::Result<()> {
             );
 
             // The next size starts on an empty cell.
-            post(
-                &http,
-                &bbs_url,
-                "/v1/desired_lrp/remove",
-                &models::RemoveDesiredLrpRequest {
-                    process_guid: guid.clone(),
-                },
-            )
-            .await?;
+            bbs.remove_desired_lrp(&guid).await?;
             let removing = Instant::now();
             while !rep.executor().list_containers().await?.is_empty() {
                 anyhow::ensure!(
@@ -273,20 +258,4 @@ fn desired_lrp(guid: &str, instances: i32, runc: bool) -> models::DesiredLrp {
         });
     }
     lrp
-}
-
-async fn post<Req: Message>(
-    http: &reqwest::Client,
-    bbs_url: &str,
-    path: &str,
-    req: &Req,
-) -> anyhow::Result<bytes::Bytes> {
-    let resp = http
-        .post(format!("{bbs_url}{path}"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
-        .await?;
-    anyhow::ensure!(resp.status().is_success(), "{path}: {}", resp.status());
-    Ok(resp.bytes().await?)
 }

@@ -5,9 +5,9 @@
 
 use auctioneer::config::{AuctioneerConfig, GoDuration};
 use bbs::config::BbsConfig;
+use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient};
 use locket::config::LocketConfig;
 use locket::server::ServerOptions;
-use prost::Message;
 use rep::config::{Capacity, RepConfig, RootFs};
 use rep::Rep;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub locket_addr: String,
     pub bbs_url: String,
-    pub bbs: rep::bbs::BbsClient,
+    pub bbs: HttpBbsClient,
     locket: locket::server::RunningLocket,
     bbs_server: bbs::server::RunningBbs,
     auctioneer: auctioneer::server::RunningAuctioneer,
@@ -83,8 +83,10 @@ impl World {
         .await
         .expect("auctioneer takes its lock")
         .expect("auctioneer starts");
-        let bbs = rep::bbs::BbsClient::new(&bbs_url, Duration::from_secs(10), &Default::default())
-            .unwrap();
+        let bbs = HttpBbsClient::new(
+            &bbs_client::ClientConfig::new(&bbs_url).with_request_timeout(Duration::from_secs(10)),
+        )
+        .unwrap();
         World {
             dir,
             locket_addr,
@@ -131,44 +133,14 @@ impl World {
         rep
     }
 
-    pub async fn post<Req: Message>(&self, path: &str, req: &Req) -> bytes::Bytes {
-        let resp = reqwest::Client::new()
-            .post(format!("{}{path}", self.bbs_url))
-            .header("Content-Type", "application/x-protobuf")
-            .body(req.encode_to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success());
-        resp.bytes().await.unwrap()
-    }
-
     pub async fn desire_lrp(&self, lrp: models::DesiredLrp) {
-        let body = self
-            .post(
-                "/v1/desired_lrp/desire.r2",
-                &models::DesireLrpRequest {
-                    desired_lrp: Some(lrp),
-                },
-            )
-            .await;
-        let r = models::DesiredLrpLifecycleResponse::decode(body.as_ref()).unwrap();
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = self.bbs.desire_lrp(lrp).await;
+        assert!(r.is_ok(), "{r:?}");
     }
 
     pub async fn desire_task(&self, guid: &str, def: models::TaskDefinition) {
-        let body = self
-            .post(
-                "/v1/tasks/desire.r2",
-                &models::DesireTaskRequest {
-                    task_definition: Some(def),
-                    task_guid: guid.into(),
-                    domain: "test-domain".into(),
-                },
-            )
-            .await;
-        let r = models::TaskLifecycleResponse::decode(body.as_ref()).unwrap();
-        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = self.bbs.desire_task(guid, "test-domain", Some(def)).await;
+        assert!(r.is_ok(), "{r:?}");
     }
 
     pub async fn stop(self) {
@@ -245,7 +217,7 @@ where
 pub async fn running(world: &World, guid: &str) -> Vec<models::ActualLrp> {
     world
         .bbs
-        .actual_lrps_by_process(guid)
+        .actual_lrps(&ActualLrpFilter::process(guid))
         .await
         .unwrap_or_default()
         .into_iter()

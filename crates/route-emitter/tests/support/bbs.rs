@@ -3,13 +3,13 @@
 
 use bbs::config::BbsConfig;
 use bbs::server::{start, Overrides, RunningBbs};
-use prost::Message;
+use bbs_client::{BbsClient, HttpBbsClient, InternalBbsClient, RunningInfo};
 use std::time::Duration;
 
 pub struct TestBbs {
     pub running: RunningBbs,
     pub url: String,
-    client: reqwest::Client,
+    client: HttpBbsClient,
     _dir: tempfile::TempDir,
 }
 
@@ -39,97 +39,38 @@ impl TestBbs {
         cfg.encryption_keys
             .insert("k1".into(), "a passphrase".into());
         let running = start(&cfg, Overrides::default()).await.expect("bbs starts");
+        let url = format!("http://{}", running.addr);
         TestBbs {
-            url: format!("http://{}", running.addr),
+            client: HttpBbsClient::plain(&url).unwrap(),
+            url,
             running,
-            client: reqwest::Client::new(),
             _dir: dir,
         }
     }
 
-    /// POSTs a request; panics on a transport error or an error answer.
-    pub async fn call<Req: Message, Resp: Message + Default + std::fmt::Debug>(
-        &self,
-        path: &str,
-        req: &Req,
-    ) -> Resp {
-        let body = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .header("Content-Type", "application/x-protobuf")
-            .body(req.encode_to_vec())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let r = Resp::decode(body.as_ref()).unwrap();
-        // Field 1 of every response is the error.
-        let err = models::ActualLrpLifecycleResponse::decode(body.as_ref()).unwrap();
-        assert!(err.error.is_none(), "{path}: {:?}", err.error);
-        r
-    }
+    // Every call below panics on a transport error or an error answer.
 
     pub async fn desire(&self, lrp: models::DesiredLrp) {
-        let _: models::DesiredLrpLifecycleResponse = self
-            .call(
-                "/v1/desired_lrp/desire.r2",
-                &models::DesireLrpRequest {
-                    desired_lrp: Some(lrp),
-                },
-            )
-            .await;
+        self.client.desire_lrp(lrp).await.unwrap();
     }
 
     pub async fn update(&self, guid: &str, update: models::DesiredLrpUpdate) {
-        let _: models::DesiredLrpLifecycleResponse = self
-            .call(
-                "/v1/desired_lrp/update",
-                &models::UpdateDesiredLrpRequest {
-                    process_guid: guid.into(),
-                    update: Some(update),
-                },
-            )
-            .await;
+        self.client.update_desired_lrp(guid, update).await.unwrap();
     }
 
     pub async fn remove_desired(&self, guid: &str) {
-        let _: models::DesiredLrpLifecycleResponse = self
-            .call(
-                "/v1/desired_lrp/remove",
-                &models::RemoveDesiredLrpRequest {
-                    process_guid: guid.into(),
-                },
-            )
-            .await;
+        self.client.remove_desired_lrp(guid).await.unwrap();
     }
 
     /// Claims and starts instance `index` on `cell` with host port `port`
     /// (container port 8080).
     pub async fn run_instance(&self, guid: &str, index: i32, ig: &str, cell: &str, port: u32) {
         let ik = models::ActualLrpInstanceKey::new(ig, cell);
-        let _: models::ActualLrpLifecycleResponse = self
-            .call(
-                "/v1/actual_lrps/claim",
-                &models::ClaimActualLrpRequest {
-                    process_guid: guid.into(),
-                    index,
-                    actual_lrp_instance_key: Some(ik.clone()),
-                },
-            )
-            .await;
-        let _: models::ActualLrpLifecycleResponse = self
-            .call(
-                "/v1/actual_lrps/start.r1",
-                &models::StartActualLrpRequest {
-                    actual_lrp_key: Some(key(guid, index)),
-                    actual_lrp_instance_key: Some(ik),
-                    actual_lrp_net_info: Some(net_info(port)),
-                    ..Default::default()
-                },
-            )
-            .await;
+        self.client
+            .claim_actual_lrp(&key(guid, index), &ik)
+            .await
+            .unwrap();
+        self.start_routable(guid, index, ig, cell, port, true).await;
     }
 
     /// Starts (or re-starts) a claimed/running instance saying whether it
@@ -143,60 +84,46 @@ impl TestBbs {
         port: u32,
         routable: bool,
     ) {
-        let _: models::ActualLrpLifecycleResponse = self
-            .call(
-                "/v1/actual_lrps/start.r1",
-                &models::StartActualLrpRequest {
-                    actual_lrp_key: Some(key(guid, index)),
-                    actual_lrp_instance_key: Some(models::ActualLrpInstanceKey::new(ig, cell)),
-                    actual_lrp_net_info: Some(net_info(port)),
-                    optional_routable: Some(
-                        models::start_actual_lrp_request::OptionalRoutable::Routable(routable),
-                    ),
-                    ..Default::default()
-                },
-            )
-            .await;
+        let info = RunningInfo {
+            net_info: net_info(port),
+            routable,
+            ..Default::default()
+        };
+        let ik = models::ActualLrpInstanceKey::new(ig, cell);
+        self.client
+            .start_actual_lrp(&key(guid, index), &ik, &info)
+            .await
+            .unwrap();
     }
 
     pub async fn crash(&self, guid: &str, index: i32, ig: &str, cell: &str) {
-        let _: models::ActualLrpLifecycleResponse = self
-            .call(
-                "/v1/actual_lrps/crash",
-                &models::CrashActualLrpRequest {
-                    actual_lrp_key: Some(key(guid, index)),
-                    actual_lrp_instance_key: Some(models::ActualLrpInstanceKey::new(ig, cell)),
-                    error_message: "exited with status 1".into(),
-                },
-            )
-            .await;
+        let ik = models::ActualLrpInstanceKey::new(ig, cell);
+        self.client
+            .crash_actual_lrp(&key(guid, index), &ik, "exited with status 1")
+            .await
+            .unwrap();
     }
 
     pub async fn remove_actual(&self, guid: &str, index: i32, ig: &str, cell: &str) {
-        let _: models::ActualLrpLifecycleResponse = self
-            .call(
-                "/v1/actual_lrps/remove",
-                &models::RemoveActualLrpRequest {
-                    process_guid: guid.into(),
-                    index,
-                    actual_lrp_instance_key: Some(models::ActualLrpInstanceKey::new(ig, cell)),
-                },
-            )
-            .await;
+        let ik = models::ActualLrpInstanceKey::new(ig, cell);
+        self.client
+            .remove_actual_lrp(&key(guid, index), &ik)
+            .await
+            .unwrap();
     }
 
     pub async fn evacuate_running(&self, guid: &str, index: i32, ig: &str, cell: &str, port: u32) {
-        let _: models::EvacuationResponse = self
-            .call(
-                "/v1/actual_lrps/evacuate_running.r1",
-                &models::EvacuateRunningActualLrpRequest {
-                    actual_lrp_key: Some(key(guid, index)),
-                    actual_lrp_instance_key: Some(models::ActualLrpInstanceKey::new(ig, cell)),
-                    actual_lrp_net_info: Some(net_info(port)),
-                    ..Default::default()
-                },
-            )
+        let info = RunningInfo {
+            net_info: net_info(port),
+            routable: true,
+            ..Default::default()
+        };
+        let ik = models::ActualLrpInstanceKey::new(ig, cell);
+        let (_, r) = self
+            .client
+            .evacuate_running_actual_lrp(&key(guid, index), &ik, &info)
             .await;
+        r.unwrap();
     }
 }
 
