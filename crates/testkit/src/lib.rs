@@ -10,6 +10,7 @@ pub mod mariadb;
 pub mod nats;
 pub mod postgres;
 pub mod skip;
+pub mod stack;
 pub mod tls;
 mod wait;
 
