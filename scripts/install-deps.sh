@@ -19,6 +19,12 @@ packages=(
   skopeo              # copies test images into it
   umoci               # builds test images layer by layer
   apache2-utils       # htpasswd, for the registry's basic auth
+  mmdebstrap          # builds the cflinuxfs4 stack (stacks/cflinuxfs4.sh)
+  debian-archive-keyring  # verifies the Debian packages of the stack and buildpacks
+  zip                 # buildpack zips (buildpacks/build.sh)
+  unzip
+  libc6-dev           # static libc for the static-pie lifecycle binaries
+  e2fsprogs           # mkfs.ext4: garden's per-container disk limits
 )
 
 missing=()

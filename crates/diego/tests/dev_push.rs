@@ -11,7 +11,7 @@
 
 mod dev_support;
 
-use dev_support::{diego, skip_reason, start_dev, wait_ready, Follower};
+use dev_support::{diego, dev_skip_reason, start_dev, wait_ready, Follower};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,15 +43,15 @@ async fn instances_answering(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_scale_and_delete_through_the_router() {
-    testkit::skip_if!(skip_reason());
+    testkit::skip_if!(dev_skip_reason());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let dev = start_dev(&data);
+    let dev = start_dev(&data, &["--busybox-only"]);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev).await;
+    wait_ready(&dev, Duration::from_secs(60), || true).await;
 
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
     let t = Instant::now();

@@ -15,7 +15,7 @@
 mod dev_support;
 
 use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient};
-use dev_support::{diego, diego_status, diego_with_env, skip_reason, start_dev, wait_ready, BBS};
+use dev_support::{diego, diego_status, diego_with_env, dev_skip_reason, start_dev, wait_ready, BBS};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use testkit::oci_image::OciLayout;
@@ -107,7 +107,7 @@ async fn actual_lrps(guid: &str) -> Vec<models::ActualLrp> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_an_image_reach_it_scale_it_and_delete_it() {
-    testkit::skip_if!(skip_reason());
+    testkit::skip_if!(dev_skip_reason());
     let (Some(reg), Some(layout)) = (
         Registry::start_with_auth("diego", "s3cret"),
         OciLayout::new(),
@@ -131,12 +131,12 @@ async fn push_an_image_reach_it_scale_it_and_delete_it() {
 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let dev = start_dev(&data);
+    let dev = start_dev(&data, &["--busybox-only"]);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev).await;
+    wait_ready(&dev, Duration::from_secs(60), || true).await;
 
     let image = format!("{}/apps/web:v1", reg.host());
     let creds = [("CF_DOCKER_PASSWORD", "s3cret")];
