@@ -11,7 +11,7 @@
 
 mod dev_support;
 
-use dev_support::{diego, dev_skip_reason, start_dev, wait_ready, Follower};
+use dev_support::{dev_skip_reason, diego, start_dev, wait_ready, Follower};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

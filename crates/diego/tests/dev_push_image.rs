@@ -15,7 +15,9 @@
 mod dev_support;
 
 use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient};
-use dev_support::{diego, diego_status, diego_with_env, dev_skip_reason, start_dev, wait_ready, BBS};
+use dev_support::{
+    dev_skip_reason, diego, diego_status, diego_with_env, start_dev, wait_ready, BBS,
+};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use testkit::oci_image::OciLayout;
