@@ -53,6 +53,9 @@ pub struct RuncConfig {
     /// Unused image layers are removed above this many bytes of layers
     /// (Garden's `graph_cleanup_threshold_in_mb`; None: never).
     pub image_store_cap_bytes: Option<u64>,
+    /// What one image's layers may unpack to (a decompression bomb stops
+    /// there); None: no bound.
+    pub image_max_bytes: Option<u64>,
     /// The user namespace map every unprivileged container shares; the
     /// image store unpacks their layers shifted by it (privileged
     /// containers' layers unshifted).
@@ -90,6 +93,7 @@ impl RuncConfig {
             enforce_disk_limits: true,
             insecure_registries: Vec::new(),
             image_store_cap_bytes: None,
+            image_max_bytes: Some(image::DEFAULT_MAX_IMAGE_BYTES),
             id_map: IdMap::default(),
             allow_privileged: false,
             user_namespace: true,

@@ -46,6 +46,7 @@ impl ImageRootfs {
             store_dir: cfg.depot.join("images"),
             store_cap_bytes: cfg.image_store_cap_bytes,
             insecure,
+            max_image_bytes: cfg.image_max_bytes,
         })
         .map_err(garden_error)?;
         Ok(ImageRootfs {

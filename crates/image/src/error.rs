@@ -50,6 +50,10 @@ pub enum ImageError {
         digest: String,
         detail: String,
     },
+    /// The layers unpack to more than the cell allows one image (a
+    /// decompression bomb, or just too big); what was unpacked is gone.
+    #[error("image {image} unpacks to more than the {limit_mb} MB an image may take on this cell")]
+    TooLarge { image: String, limit_mb: u64 },
     #[error("invalid image config: {0}")]
     InvalidConfig(String),
     #[error("registry error pulling {image}: {detail}")]

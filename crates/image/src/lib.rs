@@ -31,5 +31,5 @@ pub use insecure::{InsecureRegistries, LOOPBACK};
 pub use oci_spec::image::ImageConfiguration;
 pub use reference::{ImageRef, DOCKER_HUB, DOCKER_HUB_ENDPOINT};
 pub use registry::{select_platform, Credentials, LayerDescriptor, RegistryClient, ResolvedImage};
-pub use service::{ImageService, ImageServiceConfig, PulledImage};
+pub use service::{ImageService, ImageServiceConfig, PulledImage, DEFAULT_MAX_IMAGE_BYTES};
 pub use store::{LayerKey, LayerStore, PinnedLayer, StoreUsage};

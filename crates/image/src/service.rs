@@ -33,13 +33,22 @@ pub struct ImageServiceConfig {
     /// Unused layers are removed above this size (None: never).
     pub store_cap_bytes: Option<u64>,
     pub insecure: InsecureRegistries,
+    /// What one image's layers may unpack to, all together (None: no
+    /// bound). Unpacking stops there, so a small compressed layer that
+    /// inflates without end fills no disk.
+    pub max_image_bytes: Option<u64>,
 }
+
+/// A cell's default bound on an image's unpacked size: far above any real
+/// app image, far below a disk.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 16 << 30;
 
 /// The cell's images: a registry client and the layer store.
 #[derive(Clone)]
 pub struct ImageService {
     registry: Arc<RegistryClient>,
     store: LayerStore,
+    max_image_bytes: Option<u64>,
 }
 
 /// An image ready to be a container's root: its layers pinned in the
@@ -78,6 +87,7 @@ impl ImageService {
         Ok(ImageService {
             registry: Arc::new(RegistryClient::new(cfg.insecure)),
             store: LayerStore::open(cfg.store_dir, cfg.store_cap_bytes)?,
+            max_image_bytes: cfg.max_image_bytes,
         })
     }
 
@@ -109,16 +119,23 @@ impl ImageService {
     ) -> Result<PulledImage, ImageError> {
         let image = ImageRef::parse(uri)?;
         let resolved = self.registry.resolve(&image, creds).await?;
+        // The layers this pull unpacks share one budget; those already in
+        // the store count in the sum below.
+        let budget = self.max_image_bytes.map(unpack::Budget::new);
         let layers: Vec<PinnedLayer> = futures::stream::iter(resolved.layers.clone())
             .map(|layer| {
                 let key = LayerKey::new(&layer.digest, shift);
-                let fetch = self.fetch(&image, creds, layer, shift);
+                let fetch = self.fetch(&image, creds, layer, shift, budget.clone());
                 let store = self.store.clone();
                 async move { store.layer(&key, fetch).await }
             })
             .buffered(PARALLEL_LAYERS)
             .try_collect()
             .await?;
+        let total: u64 = layers.iter().map(PinnedLayer::bytes).sum();
+        if let Some(max) = self.max_image_bytes.filter(|max| total > *max) {
+            return Err(too_large(&image, max));
+        }
         Ok(PulledImage {
             reference: image,
             manifest_digest: resolved.manifest_digest.clone(),
@@ -146,19 +163,15 @@ impl ImageService {
         creds: &Credentials,
         layer: LayerDescriptor,
         shift: &IdShift,
+        budget: Option<unpack::Budget>,
     ) -> Fetch {
         let registry = self.registry.clone();
         let image = image.clone();
         let creds = creds.clone();
         let shift = shift.clone();
-        // The store's cap is where unused layers start to go, not a size
-        // limit: a layer of any size is unpacked.
-        let max_bytes = None;
         Box::new(move |dir: PathBuf| {
-            async move {
-                fetch_layer(&registry, &image, &creds, &layer, dir, shift, max_bytes).await
-            }
-            .boxed()
+            async move { fetch_layer(&registry, &image, &creds, &layer, dir, shift, budget).await }
+                .boxed()
         })
     }
 }
@@ -171,7 +184,7 @@ async fn fetch_layer(
     layer: &LayerDescriptor,
     dir: PathBuf,
     shift: IdShift,
-    max_bytes: Option<u64>,
+    budget: Option<unpack::Budget>,
 ) -> Result<u64, ImageError> {
     let started = std::time::Instant::now();
     let (writer, reader) = tokio::io::duplex(PIPE_BYTES);
@@ -184,23 +197,24 @@ async fn fetch_layer(
     let unpack = tokio::task::spawn_blocking(move || {
         let bridge = tokio_util::io::SyncIoBridge::new(reader);
         let mut src = std::io::BufReader::with_capacity(1 << 20, bridge);
-        unpack::unpack(&mut src, &dir, &shift, max_bytes)
+        unpack::unpack(&mut src, &dir, &shift, budget.as_ref())
     });
     let (downloaded, unpacked) = tokio::join!(download, unpack);
     let unpacked = unpacked.map_err(|e| ImageError::store("unpack task", e))?;
-    let bad_layer = |detail: String| ImageError::BadLayer {
-        image: image.to_string(),
-        digest: layer.digest.clone(),
-        detail,
+    let bad_layer = |e: std::io::Error| match unpack::TooLarge::find(&e) {
+        Some(t) => too_large(image, t.limit),
+        None => ImageError::BadLayer {
+            image: image.to_string(),
+            digest: layer.digest.clone(),
+            detail: e.to_string(),
+        },
     };
     let unpacked = match (downloaded, unpacked) {
         (Ok(()), Ok(u)) => u,
         // The unpacker stopped reading first: its error is the cause.
-        (Err(_), Err(e)) if reader_gone.load(Ordering::SeqCst) => {
-            return Err(bad_layer(e.to_string()))
-        }
+        (Err(_), Err(e)) if reader_gone.load(Ordering::SeqCst) => return Err(bad_layer(e)),
         (Err(e), _) => return Err(e),
-        (Ok(()), Err(e)) => return Err(bad_layer(e.to_string())),
+        (Ok(()), Err(e)) => return Err(bad_layer(e)),
     };
     if let Some(expected) = &layer.diff_id {
         if *expected != unpacked.diff_id {
@@ -224,6 +238,13 @@ async fn fetch_layer(
         "layer pulled"
     );
     Ok(unpacked.bytes)
+}
+
+fn too_large(image: &ImageRef, limit: u64) -> ImageError {
+    ImageError::TooLarge {
+        image: image.to_string(),
+        limit_mb: limit.div_ceil(1 << 20),
+    }
 }
 
 /// The pipe's writing end, noting when the unpacker went away.

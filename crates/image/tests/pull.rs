@@ -22,6 +22,7 @@ fn service(store: &Path) -> ImageService {
         store_dir: store.to_path_buf(),
         store_cap_bytes: None,
         insecure: InsecureRegistries::loopback(),
+        max_image_bytes: Some(image::DEFAULT_MAX_IMAGE_BYTES),
     })
     .unwrap()
 }
@@ -419,6 +420,61 @@ async fn a_corrupt_blob_is_refused_and_nothing_of_it_stays() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_inflating_past_the_image_bound_stops_and_nothing_of_it_stays() {
+    let (Some(reg), Some(layout)) = (Registry::start(), OciLayout::new()) else {
+        return;
+    };
+    // 64 MB of zeros gzip to about 64 KB: a small decompression bomb.
+    layout.busybox_image("bomb").add_layer("bomb", |root| {
+        use std::io::Read;
+        let f = std::fs::File::create(root.join("zeros")).unwrap();
+        std::io::copy(&mut std::io::repeat(0).take(64 << 20), &mut &f).unwrap();
+    });
+    layout.push("bomb", &reg, "apps/bomb:v1");
+    let digests = layout.layer_digests("bomb");
+    let compressed = std::fs::metadata(reg.blob_data(&digests[1])).unwrap().len();
+    assert!(compressed < 1 << 20, "the bomb layer is {compressed} bytes");
+
+    let store = tempfile::tempdir().unwrap();
+    let svc = ImageService::open(ImageServiceConfig {
+        store_dir: store.path().to_path_buf(),
+        insecure: InsecureRegistries::loopback(),
+        max_image_bytes: Some(16 << 20),
+        ..Default::default()
+    })
+    .unwrap();
+    let uri = format!("docker://{}/apps/bomb#v1", reg.host());
+    let e = svc.pull(&uri, &anon(), &IdShift::none()).await.unwrap_err();
+    eprintln!("error: {e}");
+    assert!(
+        matches!(e, ImageError::TooLarge { limit_mb: 16, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("more than the 16 MB"), "{e}");
+    let bomb_key = image::LayerKey::new(&digests[1], &IdShift::none());
+    assert!(!svc.store().contains(&bomb_key));
+    assert_eq!(tmp_entries(store.path()), 0, "nothing half-unpacked");
+    assert!(!store.path().join("layers").join(bomb_key.id()).exists());
+    assert!(
+        svc.store().usage().bytes < 16 << 20,
+        "{:?}",
+        svc.store().usage()
+    );
+
+    // The same image where the bound allows it.
+    let roomy = ImageService::open(ImageServiceConfig {
+        store_dir: store.path().join("roomy"),
+        insecure: InsecureRegistries::loopback(),
+        max_image_bytes: Some(128 << 20),
+        ..Default::default()
+    })
+    .unwrap();
+    let pulled = roomy.pull(&uri, &anon(), &IdShift::none()).await.unwrap();
+    let zeros = pulled.layers[1].path().join("zeros");
+    assert_eq!(std::fs::metadata(zeros).unwrap().len(), 64 << 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layers_unpack_once_per_id_shift() {
     testkit::skip_if!(testkit::skip::not_root());
     let (Some(reg), Some(layout)) = (Registry::start(), OciLayout::new()) else {
@@ -462,6 +518,7 @@ async fn unused_layers_go_least_recently_used_first_when_over_the_cap() {
         store_dir: store.path().to_path_buf(),
         store_cap_bytes: Some(3 << 20),
         insecure: InsecureRegistries::loopback(),
+        max_image_bytes: None,
     })
     .unwrap();
     let a = svc

@@ -104,6 +104,7 @@ pub struct PinnedLayer {
     store: LayerStore,
     id: String,
     path: PathBuf,
+    bytes: u64,
 }
 
 impl PinnedLayer {
@@ -113,6 +114,10 @@ impl PinnedLayer {
     /// The layer's files (an overlay lower dir).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+    /// About the disk space its files take.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 }
 
@@ -189,12 +194,13 @@ impl LayerStore {
         loop {
             let waiting = {
                 let mut st = self.inner.state.lock().expect("store lock");
-                if st.layers.contains_key(&id) {
+                if let Some(bytes) = st.layers.get(&id).map(|l| l.bytes) {
                     *st.pins.entry(id.clone()).or_default() += 1;
                     return Ok(PinnedLayer {
                         store: self.clone(),
                         path: self.inner.layout.layer_rootfs(&id),
                         id,
+                        bytes,
                     });
                 }
                 match st.inflight.get(&id) {

@@ -9,13 +9,16 @@
 //! Device nodes are not made (a container gets its own /dev). Owners are
 //! shifted by the store's [`IdShift`]. The stream is read once, never held
 //! in memory; the uncompressed bytes' digest is returned (the image
-//! config's diff id) and the bytes written are counted against a limit.
+//! config's diff id) and the bytes written are taken from a [`Budget`]
+//! (a few KB of gzip can inflate to terabytes: a decompression bomb).
 
 mod dir;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Component, Path};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -58,30 +61,74 @@ impl Compression {
     }
 }
 
+/// The bytes some unpacks may write between them (the layers of one image
+/// share one); an unpack that would take more stops with [`TooLarge`].
+#[derive(Debug, Clone)]
+pub struct Budget {
+    limit: u64,
+    left: Arc<AtomicU64>,
+}
+
+impl Budget {
+    pub fn new(bytes: u64) -> Self {
+        Budget {
+            limit: bytes,
+            left: Arc::new(AtomicU64::new(bytes)),
+        }
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    fn take(&self, bytes: u64) -> Result<(), TooLarge> {
+        self.left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(bytes)
+            })
+            .map(|_| ())
+            .map_err(|_| TooLarge { limit: self.limit })
+    }
+}
+
+/// An unpack ran out of its [`Budget`] (inside the `io::Error` it returns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unpacks to more than the {} MB an image may take on this cell", limit.div_ceil(1 << 20))]
+pub struct TooLarge {
+    pub limit: u64,
+}
+
+impl TooLarge {
+    /// The budget's error inside an unpack's error, if that was the cause.
+    pub fn find(e: &io::Error) -> Option<TooLarge> {
+        e.get_ref()?.downcast_ref::<TooLarge>().copied()
+    }
+}
+
 /// Unpacks the layer read from `src` into `dest` (an existing, empty
-/// directory). `max_bytes` stops a layer that would take more space.
+/// directory). `budget` stops a layer that would take more space.
 /// `src` is read to its end, also when the archive ends earlier, so a
 /// digest computed over it covers every byte.
 pub fn unpack<R: BufRead>(
     src: &mut R,
     dest: &Path,
     shift: &IdShift,
-    max_bytes: Option<u64>,
+    budget: Option<&Budget>,
 ) -> io::Result<Unpacked> {
     let compression = Compression::sniff(src.fill_buf()?);
     let unpacked = match compression {
-        Compression::None => unpack_tar(&mut *src, dest, shift, max_bytes)?,
+        Compression::None => unpack_tar(&mut *src, dest, shift, budget)?,
         Compression::Gzip => unpack_tar(
             flate2::bufread::MultiGzDecoder::new(&mut *src),
             dest,
             shift,
-            max_bytes,
+            budget,
         )?,
         Compression::Zstd => unpack_tar(
             zstd::stream::read::Decoder::with_buffer(&mut *src)?,
             dest,
             shift,
-            max_bytes,
+            budget,
         )?,
     };
     io::copy(src, &mut io::sink())?;
@@ -92,7 +139,7 @@ fn unpack_tar(
     decoded: impl Read,
     dest: &Path,
     shift: &IdShift,
-    max_bytes: Option<u64>,
+    budget: Option<&Budget>,
 ) -> io::Result<Unpacked> {
     let mut hashing = HashingReader {
         inner: decoded,
@@ -105,7 +152,7 @@ fn unpack_tar(
     let mut layer = LayerDir::open(dest, root_owner)?;
     let mut state = Unpacker {
         shift,
-        max_bytes,
+        budget,
         bytes: 0,
         entries: 0,
         dir_times: Vec::new(),
@@ -178,7 +225,7 @@ struct Meta {
 
 struct Unpacker<'a> {
     shift: &'a IdShift,
-    max_bytes: Option<u64>,
+    budget: Option<&'a Budget>,
     bytes: u64,
     entries: u64,
     /// Directories' times, set last: adding children changes them.
@@ -237,12 +284,9 @@ impl Unpacker<'_> {
 
     fn count(&mut self, bytes: u64) -> io::Result<()> {
         self.bytes += bytes;
-        match self.max_bytes {
-            Some(max) if self.bytes > max => Err(io::Error::other(format!(
-                "layer takes more than the image store's {} MB",
-                max >> 20
-            ))),
-            _ => Ok(()),
+        match self.budget {
+            Some(b) => b.take(bytes).map_err(io::Error::other),
+            None => Ok(()),
         }
     }
 

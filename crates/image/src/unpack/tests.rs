@@ -361,8 +361,25 @@ fn layers_larger_than_allowed_stop() {
     let tar = Tar::new().file("big", &vec![1u8; 64 * 1024]).bytes();
     let (_t, d) = layer_dir();
     let mut r = io::BufReader::new(Cursor::new(tar));
-    let e = unpack(&mut r, &d, &IdShift::none(), Some(16 * 1024)).unwrap_err();
-    assert!(e.to_string().contains("more than the image store"), "{e}");
+    let budget = Budget::new(16 * 1024);
+    let e = unpack(&mut r, &d, &IdShift::none(), Some(&budget)).unwrap_err();
+    assert_eq!(TooLarge::find(&e), Some(TooLarge { limit: 16 * 1024 }));
+    assert!(e.to_string().contains("unpacks to more than"), "{e}");
+}
+
+#[test]
+fn the_layers_of_one_image_share_a_budget() {
+    let budget = Budget::new(100 * 1024);
+    let layer = Tar::new().file("f", &vec![1u8; 60 * 1024]).bytes();
+    let (_t1, d1) = layer_dir();
+    let mut r = io::BufReader::new(Cursor::new(layer.clone()));
+    unpack(&mut r, &d1, &IdShift::none(), Some(&budget)).unwrap();
+    let (_t2, d2) = layer_dir();
+    let mut r = io::BufReader::new(Cursor::new(layer));
+    let e = unpack(&mut r, &d2, &IdShift::none(), Some(&budget)).unwrap_err();
+    assert!(TooLarge::find(&e).is_some(), "{e}");
+    // Stopped before the file was written.
+    assert!(!d2.join("f").exists());
 }
 
 #[test]
