@@ -8,9 +8,13 @@
 //! `bench bbs` runs Diego's benchmarkbbs workload (simulated reps, nsync,
 //! route emitters, event streams) against `diego bbs` and `diego locket`
 //! child processes; see `bbs_load`.
+//!
+//! `bench image` times container starts from a `docker://` image on the
+//! runc backend, cold and warm, beside bare runc; see `image_start`.
 
 mod bbs_load;
 mod convergence;
+mod image_start;
 mod report;
 
 #[global_allocator]
@@ -42,7 +46,10 @@ fn keep_freed_memory() {
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "bench", about = "Benchmarks of the BBS store at Diego scale")]
+#[command(
+    name = "bench",
+    about = "Benchmarks of the BBS store at Diego scale, and of image starts"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -54,6 +61,8 @@ enum Cmd {
     Convergence(convergence::Args),
     /// Diego's benchmarkbbs workload against a BBS and locket process.
     Bbs(bbs_load::Args),
+    /// Container starts from an OCI image (cold, warm) beside bare runc.
+    Image(image_start::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,5 +78,6 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
+        Cmd::Image(args) => image_start::run(args),
     }
 }
