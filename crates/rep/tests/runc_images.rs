@@ -8,7 +8,7 @@ mod support;
 
 use bbs_client::{ActualLrpFilter, BbsClient};
 use support::runc_cell::{self, tcp_check};
-use support::{eventually, running, sleeper_lrp, World};
+use support::{eventually, running, sleeper_lrp, start_world, World};
 use testkit::oci_image::OciLayout;
 use testkit::registry::Registry;
 
@@ -42,7 +42,7 @@ fn lrp(guid: &str, uri: &str, user: &str, password: &str) -> models::DesiredLrp 
 async fn crash_reason(world: &World, guid: &str) -> String {
     eventually(&format!("{guid} crashed with a reason"), 60, || async {
         world
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process(guid))
             .await
             .unwrap_or_default()
@@ -65,7 +65,7 @@ async fn docker_lrps_run_from_a_private_registry_and_bad_images_crash_with_the_r
         std::fs::write(root.join("www/index.html"), "served from an image\n").unwrap();
     });
     layout.push("web", &reg, "apps/web:v1");
-    let world = World::start().await;
+    let world = start_world().await;
     let host = reg.host();
     let cell = runc_cell::start_with(&world, "cell-img", "rim", (251, 31), (19320, 19339), |rc| {
         rc.insecure_registries = vec![host.clone()];
@@ -124,5 +124,5 @@ async fn docker_lrps_run_from_a_private_registry_and_bad_images_crash_with_the_r
         "only the running instance's lease"
     );
     cell.rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }
