@@ -15,6 +15,8 @@ packages=(
   iptables            # garden's host port -> container port mapping
   nftables
   iproute2            # ip netns / veth for cell networking tests
+  rsyslog             # a real syslog server: the log component's drain tests start one
+  rsyslog-gnutls      # ... with TLS (syslog-tls:// drains)
 )
 
 missing=()

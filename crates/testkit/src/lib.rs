@@ -7,4 +7,6 @@ mod local_server;
 pub mod mariadb;
 pub mod nats;
 pub mod postgres;
+pub mod rsyslog;
 pub mod skip;
+pub mod tls;
