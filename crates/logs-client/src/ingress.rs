@@ -122,6 +122,11 @@ impl Sender {
         s.wake.notify_one();
     }
 
+    /// The sender's name in its own envelopes (the cell id).
+    pub fn origin(&self) -> &str {
+        &self.shared.cfg.origin
+    }
+
     pub fn stats(&self) -> SenderStats {
         let s = &self.shared;
         SenderStats {
@@ -143,6 +148,15 @@ impl Sender {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         false
+    }
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("address", &self.shared.cfg.address)
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 

@@ -48,6 +48,7 @@ pub fn lrp_run_info(
             guid: desired.log_guid.clone(),
             index: key.index,
             source_name: desired.log_source.clone(),
+            tags: metric_tags(desired, key, instance),
         },
         start_timeout_ms,
         privileged: desired.privileged,
@@ -57,6 +58,7 @@ pub fn lrp_run_info(
         check_definition: desired.check_definition.clone(),
         env,
         egress_rules: desired.egress_rules.clone(),
+        log_rate_limit: desired.log_rate_limit.map(|l| l.bytes_per_second),
     }
 }
 
@@ -133,6 +135,11 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
             guid: def.log_guid.clone(),
             index: 0,
             source_name: def.log_source.clone(),
+            tags: def
+                .metric_tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.r#static.clone()))
+                .collect(),
         },
         start_timeout_ms: 0,
         privileged: def.privileged,
@@ -142,6 +149,7 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
         check_definition: None,
         env: env_pairs(&def.environment_variables),
         egress_rules: def.egress_rules.clone(),
+        log_rate_limit: def.log_rate_limit.map(|l| l.bytes_per_second),
     };
     (info, tags)
 }

@@ -17,6 +17,7 @@ pub struct DevSystem {
     pub auctioneer: auctioneer::server::RunningAuctioneer,
     pub file_server: file_server::Running,
     file_server_stop: tokio::sync::oneshot::Sender<()>,
+    pub logs: logs::RunningLogs,
     pub cell: Option<DevCell>,
     /// Routing (None when nats-server is not installed).
     pub routing: Option<DevRouting>,
@@ -103,7 +104,23 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
-        let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address).await {
+        let logs = logs::start(&logs::LogsConfig {
+            ingress_address: addrs.logs_ingress.to_string(),
+            api_address: addrs.logs_api.to_string(),
+            ..Default::default()
+        })
+        .await
+        .context("starting the log component")?;
+
+        let cell = match start_cell(
+            data,
+            addrs.rep,
+            &bbs_url,
+            &locket_address,
+            logs.ingress_addr,
+        )
+        .await
+        {
             Ok((cell, why)) => {
                 notes.push(format!("cell: {why}"));
                 Some(cell)
@@ -127,6 +144,7 @@ impl DevSystem {
             auctioneer,
             file_server,
             file_server_stop,
+            logs,
             cell,
             routing,
             notes,
@@ -152,6 +170,8 @@ impl DevSystem {
                 ),
             ),
         ];
+        v.push(("logs", format!("http://{}", self.logs.api_addr)));
+        v.push(("logs ingress", format!("{} (gRPC)", self.logs.ingress_addr)));
         if let Some(c) = &self.cell {
             v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
         }
@@ -184,6 +204,7 @@ impl DevSystem {
                 Ok(Ok(())) => {}
             }
         }
+        self.logs.stop().await;
         let _ = self.file_server_stop.send(());
         let _ = self.file_server.task.await;
         self.auctioneer.shutdown().await;
@@ -197,11 +218,20 @@ async fn start_cell(
     addr: SocketAddr,
     bbs_url: &str,
     locket_address: &str,
+    logs_ingress: SocketAddr,
 ) -> anyhow::Result<(DevCell, String)> {
     let (backend, why) = cell::container_backend();
     let rootfs = cell::busybox_rootfs(data)?;
     let addr = reserve(addr)?;
-    let cfg = cell::rep_config(data, addr, bbs_url, locket_address, backend, &rootfs);
+    let cfg = cell::rep_config(
+        data,
+        addr,
+        bbs_url,
+        locket_address,
+        backend,
+        &rootfs,
+        Some(logs_ingress),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(rep::run(cfg, async move {
         let _ = stopped.await;
