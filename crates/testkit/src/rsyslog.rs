@@ -79,7 +79,7 @@ impl Rsyslog {
             .arg("-i")
             .arg(dir.path().join("rsyslogd.pid"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("rsyslogd.err")).expect("stderr file"))
             .spawn()
             .expect("rsyslogd starts");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -128,8 +128,9 @@ impl Rsyslog {
             }
             assert!(
                 Instant::now() < deadline,
-                "rsyslog did not receive what was expected; it has:\n{}",
-                lines.join("\n")
+                "rsyslog did not receive what was expected; it has:\n{}\nrsyslogd said:\n{}",
+                lines.join("\n"),
+                std::fs::read_to_string(self.dir.path().join("rsyslogd.err")).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
