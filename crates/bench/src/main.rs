@@ -11,6 +11,7 @@
 
 mod bbs_load;
 mod convergence;
+mod logs;
 mod report;
 
 #[global_allocator]
@@ -54,6 +55,8 @@ enum Cmd {
     Convergence(convergence::Args),
     /// Diego's benchmarkbbs workload against a BBS and locket process.
     Bbs(bbs_load::Args),
+    /// Log lines through a cell to the log store; the store's memory.
+    Logs(logs::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,5 +72,6 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
+        Cmd::Logs(args) => logs::run(args),
     }
 }

@@ -26,6 +26,7 @@ async fn setup(tweak: impl FnOnce(&mut ExecutorConfig)) -> Setup {
         api_address: "127.0.0.1:0".into(),
         max_per_source: 5000,
         max_bytes_per_source: 8 << 20,
+        max_sources: 100,
         ..Default::default()
     })
     .await
@@ -262,5 +263,106 @@ async fn container_metrics_arrive_as_gauges_with_the_instance_tags() {
     s.cell.store.delete("metered").await.unwrap();
     assert!(s.cell.store.latest_metrics("metered").is_none());
     assert_eq!(s.sender.stats().dropped, 0);
+    s.logs.stop().await;
+}
+
+fn app(guid: &str, script: &str) -> executor::RunInfo {
+    let mut info = run_info(sh(script));
+    info.log_config.guid = guid.into();
+    info
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A flood (hundreds of MB of output), a 1 MB line and binary garbage on
+/// one cell: a quiet app beside them loses nothing, memory stays bounded,
+/// and what was dropped is counted.
+#[tokio::test]
+async fn a_flood_a_huge_line_and_garbage_leave_other_apps_whole() {
+    let s = setup(|c| c.max_log_lines_per_second = 1000).await;
+    let rss0 = rss_kib();
+    let t = Instant::now();
+    start(
+        &s.cell.store,
+        "flood",
+        app(
+            "flood",
+            "yes 'a line of a flood of log output, far beyond any limit' | head -c 300000000",
+        ),
+    )
+    .await;
+    start(
+        &s.cell.store,
+        "huge",
+        app("huge", "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo done"),
+    )
+    .await;
+    start(
+        &s.cell.store,
+        "garbage",
+        app("garbage", "head -c 100000 /dev/urandom; echo; echo done"),
+    )
+    .await;
+    start(
+        &s.cell.store,
+        "quiet",
+        app("quiet", "i=0; while [ $i -lt 30 ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done"),
+    )
+    .await;
+    let mut peak = 0;
+    for guid in ["flood", "huge", "garbage", "quiet"] {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while s.cell.store.get(guid).unwrap().state != executor::State::Completed {
+            peak = peak.max(rss_kib());
+            assert!(s.sender.stats().buffered <= 10_000);
+            assert!(Instant::now() < deadline, "{guid} did not finish");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "300 MB flood took {secs:.1} s ({:.0} MB/s); RSS {} -> peak {} KiB; sender {:?}",
+        300.0 / secs,
+        rss0,
+        peak,
+        s.sender.stats()
+    );
+    assert!(
+        peak.saturating_sub(rss0) < 256 * 1024,
+        "memory grew {} KiB",
+        peak - rss0
+    );
+
+    // The quiet app: every tick, in order.
+    let quiet = wait_lines(&s.reader, "quiet", |l| {
+        l.iter().any(|l| l.ends_with("OUT tick-29"))
+    })
+    .await;
+    let ticks: Vec<_> = quiet.iter().filter(|l| l.contains("OUT tick-")).collect();
+    assert_eq!(ticks.len(), 30, "{quiet:?}");
+
+    // The flood: held to the operator's cap, and told so.
+    let flood = lines_of(&s.reader, "flood").await;
+    assert!(flood.iter().any(|l| l.contains(
+        "app instance exceeded log rate limit (1000 log-lines/sec) set by platform operator"
+    )));
+    // The 1 MB line: cut in 60 KiB lines, none lost.
+    let huge = wait_lines(&s.reader, "huge", |l| l.iter().any(|l| l.ends_with("OUT done"))).await;
+    let pieces: Vec<_> = huge
+        .iter()
+        .filter_map(|l| l.split_once("OUT ").map(|(_, t)| t))
+        .filter(|t| t.starts_with('x'))
+        .collect();
+    assert_eq!(pieces.iter().map(|p| p.len()).sum::<usize>(), 1 << 20);
+    assert!(pieces.iter().all(|p| p.len() <= 60 * 1024));
+    // Garbage: lossy text, then the app goes on.
+    wait_lines(&s.reader, "garbage", |l| l.iter().any(|l| l.ends_with("OUT done"))).await;
     s.logs.stop().await;
 }
