@@ -17,6 +17,12 @@ packages=(
   iproute2            # ip netns / veth for cell networking tests
   rsyslog             # a real syslog server: the log component's drain tests start one
   rsyslog-gnutls      # ... with TLS (syslog-tls:// drains)
+  mmdebstrap          # builds the cflinuxfs4 stack (stacks/cflinuxfs4.sh)
+  debian-archive-keyring  # verifies the Debian packages of the stack and buildpacks
+  zip                 # buildpack zips (buildpacks/build.sh)
+  unzip
+  libc6-dev           # static libc for the static-pie lifecycle binaries
+  e2fsprogs           # mkfs.ext4: garden's per-container disk limits
 )
 
 missing=()

@@ -39,13 +39,14 @@ async fn put_drains(api: std::net::SocketAddr, source: &str, urls: &[String]) ->
 
 #[tokio::test]
 async fn logs_reach_rsyslog_over_tcp_and_tls_as_rfc5424() {
-    let ca = testkit::tls::TestCa::new();
-    let server = ca.leaf("syslog", &["127.0.0.1", "localhost"]);
+    let ca = testkit::tls::TestCa::new("diego-test-ca");
+    let pem = tempfile::tempdir().unwrap();
+    let server = ca.write(pem.path(), "syslog", &ca.issue("syslog", &["127.0.0.1", "localhost"]));
     let Some(plain) = testkit::rsyslog::Rsyslog::start(None).await else {
         return;
     };
     let Some(tls) = testkit::rsyslog::Rsyslog::start(Some(&testkit::rsyslog::ServerTls {
-        ca_file: ca.ca_file.clone(),
+        ca_file: server.ca_file.clone(),
         cert_file: server.cert_file.clone(),
         key_file: server.key_file.clone(),
     }))
@@ -53,7 +54,7 @@ async fn logs_reach_rsyslog_over_tcp_and_tls_as_rfc5424() {
     else {
         return;
     };
-    let logs = component(&ca.ca_file).await;
+    let logs = component(&server.ca_file).await;
     let r = put_drains(
         logs.api_addr,
         "app-guid",
@@ -135,8 +136,9 @@ async fn logs_reach_rsyslog_over_tcp_and_tls_as_rfc5424() {
 #[tokio::test]
 async fn a_dead_drain_drops_only_its_own_and_an_https_drain_gets_posts() {
     // An https drain: a real HTTPS server of the test's own.
-    let ca = testkit::tls::TestCa::new();
-    let server = ca.leaf("drain", &["127.0.0.1", "localhost"]);
+    let ca = testkit::tls::TestCa::new("diego-test-ca");
+    let pem = tempfile::tempdir().unwrap();
+    let server = ca.write(pem.path(), "drain", &ca.issue("drain", &["127.0.0.1", "localhost"]));
     let (tx, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
     let app = axum::Router::new().route(
         "/drain",
@@ -184,7 +186,7 @@ async fn a_dead_drain_drops_only_its_own_and_an_https_drain_gets_posts() {
         .local_addr()
         .unwrap()
         .port();
-    let logs = component(&ca.ca_file).await;
+    let logs = component(&server.ca_file).await;
     let https_url = format!("https://localhost:{https_port}/drain");
     let dead_url = format!("syslog://127.0.0.1:{dead_port}");
     assert_eq!(

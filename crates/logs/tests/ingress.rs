@@ -29,13 +29,14 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut f: im
 
 #[tokio::test]
 async fn envelopes_over_mutual_tls_are_read_back_and_streamed() {
-    let ca = testkit::tls::TestCa::new();
-    let server = ca.leaf("logs", &["127.0.0.1"]);
-    let cell = ca.leaf("cell", &["cell"]);
+    let ca = testkit::tls::TestCa::new("diego-test-ca");
+    let pem = tempfile::tempdir().unwrap();
+    let server = ca.write(pem.path(), "logs", &ca.issue("logs", &["127.0.0.1"]));
+    let cell = ca.write(pem.path(), "cell", &ca.issue("cell", &["cell"]));
     let logs = start(&LogsConfig {
         ingress_address: "127.0.0.1:0".into(),
         api_address: "127.0.0.1:0".into(),
-        ca_file: ca.ca_file.clone(),
+        ca_file: server.ca_file.clone(),
         cert_file: server.cert_file.clone(),
         key_file: server.key_file.clone(),
         max_per_source: 300,
@@ -47,7 +48,7 @@ async fn envelopes_over_mutual_tls_are_read_back_and_streamed() {
 
     let mut cfg = IngressConfig::new(&logs.ingress_addr.to_string(), "cell-0");
     cfg.tls = Some(tlsconfig::ClientTls::from_files(
-        &ca.ca_file,
+        &server.ca_file,
         &cell.cert_file,
         &cell.key_file,
     ));
@@ -110,7 +111,7 @@ async fn envelopes_over_mutual_tls_are_read_back_and_streamed() {
 
     // A sender without a client certificate gets nothing in.
     let mut anon = IngressConfig::new(&logs.ingress_addr.to_string(), "intruder");
-    anon.tls = Some(tlsconfig::ClientTls::from_files(&ca.ca_file, "", ""));
+    anon.tls = Some(tlsconfig::ClientTls::from_files(&server.ca_file, "", ""));
     let intruder = Sender::start(anon);
     intruder.send(line("app-c", 0));
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -57,6 +57,7 @@ pub fn lrp_run_info(
         monitor: desired.monitor.clone(),
         check_definition: desired.check_definition.clone(),
         env,
+        cached_dependencies: desired.cached_dependencies.clone(),
         egress_rules: desired.egress_rules.clone(),
         log_rate_limit: desired.log_rate_limit.map(|l| l.bytes_per_second),
     }
@@ -148,6 +149,7 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
         monitor: None,
         check_definition: None,
         env: env_pairs(&def.environment_variables),
+        cached_dependencies: def.cached_dependencies.clone(),
         egress_rules: def.egress_rules.clone(),
         log_rate_limit: def.log_rate_limit.map(|l| l.bytes_per_second),
     };
