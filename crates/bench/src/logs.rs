@@ -8,6 +8,10 @@
 //!    executor, the sender and the component; the app itself is a child
 //!    and not counted), beside the same run with shipping off (the cell's
 //!    overhead today: lines into the instance's ring buffer only).
+//! 3. A dead log component: a cell's sender gets `--lines` envelopes
+//!    while nothing listens; what each send cost (it never waits), what
+//!    stayed buffered and what was dropped and counted; then the component
+//!    comes up on that address and the buffer drains into it.
 //! 2. The store's memory with `--apps` apps × `--per-app` lines of about
 //!    100 bytes: RSS before and after filling it, and the store's own
 //!    count of encoded bytes.
@@ -52,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             per10k(ship_cpu)
         );
         store_memory(args.apps, args.per_app);
+        dead_component(args.lines).await?;
         anyhow::Ok(())
     })
 }
@@ -184,4 +189,64 @@ fn store_memory(apps: usize, per_app: usize) {
         bytes as f64 / (1 << 20) as f64,
         envelopes as f64 / fill.as_secs_f64()
     );
+}
+
+async fn dead_component(n: u64) -> anyhow::Result<()> {
+    // A free port nobody listens on (yet).
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let ic = logs_client::IngressConfig::new(&addr.to_string(), "bench-cell");
+    let cap = ic.max_buffered_envelopes;
+    let sender = logs_client::Sender::start(ic);
+    let tags = std::collections::HashMap::new();
+    let t0 = Instant::now();
+    for i in 0..n {
+        sender.send(logs_client::envelope::log(
+            "bench-app",
+            "0",
+            "APP/PROC/WEB",
+            false,
+            format!("bench line {i} of the dead component figure"),
+            &tags,
+        ));
+    }
+    let per_send = t0.elapsed().as_nanos() as f64 / n as f64;
+    let st = sender.stats();
+    println!(
+        "dead log component: {n} envelopes sent in {:.0} ms ({per_send:.0} ns per send, never waiting); \
+         buffered {} (cap {cap}), dropped and counted {}",
+        t0.elapsed().as_secs_f64() * 1000.0,
+        st.buffered,
+        st.dropped
+    );
+    let logs = logs::start(&logs::LogsConfig {
+        ingress_address: addr.to_string(),
+        api_address: "127.0.0.1:0".into(),
+        ..Default::default()
+    })
+    .await?;
+    let t1 = Instant::now();
+    let deadline = t1 + Duration::from_secs(60);
+    // The buffered lines, and the sender's `dropped` counter before them.
+    while logs.hub.store.stored.load(Ordering::Relaxed) < st.buffered as u64 + 1 {
+        anyhow::ensure!(Instant::now() < deadline, "the buffer did not drain");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let reported: u64 = logs
+        .hub
+        .store
+        .read("bench-cell", &Default::default())
+        .iter()
+        .filter_map(|e| match &e.message {
+            Some(models::loggregator::v2::envelope::Message::Counter(c)) => Some(c.delta),
+            _ => None,
+        })
+        .sum();
+    println!(
+        "  component back: the {} buffered envelopes stored {:.0} ms after it listened \
+         (reconnect backoff included); the cell's dropped counter reported {reported}",
+        st.buffered,
+        t1.elapsed().as_secs_f64() * 1000.0
+    );
+    logs.stop().await;
+    Ok(())
 }

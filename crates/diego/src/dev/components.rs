@@ -148,7 +148,7 @@ impl DevSystem {
                 None
             }
         };
-        let routing = match start_routing(addrs, &bbs_url, &locket_address).await? {
+        let routing = match start_routing(addrs, &bbs_url, &locket_address, logs.ingress_addr).await? {
             Some(r) => Some(r),
             None => {
                 notes.push("routing: not started: nats-server is not installed".into());
@@ -317,6 +317,7 @@ async fn start_routing(
     addrs: &DevAddresses,
     bbs_url: &str,
     locket_address: &str,
+    logs_ingress: SocketAddr,
 ) -> anyhow::Result<Option<DevRouting>> {
     let Some(nats) = NatsServer::start(addrs.nats).await? else {
         return Ok(None);
@@ -324,6 +325,8 @@ async fn start_routing(
     let router = router::start(router::RouterConfig {
         listen_address: addrs.router.to_string(),
         nats_addresses: nats.addr.to_string(),
+        // RTR lines of apps' requests into their logs.
+        logs_ingress_address: logs_ingress.to_string(),
         ..Default::default()
     })
     .await
