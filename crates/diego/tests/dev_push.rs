@@ -193,9 +193,7 @@ async fn push_scale_and_delete_through_the_router() {
     let logs = diego(&data, &["logs", "hello"]);
     for index in [0, 1] {
         assert!(
-            logs.contains(&format!(
-                "[CELL/{index}] OUT Downloaded app package"
-            )),
+            logs.contains(&format!("[CELL/{index}] OUT Downloaded app package")),
             "{logs}"
         );
     }
@@ -205,8 +203,10 @@ async fn push_scale_and_delete_through_the_router() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let logs = diego(&data, &["logs", "hello"]);
-        let cell = logs.contains("[CELL/0] OUT Cell ") && logs.contains("creating container for instance");
-        let rtr = logs.contains("[RTR/1] OUT hello.localhost") && logs.contains("\"GET / HTTP/1.1\" 200");
+        let cell =
+            logs.contains("[CELL/0] OUT Cell ") && logs.contains("creating container for instance");
+        let rtr =
+            logs.contains("[RTR/1] OUT hello.localhost") && logs.contains("\"GET / HTTP/1.1\" 200");
         if cell && rtr {
             break;
         }

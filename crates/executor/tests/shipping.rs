@@ -301,7 +301,10 @@ async fn a_flood_a_huge_line_and_garbage_leave_other_apps_whole() {
     start(
         &s.cell.store,
         "huge",
-        app("huge", "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo done"),
+        app(
+            "huge",
+            "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo done",
+        ),
     )
     .await;
     start(
@@ -313,7 +316,10 @@ async fn a_flood_a_huge_line_and_garbage_leave_other_apps_whole() {
     start(
         &s.cell.store,
         "quiet",
-        app("quiet", "i=0; while [ $i -lt 30 ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done"),
+        app(
+            "quiet",
+            "i=0; while [ $i -lt 30 ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done",
+        ),
     )
     .await;
     let mut peak = 0;
@@ -354,7 +360,10 @@ async fn a_flood_a_huge_line_and_garbage_leave_other_apps_whole() {
         "app instance exceeded log rate limit (1000 log-lines/sec) set by platform operator"
     )));
     // The 1 MB line: cut in 60 KiB lines, none lost.
-    let huge = wait_lines(&s.reader, "huge", |l| l.iter().any(|l| l.ends_with("OUT done"))).await;
+    let huge = wait_lines(&s.reader, "huge", |l| {
+        l.iter().any(|l| l.ends_with("OUT done"))
+    })
+    .await;
     let pieces: Vec<_> = huge
         .iter()
         .filter_map(|l| l.split_once("OUT ").map(|(_, t)| t))
@@ -363,6 +372,9 @@ async fn a_flood_a_huge_line_and_garbage_leave_other_apps_whole() {
     assert_eq!(pieces.iter().map(|p| p.len()).sum::<usize>(), 1 << 20);
     assert!(pieces.iter().all(|p| p.len() <= 60 * 1024));
     // Garbage: lossy text, then the app goes on.
-    wait_lines(&s.reader, "garbage", |l| l.iter().any(|l| l.ends_with("OUT done"))).await;
+    wait_lines(&s.reader, "garbage", |l| {
+        l.iter().any(|l| l.ends_with("OUT done"))
+    })
+    .await;
     s.logs.stop().await;
 }

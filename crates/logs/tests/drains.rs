@@ -41,7 +41,11 @@ async fn put_drains(api: std::net::SocketAddr, source: &str, urls: &[String]) ->
 async fn logs_reach_rsyslog_over_tcp_and_tls_as_rfc5424() {
     let ca = testkit::tls::TestCa::new("diego-test-ca");
     let pem = tempfile::tempdir().unwrap();
-    let server = ca.write(pem.path(), "syslog", &ca.issue("syslog", &["127.0.0.1", "localhost"]));
+    let server = ca.write(
+        pem.path(),
+        "syslog",
+        &ca.issue("syslog", &["127.0.0.1", "localhost"]),
+    );
     let Some(plain) = testkit::rsyslog::Rsyslog::start(None).await else {
         return;
     };
@@ -138,7 +142,11 @@ async fn a_dead_drain_drops_only_its_own_and_an_https_drain_gets_posts() {
     // An https drain: a real HTTPS server of the test's own.
     let ca = testkit::tls::TestCa::new("diego-test-ca");
     let pem = tempfile::tempdir().unwrap();
-    let server = ca.write(pem.path(), "drain", &ca.issue("drain", &["127.0.0.1", "localhost"]));
+    let server = ca.write(
+        pem.path(),
+        "drain",
+        &ca.issue("drain", &["127.0.0.1", "localhost"]),
+    );
     let (tx, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
     let app = axum::Router::new().route(
         "/drain",

@@ -93,10 +93,10 @@ pub async fn start(cfg: RouterConfig) -> anyhow::Result<RunningRouter> {
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(async move {
-                let _ = serve_stop.changed().await;
-            })
-            .await?;
+        .with_graceful_shutdown(async move {
+            let _ = serve_stop.changed().await;
+        })
+        .await?;
         Ok(())
     }));
     tracing::info!(addr = %addr, "router listening");

@@ -66,7 +66,11 @@ impl Proxy {
     }
 
     /// Proxies `req` and, for an app's route, ships its access line.
-    pub async fn handle(&self, mut req: Request<Body>, remote: Option<SocketAddr>) -> Response<Body> {
+    pub async fn handle(
+        &self,
+        mut req: Request<Body>,
+        remote: Option<SocketAddr>,
+    ) -> Response<Body> {
         let Some(log) = &self.access_log else {
             return self.proxy(req).await.0;
         };

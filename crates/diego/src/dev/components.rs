@@ -148,13 +148,14 @@ impl DevSystem {
                 None
             }
         };
-        let routing = match start_routing(addrs, &bbs_url, &locket_address, logs.ingress_addr).await? {
-            Some(r) => Some(r),
-            None => {
-                notes.push("routing: not started: nats-server is not installed".into());
-                None
-            }
-        };
+        let routing =
+            match start_routing(addrs, &bbs_url, &locket_address, logs.ingress_addr).await? {
+                Some(r) => Some(r),
+                None => {
+                    notes.push("routing: not started: nats-server is not installed".into());
+                    None
+                }
+            };
 
         Ok(Self {
             locket,
