@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 /// Instances silent this long leave the exposition (deleted, moved).
 const STALE_AFTER: Duration = Duration::from_secs(300);
 
+/// A gauge computed at scrape time: (name, help, labels, value).
+pub type ScrapeGauge<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, f64);
+
 /// The latest gauges of one instance.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceMetrics {
@@ -112,8 +115,8 @@ impl Metrics {
     }
 
     /// The Prometheus exposition; `extra` adds gauges computed at scrape
-    /// time (store and drain figures): (name, help, labels, value).
-    pub fn render(&self, extra: &[(&str, &str, Vec<(&str, String)>, f64)]) -> String {
+    /// time (store and drain figures).
+    pub fn render(&self, extra: &[ScrapeGauge]) -> String {
         let scrape = Registry::new();
         let mut vecs: HashMap<String, GaugeVec> = HashMap::new();
         let mut gauge = |name: &str, help: &str, labels: &[(&str, String)], value: f64| {

@@ -101,6 +101,7 @@ impl Rsyslog {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("rsyslogd did not listen on {port}");
     }
 
