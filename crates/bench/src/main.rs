@@ -15,6 +15,7 @@
 mod bbs_load;
 mod convergence;
 mod image_start;
+mod logs;
 mod report;
 
 #[global_allocator]
@@ -63,6 +64,8 @@ enum Cmd {
     Bbs(bbs_load::Args),
     /// Container starts from an OCI image (cold, warm) beside bare runc.
     Image(image_start::Args),
+    /// Log lines through a cell to the log store; the store's memory.
+    Logs(logs::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -79,5 +82,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
         Cmd::Image(args) => image_start::run(args),
+        Cmd::Logs(args) => logs::run(args),
     }
 }

@@ -63,6 +63,13 @@ enum Command {
         #[arg(long, env = "DIEGO_ROUTE_EMITTER_CONFIG")]
         config: PathBuf,
     },
+    /// Run the log component (Loggregator and Log Cache's role: envelope
+    /// ingress, recent logs, streams, syslog drains, container metrics).
+    Loggregator {
+        /// JSON config file (see `logs::config`).
+        #[arg(long, env = "DIEGO_LOGGREGATOR_CONFIG")]
+        config: PathBuf,
+    },
     /// Run the development HTTP router (learns routes from NATS like gorouter).
     Router {
         /// JSON config file (see `router::config`).
@@ -136,12 +143,24 @@ enum Command {
         #[command(flatten)]
         dev: DevFlags,
     },
-    /// Show an app's instances' output (from the cells' reps).
+    /// Show an app's recent log lines (every instance, crashed ones too,
+    /// and the cell's), from the log component.
     Logs {
         app: String,
-        /// Keep streaming new lines.
+        /// Keep streaming new lines (as `cf logs APP`).
         #[arg(short, long)]
         follow: bool,
+        /// Only the recent lines (the default; as `cf logs APP --recent`).
+        #[arg(long, conflicts_with = "follow")]
+        recent: bool,
+        #[command(flatten)]
+        dev: DevFlags,
+    },
+    /// Send an app's logs to a syslog drain (syslog://, syslog-tls://,
+    /// https://).
+    BindDrain {
+        app: String,
+        url: String,
         #[command(flatten)]
         dev: DevFlags,
     },
@@ -155,6 +174,9 @@ struct DevFlags {
     data_dir: PathBuf,
     #[arg(long, env = "DIEGO_BBS_URL", default_value = cli::DEFAULT_BBS_URL)]
     bbs_url: String,
+    /// The log component's API.
+    #[arg(long, env = "DIEGO_LOGS_URL", default_value = cli::DEFAULT_LOGS_URL)]
+    logs_url: String,
 }
 
 fn init_logging(level: &str) {
@@ -258,6 +280,12 @@ async fn run_route_emitter(config: PathBuf) -> anyhow::Result<()> {
     route_emitter::run(cfg, shutdown_signal()).await
 }
 
+async fn run_loggregator(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = logs::LogsConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    logs::run(cfg, shutdown_signal()).await
+}
+
 async fn run_router(config: PathBuf) -> anyhow::Result<()> {
     let cfg = router::RouterConfig::from_file(&config)?;
     init_logging(&cfg.log_level);
@@ -356,6 +384,7 @@ async fn main() {
         Command::Rep { config } => run_rep(config).await,
         Command::RouteEmitter { config } => run_route_emitter(config).await,
         Command::Router { config } => run_router(config).await,
+        Command::Loggregator { config } => run_loggregator(config).await,
         Command::Dev {
             data_dir,
             busybox_only,
@@ -397,7 +426,12 @@ async fn main() {
             cli::scale(&dev.bbs_url, &app, instances, timeout).await
         }
         Command::Delete { app, dev } => cli::delete(&dev.bbs_url, &dev.data_dir, &app).await,
-        Command::Logs { app, follow, dev } => cli::logs(&dev.bbs_url, &app, follow).await,
+        Command::Logs {
+            app, follow, dev, ..
+        } => cli::logs(&dev.bbs_url, &dev.logs_url, &app, follow).await,
+        Command::BindDrain { app, url, dev } => {
+            cli::bind_drain(&dev.bbs_url, &dev.logs_url, &app, &url).await
+        }
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");

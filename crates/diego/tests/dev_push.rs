@@ -84,11 +84,25 @@ async fn push_scale_and_delete_through_the_router() {
     let logs = diego(&data, &["logs", "hello"]);
     for index in [0, 1] {
         assert!(
-            logs.contains(&format!(
-                "[APP/PROC/WEB/{index}] OUT Downloaded app package"
-            )),
+            logs.contains(&format!("[CELL/{index}] OUT Downloaded app package")),
             "{logs}"
         );
+    }
+
+    // Beside them, the cell's CELL lines and the router's RTR access
+    // lines of the requests above (shipped within a flush interval).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = diego(&data, &["logs", "hello"]);
+        let cell =
+            logs.contains("[CELL/0] OUT Cell ") && logs.contains("creating container for instance");
+        let rtr =
+            logs.contains("[RTR/1] OUT hello.localhost") && logs.contains("\"GET / HTTP/1.1\" 200");
+        if cell && rtr {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no CELL or RTR lines:\n{logs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     let apps = diego(&data, &["apps"]);
@@ -109,7 +123,7 @@ async fn push_scale_and_delete_through_the_router() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !std::fs::read_to_string(&follow_log)
         .unwrap()
-        .contains("[APP/PROC/WEB/4] OUT Downloaded app package")
+        .contains("[CELL/4] OUT Downloaded app package")
     {
         assert!(
             Instant::now() < deadline,

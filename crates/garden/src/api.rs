@@ -186,6 +186,10 @@ pub struct ContainerMetrics {
     pub memory_usage_bytes: u64,
     pub disk_usage_bytes: u64,
     pub cpu_usage: Duration,
+    /// Bytes the container received and sent over its network, where the
+    /// backend can tell (None: houdini, no network of its own).
+    pub rx_bytes: Option<u64>,
+    pub tx_bytes: Option<u64>,
 }
 
 /// The container backend.

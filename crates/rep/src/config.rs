@@ -34,6 +34,15 @@
 //! `host:port`, `host`, or a CIDR block such as `127.0.0.0/8`) and
 //! `graph_cleanup_threshold_in_mb` (unused image layers are removed above
 //! this many MB of layers; -1, the default, never) configure it here.
+//! Logs and container metrics go to the log component as Diego's executor
+//! sends them to its Loggregator agent: `"loggregator": {
+//! "loggregator_use_v2_api": true, "loggregator_api_port": 3458,
+//! "loggregator_ca_path": "ca.crt", "loggregator_cert_path": "c.crt",
+//! "loggregator_key_path": "c.key" }` (mutual TLS when the cert and key are
+//! set), plus, not Diego's (its agent is always local),
+//! `loggregator_api_host` (default `127.0.0.1`); with
+//! `max_log_lines_per_second` (0: no cap) and
+//! `container_metrics_report_interval` (`"15s"`).
 //!
 //! `container_tag` (not Diego's; default `"gdn"`, 1 to 4 characters) names the
 //! runc backend's cgroups (`garden-TAG`), netns, bridge and iptables chains:
@@ -176,6 +185,50 @@ pub struct RepConfig {
     /// Whether a container's disk limit is enforced (its writes on a
     /// filesystem of that size) or only measured. On by default.
     pub enforce_disk_limits: bool,
+    pub loggregator: LoggregatorConfig,
+    /// Diego's operator cap on every instance's log lines per second (0:
+    /// none).
+    pub max_log_lines_per_second: u32,
+    pub container_metrics_report_interval: GoDuration,
+}
+
+/// Diego's `loggingclient.Config` (the `loggregator` object).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LoggregatorConfig {
+    pub loggregator_use_v2_api: bool,
+    pub loggregator_api_port: u16,
+    pub loggregator_ca_path: String,
+    pub loggregator_cert_path: String,
+    pub loggregator_key_path: String,
+    /// Not Diego's: where the log component listens (default 127.0.0.1).
+    pub loggregator_api_host: String,
+}
+
+impl LoggregatorConfig {
+    /// The sender's settings, when the cell sends to a log component.
+    pub fn ingress(&self, origin: &str) -> Option<logs_client::IngressConfig> {
+        if !self.loggregator_use_v2_api || self.loggregator_api_port == 0 {
+            return None;
+        }
+        let host = if self.loggregator_api_host.is_empty() {
+            "127.0.0.1"
+        } else {
+            &self.loggregator_api_host
+        };
+        let mut cfg = logs_client::IngressConfig::new(
+            &format!("{host}:{}", self.loggregator_api_port),
+            origin,
+        );
+        if !self.loggregator_cert_path.is_empty() {
+            cfg.tls = Some(tlsconfig::ClientTls::from_files(
+                &self.loggregator_ca_path,
+                &self.loggregator_cert_path,
+                &self.loggregator_key_path,
+            ));
+        }
+        Some(cfg)
+    }
 }
 
 impl Default for RepConfig {
@@ -225,6 +278,9 @@ impl Default for RepConfig {
             default_max_pids: garden::config::DEFAULT_MAX_PIDS,
             allow_privileged_containers: false,
             enforce_disk_limits: true,
+            loggregator: LoggregatorConfig::default(),
+            max_log_lines_per_second: 0,
+            container_metrics_report_interval: GoDuration(Duration::from_secs(15)),
         }
     }
 }
@@ -368,6 +424,22 @@ mod tests {
         assert_eq!(cfg.default_max_pids, 1024);
         assert!(!cfg.allow_privileged_containers);
         assert!(cfg.enforce_disk_limits);
+        assert!(cfg.loggregator.ingress("cell-1").is_none());
+        let cfg: RepConfig = serde_json::from_str(
+            r#"{"loggregator":{"loggregator_use_v2_api":true,"loggregator_api_port":3458,
+                "loggregator_ca_path":"ca.crt","loggregator_cert_path":"c.crt",
+                "loggregator_key_path":"c.key"},
+                "max_log_lines_per_second":100,"container_metrics_report_interval":"5s"}"#,
+        )
+        .unwrap();
+        let ingress = cfg.loggregator.ingress("cell-1").unwrap();
+        assert_eq!(ingress.address, "127.0.0.1:3458");
+        assert!(ingress.tls.is_some());
+        assert_eq!(cfg.max_log_lines_per_second, 100);
+        assert_eq!(
+            cfg.container_metrics_report_interval.0,
+            Duration::from_secs(5)
+        );
         let cfg: RepConfig = serde_json::from_str(
             r#"{"default_max_pids":64,"allow_privileged_containers":true,"enforce_disk_limits":false}"#,
         )

@@ -50,6 +50,7 @@ pub fn lrp_run_info(
             guid: desired.log_guid.clone(),
             index: key.index,
             source_name: desired.log_source.clone(),
+            tags: metric_tags(desired, key, instance),
         },
         start_timeout_ms,
         privileged: desired.privileged,
@@ -60,6 +61,7 @@ pub fn lrp_run_info(
         env,
         cached_dependencies: desired.cached_dependencies.clone(),
         egress_rules: desired.egress_rules.clone(),
+        log_rate_limit: desired.log_rate_limit.map(|l| l.bytes_per_second),
     }
 }
 
@@ -138,6 +140,11 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
             guid: def.log_guid.clone(),
             index: 0,
             source_name: def.log_source.clone(),
+            tags: def
+                .metric_tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.r#static.clone()))
+                .collect(),
         },
         start_timeout_ms: 0,
         privileged: def.privileged,
@@ -148,6 +155,7 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
         env: env_pairs(&def.environment_variables),
         cached_dependencies: def.cached_dependencies.clone(),
         egress_rules: def.egress_rules.clone(),
+        log_rate_limit: def.log_rate_limit.map(|l| l.bytes_per_second),
     };
     (info, tags)
 }

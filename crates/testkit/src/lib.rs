@@ -11,6 +11,7 @@ pub mod nats;
 pub mod oci_image;
 pub mod postgres;
 pub mod registry;
+pub mod rsyslog;
 pub mod skip;
 pub mod stack;
 pub mod tls;

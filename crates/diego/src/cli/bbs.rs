@@ -62,8 +62,4 @@ impl Bbs {
             .actual_lrps(&ActualLrpFilter::process(guid))
             .await?)
     }
-
-    pub async fn cells(&self) -> anyhow::Result<Vec<models::CellPresence>> {
-        Ok(self.client.cells().await?)
-    }
 }

@@ -136,7 +136,10 @@ pub fn desired_lrp(spec: &AppSpec) -> DesiredLrp {
         ports: vec![APP_PORT],
         routes: Some(routes(&spec.name, APP_PORT)),
         log_guid: spec.name.clone(),
-        log_source: LOG_SOURCE.to_string(),
+        // The cell's own lines (Diego's "Cell ... creating container",
+        // downloads) are CELL, as Cloud Controller sets it; the process's
+        // are its run action's APP/PROC/WEB.
+        log_source: "CELL".to_string(),
         metrics_guid: spec.name.clone(),
         legacy_download_user: USER.to_string(),
         metric_tags: metric_tags(&spec.name),

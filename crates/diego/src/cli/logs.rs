@@ -1,62 +1,113 @@
-//! `diego logs APP [-f]`: the app instances' output, from the reps of the
-//! cells they run on (`GET /v1/lrps/:guid/logs` of each).
+//! `diego logs APP [--recent | -f]`: the app's log lines from the log
+//! component (every instance, including crashed and deleted ones, and the
+//! cell's CELL lines), as `cf logs` prints them. Without `-f` the recent
+//! lines (as `cf logs --recent`); with `-f` the recent lines, then new
+//! ones as they come (as `cf logs`).
+//! `diego bind-drain APP URL` adds a syslog drain to the app.
 
 use super::bbs::Bbs;
 use futures::StreamExt;
-use rep_client::{HttpRepClient, RepClientFactory};
-use std::collections::BTreeSet;
-use tokio::io::AsyncWriteExt;
+use logs_client::envelope::render_cf;
+use logs_client::reader::ReadOptions;
+use logs_client::Reader;
 
-/// The reps of the cells running the app's instances; every cell's when
-/// none is known (a crashed instance names no cell, yet its cell may
-/// still hold its container's log).
-async fn reps(bbs: &Bbs, app: &str) -> anyhow::Result<Vec<HttpRepClient>> {
-    let cell_ids: BTreeSet<String> = bbs
-        .actual_lrps(app)
-        .await?
-        .into_iter()
-        .filter_map(|l| l.actual_lrp_instance_key.map(|k| k.cell_id))
-        .filter(|c| !c.is_empty())
-        .collect();
-    let cells = bbs.cells().await?;
-    let factory = RepClientFactory::new(&Default::default())?;
-    cells
-        .iter()
-        .filter(|c| cell_ids.is_empty() || cell_ids.contains(&c.cell_id))
-        .map(|c| Ok(factory.client_for(c)?))
-        .collect()
+/// The dev log component's API (`diego dev`'s fixed address).
+pub const DEFAULT_LOGS_URL: &str = "http://127.0.0.1:8083";
+
+/// The app's source id: its log guid when the BBS knows the app, else
+/// the name (a deleted app's lines stay under its log guid, which `diego
+/// push` makes the app's name).
+async fn source_id(bbs_url: &str, app: &str) -> String {
+    let Ok(bbs) = Bbs::new(bbs_url) else {
+        return app.to_string();
+    };
+    match bbs.desired_lrp(app).await {
+        Ok(Some(d)) if !d.log_guid.is_empty() => d.log_guid,
+        _ => app.to_string(),
+    }
 }
 
-/// Copies one rep's log stream to stdout, line by line.
-async fn stream_from(rep: HttpRepClient, app: String, follow: bool) -> anyhow::Result<()> {
-    let mut lines = Box::pin(rep.lrp_logs(&app, follow).await?);
-    let mut out = tokio::io::stdout();
-    while let Some(chunk) = lines.next().await {
-        out.write_all(&chunk?).await?;
-        out.flush().await?;
+pub async fn logs(bbs_url: &str, logs_url: &str, app: &str, follow: bool) -> anyhow::Result<()> {
+    let source = source_id(bbs_url, app).await;
+    let reader = Reader::new(logs_url)?;
+    // Subscribed before reading the recent lines, so none falls between.
+    let tail = if follow {
+        Some(Box::pin(reader.tail(&source, &["log"]).await?))
+    } else {
+        None
+    };
+    let recent = reader
+        .recent(
+            &source,
+            &ReadOptions {
+                limit: Some(1000),
+                envelope_types: vec!["LOG".into()],
+                ..Default::default()
+            },
+        )
+        .await?;
+    let newest = recent.last().map(|e| e.timestamp);
+    if recent.is_empty() && !follow {
+        println!("No logs for {app} yet.");
+    }
+    for e in &recent {
+        if let Some(line) = render_cf(e) {
+            println!("   {line}");
+        }
+    }
+    let Some(mut tail) = tail else {
+        return Ok(());
+    };
+    while let Some(e) = tail.next().await {
+        let e = e?;
+        // Lines the recent read already showed.
+        if newest.is_some_and(|t| e.timestamp <= t) {
+            continue;
+        }
+        if let Some(line) = render_cf(&e) {
+            println!("   {line}");
+        }
     }
     Ok(())
 }
 
-pub async fn logs(bbs_url: &str, app: &str, follow: bool) -> anyhow::Result<()> {
-    let bbs = Bbs::new(bbs_url)?;
-    anyhow::ensure!(
-        bbs.desired_lrp(app).await?.is_some(),
-        "no app {app} (see `diego apps`)"
-    );
-    let reps = reps(&bbs, app).await?;
-    if reps.is_empty() {
-        println!("No cells to ask for the logs of {app}.");
-        return Ok(());
+pub async fn bind_drain(bbs_url: &str, logs_url: &str, app: &str, url: &str) -> anyhow::Result<()> {
+    let source = source_id(bbs_url, app).await;
+    let base = logs_url.trim_end_matches('/');
+    let http = reqwest::Client::new();
+    let listing: serde_json::Value = serde_json::from_slice(
+        &http
+            .get(format!("{base}/v1/drains"))
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?,
+    )?;
+    let mut urls: Vec<String> = listing["drains"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["source_id"] == source.as_str())
+        .filter_map(|d| d["url"].as_str().map(String::from))
+        .collect();
+    if !urls.iter().any(|u| u == url) {
+        urls.push(url.to_string());
     }
-    let mut streams = tokio::task::JoinSet::new();
-    for rep in reps {
-        streams.spawn(stream_from(rep, app.to_string(), follow));
+    let resp = http
+        .put(format!("{base}/v1/drains/{source}"))
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "urls": urls }).to_string())
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        let body: serde_json::Value =
+            serde_json::from_slice(&resp.bytes().await.unwrap_or_default()).unwrap_or_default();
+        anyhow::bail!(
+            "{}",
+            body["error"].as_str().unwrap_or("binding the drain failed")
+        );
     }
-    while let Some(r) = streams.join_next().await {
-        if let Err(e) = r? {
-            eprintln!("diego logs: {e:#}");
-        }
-    }
+    println!("Bound {url} to {app}.");
     Ok(())
 }

@@ -17,7 +17,7 @@ mod scale;
 pub use apps::apps;
 pub use delete::delete;
 pub use desired_lrp::DEFAULT_MEMORY_MB;
-pub use logs::logs;
+pub use logs::{bind_drain, logs, DEFAULT_LOGS_URL};
 pub use push::{push, PushArgs, PushSource};
 pub use scale::scale;
 

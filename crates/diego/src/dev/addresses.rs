@@ -14,6 +14,10 @@ pub struct DevAddresses {
     pub nats: SocketAddr,
     /// Where apps are reached: `http://APP.localhost:PORT`.
     pub router: SocketAddr,
+    /// The log component's gRPC ingress (Loggregator's agent port) and
+    /// HTTP API (reads, streams, drains, /metrics).
+    pub logs_ingress: SocketAddr,
+    pub logs_api: SocketAddr,
 }
 
 impl Default for DevAddresses {
@@ -28,6 +32,8 @@ impl Default for DevAddresses {
             rep: at(1800),
             nats: at(4222),
             router: at(8080),
+            logs_ingress: at(3458),
+            logs_api: at(8083),
         }
     }
 }
@@ -47,6 +53,8 @@ impl DevAddresses {
             rep: any,
             nats: any,
             router: any,
+            logs_ingress: any,
+            logs_api: any,
         }
     }
 }

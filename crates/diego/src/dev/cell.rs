@@ -53,8 +53,19 @@ pub fn rep_config(
     locket_address: &str,
     backend: &str,
     rootfs: &[(String, std::path::PathBuf)],
+    logs_ingress: Option<SocketAddr>,
 ) -> rep::RepConfig {
+    let loggregator = match logs_ingress {
+        Some(a) => rep::config::LoggregatorConfig {
+            loggregator_use_v2_api: true,
+            loggregator_api_port: a.port(),
+            loggregator_api_host: a.ip().to_string(),
+            ..Default::default()
+        },
+        None => Default::default(),
+    };
     rep::RepConfig {
+        loggregator,
         cell_id: CELL_ID.into(),
         zone: "z1".into(),
         listen_addr: listen.to_string(),

@@ -17,6 +17,7 @@ pub struct DevSystem {
     pub auctioneer: auctioneer::server::RunningAuctioneer,
     pub file_server: file_server::Running,
     file_server_stop: tokio::sync::oneshot::Sender<()>,
+    pub logs: logs::RunningLogs,
     pub cell: Option<DevCell>,
     /// Routing (None when nats-server is not installed).
     pub routing: Option<DevRouting>,
@@ -115,12 +116,29 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
+        let logs = logs::start(&logs::LogsConfig {
+            ingress_address: addrs.logs_ingress.to_string(),
+            api_address: addrs.logs_api.to_string(),
+            ..Default::default()
+        })
+        .await
+        .context("starting the log component")?;
+
         let stacks = if options.cflinuxfs4 {
             dev_stacks(data, &mut notes).await
         } else {
             Vec::new()
         };
-        let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address, stacks).await {
+        let cell = match start_cell(
+            data,
+            addrs.rep,
+            &bbs_url,
+            &locket_address,
+            stacks,
+            logs.ingress_addr,
+        )
+        .await
+        {
             Ok((cell, why)) => {
                 notes.push(format!("cell: {why}"));
                 Some(cell)
@@ -130,13 +148,14 @@ impl DevSystem {
                 None
             }
         };
-        let routing = match start_routing(addrs, &bbs_url, &locket_address).await? {
-            Some(r) => Some(r),
-            None => {
-                notes.push("routing: not started: nats-server is not installed".into());
-                None
-            }
-        };
+        let routing =
+            match start_routing(addrs, &bbs_url, &locket_address, logs.ingress_addr).await? {
+                Some(r) => Some(r),
+                None => {
+                    notes.push("routing: not started: nats-server is not installed".into());
+                    None
+                }
+            };
 
         Ok(Self {
             locket,
@@ -144,6 +163,7 @@ impl DevSystem {
             auctioneer,
             file_server,
             file_server_stop,
+            logs,
             cell,
             routing,
             notes,
@@ -169,6 +189,8 @@ impl DevSystem {
                 ),
             ),
         ];
+        v.push(("logs", format!("http://{}", self.logs.api_addr)));
+        v.push(("logs ingress", format!("{} (gRPC)", self.logs.ingress_addr)));
         if let Some(c) = &self.cell {
             v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
             let stacks: Vec<String> = c.stacks.iter().map(|s| format!("preloaded:{s}")).collect();
@@ -203,6 +225,7 @@ impl DevSystem {
                 Ok(Ok(())) => {}
             }
         }
+        self.logs.stop().await;
         let _ = self.file_server_stop.send(());
         let _ = self.file_server.task.await;
         self.auctioneer.shutdown().await;
@@ -236,6 +259,7 @@ async fn start_cell(
     bbs_url: &str,
     locket_address: &str,
     stacks: Vec<(String, std::path::PathBuf)>,
+    logs_ingress: SocketAddr,
 ) -> anyhow::Result<(DevCell, String)> {
     let (backend, why) = cell::container_backend();
     let rootfs = cell::busybox_rootfs(data)?;
@@ -243,7 +267,15 @@ async fn start_cell(
     let mut rootfs = vec![(cell::STACK.to_string(), rootfs)];
     rootfs.extend(stacks);
     let stack_names = rootfs.iter().map(|(n, _)| n.clone()).collect();
-    let cfg = cell::rep_config(data, addr, bbs_url, locket_address, backend, &rootfs);
+    let cfg = cell::rep_config(
+        data,
+        addr,
+        bbs_url,
+        locket_address,
+        backend,
+        &rootfs,
+        Some(logs_ingress),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(rep::run(cfg, async move {
         let _ = stopped.await;
@@ -286,6 +318,7 @@ async fn start_routing(
     addrs: &DevAddresses,
     bbs_url: &str,
     locket_address: &str,
+    logs_ingress: SocketAddr,
 ) -> anyhow::Result<Option<DevRouting>> {
     let Some(nats) = NatsServer::start(addrs.nats).await? else {
         return Ok(None);
@@ -293,6 +326,8 @@ async fn start_routing(
     let router = router::start(router::RouterConfig {
         listen_address: addrs.router.to_string(),
         nats_addresses: nats.addr.to_string(),
+        // RTR lines of apps' requests into their logs.
+        logs_ingress_address: logs_ingress.to_string(),
         ..Default::default()
     })
     .await

@@ -124,10 +124,20 @@ impl Backend for RuncBackend {
         let disk = tokio::task::spawn_blocking(move || disk_usage(&upper))
             .await
             .map_err(|e| GardenError::Runtime(e.to_string()))?;
+        // The host end of the veth sees the container's traffic mirrored:
+        // what it receives the container sent.
+        let veth = self.inner.net.host_veth(self.inner.net.addr(rec.ip_offset));
+        let stat = |name: &str| {
+            std::fs::read_to_string(format!("/sys/class/net/{veth}/statistics/{name}"))
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
         Ok(ContainerMetrics {
             memory_usage_bytes: cg.memory_usage(),
             disk_usage_bytes: disk,
             cpu_usage: cg.cpu_usage(),
+            rx_bytes: stat("tx_bytes"),
+            tx_bytes: stat("rx_bytes"),
         })
     }
 

@@ -243,7 +243,7 @@ impl Backend for HoudiniBackend {
         Ok(ContainerMetrics {
             memory_usage_bytes: 0,
             disk_usage_bytes,
-            cpu_usage: Default::default(),
+            ..Default::default()
         })
     }
 
