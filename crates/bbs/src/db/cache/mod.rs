@@ -203,6 +203,14 @@ impl Store for CachedStore {
     async fn desired_lrps(&self, filter: &DesiredLrpFilter) -> DbResult<Vec<DesiredLrp>> {
         self.inner.desired_lrps(filter).await
     }
+    async fn desired_lrps_page(
+        &self,
+        filter: &DesiredLrpFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<DesiredLrp>> {
+        self.inner.desired_lrps_page(filter, after, limit).await
+    }
     async fn desired_lrp_by_process_guid(&self, process_guid: &str) -> DbResult<DesiredLrp> {
         self.inner.desired_lrp_by_process_guid(process_guid).await
     }
@@ -253,10 +261,14 @@ impl Store for CachedStore {
         let entries = self.read().desired("", &filter.process_guids);
         Ok(entries.iter().map(|e| e.routing()).collect())
     }
+    // Desired LRP writes update the cache from their own answer (the
+    // record as stored) instead of reading it back: the actual LRPs of the
+    // guid are already followed write by write.
     async fn desire_lrp(&self, lrp: &DesiredLrp) -> DbResult<DesiredLrp> {
         let _g = self.stripe(&lrp.process_guid).await;
         let out = self.inner.desire_lrp(lrp).await?;
-        self.refresh(&lrp.process_guid).await;
+        let entry = DesiredEntry::new(&out.scheduling_info(), out.metric_tags.clone());
+        self.write().put_desired(entry);
         Ok(out)
     }
     async fn update_desired_lrp(
@@ -266,13 +278,27 @@ impl Store for CachedStore {
     ) -> DbResult<(DesiredLrp, DesiredLrp)> {
         let _g = self.stripe(process_guid).await;
         let out = self.inner.update_desired_lrp(process_guid, update).await?;
-        self.refresh(process_guid).await;
+        let cached = self.read().desired_one(process_guid);
+        match cached {
+            Some(entry) => {
+                // The columns an update writes, over what the cache held.
+                let after = &out.1;
+                let mut info = entry.info();
+                info.annotation = after.annotation.clone();
+                info.instances = after.instances;
+                info.routes = Some(after.routes.clone().unwrap_or_default());
+                info.modification_tag = after.modification_tag.clone();
+                let entry = DesiredEntry::new(&info, after.metric_tags.clone());
+                self.write().put_desired(entry);
+            }
+            None => self.refresh(process_guid).await,
+        }
         Ok(out)
     }
     async fn remove_desired_lrp(&self, process_guid: &str) -> DbResult<DesiredLrp> {
         let _g = self.stripe(process_guid).await;
         let out = self.inner.remove_desired_lrp(process_guid).await?;
-        self.refresh(process_guid).await;
+        self.write().remove_desired(process_guid);
         Ok(out)
     }
 
@@ -548,6 +574,14 @@ impl Store for CachedStore {
 
     async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>> {
         self.inner.tasks(filter).await
+    }
+    async fn tasks_page(
+        &self,
+        filter: &TaskFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<Task>> {
+        self.inner.tasks_page(filter, after, limit).await
     }
     async fn task_by_guid(&self, task_guid: &str) -> DbResult<Task> {
         self.inner.task_by_guid(task_guid).await

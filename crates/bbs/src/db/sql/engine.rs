@@ -163,6 +163,16 @@ impl<B: Backend> Store for Engine<B> {
         desired::list(&self.cx, &mut conn, filter).await
     }
 
+    async fn desired_lrps_page(
+        &self,
+        filter: &DesiredLrpFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<DesiredLrp>> {
+        let mut conn = self.read_conn().await?;
+        desired::page(&self.cx, &mut conn, filter, after, limit).await
+    }
+
     async fn desired_lrp_by_process_guid(&self, process_guid: &str) -> DbResult<DesiredLrp> {
         let mut conn = self.read_conn().await?;
         desired::by_process_guid(&self.cx, &mut conn, process_guid, false)
@@ -577,6 +587,16 @@ impl<B: Backend> Store for Engine<B> {
     async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>> {
         let mut conn = self.read_conn().await?;
         tasks::list(&self.cx, &mut conn, filter).await
+    }
+
+    async fn tasks_page(
+        &self,
+        filter: &TaskFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<Task>> {
+        let mut conn = self.read_conn().await?;
+        tasks::page(&self.cx, &mut conn, filter, after, limit).await
     }
 
     async fn task_by_guid(&self, task_guid: &str) -> DbResult<Task> {
