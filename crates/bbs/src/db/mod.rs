@@ -143,6 +143,19 @@ pub trait Store: Send + Sync + 'static {
 
     // --- actual LRPs -------------------------------------------------------
     async fn actual_lrps(&self, filter: &ActualLrpFilter) -> DbResult<Vec<ActualLrp>>;
+    /// `actual_lrps` as shared records (the LRP cache answers without
+    /// copying them).
+    async fn actual_lrps_shared(
+        &self,
+        filter: &ActualLrpFilter,
+    ) -> DbResult<Vec<std::sync::Arc<ActualLrp>>> {
+        Ok(self
+            .actual_lrps(filter)
+            .await?
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect())
+    }
     async fn actual_lrps_by_process_guids(
         &self,
         process_guids: &[String],
@@ -157,6 +170,18 @@ pub trait Store: Send + Sync + 'static {
         is_stale: bool,
         key: &ActualLrpKey,
     ) -> DbResult<(ActualLrp, ActualLrp)>;
+    /// Writes `after` over the stored `before` (same key and presence)
+    /// only if the row still holds `before`'s modification tag, in one
+    /// statement (its own transaction, one round trip). Ok(false): the row
+    /// changed or is gone, or the store has no such write; the caller then
+    /// takes the usual locked read-modify-write.
+    async fn replace_actual_lrp_if_unchanged(
+        &self,
+        _before: &ActualLrp,
+        _after: &ActualLrp,
+    ) -> DbResult<bool> {
+        Ok(false)
+    }
     async fn claim_actual_lrp(
         &self,
         process_guid: &str,

@@ -39,7 +39,7 @@ fn running_info(
 }
 
 pub async fn actual_lrps(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer_list::<_, ActualLrPsResponse, _, _, _>(
+    app.answer_list::<_, ActualLrPsResponse, ActualLrp, _, _, _>(
         body,
         |app, req: ActualLrPsRequest| async move {
             let index = req
@@ -51,14 +51,14 @@ pub async fn actual_lrps(State(app): State<Arc<App>>, body: Body) -> Response {
                 process_guid: req.process_guid,
                 index,
             };
-            app.store.actual_lrps(&filter).await
+            app.store.actual_lrps_shared(&filter).await
         },
     )
     .await
 }
 
 pub async fn actual_lrps_by_process_guids(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer_list::<_, ActualLrPsByProcessGuidsResponse, _, _, _>(
+    app.answer_list::<_, ActualLrPsByProcessGuidsResponse, ActualLrp, _, _, _>(
         body,
         |app, req: ActualLrPsByProcessGuidsRequest| async move {
             app.store
@@ -76,7 +76,7 @@ async fn groups(app: &App, filter: ActualLrpFilter) -> Result<Vec<ActualLrpGroup
 }
 
 pub async fn actual_lrp_groups(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer_list::<_, ActualLrpGroupsResponse, _, _, _>(
+    app.answer_list::<_, ActualLrpGroupsResponse, ActualLrpGroup, _, _, _>(
         body,
         |app, req: ActualLrpGroupsRequest| async move {
             let filter = ActualLrpFilter {
@@ -94,7 +94,7 @@ pub async fn actual_lrp_groups_by_process_guid(
     State(app): State<Arc<App>>,
     body: Body,
 ) -> Response {
-    app.answer_list::<_, ActualLrpGroupsResponse, _, _, _>(
+    app.answer_list::<_, ActualLrpGroupsResponse, ActualLrpGroup, _, _, _>(
         body,
         |app, req: ActualLrpGroupsByProcessGuidRequest| async move {
             let filter = ActualLrpFilter {

@@ -94,7 +94,7 @@ pub async fn scheduling_infos(State(app): State<Arc<App>>, body: Body) -> Respon
         Err(e) => return app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
     }
     match app.store.desired_lrp_scheduling_infos(&filter(&req)).await {
-        Ok(infos) => super::stream::list(infos),
+        Ok(infos) => super::stream::list::<DesiredLrpSchedulingInfo, _>(infos),
         Err(e) => app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
     }
 }
@@ -117,7 +117,7 @@ pub async fn scheduling_info_by_process_guid(State(app): State<Arc<App>>, body: 
 }
 
 pub async fn routing_infos(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer_list::<_, DesiredLrPsResponse, _, _, _>(
+    app.answer_list::<_, DesiredLrPsResponse, DesiredLrp, _, _, _>(
         body,
         |app, req: DesiredLrPsRequest| async move {
             let filter = DesiredLrpFilter {

@@ -108,7 +108,7 @@ impl App {
     /// Answers a list request like [`App::answer`], `f` giving the list's
     /// elements; sent with [`stream::list`] (same bytes as a `Resp` holding
     /// them, without a second copy of the list).
-    pub(crate) async fn answer_list<Req, Resp, M, F, Fut>(
+    pub(crate) async fn answer_list<Req, Resp, M, T, F, Fut>(
         self: &Arc<Self>,
         body: Body,
         f: F,
@@ -116,16 +116,17 @@ impl App {
     where
         Req: Message + Default + Validate,
         Resp: ProtoResponse,
-        M: Message + Send + 'static,
+        M: Message,
+        T: std::borrow::Borrow<M> + Send + 'static,
         F: FnOnce(Arc<App>, Req) -> Fut,
-        Fut: Future<Output = Result<Vec<M>, BbsError>>,
+        Fut: Future<Output = Result<Vec<T>, BbsError>>,
     {
         let r = match self.parse(body).await {
             Ok(req) => f(self.clone(), req).await,
             Err(e) => Err(e),
         };
         match r {
-            Ok(items) => stream::list(items),
+            Ok(items) => stream::list::<M, T>(items),
             Err(e) => self.reply::<Resp>(Err(e)),
         }
     }

@@ -52,23 +52,28 @@ fn chunked(body: Body) -> Response {
 /// A list answer from records in memory: encoded piece by piece as the
 /// connection takes them, each record dropped once encoded. A list that
 /// fits one piece goes out whole, with its length, as before.
-pub(crate) fn list<M: Message + Send + 'static>(items: Vec<M>) -> Response {
+pub(crate) fn list<M, T>(items: Vec<T>) -> Response
+where
+    M: Message,
+    T: std::borrow::Borrow<M> + Send + 'static,
+{
     let mut items = items.into_iter();
-    let first = next_chunk(&mut items);
+    let first = next_chunk::<M, T>(&mut items);
     if items.as_slice().is_empty() {
         return proto_bytes(first);
     }
     let rest = futures::stream::iter(std::iter::from_fn(move || {
-        (!items.as_slice().is_empty()).then(|| Ok::<_, std::convert::Infallible>(next_chunk(&mut items)))
+        (!items.as_slice().is_empty())
+            .then(|| Ok::<_, std::convert::Infallible>(next_chunk::<M, T>(&mut items)))
     }));
     let first = futures::stream::once(async move { Ok(first) });
     chunked(Body::from_stream(futures::StreamExt::chain(first, rest)))
 }
 
-fn next_chunk<M: Message>(items: &mut std::vec::IntoIter<M>) -> Bytes {
+fn next_chunk<M: Message, T: std::borrow::Borrow<M>>(items: &mut std::vec::IntoIter<T>) -> Bytes {
     let mut buf = Vec::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 4);
     for m in items.by_ref() {
-        encode_item(&m, &mut buf);
+        encode_item::<M>(m.borrow(), &mut buf);
         if buf.len() >= CHUNK_BYTES {
             break;
         }

@@ -24,7 +24,9 @@ async fn list_common(app: &Arc<App>, body: Body, version: Version) -> Response {
     paged::<TasksResponse, _, _>(app, move |after| {
         let (store, filter) = (store.clone(), filter.clone());
         async move {
-            let page = store.tasks_page(&filter, after.as_deref(), TASKS_PAGE).await?;
+            let page = store
+                .tasks_page(&filter, after.as_deref(), TASKS_PAGE)
+                .await?;
             let mut buf = Vec::new();
             for t in &page.items {
                 encode_item(&task_version_down_to(t, version), &mut buf);

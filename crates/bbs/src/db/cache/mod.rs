@@ -17,6 +17,7 @@ mod state;
 
 use crate::db::lrp_convergence_rules::{apply_rules, ConvergenceRow};
 use crate::db::sql::lrp_convergence::attach_scheduling_infos;
+use crate::db::sql::{self, engine};
 use crate::db::{
     ActualLrpCounts, ActualLrpFilter, CellSet, ConvergenceResult, CrashOutcome, DbResult,
     DesiredLrpFilter, EncodedAnswer, KeyWithSchedulingInfo, RunningInfo, Store,
@@ -124,6 +125,42 @@ impl CachedStore {
                 s.replace_actuals_of(guid, actuals);
             }
             Err(e) => self.drop_cache("re-reading an LRP after a write failed", &e),
+        }
+    }
+
+    /// A state change computed from the cached row, written with one
+    /// conditional statement (see `Store::replace_actual_lrp_if_unchanged`).
+    /// None: take the locked path (no cached row, a refused transition, so
+    /// that the database has the last word on errors, or a row changed
+    /// underneath). Called with the guid's stripe held.
+    async fn write_from_cache(
+        &self,
+        key: &state::ActualKey,
+        change: impl FnOnce(&ActualLrp) -> DbResult<Option<ActualLrp>>,
+    ) -> DbResult<Option<(Option<ActualLrp>, ActualLrp)>> {
+        if !self.live() {
+            return Ok(None);
+        }
+        let Some(before) = self.read().actual(key) else {
+            return Ok(None);
+        };
+        let after = match change(&before) {
+            Ok(Some(after)) => after,
+            Ok(None) => return Ok(Some((Some((*before).clone()), (*before).clone()))),
+            Err(_) => return Ok(None),
+        };
+        match self
+            .inner
+            .replace_actual_lrp_if_unchanged(&before, &after)
+            .await
+        {
+            Ok(true) => {
+                self.put(&after);
+                Ok(Some((Some((*before).clone()), after)))
+            }
+            Ok(false) => Ok(None),
+            Err(e) if e.same_kind(&models::BbsError::deadlock()) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -309,6 +346,12 @@ impl Store for CachedStore {
         let shared = self.read().actuals(filter);
         Ok(owned(shared))
     }
+    async fn actual_lrps_shared(&self, filter: &ActualLrpFilter) -> DbResult<Vec<Arc<ActualLrp>>> {
+        if !self.live() {
+            return self.inner.actual_lrps_shared(filter).await;
+        }
+        Ok(self.read().actuals(filter))
+    }
     async fn actual_lrps_by_process_guids(
         &self,
         process_guids: &[String],
@@ -342,6 +385,15 @@ impl Store for CachedStore {
         instance_key: &ActualLrpInstanceKey,
     ) -> DbResult<(ActualLrp, ActualLrp)> {
         let _g = self.stripe(process_guid).await;
+        let key = (process_guid.to_string(), index, Presence::Ordinary as i32);
+        if let Some(out) = self
+            .write_from_cache(&key, |before| {
+                sql::actual::claimed(before, instance_key, engine::now_ns())
+            })
+            .await?
+        {
+            return Ok((out.0.unwrap_or_else(|| out.1.clone()), out.1));
+        }
         let out = self
             .inner
             .claim_actual_lrp(process_guid, index, instance_key)
@@ -356,6 +408,19 @@ impl Store for CachedStore {
         running: &RunningInfo,
     ) -> DbResult<(Option<ActualLrp>, ActualLrp)> {
         let _g = self.stripe(guid_of_key(key)).await;
+        let ckey = (
+            key.process_guid.clone(),
+            key.index,
+            Presence::Ordinary as i32,
+        );
+        if let Some(out) = self
+            .write_from_cache(&ckey, |before| {
+                sql::actual::started(before, key, instance_key, running, engine::now_ns())
+            })
+            .await?
+        {
+            return Ok(out);
+        }
         let out = self
             .inner
             .start_actual_lrp(key, instance_key, running)
