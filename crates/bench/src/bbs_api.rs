@@ -15,7 +15,8 @@ use crate::convergence::{cell_id, desired_lrp};
 use crate::report::{fmt_duration, percentile, proc_status_kib_of};
 use anyhow::{bail, Context as _};
 use bbs_client::{
-    ActualLrpFilter, BbsClient, ClientConfig, DesiredLrpFilter, HttpBbsClient, RunningInfo,
+    ActualLrpFilter, BbsClient, ClientConfig, DesiredLrpFilter, HttpBbsClient, InternalBbsClient,
+    RunningInfo,
 };
 use futures::StreamExt;
 use models::{ActualLrpInstanceKey, ActualLrpKey};

@@ -129,3 +129,45 @@ where
     });
     chunked(Body::from_stream(body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use models::{DesiredLrpSchedulingInfo, DesiredLrpSchedulingInfosResponse};
+
+    fn info(i: usize) -> DesiredLrpSchedulingInfo {
+        DesiredLrpSchedulingInfo {
+            annotation: format!("{i}-{}", "x".repeat(i % 700)),
+            instances: i as i32,
+            ..Default::default()
+        }
+    }
+
+    async fn body(resp: Response) -> (Option<String>, Vec<u8>) {
+        let len = resp
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (len, bytes.to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_list_in_pieces_has_the_bytes_of_the_whole_message() {
+        for n in [0, 1, 10, 3000] {
+            let items: Vec<_> = (0..n).map(info).collect();
+            let whole = DesiredLrpSchedulingInfosResponse {
+                desired_lrp_scheduling_infos: items.clone(),
+                error: None,
+            }
+            .encode_to_vec();
+            let shared: Vec<Arc<DesiredLrpSchedulingInfo>> =
+                items.iter().cloned().map(Arc::new).collect();
+            let (len, bytes) = body(list::<DesiredLrpSchedulingInfo, _>(shared)).await;
+            assert_eq!(bytes, whole, "{n} items");
+            // Small lists keep their length header; long ones are chunked.
+            assert_eq!(len.is_some(), whole.len() < CHUNK_BYTES, "{n} items");
+        }
+    }
+}
