@@ -53,6 +53,9 @@ pub struct Args {
     /// First LRP number (several runs against one database).
     #[arg(long, default_value_t = 0)]
     pub first: u64,
+    /// Skips desire, claim and start (the LRPs are there from a former run).
+    #[arg(long)]
+    pub skip_writes: bool,
     /// Removes the desired LRPs at the end (a timed phase).
     #[arg(long)]
     pub cleanup: bool,
@@ -160,68 +163,10 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         "{:<34} {:>7} {:>9} {:>9} {:>9} {:>11} {:>10}",
         "phase", "ops", "ops/s", "p50", "p99", "cpu ms/op", "VmHWM MiB"
     );
+    if !args.skip_writes {
+        write_phases(&client, &server, &args, &cells).await;
+    }
     let c = args.clients;
-    let instance = |i: u64| {
-        let cell = cells[(i % cells.len() as u64) as usize].clone();
-        let key = ActualLrpKey {
-            process_guid: desired_lrp(i, 1).process_guid,
-            index: 0,
-            domain: "cf-apps".into(),
-        };
-        let ik = ActualLrpInstanceKey {
-            instance_guid: format!("ig-{i}"),
-            cell_id: cell,
-        };
-        (key, ik)
-    };
-
-    let phase = Phase::new("desire LRP");
-    run_phase(&phase, &server, || {
-        futures::stream::iter(from..from + n).for_each_concurrent(c, |i| {
-            let (client, phase) = (&client, &phase);
-            async move {
-                phase.time(client.desire_lrp(desired_lrp(i, 1))).await;
-            }
-        })
-    })
-    .await;
-
-    let phase = Phase::new("claim actual LRP");
-    run_phase(&phase, &server, || {
-        futures::stream::iter(from..from + n).for_each_concurrent(c, |i| {
-            let (client, phase, (key, ik)) = (&client, &phase, instance(i));
-            async move {
-                phase.time(client.claim_actual_lrp(&key, &ik)).await;
-            }
-        })
-    })
-    .await;
-
-    let phase = Phase::new("start actual LRP");
-    run_phase(&phase, &server, || {
-        futures::stream::iter(from..from + n).for_each_concurrent(c, |i| {
-            let (client, phase, (key, ik)) = (&client, &phase, instance(i));
-            async move {
-                let running = bbs::db::sql::bench_running_info(
-                    &desired_lrp(i, 1),
-                    0,
-                    &ik.instance_guid,
-                    &ik.cell_id,
-                    i,
-                );
-                let info = RunningInfo {
-                    net_info: running.net_info,
-                    internal_routes: running.internal_routes,
-                    metric_tags: running.metric_tags.into_iter().collect(),
-                    routable: true,
-                    availability_zone: running.availability_zone,
-                };
-                phase.time(client.start_actual_lrp(&key, &ik, &info)).await;
-            }
-        })
-    })
-    .await;
-
     let phase = Phase::new("DesiredLRPs (unfiltered)");
     let counts = Mutex::new(Vec::new());
     run_phase(&phase, &server, || async {
@@ -282,6 +227,71 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         loadavg()
     );
     Ok(())
+}
+
+/// Desire, claim and start every LRP.
+async fn write_phases(client: &HttpBbsClient, server: &Server, args: &Args, cells: &[String]) {
+    let (n, from, c) = (args.desired_lrps, args.first, args.clients);
+    let instance = |i: u64| {
+        let cell = cells[(i % cells.len() as u64) as usize].clone();
+        let key = ActualLrpKey {
+            process_guid: desired_lrp(i, 1).process_guid,
+            index: 0,
+            domain: "cf-apps".into(),
+        };
+        let ik = ActualLrpInstanceKey {
+            instance_guid: format!("ig-{i}"),
+            cell_id: cell,
+        };
+        (key, ik)
+    };
+
+    let phase = Phase::new("desire LRP");
+    run_phase(&phase, server, || {
+        futures::stream::iter(from..from + n).for_each_concurrent(c, |i| {
+            let (client, phase) = (client, &phase);
+            async move {
+                phase.time(client.desire_lrp(desired_lrp(i, 1))).await;
+            }
+        })
+    })
+    .await;
+
+    let phase = Phase::new("claim actual LRP");
+    run_phase(&phase, server, || {
+        futures::stream::iter(from..from + n).for_each_concurrent(c, |i| {
+            let (client, phase, (key, ik)) = (client, &phase, instance(i));
+            async move {
+                phase.time(client.claim_actual_lrp(&key, &ik)).await;
+            }
+        })
+    })
+    .await;
+
+    let phase = Phase::new("start actual LRP");
+    run_phase(&phase, server, || {
+        futures::stream::iter(from..from + n).for_each_concurrent(c, |i| {
+            let (client, phase, (key, ik)) = (client, &phase, instance(i));
+            async move {
+                let running = bbs::db::sql::bench_running_info(
+                    &desired_lrp(i, 1),
+                    0,
+                    &ik.instance_guid,
+                    &ik.cell_id,
+                    i,
+                );
+                let info = RunningInfo {
+                    net_info: running.net_info,
+                    internal_routes: running.internal_routes,
+                    metric_tags: running.metric_tags.into_iter().collect(),
+                    routable: true,
+                    availability_zone: running.availability_zone,
+                };
+                phase.time(client.start_actual_lrp(&key, &ik, &info)).await;
+            }
+        })
+    })
+    .await;
 }
 
 async fn run_phase<F, Fut>(phase: &Phase, server: &Server, f: F)
