@@ -12,6 +12,7 @@
 //! `bench image` times container starts from a `docker://` image on the
 //! runc backend, cold and warm, beside bare runc; see `image_start`.
 
+mod bbs_api;
 mod bbs_load;
 mod convergence;
 mod image_start;
@@ -62,6 +63,8 @@ enum Cmd {
     Convergence(convergence::Args),
     /// Diego's benchmarkbbs workload against a BBS and locket process.
     Bbs(bbs_load::Args),
+    /// The BBS workload through the API alone, against any BBS URL.
+    BbsApi(bbs_api::Args),
     /// Container starts from an OCI image (cold, warm) beside bare runc.
     Image(image_start::Args),
     /// Log lines through a cell to the log store; the store's memory.
@@ -81,6 +84,7 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
+        Cmd::BbsApi(args) => bbs_api::run(args),
         Cmd::Image(args) => image_start::run(args),
         Cmd::Logs(args) => logs::run(args),
     }
