@@ -8,9 +8,13 @@
 //! `bench bbs` runs Diego's benchmarkbbs workload (simulated reps, nsync,
 //! route emitters, event streams) against `diego bbs` and `diego locket`
 //! child processes; see `bbs_load`.
+//!
+//! `bench hostile` measures a `diego bbs` under hostile clients; see
+//! `hostile`.
 
 mod bbs_load;
 mod convergence;
+mod hostile;
 mod report;
 
 #[global_allocator]
@@ -54,6 +58,9 @@ enum Cmd {
     Convergence(convergence::Args),
     /// Diego's benchmarkbbs workload against a BBS and locket process.
     Bbs(bbs_load::Args),
+    /// Hostile clients against a BBS process: peak RSS under large
+    /// unfinished bodies, time to close stalled connections, ping latency.
+    Hostile(hostile::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,5 +76,6 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
+        Cmd::Hostile(args) => hostile::run(args),
     }
 }

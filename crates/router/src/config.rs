@@ -24,6 +24,10 @@ pub struct RouterConfig {
     pub droplet_stale_threshold: u64,
     pub prune_stale_droplets_interval: u64,
     pub log_level: String,
+    /// The listener's timeouts and caps (see
+    /// [`httpserve::ServerSettings`]); bodies stream to the backend.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
 }
 
 impl Default for RouterConfig {
@@ -35,6 +39,11 @@ impl Default for RouterConfig {
             droplet_stale_threshold: 120,
             prune_stale_droplets_interval: 30,
             log_level: "info".into(),
+            server: httpserve::ServerSettings {
+                // gorouter takes bodies of any size.
+                max_request_body_bytes: usize::MAX,
+                ..Default::default()
+            },
         }
     }
 }

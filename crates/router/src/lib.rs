@@ -84,12 +84,15 @@ pub async fn start(cfg: RouterConfig) -> anyhow::Result<RunningRouter> {
         async move { p.handle(req).await }
     });
     let mut serve_stop = stop_rx;
+    let server = httpserve::Server::new(cfg.server.clone())
+        .name("router")
+        .streams_bodies();
     tasks.push(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        server
+            .serve(listener, app, async move {
                 let _ = serve_stop.changed().await;
             })
-            .await?;
+            .await;
         Ok(())
     }));
     tracing::info!(addr = %addr, "router listening");
