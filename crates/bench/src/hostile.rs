@@ -11,7 +11,7 @@
 use crate::bbs_load::processes::{diego_binary, free_port, spawn, wait_listening};
 use crate::report::{fmt_duration, Measure};
 use anyhow::bail;
-use bbs_client::HttpBbsClient;
+use bbs_client::{BbsClient, HttpBbsClient};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
