@@ -11,10 +11,14 @@
 //!
 //! `bench hostile` measures a `diego bbs` under hostile clients; see
 //! `hostile`.
+//!
+//! `bench image` times container starts from a `docker://` image on the
+//! runc backend, cold and warm, beside bare runc; see `image_start`.
 
 mod bbs_load;
 mod convergence;
 mod hostile;
+mod image_start;
 mod report;
 
 #[global_allocator]
@@ -46,7 +50,10 @@ fn keep_freed_memory() {
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "bench", about = "Benchmarks of the BBS store at Diego scale")]
+#[command(
+    name = "bench",
+    about = "Benchmarks of the BBS store at Diego scale, and of image starts"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -61,6 +68,8 @@ enum Cmd {
     /// Hostile clients against a BBS process: peak RSS under large
     /// unfinished bodies, time to close stalled connections, ping latency.
     Hostile(hostile::Args),
+    /// Container starts from an OCI image (cold, warm) beside bare runc.
+    Image(image_start::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,5 +86,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
         Cmd::Hostile(args) => hostile::run(args),
+        Cmd::Image(args) => image_start::run(args),
     }
 }

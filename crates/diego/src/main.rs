@@ -81,19 +81,33 @@ enum Command {
         #[arg(long)]
         busybox_only: bool,
     },
-    /// Push an app directory to `diego dev` (served by busybox httpd unless
-    /// --start-command says otherwise) and wait for its instances.
+    /// Push an app to `diego dev` and wait for its instances: a directory
+    /// (`diego push DIR --name APP`, served by busybox httpd unless
+    /// --start-command says otherwise) or an image (`diego push APP -o REF`,
+    /// as `cf push APP --docker-image REF`).
     Push {
-        /// The app's files (packaged as a .tgz for the cells to download).
-        dir: PathBuf,
+        /// The app's files (packaged as a .tgz for the cells to download);
+        /// with --docker-image, the app's name.
+        #[arg(value_name = "DIR | APP")]
+        target: Option<String>,
         /// The app's name: its process guid and its host (APP.localhost).
         #[arg(long)]
-        name: String,
+        name: Option<String>,
+        /// An image, `[REGISTRY/]REPO[:TAG|@DIGEST]` (Docker Hub's short
+        /// names as Docker reads them; registries on loopback over HTTP).
+        #[arg(short = 'o', long)]
+        docker_image: Option<String>,
+        /// The registry user for a private image; the password comes from
+        /// CF_DOCKER_PASSWORD.
+        #[arg(long, requires = "docker_image")]
+        docker_username: Option<String>,
         #[arg(long, default_value_t = 1)]
         instances: i32,
-        /// Run with `sh -c` in /home/vcap/app; $PORT is the port to serve.
-        #[arg(long, default_value = cli::DEFAULT_START_COMMAND)]
-        start_command: String,
+        /// Run with `sh -c` ($PORT is the port to serve): in /home/vcap/app
+        /// for a directory (default: busybox httpd), in the image's
+        /// WorkingDir for an image (default: its Entrypoint and Cmd).
+        #[arg(long)]
+        start_command: Option<String>,
         #[arg(long, default_value_t = cli::DEFAULT_MEMORY_MB)]
         memory_mb: i32,
         /// How long to wait for every instance to run.
@@ -273,6 +287,51 @@ async fn run_dev(data_dir: PathBuf, busybox_only: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `push DIR --name APP` or `push APP -o REF [--docker-username U]` (the
+/// password from CF_DOCKER_PASSWORD, as cf reads it).
+fn push_source(
+    target: Option<String>,
+    name: Option<String>,
+    docker_image: Option<String>,
+    docker_username: Option<String>,
+) -> anyhow::Result<(cli::PushSource, String)> {
+    match docker_image {
+        Some(reference) => {
+            let name = match (target, name) {
+                (Some(t), Some(n)) if t != n => {
+                    anyhow::bail!("give the app's name once (APP or --name), not {t:?} and {n:?}")
+                }
+                (Some(n), _) | (None, Some(n)) => n,
+                (None, None) => anyhow::bail!("usage: diego push APP --docker-image REF"),
+            };
+            let username = docker_username.unwrap_or_default();
+            let password = match std::env::var("CF_DOCKER_PASSWORD") {
+                Ok(p) => p,
+                Err(_) if username.is_empty() => String::new(),
+                Err(_) => anyhow::bail!(
+                    "Environment variable CF_DOCKER_PASSWORD not set (the password for --docker-username)"
+                ),
+            };
+            Ok((
+                cli::PushSource::Image {
+                    reference,
+                    username,
+                    password,
+                },
+                name,
+            ))
+        }
+        None => {
+            let (Some(dir), Some(name)) = (target, name) else {
+                anyhow::bail!(
+                    "usage: diego push DIR --name APP, or diego push APP --docker-image REF"
+                );
+            };
+            Ok((cli::PushSource::Dir(PathBuf::from(dir)), name))
+        }
+    }
+}
+
 #[cfg(unix)]
 async fn terminate() {
     if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -302,26 +361,31 @@ async fn main() {
             busybox_only,
         } => run_dev(data_dir, busybox_only).await,
         Command::Push {
-            dir,
+            target,
             name,
+            docker_image,
+            docker_username,
             instances,
             start_command,
             memory_mb,
             timeout_secs,
             dev,
-        } => {
-            cli::push(cli::PushArgs {
-                dir,
-                name,
-                instances,
-                start_command,
-                memory_mb,
-                data_dir: dev.data_dir,
-                bbs_url: dev.bbs_url,
-                timeout: std::time::Duration::from_secs(timeout_secs),
-            })
-            .await
-        }
+        } => match push_source(target, name, docker_image, docker_username) {
+            Ok((source, name)) => {
+                cli::push(cli::PushArgs {
+                    source,
+                    name,
+                    instances,
+                    start_command,
+                    memory_mb,
+                    data_dir: dev.data_dir,
+                    bbs_url: dev.bbs_url,
+                    timeout: std::time::Duration::from_secs(timeout_secs),
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        },
         Command::Apps { dev } => cli::apps(&dev.bbs_url).await,
         Command::Scale {
             app,

@@ -331,7 +331,7 @@ async fn stage_and_run_apps_on_cflinuxfs4() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    wait_ready(&dev, &http, Duration::from_secs(900), || {
+    wait_ready(&dev, Duration::from_secs(900), || {
         data.join("static/lifecycle/buildpack_app_lifecycle.tgz.sha256")
             .exists()
             && data

@@ -70,8 +70,12 @@ impl LogConfig {
 /// when it initializes a reserved container.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunInfo {
-    /// The image, e.g. `preloaded:cflinuxfs4`.
+    /// The image, e.g. `preloaded:cflinuxfs4` or `docker:///busybox#1.36`.
     pub rootfs: String,
+    /// The registry credentials of a `docker://` rootfs (Diego's
+    /// `ImageUsername`, `ImagePassword`).
+    pub image_username: String,
+    pub image_password: String,
     pub cpu_weight: u32,
     pub ports: Vec<PortMapping>,
     pub log_config: LogConfig,

@@ -31,6 +31,8 @@ pub async fn executor_from_config(cfg: &RepConfig) -> anyhow::Result<StoreClient
                 .with_context(|| format!("external_ip {:?}", cfg.external_ip))?;
             rc.max_containers = cfg.max_containers as u64;
             rc.tag = cfg.container_tag.clone();
+            rc.insecure_registries = cfg.insecure_docker_registry_list.clone();
+            rc.image_store_cap_bytes = cfg.image_store_cap_bytes();
             rc.default_limits.max_pids = cfg.default_max_pids;
             rc.allow_privileged = cfg.allow_privileged_containers;
             rc.enforce_disk_limits = cfg.enforce_disk_limits;

@@ -35,6 +35,8 @@ pub fn lrp_run_info(
     };
     RunInfo {
         rootfs: desired.root_fs.clone(),
+        image_username: desired.image_username.clone(),
+        image_password: desired.image_password.clone(),
         cpu_weight: desired.cpu_weight.max(1),
         ports: desired
             .ports
@@ -128,6 +130,8 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
     tags.insert(tags::RESULT_FILE.into(), def.result_file.clone());
     let info = RunInfo {
         rootfs: def.root_fs.clone(),
+        image_username: def.image_username.clone(),
+        image_password: def.image_password.clone(),
         cpu_weight: def.cpu_weight,
         ports: vec![],
         log_config: LogConfig {

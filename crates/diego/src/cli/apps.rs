@@ -1,4 +1,5 @@
-//! `diego apps`: the dev apps, their instances running/desired, URLs.
+//! `diego apps`: the dev apps, their instances running/desired, URLs, and
+//! why instances are not running (placement errors, crash reasons).
 
 use super::bbs::Bbs;
 use super::{app_url, progress, DOMAIN};
@@ -21,6 +22,10 @@ pub async fn apps(bbs_url: &str) -> anyhow::Result<()> {
             format!("{running}/{}", lrp.instances),
             app_url(&lrp.process_guid)
         );
+        // Why instances are not running (crash reasons, placement errors).
+        for p in progress::problems(&actual) {
+            println!("  {p}");
+        }
     }
     Ok(())
 }

@@ -51,9 +51,9 @@ pub fn validate_name(name: &str) -> anyhow::Result<()> {
 }
 
 /// The `cf-router` routes: `APP.localhost` to the app's port.
-pub fn routes(app: &str) -> ProtoRoutes {
+pub fn routes(app: &str, port: u32) -> ProtoRoutes {
     let cf_router =
-        serde_json::json!([{ "hostnames": [format!("{app}.localhost")], "port": APP_PORT }]);
+        serde_json::json!([{ "hostnames": [format!("{app}.localhost")], "port": port }]);
     ProtoRoutes {
         routes: BTreeMap::from([("cf-router".to_string(), cf_router.to_string().into_bytes())]),
     }
@@ -87,11 +87,11 @@ fn run(spec: &AppSpec) -> Action {
     }
 }
 
-fn tcp_check() -> CheckDefinition {
+pub fn tcp_check(port: u32) -> CheckDefinition {
     CheckDefinition {
         checks: vec![Check {
             tcp_check: Some(TcpCheck {
-                port: APP_PORT,
+                port,
                 ..Default::default()
             }),
             http_check: None,
@@ -102,7 +102,7 @@ fn tcp_check() -> CheckDefinition {
 }
 
 /// Diego wants metric tags; `source_id` must match the metrics guid.
-fn metric_tags(app: &str) -> BTreeMap<String, MetricTagValue> {
+pub fn metric_tags(app: &str) -> BTreeMap<String, MetricTagValue> {
     BTreeMap::from([
         (
             "source_id".to_string(),
@@ -129,12 +129,12 @@ pub fn desired_lrp(spec: &AppSpec) -> DesiredLrp {
         instances: spec.instances,
         setup: Some(download(spec)),
         action: Some(run(spec)),
-        check_definition: Some(tcp_check()),
+        check_definition: Some(tcp_check(APP_PORT)),
         start_timeout_ms: START_TIMEOUT_MS,
         memory_mb: spec.memory_mb,
         disk_mb: DISK_MB,
         ports: vec![APP_PORT],
-        routes: Some(routes(&spec.name)),
+        routes: Some(routes(&spec.name, APP_PORT)),
         log_guid: spec.name.clone(),
         log_source: LOG_SOURCE.to_string(),
         metrics_guid: spec.name.clone(),

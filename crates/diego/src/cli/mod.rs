@@ -7,6 +7,7 @@ mod apps;
 mod bbs;
 mod delete;
 mod desired_lrp;
+mod docker_lrp;
 mod logs;
 mod package;
 mod progress;
@@ -15,9 +16,9 @@ mod scale;
 
 pub use apps::apps;
 pub use delete::delete;
-pub use desired_lrp::{DEFAULT_MEMORY_MB, DEFAULT_START_COMMAND};
+pub use desired_lrp::DEFAULT_MEMORY_MB;
 pub use logs::logs;
-pub use push::{push, PushArgs};
+pub use push::{push, PushArgs, PushSource};
 pub use scale::scale;
 
 /// Every dev app lives in this domain.

@@ -24,7 +24,7 @@ pub fn running(lrps: &[models::ActualLrp], desired: i32) -> usize {
 }
 
 /// One line per instance not (yet) running that says why, if it says.
-fn problems(lrps: &[models::ActualLrp]) -> Vec<String> {
+pub fn problems(lrps: &[models::ActualLrp]) -> Vec<String> {
     let mut out = Vec::new();
     for l in lrps {
         if l.presence == Presence::Evacuating as i32 {

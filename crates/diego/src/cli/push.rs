@@ -1,19 +1,37 @@
 //! `diego push DIR --name APP`: package the directory, desire (or update)
 //! the app's LRP, show its instances starting, print its URL.
+//! `diego push APP --docker-image REF`: the same from an image (its config
+//! fetched from the registry; the cells pull its layers).
 
 use super::bbs::Bbs;
-use super::desired_lrp::{desired_lrp, validate_name, AppSpec};
+use super::desired_lrp::{desired_lrp, validate_name, AppSpec, DEFAULT_START_COMMAND};
+use super::docker_lrp::{docker_desired_lrp, DockerAppSpec};
 use super::{app_url, package, progress, DOMAIN, FILE_SERVER_STATIC_URL};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// What the app is made from.
+#[derive(Debug, Clone)]
+pub enum PushSource {
+    /// A directory of files, run on the busybox stack.
+    Dir(PathBuf),
+    /// An image (`[REGISTRY/]REPO[:TAG|@DIGEST]`) and its registry's
+    /// credentials (both empty: anonymous).
+    Image {
+        reference: String,
+        username: String,
+        password: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct PushArgs {
-    pub dir: PathBuf,
+    pub source: PushSource,
     pub name: String,
     pub instances: i32,
-    pub start_command: String,
+    /// None: the default for a directory, the image's own for an image.
+    pub start_command: Option<String>,
     pub memory_mb: i32,
     pub data_dir: PathBuf,
     pub bbs_url: String,
@@ -24,6 +42,9 @@ pub struct PushArgs {
 /// the same (compared field by field: the BBS may fill in others).
 fn same_definition(a: &models::DesiredLrp, b: &models::DesiredLrp) -> bool {
     a.root_fs == b.root_fs
+        && a.image_username == b.image_username
+        && a.image_password == b.image_password
+        && a.environment_variables == b.environment_variables
         && a.setup == b.setup
         && a.action == b.action
         && a.check_definition == b.check_definition
@@ -38,30 +59,17 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     validate_name(&args.name)?;
     anyhow::ensure!(args.instances >= 0, "--instances must be 0 or more");
     let static_dir = args.data_dir.join("static");
-    anyhow::ensure!(
-        static_dir.is_dir(),
-        "no {} (start `diego dev` first, or pass its --data-dir)",
-        static_dir.display()
-    );
-    let bytes = package::tgz(&args.dir)?;
-    let rel = package::store(&static_dir, &args.name, &bytes)?;
-    println!(
-        "Packaged {} ({} bytes) as {rel}",
-        args.dir.display(),
-        bytes.len()
-    );
-    let spec = AppSpec {
-        name: args.name.clone(),
-        instances: args.instances,
-        start_command: args.start_command.clone(),
-        memory_mb: args.memory_mb,
-        package_url: format!("{FILE_SERVER_STATIC_URL}{rel}"),
-        package_cache_key: rel
-            .trim_start_matches("apps/")
-            .trim_end_matches(".tgz")
-            .to_string(),
+    let (lrp, keep_package) = match &args.source {
+        PushSource::Dir(dir) => {
+            let (lrp, rel) = package_dir(&args, dir, &static_dir)?;
+            (lrp, Some(rel))
+        }
+        PushSource::Image {
+            reference,
+            username,
+            password,
+        } => (image_lrp(&args, reference, username, password).await?, None),
     };
-    let lrp = desired_lrp(&spec);
 
     let bbs = Bbs::new(&args.bbs_url)?;
     bbs.upsert_domain(DOMAIN)
@@ -90,7 +98,9 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
             bbs.desire(lrp.clone()).await?;
         }
     }
-    package::remove_others(&static_dir, &args.name, Some(&rel));
+    if static_dir.is_dir() {
+        package::remove_others(&static_dir, &args.name, keep_package.as_deref());
+    }
 
     if progress::wait_running(&bbs, &args.name, args.instances, args.timeout).await? {
         println!("{} is running at {}", args.name, app_url(&args.name));
@@ -104,6 +114,74 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
             args.name
         )
     }
+}
+
+fn package_dir(
+    args: &PushArgs,
+    dir: &std::path::Path,
+    static_dir: &std::path::Path,
+) -> anyhow::Result<(models::DesiredLrp, String)> {
+    anyhow::ensure!(
+        static_dir.is_dir(),
+        "no {} (start `diego dev` first, or pass its --data-dir)",
+        static_dir.display()
+    );
+    let bytes = package::tgz(dir)?;
+    let rel = package::store(static_dir, &args.name, &bytes)?;
+    println!(
+        "Packaged {} ({} bytes) as {rel}",
+        dir.display(),
+        bytes.len()
+    );
+    let spec = AppSpec {
+        name: args.name.clone(),
+        instances: args.instances,
+        start_command: args
+            .start_command
+            .clone()
+            .unwrap_or_else(|| DEFAULT_START_COMMAND.to_string()),
+        memory_mb: args.memory_mb,
+        package_url: format!("{FILE_SERVER_STATIC_URL}{rel}"),
+        package_cache_key: rel
+            .trim_start_matches("apps/")
+            .trim_end_matches(".tgz")
+            .to_string(),
+    };
+    Ok((desired_lrp(&spec), rel))
+}
+
+/// Cloud Foundry's docker staging: the image's config only (no layers),
+/// read as dockerapplifecycle's builder does. Registries on loopback are
+/// spoken to over plain HTTP (as `diego dev`'s cell does).
+async fn image_lrp(
+    args: &PushArgs,
+    reference: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<models::DesiredLrp> {
+    let image = image::ImageRef::parse(reference)?;
+    let registry = image::RegistryClient::new(image::InsecureRegistries::loopback());
+    let creds = image::Credentials::new(username, password);
+    let resolved = registry.resolve(&image, &creds).await?;
+    let process = image::metadata::image_process(&resolved.config)?;
+    let md = &process.execution_metadata;
+    println!(
+        "Image {image} ({}): {} layers, user {}, ports {:?}",
+        resolved.manifest_digest,
+        resolved.layers.len(),
+        md.user_or_root(),
+        md.tcp_ports()
+    );
+    docker_desired_lrp(&DockerAppSpec {
+        name: args.name.clone(),
+        instances: args.instances,
+        memory_mb: args.memory_mb,
+        rootfs: image.to_rootfs_url(),
+        image_username: username.to_string(),
+        image_password: password.to_string(),
+        process,
+        start_command: args.start_command.clone(),
+    })
 }
 
 /// The old instances stop before the replacement is desired, so its

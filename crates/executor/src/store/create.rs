@@ -60,6 +60,8 @@ impl ContainerStore {
         let spec = ContainerSpec {
             handle: guid.to_string(),
             image: info.rootfs.clone(),
+            image_username: info.image_username.clone(),
+            image_password: info.image_password.clone(),
             env: info.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             bind_mounts,
             limits: Limits {

@@ -138,6 +138,12 @@ impl Backend for HoudiniBackend {
                 spec.handle
             )));
         }
+        if crate::image_rootfs::is_image(&spec.image) {
+            return Err(GardenError::InvalidSpec(format!(
+                "cannot run {}: houdini runs host processes, not images (the runc backend pulls them)",
+                spec.image
+            )));
+        }
         let dir = self.depot.join(&spec.handle);
         {
             let mut containers = self.containers.lock().unwrap();
