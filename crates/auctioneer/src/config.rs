@@ -17,8 +17,12 @@
 //! ```
 //!
 //! Durations are Go duration strings (`"10s"`, `"500ms"`) or nanoseconds.
-//! Serving TLS (`server_cert_file`...) is not supported yet; config
-//! naming it is refused.
+//!
+//! With any of `ca_cert_file`, `server_cert_file`, `server_key_file` set
+//! the API is served over mutual TLS, as Diego's auctioneer does
+//! (`cmd/auctioneer/main.go`): the server presents the certificate and
+//! key and serves only clients whose certificate `ca_cert_file` signed;
+//! all three are then required.
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -51,6 +55,10 @@ pub struct AuctioneerConfig {
     pub server_cert_file: String,
     pub server_key_file: String,
     pub ca_cert_file: String,
+    /// The API listener's limits and timeouts (ours; see
+    /// [`httpserve::ServerSettings`]), beside the other fields.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
     pub locket_address: String,
     pub locket_ca_cert_file: String,
     pub locket_client_cert_file: String,
@@ -82,6 +90,7 @@ impl Default for AuctioneerConfig {
             server_cert_file: String::new(),
             server_key_file: String::new(),
             ca_cert_file: String::new(),
+            server: httpserve::ServerSettings::default(),
             locket_address: String::new(),
             locket_ca_cert_file: String::new(),
             locket_client_cert_file: String::new(),
@@ -114,13 +123,40 @@ impl AuctioneerConfig {
                 self.bbs_address
             );
         }
-        if !self.server_cert_file.is_empty() || !self.server_key_file.is_empty() {
-            anyhow::bail!("serving TLS (server_cert_file/server_key_file) is not supported yet");
+        if self.serves_tls()
+            && (self.server_cert_file.is_empty()
+                || self.server_key_file.is_empty()
+                || self.ca_cert_file.is_empty())
+        {
+            anyhow::bail!(
+                "invalid-tls-config: serving TLS needs ca_cert_file, server_cert_file and server_key_file"
+            );
         }
         if self.starting_container_weight < 0.0 || self.bin_pack_first_fit_weight < 0.0 {
             anyhow::bail!("weights must not be negative");
         }
         Ok(())
+    }
+
+    /// Whether the API is served over TLS (any of the three files named).
+    pub fn serves_tls(&self) -> bool {
+        !self.server_cert_file.is_empty()
+            || !self.server_key_file.is_empty()
+            || !self.ca_cert_file.is_empty()
+    }
+
+    /// The server's mutual-TLS configuration, when it serves TLS.
+    pub fn server_tls(&self) -> anyhow::Result<Option<rustls::ServerConfig>> {
+        if !self.serves_tls() {
+            return Ok(None);
+        }
+        let cfg = tlsconfig::mutual_tls_server_config(
+            &self.ca_cert_file,
+            &self.server_cert_file,
+            &self.server_key_file,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid-tls-config: {e}"))?;
+        Ok(Some(cfg))
     }
 
     pub fn scheduler_config(&self) -> crate::SchedulerConfig {
@@ -177,5 +213,22 @@ mod tests {
         assert!(cfg.validate().is_err());
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert!(parse_go_duration("10").is_err());
+    }
+
+    #[test]
+    fn serving_tls_needs_all_three_files() {
+        let mut cfg: AuctioneerConfig =
+            serde_json::from_str(r#"{"bbs_address":"http://127.0.0.1:8889"}"#).unwrap();
+        assert!(!cfg.serves_tls());
+        assert!(cfg.server_tls().unwrap().is_none());
+        cfg.server_cert_file = "server.crt".into();
+        assert!(cfg.serves_tls());
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.starts_with("invalid-tls-config"), "{e}");
+        cfg.server_key_file = "server.key".into();
+        cfg.ca_cert_file = "/nonexistent/ca.crt".into();
+        cfg.validate().unwrap();
+        let e = cfg.server_tls().unwrap_err().to_string();
+        assert!(e.starts_with("invalid-tls-config"), "{e}");
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! Invalid entries are logged and dropped (the rest are still queued);
 //! malformed JSON is 400 `{"error": "..."}`. With locket configured,
-//! [`start`] first waits for the locket lock `auctioneer`.
+//! [`start`] first waits for the locket lock `auctioneer`. With TLS
+//! configured (see the config) the API is served over mutual TLS only.
 
 use crate::config::AuctioneerConfig;
 use crate::runner::{Batch, Runner, RunnerStats};
@@ -122,6 +123,9 @@ impl RunningAuctioneer {
 /// Takes the lock (with locket configured), then serves and runs auctions.
 pub async fn start(cfg: &AuctioneerConfig) -> anyhow::Result<RunningAuctioneer> {
     cfg.validate()?;
+    // Bad TLS material stops the start before the lock is taken, as
+    // Diego's `invalid-tls-config` does.
+    let tls = cfg.server_tls()?.map(Arc::new);
     let bbs = HttpBbsClient::new(
         &bbs_client::ClientConfig::new(&cfg.bbs_address)
             .with_tls(Some(ClientTls::from_files(
@@ -175,18 +179,15 @@ pub async fn start(cfg: &AuctioneerConfig) -> anyhow::Result<RunningAuctioneer> 
     let listener = tokio::net::TcpListener::bind(&cfg.listen_address).await?;
     let addr = listener.local_addr()?;
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        let r = axum::serve(listener, router(batch))
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "auction-server-failed");
-        }
-    });
+    let tls_on = tls.is_some();
+    let server = httpserve::Server::new(cfg.server.clone())
+        .name("auctioneer")
+        .tls(tls);
+    let server = tokio::spawn(server.serve(listener, router(batch), async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
     let run = tokio::spawn(runner.run(stop_rx, stats_tx));
-    tracing::info!(%addr, "auctioneer listening");
+    tracing::info!(%addr, tls = tls_on, "auctioneer listening");
     Ok(RunningAuctioneer {
         addr,
         stop,

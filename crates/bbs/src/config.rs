@@ -99,8 +99,15 @@ pub struct BbsConfig {
     /// The lock owner. Empty: a random one is generated at start.
     pub uuid: String,
     pub log_level: String,
-    /// Largest accepted request body (ours; Diego has no limit).
-    pub max_request_body_bytes: usize,
+    /// The API listener's limits and timeouts (ours; Diego's bbs has
+    /// none): `max_request_body_bytes`, `header_read_timeout`... beside
+    /// the other fields (see [`httpserve::ServerSettings`]).
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
+    /// Largest DesiredLRP (encoded DesireLRP's definition, or an update)
+    /// or Task definition accepted (ours; Diego has no limit): every list
+    /// and event carries it. Larger ones answer InvalidRequest.
+    pub max_definition_bytes: usize,
     /// Ours: the active BBS keeps actual LRPs and desired LRP scheduling
     /// and routing infos in memory (loaded once it holds the lock) and
     /// answers bulk reads and LRP convergence from there.
@@ -150,7 +157,8 @@ impl Default for BbsConfig {
             session_name: "bbs".into(),
             uuid: String::new(),
             log_level: "info".into(),
-            max_request_body_bytes: crate::handlers::DEFAULT_MAX_BODY_BYTES,
+            server: httpserve::ServerSettings::default(),
+            max_definition_bytes: crate::handlers::DEFAULT_MAX_DEFINITION_BYTES,
         }
     }
 }

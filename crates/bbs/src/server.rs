@@ -29,10 +29,8 @@ use crate::events::Hubs;
 use crate::handlers::{router, App};
 use crate::metrics::Metrics;
 use crate::taskcallback::TaskCompletionPool;
-use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -142,7 +140,14 @@ pub async fn start(cfg: &BbsConfig, overrides: Overrides) -> anyhow::Result<Runn
     let health_listener = TcpListener::bind(&cfg.health_address).await?;
     let health_addr = health_listener.local_addr()?;
     let health = health_router(metrics.clone(), hubs.clone());
-    let health_task = tokio::spawn(serve(health_listener, health, None, shutdown_rx.clone()));
+    let health_task = tokio::spawn(serve(
+        "bbs-health",
+        health_listener,
+        health,
+        None,
+        cfg.server.clone(),
+        shutdown_rx.clone(),
+    ));
 
     let mut locket_client = None;
     let lock = if cfg.uses_locket() {
@@ -301,6 +306,7 @@ async fn start_active(
                 &cfg.auctioneer_client_cert,
                 &cfg.auctioneer_client_key,
             ),
+            cfg.auctioneer_require_tls,
         )?),
     };
     let rep: Arc<dyn rep_client::ClientFactory> = match overrides.rep {
@@ -360,7 +366,8 @@ async fn start_active(
         hubs: hubs.clone(),
         cells,
         metrics,
-        max_body_bytes: cfg.max_request_body_bytes,
+        max_body_bytes: cfg.server.max_request_body_bytes,
+        max_definition_bytes: cfg.max_definition_bytes,
         unrecoverable: Arc::new(tokio::sync::Notify::new()),
     });
 
@@ -380,7 +387,14 @@ async fn start_active(
     }
     let listener = TcpListener::bind(&cfg.listen_address).await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve(listener, api, tls, shutdown_rx.clone()));
+    let task = tokio::spawn(serve(
+        "bbs",
+        listener,
+        api,
+        tls,
+        cfg.server.clone(),
+        shutdown_rx.clone(),
+    ));
     // Only the lock holder converges; it stops with the BBS (shutdown or
     // lost lock).
     let converger_task = converger.clone().spawn(shutdown_rx);
@@ -409,63 +423,22 @@ fn health_router(metrics: Arc<Metrics>, hubs: Arc<Hubs>) -> Router {
         .fallback(|| async { axum::http::StatusCode::OK })
 }
 
-/// Accepts connections until shutdown; each connection is served by hyper
-/// (HTTP/1.1 and HTTP/2), after a TLS handshake when `tls` is given.
+/// Serves until shutdown with the shared server (limits, timeouts,
+/// draining), answering refusals in the API's error form.
 async fn serve(
+    name: &'static str,
     listener: TcpListener,
     app: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    settings: httpserve::ServerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let acceptor = acceptor.clone();
-        let mut conn_shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let mut app = app.clone();
-                async move {
-                    use tower::Service;
-                    app.call(req.map(axum::body::Body::new)).await
-                }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            match acceptor {
-                Some(acceptor) => {
-                    let tls_stream = match acceptor.accept(stream).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::info!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                    };
-                    let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
-                    tokio::select! {
-                        _ = conn => {}
-                        _ = conn_shutdown.changed() => {}
-                    }
-                }
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        _ = conn => {}
-                        _ = conn_shutdown.changed() => {}
-                    }
-                }
-            }
-        });
-    }
+    httpserve::Server::new(settings)
+        .name(name)
+        .tls(tls)
+        .rejector(crate::handlers::rejector())
+        .serve(listener, app, async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await
 }

@@ -102,8 +102,9 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         "/v1/tasks/list.r9",
         "/v1/actual_lrps",
     ] {
-        let (status, _) = bbs.post_raw(path, vec![]).await;
+        let (status, body) = bbs.post_raw(path, vec![]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(&body[..], b"404 page not found\n", "{path}");
     }
     let resp = bbs
         .client
@@ -112,6 +113,9 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(resp.text().await.unwrap(), "Method Not Allowed\n");
     assert!(bbs.ping().await);
 }
 

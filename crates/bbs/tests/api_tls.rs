@@ -1,5 +1,6 @@
-//! mTLS as Diego's bbs: a client without a certificate is refused, one
-//! with a certificate from the configured CA is served.
+//! mTLS as Diego's bbs: a client without a certificate, with one another
+//! CA signed or an expired one is refused, as is plain HTTP; one with a
+//! certificate from the configured CA is served.
 
 mod api_support;
 
@@ -38,6 +39,11 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
     let rogue = TestCa::new("rogue-ca").issue("rogue", &["client"]);
     let rogue = client(pki.ca.client_tls(Some(&rogue)), &url);
     assert!(matches!(ping(&rogue).await, Err(Error::Transport(_))));
+
+    // With an expired certificate from the CA: refused.
+    let expired = pki.ca.issue_expired("expired", &["client"]);
+    let expired = client(pki.ca.client_tls(Some(&expired)), &url);
+    assert!(matches!(ping(&expired).await, Err(Error::Transport(_))));
 
     // Plain HTTP to the TLS port: no answer.
     assert!(reqwest::Client::new()

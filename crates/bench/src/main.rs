@@ -9,12 +9,16 @@
 //! route emitters, event streams) against `diego bbs` and `diego locket`
 //! child processes; see `bbs_load`.
 //!
+//! `bench hostile` measures a `diego bbs` under hostile clients; see
+//! `hostile`.
+//!
 //! `bench image` times container starts from a `docker://` image on the
 //! runc backend, cold and warm, beside bare runc; see `image_start`.
 
 mod bbs_api;
 mod bbs_load;
 mod convergence;
+mod hostile;
 mod image_start;
 mod logs;
 mod report;
@@ -65,6 +69,9 @@ enum Cmd {
     Bbs(bbs_load::Args),
     /// The BBS workload through the API alone, against any BBS URL.
     BbsApi(bbs_api::Args),
+    /// Hostile clients against a BBS process: peak RSS under large
+    /// unfinished bodies, time to close stalled connections, ping latency.
+    Hostile(hostile::Args),
     /// Container starts from an OCI image (cold, warm) beside bare runc.
     Image(image_start::Args),
     /// Log lines through a cell to the log store; the store's memory.
@@ -85,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
         Cmd::BbsApi(args) => bbs_api::run(args),
+        Cmd::Hostile(args) => hostile::run(args),
         Cmd::Image(args) => image_start::run(args),
         Cmd::Logs(args) => logs::run(args),
     }

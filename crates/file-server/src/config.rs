@@ -13,6 +13,11 @@ pub struct FileServerConfig {
     pub log_level: String,
     /// The largest droplet or build artifacts upload taken.
     pub max_upload_bytes: u64,
+    /// The listener's timeouts and caps (ours; see
+    /// [`httpserve::ServerSettings`]); uploads are limited by
+    /// `max_upload_bytes` instead of `max_request_body_bytes`.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
 }
 
 /// 4 GiB: Cloud Controller's droplets are limited well below this.
@@ -25,6 +30,7 @@ impl Default for FileServerConfig {
             static_directory: String::new(),
             log_level: "info".into(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            server: httpserve::ServerSettings::default(),
         }
     }
 }

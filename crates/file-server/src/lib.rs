@@ -45,7 +45,7 @@ pub fn router_with_limit(static_directory: &Path, max_upload_bytes: u64) -> Rout
 /// A file server listening, and its address.
 pub struct Running {
     pub addr: SocketAddr,
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 /// Binds `config.server_address` and serves until `shutdown` completes.
@@ -63,11 +63,16 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let app = router_with_limit(dir, config.max_upload_bytes);
     tracing::info!(%addr, static_directory = %dir.display(), "file-server listening");
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
+    // Uploads stream to disk (no room in the buffered budget) and check
+    // `max_upload_bytes` themselves, answering as cc-uploader does.
+    let settings = httpserve::ServerSettings {
+        max_request_body_bytes: usize::MAX,
+        ..config.server.clone()
+    };
+    let server = httpserve::Server::new(settings)
+        .name("file-server")
+        .streams_bodies();
+    let task = tokio::spawn(server.serve(listener, app, shutdown));
     Ok(Running { addr, task })
 }
 

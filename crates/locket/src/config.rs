@@ -44,6 +44,10 @@ pub struct LocketConfig {
     pub db_operation_timeout: Duration,
     pub log_level: String,
     pub debug_address: String,
+    /// The listener's timeouts and caps (ours; see
+    /// [`httpserve::ServerSettings`]), beside the other fields.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
 }
 
 impl Default for LocketConfig {
@@ -59,6 +63,11 @@ impl Default for LocketConfig {
             db_operation_timeout: Duration::from_secs(10),
             log_level: "info".into(),
             debug_address: String::new(),
+            server: httpserve::ServerSettings {
+                // gRPC's default largest message.
+                max_request_body_bytes: 4 << 20,
+                ..Default::default()
+            },
         }
     }
 }

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 /// Knobs that are not part of Diego's config file.
 #[derive(Debug, Clone)]
@@ -37,15 +36,16 @@ pub struct RunningLocket {
     pub db: LockDb,
     pub lock_pick: LockPick,
     stop: Option<oneshot::Sender<()>>,
-    serve: JoinHandle<Result<(), tonic::transport::Error>>,
+    serve: JoinHandle<()>,
     burglar: JoinHandle<()>,
 }
 
 impl RunningLocket {
-    /// Waits until the gRPC server stops on its own (an error).
+    /// Waits until the gRPC server stops on its own (it does not: it
+    /// logs and goes on through accept errors).
     pub async fn wait(&mut self) -> anyhow::Result<()> {
         match (&mut self.serve).await {
-            Ok(r) => r.context("locket grpc server"),
+            Ok(()) => anyhow::bail!("locket grpc server stopped"),
             Err(e) => Err(anyhow::anyhow!("locket grpc server task: {e}")),
         }
     }
@@ -61,21 +61,29 @@ impl RunningLocket {
     }
 }
 
-fn read(path: &str) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {path}"))
-}
-
 /// The server side of Diego's locket mTLS: present `cert_file`/`key_file`,
 /// require client certificates signed by `ca_file` (always: see the
-/// config's `validate`).
-pub fn tls_config(cfg: &LocketConfig) -> anyhow::Result<ServerTlsConfig> {
+/// config's `validate`), with Diego's suites ([`tlsconfig`]).
+pub fn tls_config(cfg: &LocketConfig) -> anyhow::Result<rustls::ServerConfig> {
     if cfg.ca_file.is_empty() {
         anyhow::bail!("ca_file is required with cert_file and key_file");
     }
-    let identity = Identity::from_pem(read(&cfg.cert_file)?, read(&cfg.key_file)?);
-    Ok(ServerTlsConfig::new()
-        .identity(identity)
-        .client_ca_root(Certificate::from_pem(read(&cfg.ca_file)?)))
+    tlsconfig::mutual_tls_server_config(&cfg.ca_file, &cfg.cert_file, &cfg.key_file)
+        .context("configuring TLS")
+}
+
+/// gRPC errors for what the shared server refuses before locket's
+/// handler runs.
+fn rejector() -> httpserve::Rejector {
+    std::sync::Arc::new(|r| {
+        let status = match r {
+            httpserve::Rejection::BodyTooLarge { limit } => tonic::Status::resource_exhausted(
+                format!("request body exceeds the limit of {limit} bytes"),
+            ),
+            httpserve::Rejection::Busy => tonic::Status::unavailable("server busy"),
+        };
+        status.into_http::<axum::body::Body>()
+    })
 }
 
 /// Connects to the database, creates the table, binds `listen_address`
@@ -93,16 +101,21 @@ pub async fn start(cfg: &LocketConfig, opts: ServerOptions) -> anyhow::Result<Ru
         .with_context(|| format!("binding {}", cfg.listen_address))?;
     let addr = listener.local_addr()?;
 
-    let mut builder = Server::builder();
-    if cfg.tls_enabled() {
-        builder = builder
-            .tls_config(tls_config(cfg)?)
-            .context("configuring TLS")?;
-    }
+    let tls = match cfg.tls_enabled() {
+        true => Some(std::sync::Arc::new(tls_config(cfg)?)),
+        false => None,
+    };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let router = builder.add_service(LocketServer::new(handler));
-    let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+    // tonic's routes as an axum router, served like every other server of
+    // ours (tonic's own server has no handshake or idle timeouts). gRPC
+    // bodies stream into tonic, which caps a message at 4 MiB.
+    let app = tonic::service::Routes::new(LocketServer::new(handler)).into_axum_router();
+    let server = httpserve::Server::new(cfg.server.clone())
+        .name("locket")
+        .tls(tls)
+        .rejector(rejector())
+        .streams_bodies();
+    let serve = tokio::spawn(server.serve(listener, app, async {
         let _ = stop_rx.await;
     }));
     let burglar = tokio::spawn(run_burglar(db.clone(), pick.clone(), opts.burglar_interval));

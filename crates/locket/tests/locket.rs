@@ -563,8 +563,24 @@ mod tls {
             locket_ca_cert_file: cfg.ca_file.clone(),
             ..Default::default()
         };
+        let expired_id = ca_cert.issue_expired("bbs", &["bbs"]);
+        let expired = ClientLocketConfig {
+            locket_client_cert_file: write(d, "expired.crt", &expired_id.cert_pem),
+            locket_client_key_file: write(d, "expired.key", &expired_id.key_pem),
+            ..good.clone()
+        };
         let plaintext = ClientLocketConfig::insecure(addr.clone());
-        for bad in [rogue, no_cert, plaintext] {
+        // The test certificates are ECDSA; tonic's own TLS (which locket
+        // used before) took TLS 1.2 ECDHE-ECDSA-CHACHA20, Diego's suites
+        // do not.
+        use rustls::crypto::ring::cipher_suite as cs;
+        let a = server.addr.to_string();
+        let chacha = cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+        assert!(
+            !tls12_handshake(&a, &ca_cert, chacha).await,
+            "ChaCha20 served"
+        );
+        for bad in [rogue, no_cert, expired, plaintext] {
             let refused = match client::connect(&bad).await {
                 Err(_) => true,
                 Ok(mut c) => c.fetch(FetchRequest { key: "bbs".into() }).await.is_err(),
@@ -572,6 +588,41 @@ mod tls {
             assert!(refused, "{bad:?} was served");
         }
         server.shutdown().await;
+    }
+
+    /// Whether a TLS 1.2 client with a good certificate, offering only
+    /// `suite`, completes a handshake (Diego's suites leave ChaCha20 out;
+    /// tonic's own TLS, which locket used before, took it).
+    async fn tls12_handshake(addr: &str, ca: &TestCa, suite: rustls::SupportedCipherSuite) -> bool {
+        use rustls::crypto::ring;
+        let provider = rustls::crypto::CryptoProvider {
+            cipher_suites: vec![suite],
+            ..ring::default_provider()
+        };
+        let id = ca.issue("bbs", &["bbs"]);
+        let pem = |s: &str| tlsconfig::Pem::inline(s.as_bytes().to_vec());
+        let id = tlsconfig::Identity::load(&pem(&id.cert_pem), &pem(&id.key_pem)).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for c in tlsconfig::certificates(&tlsconfig::Pem::inline(ca.pem())).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(id.certs, id.key)
+            .unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let Ok(mut tls) = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+        else {
+            return false;
+        };
+        // TLS 1.2: the server has checked everything by its Finished.
+        use tokio::io::AsyncWriteExt;
+        tls.flush().await.is_ok()
     }
 
     /// Diego's locket always requires client certificates: a certificate

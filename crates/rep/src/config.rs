@@ -130,6 +130,10 @@ pub struct RepConfig {
     pub ca_cert_file: String,
     pub cert_file: String,
     pub key_file: String,
+    /// Both listeners' limits and timeouts (ours; see
+    /// [`httpserve::ServerSettings`]), beside the other fields.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
     pub bbs_ca_cert_file: String,
     pub bbs_client_cert_file: String,
     pub bbs_client_key_file: String,
@@ -234,6 +238,7 @@ impl LoggregatorConfig {
 impl Default for RepConfig {
     fn default() -> Self {
         Self {
+            server: httpserve::ServerSettings::default(),
             cell_id: String::new(),
             cell_index: 0,
             zone: String::new(),

@@ -36,7 +36,6 @@ pub mod server;
 pub mod state;
 pub mod tags;
 pub mod task_processor;
-pub mod tls;
 
 pub use config::RepConfig;
 pub use executor_client::ExecutorClient;

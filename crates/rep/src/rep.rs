@@ -58,26 +58,21 @@ fn rep_url(cfg: &RepConfig, addr: SocketAddr) -> String {
     }
 }
 
+/// Serves `app` until `stop` with the shared server (mutual TLS with
+/// `tls`, as Diego's rep always serves).
 fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    settings: &httpserve::ServerSettings,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    if let Some(tls) = tls {
-        return tokio::spawn(crate::tls::serve(listener, app, tls, stop));
-    }
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "rep-server-failed");
-        }
-    })
+    let server = httpserve::Server::new(settings.clone())
+        .name("rep")
+        .tls(tls);
+    tokio::spawn(server.serve(listener, app, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }))
 }
 
 impl Rep {
@@ -106,7 +101,11 @@ impl Rep {
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let local_url = format!("{scheme}://{local_addr}");
-        let cell = Arc::new(CellInfo::from_config(cfg, &url, &local_url));
+        // The presence's `rep_address` is `http://IP:PORT` even when the
+        // listener serves TLS, as Diego's rep writes it (cmd/rep/main.go,
+        // `repAddress`); clients then take `rep_url`.
+        let rep_address = format!("http://{local_addr}");
+        let cell = Arc::new(CellInfo::from_config(cfg, &url, &rep_address));
         let ctx = Context {
             cell_id: cfg.cell_id.clone(),
             zone: cfg.zone.clone(),
@@ -149,12 +148,18 @@ impl Rep {
         match secure {
             Some((l, _)) => {
                 let app = network_routes(api.clone());
-                tasks.push(serve(l, app, tls.clone(), stop_rx.clone()));
-                tasks.push(serve(local, local_routes(api), tls, stop_rx.clone()));
+                tasks.push(serve(l, app, tls.clone(), &cfg.server, stop_rx.clone()));
+                tasks.push(serve(
+                    local,
+                    local_routes(api),
+                    tls,
+                    &cfg.server,
+                    stop_rx.clone(),
+                ));
             }
             None => {
                 let app = network_routes(api.clone()).merge(local_routes(api));
-                tasks.push(serve(local, app, tls, stop_rx.clone()));
+                tasks.push(serve(local, app, tls, &cfg.server, stop_rx.clone()));
             }
         }
 

@@ -1,5 +1,6 @@
 //! Mutual TLS as Diego's rep serves it: the rep client with a certificate
-//! from the CA is answered; a client without one is refused.
+//! from the CA is answered; a client without one, with one another CA
+//! signed or an expired one, and plain HTTP are refused.
 
 use rep::config::{Capacity, RepConfig};
 use rep_client::{RepClient, RepClientFactory};
@@ -66,6 +67,27 @@ async fn state_over_mutual_tls() {
         .send()
         .await
         .is_err());
+    // Another CA's certificate, an expired one, plain HTTP: refused.
+    let with = |id: &testkit::tls::Identity| {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
+            .identity(
+                reqwest::Identity::from_pem(format!("{}{}", id.cert_pem, id.key_pem).as_bytes())
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let rogue = TestCa::new("rogue-ca").issue("auctioneer", &["auctioneer"]);
+    let expired = ca.issue_expired("auctioneer", &["auctioneer"]);
+    for (what, c) in [("another CA", with(&rogue)), ("expired", with(&expired))] {
+        let r = c.get(format!("{}/state", rep.url)).send().await;
+        assert!(r.is_err(), "{what}: {r:?}");
+    }
+    let plain = rep.url.replace("https://", "http://");
+    let r = reqwest::get(format!("{plain}/state")).await;
+    assert!(r.is_err(), "plain HTTP: {r:?}");
     // The localhost routes are on their own listener, also mutual TLS.
     // (`ping` is Ok on a 200.)
     reps.client_at(&rep.local_url).ping().await.unwrap();

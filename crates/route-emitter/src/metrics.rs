@@ -92,10 +92,7 @@ pub async fn serve(address: &str, metrics: Metrics) -> anyhow::Result<SocketAddr
             }),
         )
         .fallback(|| async { "ok" });
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "metrics-server-failed");
-        }
-    });
+    let server = httpserve::Server::new(httpserve::ServerSettings::default()).name("route-emitter");
+    tokio::spawn(server.serve(listener, app, std::future::pending()));
     Ok(addr)
 }

@@ -32,6 +32,10 @@ pub struct RouterConfig {
     pub logs_ca_file: String,
     pub logs_cert_file: String,
     pub logs_key_file: String,
+    /// The listener's timeouts and caps (see
+    /// [`httpserve::ServerSettings`]); bodies stream to the backend.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
 }
 
 impl Default for RouterConfig {
@@ -47,6 +51,11 @@ impl Default for RouterConfig {
             logs_ca_file: String::new(),
             logs_cert_file: String::new(),
             logs_key_file: String::new(),
+            server: httpserve::ServerSettings {
+                // gorouter takes bodies of any size.
+                max_request_body_bytes: usize::MAX,
+                ..Default::default()
+            },
         }
     }
 }

@@ -88,15 +88,15 @@ pub async fn start(cfg: RouterConfig) -> anyhow::Result<RunningRouter> {
         },
     );
     let mut serve_stop = stop_rx;
+    let server = httpserve::Server::new(cfg.server.clone())
+        .name("router")
+        .streams_bodies();
     tasks.push(tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = serve_stop.changed().await;
-        })
-        .await?;
+        server
+            .serve(listener, app, async move {
+                let _ = serve_stop.changed().await;
+            })
+            .await;
         Ok(())
     }));
     tracing::info!(addr = %addr, "router listening");

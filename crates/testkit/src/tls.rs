@@ -57,6 +57,22 @@ impl TestCa {
         }
     }
 
+    /// Like [`TestCa::issue`], but valid only in 2020: every TLS peer
+    /// must refuse it.
+    pub fn issue_expired(&self, name: &str, sans: &[&str]) -> Identity {
+        let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        let mut p = CertificateParams::new(sans).unwrap();
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2020, 12, 31);
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &self.cert, &self.key).unwrap();
+        Identity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
     /// Writes this CA and `id` to `dir` as `ca.crt`, `<stem>.crt` and
     /// `<stem>.key`.
     pub fn write(&self, dir: &Path, stem: &str, id: &Identity) -> TlsFiles {

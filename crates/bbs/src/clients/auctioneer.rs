@@ -164,17 +164,34 @@ impl AuctioneerClient for NoAuctioneer {
     }
 }
 
-/// Diego's auctioneer HTTP client.
+/// Diego's auctioneer HTTP client. With TLS material it calls the
+/// address as configured (normally `https://...`) and, unless
+/// `auctioneer_require_tls`, retries a failed call once over plain HTTP,
+/// as Diego's `auctioneer.NewSecureClient` does (auctioneer `client.go`):
+/// that lets a bbs with certificates reach an auctioneer that has none.
 pub struct HttpAuctioneerClient {
     base: String,
     client: reqwest::Client,
+    /// The plain-HTTP fallback (TLS configured, TLS not required).
+    insecure: Option<reqwest::Client>,
 }
 
 impl HttpAuctioneerClient {
-    pub fn new(address: &str, timeout: Duration, tls: &ClientTls) -> anyhow::Result<Self> {
+    pub fn new(
+        address: &str,
+        timeout: Duration,
+        tls: &ClientTls,
+        require_tls: bool,
+    ) -> anyhow::Result<Self> {
+        let insecure = if tls.is_empty() || require_tls {
+            None
+        } else {
+            Some(super::http_client(timeout, &ClientTls::default())?)
+        };
         Ok(Self {
             base: address.trim_end_matches('/').to_string(),
             client: super::http_client(timeout, tls)?,
+            insecure,
         })
     }
 
@@ -184,12 +201,31 @@ impl HttpAuctioneerClient {
         trace_id: &str,
         body: &T,
     ) -> anyhow::Result<()> {
-        let req = self
-            .client
-            .post(format!("{}{}", self.base, path))
-            .header("Content-Type", "application/json")
-            .body(serde_json::to_vec(body)?);
-        expect_accepted(send_traced(req, trace_id).await?)
+        let body = serde_json::to_vec(body)?;
+        let send = |client: &reqwest::Client, base: &str| {
+            let req = client
+                .post(format!("{base}{path}"))
+                .header("Content-Type", "application/json")
+                .body(body.clone());
+            send_traced(req, trace_id)
+        };
+        let status = match (send(&self.client, &self.base).await, &self.insecure) {
+            (Ok(s), _) => s,
+            (Err(e), Some(insecure)) => {
+                tracing::warn!(error = %e, "retrying-on-http");
+                send(insecure, &plain_http(&self.base)).await?
+            }
+            (Err(e), None) => return Err(e),
+        };
+        expect_accepted(status)
+    }
+}
+
+/// `base` with its scheme replaced by `http` (Go sets `URL.Scheme`).
+fn plain_http(base: &str) -> String {
+    match base.split_once("://") {
+        Some((_, rest)) => format!("http://{rest}"),
+        None => format!("http://{base}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Desired LRP reads and lifecycle routes.
 
 use super::stream::{encode_item, paged, DESIRED_LRPS_PAGE};
-use super::{trace_id, App};
+use super::{check_definition, trace_id, App};
 use crate::db::DesiredLrpFilter;
 use crate::versioning::{desired_lrp_version_down_to, populate_metrics_guid, Version};
 use axum::body::Body;
@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use models::*;
+use prost::Message;
 use std::sync::Arc;
 
 fn filter(req: &DesiredLrPsRequest) -> DesiredLrpFilter {
@@ -133,6 +134,7 @@ pub async fn routing_infos(State(app): State<Arc<App>>, body: Body) -> Response 
 pub async fn desire(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     app.answer(body, |app, req: DesireLrpRequest| async move {
         let lrp = req.desired_lrp.unwrap_or_default();
+        check_definition("desired LRP", lrp.encoded_len(), app.max_definition_bytes)?;
         app.controllers
             .desired_lrp
             .desire(&trace_id(&headers), &lrp)
@@ -145,6 +147,11 @@ pub async fn desire(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
 pub async fn update(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     app.answer(body, |app, req: UpdateDesiredLrpRequest| async move {
         let update = req.update.unwrap_or_default();
+        check_definition(
+            "desired LRP update",
+            update.encoded_len(),
+            app.max_definition_bytes,
+        )?;
         app.controllers
             .desired_lrp
             .update(&trace_id(&headers), &req.process_guid, &update)

@@ -3,7 +3,8 @@
 //! response message whose `error` field carries failures, as in Diego:
 //! a body that does not decode answers InvalidRequest "the request received
 //! is invalid", a request failing validation answers InvalidRequest with the
-//! validation message. Unknown paths answer 404 (wrong method: 405).
+//! validation message. Unknown paths answer 404 (wrong method: 405) with
+//! the text bodies of Diego's router.
 
 mod actual_lrp;
 mod desired_lrp;
@@ -34,8 +35,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Default cap on a request body (larger bodies answer UnknownError).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Default cap on a DesiredLRP or Task definition: 1 MiB, far above what
+/// Cloud Controller desires (a few KiB; tens with many env vars).
+pub const DEFAULT_MAX_DEFINITION_BYTES: usize = 1024 * 1024;
 
 /// Shared state of the API handlers.
 pub struct App {
@@ -45,6 +47,7 @@ pub struct App {
     pub cells: Arc<dyn CellPresences>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    pub max_definition_bytes: usize,
     /// Notified when a request hits an Unrecoverable error (Diego's BBS exits).
     pub unrecoverable: Arc<tokio::sync::Notify>,
 }
@@ -161,15 +164,51 @@ impl App {
     }
 }
 
+/// Reads a whole body of at most `limit` bytes; a longer one answers
+/// InvalidRequest naming the limit (one declaring its length never gets
+/// here: [`rejector`] answers it unread).
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, BbsError> {
     let limited = http_body_util::Limited::new(body, limit);
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),
+        Err(e) if httpserve::is_body_too_large(e.as_ref()) => {
+            tracing::warn!(limit, "request body too large");
+            Err(body_too_large(limit))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "failed to read body");
             Err(BbsError::unknown())
         }
     }
+}
+
+fn body_too_large(limit: usize) -> BbsError {
+    BbsError::invalid_request(format!("request body exceeds the limit of {limit} bytes"))
+}
+
+/// How the API answers what the server refuses before a handler runs: a
+/// body declared too large gets Diego's InvalidRequest in a response whose
+/// field 1 is the error (as in every BBS response message but ping's),
+/// HTTP 200 as Diego answers errors; too busy gets 503.
+pub fn rejector() -> httpserve::Rejector {
+    Arc::new(|r| match r {
+        httpserve::Rejection::BodyTooLarge { limit } => {
+            proto(&models::DesiredLrpLifecycleResponse {
+                error: Some(body_too_large(limit).to_proto()),
+            })
+        }
+        httpserve::Rejection::Busy => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    })
+}
+
+/// Refuses a definition of `len` encoded bytes over `limit` (InvalidRequest).
+pub(crate) fn check_definition(what: &str, len: usize, limit: usize) -> Result<(), BbsError> {
+    if len > limit {
+        return Err(BbsError::invalid_request(format!(
+            "{what} is {len} bytes, more than the limit of {limit} bytes"
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn decode<R: Message + Default + Validate>(bytes: &[u8]) -> Result<R, BbsError> {
@@ -269,8 +308,36 @@ async fn observe(State(app): State<Arc<App>>, req: Request, next: Next) -> Respo
     resp
 }
 
-async fn not_found() -> impl IntoResponse {
-    StatusCode::NOT_FOUND
+/// Go's `http.Error` answer: the text, a newline, text/plain, nosniff.
+fn go_http_error(status: StatusCode, text: &str) -> Response {
+    let mut resp = (status, format!("{text}\n")).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(
+        header::HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// An unknown path, as Diego's router (rata over `bmizerany/pat`,
+/// `mux.go`) answers it: `http.NotFound`.
+async fn not_found() -> Response {
+    go_http_error(StatusCode::NOT_FOUND, "404 page not found")
+}
+
+/// A known path with another method: pat's 405 with `Allow` naming the
+/// route's method.
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    let mut resp = go_http_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    if let Some(r) = models::bbs_routes::by_path(uri.path()) {
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(r.method));
+    }
+    resp
 }
 
 /// The API router.
@@ -375,6 +442,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/events/lrp_instances", post(e::lrp_instance_events_r0))
         .route("/v1/cells/list.r1", post(m::cells))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
         .with_state(app)
 }

@@ -1,7 +1,7 @@
 //! Task reads and lifecycle routes.
 
 use super::stream::{encode_item, paged, TASKS_PAGE};
-use super::{trace_id, App};
+use super::{check_definition, trace_id, App};
 use crate::db::TaskFilter;
 use crate::versioning::{task_version_down_to, Version};
 use axum::body::Body;
@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use models::*;
+use prost::Message;
 use std::sync::Arc;
 
 async fn list_common(app: &Arc<App>, body: Body, version: Version) -> Response {
@@ -67,6 +68,11 @@ pub async fn task_by_guid_r2(State(app): State<Arc<App>>, body: Body) -> Respons
 pub async fn desire(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     app.answer(body, |app, req: DesireTaskRequest| async move {
         let def = req.task_definition.unwrap_or_default();
+        check_definition(
+            "task definition",
+            def.encoded_len(),
+            app.max_definition_bytes,
+        )?;
         app.controllers
             .task
             .desire(&trace_id(&headers), &def, &req.task_guid, &req.domain)

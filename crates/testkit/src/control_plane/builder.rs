@@ -57,9 +57,8 @@ impl Builder {
     }
 
     /// Mutual TLS on the BBS and locket, and for everything calling them
-    /// (the auctioneer, the reps, [`ControlPlane::bbs_client`]). The
-    /// auctioneer and the reps serve plain HTTP still (our auctioneer does
-    /// not serve TLS yet).
+    /// (the auctioneer, the reps, [`ControlPlane::bbs_client`]); the
+    /// auctioneer serves mutual TLS too (the BBS requires it).
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
         self
@@ -185,6 +184,15 @@ impl Builder {
         }
         if let Some(a) = auctioneer_addr {
             bbs_cfg.auctioneer_address = format!("http://{a}");
+            // With TLS the auctioneer serves mutual TLS only, and the BBS
+            // reaches it as Diego's does with `auctioneer_require_tls`.
+            if let Some(p) = &pki {
+                bbs_cfg.auctioneer_address = format!("https://{a}");
+                bbs_cfg.auctioneer_ca_cert = p.client.ca_file.clone();
+                bbs_cfg.auctioneer_client_cert = p.client.cert_file.clone();
+                bbs_cfg.auctioneer_client_key = p.client.key_file.clone();
+                bbs_cfg.auctioneer_require_tls = true;
+            }
         }
         if let Some(addr) = &locket_addr {
             bbs_cfg.locket_address = addr.clone();
@@ -237,6 +245,9 @@ impl Builder {
                     cfg.locket_ca_cert_file = p.client.ca_file.clone();
                     cfg.locket_client_cert_file = p.client.cert_file.clone();
                     cfg.locket_client_key_file = p.client.key_file.clone();
+                    cfg.ca_cert_file = p.server.ca_file.clone();
+                    cfg.server_cert_file = p.server.cert_file.clone();
+                    cfg.server_key_file = p.server.key_file.clone();
                 }
                 let a =
                     tokio::time::timeout(Duration::from_secs(20), auctioneer::server::start(&cfg))
