@@ -10,7 +10,7 @@ async fn run_action_success_and_exit_status() {
     let cell = cell().await;
     let ok = run_to_end(&cell, "ok", sh("echo hello; echo oops >&2")).await;
     assert!(!ok.run_result.failed, "{:?}", ok.run_result);
-    let log = cell.store.logs("ok").unwrap().lines();
+    let log = process_lines(&cell.store, "ok");
     assert_eq!(log[0].text, "hello");
     assert_eq!(log[0].source, "APP/PROC/WEB");
     assert_eq!(log[1].text, "oops");
@@ -49,7 +49,10 @@ async fn run_action_env_dir_and_nofile() {
     start(&cell.store, "env", info).await;
     let c = completed(&cell.store, "env", 10).await;
     assert!(!c.run_result.failed, "{:?}", c.run_result);
-    let log = log_texts(&cell.store, "env");
+    let log: Vec<String> = process_lines(&cell.store, "env")
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
     assert_eq!(log[0], "from-container from-action");
     assert!(log[1].ends_with("/depot/env"), "{}", log[1]);
     assert_eq!(log[2], "321");
@@ -211,6 +214,6 @@ async fn log_source_of_an_action_overrides_the_containers() {
     action.run_action.as_mut().unwrap().log_source = "STG".into();
     let c = run_to_end(&cell, "stg", action).await;
     assert_eq!(c.run_result.failure_reason, "STG: Exited with status 1");
-    let lines = cell.store.logs("stg").unwrap().lines();
+    let lines = process_lines(&cell.store, "stg");
     assert_eq!(lines[0].source, "STG");
 }

@@ -206,8 +206,14 @@ async fn logs_are_buffered_and_followed() {
     while let Ok(l) = follow.try_recv() {
         followed.push(l.text);
     }
-    assert_eq!(followed, ["line 1", "line 2", "line 3", "Exit status 0"]);
+    // Followers get what the buffer holds: the cell's lines, then the process's.
     assert_eq!(log_texts(&cell.store, "talk"), followed);
+    let process: Vec<String> = process_lines(&cell.store, "talk")
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(process, ["line 1", "line 2", "line 3", "Exit status 0"]);
+    assert!(followed[0].starts_with("Cell cell-z1-0 creating container"));
 }
 
 #[tokio::test]

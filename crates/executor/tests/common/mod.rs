@@ -133,6 +133,18 @@ pub fn log_texts(store: &ContainerStore, guid: &str) -> Vec<String> {
         .collect()
 }
 
+/// The container's lines without the cell's own ("Cell ... creating
+/// container ..."), which Diego writes under the container's source too.
+pub fn process_lines(store: &ContainerStore, guid: &str) -> Vec<executor::logs::LogLine> {
+    store
+        .logs(guid)
+        .unwrap()
+        .lines()
+        .into_iter()
+        .filter(|l| !l.text.starts_with("Cell "))
+        .collect()
+}
+
 pub fn events_of(events: &[Event], guid: &str) -> Vec<&'static str> {
     events
         .iter()
