@@ -49,10 +49,7 @@ async fn run_action_env_dir_and_nofile() {
     start(&cell.store, "env", info).await;
     let c = completed(&cell.store, "env", 10).await;
     assert!(!c.run_result.failed, "{:?}", c.run_result);
-    let log: Vec<String> = process_lines(&cell.store, "env")
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    let log = log_texts(&cell.store, "env");
     assert_eq!(log[0], "from-container from-action");
     assert!(log[1].ends_with("/depot/env"), "{}", log[1]);
     assert_eq!(log[2], "321");

@@ -132,7 +132,7 @@ async fn stop_terminates_then_kills_and_delete_cleans_up() {
     assert!(c.run_result.stopped);
     // It ended on TERM: no KILL after the grace time.
     assert!(log_texts(&cell.store, "polite").contains(&"Exit status 0".to_string()));
-    assert!(log_texts(&cell.store, "polite")
+    assert!(all_log_texts(&cell.store, "polite")
         .contains(&"Cell cell-z1-0 stopping instance polite".to_string()));
     assert!(log_texts(&cell.store, "polite").contains(&"bye".to_string()));
 
@@ -207,12 +207,11 @@ async fn logs_are_buffered_and_followed() {
         followed.push(l.text);
     }
     // Followers get what the buffer holds: the cell's lines, then the process's.
-    assert_eq!(log_texts(&cell.store, "talk"), followed);
-    let process: Vec<String> = process_lines(&cell.store, "talk")
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
-    assert_eq!(process, ["line 1", "line 2", "line 3", "Exit status 0"]);
+    assert_eq!(all_log_texts(&cell.store, "talk"), followed);
+    assert_eq!(
+        log_texts(&cell.store, "talk"),
+        ["line 1", "line 2", "line 3", "Exit status 0"]
+    );
     assert!(followed[0].starts_with("Cell cell-z1-0 creating container"));
 }
 

@@ -123,7 +123,16 @@ pub async fn run_to_end(cell: &Cell, guid: &str, action: Action) -> Container {
     completed(&cell.store, guid, 20).await
 }
 
+/// The texts of the process's lines (without the cell's own).
 pub fn log_texts(store: &ContainerStore, guid: &str) -> Vec<String> {
+    process_lines(store, guid)
+        .into_iter()
+        .map(|l| l.text)
+        .collect()
+}
+
+/// Every line's text, the cell's own included.
+pub fn all_log_texts(store: &ContainerStore, guid: &str) -> Vec<String> {
     store
         .logs(guid)
         .unwrap()
