@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use cli::commands as cmd;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -76,66 +77,158 @@ enum Command {
         #[arg(long, env = "DIEGO_DEV_DATA_DIR", default_value = ".diego")]
         data_dir: PathBuf,
     },
-    /// Push an app directory to `diego dev` (served by busybox httpd unless
-    /// --start-command says otherwise) and wait for its instances.
-    Push {
-        /// The app's files (packaged as a .tgz for the cells to download).
-        dir: PathBuf,
-        /// The app's name: its process guid and its host (APP.localhost).
+    /// Run the app lifecycle API (`--config FILE`), or show the API the
+    /// app commands use, or save one: `diego api URL [--token TOKEN]`.
+    Api {
+        /// The API to use from now on.
+        url: Option<String>,
         #[arg(long)]
-        name: String,
-        #[arg(long, default_value_t = 1)]
-        instances: i32,
-        /// Run with `sh -c` in /home/vcap/app; $PORT is the port to serve.
-        #[arg(long, default_value = cli::DEFAULT_START_COMMAND)]
-        start_command: String,
-        #[arg(long, default_value_t = cli::DEFAULT_MEMORY_MB)]
-        memory_mb: i32,
-        /// How long to wait for every instance to run.
+        token: Option<String>,
+        /// Run the API server with this JSON config (see `api::config`).
+        #[arg(long, env = "DIEGO_API_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Push an app: its files (or a docker image) built into a droplet
+    /// and run; a re-push restarts it, or with --strategy replaces its
+    /// instances without downtime.
+    Push {
+        /// The app's name (with --name: the directory to push).
+        app: Option<String>,
+        #[arg(long, hide = true)]
+        name: Option<String>,
+        /// The app's files (default: the current directory).
+        #[arg(short = 'p', long)]
+        path: Option<PathBuf>,
+        /// Start command (run with `sh -c`; $PORT is the port to serve).
+        #[arg(short = 'c', long = "start-command")]
+        command: Option<String>,
+        #[arg(short = 'i', long)]
+        instances: Option<i32>,
+        /// Memory per instance (256M, 1G).
+        #[arg(short = 'm', long)]
+        memory: Option<String>,
+        #[arg(long = "memory-mb", hide = true)]
+        memory_mb: Option<i32>,
+        /// Disk per instance (256M, 1G).
+        #[arg(short = 'k', long)]
+        disk: Option<String>,
+        #[arg(short = 'b', long = "buildpack")]
+        buildpacks: Vec<String>,
+        /// Run this image (`registry/repo:tag`) instead of files.
+        #[arg(short = 'o', long = "docker-image")]
+        docker_image: Option<String>,
+        /// The registry user (the password comes from CF_DOCKER_PASSWORD).
+        #[arg(long)]
+        docker_username: Option<String>,
+        /// Seconds an instance may take to become healthy.
+        #[arg(short = 't', long = "app-start-timeout")]
+        health_check_timeout: Option<u32>,
+        /// port, http or process.
+        #[arg(short = 'u', long = "health-check-type")]
+        health_check_type: Option<String>,
+        /// The path an http health check GETs.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// rolling or canary: replace a running app's instances without downtime.
+        #[arg(long)]
+        strategy: Option<String>,
+        #[arg(long)]
+        max_in_flight: Option<i32>,
+        /// Stage it but do not run it.
+        #[arg(long)]
+        no_start: bool,
+        /// A Cloud Foundry manifest (manifest.yml).
+        #[arg(short = 'f', long = "manifest")]
+        manifest: Option<PathBuf>,
+        /// How long to wait for the instances.
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
-        #[command(flatten)]
-        dev: DevFlags,
     },
-    /// List the apps of `diego dev`: instances running/desired, URLs.
-    Apps {
-        #[command(flatten)]
-        dev: DevFlags,
+    /// List the apps: state, instances running/desired, URLs.
+    Apps,
+    /// Show an app: its instances (state, since, usage, crashes) and deployment.
+    App { app: String },
+    Start {
+        app: String,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
     },
-    /// Change an app's instance count and wait for it.
+    Stop { app: String },
+    /// Replace every instance (at once, or --strategy rolling|canary).
+    Restart {
+        app: String,
+        #[arg(long)]
+        strategy: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Build the latest package again and restart on the new droplet.
+    Restage {
+        app: String,
+        #[arg(long)]
+        strategy: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Change an app's instances, memory or disk.
     Scale {
         app: String,
-        instances: i32,
+        /// Instances (as -i).
+        count: Option<i32>,
+        #[arg(short = 'i', long)]
+        instances: Option<i32>,
+        #[arg(short = 'm', long)]
+        memory: Option<String>,
+        #[arg(short = 'k', long)]
+        disk: Option<String>,
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
-        #[command(flatten)]
-        dev: DevFlags,
     },
-    /// Stop and forget an app, and remove its packages.
+    /// Delete an app with its instances and bits.
     Delete {
         app: String,
-        #[command(flatten)]
-        dev: DevFlags,
+        /// Do not ask (cf's habit; this CLI never asks).
+        #[arg(short = 'f', long)]
+        force: bool,
     },
-    /// Show an app's instances' output (from the cells' reps).
+    /// Show an app's environment variables.
+    Env { app: String },
+    SetEnv { app: String, name: String, value: String },
+    UnsetEnv { app: String, name: String },
+    /// An app's audit events: crashes, scaling, deployments, ...
+    Events { app: String },
+    /// Run a one-off task on the app's droplet.
+    RunTask {
+        app: String,
+        #[arg(long)]
+        command: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    Tasks { app: String },
+    /// Deploy an earlier revision (rolling).
+    Rollback {
+        app: String,
+        #[arg(long)]
+        revision: i64,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Go on with a paused (canary) deployment.
+    ContinueDeployment {
+        app: String,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Give up on a deployment: the previous instances take over again.
+    CancelDeployment { app: String },
+    /// Show an app's instances' output.
     Logs {
         app: String,
         /// Keep streaming new lines.
         #[arg(short, long)]
         follow: bool,
-        #[command(flatten)]
-        dev: DevFlags,
     },
-}
-
-/// Where the operator commands find `diego dev`.
-#[derive(clap::Args)]
-struct DevFlags {
-    /// `diego dev`'s data directory (app packages go under its static/).
-    #[arg(long, env = "DIEGO_DEV_DATA_DIR", default_value = ".diego")]
-    data_dir: PathBuf,
-    #[arg(long, env = "DIEGO_BBS_URL", default_value = cli::DEFAULT_BBS_URL)]
-    bbs_url: String,
 }
 
 fn init_logging(level: &str) {
@@ -256,6 +349,24 @@ async fn run_dev(data_dir: PathBuf) -> anyhow::Result<()> {
     for note in &system.notes {
         println!("  note: {note}");
     }
+    // The app commands find the API and its token in the user's config.
+    let token = api::token_file(&data.api_token())?;
+    let cfg = cli::target::UserConfig {
+        api: format!("http://{}", system.api.addr),
+        token,
+    };
+    match cli::target::save(&cfg) {
+        Ok(path) => println!(
+            "The app commands (`diego push`, `apps`, ...) use the api with the token saved in {}.",
+            path.display()
+        ),
+        Err(e) => println!(
+            "  note: could not save the CLI's token ({e:#}): use `diego api {} --token \
+             $(cat {})`",
+            cfg.api,
+            data.api_token().display()
+        ),
+    }
     println!("Ctrl-C stops everything.");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -279,6 +390,20 @@ async fn terminate() {
     std::future::pending::<()>().await
 }
 
+fn secs(s: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(s)
+}
+
+async fn run_api(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = api::ApiConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    let running = api::start(&cfg).await.context("starting the api")?;
+    tracing::info!(addr = %running.addr, "api listening");
+    shutdown_signal().await;
+    running.shutdown().await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
@@ -290,39 +415,87 @@ async fn main() {
         Command::RouteEmitter { config } => run_route_emitter(config).await,
         Command::Router { config } => run_router(config).await,
         Command::Dev { data_dir } => run_dev(data_dir).await,
+        Command::Api { url, token, config } => match config {
+            Some(config) => run_api(config).await,
+            None => cli::target::api_target(url, token).await,
+        },
         Command::Push {
-            dir,
+            app,
             name,
+            path,
+            command,
             instances,
-            start_command,
+            memory,
             memory_mb,
+            disk,
+            buildpacks,
+            docker_image,
+            docker_username,
+            health_check_timeout,
+            health_check_type,
+            endpoint,
+            strategy,
+            max_in_flight,
+            no_start,
+            manifest,
             timeout_secs,
-            dev,
         } => {
-            cli::push(cli::PushArgs {
-                dir,
+            // The older form: `push DIR --name APP`.
+            let (name, path) = match name {
+                Some(n) => (Some(n), path.or(app.map(PathBuf::from))),
+                None => (app, path),
+            };
+            cli::push(cli::PushFlags {
                 name,
+                path,
+                command,
                 instances,
-                start_command,
-                memory_mb,
-                data_dir: dev.data_dir,
-                bbs_url: dev.bbs_url,
-                timeout: std::time::Duration::from_secs(timeout_secs),
+                memory: memory.or(memory_mb.map(|m| format!("{m}M"))),
+                disk,
+                buildpacks,
+                docker_image,
+                docker_username,
+                health_check_timeout,
+                health_check_type,
+                endpoint,
+                strategy,
+                max_in_flight,
+                no_start,
+                manifest,
+                wait: secs(timeout_secs),
             })
             .await
         }
-        Command::Apps { dev } => cli::apps(&dev.bbs_url).await,
-        Command::Scale {
-            app,
-            instances,
-            timeout_secs,
-            dev,
-        } => {
-            let timeout = std::time::Duration::from_secs(timeout_secs);
-            cli::scale(&dev.bbs_url, &app, instances, timeout).await
+        Command::Apps => cli::apps().await,
+        Command::App { app } => cli::app(&app).await,
+        Command::Start { app, timeout_secs } => cmd::start(&app, secs(timeout_secs)).await,
+        Command::Stop { app } => cmd::stop(&app).await,
+        Command::Restart { app, strategy, timeout_secs } => {
+            cmd::restart(&app, strategy, secs(timeout_secs)).await
         }
-        Command::Delete { app, dev } => cli::delete(&dev.bbs_url, &dev.data_dir, &app).await,
-        Command::Logs { app, follow, dev } => cli::logs(&dev.bbs_url, &app, follow).await,
+        Command::Restage { app, strategy, timeout_secs } => {
+            cmd::restage(&app, strategy, secs(timeout_secs)).await
+        }
+        Command::Scale { app, count, instances, memory, disk, timeout_secs } => {
+            cmd::scale(&app, instances.or(count), memory, disk, secs(timeout_secs)).await
+        }
+        Command::Delete { app, force: _ } => cmd::delete(&app).await,
+        Command::Env { app } => cmd::env(&app).await,
+        Command::SetEnv { app, name, value } => cmd::set_env(&app, &name, Some(value)).await,
+        Command::UnsetEnv { app, name } => cmd::set_env(&app, &name, None).await,
+        Command::Events { app } => cmd::events(&app).await,
+        Command::RunTask { app, command, name } => cmd::run_task(&app, &command, name).await,
+        Command::Tasks { app } => cmd::tasks(&app).await,
+        Command::Rollback { app, revision, timeout_secs } => {
+            cmd::rollback(&app, revision, secs(timeout_secs)).await
+        }
+        Command::ContinueDeployment { app, timeout_secs } => {
+            cmd::deployment_action(&app, "continue", secs(timeout_secs)).await
+        }
+        Command::CancelDeployment { app } => {
+            cmd::deployment_action(&app, "cancel", secs(120)).await
+        }
+        Command::Logs { app, follow } => cli::logs(&app, follow).await,
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");

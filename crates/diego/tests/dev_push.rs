@@ -1,6 +1,8 @@
 //! The operator's path end to end with the real binary: `diego dev` (runc
-//! cell, nats-server, route-emitter, router), then `diego push` of
-//! examples/hello with 2 instances, both answering through the router;
+//! cell, nats-server, route-emitter, router, the api), then `diego push` of
+//! examples/hello with 2 instances (from another directory, through the
+//! api, with the token `diego dev` saved), both answering through the
+//! router;
 //! its instances' logs (and a follower seeing new instances); scale to 5 and back to 1 while requests flow (none may fail); delete
 //! (the route goes away).
 //!
@@ -28,6 +30,7 @@ fn skip_reason() -> Option<String> {
 struct Dev {
     child: Child,
     log: PathBuf,
+    data: PathBuf,
 }
 
 impl Drop for Dev {
@@ -65,14 +68,19 @@ fn port_busy(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
+/// The user config `diego dev` writes the CLI's token to, beside `data`.
+fn user_config(data: &Path) -> PathBuf {
+    data.with_extension("config.json")
+}
+
 fn start_dev(data: &Path) -> Dev {
     // Another `diego dev` (or a previous run still stopping) holds the
     // fixed ports: wait a little, then say so plainly.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while [8889, 8080, 4222, 1800].into_iter().any(port_busy) {
+    while [8889, 8080, 4222, 1800, 9022].into_iter().any(port_busy) {
         assert!(
             Instant::now() < deadline,
-            "diego dev's fixed ports (8889, 8080, 4222, 1800) are in use: \
+            "diego dev's fixed ports (8889, 8080, 4222, 1800, 9022) are in use: \
              this test cannot run alongside another diego dev"
         );
         std::thread::sleep(Duration::from_millis(500));
@@ -83,11 +91,16 @@ fn start_dev(data: &Path) -> Dev {
         .args(["dev", "--data-dir"])
         .arg(data)
         .env_remove("DIEGO_DEV_DATA_DIR")
+        .env("DIEGO_CONFIG", user_config(data))
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
         .unwrap();
-    Dev { child, log }
+    Dev {
+        child,
+        log,
+        data: data.to_path_buf(),
+    }
 }
 
 /// Until the BBS lists a cell (the rep registered) and the router listens.
@@ -100,20 +113,24 @@ async fn wait_ready(dev: &Dev) {
             dev.log()
         );
         let cells = HttpBbsClient::plain(BBS).unwrap().cells().await.ok();
-        if cells.is_some_and(|c| !c.is_empty()) && port_busy(8080) {
+        let saved = std::fs::read_to_string(user_config(&dev.data)).is_ok_and(|c| c.contains("token"));
+        if cells.is_some_and(|c| !c.is_empty()) && port_busy(8080) && saved {
             return;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
+/// Runs `diego ARGS` as a user would, from a directory that is not the
+/// data directory's: only the saved config tells it where the api is.
 fn diego(data: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_diego"))
         .args(args)
-        .arg("--data-dir")
-        .arg(data)
+        .current_dir(std::env::temp_dir())
+        .env("DIEGO_CONFIG", user_config(data))
+        .env_remove("DIEGO_API")
+        .env_remove("DIEGO_TOKEN")
         .env_remove("DIEGO_DEV_DATA_DIR")
-        .env_remove("DIEGO_BBS_URL")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -166,7 +183,7 @@ async fn push_scale_and_delete_through_the_router() {
     let t = Instant::now();
     let out = diego(
         &data,
-        &["push", hello, "--name", "hello", "--instances", "2"],
+        &["push", "hello", "-p", hello, "-i", "2"],
     );
     eprintln!("push to 2 running: {:?}\n{out}", t.elapsed());
     assert!(out.contains("http://hello.localhost:8080"), "{out}");
@@ -208,6 +225,7 @@ async fn push_scale_and_delete_through_the_router() {
     let follower = Follower(
         Command::new(env!("CARGO_BIN_EXE_diego"))
             .args(["logs", "hello", "-f"])
+            .env("DIEGO_CONFIG", user_config(&data))
             .stdout(std::fs::File::create(&follow_log).unwrap())
             .spawn()
             .unwrap(),
@@ -284,7 +302,7 @@ async fn push_scale_and_delete_through_the_router() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(
-        std::fs::read_dir(data.join("static/apps"))
+        std::fs::read_dir(data.join("api-blobs/packages"))
             .unwrap()
             .next()
             .is_none(),

@@ -14,6 +14,8 @@ pub struct DevAddresses {
     pub nats: SocketAddr,
     /// Where apps are reached: `http://APP.localhost:PORT`.
     pub router: SocketAddr,
+    /// The app lifecycle API (what the app commands talk to).
+    pub api: SocketAddr,
 }
 
 impl Default for DevAddresses {
@@ -28,6 +30,7 @@ impl Default for DevAddresses {
             rep: at(1800),
             nats: at(4222),
             router: at(8080),
+            api: at(9022),
         }
     }
 }
@@ -47,6 +50,7 @@ impl DevAddresses {
             rep: any,
             nats: any,
             router: any,
+            api: any,
         }
     }
 }

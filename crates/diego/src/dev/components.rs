@@ -16,6 +16,8 @@ pub struct DevSystem {
     pub bbs: bbs::server::RunningBbs,
     pub auctioneer: auctioneer::server::RunningAuctioneer,
     pub file_server: file_server::Running,
+    /// The app lifecycle API.
+    pub api: api::RunningApi,
     file_server_stop: tokio::sync::oneshot::Sender<()>,
     pub cell: Option<DevCell>,
     /// Routing (None when nats-server is not installed).
@@ -103,6 +105,19 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
+        let api = api::start(&api::ApiConfig {
+            listen_address: addrs.api.to_string(),
+            database_driver: "sqlite".into(),
+            database_connection_string: data.api_db().display().to_string(),
+            blobstore_directory: data.api_blobs().display().to_string(),
+            bbs_address: bbs_url.clone(),
+            token_file: data.api_token().display().to_string(),
+            default_stack: cell::STACK.into(),
+            ..Default::default()
+        })
+        .await
+        .context("starting the api")?;
+
         let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address).await {
             Ok((cell, why)) => {
                 notes.push(format!("cell: {why}"));
@@ -127,6 +142,7 @@ impl DevSystem {
             auctioneer,
             file_server,
             file_server_stop,
+            api,
             cell,
             routing,
             notes,
@@ -151,6 +167,7 @@ impl DevSystem {
                     file_server::STATIC_ROUTE
                 ),
             ),
+            ("api", format!("http://{}", self.api.addr)),
         ];
         if let Some(c) = &self.cell {
             v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
@@ -184,6 +201,7 @@ impl DevSystem {
                 Ok(Ok(())) => {}
             }
         }
+        self.api.shutdown().await;
         let _ = self.file_server_stop.send(());
         let _ = self.file_server.task.await;
         self.auctioneer.shutdown().await;
