@@ -9,6 +9,7 @@
 //! route emitters, event streams) against `diego bbs` and `diego locket`
 //! child processes; see `bbs_load`.
 
+mod api_app;
 mod bbs_load;
 mod convergence;
 mod report;
@@ -54,6 +55,8 @@ enum Cmd {
     Convergence(convergence::Args),
     /// Diego's benchmarkbbs workload against a BBS and locket process.
     Bbs(bbs_load::Args),
+    /// The app lifecycle API's answer time for `diego app` on a big app.
+    Api(api_app::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,5 +72,6 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
+        Cmd::Api(args) => api_app::run(args),
     }
 }
