@@ -108,7 +108,12 @@ impl ApiClient {
         self.json(self.request(Method::GET, path)).await
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> Result<T> {
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         self.json(self.request(method, path).json(body)).await
     }
 
@@ -135,7 +140,8 @@ impl ApiClient {
     }
 
     pub async fn update_app(&self, guid: &str, req: &UpdateApp) -> Result<App> {
-        self.call(Method::PATCH, &format!("/v3/apps/{guid}"), req).await
+        self.call(Method::PATCH, &format!("/v3/apps/{guid}"), req)
+            .await
     }
 
     pub async fn delete_app(&self, guid: &str) -> Result<()> {
@@ -151,12 +157,17 @@ impl ApiClient {
     }
 
     pub async fn env(&self, guid: &str) -> Result<EnvVars> {
-        self.get(&format!("/v3/apps/{guid}/environment_variables")).await
+        self.get(&format!("/v3/apps/{guid}/environment_variables"))
+            .await
     }
 
     pub async fn patch_env(&self, guid: &str, vars: &EnvVars) -> Result<EnvVars> {
-        self.call(Method::PATCH, &format!("/v3/apps/{guid}/environment_variables"), vars)
-            .await
+        self.call(
+            Method::PATCH,
+            &format!("/v3/apps/{guid}/environment_variables"),
+            vars,
+        )
+        .await
     }
 
     pub async fn set_current_droplet(&self, app: &str, droplet: &str) -> Result<ToOne> {
@@ -165,16 +176,24 @@ impl ApiClient {
     }
 
     pub async fn processes(&self, app: &str) -> Result<Vec<Process>> {
-        Ok(self.get::<List<Process>>(&format!("/v3/apps/{app}/processes")).await?.resources)
+        Ok(self
+            .get::<List<Process>>(&format!("/v3/apps/{app}/processes"))
+            .await?
+            .resources)
     }
 
     pub async fn update_process(&self, guid: &str, s: &ProcessSettings) -> Result<Process> {
-        self.call(Method::PATCH, &format!("/v3/processes/{guid}"), s).await
+        self.call(Method::PATCH, &format!("/v3/processes/{guid}"), s)
+            .await
     }
 
     pub async fn scale(&self, guid: &str, s: &Scale) -> Result<Process> {
-        self.call(Method::POST, &format!("/v3/processes/{guid}/actions/scale"), s)
-            .await
+        self.call(
+            Method::POST,
+            &format!("/v3/processes/{guid}/actions/scale"),
+            s,
+        )
+        .await
     }
 
     pub async fn stats(&self, process: &str) -> Result<Vec<InstanceStats>> {
@@ -185,7 +204,10 @@ impl ApiClient {
     }
 
     pub async fn revisions(&self, app: &str) -> Result<Vec<Revision>> {
-        Ok(self.get::<List<Revision>>(&format!("/v3/apps/{app}/revisions")).await?.resources)
+        Ok(self
+            .get::<List<Revision>>(&format!("/v3/apps/{app}/revisions"))
+            .await?
+            .resources)
     }
 
     pub async fn create_package(&self, req: &CreatePackage) -> Result<Package> {
@@ -228,7 +250,8 @@ impl ApiClient {
     ) -> Result<Deployment> {
         let mut body = serde_json::to_value(req).map_err(|e| Error::Transport(e.to_string()))?;
         if let Some(p) = process {
-            body["process"] = serde_json::to_value(p).map_err(|e| Error::Transport(e.to_string()))?;
+            body["process"] =
+                serde_json::to_value(p).map_err(|e| Error::Transport(e.to_string()))?;
         }
         self.call(Method::POST, "/v3/deployments", &body).await
     }
@@ -246,8 +269,11 @@ impl ApiClient {
 
     /// cancel or continue.
     pub async fn deployment_action(&self, guid: &str, action: &str) -> Result<Deployment> {
-        self.json(self.request(Method::POST, &format!("/v3/deployments/{guid}/actions/{action}")))
-            .await
+        self.json(self.request(
+            Method::POST,
+            &format!("/v3/deployments/{guid}/actions/{action}"),
+        ))
+        .await
     }
 
     pub async fn events(&self, app: &str) -> Result<Vec<AuditEvent>> {
@@ -258,11 +284,15 @@ impl ApiClient {
     }
 
     pub async fn create_task(&self, app: &str, req: &CreateTask) -> Result<Task> {
-        self.call(Method::POST, &format!("/v3/apps/{app}/tasks"), req).await
+        self.call(Method::POST, &format!("/v3/apps/{app}/tasks"), req)
+            .await
     }
 
     pub async fn tasks(&self, app: &str) -> Result<Vec<Task>> {
-        Ok(self.get::<List<Task>>(&format!("/v3/apps/{app}/tasks")).await?.resources)
+        Ok(self
+            .get::<List<Task>>(&format!("/v3/apps/{app}/tasks"))
+            .await?
+            .resources)
     }
 
     /// The app's log lines (and new ones with `follow`).
@@ -273,7 +303,9 @@ impl ApiClient {
             .get(format!("{}/v3/apps/{app}/logs?follow={follow}", self.base))
             .bearer_auth(&self.token);
         let resp = self.send(req).await?;
-        Ok(resp.bytes_stream().map_err(|e| Error::Transport(e.to_string())))
+        Ok(resp
+            .bytes_stream()
+            .map_err(|e| Error::Transport(e.to_string())))
     }
 
     /// A request with no token (to see the API refuse it).
@@ -292,7 +324,9 @@ impl ApiClient {
 fn escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

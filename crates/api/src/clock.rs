@@ -23,6 +23,9 @@ mod tests {
     #[test]
     fn formats_utc_seconds() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_700_000_000_500_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            super::rfc3339(1_700_000_000_500_000_000),
+            "2023-11-14T22:13:20Z"
+        );
     }
 }

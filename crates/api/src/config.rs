@@ -129,4 +129,19 @@ mod tests {
         assert_eq!(cfg.auth_tokens, ["t"]);
         assert_eq!(cfg.database_url().unwrap(), "sqlite://api.db");
     }
+
+    #[test]
+    fn the_example_config_reads() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/api.example.json");
+        let cfg = ApiConfig::from_file(&path).unwrap();
+        assert_eq!(cfg.listen_address, "127.0.0.1:9022");
+        assert_eq!(cfg.sync_interval.0, Duration::from_secs(30));
+        let pg = ApiConfig {
+            database_driver: "postgres".into(),
+            database_connection_string: "host=db port=5432 user=u dbname=api".into(),
+            ..Default::default()
+        };
+        assert!(pg.database_url().unwrap().starts_with("postgres://"));
+    }
 }

@@ -47,7 +47,12 @@ impl RunningApi {
 /// The tokens requests may carry: the configured ones and the token
 /// file's (made, random, mode 600, when missing).
 pub fn tokens(cfg: &ApiConfig) -> anyhow::Result<Vec<String>> {
-    let mut tokens: Vec<String> = cfg.auth_tokens.iter().filter(|t| !t.is_empty()).cloned().collect();
+    let mut tokens: Vec<String> = cfg
+        .auth_tokens
+        .iter()
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .collect();
     if !cfg.token_file.is_empty() {
         tokens.push(token_file(Path::new(&cfg.token_file))?);
     }
@@ -98,7 +103,10 @@ pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
     } else {
         cfg.external_url.trim_end_matches('/').to_string()
     };
-    let sync_every = cfg.sync_interval.0.max(std::time::Duration::from_millis(100));
+    let sync_every = cfg
+        .sync_interval
+        .0
+        .max(std::time::Duration::from_millis(100));
     let settings = service::Settings {
         external_url,
         app_domain: cfg.app_domain.clone(),
@@ -118,7 +126,9 @@ pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
         tokio::spawn(service::sync_loop(api.clone(), sync_every)),
         tokio::spawn(service::deployment_loop(
             api.clone(),
-            cfg.deployment_interval.0.max(std::time::Duration::from_millis(50)),
+            cfg.deployment_interval
+                .0
+                .max(std::time::Duration::from_millis(50)),
         )),
         tokio::spawn(service::watch_crashes(api.clone())),
     ];

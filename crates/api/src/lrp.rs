@@ -49,7 +49,13 @@ pub fn start_command(input: &LrpInput) -> String {
         .cloned()
         .flatten()
         .or_else(|| input.process.command.clone())
-        .or_else(|| input.droplet.process_types.get(&input.process.kind).cloned())
+        .or_else(|| {
+            input
+                .droplet
+                .process_types
+                .get(&input.process.kind)
+                .cloned()
+        })
         .unwrap_or_default()
 }
 
@@ -177,7 +183,12 @@ pub fn desired_lrp(input: &LrpInput) -> Result<DesiredLrp, String> {
                 to: APP_DIR.into(),
                 cache_key: format!("droplets-{}", input.process.lrp_guid()),
                 user: USER.into(),
-                checksum_algorithm: input.droplet.sha256.as_ref().map_or("", |_| "sha256").into(),
+                checksum_algorithm: input
+                    .droplet
+                    .sha256
+                    .as_ref()
+                    .map_or("", |_| "sha256")
+                    .into(),
                 checksum_value: input.droplet.sha256.clone().unwrap_or_default(),
                 ..Default::default()
             }),
@@ -192,7 +203,11 @@ pub fn desired_lrp(input: &LrpInput) -> Result<DesiredLrp, String> {
             env: env(input),
             ..Default::default()
         };
-        (format!("preloaded:{}", input.droplet.stack), Some(setup), run)
+        (
+            format!("preloaded:{}", input.droplet.stack),
+            Some(setup),
+            run,
+        )
     };
     let action = Action {
         codependent_action: Some(CodependentAction {

@@ -25,8 +25,13 @@ macro_rules! both {
 
 both!(refuses_requests_without_the_token);
 async fn refuses_requests_without_the_token(db: Db, test: &str) {
-    let Some(e) = support::env(db, test).await else { return };
-    assert_eq!(e.client.status_without_token("/v3/apps").await.unwrap(), 401);
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
+    assert_eq!(
+        e.client.status_without_token("/v3/apps").await.unwrap(),
+        401
+    );
     let wrong = api_client::ApiClient::new(e.client.url(), "not-the-token").unwrap();
     let err = wrong.apps().await.unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
@@ -38,27 +43,47 @@ async fn refuses_requests_without_the_token(db: Db, test: &str) {
 
 both!(push_desires_the_lrp_and_scale_stop_delete_follow);
 async fn push_desires_the_lrp_and_scale_stop_delete_follow(db: Db, test: &str) {
-    let Some(e) = support::env(db, test).await else { return };
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
     let app = e.push("hello", 2).await;
     assert_eq!(app.state, STARTED);
     assert_eq!(app.routes, ["hello.localhost"]);
     assert_eq!(app.revision, Some(1));
     let web = e.web(&app.guid).await;
     assert_eq!(web.len(), 1);
-    let lrp = e.lrp(&web[0].lrp_process_guid).await.expect("the LRP is desired");
+    let lrp = e
+        .lrp(&web[0].lrp_process_guid)
+        .await
+        .expect("the LRP is desired");
     assert_eq!(lrp.domain, "cf-apps");
     assert_eq!(lrp.instances, 2);
     assert_eq!(lrp.root_fs, "preloaded:busybox");
     let routes: serde_json::Value =
         serde_json::from_slice(&lrp.routes.as_ref().unwrap().routes["cf-router"]).unwrap();
-    assert_eq!(routes, serde_json::json!([{"hostnames": ["hello.localhost"], "port": 8080}]));
+    assert_eq!(
+        routes,
+        serde_json::json!([{"hostnames": ["hello.localhost"], "port": 8080}])
+    );
     // Cloud Controller's shape: the start command in a codependent action,
     // so an exit (even 0) ends the instance at once.
-    let codependent = lrp.action.as_ref().unwrap().codependent_action.as_ref().unwrap();
+    let codependent = lrp
+        .action
+        .as_ref()
+        .unwrap()
+        .codependent_action
+        .as_ref()
+        .unwrap();
     let run = codependent.actions[0].run_action.as_ref().unwrap();
     assert_eq!(run.args, ["-c", "busybox httpd -f -p $PORT -h ."]);
     // The droplet is downloadable by cells, without a token, checksum given.
-    let dl = lrp.setup.as_ref().unwrap().download_action.as_ref().unwrap();
+    let dl = lrp
+        .setup
+        .as_ref()
+        .unwrap()
+        .download_action
+        .as_ref()
+        .unwrap();
     assert_eq!(dl.checksum_algorithm, "sha256");
     let bits = reqwest::get(&dl.from).await.unwrap();
     assert_eq!(bits.status(), 200);
@@ -70,22 +95,40 @@ async fn push_desires_the_lrp_and_scale_stop_delete_follow(db: Db, test: &str) {
     assert!(stats.iter().all(|s| s.state == "STARTING"), "{stats:?}");
     e.run_instances(&web[0].lrp_process_guid).await;
     let stats = e.client.stats(&web[0].guid).await.unwrap();
-    assert!(stats.iter().all(|s| s.state == "RUNNING" && s.routable), "{stats:?}");
+    assert!(
+        stats.iter().all(|s| s.state == "RUNNING" && s.routable),
+        "{stats:?}"
+    );
     assert_eq!(stats[1].port, 60001);
 
     // Scale in place (same LRP), memory by restart (a new LRP).
     e.client
-        .scale(&web[0].guid, &Scale { instances: Some(3), ..Default::default() })
+        .scale(
+            &web[0].guid,
+            &Scale {
+                instances: Some(3),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(e.lrp(&web[0].lrp_process_guid).await.unwrap().instances, 3);
     let p = e
         .client
-        .scale(&web[0].guid, &Scale { memory_in_mb: Some(128), ..Default::default() })
+        .scale(
+            &web[0].guid,
+            &Scale {
+                memory_in_mb: Some(128),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_ne!(p.lrp_process_guid, web[0].lrp_process_guid);
-    assert!(e.lrp(&web[0].lrp_process_guid).await.is_none(), "old LRP removed");
+    assert!(
+        e.lrp(&web[0].lrp_process_guid).await.is_none(),
+        "old LRP removed"
+    );
     assert_eq!(e.lrp(&p.lrp_process_guid).await.unwrap().memory_mb, 128);
 
     // Stop removes it; start brings a new one.
@@ -100,18 +143,33 @@ async fn push_desires_the_lrp_and_scale_stop_delete_follow(db: Db, test: &str) {
     assert!(e.lrp(&p.lrp_process_guid).await.is_none());
     assert!(e.client.app(&app.guid).await.unwrap_err().is_not_found());
     assert!(e.client.apps().await.unwrap().is_empty());
-    let kinds: Vec<String> = e.client.events(&app.guid).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = e
+        .client
+        .events(&app.guid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert!(kinds.contains(&"audit.app.create".to_string()), "{kinds:?}");
-    assert!(kinds.contains(&"audit.app.delete-request".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"audit.app.delete-request".to_string()),
+        "{kinds:?}"
+    );
 }
 
 both!(an_lrp_removed_behind_its_back_comes_back);
 async fn an_lrp_removed_behind_its_back_comes_back(db: Db, test: &str) {
-    let Some(e) = support::env(db, test).await else { return };
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
     let app = e.push("comeback", 1).await;
     let guid = e.web(&app.guid).await[0].lrp_process_guid.clone();
     e.internal.remove_desired_lrp(&guid).await.unwrap();
-    eventually(10, "the sync to desire it again", || async { e.lrp(&guid).await }).await;
+    eventually(10, "the sync to desire it again", || async {
+        e.lrp(&guid).await
+    })
+    .await;
     // And one nobody wants in the API's domain goes.
     let mut stray = e.lrp(&guid).await.unwrap();
     stray.process_guid = "stray-lrp".into();
@@ -124,7 +182,9 @@ async fn an_lrp_removed_behind_its_back_comes_back(db: Db, test: &str) {
 
 both!(bad_input_is_refused_with_nothing_made);
 async fn bad_input_is_refused_with_nothing_made(db: Db, test: &str) {
-    let Some(e) = support::env(db, test).await else { return };
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
     let bad = |name: &str, s: ProcessSettings| CreateApp {
         name: name.into(),
         process: Some(s),
@@ -132,13 +192,37 @@ async fn bad_input_is_refused_with_nothing_made(db: Db, test: &str) {
     };
     for (req, want) in [
         (bad("my_app", Default::default()), "invalid app name"),
-        (bad("ok", ProcessSettings { memory_in_mb: Some(0), ..Default::default() }), "memory 0 MB"),
-        (bad("ok", ProcessSettings { instances: Some(-1), ..Default::default() }), "instances -1"),
         (
-            bad("ok", ProcessSettings {
-                health_check: Some(HealthCheck { kind: "tcp".into(), ..Default::default() }),
-                ..Default::default()
-            }),
+            bad(
+                "ok",
+                ProcessSettings {
+                    memory_in_mb: Some(0),
+                    ..Default::default()
+                },
+            ),
+            "memory 0 MB",
+        ),
+        (
+            bad(
+                "ok",
+                ProcessSettings {
+                    instances: Some(-1),
+                    ..Default::default()
+                },
+            ),
+            "instances -1",
+        ),
+        (
+            bad(
+                "ok",
+                ProcessSettings {
+                    health_check: Some(HealthCheck {
+                        kind: "tcp".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ),
             "health check type",
         ),
     ] {
@@ -151,8 +235,14 @@ async fn bad_input_is_refused_with_nothing_made(db: Db, test: &str) {
         environment_variables: [("PORT".to_string(), "1".to_string())].into(),
         ..Default::default()
     };
-    assert_eq!(e.client.create_app(&env).await.unwrap_err().status(), Some(422));
-    assert!(e.client.apps().await.unwrap().is_empty(), "no half-made app");
+    assert_eq!(
+        e.client.create_app(&env).await.unwrap_err().status(),
+        Some(422)
+    );
+    assert!(
+        e.client.apps().await.unwrap().is_empty(),
+        "no half-made app"
+    );
 
     // Malformed JSON is a 400 with Cloud Controller's parse error.
     let resp = reqwest::Client::new()
@@ -167,8 +257,22 @@ async fn bad_input_is_refused_with_nothing_made(db: Db, test: &str) {
     assert_eq!(body.errors[0].title, "CF-MessageParseError");
 
     // Names are unique; unknown apps are 404.
-    let app = e.client.create_app(&CreateApp { name: "one".into(), ..Default::default() }).await.unwrap();
-    let dup = e.client.create_app(&CreateApp { name: "one".into(), ..Default::default() }).await.unwrap_err();
+    let app = e
+        .client
+        .create_app(&CreateApp {
+            name: "one".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let dup = e
+        .client
+        .create_app(&CreateApp {
+            name: "one".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(dup.status(), Some(422));
     assert!(dup.to_string().contains("exists already"), "{dup}");
     assert_eq!(e.client.app("nope").await.unwrap_err().status(), Some(404));
@@ -181,23 +285,43 @@ async fn bad_input_is_refused_with_nothing_made(db: Db, test: &str) {
         .client
         .create_package(&CreatePackage {
             kind: BITS.into(),
-            relationships: PackageRelationships { app: ToOne::to(&app.guid) },
+            relationships: PackageRelationships {
+                app: ToOne::to(&app.guid),
+            },
             data: None,
         })
         .await
         .unwrap();
-    let err = e.client.upload(&pkg.guid, b"not a tarball".to_vec()).await.unwrap_err();
+    let err = e
+        .client
+        .upload(&pkg.guid, b"not a tarball".to_vec())
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(422), "{err}");
-    assert_eq!(e.client.package(&pkg.guid).await.unwrap().state, package_state::AWAITING_UPLOAD);
+    assert_eq!(
+        e.client.package(&pkg.guid).await.unwrap().state,
+        package_state::AWAITING_UPLOAD
+    );
 }
 
 both!(concurrent_pushes_of_one_app_are_refused);
 async fn concurrent_pushes_of_one_app_are_refused(db: Db, test: &str) {
-    let Some(e) = support::env(db, test).await else { return };
-    let app = e.client.create_app(&CreateApp { name: "busy".into(), ..Default::default() }).await.unwrap();
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
+    let app = e
+        .client
+        .create_app(&CreateApp {
+            name: "busy".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let pkg = || CreatePackage {
         kind: BITS.into(),
-        relationships: PackageRelationships { app: ToOne::to(&app.guid) },
+        relationships: PackageRelationships {
+            app: ToOne::to(&app.guid),
+        },
         data: None,
     };
     let (p1, p2) = (pkg(), pkg());
@@ -207,7 +331,10 @@ async fn concurrent_pushes_of_one_app_are_refused(db: Db, test: &str) {
         other => panic!("one of two concurrent pushes must be refused: {other:?}"),
     };
     assert_eq!(refused.status(), Some(409), "{refused}");
-    assert!(refused.to_string().contains("another push of busy"), "{refused}");
+    assert!(
+        refused.to_string().contains("another push of busy"),
+        "{refused}"
+    );
     // Once the first push has built, the next may go.
     e.client.upload(&ok.guid, support::tgz("x")).await.unwrap();
     e.client.create_build(&ok.guid).await.unwrap();
@@ -216,16 +343,29 @@ async fn concurrent_pushes_of_one_app_are_refused(db: Db, test: &str) {
 
 both!(environment_variables_reach_the_next_revision);
 async fn environment_variables_reach_the_next_revision(db: Db, test: &str) {
-    let Some(e) = support::env(db, test).await else { return };
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
     let app = e.push("envy", 1).await;
-    let set = EnvVars { var: [("GREETING".to_string(), Some("hi".to_string()))].into() };
+    let set = EnvVars {
+        var: [("GREETING".to_string(), Some("hi".to_string()))].into(),
+    };
     e.client.patch_env(&app.guid, &set).await.unwrap();
-    assert_eq!(e.client.env(&app.guid).await.unwrap().var["GREETING"], Some("hi".into()));
+    assert_eq!(
+        e.client.env(&app.guid).await.unwrap().var["GREETING"],
+        Some("hi".into())
+    );
     // Running instances keep theirs until a restart.
     let before = e.web(&app.guid).await[0].lrp_process_guid.clone();
     let lrp = e.lrp(&before).await.unwrap();
     let run = |l: &models::DesiredLrp| {
-        l.action.as_ref().unwrap().codependent_action.as_ref().unwrap().actions[0]
+        l.action
+            .as_ref()
+            .unwrap()
+            .codependent_action
+            .as_ref()
+            .unwrap()
+            .actions[0]
             .run_action
             .clone()
             .unwrap()
@@ -234,21 +374,39 @@ async fn environment_variables_reach_the_next_revision(db: Db, test: &str) {
     e.client.app_action(&app.guid, "restart").await.unwrap();
     let after = e.web(&app.guid).await[0].lrp_process_guid.clone();
     let lrp = e.lrp(&after).await.unwrap();
-    assert!(run(&lrp).env.iter().any(|v| v.name == "GREETING" && v.value == "hi"));
+    assert!(run(&lrp)
+        .env
+        .iter()
+        .any(|v| v.name == "GREETING" && v.value == "hi"));
     let revs = e.client.revisions(&app.guid).await.unwrap();
     assert_eq!(revs.len(), 2);
     assert_eq!(revs[1].description, "New environment variables deployed.");
-    let unset = EnvVars { var: [("GREETING".to_string(), None)].into() };
-    assert!(e.client.patch_env(&app.guid, &unset).await.unwrap().var.is_empty());
+    let unset = EnvVars {
+        var: [("GREETING".to_string(), None)].into(),
+    };
+    assert!(e
+        .client
+        .patch_env(&app.guid, &unset)
+        .await
+        .unwrap()
+        .var
+        .is_empty());
 }
 
 both!(crashes_are_audit_events_and_instance_state);
 async fn crashes_are_audit_events_and_instance_state(db: Db, test: &str) {
-    let Some(e) = support::env(db, test).await else { return };
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
     let app = e.push("crashy", 1).await;
     let web = e.web(&app.guid).await.remove(0);
     e.run_instances(&web.lrp_process_guid).await;
-    e.crash(&web.lrp_process_guid, 0, "APP/PROC/WEB: Exited with status 3").await;
+    e.crash(
+        &web.lrp_process_guid,
+        0,
+        "APP/PROC/WEB: Exited with status 3",
+    )
+    .await;
     let ev = eventually(10, "the crash event", || async {
         e.client
             .events(&app.guid)
@@ -258,7 +416,10 @@ async fn crashes_are_audit_events_and_instance_state(db: Db, test: &str) {
             .find(|ev| ev.kind == "audit.app.process.crash")
     })
     .await;
-    assert_eq!(ev.data["exit_description"], "APP/PROC/WEB: Exited with status 3");
+    assert_eq!(
+        ev.data["exit_description"],
+        "APP/PROC/WEB: Exited with status 3"
+    );
     assert_eq!(ev.data["index"], 0);
     assert_eq!(ev.data["crash_count"], 1);
     let stats = e.client.stats(&web.guid).await.unwrap();

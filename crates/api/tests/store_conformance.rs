@@ -63,7 +63,9 @@ async fn suite(db: Db, test: &str) {
     // A put replaces the row with the same guid.
     let mut renamed = row("a1", "a1", Some("uno"), None, 2);
     renamed.doc = "{\"changed\":true}".into();
-    s.apply(&[Change::Put(Kind::Apps, renamed.clone())]).await.unwrap();
+    s.apply(&[Change::Put(Kind::Apps, renamed.clone())])
+        .await
+        .unwrap();
     assert_eq!(s.get(Kind::Apps, "a1").await.unwrap(), Some(renamed));
 
     // Unique names and versions; a failing write leaves nothing behind.
@@ -76,7 +78,10 @@ async fn suite(db: Db, test: &str) {
     assert!(matches!(taken, Err(StoreError::Exists(_))), "{taken:?}");
     assert_eq!(s.get(Kind::Packages, "p1").await.unwrap(), None);
     let dup = s
-        .apply(&[Change::Put(Kind::Revisions, row("r4", "a1", None, Some(2), 8))])
+        .apply(&[Change::Put(
+            Kind::Revisions,
+            row("r4", "a1", None, Some(2), 8),
+        )])
         .await;
     assert!(matches!(dup, Err(StoreError::Exists(_))), "{dup:?}");
 
@@ -88,12 +93,25 @@ async fn suite(db: Db, test: &str) {
     .await
     .unwrap();
     assert_eq!(s.get(Kind::Apps, "a2").await.unwrap(), None);
-    assert!(s.list(Kind::Revisions, &Filter::app("a1")).await.unwrap().is_empty());
-    assert_eq!(s.list(Kind::Revisions, &Filter::app("a2")).await.unwrap().len(), 1);
-    assert_eq!(s.backend_name(), match db {
-        Db::Sqlite => "sqlite",
-        Db::Postgres => "postgres",
-    });
+    assert!(s
+        .list(Kind::Revisions, &Filter::app("a1"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.list(Kind::Revisions, &Filter::app("a2"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.backend_name(),
+        match db {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+        }
+    );
 }
 
 #[tokio::test]

@@ -24,7 +24,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run_async(args))
 }
 
@@ -64,7 +66,10 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         ("postgres".to_string(), url)
     } else {
         _pg = None;
-        ("sqlite".to_string(), dir.path().join("api.db").display().to_string())
+        (
+            "sqlite".to_string(),
+            dir.path().join("api.db").display().to_string(),
+        )
     };
     let cfg = api::ApiConfig {
         listen_address: "127.0.0.1:0".into(),

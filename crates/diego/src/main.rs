@@ -91,69 +91,21 @@ enum Command {
     /// Push an app: its files (or a docker image) built into a droplet
     /// and run; a re-push restarts it, or with --strategy replaces its
     /// instances without downtime.
-    Push {
-        /// The app's name (with --name: the directory to push).
-        app: Option<String>,
-        #[arg(long, hide = true)]
-        name: Option<String>,
-        /// The app's files (default: the current directory).
-        #[arg(short = 'p', long)]
-        path: Option<PathBuf>,
-        /// Start command (run with `sh -c`; $PORT is the port to serve).
-        #[arg(short = 'c', long = "start-command")]
-        command: Option<String>,
-        #[arg(short = 'i', long)]
-        instances: Option<i32>,
-        /// Memory per instance (256M, 1G).
-        #[arg(short = 'm', long)]
-        memory: Option<String>,
-        #[arg(long = "memory-mb", hide = true)]
-        memory_mb: Option<i32>,
-        /// Disk per instance (256M, 1G).
-        #[arg(short = 'k', long)]
-        disk: Option<String>,
-        #[arg(short = 'b', long = "buildpack")]
-        buildpacks: Vec<String>,
-        /// Run this image (`registry/repo:tag`) instead of files.
-        #[arg(short = 'o', long = "docker-image")]
-        docker_image: Option<String>,
-        /// The registry user (the password comes from CF_DOCKER_PASSWORD).
-        #[arg(long)]
-        docker_username: Option<String>,
-        /// Seconds an instance may take to become healthy.
-        #[arg(short = 't', long = "app-start-timeout")]
-        health_check_timeout: Option<u32>,
-        /// port, http or process.
-        #[arg(short = 'u', long = "health-check-type")]
-        health_check_type: Option<String>,
-        /// The path an http health check GETs.
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// rolling or canary: replace a running app's instances without downtime.
-        #[arg(long)]
-        strategy: Option<String>,
-        #[arg(long)]
-        max_in_flight: Option<i32>,
-        /// Stage it but do not run it.
-        #[arg(long)]
-        no_start: bool,
-        /// A Cloud Foundry manifest (manifest.yml).
-        #[arg(short = 'f', long = "manifest")]
-        manifest: Option<PathBuf>,
-        /// How long to wait for the instances.
-        #[arg(long, default_value_t = 120)]
-        timeout_secs: u64,
-    },
+    Push(Box<PushCmd>),
     /// List the apps: state, instances running/desired, URLs.
     Apps,
     /// Show an app: its instances (state, since, usage, crashes) and deployment.
-    App { app: String },
+    App {
+        app: String,
+    },
     Start {
         app: String,
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
     },
-    Stop { app: String },
+    Stop {
+        app: String,
+    },
     /// Replace every instance (at once, or --strategy rolling|canary).
     Restart {
         app: String,
@@ -192,11 +144,22 @@ enum Command {
         force: bool,
     },
     /// Show an app's environment variables.
-    Env { app: String },
-    SetEnv { app: String, name: String, value: String },
-    UnsetEnv { app: String, name: String },
+    Env {
+        app: String,
+    },
+    SetEnv {
+        app: String,
+        name: String,
+        value: String,
+    },
+    UnsetEnv {
+        app: String,
+        name: String,
+    },
     /// An app's audit events: crashes, scaling, deployments, ...
-    Events { app: String },
+    Events {
+        app: String,
+    },
     /// Run a one-off task on the app's droplet.
     RunTask {
         app: String,
@@ -205,7 +168,9 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    Tasks { app: String },
+    Tasks {
+        app: String,
+    },
     /// Deploy an earlier revision (rolling).
     Rollback {
         app: String,
@@ -221,7 +186,9 @@ enum Command {
         timeout_secs: u64,
     },
     /// Give up on a deployment: the previous instances take over again.
-    CancelDeployment { app: String },
+    CancelDeployment {
+        app: String,
+    },
     /// Show an app's instances' output.
     Logs {
         app: String,
@@ -229,6 +196,62 @@ enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+}
+
+/// `diego push`'s flags (cf's).
+#[derive(clap::Args)]
+struct PushCmd {
+    /// The app's name (with --name: the directory to push).
+    app: Option<String>,
+    #[arg(long, hide = true)]
+    name: Option<String>,
+    /// The app's files (default: the current directory).
+    #[arg(short = 'p', long)]
+    path: Option<PathBuf>,
+    /// Start command (run with `sh -c`; $PORT is the port to serve).
+    #[arg(short = 'c', long = "start-command")]
+    command: Option<String>,
+    #[arg(short = 'i', long)]
+    instances: Option<i32>,
+    /// Memory per instance (256M, 1G).
+    #[arg(short = 'm', long)]
+    memory: Option<String>,
+    #[arg(long = "memory-mb", hide = true)]
+    memory_mb: Option<i32>,
+    /// Disk per instance (256M, 1G).
+    #[arg(short = 'k', long)]
+    disk: Option<String>,
+    #[arg(short = 'b', long = "buildpack")]
+    buildpacks: Vec<String>,
+    /// Run this image (`registry/repo:tag`) instead of files.
+    #[arg(short = 'o', long = "docker-image")]
+    docker_image: Option<String>,
+    /// The registry user (the password comes from CF_DOCKER_PASSWORD).
+    #[arg(long)]
+    docker_username: Option<String>,
+    /// Seconds an instance may take to become healthy.
+    #[arg(short = 't', long = "app-start-timeout")]
+    health_check_timeout: Option<u32>,
+    /// port, http or process.
+    #[arg(short = 'u', long = "health-check-type")]
+    health_check_type: Option<String>,
+    /// The path an http health check GETs.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// rolling or canary: replace a running app's instances without downtime.
+    #[arg(long)]
+    strategy: Option<String>,
+    #[arg(long)]
+    max_in_flight: Option<i32>,
+    /// Stage it but do not run it.
+    #[arg(long)]
+    no_start: bool,
+    /// A Cloud Foundry manifest (manifest.yml).
+    #[arg(short = 'f', long = "manifest")]
+    manifest: Option<PathBuf>,
+    /// How long to wait for the instances.
+    #[arg(long, default_value_t = 120)]
+    timeout_secs: u64,
 }
 
 fn init_logging(level: &str) {
@@ -419,27 +442,28 @@ async fn main() {
             Some(config) => run_api(config).await,
             None => cli::target::api_target(url, token).await,
         },
-        Command::Push {
-            app,
-            name,
-            path,
-            command,
-            instances,
-            memory,
-            memory_mb,
-            disk,
-            buildpacks,
-            docker_image,
-            docker_username,
-            health_check_timeout,
-            health_check_type,
-            endpoint,
-            strategy,
-            max_in_flight,
-            no_start,
-            manifest,
-            timeout_secs,
-        } => {
+        Command::Push(push) => {
+            let PushCmd {
+                app,
+                name,
+                path,
+                command,
+                instances,
+                memory,
+                memory_mb,
+                disk,
+                buildpacks,
+                docker_image,
+                docker_username,
+                health_check_timeout,
+                health_check_type,
+                endpoint,
+                strategy,
+                max_in_flight,
+                no_start,
+                manifest,
+                timeout_secs,
+            } = *push;
             // The older form: `push DIR --name APP`.
             let (name, path) = match name {
                 Some(n) => (Some(n), path.or(app.map(PathBuf::from))),
@@ -470,15 +494,24 @@ async fn main() {
         Command::App { app } => cli::app(&app).await,
         Command::Start { app, timeout_secs } => cmd::start(&app, secs(timeout_secs)).await,
         Command::Stop { app } => cmd::stop(&app).await,
-        Command::Restart { app, strategy, timeout_secs } => {
-            cmd::restart(&app, strategy, secs(timeout_secs)).await
-        }
-        Command::Restage { app, strategy, timeout_secs } => {
-            cmd::restage(&app, strategy, secs(timeout_secs)).await
-        }
-        Command::Scale { app, count, instances, memory, disk, timeout_secs } => {
-            cmd::scale(&app, instances.or(count), memory, disk, secs(timeout_secs)).await
-        }
+        Command::Restart {
+            app,
+            strategy,
+            timeout_secs,
+        } => cmd::restart(&app, strategy, secs(timeout_secs)).await,
+        Command::Restage {
+            app,
+            strategy,
+            timeout_secs,
+        } => cmd::restage(&app, strategy, secs(timeout_secs)).await,
+        Command::Scale {
+            app,
+            count,
+            instances,
+            memory,
+            disk,
+            timeout_secs,
+        } => cmd::scale(&app, instances.or(count), memory, disk, secs(timeout_secs)).await,
         Command::Delete { app, force: _ } => cmd::delete(&app).await,
         Command::Env { app } => cmd::env(&app).await,
         Command::SetEnv { app, name, value } => cmd::set_env(&app, &name, Some(value)).await,
@@ -486,9 +519,11 @@ async fn main() {
         Command::Events { app } => cmd::events(&app).await,
         Command::RunTask { app, command, name } => cmd::run_task(&app, &command, name).await,
         Command::Tasks { app } => cmd::tasks(&app).await,
-        Command::Rollback { app, revision, timeout_secs } => {
-            cmd::rollback(&app, revision, secs(timeout_secs)).await
-        }
+        Command::Rollback {
+            app,
+            revision,
+            timeout_secs,
+        } => cmd::rollback(&app, revision, secs(timeout_secs)).await,
         Command::ContinueDeployment { app, timeout_secs } => {
             cmd::deployment_action(&app, "continue", secs(timeout_secs)).await
         }

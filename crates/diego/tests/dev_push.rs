@@ -113,7 +113,8 @@ async fn wait_ready(dev: &Dev) {
             dev.log()
         );
         let cells = HttpBbsClient::plain(BBS).unwrap().cells().await.ok();
-        let saved = std::fs::read_to_string(user_config(&dev.data)).is_ok_and(|c| c.contains("token"));
+        let saved =
+            std::fs::read_to_string(user_config(&dev.data)).is_ok_and(|c| c.contains("token"));
         if cells.is_some_and(|c| !c.is_empty()) && port_busy(8080) && saved {
             return;
         }
@@ -181,10 +182,7 @@ async fn push_scale_and_delete_through_the_router() {
 
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
     let t = Instant::now();
-    let out = diego(
-        &data,
-        &["push", "hello", "-p", hello, "-i", "2"],
-    );
+    let out = diego(&data, &["push", "hello", "-p", hello, "-i", "2"]);
     eprintln!("push to 2 running: {:?}\n{out}", t.elapsed());
     assert!(out.contains("http://hello.localhost:8080"), "{out}");
 

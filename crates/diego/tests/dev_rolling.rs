@@ -118,7 +118,8 @@ fn diego(dev: &Dev, args: &[&str]) -> String {
 fn api(dev: &Dev) -> api_client::ApiClient {
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&dev.config).unwrap()).unwrap();
-    api_client::ApiClient::new(cfg["api"].as_str().unwrap(), cfg["token"].as_str().unwrap()).unwrap()
+    api_client::ApiClient::new(cfg["api"].as_str().unwrap(), cfg["token"].as_str().unwrap())
+        .unwrap()
 }
 
 /// An app directory serving `body` at / (busybox httpd), with CGI scripts.
@@ -136,7 +137,10 @@ fn site(root: &Path, name: &str, body: &str, cgi: &[(&str, &str)]) -> PathBuf {
 }
 
 async fn get(http: &reqwest::Client, host: &str, path: &str) -> reqwest::Result<reqwest::Response> {
-    http.get(format!("{ROUTER}{path}")).header("Host", host).send().await
+    http.get(format!("{ROUTER}{path}"))
+        .header("Host", host)
+        .send()
+        .await
 }
 
 async fn body_until(http: &reqwest::Client, host: &str, want: &str, secs: u64) {
@@ -201,14 +205,24 @@ fn load(http: &reqwest::Client, host: &'static str) -> Load {
         let failures = failures.lock().unwrap().clone();
         (failures, seen)
     });
-    Load { stop, ok, failed, task }
+    Load {
+        stop,
+        ok,
+        failed,
+        task,
+    }
 }
 
 impl Load {
     async fn finish(self) -> (usize, usize, Vec<String>, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         let (failures, seen) = self.task.await.unwrap();
-        (self.ok.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed), failures, seen)
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            failures,
+            seen,
+        )
     }
 }
 
@@ -226,7 +240,10 @@ async fn rolling_repush_fails_no_request_and_exit_0_crashes_at_once() {
     let v1 = site(tmp.path(), "v1", "<h1>v1</h1>", &[]);
     let v2 = site(tmp.path(), "v2", "<h1>v2</h1>", &[]);
     let v3 = site(tmp.path(), "v3", "<h1>v3</h1>", &[]);
-    diego(&dev, &["push", "roll", "-p", v1.to_str().unwrap(), "-i", "2"]);
+    diego(
+        &dev,
+        &["push", "roll", "-p", v1.to_str().unwrap(), "-i", "2"],
+    );
     body_until(&http, "roll.localhost", "v1", 20).await;
     // Both instances routed before the load starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -236,7 +253,14 @@ async fn rolling_repush_fails_no_request_and_exit_0_crashes_at_once() {
     let t = Instant::now();
     let out = diego(
         &dev,
-        &["push", "roll", "-p", v2.to_str().unwrap(), "--strategy", "rolling"],
+        &[
+            "push",
+            "roll",
+            "-p",
+            v2.to_str().unwrap(),
+            "--strategy",
+            "rolling",
+        ],
     );
     let rolling_time = t.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -247,10 +271,22 @@ async fn rolling_repush_fails_no_request_and_exit_0_crashes_at_once() {
         seen.len()
     );
     assert!(ok > 0);
-    assert_eq!(failed, 0, "requests failed during the rolling re-push: {failures:?}");
-    assert_eq!(seen.last().map(String::as_str), Some("<h1>v2</h1>"), "{seen:?}");
+    assert_eq!(
+        failed, 0,
+        "requests failed during the rolling re-push: {failures:?}"
+    );
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("<h1>v2</h1>"),
+        "{seen:?}"
+    );
     for _ in 0..10 {
-        let b = get(&http, "roll.localhost", "/").await.unwrap().text().await.unwrap();
+        let b = get(&http, "roll.localhost", "/")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(b, "<h1>v2</h1>", "only the new version serves at the end");
     }
     let app = diego(&dev, &["app", "roll"]);
@@ -262,31 +298,51 @@ async fn rolling_repush_fails_no_request_and_exit_0_crashes_at_once() {
     diego(&dev, &["push", "roll", "-p", v3.to_str().unwrap()]);
     body_until(&http, "roll.localhost", "v3", 30).await;
     let (ok, failed, _, _) = l.finish().await;
-    eprintln!("plain re-push (every instance replaced at once) under load: {ok} ok, {failed} failed");
+    eprintln!(
+        "plain re-push (every instance replaced at once) under load: {ok} ok, {failed} failed"
+    );
 
     // --- An app whose process exits 0 is reported crashed at once.
     let quitter = site(
         tmp.path(),
         "quitter",
         "<h1>up</h1>",
-        &[("stop", "#!/bin/sh\necho 'Content-Type: text/plain'\necho\ntouch /tmp/stop\necho stopping\n")],
+        &[(
+            "stop",
+            "#!/bin/sh\necho 'Content-Type: text/plain'\necho\ntouch /tmp/stop\necho stopping\n",
+        )],
     );
     let command = "busybox httpd -p $PORT -h . && while [ ! -f /tmp/stop ]; do sleep 0.1; done; \
                    echo done; exit 0";
-    diego(&dev, &["push", "quitter", "-p", quitter.to_str().unwrap(), "-c", command]);
+    diego(
+        &dev,
+        &[
+            "push",
+            "quitter",
+            "-p",
+            quitter.to_str().unwrap(),
+            "-c",
+            command,
+        ],
+    );
     body_until(&http, "quitter.localhost", "up", 20).await;
     let c = api(&dev);
     let app = c.app_by_name("quitter").await.unwrap().unwrap();
     let web = c.processes(&app.guid).await.unwrap().pop().unwrap();
     let t = Instant::now();
-    let r = get(&http, "quitter.localhost", "/cgi-bin/stop").await.unwrap();
+    let r = get(&http, "quitter.localhost", "/cgi-bin/stop")
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let (reason, crash_seen) = loop {
         let stats = c.stats(&web.guid).await.unwrap();
         if let Some(s) = stats.iter().find(|s| s.crash_count > 0) {
             break (s.crash_reason.clone(), t.elapsed());
         }
-        assert!(t.elapsed() < Duration::from_secs(30), "never reported crashed: {stats:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "never reported crashed: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     eprintln!("exit 0 reported crashed after {crash_seen:?}: {reason:?}");
@@ -294,7 +350,10 @@ async fn rolling_repush_fails_no_request_and_exit_0_crashes_at_once() {
     assert_eq!(reason, "Codependent step exited");
     let events = diego(&dev, &["events", "quitter"]);
     assert!(events.contains("audit.app.process.crash"), "{events}");
-    assert!(events.contains("exit_description: Codependent step exited"), "{events}");
+    assert!(
+        events.contains("exit_description: Codependent step exited"),
+        "{events}"
+    );
     // (Its "Exit status 0" line went with the crashed container's log
     // buffer: the cells keep logs per container until a log system does.)
 }

@@ -17,8 +17,8 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub mod auctioneer;
 pub mod bbs_error;
-pub mod capi;
 pub mod bbs_routes;
+pub mod capi;
 pub mod desired_lrp_parts;
 pub mod events;
 pub mod go_duration;

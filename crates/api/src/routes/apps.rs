@@ -27,11 +27,17 @@ pub struct AppQuery {
     names: Option<String>,
 }
 
-pub async fn list(State(c): State<Ctx>, Query(q): Query<AppQuery>) -> ApiResult<Json<List<capi::App>>> {
+pub async fn list(
+    State(c): State<Ctx>,
+    Query(q): Query<AppQuery>,
+) -> ApiResult<Json<List<capi::App>>> {
     let names = csv(&q.names);
     let apps = c.api.repo.list::<AppRec>(&Filter::default()).await?;
     let mut out = Vec::new();
-    for a in apps.iter().filter(|a| names.is_empty() || names.contains(&a.name)) {
+    for a in apps
+        .iter()
+        .filter(|a| names.is_empty() || names.contains(&a.name))
+    {
         out.push(view(&c.api, a).await?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -93,7 +99,9 @@ pub async fn patch_env(
     Path(guid): Path<String>,
     Body(req): Body<capi::EnvVars>,
 ) -> ApiResult<Json<capi::EnvVars>> {
-    Ok(Json(env_view(c.api.patch_env(&guid, req, ACTOR).await?.env)))
+    Ok(Json(env_view(
+        c.api.patch_env(&guid, req, ACTOR).await?.env,
+    )))
 }
 
 pub async fn set_droplet(
@@ -101,8 +109,13 @@ pub async fn set_droplet(
     Path(guid): Path<String>,
     Body(req): Body<capi::ToOne>,
 ) -> ApiResult<Json<capi::ToOne>> {
-    let app = c.api.set_current_droplet(&guid, &req.data.guid, ACTOR).await?;
-    Ok(Json(capi::ToOne::to(app.droplet_guid.as_deref().unwrap_or(""))))
+    let app = c
+        .api
+        .set_current_droplet(&guid, &req.data.guid, ACTOR)
+        .await?;
+    Ok(Json(capi::ToOne::to(
+        app.droplet_guid.as_deref().unwrap_or(""),
+    )))
 }
 
 pub async fn revisions(
@@ -114,12 +127,18 @@ pub async fn revisions(
     Ok(Json(List::of(revs.iter().map(views::revision).collect())))
 }
 
-pub async fn revision(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Json<capi::Revision>> {
+pub async fn revision(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<capi::Revision>> {
     let r: RevisionRec = c.api.owned(&guid, "revision").await?;
     Ok(Json(views::revision(&r)))
 }
 
-pub async fn tasks(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Json<List<capi::Task>>> {
+pub async fn tasks(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<List<capi::Task>>> {
     c.api.app(&guid).await?;
     let tasks = c.api.tasks(&guid).await?;
     Ok(Json(List::of(tasks.iter().map(views::task).collect())))

@@ -15,7 +15,10 @@ pub async fn create_package(
     Ok((StatusCode::CREATED, Json(views::package(&p))))
 }
 
-pub async fn package(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Json<capi::Package>> {
+pub async fn package(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<capi::Package>> {
     let p: PackageRec = c.api.owned(&guid, "package").await?;
     Ok(Json(views::package(&p)))
 }
@@ -53,7 +56,10 @@ pub async fn build(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<
     Ok(Json(views::build(&b)))
 }
 
-pub async fn droplet(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Json<capi::Droplet>> {
+pub async fn droplet(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<capi::Droplet>> {
     let d: DropletRec = c.api.owned(&guid, "droplet").await?;
     Ok(Json(views::droplet(&d)))
 }

@@ -56,7 +56,10 @@ pub async fn list(
     Ok(Json(List::of(all.iter().map(views::deployment).collect())))
 }
 
-pub async fn show(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Json<capi::Deployment>> {
+pub async fn show(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<capi::Deployment>> {
     let d: DeploymentRec = c.api.owned(&guid, "deployment").await?;
     Ok(Json(views::deployment(&d)))
 }
@@ -68,7 +71,11 @@ pub async fn action(
     let d = match action.as_str() {
         "cancel" => c.api.cancel_deployment(&guid, ACTOR).await?,
         "continue" => c.api.continue_deployment(&guid, ACTOR).await?,
-        other => return Err(ApiError::NotFound(format!("no deployment action {other:?}"))),
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "no deployment action {other:?}"
+            )))
+        }
     };
     Ok(Json(views::deployment(&d)))
 }

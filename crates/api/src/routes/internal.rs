@@ -21,7 +21,10 @@ pub async fn info(State(c): State<Ctx>) -> Json<Info> {
     })
 }
 
-pub async fn droplet_download(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Response> {
+pub async fn droplet_download(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Response> {
     if guid.contains('/') || guid.contains("..") || !c.api.blobs.exists(BlobKind::Droplet, &guid) {
         return Err(ApiError::NotFound(format!("droplet {guid} not found")));
     }

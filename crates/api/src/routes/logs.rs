@@ -31,7 +31,10 @@ pub async fn logs(
                 continue;
             };
             if let Ok(s) = rep.lrp_logs(&p.lrp_guid(), q.follow).await {
-                streams.push(s.map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))).boxed());
+                streams.push(
+                    s.map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
+                        .boxed(),
+                );
             }
         }
     }

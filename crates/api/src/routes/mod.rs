@@ -55,7 +55,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn authenticate(State(ctx): State<Ctx>, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn authenticate(
+    State(ctx): State<Ctx>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let given = req
         .headers()
         .get(AUTHORIZATION)
@@ -65,7 +69,12 @@ async fn authenticate(State(ctx): State<Ctx>, req: Request, next: Next) -> Resul
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
     match given {
-        Some(t) if ctx.tokens.iter().any(|ok| same(ok.as_bytes(), t.as_bytes())) => {
+        Some(t)
+            if ctx
+                .tokens
+                .iter()
+                .any(|ok| same(ok.as_bytes(), t.as_bytes())) =>
+        {
             Ok(next.run(req).await)
         }
         _ => Err(ApiError::Unauthenticated),
@@ -92,7 +101,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/v3/apps/{guid}/revisions", get(apps::revisions))
         .route("/v3/apps/{guid}/droplets", get(bits::droplets_of_app))
         .route("/v3/apps/{guid}/packages", get(bits::packages_of_app))
-        .route("/v3/apps/{guid}/tasks", get(apps::tasks).post(apps::create_task))
+        .route(
+            "/v3/apps/{guid}/tasks",
+            get(apps::tasks).post(apps::create_task),
+        )
         .route("/v3/apps/{guid}/logs", get(logs::logs))
         .route("/v3/packages", post(bits::create_package))
         .route("/v3/packages/{guid}", get(bits::package))
@@ -120,7 +132,10 @@ pub fn router(ctx: Ctx) -> Router {
             post(deployments::action),
         )
         .route("/v3/audit_events", get(apps::events))
-        .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), authenticate));
+        .route_layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            authenticate,
+        ));
     Router::new()
         .route("/", get(internal::info))
         .route(
@@ -139,6 +154,11 @@ pub fn router(ctx: Ctx) -> Router {
 /// Comma-separated query values (`?names=a,b`).
 pub fn csv(v: &Option<String>) -> Vec<String> {
     v.as_deref()
-        .map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect())
+        .map(|s| {
+            s.split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }

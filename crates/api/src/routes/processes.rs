@@ -7,13 +7,19 @@ use axum::extract::{Path, State};
 use axum::Json;
 use models::capi::{self, List};
 
-pub async fn of_app(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Json<List<capi::Process>>> {
+pub async fn of_app(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<List<capi::Process>>> {
     c.api.app(&guid).await?;
     let ps = c.api.repo.of_app::<ProcessRec>(&guid).await?;
     Ok(Json(List::of(ps.iter().map(views::process).collect())))
 }
 
-pub async fn show(State(c): State<Ctx>, Path(guid): Path<String>) -> ApiResult<Json<capi::Process>> {
+pub async fn show(
+    State(c): State<Ctx>,
+    Path(guid): Path<String>,
+) -> ApiResult<Json<capi::Process>> {
     Ok(Json(views::process(&c.api.process(&guid).await?)))
 }
 

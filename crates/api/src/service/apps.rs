@@ -92,9 +92,14 @@ impl Api {
             created_at: now,
             updated_at: now,
         };
-        let event = self.event(&app, "audit.app.create", actor, serde_json::json!({
-            "name": app.name, "lifecycle": app.lifecycle.kind,
-        }));
+        let event = self.event(
+            &app,
+            "audit.app.create",
+            actor,
+            serde_json::json!({
+                "name": app.name, "lifecycle": app.lifecycle.kind,
+            }),
+        );
         self.repo
             .store
             .apply(&[put(&app), put(&web), put(&event)])
@@ -173,7 +178,12 @@ impl Api {
             app.state = STARTED.into();
             app.updated_at = now_ns();
             changes.push(put(&app));
-            changes.push(put(&self.event(&app, "audit.app.start", actor, serde_json::json!({}))));
+            changes.push(put(&self.event(
+                &app,
+                "audit.app.start",
+                actor,
+                serde_json::json!({}),
+            )));
             self.repo.store.apply(&changes).await?;
             app
         };
@@ -188,7 +198,12 @@ impl Api {
             app.state = STOPPED.into();
             app.updated_at = now_ns();
             let mut changes = vec![put(&app)];
-            changes.push(put(&self.event(&app, "audit.app.stop", actor, serde_json::json!({}))));
+            changes.push(put(&self.event(
+                &app,
+                "audit.app.stop",
+                actor,
+                serde_json::json!({}),
+            )));
             changes.extend(self.finalize_deployments_of(&app.guid, "CANCELED").await?);
             self.repo.store.apply(&changes).await?;
             app
@@ -228,14 +243,24 @@ impl Api {
         }
         app.updated_at = now_ns();
         let keys: Vec<&String> = req.var.keys().collect();
-        let event = self.event(&app, "audit.app.update", actor, serde_json::json!({
-            "environment_variables": keys,
-        }));
+        let event = self.event(
+            &app,
+            "audit.app.update",
+            actor,
+            serde_json::json!({
+                "environment_variables": keys,
+            }),
+        );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;
         Ok(app)
     }
 
-    pub async fn set_current_droplet(&self, guid: &str, droplet: &str, actor: &str) -> ApiResult<AppRec> {
+    pub async fn set_current_droplet(
+        &self,
+        guid: &str,
+        droplet: &str,
+        actor: &str,
+    ) -> ApiResult<AppRec> {
         let _w = self.writes.lock().await;
         let mut app = self.app(guid).await?;
         let d: DropletRec = self.owned(droplet, "droplet").await?;
@@ -246,9 +271,14 @@ impl Api {
         }
         app.droplet_guid = Some(d.guid.clone());
         app.updated_at = now_ns();
-        let event = self.event(&app, "audit.app.droplet.mapped", actor, serde_json::json!({
-            "droplet_guid": d.guid,
-        }));
+        let event = self.event(
+            &app,
+            "audit.app.droplet.mapped",
+            actor,
+            serde_json::json!({
+                "droplet_guid": d.guid,
+            }),
+        );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;
         Ok(app)
     }
@@ -274,7 +304,12 @@ impl Api {
             .map(|k| Change::DeleteApp(k, guid.to_string()))
             .collect();
             changes.push(del(&app));
-            changes.push(put(&self.event(&app, "audit.app.delete-request", actor, serde_json::json!({}))));
+            changes.push(put(&self.event(
+                &app,
+                "audit.app.delete-request",
+                actor,
+                serde_json::json!({}),
+            )));
             self.repo.store.apply(&changes).await?;
             for p in packages {
                 self.blobs.remove(BlobKind::Package, &p.guid).await;

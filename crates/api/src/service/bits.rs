@@ -27,9 +27,13 @@ impl Api {
         let (state, image) = match req.kind.as_str() {
             BITS => (package_state::AWAITING_UPLOAD, None),
             DOCKER => {
-                let image = data.image.clone().filter(|i| !i.trim().is_empty()).ok_or_else(|| {
-                    ApiError::Unprocessable("a docker package needs data.image".into())
-                })?;
+                let image = data
+                    .image
+                    .clone()
+                    .filter(|i| !i.trim().is_empty())
+                    .ok_or_else(|| {
+                        ApiError::Unprocessable("a docker package needs data.image".into())
+                    })?;
                 if image.chars().any(char::is_whitespace) {
                     return Err(ApiError::Unprocessable(format!(
                         "invalid image reference {image:?}"
@@ -50,7 +54,11 @@ impl Api {
                 "{} is a {} app: it takes {} packages",
                 app.name,
                 app.lifecycle.kind,
-                if app.lifecycle.kind == DOCKER { "docker" } else { "bits" }
+                if app.lifecycle.kind == DOCKER {
+                    "docker"
+                } else {
+                    "bits"
+                }
             )));
         }
         self.refuse_concurrent_push(&app).await?;
@@ -66,9 +74,14 @@ impl Api {
             size: 0,
             created_at: now_ns(),
         };
-        let ev = self.event(&app, "audit.app.package.create", actor, serde_json::json!({
-            "package_guid": pkg.guid, "type": pkg.kind,
-        }));
+        let ev = self.event(
+            &app,
+            "audit.app.package.create",
+            actor,
+            serde_json::json!({
+                "package_guid": pkg.guid, "type": pkg.kind,
+            }),
+        );
         self.repo.store.apply(&[put(&pkg), put(&ev)]).await?;
         Ok(pkg)
     }
@@ -112,7 +125,12 @@ impl Api {
         }
         let (size, sha) = self
             .blobs
-            .write(BlobKind::Package, guid, body, self.settings.max_package_bytes)
+            .write(
+                BlobKind::Package,
+                guid,
+                body,
+                self.settings.max_package_bytes,
+            )
             .await?;
         if !is_gzip(&self.blobs.path(BlobKind::Package, guid)) {
             self.blobs.remove(BlobKind::Package, guid).await;
@@ -184,9 +202,14 @@ impl Api {
             droplet_guid: Some(droplet_guid),
             created_at: now,
         };
-        let ev = self.event(&app, "audit.app.build.create", actor, serde_json::json!({
-            "build_guid": build.guid, "package_guid": pkg.guid,
-        }));
+        let ev = self.event(
+            &app,
+            "audit.app.build.create",
+            actor,
+            serde_json::json!({
+                "build_guid": build.guid, "package_guid": pkg.guid,
+            }),
+        );
         self.repo
             .store
             .apply(&[put(&droplet), put(&build), put(&ev)])

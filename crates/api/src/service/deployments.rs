@@ -13,13 +13,15 @@
 use super::{new_guid, new_version, Api};
 use crate::clock::now_ns;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{delete, put, AppRec, Change, DeploymentRec, DropletRec, ProcessRec, RevisionRec};
+use crate::store::{
+    delete, put, AppRec, Change, DeploymentRec, DropletRec, ProcessRec, RevisionRec,
+};
 use bbs_client::ActualLrpFilter;
 use models::actual_lrp::Presence;
 use models::actual_lrp_state::RUNNING;
 use models::capi::{
-    status_reason as reason, CreateDeployment, ProcessSettings, ACTIVE, CANARY, FINALIZED,
-    ROLLING, STARTED,
+    status_reason as reason, CreateDeployment, ProcessSettings, ACTIVE, CANARY, FINALIZED, ROLLING,
+    STARTED,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -276,9 +278,14 @@ impl Api {
             }
             let app = self.app(&d.app_guid).await?;
             let mut changes = self.cancel_changes(d.clone(), reason::CANCELED).await?;
-            changes.push(put(&self.event(&app, "audit.app.deployment.cancel", actor, serde_json::json!({
-                "deployment_guid": d.guid,
-            }))));
+            changes.push(put(&self.event(
+                &app,
+                "audit.app.deployment.cancel",
+                actor,
+                serde_json::json!({
+                    "deployment_guid": d.guid,
+                }),
+            )));
             self.repo.store.apply(&changes).await?;
             self.owned::<DeploymentRec>(guid, "deployment").await?
         };
@@ -299,9 +306,14 @@ impl Api {
         d.reason = reason::DEPLOYING.into();
         d.continued = true;
         d.updated_at = now_ns();
-        let ev = self.event(&app, "audit.app.deployment.continue", actor, serde_json::json!({
-            "deployment_guid": d.guid,
-        }));
+        let ev = self.event(
+            &app,
+            "audit.app.deployment.continue",
+            actor,
+            serde_json::json!({
+                "deployment_guid": d.guid,
+            }),
+        );
         self.repo.store.apply(&[put(&d), put(&ev)]).await?;
         Ok(d)
     }
@@ -388,9 +400,14 @@ impl Api {
                 }
                 d.state = FINALIZED.into();
                 d.reason = reason::DEPLOYED.into();
-                changes.push(put(&self.event(&app, "audit.app.deployment.finalized", "diego", serde_json::json!({
-                    "deployment_guid": d.guid, "revision": d.revision_version,
-                }))));
+                changes.push(put(&self.event(
+                    &app,
+                    "audit.app.deployment.finalized",
+                    "diego",
+                    serde_json::json!({
+                        "deployment_guid": d.guid, "revision": d.revision_version,
+                    }),
+                )));
                 processes_changed = true;
             } else {
                 // Retire as many old instances as new ones come up.
@@ -403,7 +420,11 @@ impl Api {
                     old.instances -= n;
                     retire -= n;
                     old.updated_at = now_ns();
-                    changes.push(if old.instances == 0 { delete(&old) } else { put(&old) });
+                    changes.push(if old.instances == 0 {
+                        delete(&old)
+                    } else {
+                        put(&old)
+                    });
                 }
                 new.instances = (new.instances + d.max_in_flight).min(d.instances_wanted);
                 new.updated_at = now_ns();

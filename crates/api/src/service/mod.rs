@@ -16,11 +16,11 @@ mod sync;
 mod tasks;
 mod validate;
 
+pub use deployments::deployment_loop;
 pub use events::watch_crashes;
 pub use stats::instance_stats;
 pub use sync::{sync_loop, SyncReport};
 pub use tasks::TaskCallback;
-pub use deployments::deployment_loop;
 
 use crate::blobs::Blobs;
 use crate::error::{ApiError, ApiResult};

@@ -84,9 +84,14 @@ impl Api {
             };
             p.updated_at = now_ns();
             changes.push(put(&p));
-            changes.push(put(&self.event(&app, "audit.app.process.update", actor, serde_json::json!({
-                "process_guid": p.guid, "type": p.kind, "request": req,
-            }))));
+            changes.push(put(&self.event(
+                &app,
+                "audit.app.process.update",
+                actor,
+                serde_json::json!({
+                    "process_guid": p.guid, "type": p.kind, "request": req,
+                }),
+            )));
             self.repo.store.apply(&changes).await?;
             p
         };
@@ -94,7 +99,12 @@ impl Api {
         Ok(p)
     }
 
-    pub async fn scale_process(&self, guid: &str, req: Scale, actor: &str) -> ApiResult<ProcessRec> {
+    pub async fn scale_process(
+        &self,
+        guid: &str,
+        req: Scale,
+        actor: &str,
+    ) -> ApiResult<ProcessRec> {
         let settings = ProcessSettings {
             instances: req.instances,
             memory_in_mb: req.memory_in_mb,
@@ -103,9 +113,14 @@ impl Api {
         };
         let p = self.update_process(guid, settings, actor).await?;
         let app = self.app(&p.app_guid).await?;
-        let ev = self.event(&app, "audit.app.process.scale", actor, serde_json::json!({
-            "process_guid": p.guid, "type": p.kind, "request": req,
-        }));
+        let ev = self.event(
+            &app,
+            "audit.app.process.scale",
+            actor,
+            serde_json::json!({
+                "process_guid": p.guid, "type": p.kind, "request": req,
+            }),
+        );
         self.repo.put(&ev).await?;
         Ok(p)
     }

@@ -26,7 +26,10 @@ fn state(s: &str) -> &'static str {
 /// beyond still stopping.
 pub async fn instance_stats(api: &Api, p: &ProcessRec) -> ApiResult<Vec<InstanceStats>> {
     let guid = p.lrp_guid();
-    let actual = api.bbs.actual_lrps(&ActualLrpFilter::process(&guid)).await?;
+    let actual = api
+        .bbs
+        .actual_lrps(&ActualLrpFilter::process(&guid))
+        .await?;
     // An evacuating copy stands in until its replacement runs.
     let mut by_index: BTreeMap<i32, models::ActualLrp> = BTreeMap::new();
     for a in actual {
@@ -102,7 +105,11 @@ async fn usage(
 ) -> BTreeMap<String, models::rep::container_metrics::CachedContainerMetrics> {
     let cells: BTreeSet<String> = instances
         .values()
-        .filter_map(|a| a.actual_lrp_instance_key.as_ref().map(|k| k.cell_id.clone()))
+        .filter_map(|a| {
+            a.actual_lrp_instance_key
+                .as_ref()
+                .map(|k| k.cell_id.clone())
+        })
         .filter(|c| !c.is_empty())
         .collect();
     let mut out = BTreeMap::new();
@@ -119,7 +126,12 @@ async fn usage(
         .map(|rep| async move {
             tokio::time::timeout(std::time::Duration::from_secs(2), rep.container_metrics()).await
         });
-    for m in futures::future::join_all(calls).await.into_iter().flatten().flatten() {
+    for m in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         for l in m.lrps {
             if l.process_guid == lrp_guid {
                 out.insert(l.instance_guid, l.metrics);

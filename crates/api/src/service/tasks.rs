@@ -8,7 +8,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::lrp::{APP_DIR, USER};
 use crate::store::{put, DropletRec, TaskRec};
 use models::capi::{task_state, CreateTask};
-use models::{Action, DownloadAction, EnvironmentVariable, RunAction, SerialAction, TaskDefinition};
+use models::{
+    Action, DownloadAction, EnvironmentVariable, RunAction, SerialAction, TaskDefinition,
+};
 
 pub const TASK_DOMAIN: &str = "cf-tasks";
 
@@ -23,7 +25,12 @@ pub struct TaskCallback {
 }
 
 impl Api {
-    pub async fn create_task(&self, app_guid: &str, req: CreateTask, actor: &str) -> ApiResult<TaskRec> {
+    pub async fn create_task(
+        &self,
+        app_guid: &str,
+        req: CreateTask,
+        actor: &str,
+    ) -> ApiResult<TaskRec> {
         if req.command.trim().is_empty() {
             return Err(ApiError::Unprocessable("a task needs a command".into()));
         }
@@ -60,9 +67,14 @@ impl Api {
             super::validate::megabytes("memory", task.memory_mb)?;
             super::validate::megabytes("disk", task.disk_mb)?;
             let definition = self.task_definition(&app, &task, &droplet);
-            let ev = self.event(&app, "audit.app.task.create", actor, serde_json::json!({
-                "task_guid": task.guid, "name": task.name,
-            }));
+            let ev = self.event(
+                &app,
+                "audit.app.task.create",
+                actor,
+                serde_json::json!({
+                    "task_guid": task.guid, "name": task.name,
+                }),
+            );
             self.repo.store.apply(&[put(&task), put(&ev)]).await?;
             (task, definition)
         };
@@ -162,10 +174,15 @@ impl Api {
         .into();
         task.failure_reason = cb.failed.then_some(cb.failure_reason);
         let app = self.app(&task.app_guid).await?;
-        let ev = self.event(&app, "audit.app.task.completed", "diego", serde_json::json!({
-            "task_guid": task.guid, "name": task.name, "state": task.state,
-            "failure_reason": task.failure_reason,
-        }));
+        let ev = self.event(
+            &app,
+            "audit.app.task.completed",
+            "diego",
+            serde_json::json!({
+                "task_guid": task.guid, "name": task.name, "state": task.state,
+                "failure_reason": task.failure_reason,
+            }),
+        );
         self.repo.store.apply(&[put(&task), put(&ev)]).await?;
         Ok(())
     }

@@ -9,9 +9,7 @@ pub const MAX_INSTANCES: i32 = 2000;
 pub fn app_name(name: &str) -> ApiResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-');
     if ok {
@@ -37,7 +35,9 @@ pub fn hostname(h: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::Unprocessable(format!("invalid route {h:?}: not a hostname")))
+        Err(ApiError::Unprocessable(format!(
+            "invalid route {h:?}: not a hostname"
+        )))
     }
 }
 
@@ -139,7 +139,16 @@ mod tests {
         for ok in ["hello", "my-app", "a1"] {
             assert!(app_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "my app", "a/b", "é", "my_app", "-x", "x-", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "my app",
+            "a/b",
+            "é",
+            "my_app",
+            "-x",
+            "x-",
+            &"a".repeat(64),
+        ] {
             assert!(app_name(bad).is_err(), "{bad:?}");
         }
     }

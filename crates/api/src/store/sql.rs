@@ -86,7 +86,7 @@ impl<B: Backend> SqlStore<B> {
     async fn applied(&self, conn: &mut B::Conn) -> anyhow::Result<Vec<i64>> {
         let rows = B::fetch_all(conn, &B::stmt("SELECT version FROM schema_migrations")).await?;
         rows.iter()
-            .map(|r| Ok(r.i64(0)?))
+            .map(|r| r.i64(0))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }

@@ -51,7 +51,8 @@ pub async fn env(db: Db, test: &str) -> Option<Env> {
         communication_timeout: GoDuration(Duration::from_secs(5)),
         ..Default::default()
     };
-    bcfg.encryption_keys.insert("k1".into(), "a passphrase".into());
+    bcfg.encryption_keys
+        .insert("k1".into(), "a passphrase".into());
     let bbs = start(&bcfg, Overrides::default()).await.unwrap();
     let bbs_url = format!("http://{}", bbs.addr);
     let cfg = ApiConfig {
@@ -122,7 +123,9 @@ impl Env {
             .client
             .create_package(&CreatePackage {
                 kind: BITS.into(),
-                relationships: PackageRelationships { app: ToOne::to(app) },
+                relationships: PackageRelationships {
+                    app: ToOne::to(app),
+                },
                 data: None,
             })
             .await
@@ -143,7 +146,11 @@ impl Env {
     }
 
     pub async fn lrp(&self, guid: &str) -> Option<models::DesiredLrp> {
-        self.internal.desired_lrp_by_process_guid(guid).await.ok().flatten()
+        self.internal
+            .desired_lrp_by_process_guid(guid)
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Plays the cell: claims and starts every instance of the LRP below
@@ -177,7 +184,10 @@ impl Env {
                 routable: true,
                 ..Default::default()
             };
-            self.internal.start_actual_lrp(&key, &ik, &info).await.unwrap();
+            self.internal
+                .start_actual_lrp(&key, &ik, &info)
+                .await
+                .unwrap();
         }
     }
 
@@ -201,7 +211,10 @@ impl Env {
             };
             self.internal.claim_actual_lrp(&key, &ik).await.unwrap();
         }
-        self.internal.crash_actual_lrp(&key, &ik, reason).await.unwrap();
+        self.internal
+            .crash_actual_lrp(&key, &ik, reason)
+            .await
+            .unwrap();
     }
 }
 

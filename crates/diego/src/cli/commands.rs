@@ -41,7 +41,9 @@ pub async fn restart(name: &str, strategy: Option<String>, wait: Duration) -> an
     let app = find(&c, name).await?;
     match strategy {
         Some(s) => {
-            let d = c.create_deployment(&deployment(&app, &s, None), None).await?;
+            let d = c
+                .create_deployment(&deployment(&app, &s, None), None)
+                .await?;
             println!("Restarting {name} ({s})");
             progress::wait_deployment(&c, &d.guid, wait).await?;
         }
@@ -63,9 +65,9 @@ pub async fn restage(name: &str, strategy: Option<String>, wait: Duration) -> an
         .ok_or_else(|| anyhow::anyhow!("{name} has never been staged: push it"))?;
     let package = c.droplet(&droplet).await?.package_guid;
     let build = c.create_build(&package).await?;
-    let new = build
-        .droplet_guid
-        .ok_or_else(|| anyhow::anyhow!("staging {name} failed: {}", build.error.unwrap_or_default()))?;
+    let new = build.droplet_guid.ok_or_else(|| {
+        anyhow::anyhow!("staging {name} failed: {}", build.error.unwrap_or_default())
+    })?;
     println!("Restaging {name}");
     match strategy {
         Some(s) => {
@@ -160,12 +162,17 @@ pub async fn events(name: &str) -> anyhow::Result<()> {
         let description = match e.kind.as_str() {
             "audit.app.process.crash" => format!(
                 "index: {}, reason: CRASHED, exit_description: {}, crash_count: {}",
-                d["index"], d["exit_description"].as_str().unwrap_or(""), d["crash_count"]
+                d["index"],
+                d["exit_description"].as_str().unwrap_or(""),
+                d["crash_count"]
             ),
             _ if d.as_object().is_some_and(|o| o.is_empty()) => String::new(),
             _ => d.to_string(),
         };
-        println!("{:<21} {:<30} {:<8} {description}", e.created_at, e.kind, e.actor.name);
+        println!(
+            "{:<21} {:<30} {:<8} {description}",
+            e.created_at, e.kind, e.actor.name
+        );
     }
     Ok(())
 }
@@ -183,14 +190,20 @@ pub async fn run_task(name: &str, command: &str, task_name: Option<String>) -> a
             },
         )
         .await?;
-    println!("Task {} ({}) of {name} submitted; see `diego tasks {name}`.", t.sequence_id, t.name);
+    println!(
+        "Task {} ({}) of {name} submitted; see `diego tasks {name}`.",
+        t.sequence_id, t.name
+    );
     Ok(())
 }
 
 pub async fn tasks(name: &str) -> anyhow::Result<()> {
     let c = target::client()?;
     let app = find(&c, name).await?;
-    println!("{:<4} {:<12} {:<10} {:<21} COMMAND", "ID", "NAME", "STATE", "START TIME");
+    println!(
+        "{:<4} {:<12} {:<10} {:<21} COMMAND",
+        "ID", "NAME", "STATE", "START TIME"
+    );
     for t in c.tasks(&app.guid).await? {
         println!(
             "{:<4} {:<12} {:<10} {:<21} {}{}",
@@ -199,7 +212,9 @@ pub async fn tasks(name: &str) -> anyhow::Result<()> {
             t.state,
             t.created_at,
             t.command,
-            t.failure_reason.map(|r| format!("  ({r})")).unwrap_or_default()
+            t.failure_reason
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default()
         );
     }
     Ok(())
@@ -212,13 +227,21 @@ pub async fn rollback(name: &str, revision: i64, wait: Duration) -> anyhow::Resu
     let rev = revs.iter().find(|r| r.version == revision).ok_or_else(|| {
         anyhow::anyhow!(
             "{name} has no revision {revision} (it has {})",
-            revs.iter().map(|r| r.version.to_string()).collect::<Vec<_>>().join(", ")
+            revs.iter()
+                .map(|r| r.version.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
     let mut req = deployment(&app, ROLLING, None);
-    req.revision = Some(GuidRef { guid: rev.guid.clone() });
+    req.revision = Some(GuidRef {
+        guid: rev.guid.clone(),
+    });
     let d = c.create_deployment(&req, None).await?;
-    println!("Rolling {name} back to revision {revision} (as revision {})", d.revision_version);
+    println!(
+        "Rolling {name} back to revision {revision} (as revision {})",
+        d.revision_version
+    );
     progress::wait_deployment(&c, &d.guid, wait).await?;
     progress::wait_running(&c, &app.guid, wait).await
 }

@@ -15,8 +15,7 @@ pub async fn web(c: &ApiClient, app: &str) -> anyhow::Result<Process> {
     c.processes(app)
         .await?
         .into_iter()
-        .filter(|p| p.kind == WEB)
-        .next_back()
+        .rfind(|p| p.kind == WEB)
         .context("the app has no web process")
 }
 
@@ -30,7 +29,10 @@ pub fn summarize(stats: &[InstanceStats], desired: i32) -> (usize, Vec<String>) 
     let mut problems = Vec::new();
     for s in stats {
         if !s.placement_error.is_empty() {
-            problems.push(format!("instance {}: not placed: {}", s.index, s.placement_error));
+            problems.push(format!(
+                "instance {}: not placed: {}",
+                s.index, s.placement_error
+            ));
         }
         if s.crash_count > 0 && !s.crash_reason.is_empty() {
             problems.push(format!(

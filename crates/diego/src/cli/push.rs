@@ -46,7 +46,11 @@ struct Spec {
     routes: Option<Vec<String>>,
 }
 
-fn health_check(kind: Option<String>, endpoint: Option<String>, timeout: Option<u32>) -> Option<HealthCheck> {
+fn health_check(
+    kind: Option<String>,
+    endpoint: Option<String>,
+    timeout: Option<u32>,
+) -> Option<HealthCheck> {
     if kind.is_none() && endpoint.is_none() && timeout.is_none() {
         return None;
     }
@@ -58,7 +62,11 @@ fn health_check(kind: Option<String>, endpoint: Option<String>, timeout: Option<
         }
     });
     // cf's `none` is `process`.
-    let kind = if kind == "none" { health_check_type::PROCESS.into() } else { kind };
+    let kind = if kind == "none" {
+        health_check_type::PROCESS.into()
+    } else {
+        kind
+    };
     Some(HealthCheck {
         kind,
         data: HealthCheckData {
@@ -86,7 +94,10 @@ fn specs(flags: &PushFlags) -> anyhow::Result<Vec<Spec>> {
             });
         } else {
             apps.retain(|a| &a.name == name);
-            anyhow::ensure!(!apps.is_empty(), "the manifest has no application named {name}");
+            anyhow::ensure!(
+                !apps.is_empty(),
+                "the manifest has no application named {name}"
+            );
         }
     }
     anyhow::ensure!(
@@ -133,7 +144,11 @@ fn specs(flags: &PushFlags) -> anyhow::Result<Vec<Spec>> {
                 buildpacks = a.buildpacks;
             }
             Ok(Spec {
-                path: flags.path.clone().or(a.path).unwrap_or_else(|| PathBuf::from(".")),
+                path: flags
+                    .path
+                    .clone()
+                    .or(a.path)
+                    .unwrap_or_else(|| PathBuf::from(".")),
                 name: a.name,
                 settings,
                 docker,
@@ -172,7 +187,11 @@ async fn push_one(c: &ApiClient, spec: &Spec, flags: &PushFlags) -> anyhow::Resu
         Some(app) => {
             if !spec.env.is_empty() {
                 let vars = EnvVars {
-                    var: spec.env.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+                    var: spec
+                        .env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Some(v.clone())))
+                        .collect(),
                 };
                 c.patch_env(&app.guid, &vars).await?;
             }
@@ -289,10 +308,15 @@ async fn stage_and_run(
                 droplet: Some(GuidRef { guid: droplet }),
                 revision: None,
                 strategy: Some(strategy.clone()),
-                options: flags.max_in_flight.map(|m| DeploymentOptions { max_in_flight: m }),
+                options: flags
+                    .max_in_flight
+                    .map(|m| DeploymentOptions { max_in_flight: m }),
             };
             let d = c.create_deployment(&req, Some(&spec.settings)).await?;
-            println!("Deploying {} ({strategy}, revision {})", spec.name, d.revision_version);
+            println!(
+                "Deploying {} ({strategy}, revision {})",
+                spec.name, d.revision_version
+            );
             progress::wait_deployment(c, &d.guid, flags.wait).await?;
         }
         _ => {
@@ -309,7 +333,12 @@ async fn stage_and_run(
     let app = c.app(&app.guid).await?;
     progress::wait_running(c, &app.guid, flags.wait)
         .await
-        .with_context(|| format!("`diego app {}` and `diego logs {}` say more", spec.name, spec.name))?;
+        .with_context(|| {
+            format!(
+                "`diego app {}` and `diego logs {}` say more",
+                spec.name, spec.name
+            )
+        })?;
     println!("{} is running at {}", spec.name, urls(&app));
     Ok(())
 }

@@ -34,8 +34,12 @@ pub fn config_path() -> anyhow::Result<PathBuf> {
 pub fn load() -> anyhow::Result<UserConfig> {
     let path = config_path()?;
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .with_context(|| format!("reading {} (delete it or run `diego api URL`)", path.display())),
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "reading {} (delete it or run `diego api URL`)",
+                path.display()
+            )
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserConfig::default()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -70,17 +74,21 @@ pub fn client() -> anyhow::Result<api_client::ApiClient> {
         .filter(|u| !u.is_empty())
         .or_else(|| (!cfg.api.is_empty()).then(|| cfg.api.clone()))
         .unwrap_or_else(|| DEFAULT_API.to_string());
-    let token = std::env::var("DIEGO_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .or_else(|| (!cfg.token.is_empty() && (cfg.api.is_empty() || cfg.api == url)).then(|| cfg.token.clone()))
-        .with_context(|| {
-            format!(
+    let token =
+        std::env::var("DIEGO_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| {
+                (!cfg.token.is_empty() && (cfg.api.is_empty() || cfg.api == url))
+                    .then(|| cfg.token.clone())
+            })
+            .with_context(|| {
+                format!(
                 "no token for the API at {url}: start `diego dev` (it writes one to {}), or run \
                  `diego api {url} --token TOKEN`, or set DIEGO_TOKEN",
                 config_path().map(|p| p.display().to_string()).unwrap_or_default()
             )
-        })?;
+            })?;
     Ok(api_client::ApiClient::new(&url, &token)?)
 }
 
@@ -90,7 +98,13 @@ pub async fn api_target(url: Option<String>, token: Option<String>) -> anyhow::R
     let Some(url) = url else {
         let c = client()?;
         let info = c.info().await?;
-        println!("API: {} ({} {}), apps at *.{}", c.url(), info.name, info.version, info.app_domain);
+        println!(
+            "API: {} ({} {}), apps at *.{}",
+            c.url(),
+            info.name,
+            info.version,
+            info.app_domain
+        );
         return Ok(());
     };
     let url = url.trim_end_matches('/').to_string();
@@ -106,7 +120,12 @@ pub async fn api_target(url: Option<String>, token: Option<String>) -> anyhow::R
     }
     cfg.api = url.clone();
     let path = save(&cfg)?;
-    println!("API set to {url} ({} {}), saved in {}", info.name, info.version, path.display());
+    println!(
+        "API set to {url} ({} {}), saved in {}",
+        info.name,
+        info.version,
+        path.display()
+    );
     if cfg.token.is_empty() {
         println!("No token yet: `diego api {url} --token TOKEN`.");
     }
