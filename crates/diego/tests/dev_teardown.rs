@@ -68,7 +68,7 @@ fn port_busy(port: u16) -> bool {
 
 fn start_dev(data: &Path) -> Child {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while [8889, 8080, 4222, 1800].into_iter().any(port_busy) {
+    while [8889, 8080, 4222, 1800, 9022].into_iter().any(port_busy) {
         assert!(
             Instant::now() < deadline,
             "diego dev's fixed ports are in use: this test cannot run alongside another diego dev"
@@ -80,6 +80,8 @@ fn start_dev(data: &Path) -> Child {
         .args(["dev", "--data-dir"])
         .arg(data)
         .env_remove("DIEGO_DEV_DATA_DIR")
+        // The CLI's token goes here, not into the user's own config.
+        .env("DIEGO_CONFIG", data.with_extension("config.json"))
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
