@@ -15,6 +15,12 @@ packages=(
   iptables            # garden's host port -> container port mapping
   nftables
   iproute2            # ip netns / veth for cell networking tests
+  mmdebstrap          # builds the cflinuxfs4 stack (stacks/cflinuxfs4.sh)
+  debian-archive-keyring  # verifies the Debian packages of the stack and buildpacks
+  zip                 # buildpack zips (buildpacks/build.sh)
+  unzip
+  libc6-dev           # static libc for the static-pie lifecycle binaries
+  e2fsprogs           # mkfs.ext4: garden's per-container disk limits
 )
 
 missing=()

@@ -76,6 +76,11 @@ enum Command {
         /// Where the databases, the encryption key and blobs are kept.
         #[arg(long, env = "DIEGO_DEV_DATA_DIR", default_value = ".diego")]
         data_dir: PathBuf,
+        /// Offer only the busybox stack: skip building the cflinuxfs4 stack
+        /// (minutes on the first run), the lifecycle bundles and the
+        /// buildpacks.
+        #[arg(long)]
+        busybox_only: bool,
     },
     /// Run the app lifecycle API (`--config FILE`), or show the API the
     /// app commands use, or save one: `diego api URL [--token TOKEN]`.
@@ -361,10 +366,13 @@ async fn run_router(config: PathBuf) -> anyhow::Result<()> {
     router::run(cfg, shutdown_signal()).await
 }
 
-async fn run_dev(data_dir: PathBuf) -> anyhow::Result<()> {
+async fn run_dev(data_dir: PathBuf, busybox_only: bool) -> anyhow::Result<()> {
     init_logging("warn");
     let data = dev::DataDir::open(&data_dir)?;
-    let system = dev::DevSystem::start(&data, &dev::DevAddresses::default()).await?;
+    let options = dev::DevOptions {
+        cflinuxfs4: !busybox_only,
+    };
+    let system = dev::DevSystem::start_with(&data, &dev::DevAddresses::default(), options).await?;
     println!("diego dev: data in {}", data.root().display());
     for (what, addr) in system.listening() {
         println!("  {what:<14} {addr}");
@@ -437,7 +445,10 @@ async fn main() {
         Command::Rep { config } => run_rep(config).await,
         Command::RouteEmitter { config } => run_route_emitter(config).await,
         Command::Router { config } => run_router(config).await,
-        Command::Dev { data_dir } => run_dev(data_dir).await,
+        Command::Dev {
+            data_dir,
+            busybox_only,
+        } => run_dev(data_dir, busybox_only).await,
         Command::Api { url, token, config } => match config {
             Some(config) => run_api(config).await,
             None => cli::target::api_target(url, token).await,

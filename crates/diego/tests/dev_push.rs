@@ -88,7 +88,7 @@ fn start_dev(data: &Path) -> Dev {
     let log = data.with_extension("log");
     let out = std::fs::File::create(&log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_diego"))
-        .args(["dev", "--data-dir"])
+        .args(["dev", "--busybox-only", "--data-dir"])
         .arg(data)
         .env_remove("DIEGO_DEV_DATA_DIR")
         .env("DIEGO_CONFIG", user_config(data))

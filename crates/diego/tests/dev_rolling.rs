@@ -65,7 +65,7 @@ async fn start_dev() -> Dev {
     let config = tmp.path().join("config.json");
     let out = std::fs::File::create(&log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_diego"))
-        .args(["dev", "--data-dir"])
+        .args(["dev", "--busybox-only", "--data-dir"])
         .arg(tmp.path().join("data"))
         .env("DIEGO_CONFIG", &config)
         .env_remove("DIEGO_DEV_DATA_DIR")

@@ -1,7 +1,7 @@
 //! An executor container: its resources, what it runs, its state and how
 //! it ended (Diego's `executor.Container`).
 
-use models::{Action, CheckDefinition};
+use models::{Action, CachedDependency, CheckDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -85,6 +85,9 @@ pub struct RunInfo {
     pub check_definition: Option<CheckDefinition>,
     /// `(name, value)` pairs every process in the container gets.
     pub env: Vec<(String, String)>,
+    /// Archives downloaded (cached per key) and bind-mounted read-only
+    /// before the container is created (the lifecycle, buildpacks).
+    pub cached_dependencies: Vec<CachedDependency>,
     /// What the container may reach (the LRP's or Task's security group
     /// rules); none: nothing but DNS.
     pub egress_rules: Vec<models::SecurityGroupRule>,

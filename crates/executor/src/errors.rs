@@ -14,6 +14,10 @@ pub enum ExecutorError {
     InvalidTransition,
     #[error("steps invalid: {0}")]
     StepsInvalid(String),
+    /// A cached dependency could not be downloaded (the container is
+    /// completed with "failed to download cached artifacts").
+    #[error("failed to download cached artifacts: {0}")]
+    CachedDependencies(String),
     #[error(transparent)]
     Garden(#[from] garden::GardenError),
 }

@@ -11,7 +11,12 @@ pub struct FileServerConfig {
     /// Directory whose files are served under `/v1/static/`.
     pub static_directory: String,
     pub log_level: String,
+    /// The largest droplet or build artifacts upload taken.
+    pub max_upload_bytes: u64,
 }
+
+/// 4 GiB: Cloud Controller's droplets are limited well below this.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 4 << 30;
 
 impl Default for FileServerConfig {
     fn default() -> Self {
@@ -19,6 +24,7 @@ impl Default for FileServerConfig {
             server_address: "0.0.0.0:8080".into(),
             static_directory: String::new(),
             log_level: "info".into(),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }

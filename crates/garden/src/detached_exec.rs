@@ -43,6 +43,13 @@ pub(crate) struct Pipes {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
+    /// Host (uid, gid) the pipes are given to: the process's user. A pipe
+    /// is a 0600 inode of its creator, and programs reopen their stdio by
+    /// name (nginx's `access_log /dev/stdout`, `echo > /dev/stderr`); owned
+    /// by host root, that is refused to any user of a user namespace and to
+    /// non-root users elsewhere. runc's own (foreground) exec pipes are
+    /// given to the process's user likewise.
+    pub owner: (u32, u32),
 }
 
 /// Everything the waiter touches, prepared before it starts.
@@ -93,6 +100,15 @@ pub(crate) fn start(
             .write(true)
             .open("/dev/null")
             .map(OwnedFd::from)
+    };
+    let os_pipe = || {
+        let (r, w) = os_pipe()?;
+        // SAFETY: w is an open fd; fchown changes the pipe's inode, the
+        // same for both ends.
+        if unsafe { libc::fchown(w.as_raw_fd(), pipes.owner.0, pipes.owner.1) } != 0 {
+            return Err(io_err("fchown pipe"));
+        }
+        Ok((r, w))
     };
     let (stdin, stdin_fd) = if pipes.stdin {
         let (r, w) = os_pipe()?;

@@ -109,6 +109,7 @@ impl RuncProcess {
         dir: PathBuf,
         process: &OciProcess,
         io: ProcessIo,
+        owner: (u32, u32),
     ) -> Result<Self, GardenError> {
         std::fs::create_dir_all(&dir)?;
         let spec_file = dir.join(format!("{id}.json"));
@@ -121,6 +122,7 @@ impl RuncProcess {
                 stdin: io.stdin.is_some(),
                 stdout: io.stdout.is_some(),
                 stderr: io.stderr.is_some(),
+                owner,
             },
         )
         .map_err(|e| GardenError::Runtime(format!("{}: {e}", runtime.binary.display())))?;

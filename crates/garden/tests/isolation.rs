@@ -77,6 +77,20 @@ async fn an_app_runs_in_a_user_namespace_under_seccomp() {
     let mine = std::fs::metadata(upper.join("home/vcap/mine")).unwrap();
     assert_eq!(mine.uid(), map.to_host(2000));
 
+    // Its stdio are its own: reopened by name (nginx's `access_log
+    // /dev/stdout`), they are not refused as host root's pipes would be.
+    let (status, out, err) = sh_as(
+        b,
+        "iso-1",
+        "vcap",
+        "echo to-stdout > /dev/stdout && echo to-stderr > /dev/stderr",
+    )
+    .await;
+    assert_eq!(
+        (status, out.as_str(), err.as_str()),
+        (0, "to-stdout\n", "to-stderr\n")
+    );
+
     // Root in the container cannot make namespaces or mount.
     for (script, what) in [
         ("unshare -r id", "a user namespace"),

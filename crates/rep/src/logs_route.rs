@@ -1,5 +1,7 @@
-//! `GET /v1/lrps/:process_guid/logs[?follow=true]`: the log lines of an
-//! LRP's instances on this cell, for `diego logs`. Not a Diego route (Diego
+//! `GET /v1/lrps/{process_guid}/logs[?follow=true]`: the log lines of an
+//! LRP's instances on this cell, for `diego logs`; and
+//! `GET /v1/tasks/{task_guid}/logs[?follow=true]`: a task's (staging's
+//! output), followed until its container is gone. Not Diego routes (Diego
 //! ships logs through loggregator); plain text, one line per log line,
 //! labelled as `cf logs` labels them: `[SOURCE/INDEX] OUT|ERR text`.
 
@@ -83,10 +85,11 @@ fn forward(index: String, mut rx: broadcast::Receiver<LogLine>, tx: mpsc::Sender
     });
 }
 
-/// The route, served next to the rep's network routes.
+/// The routes, served next to the rep's network routes.
 pub fn routes(ctx: Context) -> Router {
     Router::new()
         .route("/v1/lrps/{process_guid}/logs", get(lrp_logs))
+        .route("/v1/tasks/{task_guid}/logs", get(task_logs))
         .with_state(ctx)
 }
 
@@ -143,6 +146,38 @@ async fn lrp_logs(
             .into_iter()
             .map(|(_, index, line)| render(&index, &line)),
     );
+    let live = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let body = past.chain(live).map(Ok::<_, Infallible>);
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// A task's log: what it wrote so far and, with `follow`, what it writes
+/// until its container is deleted. 404 when the task has no container here.
+async fn task_logs(
+    State(ctx): State<Context>,
+    Path(task_guid): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Response {
+    let Some(log) = ctx.executor.instance_log(&task_guid) else {
+        return (
+            axum::http::StatusCode::NOT_FOUND,
+            "no such task on this cell\n",
+        )
+            .into_response();
+    };
+    let (lines, follower) = log.history_and_follow();
+    drop(log);
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    if q.follow {
+        forward("0".into(), follower, tx);
+    } else {
+        drop(tx);
+    }
+    let past = stream::iter(lines.into_iter().map(|l| render("0", &l)));
     let live = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
     let body = past.chain(live).map(Ok::<_, Infallible>);
     (

@@ -56,6 +56,7 @@ pub fn lrp_run_info(
         monitor: desired.monitor.clone(),
         check_definition: desired.check_definition.clone(),
         env,
+        cached_dependencies: desired.cached_dependencies.clone(),
         egress_rules: desired.egress_rules.clone(),
     }
 }
@@ -141,6 +142,7 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
         monitor: None,
         check_definition: None,
         env: env_pairs(&def.environment_variables),
+        cached_dependencies: def.cached_dependencies.clone(),
         egress_rules: def.egress_rules.clone(),
     };
     (info, tags)

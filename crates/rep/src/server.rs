@@ -4,7 +4,8 @@
 //! `GET /container_metrics`, `POST /work`, `PUT /v2/lrps/{process_guid}/instances/{instance_guid}`
 //! (and `/v1/...`), `POST /v1/lrps/{process_guid}/instances/{instance_guid}/stop`,
 //! `POST /v1/tasks/{task_guid}/cancel`, `POST /sim/reset`, and ours:
-//! `GET /v1/lrps/{process_guid}/logs` (see [`crate::logs_route`]).
+//! `GET /v1/lrps/{process_guid}/logs` and `GET /v1/tasks/{task_guid}/logs`
+//! (see [`crate::logs_route`]).
 //! Localhost routes: `GET /ping`, `POST /evacuate`.
 
 use crate::cell::CellInfo;

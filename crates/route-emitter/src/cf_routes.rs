@@ -9,13 +9,27 @@ pub const CF_ROUTER: &str = "cf-router";
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct CfRoute {
+    #[serde(deserialize_with = "null_as_default")]
     pub hostnames: Vec<String>,
     pub port: u32,
+    // Cloud Controller sends `null` for an unset route service URL or
+    // isolation segment, which Go's decoder reads as "".
+    #[serde(deserialize_with = "null_as_default")]
     pub route_service_url: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub isolation_segment: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub protocol: String,
     /// Passed through to the router as it is (e.g. the load-balancing algorithm).
     pub options: Option<serde_json::Value>,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The `cf-router` routes of `lrp`; none when absent, and none (logged) when
@@ -36,6 +50,18 @@ pub fn cf_routes(lrp: &models::DesiredLrp) -> Vec<CfRoute> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nulls_from_cloud_controller_read_as_empty() {
+        let r = cf_routes(&lrp_with(
+            r#"[{"hostnames":["a.example.com"],"port":8080,"route_service_url":null,
+                 "isolation_segment":null,"protocol":"http1"}]"#,
+        ));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].route_service_url, "");
+        assert_eq!(r[0].isolation_segment, "");
+        assert_eq!(r[0].protocol, "http1");
+    }
 
     fn lrp_with(json: &str) -> models::DesiredLrp {
         let mut routes = models::ProtoRoutes::default();

@@ -87,6 +87,19 @@ pub(crate) async fn mysql_pool(
     MySqlPoolOptions::new()
         .max_connections(s.max_connections)
         .acquire_timeout(s.acquire_timeout)
+        // InnoDB's default REPEATABLE READ takes gap locks on `SELECT ...
+        // FOR UPDATE` of a row that isn't there yet, so writers creating
+        // different rows at once (ten cells taking their presences) deadlock
+        // each other. READ COMMITTED is PostgreSQL's default, the semantics
+        // the stores' transactions are written for.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor as _;
+                conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await
+                    .map(|_| ())
+            })
+        })
         .connect_with(opts)
         .await
         .with_context(|| format!("connecting to MySQL at {}", redact(&url)))

@@ -8,3 +8,4 @@ pub mod mariadb;
 pub mod nats;
 pub mod postgres;
 pub mod skip;
+pub mod stack;

@@ -43,13 +43,14 @@ pub fn busybox_rootfs(data: &DataDir) -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
+/// The rep's config; `rootfs` are the preloaded stacks (name, directory).
 pub fn rep_config(
     data: &DataDir,
     listen: SocketAddr,
     bbs_url: &str,
     locket_address: &str,
     backend: &str,
-    rootfs: &Path,
+    rootfs: &[(String, std::path::PathBuf)],
 ) -> rep::RepConfig {
     rep::RepConfig {
         cell_id: CELL_ID.into(),
@@ -57,10 +58,13 @@ pub fn rep_config(
         listen_addr: listen.to_string(),
         bbs_address: bbs_url.into(),
         locket_address: locket_address.into(),
-        preloaded_root_fs: vec![rep::config::RootFs {
-            name: STACK.into(),
-            path: rootfs.display().to_string(),
-        }],
+        preloaded_root_fs: rootfs
+            .iter()
+            .map(|(name, path)| rep::config::RootFs {
+                name: name.clone(),
+                path: path.display().to_string(),
+            })
+            .collect(),
         supported_providers: vec!["docker".into()],
         evacuation_timeout: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),
         polling_interval: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),

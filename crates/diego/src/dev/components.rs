@@ -1,7 +1,7 @@
 //! Starting and stopping the components of `diego dev`.
 
 use super::nats::NatsServer;
-use super::{cell, DataDir, DevAddresses};
+use super::{cell, stack, DataDir, DevAddresses, DevOptions};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,6 +30,8 @@ pub struct DevSystem {
 pub struct DevCell {
     pub addr: SocketAddr,
     pub backend: &'static str,
+    /// The stacks it offers (`preloaded:NAME`).
+    pub stacks: Vec<String>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -41,7 +43,17 @@ pub struct DevRouting {
 }
 
 impl DevSystem {
+    /// The system with the busybox stack only.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub async fn start(data: &DataDir, addrs: &DevAddresses) -> anyhow::Result<Self> {
+        Self::start_with(data, addrs, DevOptions::default()).await
+    }
+
+    pub async fn start_with(
+        data: &DataDir,
+        addrs: &DevAddresses,
+        options: DevOptions,
+    ) -> anyhow::Result<Self> {
         let locket = locket::server::start(
             &locket::config::LocketConfig {
                 listen_address: addrs.locket.to_string(),
@@ -118,7 +130,12 @@ impl DevSystem {
         .await
         .context("starting the api")?;
 
-        let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address).await {
+        let stacks = if options.cflinuxfs4 {
+            dev_stacks(data, &mut notes).await
+        } else {
+            Vec::new()
+        };
+        let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address, stacks).await {
             Ok((cell, why)) => {
                 notes.push(format!("cell: {why}"));
                 Some(cell)
@@ -171,6 +188,8 @@ impl DevSystem {
         ];
         if let Some(c) = &self.cell {
             v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
+            let stacks: Vec<String> = c.stacks.iter().map(|s| format!("preloaded:{s}")).collect();
+            v.push(("stacks", stacks.join(", ")));
         }
         if let Some(r) = &self.routing {
             v.push(("nats", format!("nats://{}", r.nats.addr)));
@@ -210,15 +229,38 @@ impl DevSystem {
     }
 }
 
+/// cflinuxfs4 (built on first run) and the published lifecycle and
+/// buildpacks, when the cell runs real containers; notes say what is not.
+async fn dev_stacks(data: &DataDir, notes: &mut Vec<String>) -> Vec<(String, std::path::PathBuf)> {
+    if cell::container_backend().0 != "runc" {
+        notes.push(format!(
+            "stack {}: not offered (a rootfs needs runc containers)",
+            stack::STACK
+        ));
+        return Vec::new();
+    }
+    let mut stacks = Vec::new();
+    match stack::cflinuxfs4().await {
+        Ok(dir) => stacks.push((stack::STACK.to_string(), dir)),
+        Err(e) => notes.push(format!("stack {}: not offered: {e}", stack::STACK)),
+    }
+    notes.extend(stack::publish(data).await);
+    stacks
+}
+
 async fn start_cell(
     data: &DataDir,
     addr: SocketAddr,
     bbs_url: &str,
     locket_address: &str,
+    stacks: Vec<(String, std::path::PathBuf)>,
 ) -> anyhow::Result<(DevCell, String)> {
     let (backend, why) = cell::container_backend();
     let rootfs = cell::busybox_rootfs(data)?;
     let addr = reserve(addr)?;
+    let mut rootfs = vec![(cell::STACK.to_string(), rootfs)];
+    rootfs.extend(stacks);
+    let stack_names = rootfs.iter().map(|(n, _)| n.clone()).collect();
     let cfg = cell::rep_config(data, addr, bbs_url, locket_address, backend, &rootfs);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(rep::run(cfg, async move {
@@ -250,6 +292,7 @@ async fn start_cell(
         DevCell {
             addr,
             backend,
+            stacks: stack_names,
             stop,
             task,
         },

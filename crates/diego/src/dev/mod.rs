@@ -16,10 +16,12 @@ pub mod cell;
 mod components;
 mod layout;
 mod nats;
+pub mod stack;
 
 pub use addresses::DevAddresses;
 pub use components::DevSystem;
 pub use layout::DataDir;
+pub use stack::DevOptions;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod checksum;
+pub mod deps;
 
 use checksum::Hasher;
 use futures::StreamExt;
@@ -22,6 +23,8 @@ pub struct Transfers {
     temp_dir: PathBuf,
     /// Downloads with a cache key, as tars in `temp_dir/cache`.
     cache: Mutex<HashMap<String, CacheEntry>>,
+    /// Cached dependencies, extracted in `temp_dir/deps`.
+    pub deps: deps::DependencyCache,
 }
 
 #[derive(Clone)]
@@ -51,11 +54,13 @@ impl Fetched {
 impl Transfers {
     /// Diego's defaults: 5 concurrent downloads, 5 uploads.
     pub fn new(temp_dir: impl Into<PathBuf>, max_downloads: usize, max_uploads: usize) -> Self {
+        let temp_dir = temp_dir.into();
         Self {
             http: reqwest::Client::new(),
             downloads: Semaphore::new(max_downloads.max(1)),
             uploads: Semaphore::new(max_uploads.max(1)),
-            temp_dir: temp_dir.into(),
+            deps: deps::DependencyCache::new(temp_dir.join("deps")),
+            temp_dir,
             cache: Mutex::new(HashMap::new()),
         }
     }

@@ -1,5 +1,6 @@
 //! Creating the backend container of an initialized container.
 
+use super::deps;
 use super::*;
 use crate::container::PortMapping;
 use garden::{ContainerSpec, Limits};
@@ -18,6 +19,19 @@ impl ContainerStore {
             Ok(c.clone())
         })?;
         let info = &container.run_info;
+        let bind_mounts = match self.fetch_cached_dependencies(guid, info).await {
+            Ok(m) => m,
+            Err(e) => {
+                self.complete(guid, true, deps::DOWNLOAD_CACHED_DEPENDENCIES_FAILED, true);
+                return Err(ExecutorError::CachedDependencies(e));
+            }
+        };
+        // Kept with the node from now on: deleting it releases them.
+        let kept = self.update_node(guid, |n| n.dependencies = bind_mounts.clone());
+        if kept.is_err() {
+            self.release_dependencies(&bind_mounts);
+            return Err(ExecutorError::ContainerNotFound);
+        }
         // The same container port mapped twice is mapped once.
         let mut ports: Vec<PortMapping> = Vec::new();
         for p in &info.ports {
@@ -47,7 +61,7 @@ impl ContainerStore {
             handle: guid.to_string(),
             image: info.rootfs.clone(),
             env: info.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            bind_mounts: Vec::new(),
+            bind_mounts,
             limits: Limits {
                 memory_bytes: container.resource.memory_mb.max(0) as u64 * MB,
                 disk_bytes: container.resource.disk_mb.max(0) as u64 * MB,

@@ -3,6 +3,7 @@
 //! the rep follows.
 
 mod create;
+mod deps;
 mod maintenance;
 mod run;
 pub(crate) mod runner;
@@ -61,6 +62,9 @@ struct Node {
     cancel: Option<CancellationToken>,
     /// Becomes true when the steps have finished.
     finished: Option<watch::Receiver<bool>>,
+    /// The cached dependencies mounted into the container, released when
+    /// it is deleted.
+    dependencies: Vec<garden::BindMount>,
 }
 
 impl ContainerStore {
@@ -153,6 +157,7 @@ impl ContainerStore {
                     created: false,
                     cancel: None,
                     finished: None,
+                    dependencies: Vec::new(),
                 },
             );
             container
@@ -282,9 +287,16 @@ impl ContainerStore {
                 Err(e) => return Err(e.into()),
             }
         }
-        let mut st = self.inner.state.lock().unwrap();
-        if let Some(node) = st.nodes.remove(guid) {
-            st.remaining.add(&node.container.resource);
+        let removed = {
+            let mut st = self.inner.state.lock().unwrap();
+            let node = st.nodes.remove(guid);
+            if let Some(node) = &node {
+                st.remaining.add(&node.container.resource);
+            }
+            node
+        };
+        if let Some(node) = removed {
+            self.release_dependencies(&node.dependencies);
         }
         Ok(())
     }
@@ -300,6 +312,16 @@ impl ContainerStore {
             .get(guid)
             .map(f)
             .ok_or(ExecutorError::ContainerNotFound)
+    }
+
+    fn update_node(&self, guid: &str, f: impl FnOnce(&mut Node)) -> Result<(), ExecutorError> {
+        let mut st = self.inner.state.lock().unwrap();
+        let node = st
+            .nodes
+            .get_mut(guid)
+            .ok_or(ExecutorError::ContainerNotFound)?;
+        f(node);
+        Ok(())
     }
 
     fn update<T>(

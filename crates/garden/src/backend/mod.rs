@@ -197,6 +197,18 @@ impl RuncBackend {
             .ok_or_else(|| GardenError::ContainerNotFound(handle.into()))
     }
 
+    /// A container user's ids as the host sees them (shifted by the id
+    /// map in a user namespace): the owner of what is streamed in for it
+    /// and of its process's stdio pipes.
+    fn host_owner(&self, rec: &Record, user: &crate::rootfs::User) -> (u32, u32) {
+        if rec.userns {
+            let m = self.inner.cfg.id_map;
+            (m.to_host(user.uid), m.to_host(user.gid))
+        } else {
+            (user.uid, user.gid)
+        }
+    }
+
     fn overlay(&self, rec: &Record) -> Result<Overlay, GardenError> {
         Ok(Overlay {
             lower: self.lower_dir(&rec.image, rec.userns)?,

@@ -133,7 +133,8 @@ impl Backend for RuncBackend {
         let n = self.inner.next_process.fetch_add(1, Ordering::Relaxed);
         let id = format!("{handle}-{n}");
         let dir = self.container_dir(handle).join("processes");
-        let p = RuncProcess::spawn(&self.inner.runtime, handle, id, dir, &process, io)?;
+        let owner = self.host_owner(&rec, &user);
+        let p = RuncProcess::spawn(&self.inner.runtime, handle, id, dir, &process, io, owner)?;
         Ok(Box::new(p))
     }
 
@@ -147,13 +148,8 @@ impl Backend for RuncBackend {
         let rec = self.record(handle)?;
         let root = self.overlay(&rec)?.merged();
         let user = lookup_user(&root, user)?;
-        let owner = if rec.userns {
-            let m = self.inner.cfg.id_map;
-            (m.to_host(user.uid), m.to_host(user.gid))
-        } else {
-            (user.uid, user.gid)
-        };
-        let dst = dst_path.to_string();
+        let owner = self.host_owner(&rec, &user);
+        let dst = from_home(&user.home, dst_path);
         let reader = tokio_util::io::SyncIoBridge::new(tar);
         tokio::task::spawn_blocking(move || streams::stream_in(&root, &dst, owner, reader))
             .await
@@ -164,7 +160,9 @@ impl Backend for RuncBackend {
         let rec = self.record(handle)?;
         let root = self.overlay(&rec)?.merged();
         let map = rec.userns.then_some(self.inner.cfg.id_map);
-        let src = src_path.to_string();
+        // Streaming out has no user: relative paths are root's (as Garden,
+        // which runs it as root in root's home).
+        let src = from_home("/root", src_path);
         let tar =
             tokio::task::spawn_blocking(move || streams::stream_out(&root, &src, map.as_ref()))
                 .await
@@ -207,5 +205,26 @@ impl Backend for RuncBackend {
         self.inner.net.teardown_host().await;
         *up = false;
         tracing::info!(tag = %self.inner.cfg.tag, "host released");
+    }
+}
+
+/// A relative stream path is relative to the user's home, as Garden's
+/// (nstar changes to the home directory first): a droplet downloaded to
+/// "." lands in /home/vcap.
+fn from_home(home: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{}/{path}", home.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod stream_path_tests {
+    #[test]
+    fn relative_paths_start_at_home() {
+        assert_eq!(super::from_home("/home/vcap", "."), "/home/vcap/.");
+        assert_eq!(super::from_home("/home/vcap/", "app"), "/home/vcap/app");
+        assert_eq!(super::from_home("/home/vcap", "/tmp/app"), "/tmp/app");
     }
 }

@@ -111,6 +111,20 @@ pub(crate) fn in_container(dir: &Path, path: &str) -> PathBuf {
     out
 }
 
+/// Bind mounts without mount namespaces: a symlink at the destination in
+/// the container directory (read-only is not enforced). Destroying the
+/// container removes the links, never what they point to.
+fn link_bind_mounts(dir: &Path, mounts: &[BindMount]) -> std::io::Result<()> {
+    for m in mounts {
+        let link = in_container(dir, &m.dst_path);
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::os::unix::fs::symlink(&m.src_path, &link)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Backend for HoudiniBackend {
     async fn ping(&self) -> Result<(), GardenError> {
@@ -140,8 +154,13 @@ impl Backend for HoudiniBackend {
                 },
             );
         }
-        if let Err(e) = tokio::fs::create_dir_all(&dir).await {
+        let made = match tokio::fs::create_dir_all(&dir).await {
+            Ok(()) => link_bind_mounts(&dir, &spec.bind_mounts),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = made {
             self.containers.lock().unwrap().remove(&spec.handle);
+            let _ = tokio::fs::remove_dir_all(&dir).await;
             return Err(e.into());
         }
         self.info(&spec.handle).await

@@ -1,0 +1,175 @@
+//! `diego dev` as a child process for end-to-end tests, a BBS client of
+//! the plainest kind, and a server for task completion callbacks.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+pub const BBS: &str = "http://127.0.0.1:8889";
+pub const ROUTER: &str = "http://127.0.0.1:8080";
+
+/// Why `diego dev` cannot run real containers and routing here.
+pub fn dev_skip_reason() -> Option<String> {
+    testkit::skip::not_root().or_else(|| testkit::skip::missing_programs(&["runc", "nats-server"]))
+}
+
+/// `diego dev` in the background; SIGINT (then SIGKILL) when dropped.
+pub struct Dev {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dev {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn port_busy(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// Starts `diego dev --data-dir DATA ARGS...`, once its fixed ports are free.
+pub fn start_dev(data: &Path, args: &[&str]) -> Dev {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while [8889, 8080, 4222, 1800, 8084, 9022].into_iter().any(port_busy) {
+        assert!(
+            Instant::now() < deadline,
+            "diego dev's fixed ports (8889, 8080, 4222, 1800, 8084, 9022) are in use: \
+             this test cannot run alongside another diego dev"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let log = data.with_extension("log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_diego"))
+        .args(["dev", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .env_remove("DIEGO_DEV_DATA_DIR")
+        // The CLI's token goes here, not into the user's own config.
+        .env("DIEGO_CONFIG", data.with_extension("config.json"))
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    Dev { child, log }
+}
+
+/// Until the BBS lists a cell, the router listens and `extra` holds.
+pub async fn wait_ready(
+    dev: &Dev,
+    http: &reqwest::Client,
+    timeout: Duration,
+    extra: impl Fn() -> bool,
+) {
+    use prost::Message;
+    let deadline = Instant::now() + timeout;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "diego dev not ready in {timeout:?}:\n{}",
+            dev.log()
+        );
+        let cells = async {
+            let resp = http
+                .post(format!("{BBS}/v1/cells/list.r1"))
+                .header("Content-Type", "application/x-protobuf")
+                .send()
+                .await
+                .ok()?;
+            let body = resp.bytes().await.ok()?;
+            models::CellsResponse::decode(body.as_ref()).ok()
+        }
+        .await;
+        if cells.is_some_and(|c| !c.cells.is_empty()) && port_busy(8080) && extra() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// POSTs a protobuf request to the BBS; panics on a transport error or an
+/// error in the response (every lifecycle response has `error` first).
+pub async fn bbs_post(http: &reqwest::Client, path: &str, body: Vec<u8>) {
+    use prost::Message;
+    let resp = http
+        .post(format!("{BBS}{path}"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    let bytes = resp.bytes().await.unwrap();
+    let r = models::DesiredLrpLifecycleResponse::decode(bytes.as_ref()).unwrap();
+    assert!(r.error.is_none(), "{path}: {:?}", r.error);
+}
+
+/// Receives task completion callbacks (`POST /tasks/:guid`).
+pub struct Callbacks {
+    addr: std::net::SocketAddr,
+    received: std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+}
+
+impl Callbacks {
+    pub async fn start() -> Self {
+        use axum::extract::{Path, State};
+        type Received =
+            std::sync::Arc<tokio::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
+        let received: Received = Default::default();
+        let app = axum::Router::new()
+            .route(
+                "/tasks/{guid}",
+                axum::routing::post(
+                    |State(r): State<Received>,
+                     Path(guid): Path<String>,
+                     body: axum::body::Bytes| async move {
+                        r.lock().await.insert(guid, body.to_vec());
+                        axum::http::StatusCode::OK
+                    },
+                ),
+            )
+            .with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, received }
+    }
+
+    pub fn url(&self, guid: &str) -> String {
+        format!("http://{}/tasks/{guid}", self.addr)
+    }
+
+    /// The callback body for `guid`, waiting at most `timeout`.
+    pub async fn wait(&self, guid: &str, timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(body) = self.received.lock().await.remove(guid) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no completion callback for {guid} in {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
