@@ -79,8 +79,13 @@ async fn rolling_replaces_instances_one_at_a_time(db: Db, test: &str) {
         (counts(&e, &app.guid).await == [1, 2]).then_some(())
     })
     .await;
-    assert_eq!(e.lrp(&old.lrp_process_guid).await.unwrap().instances, 1);
-    assert_eq!(e.lrp(&new.lrp_process_guid).await.unwrap().instances, 2);
+    // The API's processes change first, the BBS's LRPs right after.
+    eventually(10, "the LRPs to follow", || async {
+        let old_n = e.lrp(&old.lrp_process_guid).await.unwrap().instances;
+        let new_n = e.lrp(&new.lrp_process_guid).await.unwrap().instances;
+        (old_n == 1 && new_n == 2).then_some(())
+    })
+    .await;
     e.run_instances(&new.lrp_process_guid).await;
     eventually(10, "the deployment to finish", || async {
         (state(&e, &d.guid).await == (FINALIZED.into(), "DEPLOYED".into())).then_some(())
