@@ -297,10 +297,37 @@ impl ApiClient {
 
     /// The app's log lines (and new ones with `follow`).
     pub async fn logs(&self, app: &str, follow: bool) -> Result<impl Stream<Item = Result<Bytes>>> {
+        self.stream(&format!("/v3/apps/{app}/logs?follow={follow}"))
+            .await
+    }
+
+    /// A build's staging output (and new lines with `follow`, until its
+    /// Task's container goes). NotFound until a cell runs the Task.
+    pub async fn build_logs(
+        &self,
+        build: &str,
+        follow: bool,
+    ) -> Result<impl Stream<Item = Result<Bytes>>> {
+        self.stream(&format!("/v3/builds/{build}/logs?follow={follow}"))
+            .await
+    }
+
+    pub async fn buildpacks(&self) -> Result<Vec<Buildpack>> {
+        Ok(self
+            .get::<List<Buildpack>>("/v3/buildpacks")
+            .await?
+            .resources)
+    }
+
+    pub async fn stacks(&self) -> Result<Vec<Stack>> {
+        Ok(self.get::<List<Stack>>("/v3/stacks").await?.resources)
+    }
+
+    async fn stream(&self, path: &str) -> Result<impl Stream<Item = Result<Bytes>>> {
         use futures::TryStreamExt;
         let req = self
             .http
-            .get(format!("{}/v3/apps/{app}/logs?follow={follow}", self.base))
+            .get(format!("{}{path}", self.base))
             .bearer_auth(&self.token);
         let resp = self.send(req).await?;
         Ok(resp

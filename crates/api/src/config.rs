@@ -50,6 +50,17 @@ pub struct ApiConfig {
     pub deployment_interval: GoDuration,
     /// Largest package upload, MB.
     pub max_package_mb: u64,
+    /// The file server with the lifecycle bundle and buildpacks, where
+    /// staging uploads droplets (empty: no staging, packages run as they
+    /// are).
+    pub file_server_url: String,
+    /// The admin buildpacks in detection order (`<name>_buildpack.zip` on
+    /// the file server).
+    pub buildpacks: Vec<String>,
+    /// Stacks without a lifecycle, whose packages run as they are.
+    pub unstaged_stacks: Vec<String>,
+    pub staging_memory_mb: i32,
+    pub staging_disk_mb: i32,
     pub log_level: String,
 }
 
@@ -75,6 +86,13 @@ impl Default for ApiConfig {
             sync_interval: GoDuration(Duration::from_secs(30)),
             deployment_interval: GoDuration(Duration::from_secs(1)),
             max_package_mb: 1024,
+            file_server_url: String::new(),
+            buildpacks: ["staticfile", "nodejs", "python", "binary"]
+                .map(String::from)
+                .to_vec(),
+            unstaged_stacks: vec!["busybox".into()],
+            staging_memory_mb: 1024,
+            staging_disk_mb: 4096,
             log_level: "info".into(),
         }
     }

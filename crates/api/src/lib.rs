@@ -118,7 +118,14 @@ pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
         // after they stop, as Cloud Controller's domain TTL.
         domain_ttl: (sync_every * 3).max(std::time::Duration::from_secs(120)),
     };
-    let api = service::Api::new(settings, store::Repo::new(store), bbs, blobs)?;
+    let staging = service::StagingSettings {
+        file_server_url: cfg.file_server_url.clone(),
+        buildpacks: cfg.buildpacks.clone(),
+        unstaged_stacks: cfg.unstaged_stacks.clone(),
+        memory_mb: cfg.staging_memory_mb,
+        disk_mb: cfg.staging_disk_mb,
+    };
+    let api = service::Api::new(settings, staging, store::Repo::new(store), bbs, blobs)?;
     if let Err(e) = api.sync().await {
         tracing::warn!(error = %e, "first sync failed (retried every sync_interval)");
     }

@@ -37,6 +37,10 @@ pub struct LrpInput<'a> {
     pub droplet: &'a DropletRec,
     /// Where cells download the droplet.
     pub droplet_url: String,
+    /// Staged droplets: the launcher's bundle on the file server.
+    pub lifecycle_bundle_url: String,
+    /// What VCAP_APPLICATION says (staged droplets).
+    pub facts: recipes::AppFacts,
 }
 
 /// The command the process runs: the revision's for its type, else the
@@ -150,6 +154,9 @@ fn metric_tags(input: &LrpInput) -> BTreeMap<String, MetricTagValue> {
 /// The LRP for `input`, with a digest of what cannot change in place in
 /// its annotation (so a sync sees when it must be replaced).
 pub fn desired_lrp(input: &LrpInput) -> Result<DesiredLrp, String> {
+    if input.droplet.staged() {
+        return Ok(staged_lrp(input));
+    }
     let command = start_command(input);
     let docker = input.app.lifecycle.kind == DOCKER || input.droplet.image.is_some();
     let (root_fs, setup, run) = if docker {
@@ -250,6 +257,67 @@ pub fn desired_lrp(input: &LrpInput) -> Result<DesiredLrp, String> {
     };
     lrp.annotation = digest(&lrp);
     Ok(lrp)
+}
+
+/// A staged droplet's LRP: Cloud Controller's buildpack recipe
+/// (`recipes`), the droplet run by the lifecycle's launcher with Cloud
+/// Foundry's environment.
+fn staged_lrp(input: &LrpInput) -> DesiredLrp {
+    let p = input.process;
+    let health_check = match p.health_check.kind.as_str() {
+        health_check_type::PROCESS => recipes::HealthCheck::Process,
+        health_check_type::HTTP => recipes::HealthCheck::Http {
+            endpoint: p
+                .health_check
+                .data
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| "/".into()),
+        },
+        _ => recipes::HealthCheck::Port,
+    };
+    let is_web = p.kind == models::capi::WEB;
+    let req = recipes::AppRequest {
+        process_guid: p.lrp_guid(),
+        app: input.facts.clone(),
+        instances: p.instances,
+        stack: input.droplet.stack.clone(),
+        lifecycle_bundle_url: input.lifecycle_bundle_url.clone(),
+        droplet: recipes::Download {
+            url: input.droplet_url.clone(),
+            sha256: input.droplet.sha256.clone().unwrap_or_default(),
+        },
+        start_command: start_command(input),
+        execution_metadata: input.droplet.execution_metadata.clone(),
+        routes: if is_web {
+            input.app.routes.clone()
+        } else {
+            vec![]
+        },
+        health_check,
+        health_check_timeout_s: u64::from(
+            p.health_check
+                .data
+                .timeout
+                .unwrap_or(DEFAULT_HEALTH_CHECK_TIMEOUT_S),
+        ),
+        health_check_invocation_timeout_s: u64::from(
+            p.health_check.data.invocation_timeout.unwrap_or(0),
+        ),
+        environment: input
+            .revision
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        ..Default::default()
+    };
+    let mut lrp = recipes::buildpack_desired_lrp(&req);
+    lrp.domain = DOMAIN.into();
+    lrp.memory_mb = p.memory_mb;
+    lrp.disk_mb = p.disk_mb;
+    lrp.annotation = digest(&lrp);
+    lrp
 }
 
 /// A digest of the LRP's fields an update cannot change.

@@ -61,6 +61,7 @@ pub fn droplet(d: &DropletRec) -> capi::Droplet {
         image: d.image.clone(),
         checksum: sha(&d.sha256),
         stack: d.stack.clone(),
+        buildpacks: d.buildpacks.clone(),
         created_at: rfc3339(d.created_at),
     }
 }

@@ -99,6 +99,10 @@ enum Command {
     Push(Box<PushCmd>),
     /// List the apps: state, instances running/desired, URLs.
     Apps,
+    /// List the buildpacks staging uses, in detection order.
+    Buildpacks,
+    /// List the stacks the cells offer.
+    Stacks,
     /// Show an app: its instances (state, since, usage, crashes) and deployment.
     App {
         app: String,
@@ -226,8 +230,13 @@ struct PushCmd {
     /// Disk per instance (256M, 1G).
     #[arg(short = 'k', long)]
     disk: Option<String>,
+    /// A buildpack to use (repeat for several; `diego buildpacks` lists
+    /// them); none: every one, detected in order.
     #[arg(short = 'b', long = "buildpack")]
     buildpacks: Vec<String>,
+    /// The stack to stage and run on (`diego stacks` lists them).
+    #[arg(short = 's', long = "stack")]
+    stack: Option<String>,
     /// Run this image (`registry/repo:tag`) instead of files.
     #[arg(short = 'o', long = "docker-image")]
     docker_image: Option<String>,
@@ -464,6 +473,7 @@ async fn main() {
                 memory_mb,
                 disk,
                 buildpacks,
+                stack,
                 docker_image,
                 docker_username,
                 health_check_timeout,
@@ -488,6 +498,7 @@ async fn main() {
                 memory: memory.or(memory_mb.map(|m| format!("{m}M"))),
                 disk,
                 buildpacks,
+                stack,
                 docker_image,
                 docker_username,
                 health_check_timeout,
@@ -502,6 +513,8 @@ async fn main() {
             .await
         }
         Command::Apps => cli::apps().await,
+        Command::Buildpacks => cmd::buildpacks().await,
+        Command::Stacks => cmd::stacks().await,
         Command::App { app } => cli::app(&app).await,
         Command::Start { app, timeout_secs } => cmd::start(&app, secs(timeout_secs)).await,
         Command::Stop { app } => cmd::stop(&app).await,

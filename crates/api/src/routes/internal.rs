@@ -28,7 +28,12 @@ pub async fn droplet_download(
     if guid.contains('/') || guid.contains("..") || !c.api.blobs.exists(BlobKind::Droplet, &guid) {
         return Err(ApiError::NotFound(format!("droplet {guid} not found")));
     }
-    let file = tokio::fs::File::open(c.api.blobs.path(BlobKind::Droplet, &guid)).await?;
+    blob_response(&c, BlobKind::Droplet, &guid).await
+}
+
+/// A blob as a gzip download.
+pub async fn blob_response(c: &Ctx, kind: BlobKind, guid: &str) -> ApiResult<Response> {
+    let file = tokio::fs::File::open(c.api.blobs.path(kind, guid)).await?;
     let len = file.metadata().await?.len();
     let stream = tokio_util_stream(file);
     Response::builder()

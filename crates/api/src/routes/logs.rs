@@ -13,7 +13,7 @@ use serde::Deserialize;
 #[derive(Deserialize, Default)]
 pub struct LogQuery {
     #[serde(default)]
-    follow: bool,
+    pub follow: bool,
 }
 
 pub async fn logs(

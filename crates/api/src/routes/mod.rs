@@ -1,6 +1,7 @@
 //! The HTTP API: Cloud Controller v3's routes and JSON (see
 //! `models::capi`), behind a bearer token; `/internal/` serves the cells
-//! (droplet downloads) and the BBS (task callbacks) without one.
+//! (droplet and package downloads) and the BBS (task and staging
+//! callbacks) without one.
 
 mod apps;
 mod bits;
@@ -8,6 +9,7 @@ mod deployments;
 mod internal;
 mod logs;
 mod processes;
+mod staging;
 
 use crate::error::ApiError;
 use crate::service::Api;
@@ -114,6 +116,9 @@ pub fn router(ctx: Ctx) -> Router {
         )
         .route("/v3/builds", post(bits::create_build))
         .route("/v3/builds/{guid}", get(bits::build))
+        .route("/v3/builds/{guid}/logs", get(staging::build_logs))
+        .route("/v3/buildpacks", get(staging::buildpacks))
+        .route("/v3/stacks", get(staging::stacks))
         .route("/v3/droplets/{guid}", get(bits::droplet))
         .route(
             "/v3/processes/{guid}",
@@ -141,6 +146,14 @@ pub fn router(ctx: Ctx) -> Router {
         .route(
             "/internal/v3/droplets/{guid}/download",
             get(internal::droplet_download),
+        )
+        .route(
+            "/internal/v3/packages/{guid}/download",
+            get(staging::package_download),
+        )
+        .route(
+            "/internal/v3/staging/{guid}/build_completed",
+            post(staging::build_completed),
         )
         .route(
             "/internal/v3/tasks/{guid}/completed",

@@ -1,10 +1,10 @@
 //! Packages (bits uploaded through the API, or a docker image), builds
 //! and droplets.
 //!
-//! Staging is where the buildpack lifecycle plugs in: until it lands, a
-//! build of bits makes a droplet of the package as it is (run with `sh -c`
-//! on the default stack, busybox's web server unless a command is given),
-//! and a build of an image makes a droplet naming the image.
+//! A build of bits on a stack with a lifecycle stages (see `staging`);
+//! on a stack without one (busybox) the package is the droplet, run with
+//! `sh -c` (busybox's web server unless a command is given); a build of an
+//! image makes a droplet naming the image.
 
 use super::{new_guid, Api};
 use crate::blobs::BlobKind;
@@ -159,6 +159,9 @@ impl Api {
         }
         let app = self.app(&pkg.app_guid).await?;
         let now = now_ns();
+        if pkg.kind == BITS && self.stages(&app) {
+            return self.create_staging_build(app, pkg, actor).await;
+        }
         let droplet_guid = new_guid();
         let (process_types, image, sha) = if pkg.kind == DOCKER {
             (
@@ -192,6 +195,8 @@ impl Api {
             sha256: sha,
             stack: app.lifecycle.data.stack.clone(),
             created_at: now,
+            download_url: None,
+            buildpacks: vec![],
         };
         let build = BuildRec {
             guid: new_guid(),
@@ -214,6 +219,41 @@ impl Api {
             .store
             .apply(&[put(&droplet), put(&build), put(&ev)])
             .await?;
+        Ok(build)
+    }
+}
+
+impl Api {
+    /// A STAGING build whose Task runs on the BBS; the writes lock is
+    /// held by the caller.
+    async fn create_staging_build(
+        &self,
+        app: crate::store::AppRec,
+        pkg: PackageRec,
+        actor: &str,
+    ) -> ApiResult<BuildRec> {
+        let build = BuildRec {
+            guid: new_guid(),
+            app_guid: app.guid.clone(),
+            package_guid: pkg.guid.clone(),
+            state: build_state::STAGING.into(),
+            error: None,
+            droplet_guid: None,
+            created_at: now_ns(),
+        };
+        // Everything that can be refused is, before anything is written.
+        let req = self.staging_request(&app, &pkg, &build.guid).await?;
+        let ev = self.event(
+            &app,
+            "audit.app.build.create",
+            actor,
+            serde_json::json!({
+                "build_guid": build.guid, "package_guid": pkg.guid,
+                "stack": app.lifecycle.data.stack,
+            }),
+        );
+        self.repo.store.apply(&[put(&build), put(&ev)]).await?;
+        self.start_staging(&req).await?;
         Ok(build)
     }
 }

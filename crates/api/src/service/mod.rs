@@ -11,6 +11,7 @@ mod deployments;
 mod events;
 mod processes;
 mod revisions;
+mod staging;
 mod stats;
 mod sync;
 mod tasks;
@@ -18,6 +19,7 @@ mod validate;
 
 pub use deployments::deployment_loop;
 pub use events::watch_crashes;
+pub use staging::StagingSettings;
 pub use stats::instance_stats;
 pub use sync::{sync_loop, SyncReport};
 pub use tasks::TaskCallback;
@@ -41,11 +43,14 @@ pub struct Settings {
 
 pub struct Api {
     pub settings: Settings,
+    pub staging: StagingSettings,
     pub repo: Repo,
     pub bbs: Arc<dyn bbs_client::BbsClient>,
     pub blobs: Blobs,
     /// Clients of the cells' reps (instance usage, logs).
     pub reps: rep_client::RepClientFactory,
+    /// The file server's (published buildpacks and droplets).
+    http: reqwest::Client,
     pub writes: tokio::sync::Mutex<()>,
     /// One LRP sync at a time.
     sync_lock: tokio::sync::Mutex<()>,
@@ -54,12 +59,17 @@ pub struct Api {
 impl Api {
     pub fn new(
         settings: Settings,
+        staging: StagingSettings,
         repo: Repo,
         bbs: Arc<dyn bbs_client::BbsClient>,
         blobs: Blobs,
     ) -> anyhow::Result<Arc<Api>> {
         Ok(Arc::new(Api {
             settings,
+            staging,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
             repo,
             bbs,
             blobs,
@@ -111,12 +121,15 @@ impl Api {
             .collect())
     }
 
-    /// Where cells download a droplet.
-    pub fn droplet_url(&self, guid: &str) -> String {
-        format!(
-            "{}/internal/v3/droplets/{guid}/download",
-            self.settings.external_url
-        )
+    /// Where cells download a droplet: where staging put it, else this
+    /// API.
+    pub fn droplet_url(&self, droplet: &crate::store::DropletRec) -> String {
+        droplet.download_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/internal/v3/droplets/{}/download",
+                self.settings.external_url, droplet.guid
+            )
+        })
     }
 }
 

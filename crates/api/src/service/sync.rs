@@ -75,7 +75,14 @@ impl Api {
             process: p,
             revision: rev,
             droplet: &droplet,
-            droplet_url: self.droplet_url(&droplet.guid),
+            droplet_url: self.droplet_url(&droplet),
+            lifecycle_bundle_url: self.staging.lifecycle_bundle_url(),
+            facts: recipes::AppFacts {
+                process_guid: p.guid.clone(),
+                process_type: p.kind.clone(),
+                version: rev.guid.clone(),
+                ..self.app_facts(app, Some(p))
+            },
         };
         desired_lrp(&input).map_err(ApiError::Unprocessable)
     }

@@ -107,6 +107,9 @@ impl Api {
             })
             .collect();
         let log_source = format!("APP/TASK/{}", task.name);
+        if droplet.staged() {
+            return self.staged_task_definition(app, task, droplet, log_source);
+        }
         let (root_fs, user, dir, mut actions) = match &droplet.image {
             Some(image) => (format!("docker://{image}"), "root", "/", vec![]),
             None => (
@@ -116,7 +119,7 @@ impl Api {
                 vec![Action {
                     download_action: Some(DownloadAction {
                         artifact: "droplet".into(),
-                        from: self.droplet_url(&droplet.guid),
+                        from: self.droplet_url(droplet),
                         to: APP_DIR.into(),
                         cache_key: format!("droplets-{}", droplet.guid),
                         user: USER.into(),
@@ -154,6 +157,83 @@ impl Api {
             log_guid: app.guid.clone(),
             log_source,
             legacy_download_user: USER.into(),
+            completion_callback_url: format!(
+                "{}/internal/v3/tasks/{}/completed",
+                self.settings.external_url, task.guid
+            ),
+            ..Default::default()
+        }
+    }
+
+    /// A task on a staged droplet, as Cloud Controller's task recipe:
+    /// the droplet in /home/vcap, the command run by the launcher with
+    /// the app's environment.
+    fn staged_task_definition(
+        &self,
+        app: &crate::store::AppRec,
+        task: &TaskRec,
+        droplet: &DropletRec,
+        log_source: String,
+    ) -> TaskDefinition {
+        use recipes::{APP_USER, LIFECYCLE_DIR};
+        let facts = recipes::AppFacts {
+            memory_mb: task.memory_mb,
+            disk_mb: task.disk_mb,
+            ..self.app_facts(app, None)
+        };
+        let user_env: Vec<(String, String)> = app
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let download = Action {
+            download_action: Some(DownloadAction {
+                artifact: "droplet".into(),
+                from: self.droplet_url(droplet),
+                to: ".".into(),
+                cache_key: format!("droplets-{}", droplet.guid),
+                user: APP_USER.into(),
+                checksum_algorithm: droplet.sha256.as_ref().map_or("", |_| "sha256").into(),
+                checksum_value: droplet.sha256.clone().unwrap_or_default(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let run = Action {
+            run_action: Some(RunAction {
+                path: format!("{LIFECYCLE_DIR}/launcher"),
+                args: vec![
+                    "app".into(),
+                    task.command.clone(),
+                    droplet.execution_metadata.clone(),
+                ],
+                user: APP_USER.into(),
+                env: recipes::env::running_environment(&facts, 8080, "", &user_env),
+                log_source: log_source.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        TaskDefinition {
+            root_fs: format!("preloaded:{}", droplet.stack),
+            action: Some(Action {
+                serial_action: Some(SerialAction {
+                    actions: vec![download, run],
+                    log_source: String::new(),
+                }),
+                ..Default::default()
+            }),
+            memory_mb: task.memory_mb,
+            disk_mb: task.disk_mb,
+            log_guid: app.guid.clone(),
+            log_source,
+            legacy_download_user: APP_USER.into(),
+            cached_dependencies: vec![models::CachedDependency {
+                from: self.staging.lifecycle_bundle_url(),
+                to: LIFECYCLE_DIR.into(),
+                cache_key: format!("buildpack-{}-lifecycle", droplet.stack),
+                ..Default::default()
+            }],
             completion_callback_url: format!(
                 "{}/internal/v3/tasks/{}/completed",
                 self.settings.external_url, task.guid

@@ -124,6 +124,21 @@ pub struct DropletRec {
     pub sha256: Option<String>,
     pub stack: String,
     pub created_at: i64,
+    /// Staged droplets (run under the lifecycle's launcher): where cells
+    /// download them (the file server, where staging uploaded them).
+    /// None: the API's own blob.
+    #[serde(default)]
+    pub download_url: Option<String>,
+    /// The buildpacks that built it.
+    #[serde(default)]
+    pub buildpacks: Vec<String>,
+}
+
+impl DropletRec {
+    /// Built by the buildpack lifecycle (so run by its launcher).
+    pub fn staged(&self) -> bool {
+        self.download_url.is_some()
+    }
 }
 record!(DropletRec, Kind::Droplets, app = app_guid);
 

@@ -1,6 +1,6 @@
 //! The other app commands: start, stop, restart, restage, scale, delete,
 //! env, set-env, unset-env, events, run-task, tasks, rollback,
-//! continue-deployment, cancel-deployment.
+//! continue-deployment, cancel-deployment, buildpacks, stacks.
 
 use super::apps::find;
 use super::{progress, target, units};
@@ -64,11 +64,9 @@ pub async fn restage(name: &str, strategy: Option<String>, wait: Duration) -> an
         .clone()
         .ok_or_else(|| anyhow::anyhow!("{name} has never been staged: push it"))?;
     let package = c.droplet(&droplet).await?.package_guid;
-    let build = c.create_build(&package).await?;
-    let new = build.droplet_guid.ok_or_else(|| {
-        anyhow::anyhow!("staging {name} failed: {}", build.error.unwrap_or_default())
-    })?;
     println!("Restaging {name}");
+    let build = c.create_build(&package).await?;
+    let new = progress::staged(&c, build, name).await?;
     match strategy {
         Some(s) => {
             let mut req = deployment(&app, &s, None);
@@ -260,6 +258,28 @@ pub async fn deployment_action(name: &str, action: &str, wait: Duration) -> anyh
     println!("{name}: deployment {} {}", d.status.value, d.status.reason);
     if action == "continue" {
         progress::wait_deployment(&c, &d.guid, wait).await?;
+    }
+    Ok(())
+}
+
+pub async fn buildpacks() -> anyhow::Result<()> {
+    let c = target::client()?;
+    println!("{:<10} {:<24} {:<16} FILENAME", "POSITION", "NAME", "STATE");
+    for b in c.buildpacks().await? {
+        println!(
+            "{:<10} {:<24} {:<16} {}",
+            b.position, b.name, b.state, b.filename
+        );
+    }
+    Ok(())
+}
+
+pub async fn stacks() -> anyhow::Result<()> {
+    let c = target::client()?;
+    println!("{:<14} DESCRIPTION", "NAME");
+    for s in c.stacks().await? {
+        let default = if s.default { " (default)" } else { "" };
+        println!("{:<14} {}{default}", s.name, s.description);
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Cloud Foundry's app manifest (`manifest.yml`): `applications:` with
-//! name, path, instances, memory, disk_quota, command, buildpacks,
+//! name, path, instances, memory, disk_quota, command, buildpacks, stack,
 //! docker, env, health-check-type, health-check-http-endpoint, routes,
 //! timeout.
 
@@ -43,6 +43,8 @@ pub struct AppManifest {
     pub buildpacks: Vec<String>,
     #[serde(default)]
     pub buildpack: Option<String>,
+    #[serde(default)]
+    pub stack: Option<String>,
     #[serde(default)]
     pub docker: Option<Docker>,
     #[serde(default)]

@@ -1,6 +1,6 @@
-//! Waiting for an app: its instances running ("k/N running" as it
-//! changes, with each new crash or placement error), or a deployment
-//! finishing.
+//! Waiting for an app: its build staged (its staging output streamed),
+//! its instances running ("k/N running" as it changes, with each new
+//! crash or placement error), or a deployment finishing.
 
 use anyhow::Context as _;
 use api_client::ApiClient;
@@ -71,6 +71,67 @@ pub async fn wait_running(c: &ApiClient, app: &str, timeout: Duration) -> anyhow
             p.instances
         );
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// How long staging may take at most (Cloud Controller's default staging
+/// timeout is 15 minutes; the Task itself is cut there).
+const STAGING_TIMEOUT: Duration = Duration::from_secs(16 * 60);
+
+/// Waits for `build` to stage, printing its staging output as it comes;
+/// the droplet's guid, or the staging error (Cloud Controller's words).
+pub async fn staged(c: &ApiClient, mut build: Build, app: &str) -> anyhow::Result<String> {
+    let logs = (build.state == build_state::STAGING).then(|| {
+        println!("Staging {app}...");
+        tokio::spawn(stream_staging_output(c.clone(), build.guid.clone()))
+    });
+    let deadline = Instant::now() + STAGING_TIMEOUT;
+    while build.state == build_state::STAGING {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "staging {app} did not finish within {STAGING_TIMEOUT:?}"
+        );
+        tokio::time::sleep(POLL).await;
+        build = c.build(&build.guid).await?;
+    }
+    if let Some(logs) = logs {
+        // The output's last lines come as the Task's container goes.
+        let _ = tokio::time::timeout(Duration::from_secs(3), logs).await;
+    }
+    match (build.state.as_str(), build.droplet_guid) {
+        (build_state::STAGED, Some(d)) => Ok(d),
+        _ => anyhow::bail!(
+            "staging {app} failed: {}",
+            build.error.unwrap_or_else(|| "no droplet".into())
+        ),
+    }
+}
+
+/// The staging Task's output, once a cell runs it, until it ends.
+async fn stream_staging_output(c: ApiClient, build: String) {
+    use futures::StreamExt;
+    use std::io::Write;
+    let deadline = Instant::now() + STAGING_TIMEOUT;
+    while Instant::now() < deadline {
+        match c.build_logs(&build, true).await {
+            Ok(s) => {
+                let mut s = Box::pin(s);
+                while let Some(Ok(chunk)) = s.next().await {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&chunk);
+                    let _ = out.flush();
+                }
+                return;
+            }
+            Err(_) => {
+                // Not placed yet, or done already.
+                match c.build(&build).await {
+                    Ok(b) if b.state == build_state::STAGING => {}
+                    _ => return,
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
     }
 }
 

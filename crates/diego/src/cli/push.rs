@@ -22,6 +22,7 @@ pub struct PushFlags {
     pub memory: Option<String>,
     pub disk: Option<String>,
     pub buildpacks: Vec<String>,
+    pub stack: Option<String>,
     pub docker_image: Option<String>,
     pub docker_username: Option<String>,
     pub health_check_timeout: Option<u32>,
@@ -42,6 +43,7 @@ struct Spec {
     settings: ProcessSettings,
     docker: Option<(String, Option<String>)>,
     buildpacks: Vec<String>,
+    stack: Option<String>,
     env: BTreeMap<String, String>,
     routes: Option<Vec<String>>,
 }
@@ -153,6 +155,7 @@ fn specs(flags: &PushFlags) -> anyhow::Result<Vec<Spec>> {
                 settings,
                 docker,
                 buildpacks,
+                stack: flags.stack.clone().or(a.stack),
                 env: a.env.into_iter().map(|(k, v)| (k, v.0)).collect(),
                 routes: a.routes.map(|r| r.into_iter().map(|r| r.route).collect()),
             })
@@ -195,9 +198,13 @@ async fn push_one(c: &ApiClient, spec: &Spec, flags: &PushFlags) -> anyhow::Resu
                 };
                 c.patch_env(&app.guid, &vars).await?;
             }
-            if let Some(r) = &spec.routes {
+            let lifecycle = (spec.docker.is_none()
+                && (spec.stack.is_some() || !spec.buildpacks.is_empty()))
+            .then(|| buildpack_lifecycle(spec));
+            if spec.routes.is_some() || lifecycle.is_some() {
                 let req = UpdateApp {
-                    routes: Some(r.clone()),
+                    routes: spec.routes.clone(),
+                    lifecycle,
                     ..Default::default()
                 };
                 c.update_app(&app.guid, &req).await?;
@@ -211,13 +218,7 @@ async fn push_one(c: &ApiClient, spec: &Spec, flags: &PushFlags) -> anyhow::Resu
                     kind: DOCKER.into(),
                     data: Default::default(),
                 },
-                None => Lifecycle {
-                    kind: BUILDPACK.into(),
-                    data: LifecycleData {
-                        buildpacks: spec.buildpacks.clone(),
-                        stack: String::new(),
-                    },
-                },
+                None => buildpack_lifecycle(spec),
             };
             let req = CreateApp {
                 name: spec.name.clone(),
@@ -277,19 +278,8 @@ async fn stage_and_run(
         }
         (None, None) => unreachable!("bits are packaged when there is no image"),
     };
-    let mut build = c.create_build(&pkg.guid).await?;
-    while build.state == build_state::STAGING {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        build = c.build(&build.guid).await?;
-    }
-    let droplet = match (build.state.as_str(), build.droplet_guid) {
-        (build_state::STAGED, Some(d)) => d,
-        _ => anyhow::bail!(
-            "staging {} failed: {}",
-            spec.name,
-            build.error.unwrap_or_else(|| "no droplet".into())
-        ),
-    };
+    let build = c.create_build(&pkg.guid).await?;
+    let droplet = progress::staged(c, build, &spec.name).await?;
     let web = progress::web(c, &app.guid).await?;
     if flags.no_start {
         c.set_current_droplet(&app.guid, &droplet).await?;
@@ -341,6 +331,16 @@ async fn stage_and_run(
         })?;
     println!("{} is running at {}", spec.name, urls(&app));
     Ok(())
+}
+
+fn buildpack_lifecycle(spec: &Spec) -> Lifecycle {
+    Lifecycle {
+        kind: BUILDPACK.into(),
+        data: LifecycleData {
+            buildpacks: spec.buildpacks.clone(),
+            stack: spec.stack.clone().unwrap_or_default(),
+        },
+    }
 }
 
 pub fn urls(app: &App) -> String {

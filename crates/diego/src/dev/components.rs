@@ -117,6 +117,11 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
+        let stacks = if options.cflinuxfs4 {
+            dev_stacks(data, &mut notes).await
+        } else {
+            Vec::new()
+        };
         let api = api::start(&api::ApiConfig {
             listen_address: addrs.api.to_string(),
             database_driver: "sqlite".into(),
@@ -124,17 +129,19 @@ impl DevSystem {
             blobstore_directory: data.api_blobs().display().to_string(),
             bbs_address: bbs_url.clone(),
             token_file: data.api_token().display().to_string(),
-            default_stack: cell::STACK.into(),
+            // Buildpack apps stage on cflinuxfs4 when the cell offers it;
+            // on busybox (no lifecycle) packages run as they are.
+            default_stack: if stacks.is_empty() {
+                cell::STACK.into()
+            } else {
+                stack::STACK.into()
+            },
+            file_server_url: format!("http://{}", file_server.addr),
             ..Default::default()
         })
         .await
         .context("starting the api")?;
 
-        let stacks = if options.cflinuxfs4 {
-            dev_stacks(data, &mut notes).await
-        } else {
-            Vec::new()
-        };
         let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address, stacks).await {
             Ok((cell, why)) => {
                 notes.push(format!("cell: {why}"));

@@ -49,7 +49,10 @@ fn port_busy(port: u16) -> bool {
 /// Starts `diego dev --data-dir DATA ARGS...`, once its fixed ports are free.
 pub fn start_dev(data: &Path, args: &[&str]) -> Dev {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while [8889, 8080, 4222, 1800, 8084, 9022].into_iter().any(port_busy) {
+    while [8889, 8080, 4222, 1800, 8084, 9022]
+        .into_iter()
+        .any(port_busy)
+    {
         assert!(
             Instant::now() < deadline,
             "diego dev's fixed ports (8889, 8080, 4222, 1800, 8084, 9022) are in use: \

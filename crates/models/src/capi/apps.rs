@@ -168,6 +168,9 @@ pub struct Droplet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Checksum>,
     pub stack: String,
+    /// The buildpacks that staged it (empty: not staged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buildpacks: Vec<String>,
     pub created_at: String,
 }
 
@@ -244,4 +247,29 @@ pub struct CreateTask {
     pub memory_in_mb: Option<i32>,
     #[serde(default)]
     pub disk_in_mb: Option<i32>,
+}
+
+/// `GET /v3/buildpacks`: an admin buildpack, in detection order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Buildpack {
+    /// e.g. "python_buildpack".
+    pub name: String,
+    /// 1 is detected first.
+    pub position: i32,
+    /// Empty: any stack.
+    #[serde(default)]
+    pub stack: String,
+    /// READY, or AWAITING_UPLOAD when its zip is not published.
+    pub state: String,
+    pub filename: String,
+    pub enabled: bool,
+}
+
+/// `GET /v3/stacks`: a stack the cells offer (`preloaded:<name>`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Stack {
+    pub name: String,
+    pub description: String,
+    /// New apps get it unless they name one.
+    pub default: bool,
 }
