@@ -26,14 +26,14 @@ fn now_ns() -> i64 {
 
 async fn crash(sys: &System, reason: &str) {
     let lrp = &sys.actual_lrps("crashy").await[0];
-    let cell = sys.cell(cell_id(lrp));
+    let cell = sys.sim_cell(cell_id(lrp));
     cell.crash_lrp("crashy", 0, reason).await.unwrap();
 }
 
 async fn running_again(sys: &System, crash_count: i32) -> models::ActualLrp {
     eventually("restarted and running", 10, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("crashy"))
             .await
             .ok()?;
@@ -50,8 +50,8 @@ async fn crashes_restart_twice_at_once_then_back_off_30s() {
         .enumerate()
         .map(|(i, z)| SimCellConfig::new(&format!("cell-{i}"), z, Resources::new(4096, 8192, 10)))
         .collect();
-    let sys = System::start(Duration::from_millis(500), cells).await;
-    sys.desire(desired_lrp("crashy", 1, 256)).await;
+    let sys = system(Duration::from_millis(500), cells).await;
+    sys.desire_lrp(desired_lrp("crashy", 1, 256)).await;
     let first = running_again(&sys, 0).await;
 
     // Crashes 1 and 2: unclaimed and auctioned at once; running again with
@@ -81,14 +81,14 @@ async fn crashes_restart_twice_at_once_then_back_off_30s() {
         .actual_lrp_instance_key
         .as_ref()
         .is_none_or(|k| k.cell_id.is_empty()));
-    assert!(sys.cells.iter().all(|c| c.state().lrps.is_empty()));
+    assert!(sys.sim_cells.iter().all(|c| c.state().lrps.is_empty()));
     let backoff_ends = crashed.since + Duration::from_secs(30).as_nanos() as i64;
 
     // Restarted by convergence (every 500 ms) once the 30 s have passed,
     // not before; the crash count is kept.
     let restarted = eventually("restarted after the back-off", 40, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("crashy"))
             .await
             .ok()?;
@@ -107,7 +107,7 @@ async fn crashes_restart_twice_at_once_then_back_off_30s() {
     assert!(restarted.since >= backoff_ends);
     // Convergence runs every 500 ms and the sim starts at once.
     assert!(restarted.since < backoff_ends + Duration::from_secs(5).as_nanos() as i64);
-    let held: usize = sys.cells.iter().map(|c| c.state().lrps.len()).sum();
+    let held: usize = sys.sim_cells.iter().map(|c| c.state().lrps.len()).sum();
     assert_eq!(held, 1);
 
     sys.shutdown().await;

@@ -27,11 +27,11 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
         configs.push(c);
     }
     // Convergence stays out of the way (Diego's default 30 s).
-    let sys = System::start(Duration::from_secs(30), configs).await;
-    let client = &sys.client;
-    let cells = &sys.cells;
+    let sys = system(Duration::from_secs(30), configs).await;
+    let client = sys.bbs_client();
+    let cells = &sys.sim_cells;
 
-    sys.desire(desired_lrp("web", 100, 512)).await;
+    sys.desire_lrp(desired_lrp("web", 100, 512)).await;
     let running = eventually("100 RUNNING instances", 60, || async {
         let lrps = client
             .actual_lrps(&ActualLrpFilter::process("web"))
@@ -72,7 +72,7 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
     assert_eq!(held, 100);
 
     // Too big for every cell: the instances stay UNCLAIMED with Diego's error.
-    sys.desire(desired_lrp("huge", 2, 20000)).await;
+    sys.desire_lrp(desired_lrp("huge", 2, 20000)).await;
     let failed = eventually("placement errors on huge", 30, || async {
         let lrps = client
             .actual_lrps(&ActualLrpFilter::process("huge"))
@@ -85,7 +85,7 @@ async fn lrps_are_placed_across_zones_and_misfits_get_the_placement_error() {
         assert_eq!(l.placement_error, "insufficient resources: memory");
         assert_eq!(l.state, models::actual_lrp_state::UNCLAIMED);
     }
-    assert!(sys.auctioneer.stats().placed_lrps >= 100);
+    assert!(sys.auctioneer().stats().placed_lrps >= 100);
 
     // Scale down: the BBS stops the surplus instances through the cells'
     // stop endpoint; the cells remove them from the BBS.

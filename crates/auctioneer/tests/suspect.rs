@@ -45,16 +45,16 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
         }
         cells.push(c);
     }
-    let mut sys = System::start(Duration::from_millis(500), cells).await;
+    let mut sys = system(Duration::from_millis(500), cells).await;
 
-    sys.desire(desired_lrp("web", 3, 256)).await;
+    sys.desire_lrp(desired_lrp("web", 3, 256)).await;
     let mut pinned = desired_lrp("pinned", 1, 256);
     pinned.placement_tags = vec!["gpu".into()];
-    sys.desire(pinned).await;
+    sys.desire_lrp(pinned).await;
 
     let web = eventually("3 web instances running, one per zone", 30, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("web"))
             .await
             .ok()?;
@@ -67,7 +67,7 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     let web_on_0 = web.iter().find(|l| cell_id(l) == "cell-0").unwrap().clone();
     let pinned_before = eventually("pinned running on cell-0", 20, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("pinned"))
             .await
             .ok()?;
@@ -77,13 +77,13 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     assert_eq!(cell_id(&pinned_before), "cell-0");
 
     // cell-0's presence goes; its containers stay.
-    sys.cell_mut("cell-0").drop_presence().await;
+    sys.sim_cell_mut("cell-0").drop_presence().await;
 
     // pinned: the original is SUSPECT (still RUNNING on cell-0, same
     // instance); its replacement stays UNCLAIMED: no other cell has "gpu".
     let pinned_rows = eventually("pinned suspect + unclaimed replacement", 20, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("pinned"))
             .await
             .ok()?;
@@ -117,7 +117,7 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     let web_index = index(&web_on_0);
     let side_by_side = eventually("web suspect + claimed replacement", 20, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("web"))
             .await
             .ok()?;
@@ -146,7 +146,7 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     // Once the replacement runs the suspect row is gone.
     let replaced = eventually("web instance replaced off cell-0", 20, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("web"))
             .await
             .ok()?;
@@ -161,21 +161,24 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     assert_ne!(instance_guid(&replaced), instance_guid(&web_on_0));
     // The old container still runs on cell-0.
     assert!(sys
-        .cell("cell-0")
+        .sim_cell("cell-0")
         .state()
         .lrps
         .iter()
         .any(|l| l.instance_guid == instance_guid(&web_on_0)));
 
     // cell-0 comes back.
-    sys.cell_mut("cell-0").restore_presence();
-    sys.cell_mut("cell-0").presence_registered().await.unwrap();
+    sys.sim_cell_mut("cell-0").restore_presence();
+    sys.sim_cell_mut("cell-0")
+        .presence_registered()
+        .await
+        .unwrap();
 
     // pinned: the suspect is promoted back to ordinary (same instance, on
     // cell-0, RUNNING); the unclaimed replacement is deleted.
     let pinned_after = eventually("pinned suspect promoted", 20, || async {
         let l = sys
-            .client
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("pinned"))
             .await
             .ok()?;
@@ -193,10 +196,10 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     // web: cell-0's rep syncs; the BBS refuses its old instance (the
     // index runs elsewhere), so the rep destroys that container. pinned's
     // container is accepted (it is that index's instance).
-    let destroyed = sys.cell("cell-0").sync_lrps().await;
+    let destroyed = sys.sim_cell("cell-0").sync_lrps().await;
     assert_eq!(destroyed, vec![instance_guid(&web_on_0).to_string()]);
     let held: Vec<String> = sys
-        .cell("cell-0")
+        .sim_cell("cell-0")
         .state()
         .lrps
         .iter()
@@ -227,7 +230,7 @@ async fn instances_on_a_vanished_cell_turn_suspect_are_replaced_and_resolved_whe
     );
     assert_eq!(pinned[0].presence, Presence::Ordinary as i32);
     // Every cell holds exactly what the BBS says runs on it.
-    for c in &sys.cells {
+    for c in &sys.sim_cells {
         let mut held: Vec<String> = c
             .state()
             .lrps

@@ -1,81 +1,42 @@
 //! The client against a real BBS (SQLite store): every kind of call, the
 //! answers' Diego errors, both event streams and mutual TLS.
 
-use bbs::config::{BbsConfig, GoDuration};
-use bbs::server::{start, Overrides, RunningBbs};
 use bbs_client::*;
 use futures::StreamExt;
 use models::events::Event;
 use models::ErrorType;
 use std::time::Duration;
+use testkit::control_plane::{work, ControlPlane};
 
-struct Bbs {
-    running: RunningBbs,
-    _dir: tempfile::TempDir,
+/// A lone BBS (testkit's control plane, SQLite).
+async fn bbs() -> ControlPlane {
+    ControlPlane::builder().start().await
 }
 
-async fn bbs(tweak: impl FnOnce(&mut BbsConfig, &std::path::Path)) -> Bbs {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = BbsConfig {
-        listen_address: "127.0.0.1:0".into(),
-        health_address: "127.0.0.1:0".into(),
-        database_connection_string: dir.path().join("bbs.db").display().to_string(),
-        active_key_label: "k1".into(),
-        communication_timeout: GoDuration(Duration::from_secs(5)),
-        ..Default::default()
-    };
-    cfg.encryption_keys
-        .insert("k1".into(), "a passphrase".into());
-    tweak(&mut cfg, dir.path());
-    let running = start(&cfg, Overrides::default()).await.unwrap();
-    Bbs { running, _dir: dir }
-}
-
-fn client(b: &Bbs) -> HttpBbsClient {
-    HttpBbsClient::plain(&format!("http://{}", b.running.addr)).unwrap()
+fn client(b: &ControlPlane) -> HttpBbsClient {
+    HttpBbsClient::plain(b.bbs_url()).unwrap()
 }
 
 fn lrp(guid: &str, instances: i32) -> models::DesiredLrp {
     models::DesiredLrp {
-        process_guid: guid.into(),
         domain: "d".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "/bin/app".into(),
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
         memory_mb: 64,
         disk_mb: 64,
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into(),
-        ..Default::default()
+        log_guid: String::new(),
+        ..work::desired_lrp(guid, instances)
     }
 }
 
 fn task_definition() -> models::TaskDefinition {
     models::TaskDefinition {
-        root_fs: "preloaded:cflinuxfs4".into(),
         action: lrp("x", 1).action,
-        memory_mb: 64,
-        disk_mb: 64,
-        ..Default::default()
+        ..work::task_definition()
     }
 }
 
 #[tokio::test]
 async fn desired_lrps_domains_and_errors() {
-    let b = bbs(|_, _| {}).await;
+    let b = bbs().await;
     let c = client(&b);
     assert!(c.ping().await);
     c.upsert_domain("d", Duration::ZERO).await.unwrap();
@@ -178,12 +139,12 @@ async fn desired_lrps_domains_and_errors() {
         .await
         .unwrap_err()
         .is(ErrorType::ResourceNotFound));
-    b.running.shutdown().await;
+    b.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_lrp_lifecycle_and_evacuation_of_a_cell() {
-    let b = bbs(|_, _| {}).await;
+    let b = bbs().await;
     let c = client(&b);
     c.desire_lrp(lrp("app", 1)).await.unwrap();
     let key = models::ActualLrpKey::new("app", 0, "d");
@@ -241,12 +202,12 @@ async fn the_lrp_lifecycle_and_evacuation_of_a_cell() {
     assert!(e.error_type().is_some(), "a Diego error: {e:?}");
     c.fail_actual_lrp(&key, "no room").await.unwrap();
     c.retire_actual_lrp(&key).await.unwrap();
-    b.running.shutdown().await;
+    b.shutdown().await;
 }
 
 #[tokio::test]
 async fn tasks_from_desire_to_delete_with_their_events() {
-    let b = bbs(|_, _| {}).await;
+    let b = bbs().await;
     let c = client(&b);
     let mut events = c.subscribe_to_task_events().await.unwrap();
     c.desire_task("t1", "d", Some(task_definition()))
@@ -301,55 +262,22 @@ async fn tasks_from_desire_to_delete_with_their_events() {
             "task_changed"
         ]
     );
-    b.running.shutdown().await;
+    b.shutdown().await;
 }
 
 #[tokio::test]
 async fn mutual_tls_with_material_from_memory() {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, "diego-ca");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = p.self_signed(&ca_key).unwrap();
-    let leaf = |name: &str| {
-        let mut p = CertificateParams::new(vec![name.to_string()]).unwrap();
-        p.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        (
-            p.signed_by(&key, &ca, &ca_key).unwrap().pem(),
-            key.serialize_pem(),
-        )
-    };
-    let server = leaf("127.0.0.1");
-    let b = bbs(|cfg, dir| {
-        let write = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).unwrap();
-            path.display().to_string()
-        };
-        cfg.require_ssl = true;
-        cfg.ca_file = write("ca.crt", &ca.pem());
-        cfg.cert_file = write("bbs.crt", &server.0);
-        cfg.key_file = write("bbs.key", &server.1);
-    })
-    .await;
-    let url = format!("https://127.0.0.1:{}", b.running.addr.port());
-    let (cert, key) = leaf("rep");
-    let tls = tlsconfig::ClientTls {
-        ca: Some(tlsconfig::Pem::inline(ca.pem())),
-        identity: Some((tlsconfig::Pem::inline(cert), tlsconfig::Pem::inline(key))),
-        skip_verify: false,
-    };
+    let b = ControlPlane::builder().tls(true).start().await;
+    let ca = &b.pki().unwrap().ca;
+    let url = format!("https://127.0.0.1:{}", b.bbs().addr.port());
+    let rep = ca.issue("rep", &["rep"]);
+    let tls = ca.client_tls(Some(&rep));
     let c = HttpBbsClient::new(&ClientConfig::new(&url).with_tls(Some(tls))).unwrap();
     assert!(c.ping().await);
     c.upsert_domain("d", Duration::from_secs(60)).await.unwrap();
 
     // Without a certificate the BBS refuses the handshake.
-    let anonymous = tlsconfig::ClientTls {
-        ca: Some(tlsconfig::Pem::inline(ca.pem())),
-        ..Default::default()
-    };
+    let anonymous = ca.client_tls(None);
     let c = HttpBbsClient::new(
         &ClientConfig::new(&url)
             .with_tls(Some(anonymous))
@@ -357,5 +285,5 @@ async fn mutual_tls_with_material_from_memory() {
     )
     .unwrap();
     assert!(matches!(c.domains().await, Err(Error::Transport(_))));
-    b.running.shutdown().await;
+    b.shutdown().await;
 }

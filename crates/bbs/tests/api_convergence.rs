@@ -26,7 +26,7 @@ async fn convergence_loop_repairs_lrps_and_expires_tasks() {
         Overrides::default(),
     )
     .await;
-    let store = bbs.running.app.store.clone();
+    let store = bbs.running().app.store.clone();
     store.upsert_domain("test-domain", 0).await.unwrap();
     let resp: DesiredLrpLifecycleResponse = bbs
         .call(
@@ -83,7 +83,7 @@ async fn convergence_loop_repairs_lrps_and_expires_tasks() {
     eventually(|| async { (rows("app").await == vec![0, 1]).then_some(()) }).await;
     eventually(|| async { (rec.lrps.lock().unwrap().len() > lrps_before).then_some(()) }).await;
     // A pass run on demand changes nothing more; the stale extra stays.
-    let report = bbs.running.converger.run_once().await;
+    let report = bbs.running().converger.run_once().await;
     assert_eq!(report.lrps.missing, 0);
     assert_eq!(rows("old-app").await, vec![0, 3]);
 
@@ -108,7 +108,7 @@ async fn convergence_loop_repairs_lrps_and_expires_tasks() {
             .then_some(())
     })
     .await;
-    let metrics = reqwest::get(format!("http://{}/metrics", bbs.running.health_addr))
+    let metrics = reqwest::get(format!("http://{}/metrics", bbs.running().health_addr))
         .await
         .unwrap()
         .text()
@@ -116,5 +116,5 @@ async fn convergence_loop_repairs_lrps_and_expires_tasks() {
         .unwrap();
     assert!(metrics.contains("bbs_convergence_runs_total"));
     assert!(metrics.contains("bbs_lrps{state=\"desired\"}"));
-    bbs.running.shutdown().await;
+    bbs.shutdown().await;
 }

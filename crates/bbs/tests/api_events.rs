@@ -267,7 +267,7 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_blocking_writes() {
     // A raw connection with a tiny receive buffer that never reads.
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.set_recv_buffer_size(4096).unwrap();
-    let mut slow = sock.connect(bbs.running.addr).await.unwrap();
+    let mut slow = sock.connect(bbs.running().addr).await.unwrap();
     slow.write_all(
         b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\n\r\n",
     )
@@ -346,7 +346,7 @@ async fn a_subscriber_that_stops_reading_is_dropped_without_blocking_writes() {
     assert!(text.ends_with("0\r\n\r\n"), "the stream was ended");
 
     // And the hub forgot it.
-    let metrics = reqwest::get(format!("http://{}/metrics", bbs.running.health_addr))
+    let metrics = reqwest::get(format!("http://{}/metrics", bbs.running().health_addr))
         .await
         .unwrap()
         .text()

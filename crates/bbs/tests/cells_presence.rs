@@ -7,28 +7,10 @@ use api_support::TestBbs;
 use bbs::config::GoDuration;
 use bbs::server::Overrides;
 use locket::client::{self, presence_resource, ClientLocketConfig, LockHandle, PresenceRunner};
-use locket::config::LocketConfig;
-use locket::server::{RunningLocket, ServerOptions};
 use models::json::GoJson;
 use models::{CellCapacity, CellPresence, CellsResponse, Provider};
 use std::time::Duration;
-
-async fn start_locket(dir: &std::path::Path) -> RunningLocket {
-    let cfg = LocketConfig {
-        listen_address: "127.0.0.1:0".into(),
-        database_driver: "sqlite".into(),
-        database_connection_string: dir.join("locket.db").display().to_string(),
-        ..Default::default()
-    };
-    locket::server::start(
-        &cfg,
-        ServerOptions {
-            burglar_interval: Duration::from_millis(500),
-        },
-    )
-    .await
-    .expect("start locket")
-}
+use testkit::control_plane::start_locket;
 
 fn cell(id: &str, zone: &str, memory_mb: i32) -> CellPresence {
     CellPresence {
@@ -87,7 +69,7 @@ async fn cells_come_from_locket_presences() {
     let locket = start_locket(dir.path()).await;
     let addr = locket.addr.to_string();
     let bbs = start_bbs(addr.clone()).await;
-    assert!(bbs.running.holds_lock());
+    assert!(bbs.running().holds_lock());
 
     let r: CellsResponse = bbs.call("/v1/cells/list.r1", &()).await;
     assert!(r.error.is_none(), "{:?}", r.error);
@@ -118,7 +100,7 @@ async fn cells_come_from_locket_presences() {
 
     pa.stop().await;
     junk.stop().await;
-    bbs.running.shutdown().await;
+    bbs.shutdown().await;
     locket.shutdown().await;
 }
 
@@ -145,7 +127,7 @@ async fn the_bbs_lock_carries_owner_and_no_value_as_diegos() {
     assert_eq!(r.value, "");
 
     // Shutting down releases the lock at once.
-    bbs.running.shutdown().await;
+    bbs.shutdown().await;
     let e = c
         .fetch(locket::proto::FetchRequest { key: "bbs".into() })
         .await
@@ -163,14 +145,14 @@ async fn losing_the_lock_stops_serving() {
 
     // Locket going away means renewals fail: the lock is lost.
     locket.shutdown().await;
-    let reason = tokio::time::timeout(Duration::from_secs(10), bbs.running.lock_lost())
+    let reason = tokio::time::timeout(Duration::from_secs(10), bbs.running().lock_lost())
         .await
         .expect("lock lost within 10s");
     assert!(!reason.is_empty());
     // The API listener is closed.
     let mut refused = false;
     for _ in 0..50 {
-        if tokio::net::TcpStream::connect(bbs.running.addr)
+        if tokio::net::TcpStream::connect(bbs.running().addr)
             .await
             .is_err()
         {
@@ -188,9 +170,9 @@ async fn losing_the_lock_stops_serving() {
 #[tokio::test]
 async fn without_locket_there_is_no_lock_and_no_cells() {
     let bbs = TestBbs::start().await;
-    assert!(!bbs.running.holds_lock());
+    assert!(!bbs.running().holds_lock());
     let r: CellsResponse = bbs.call("/v1/cells/list.r1", &()).await;
     assert!(r.error.is_none());
     assert!(r.cells.is_empty());
-    bbs.running.shutdown().await;
+    bbs.shutdown().await;
 }

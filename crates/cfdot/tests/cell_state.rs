@@ -1,18 +1,16 @@
 //! `cell-state` and `cell-states` end to end: a real locket and BBS
-//! (SQLite), simulated cells that hold presences in locket and serve the
-//! rep's `/state`; our cfdot binary finds each cell's rep through the BBS's
-//! cell list and prints its state as Diego's cfdot prints it.
+//! (testkit's control plane, SQLite), simulated cells that hold presences
+//! in locket and serve the rep's `/state`; our cfdot binary finds each
+//! cell's rep through the BBS's cell list and prints its state as Diego's
+//! cfdot prints it.
 
 use rep_client::RepClient;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use auctioneer::sim::{SimCell, SimCellConfig};
-use bbs::config::BbsConfig;
-use locket::client::ClientLocketConfig;
-use locket::config::LocketConfig;
-use locket::server::ServerOptions;
 use models::rep::Resources;
+use testkit::control_plane::ControlPlane;
 
 fn cfdot(args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cfdot"));
@@ -97,43 +95,12 @@ fn expected_line(cell: &SimCell) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cell_state_and_cell_states_read_each_reps_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let locket = locket::server::start(
-        &LocketConfig {
-            listen_address: "127.0.0.1:0".into(),
-            database_driver: "sqlite".into(),
-            database_connection_string: dir.path().join("locket.db").display().to_string(),
-            ..Default::default()
-        },
-        ServerOptions {
-            burglar_interval: Duration::from_millis(500),
-        },
-    )
-    .await
-    .expect("locket starts");
-    let locket_addr = locket.addr.to_string();
-    let mut bbs_cfg = BbsConfig {
-        listen_address: "127.0.0.1:0".into(),
-        health_address: "127.0.0.1:0".into(),
-        database_connection_string: dir.path().join("bbs.db").display().to_string(),
-        active_key_label: "k1".into(),
-        locket_address: locket_addr.clone(),
-        lock_ttl: bbs::config::GoDuration(Duration::from_secs(5)),
-        lock_retry_interval: bbs::config::GoDuration(Duration::from_millis(500)),
-        uuid: "bbs-0".into(),
-        ..Default::default()
-    };
-    bbs_cfg
-        .encryption_keys
-        .insert("k1".into(), "a test passphrase".into());
-    let bbs = tokio::time::timeout(
-        Duration::from_secs(20),
-        bbs::server::start(&bbs_cfg, bbs::server::Overrides::default()),
-    )
-    .await
-    .expect("bbs takes its lock")
-    .expect("bbs starts");
-    let bbs_url = format!("http://{}", bbs.addr);
+    let control = ControlPlane::builder()
+        .locket(true)
+        .bbs_config(|c| c.lock_retry_interval = bbs::config::GoDuration(Duration::from_millis(500)))
+        .start()
+        .await;
+    let bbs_url = control.bbs_url().to_string();
 
     // Two cells in two zones, one of them holding an LRP instance (taken
     // through the rep's /work, as the auctioneer would give it).
@@ -141,7 +108,7 @@ async fn cell_state_and_cell_states_read_each_reps_state() {
     for (i, zone) in ["z1", "z2"].iter().enumerate() {
         let mut c = SimCellConfig::new(&format!("cell-{i}"), zone, Resources::new(4096, 8192, 10));
         c.cell_index = i as i32;
-        c.locket = Some(ClientLocketConfig::insecure(locket_addr.clone()));
+        c.locket = Some(control.locket_client_config());
         let mut cell = SimCell::start(c).await.unwrap();
         cell.presence_registered().await.unwrap();
         cells.push(cell);
@@ -269,8 +236,7 @@ async fn cell_state_and_cell_states_read_each_reps_state() {
         "owner-tls",
         &models::json::GoJson::to_go_json(&tls_cell),
     );
-    let client =
-        locket::client::connect_lazy(&ClientLocketConfig::insecure(locket_addr.clone())).unwrap();
+    let client = locket::client::connect_lazy(&control.locket_client_config()).unwrap();
     let mut tls_presence = locket::client::PresenceRunner::new(client, resource).spawn();
     tls_presence.acquired().await.unwrap();
     let out = run(vec![
@@ -307,6 +273,5 @@ async fn cell_state_and_cell_states_read_each_reps_state() {
     for c in cells {
         c.stop().await;
     }
-    bbs.shutdown().await;
-    locket.shutdown().await;
+    control.shutdown().await;
 }

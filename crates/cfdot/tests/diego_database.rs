@@ -10,8 +10,8 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 use support::*;
+use testkit::control_plane::ControlPlane;
 use testkit::postgres::TestPostgres;
 
 fn lines(s: &str) -> BTreeSet<String> {
@@ -36,21 +36,18 @@ fn our_cfdot_and_bbs_read_what_diegos_bbs_wrote() {
         .enable_all()
         .build()
         .unwrap();
-    let mut cfg = bbs::config::BbsConfig {
-        listen_address: "127.0.0.1:0".into(),
-        health_address: "127.0.0.1:0".into(),
-        database_driver: "postgres".into(),
-        database_connection_string: pg.url_for(&db),
-        active_key_label: "k1".into(),
-        communication_timeout: bbs::config::GoDuration(Duration::from_secs(5)),
-        ..Default::default()
-    };
-    cfg.encryption_keys
-        .insert("k1".into(), "a passphrase".into());
-    let running = rt
-        .block_on(bbs::server::start(&cfg, bbs::server::Overrides::default()))
-        .expect("our bbs starts on Diego's database");
-    let url = format!("http://{}", running.addr);
+    let db_url = pg.url_for(&db);
+    // Diego's key, which its records are encrypted with.
+    let control = rt.block_on(
+        ControlPlane::builder()
+            .bbs_config(move |c| {
+                c.database_driver = "postgres".into();
+                c.database_connection_string = db_url;
+                c.encryption_keys = [("k1".to_string(), "a passphrase".to_string())].into();
+            })
+            .start(),
+    );
+    let url = control.bbs_url().to_string();
 
     for (command, expected) in [
         ("domains", "expected-domains.txt"),
@@ -75,5 +72,5 @@ fn our_cfdot_and_bbs_read_what_diegos_bbs_wrote() {
             "cfdot {command}"
         );
     }
-    drop(running);
+    rt.block_on(control.shutdown());
 }

@@ -1,13 +1,14 @@
-//! The whole corpus' command sequence against our real BBS (SQLite in a
-//! temp dir): what our cfdot prints must match what the reference cfdot
-//! printed against Diego's BBS, modulo timestamps and epochs.
+//! The whole corpus' command sequence against our real BBS (testkit's
+//! control plane, SQLite): what our cfdot prints must match what the
+//! reference cfdot printed against Diego's BBS, modulo timestamps and
+//! epochs.
 
 mod support;
 
 use std::fs;
-use std::time::Duration;
 
 use support::*;
+use testkit::control_plane::ControlPlane;
 
 fn normalize(s: &str) -> String {
     let times =
@@ -25,21 +26,8 @@ fn corpus_sequence_against_our_bbs() {
         .enable_all()
         .build()
         .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut cfg = bbs::config::BbsConfig {
-        listen_address: "127.0.0.1:0".into(),
-        health_address: "127.0.0.1:0".into(),
-        database_connection_string: tmp.path().join("bbs.db").display().to_string(),
-        active_key_label: "k1".into(),
-        communication_timeout: bbs::config::GoDuration(Duration::from_secs(5)),
-        ..Default::default()
-    };
-    cfg.encryption_keys
-        .insert("k1".into(), "a test passphrase".into());
-    let running = rt
-        .block_on(bbs::server::start(&cfg, bbs::server::Overrides::default()))
-        .expect("bbs starts");
-    let url = format!("http://{}", running.addr);
+    let control = rt.block_on(ControlPlane::builder().start());
+    let url = control.bbs_url().to_string();
 
     for entry in entries(&dir) {
         let name = entry.file_name().unwrap().to_string_lossy().to_string();
@@ -66,5 +54,5 @@ fn corpus_sequence_against_our_bbs() {
         );
         assert_eq!(out.status.code(), Some(want_code), "{name}: exit code");
     }
-    drop(running);
+    rt.block_on(control.shutdown());
 }

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use ::locket::config::LocketConfig;
 use ::locket::server::{start, RunningLocket, ServerOptions};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use testkit::tls::TestCa;
 
 struct Locket {
     rt: tokio::runtime::Runtime,
@@ -311,21 +311,10 @@ fn unreachable_locket_fails_after_the_connect_deadline() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(9));
 }
 
-fn ca(name: &str) -> (rcgen::Certificate, KeyPair) {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    (p.self_signed(&key).unwrap(), key)
-}
-
-fn leaf(name: &str, ca: &rcgen::Certificate, ca_key: &KeyPair) -> (String, String) {
-    let mut p =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    p.distinguished_name.push(DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, ca, ca_key).unwrap();
-    (cert.pem(), key.serialize_pem())
+/// A certificate for 127.0.0.1 and localhost signed by `ca`.
+fn leaf(name: &str, ca: &TestCa) -> (String, String) {
+    let id = ca.issue(name, &["127.0.0.1", "localhost"]);
+    (id.cert_pem, id.key_pem)
 }
 
 #[test]
@@ -337,10 +326,10 @@ fn mutual_tls_with_and_without_verification() {
         std::fs::write(&p, body).unwrap();
         p.display().to_string()
     };
-    let (ca_cert, ca_key) = ca("locket-ca");
-    let (rogue_ca, _) = ca("rogue-ca");
-    let (srv_cert, srv_key) = leaf("locket", &ca_cert, &ca_key);
-    let (cli_cert, cli_key) = leaf("cfdot", &ca_cert, &ca_key);
+    let ca_cert = TestCa::new("locket-ca");
+    let rogue_ca = TestCa::new("rogue-ca");
+    let (srv_cert, srv_key) = leaf("locket", &ca_cert);
+    let (cli_cert, cli_key) = leaf("cfdot", &ca_cert);
     let ca_file = write("ca.crt", &ca_cert.pem());
     let rogue_file = write("rogue.crt", &rogue_ca.pem());
     let cert = write("client.crt", &cli_cert);

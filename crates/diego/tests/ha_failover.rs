@@ -5,12 +5,12 @@
 //! lock once it expires and serves everything written through the first.
 
 use bbs_client::{BbsClient, HttpBbsClient, TaskFilter};
-use locket::config::LocketConfig;
-use locket::server::{RunningLocket, ServerOptions};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::control_plane::start_locket;
+use testkit::control_plane::work::task_definition;
 use testkit::postgres::TestPostgres;
 
 const LOCK_TTL_SECS: u64 = 2;
@@ -126,40 +126,6 @@ async fn wait_health(bbs: &Bbs) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("bbs {} health never came up\n{}", bbs.name, bbs.logs());
-}
-
-async fn start_locket(dir: &Path) -> RunningLocket {
-    let cfg = LocketConfig {
-        listen_address: "127.0.0.1:0".into(),
-        database_driver: "sqlite".into(),
-        database_connection_string: dir.join("locket.db").display().to_string(),
-        ..Default::default()
-    };
-    locket::server::start(
-        &cfg,
-        ServerOptions {
-            burglar_interval: Duration::from_millis(500),
-        },
-    )
-    .await
-    .expect("start locket")
-}
-
-fn task_definition() -> models::TaskDefinition {
-    models::TaskDefinition {
-        root_fs: "preloaded:cflinuxfs4".into(),
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "/bin/task".into(),
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        memory_mb: 64,
-        disk_mb: 64,
-        ..Default::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

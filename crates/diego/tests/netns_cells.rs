@@ -22,7 +22,7 @@ mod netns_support;
 
 use bbs_client::{ActualLrpFilter, BbsClient};
 use netns_support::cell::{Cell, REP_PORT};
-use netns_support::control::ControlPlane;
+use netns_support::control::{self, ControlPlane};
 use netns_support::leftovers;
 use netns_support::net::{self, CellNet, TestNet, CELL_A, CELL_B};
 use netns_support::{eventually, skip_reason, Sweep, DIR_PREFIX};
@@ -86,7 +86,7 @@ async fn serving(
     http: &reqwest::Client,
 ) -> (usize, Vec<models::ActualLrp>) {
     let all = control
-        .bbs
+        .bbs_client()
         .actual_lrps(&ActualLrpFilter::process(GUID))
         .await
         .unwrap_or_default();
@@ -210,7 +210,7 @@ async fn running_instance(control: &ControlPlane, guid: &str, not: &str) -> mode
         30,
         || async {
             let all = control
-                .bbs
+                .bbs_client()
                 .actual_lrps(&ActualLrpFilter::process(guid))
                 .await
                 .ok()?;
@@ -320,7 +320,7 @@ async fn memory_hog_crashes_out_of_memory(control: &ControlPlane) {
         .await;
     let crashed = eventually("crashed out of memory", 30, || async {
         let all = control
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process(HOG))
             .await
             .ok()?;
@@ -351,7 +351,12 @@ async fn task_result_comes_back(control: &ControlPlane, cells: &[&Cell]) {
         .await;
     let mut ran_on = String::new();
     let done = loop {
-        let task = control.bbs.task_by_guid(REPORT).await.unwrap().unwrap();
+        let task = control
+            .bbs_client()
+            .task_by_guid(REPORT)
+            .await
+            .unwrap()
+            .unwrap();
         if task.state == models::task::State::Running as i32 {
             ran_on = task.cell_id.clone();
         }
@@ -392,7 +397,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     let sweep = Sweep::new(dir.path());
     let rootfs = dir.path().join("rootfs");
     garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
-    let control = ControlPlane::start(dir.path()).await;
+    let control = control::start().await;
     let mut a = Cell::start(&control, dir.path(), &rootfs, "cell-a", CELL_A, "dga").await;
     let mut b = Cell::start(&control, dir.path(), &rootfs, "cell-b", CELL_B, "dgb").await;
     let cells = control.cells().await;
@@ -413,7 +418,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     control.desire_lrp(httpd_lrp()).await;
     let before = loop {
         let all = control
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process(GUID))
             .await
             .unwrap_or_default();
@@ -472,7 +477,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
         || async {
             for guid in [FLAKY, KILLED, HOG] {
                 if !control
-                    .bbs
+                    .bbs_client()
                     .actual_lrps(&ActualLrpFilter::process(guid))
                     .await
                     .ok()?
@@ -534,7 +539,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     let status = a.exited(Duration::from_secs(15)).await;
     assert!(status.success(), "cell-a: {status}\n{}", a.log());
     let all = control
-        .bbs
+        .bbs_client()
         .actual_lrps(&ActualLrpFilter::process(GUID))
         .await
         .unwrap();
@@ -556,7 +561,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     control.remove_lrp(GUID).await;
     eventually("the LRP's instances and containers gone", 30, || async {
         let rows = control
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process(GUID))
             .await
             .ok()?;
@@ -573,7 +578,7 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     assert_eq!(leftovers::netns_named("dga-"), Vec::<String>::new());
     assert_eq!(leftovers::netns_named("dgb-"), Vec::<String>::new());
     assert_parents_released(&b);
-    control.stop().await;
+    control.shutdown().await;
     drop((a, b));
     drop(sweep);
     drop(test_net);

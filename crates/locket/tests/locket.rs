@@ -513,39 +513,22 @@ async fn presence_runner_reasserts(fx: Fx) {
 
 mod tls {
     use super::*;
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use testkit::tls::{write, TestCa};
 
-    fn ca(name: &str) -> (rcgen::Certificate, KeyPair) {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        (p.self_signed(&key).unwrap(), key)
-    }
-
-    fn leaf(name: &str, ca: &rcgen::Certificate, ca_key: &KeyPair) -> (String, String) {
-        let mut p =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        p.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, ca, ca_key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    fn write(dir: &std::path::Path, name: &str, body: &str) -> String {
-        let p = dir.join(name);
-        std::fs::write(&p, body).unwrap();
-        p.display().to_string()
+    /// A certificate for 127.0.0.1 and localhost signed by `ca`.
+    fn leaf(name: &str, ca: &TestCa) -> (String, String) {
+        let id = ca.issue(name, &["127.0.0.1", "localhost"]);
+        (id.cert_pem, id.key_pem)
     }
 
     #[tokio::test]
     async fn mutual_tls_as_diego() {
         let dir = tempfile::tempdir().unwrap();
-        let (ca_cert, ca_key) = ca("locket-ca");
-        let (rogue_ca, rogue_key) = ca("rogue-ca");
-        let (srv_cert, srv_key) = leaf("locket", &ca_cert, &ca_key);
-        let (cli_cert, cli_key) = leaf("bbs", &ca_cert, &ca_key);
-        let (rogue_cert, rogue_key_pem) = leaf("rogue", &rogue_ca, &rogue_key);
+        let ca_cert = TestCa::new("locket-ca");
+        let rogue_ca = TestCa::new("rogue-ca");
+        let (srv_cert, srv_key) = leaf("locket", &ca_cert);
+        let (cli_cert, cli_key) = leaf("bbs", &ca_cert);
+        let (rogue_cert, rogue_key_pem) = leaf("rogue", &rogue_ca);
         let d = dir.path();
         let cfg = LocketConfig {
             listen_address: "127.0.0.1:0".into(),
@@ -597,8 +580,8 @@ mod tls {
     #[tokio::test]
     async fn certificate_without_ca_is_a_startup_error() {
         let dir = tempfile::tempdir().unwrap();
-        let (ca_cert, ca_key) = ca("locket-ca");
-        let (srv_cert, srv_key) = leaf("locket", &ca_cert, &ca_key);
+        let ca_cert = TestCa::new("locket-ca");
+        let (srv_cert, srv_key) = leaf("locket", &ca_cert);
         let d = dir.path();
         let cfg = LocketConfig {
             listen_address: "127.0.0.1:0".into(),

@@ -8,7 +8,7 @@ mod support;
 use bbs_client::{ActualLrpFilter, BbsClient};
 
 use std::time::Duration;
-use support::{eventually, running, sleeper_lrp, World};
+use support::{eventually, running, sleeper_lrp, start_world};
 
 fn cell_of(l: &models::ActualLrp) -> String {
     l.actual_lrp_instance_key.as_ref().unwrap().cell_id.clone()
@@ -16,13 +16,13 @@ fn cell_of(l: &models::ActualLrp) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evacuate_moves_instances_to_the_other_cell() {
-    let world = World::start().await;
+    let world = start_world().await;
     let cfg1 = world.rep_config("cell-1", "z1");
     let cfg2 = world.rep_config("cell-2", "z1");
     let rep1 = world.start_rep(&cfg1).await;
     let rep2 = world.start_rep(&cfg2).await;
     eventually("2 cells in the BBS", 10, || async {
-        let cells = world.bbs.cells().await.ok()?;
+        let cells = world.bbs_client().cells().await.ok()?;
         (cells.len() == 2).then_some(())
     })
     .await;
@@ -68,7 +68,7 @@ async fn evacuate_moves_instances_to_the_other_cell() {
         "handed over, not crashed"
     );
     let all = world
-        .bbs
+        .bbs_client()
         .actual_lrps(&ActualLrpFilter::process("web"))
         .await
         .unwrap();
@@ -110,7 +110,7 @@ async fn evacuate_moves_instances_to_the_other_cell() {
 
     rep1.shutdown().await;
     rep2.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }
 
 /// With nowhere to go, an evacuating instance keeps running as EVACUATING
@@ -119,7 +119,7 @@ async fn evacuate_moves_instances_to_the_other_cell() {
 /// shutdown deletes the container.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evacuating_instances_keep_running_until_the_timeout() {
-    let world = World::start().await;
+    let world = start_world().await;
     let mut cfg = world.rep_config("cell-1", "z1");
     cfg.evacuation_timeout = auctioneer::config::GoDuration(Duration::from_secs(3));
     let rep = world.start_rep(&cfg).await;
@@ -136,7 +136,7 @@ async fn evacuating_instances_keep_running_until_the_timeout() {
         10,
         || async {
             let all = world
-                .bbs
+                .bbs_client()
                 .actual_lrps(&ActualLrpFilter::process("lonely"))
                 .await
                 .ok()?;
@@ -163,5 +163,5 @@ async fn evacuating_instances_keep_running_until_the_timeout() {
     assert!(!rep.evacuated().await, "timed out, not drained");
     assert!(started.elapsed() < Duration::from_secs(3));
     rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }

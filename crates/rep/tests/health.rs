@@ -7,7 +7,7 @@ mod support;
 use bbs_client::{ActualLrpFilter, BbsClient};
 
 use std::time::Duration;
-use support::{eventually, run_action, running, sleeper_lrp, World};
+use support::{eventually, run_action, running, sleeper_lrp, start_world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn running_waits_for_the_health_check() {
@@ -17,7 +17,7 @@ async fn running_waits_for_the_health_check() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let world = World::start().await;
+    let world = start_world().await;
     let rep = world.start_rep(&world.rep_config("cell-1", "z1")).await;
 
     // The server starts listening 1.5 s after the process starts.
@@ -42,7 +42,7 @@ async fn running_waits_for_the_health_check() {
     world.desire_lrp(lrp).await;
     eventually("claimed", 10, || async {
         let all = world
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("web"))
             .await
             .ok()?;
@@ -69,5 +69,5 @@ async fn running_waits_for_the_health_check() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
 
     rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }

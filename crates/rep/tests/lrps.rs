@@ -7,7 +7,7 @@ mod support;
 
 use bbs_client::{ActualLrpFilter, BbsClient, InternalBbsClient};
 
-use support::{eventually, running, sleeper_lrp, World};
+use support::{eventually, running, sleeper_lrp, start_world};
 
 fn container_dir(cfg: &rep::RepConfig, guid: &str) -> std::path::PathBuf {
     std::path::Path::new(&cfg.depot_dir)
@@ -17,7 +17,7 @@ fn container_dir(cfg: &rep::RepConfig, guid: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
-    let world = World::start().await;
+    let world = start_world().await;
     let cfg = world.rep_config("cell-1", "z1");
     let rep = world.start_rep(&cfg).await;
 
@@ -134,7 +134,7 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
     world.desire_lrp(ghost).await;
     eventually("ghost unplaceable", 20, || async {
         let l = world
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("ghost"))
             .await
             .ok()?;
@@ -150,11 +150,15 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
         instance_guid: "ghost-instance".into(),
         cell_id: "cell-1".into(),
     };
-    world.bbs.claim_actual_lrp(&key, &ik).await.unwrap();
+    world
+        .bbs_client()
+        .claim_actual_lrp(&key, &ik)
+        .await
+        .unwrap();
     rep.sync_now().await;
     eventually("ghost claim removed", 10, || async {
         let l = world
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("ghost"))
             .await
             .ok()?;
@@ -178,13 +182,13 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
         ..Default::default()
     };
     world
-        .bbs
+        .bbs_client()
         .update_desired_lrp("sleeper", update)
         .await
         .unwrap();
     eventually("index 1 gone with its container", 20, || async {
         let all = world
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("sleeper"))
             .await
             .ok()?;
@@ -199,5 +203,5 @@ async fn lrps_run_crash_and_restart_and_bulk_sync_repairs() {
         &restarted.actual_lrp_instance_key.unwrap().instance_guid
     )
     .exists());
-    world.stop().await;
+    world.shutdown().await;
 }

@@ -10,20 +10,20 @@ use garden::{Backend, RuncBackend, RuncConfig};
 use rep::executor_store::StoreClient;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use support::{eventually, running, sleeper_lrp, World};
+use support::{eventually, running, sleeper_lrp, start_world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lrps_run_and_restart_in_runc_containers() {
     testkit::skip_if!(garden::runc_unavailable());
-    let world = World::start().await;
+    let world = start_world().await;
     let mut cfg = world.rep_config("cell-runc", "z1");
     cfg.container_backend = "runc".into();
 
     // A backend of this test's own: tag, subnet and ports no other test uses.
-    let rootfs = world.dir.path().join("busybox-rootfs");
+    let rootfs = world.dir().join("busybox-rootfs");
     garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
     cfg.preloaded_root_fs[0].path = rootfs.display().to_string();
-    let mut rc = RuncConfig::new(world.dir.path().join("runc-depot"));
+    let mut rc = RuncConfig::new(world.dir().join("runc-depot"));
     rc.rootfs.insert("cflinuxfs4".into(), rootfs);
     rc.tag = "rep1".into();
     rc.subnet = Ipv4Addr::new(10, 250, 7, 0);
@@ -35,7 +35,7 @@ async fn lrps_run_and_restart_in_runc_containers() {
         Arc::new(backend.clone()),
         executor::ExecutorConfig {
             capacity: Some(executor::ExecutorResources::new(4096, 8192, 250)),
-            temp_dir: world.dir.path().join("executor-tmp"),
+            temp_dir: world.dir().join("executor-tmp"),
             ..Default::default()
         },
     )
@@ -103,7 +103,12 @@ async fn lrps_run_and_restart_in_runc_containers() {
         )
         .await;
     let t = eventually("task rejected", 20, || async {
-        let t = world.bbs.task_by_guid("unrunnable").await.ok().flatten()?;
+        let t = world
+            .bbs_client()
+            .task_by_guid("unrunnable")
+            .await
+            .ok()
+            .flatten()?;
         (t.rejection_count >= 1).then_some(t)
     })
     .await;
@@ -119,5 +124,5 @@ async fn lrps_run_and_restart_in_runc_containers() {
         .await
         .unwrap()
         .is_empty());
-    world.stop().await;
+    world.shutdown().await;
 }

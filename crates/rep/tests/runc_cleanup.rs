@@ -11,7 +11,7 @@ use bbs_client::{ActualLrpFilter, BbsClient};
 use garden::Backend;
 use std::path::Path;
 use support::runc_cell::{self, tcp_check};
-use support::{eventually, run_action, running, sleeper_lrp, World};
+use support::{eventually, run_action, running, sleeper_lrp, start_world, World};
 
 const TAG: &str = "rcl";
 const SUBNET: &str = "10.251.21.";
@@ -88,7 +88,8 @@ fn leftovers(depot: &Path, per_container: bool) -> Vec<String> {
 
 async fn remove_desired(world: &World, guid: &str) {
     // As before, only a transport failure fails the test here.
-    if let Err(bbs_client::Error::Transport(e)) = world.bbs.remove_desired_lrp(guid).await {
+    if let Err(bbs_client::Error::Transport(e)) = world.bbs_client().remove_desired_lrp(guid).await
+    {
         panic!("{e}");
     }
 }
@@ -96,7 +97,7 @@ async fn remove_desired(world: &World, guid: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleted_containers_leave_nothing_behind() {
     testkit::skip_if!(runc_cell::skip_reason());
-    let world = World::start().await;
+    let world = start_world().await;
     let cell = runc_cell::start(&world, "cell-clean", TAG, (251, 21), (19300, 19319)).await;
 
     let mut web = sleeper_lrp("web", 1);
@@ -131,7 +132,7 @@ async fn deleted_containers_leave_nothing_behind() {
     .await;
     eventually("crasher crashed", 30, || async {
         let all = world
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("crasher"))
             .await
             .ok()?;
@@ -139,7 +140,12 @@ async fn deleted_containers_leave_nothing_behind() {
     })
     .await;
     let t = eventually("job completed", 30, || async {
-        let t = world.bbs.task_by_guid("job").await.ok().flatten()?;
+        let t = world
+            .bbs_client()
+            .task_by_guid("job")
+            .await
+            .ok()
+            .flatten()?;
         (t.state == models::task::State::Completed as i32).then_some(t)
     })
     .await;
@@ -187,5 +193,5 @@ async fn deleted_containers_leave_nothing_behind() {
     cell.backend.teardown_host().await;
     let left = leftovers(&cell.depot, false);
     assert!(left.is_empty(), "left after host teardown: {left:#?}");
-    world.stop().await;
+    world.shutdown().await;
 }

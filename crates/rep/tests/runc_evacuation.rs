@@ -16,7 +16,7 @@ use bbs_client::{ActualLrpFilter, BbsClient};
 
 use std::time::{Duration, Instant};
 use support::runc_cell::{self, tcp_check};
-use support::{eventually, run_action, running, sleeper_lrp, World};
+use support::{eventually, run_action, running, sleeper_lrp, start_world, World};
 
 const PAGE: &str = "served from a runc container\n";
 
@@ -46,7 +46,7 @@ async fn answers(http: &reqwest::Client, l: &models::ActualLrp) -> bool {
 /// RUNNING rows (ordinary or evacuating) whose containers answer.
 async fn serving(world: &World, http: &reqwest::Client) -> (usize, Vec<models::ActualLrp>) {
     let all = world
-        .bbs
+        .bbs_client()
         .actual_lrps(&ActualLrpFilter::process("pages"))
         .await
         .unwrap_or_default();
@@ -65,7 +65,7 @@ async fn serving(world: &World, http: &reqwest::Client) -> (usize, Vec<models::A
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evacuation_keeps_every_instance_serving() {
     testkit::skip_if!(runc_cell::skip_reason());
-    let world = World::start().await;
+    let world = start_world().await;
     let a = runc_cell::start(&world, "cell-a", "rea", (251, 11), (19260, 19279)).await;
     let b = runc_cell::start(&world, "cell-b", "reb", (251, 12), (19280, 19299)).await;
     let http = reqwest::Client::builder()
@@ -145,7 +145,7 @@ async fn evacuation_keeps_every_instance_serving() {
     );
 
     let all = world
-        .bbs
+        .bbs_client()
         .actual_lrps(&ActualLrpFilter::process("pages"))
         .await
         .unwrap();
@@ -161,5 +161,5 @@ async fn evacuation_keeps_every_instance_serving() {
 
     a.rep.shutdown().await;
     b.rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }

@@ -9,12 +9,12 @@ mod support;
 use bbs_client::{ActualLrpFilter, BbsClient};
 
 use support::runc_cell::{self, tcp_check};
-use support::{eventually, run_action, running, sleeper_lrp, World};
+use support::{eventually, run_action, running, sleeper_lrp, start_world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_instance_failing_its_liveness_check_is_crashed_and_restarted() {
     testkit::skip_if!(runc_cell::skip_reason());
-    let world = World::start().await;
+    let world = start_world().await;
     let cell = runc_cell::start(&world, "cell-live", "rfl", (251, 1), (19200, 19219)).await;
 
     // httpd in the background; the test kills it later from a second
@@ -62,13 +62,13 @@ async fn an_instance_failing_its_liveness_check_is_crashed_and_restarted() {
     );
 
     cell.rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_instance_over_its_memory_limit_crashes_out_of_memory() {
     testkit::skip_if!(runc_cell::skip_reason());
-    let world = World::start().await;
+    let world = start_world().await;
     let cell = runc_cell::start(&world, "cell-oom", "rfo", (251, 2), (19220, 19239)).await;
 
     // dd's 100 MB block is filled from /dev/zero: three times the limit.
@@ -78,7 +78,7 @@ async fn an_instance_over_its_memory_limit_crashes_out_of_memory() {
     world.desire_lrp(lrp).await;
     let crashed = eventually("crashed out of memory", 30, || async {
         let all = world
-            .bbs
+            .bbs_client()
             .actual_lrps(&ActualLrpFilter::process("hog"))
             .await
             .ok()?;
@@ -94,13 +94,13 @@ async fn an_instance_over_its_memory_limit_crashes_out_of_memory() {
     );
 
     cell.rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_result_file_comes_back_with_its_completion() {
     testkit::skip_if!(runc_cell::skip_reason());
-    let world = World::start().await;
+    let world = start_world().await;
     let cell = runc_cell::start(&world, "cell-task", "rft", (251, 3), (19240, 19259)).await;
 
     world
@@ -120,7 +120,12 @@ async fn a_task_result_file_comes_back_with_its_completion() {
         )
         .await;
     let t = eventually("task completed", 30, || async {
-        let t = world.bbs.task_by_guid("report").await.ok().flatten()?;
+        let t = world
+            .bbs_client()
+            .task_by_guid("report")
+            .await
+            .ok()
+            .flatten()?;
         (t.state == models::task::State::Completed as i32).then_some(t)
     })
     .await;
@@ -130,5 +135,5 @@ async fn a_task_result_file_comes_back_with_its_completion() {
     assert_eq!(t.result, "made in report");
 
     cell.rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }

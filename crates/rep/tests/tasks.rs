@@ -7,7 +7,7 @@ mod support;
 
 use bbs_client::{BbsClient, InternalBbsClient};
 
-use support::{eventually, run_action, World};
+use support::{eventually, run_action, start_world, World};
 
 fn task(script: &str) -> models::TaskDefinition {
     models::TaskDefinition {
@@ -23,7 +23,7 @@ fn task(script: &str) -> models::TaskDefinition {
 
 async fn completed(world: &World, guid: &str) -> models::Task {
     eventually(&format!("task {guid} completed"), 30, || async {
-        let t = world.bbs.task_by_guid(guid).await.ok().flatten()?;
+        let t = world.bbs_client().task_by_guid(guid).await.ok().flatten()?;
         (t.state == models::task::State::Completed as i32).then_some(t)
     })
     .await
@@ -31,7 +31,7 @@ async fn completed(world: &World, guid: &str) -> models::Task {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tasks_complete_fail_cancel_and_lose_their_container() {
-    let world = World::start().await;
+    let world = start_world().await;
     let cfg = world.rep_config("cell-1", "z1");
     let rep = world.start_rep(&cfg).await;
 
@@ -63,13 +63,18 @@ async fn tasks_complete_fail_cancel_and_lose_their_container() {
     // the container.
     world.desire_task("long", task("sleep 30")).await;
     eventually("long running", 20, || async {
-        let t = world.bbs.task_by_guid("long").await.ok().flatten()?;
+        let t = world
+            .bbs_client()
+            .task_by_guid("long")
+            .await
+            .ok()
+            .flatten()?;
         let c = rep.executor().get_container("long").await.ok()?;
         (t.state == models::task::State::Running as i32 && c.state == executor::State::Running)
             .then_some(())
     })
     .await;
-    world.bbs.cancel_task("long").await.unwrap();
+    world.bbs_client().cancel_task("long").await.unwrap();
     eventually("cancelled task's container deleted", 20, || async {
         rep.executor()
             .get_container("long")
@@ -87,11 +92,20 @@ async fn tasks_complete_fail_cancel_and_lose_their_container() {
     lost.placement_tags = vec!["nowhere".into()];
     world.desire_task("lost", lost).await;
     eventually("lost rejected by the auction", 20, || async {
-        let t = world.bbs.task_by_guid("lost").await.ok().flatten()?;
+        let t = world
+            .bbs_client()
+            .task_by_guid("lost")
+            .await
+            .ok()
+            .flatten()?;
         (t.rejection_count >= 1).then_some(())
     })
     .await;
-    assert!(world.bbs.start_task("lost", "cell-1").await.unwrap());
+    assert!(world
+        .bbs_client()
+        .start_task("lost", "cell-1")
+        .await
+        .unwrap());
     rep.sync_now().await;
     let t = completed(&world, "lost").await;
     assert!(t.failed);
@@ -101,5 +115,5 @@ async fn tasks_complete_fail_cancel_and_lose_their_container() {
     );
 
     rep.shutdown().await;
-    world.stop().await;
+    world.shutdown().await;
 }

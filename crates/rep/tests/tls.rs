@@ -1,35 +1,18 @@
 //! Mutual TLS as Diego's rep serves it: the rep client with a certificate
 //! from the CA is answered; a client without one is refused.
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rep::config::{Capacity, RepConfig};
 use rep_client::{RepClient, RepClientFactory};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn leaf(
-    name: &str,
-    ca: &rcgen::Certificate,
-    ca_key: &KeyPair,
-    sans: Vec<String>,
-) -> (String, String) {
-    let mut p = CertificateParams::new(sans).unwrap();
-    p.distinguished_name.push(DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, ca, ca_key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
+use testkit::tls::TestCa;
 
 #[tokio::test]
 async fn state_over_mutual_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, "diego-ca");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = p.self_signed(&ca_key).unwrap();
-    let server = leaf("cell", &ca, &ca_key, vec!["127.0.0.1".into()]);
-    let client = leaf("auctioneer", &ca, &ca_key, vec!["auctioneer".into()]);
+    let ca = TestCa::new("diego-ca");
+    let server = ca.issue("cell", &["127.0.0.1"]);
+    let client = ca.issue("auctioneer", &["auctioneer"]);
     let write = |name: &str, content: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, content).unwrap();
@@ -42,8 +25,8 @@ async fn state_over_mutual_tls() {
         listen_addr_securable: "127.0.0.1:0".into(),
         bbs_address: "http://127.0.0.1:1".into(),
         ca_cert_file: ca_file.clone(),
-        cert_file: write("rep.crt", &server.0),
-        key_file: write("rep.key", &server.1),
+        cert_file: write("rep.crt", &server.cert_pem),
+        key_file: write("rep.key", &server.key_pem),
         memory_mb: Capacity::Mb(1024),
         disk_mb: Capacity::Mb(1024),
         container_backend: "houdini".into(),
@@ -60,8 +43,8 @@ async fn state_over_mutual_tls() {
 
     let tls = tlsconfig::ClientTls::from_files(
         &ca_file,
-        &write("client.crt", &client.0),
-        &write("client.key", &client.1),
+        &write("client.crt", &client.cert_pem),
+        &write("client.key", &client.key_pem),
     );
     let reps = RepClientFactory::new(&rep_client::ClientConfig {
         tls: Some(tls),

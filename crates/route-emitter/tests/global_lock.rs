@@ -11,23 +11,11 @@ async fn a_second_global_emitter_waits_for_the_lock_and_takes_over() {
     let Some(nats) = NatsServer::start().await else {
         return;
     };
-    let bbs = TestBbs::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let locket = locket::server::start(
-        &locket::config::LocketConfig {
-            listen_address: "127.0.0.1:0".into(),
-            database_driver: "sqlite".into(),
-            database_connection_string: dir.path().join("locket.db").display().to_string(),
-            ..Default::default()
-        },
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let bbs = TestBbs::with_locket().await;
     let config = |uuid: &str| {
         let mut c = emitter_config(&bbs.url, &nats.url);
         c.uuid = uuid.into();
-        c.locket = locket::client::ClientLocketConfig::insecure(locket.addr.to_string());
+        c.locket = locket::client::ClientLocketConfig::insecure(bbs.locket_addr());
         c.lock_retry_interval.0 = Duration::from_millis(200);
         c
     };
@@ -61,5 +49,4 @@ async fn a_second_global_emitter_waits_for_the_lock_and_takes_over() {
     })
     .await;
     second.stop().await.unwrap();
-    locket.shutdown().await;
 }

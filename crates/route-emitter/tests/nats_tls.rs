@@ -4,44 +4,26 @@
 mod support;
 
 use futures::StreamExt;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use std::time::Duration;
 use support::*;
-
-fn ca() -> (rcgen::Certificate, KeyPair) {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, "nats-ca");
-    let key = KeyPair::generate().unwrap();
-    (p.self_signed(&key).unwrap(), key)
-}
-
-fn leaf(name: &str, ca: &rcgen::Certificate, ca_key: &KeyPair) -> (String, String) {
-    let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    p.distinguished_name.push(DnType::CommonName, name);
-    let key = KeyPair::generate().unwrap();
-    (
-        p.signed_by(&key, ca, ca_key).unwrap().pem(),
-        key.serialize_pem(),
-    )
-}
-
-fn write(dir: &std::path::Path, name: &str, body: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p.display().to_string()
-}
+use testkit::tls::{write, TestCa};
 
 #[tokio::test]
 async fn emits_over_mutual_tls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (ca_cert, ca_key) = ca();
-    let (srv, srv_key) = leaf("nats", &ca_cert, &ca_key);
-    let (cli, cli_key) = leaf("route-emitter", &ca_cert, &ca_key);
-    let ca_file = write(d, "ca.crt", &ca_cert.pem());
-    let (srv_file, srv_key_file) = (write(d, "s.crt", &srv), write(d, "s.key", &srv_key));
-    let (cli_file, cli_key_file) = (write(d, "c.crt", &cli), write(d, "c.key", &cli_key));
+    let ca = TestCa::new("nats-ca");
+    let srv = ca.issue("nats", &["127.0.0.1"]);
+    let cli = ca.issue("route-emitter", &["127.0.0.1"]);
+    let ca_file = write(d, "ca.crt", &ca.pem());
+    let (srv_file, srv_key_file) = (
+        write(d, "s.crt", &srv.cert_pem),
+        write(d, "s.key", &srv.key_pem),
+    );
+    let (cli_file, cli_key_file) = (
+        write(d, "c.crt", &cli.cert_pem),
+        write(d, "c.key", &cli.key_pem),
+    );
     let Some(nats) = NatsServer::start_with(&[
         "--tls",
         "--tlscert",

@@ -1,11 +1,17 @@
 //! Test support shared by the workspace's test suites (dev-dependency only):
-//! throwaway PostgreSQL and MariaDB servers, nats-server, the conformance
-//! corpora.
+//! a whole control plane (feature `control-plane`), throwaway PostgreSQL
+//! and MariaDB servers, nats-server, TLS material, the conformance corpora.
 
 pub mod conformance;
+#[cfg(feature = "control-plane")]
+pub mod control_plane;
 mod local_server;
 pub mod mariadb;
 pub mod nats;
 pub mod postgres;
 pub mod skip;
 pub mod stack;
+pub mod tls;
+mod wait;
+
+pub use wait::eventually;

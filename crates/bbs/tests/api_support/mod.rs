@@ -1,5 +1,6 @@
-//! Shared helpers of the API tests: a real BBS on 127.0.0.1:0 over a
-//! SQLite file, the shared BBS client, a recording fake auctioneer.
+//! Shared helpers of the API tests: a real BBS on 127.0.0.1:0 (testkit's
+//! control plane: the BBS alone over a SQLite file unless a test asks for
+//! more), the shared BBS client, a recording fake auctioneer.
 #![allow(dead_code)]
 
 use axum::body::Bytes;
@@ -8,33 +9,19 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use bbs::config::BbsConfig;
-use bbs::server::{start, Overrides, RunningBbs};
+use bbs::server::{Overrides, RunningBbs};
 use prost::Message;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use testkit::control_plane::{Builder, ControlPlane};
 
 pub struct TestBbs {
-    pub running: RunningBbs,
+    pub control: ControlPlane,
     pub base: String,
     /// For raw requests (bad input, status codes, stream headers).
     pub client: reqwest::Client,
     /// The shared BBS client (one attempt per call).
     pub api: bbs_client::HttpBbsClient,
-    pub dir: tempfile::TempDir,
-}
-
-pub fn test_config(dir: &std::path::Path) -> BbsConfig {
-    let mut cfg = BbsConfig {
-        listen_address: "127.0.0.1:0".into(),
-        health_address: "127.0.0.1:0".into(),
-        database_connection_string: dir.join("bbs.db").display().to_string(),
-        active_key_label: "k1".into(),
-        communication_timeout: bbs::config::GoDuration(Duration::from_secs(5)),
-        ..Default::default()
-    };
-    cfg.encryption_keys
-        .insert("k1".into(), "a test passphrase".into());
-    cfg
 }
 
 impl TestBbs {
@@ -42,28 +29,46 @@ impl TestBbs {
         Self::start_with(|_| {}, Overrides::default()).await
     }
 
-    pub async fn start_with(tweak: impl FnOnce(&mut BbsConfig), overrides: Overrides) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = test_config(dir.path());
-        tweak(&mut cfg);
-        let running = start(&cfg, overrides).await.expect("bbs starts");
-        let base = format!("http://{}", running.addr);
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut BbsConfig) + 'static,
+        overrides: Overrides,
+    ) -> Self {
+        Self::from(
+            ControlPlane::builder()
+                .bbs_config(tweak)
+                .bbs_overrides(overrides),
+        )
+        .await
+    }
+
+    /// Starts what `builder` says (TLS, locket...).
+    pub async fn from(builder: Builder) -> Self {
+        let control = builder.start().await;
         let api = bbs_client::HttpBbsClient::new(
-            &bbs_client::ClientConfig::new(&base)
+            &control
+                .bbs_client_config()
                 .with_request_timeout(Duration::from_secs(30))
                 .with_retries(1),
         )
         .unwrap();
         Self {
-            running,
+            base: control.bbs_url().into(),
+            control,
             api,
-            base,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            dir,
         }
+    }
+
+    pub fn running(&self) -> &RunningBbs {
+        self.control.bbs()
+    }
+
+    /// Stops the BBS (releasing its lock) and the rest.
+    pub async fn shutdown(self) {
+        self.control.shutdown().await;
     }
 
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (StatusCode, Bytes) {
@@ -150,48 +155,12 @@ where
     panic!("condition not met within 10s");
 }
 
+#[allow(unused_imports)] // not every test binary uses both
+pub use testkit::control_plane::work::{desired_lrp, task_definition};
+
+/// Runs `path` as vcap.
 pub fn run_action(path: &str) -> models::Action {
-    models::Action {
-        run_action: Some(models::RunAction {
-            path: path.into(),
-            user: "vcap".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-pub fn desired_lrp(guid: &str, instances: i32) -> models::DesiredLrp {
-    models::DesiredLrp {
-        process_guid: guid.into(),
-        domain: "test-domain".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(run_action("/bin/app")),
-        memory_mb: 128,
-        disk_mb: 256,
-        log_guid: "log-guid".into(),
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    }
-}
-
-pub fn task_definition() -> models::TaskDefinition {
-    models::TaskDefinition {
-        root_fs: "preloaded:cflinuxfs4".into(),
-        action: Some(run_action("/bin/task")),
-        memory_mb: 64,
-        disk_mb: 64,
-        ..Default::default()
-    }
+    testkit::control_plane::work::run(path, &[])
 }
 
 pub fn error_type(e: &Option<models::Error>) -> Option<models::ErrorType> {

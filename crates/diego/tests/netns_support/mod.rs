@@ -11,7 +11,6 @@ pub mod processes;
 pub mod work;
 
 use std::path::Path;
-use std::time::Duration;
 
 /// In the name of the test's temporary directory: a later run finds what
 /// a killed run left (mounts, the directory itself) by it.
@@ -55,20 +54,4 @@ impl Drop for Sweep {
     }
 }
 
-pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within {secs}s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use testkit::eventually;

@@ -1,40 +1,16 @@
 //! The work the test desires: LRPs and tasks running a busybox shell
 //! script in the preloaded rootfs, as the vcap user.
 
-pub fn run_action(script: &str) -> models::Action {
-    models::Action {
-        run_action: Some(models::RunAction {
-            path: "sh".into(),
-            args: vec!["-c".into(), script.into()],
-            user: "vcap".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
+pub use testkit::control_plane::work::shell as run_action;
 
 /// One instance of `script`, with the source_id tag the BBS requires.
 pub fn lrp(guid: &str, script: &str) -> models::DesiredLrp {
     models::DesiredLrp {
-        process_guid: guid.into(),
-        domain: "test-domain".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances: 1,
         action: Some(run_action(script)),
         memory_mb: 32,
         disk_mb: 64,
         start_timeout_ms: 20_000,
-        log_guid: "log-guid".into(),
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
+        ..testkit::control_plane::work::desired_lrp(guid, 1)
     }
 }
 

@@ -36,10 +36,10 @@ pub async fn start(
 ) -> RuncCell {
     let mut cfg = world.rep_config(cell_id, "z1");
     cfg.container_backend = "runc".into();
-    let rootfs = world.dir.path().join(format!("{cell_id}-rootfs"));
+    let rootfs = world.dir().join(format!("{cell_id}-rootfs"));
     garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
     cfg.preloaded_root_fs[0].path = rootfs.display().to_string();
-    let depot = world.dir.path().join(format!("{cell_id}-depot"));
+    let depot = world.dir().join(format!("{cell_id}-depot"));
     let mut rc = RuncConfig::new(&depot);
     rc.rootfs.insert("cflinuxfs4".into(), rootfs);
     rc.tag = tag.into();
@@ -52,7 +52,7 @@ pub async fn start(
         Arc::new(backend.clone()),
         executor::ExecutorConfig {
             capacity: Some(executor::ExecutorResources::new(4096, 8192, 250)),
-            temp_dir: world.dir.path().join(format!("{cell_id}-executor-tmp")),
+            temp_dir: world.dir().join(format!("{cell_id}-executor-tmp")),
             ..Default::default()
         },
     )

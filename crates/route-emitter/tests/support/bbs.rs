@@ -1,16 +1,13 @@
-//! A real BBS (SQLite in a temp dir) on 127.0.0.1:0 and the lifecycle
-//! calls a rep would make.
+//! A real BBS (testkit's control plane: the BBS alone, SQLite in a temp
+//! dir) and the lifecycle calls a rep would make.
 
-use bbs::config::BbsConfig;
-use bbs::server::{start, Overrides, RunningBbs};
 use bbs_client::{BbsClient, HttpBbsClient, InternalBbsClient, RunningInfo};
-use std::time::Duration;
+use testkit::control_plane::ControlPlane;
 
 pub struct TestBbs {
-    pub running: RunningBbs,
     pub url: String,
     client: HttpBbsClient,
-    _dir: tempfile::TempDir,
+    _control: ControlPlane,
 }
 
 impl TestBbs {
@@ -23,29 +20,30 @@ impl TestBbs {
         dir.join("bbs.db").display().to_string()
     }
 
-    pub const KEY_LABEL: &'static str = "k1";
-    pub const KEY_PASSPHRASE: &'static str = "a passphrase";
+    pub const KEY_LABEL: &'static str = testkit::control_plane::KEY_LABEL;
+    pub const KEY_PASSPHRASE: &'static str = testkit::control_plane::KEY_PASSPHRASE;
 
     /// A BBS on the database in `dir` (which may hold seeded records).
     pub async fn start_in(dir: tempfile::TempDir) -> TestBbs {
-        let mut cfg = BbsConfig {
-            listen_address: "127.0.0.1:0".into(),
-            health_address: "127.0.0.1:0".into(),
-            database_connection_string: Self::db_path(dir.path()),
-            active_key_label: Self::KEY_LABEL.into(),
-            communication_timeout: bbs::config::GoDuration(Duration::from_secs(5)),
-            ..Default::default()
-        };
-        cfg.encryption_keys
-            .insert("k1".into(), "a passphrase".into());
-        let running = start(&cfg, Overrides::default()).await.expect("bbs starts");
-        let url = format!("http://{}", running.addr);
+        Self::from(ControlPlane::builder().dir(dir).start().await)
+    }
+
+    fn from(control: ControlPlane) -> TestBbs {
         TestBbs {
-            client: HttpBbsClient::plain(&url).unwrap(),
-            url,
-            running,
-            _dir: dir,
+            url: control.bbs_url().into(),
+            client: HttpBbsClient::plain(control.bbs_url()).unwrap(),
+            _control: control,
         }
+    }
+
+    /// A BBS holding its lock from a locket of its own, for components
+    /// taking locks too.
+    pub async fn with_locket() -> TestBbs {
+        Self::from(ControlPlane::builder().locket(true).start().await)
+    }
+
+    pub fn locket_addr(&self) -> &str {
+        self._control.locket_addr()
     }
 
     // Every call below panics on a transport error or an error answer.
@@ -149,34 +147,11 @@ pub fn net_info(port: u32) -> models::ActualLrpNetInfo {
 /// A desired LRP with cf-router routes (JSON as Cloud Controller writes it).
 pub fn desired_lrp(guid: &str, instances: i32, cf_routes: &str) -> models::DesiredLrp {
     models::DesiredLrp {
-        process_guid: guid.into(),
         domain: "cf-apps".into(),
-        root_fs: "preloaded:cflinuxfs4".into(),
-        instances,
-        action: Some(models::Action {
-            run_action: Some(models::RunAction {
-                path: "/bin/app".into(),
-                user: "vcap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        memory_mb: 128,
-        disk_mb: 256,
         log_guid: format!("{guid}-log"),
         ports: vec![8080],
         routes: Some(routes(cf_routes)),
-        // Diego requires a source_id tag.
-        metric_tags: [(
-            "source_id".to_string(),
-            models::MetricTagValue {
-                r#static: guid.to_string(),
-                ..Default::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
+        ..testkit::control_plane::work::desired_lrp(guid, instances)
     }
 }
 
