@@ -166,7 +166,7 @@ async fn an_lrp_removed_behind_its_back_comes_back(db: Db, test: &str) {
     let app = e.push("comeback", 1).await;
     let guid = e.web(&app.guid).await[0].lrp_process_guid.clone();
     e.internal.remove_desired_lrp(&guid).await.unwrap();
-    eventually(10, "the sync to desire it again", || async {
+    eventually("the sync to desire it again", 10, || async {
         e.lrp(&guid).await
     })
     .await;
@@ -174,7 +174,7 @@ async fn an_lrp_removed_behind_its_back_comes_back(db: Db, test: &str) {
     let mut stray = e.lrp(&guid).await.unwrap();
     stray.process_guid = "stray-lrp".into();
     e.internal.desire_lrp(stray).await.unwrap();
-    eventually(10, "the sync to remove the stray", || async {
+    eventually("the sync to remove the stray", 10, || async {
         e.lrp("stray-lrp").await.is_none().then_some(())
     })
     .await;
@@ -407,7 +407,7 @@ async fn crashes_are_audit_events_and_instance_state(db: Db, test: &str) {
         "APP/PROC/WEB: Exited with status 3",
     )
     .await;
-    let ev = eventually(10, "the crash event", || async {
+    let ev = eventually("the crash event", 10, || async {
         e.client
             .events(&app.guid)
             .await

@@ -75,19 +75,19 @@ async fn rolling_replaces_instances_one_at_a_time(db: Db, test: &str) {
     assert_eq!(e.lrp(&old.lrp_process_guid).await.unwrap().instances, 2);
     // It runs: one old one goes, a second new one comes.
     e.run_instances(&new.lrp_process_guid).await;
-    eventually(10, "the second step", || async {
+    eventually("the second step", 10, || async {
         (counts(&e, &app.guid).await == [1, 2]).then_some(())
     })
     .await;
     // The API's processes change first, the BBS's LRPs right after.
-    eventually(10, "the LRPs to follow", || async {
+    eventually("the LRPs to follow", 10, || async {
         let old_n = e.lrp(&old.lrp_process_guid).await.unwrap().instances;
         let new_n = e.lrp(&new.lrp_process_guid).await.unwrap().instances;
         (old_n == 1 && new_n == 2).then_some(())
     })
     .await;
     e.run_instances(&new.lrp_process_guid).await;
-    eventually(10, "the deployment to finish", || async {
+    eventually("the deployment to finish", 10, || async {
         (state(&e, &d.guid).await == (FINALIZED.into(), "DEPLOYED".into())).then_some(())
     })
     .await;
@@ -122,7 +122,7 @@ async fn a_crashing_revision_holds_the_rollout_and_old_instances_serve(db: Db, t
         "APP/PROC/WEB: Exited with status 1",
     )
     .await;
-    let details = eventually(10, "the crash in the status", || async {
+    let details = eventually("the crash in the status", 10, || async {
         let d = e.client.deployment(&d.guid).await.unwrap();
         (!d.status.details.is_empty()).then_some(d.status.details)
     })
@@ -151,7 +151,7 @@ async fn a_crashing_revision_holds_the_rollout_and_old_instances_serve(db: Db, t
         e.run_instances(&newest.lrp_process_guid).await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    eventually(10, "the second deployment to finish", || async {
+    eventually("the second deployment to finish", 10, || async {
         e.run_instances(&newest.lrp_process_guid).await;
         (state(&e, &d3.guid).await.1 == "DEPLOYED").then_some(())
     })
@@ -180,7 +180,7 @@ async fn canary_pauses_then_continues_or_cancels(db: Db, test: &str) {
     let canary = e.web(&app.guid).await.pop().unwrap();
     assert_eq!(canary.instances, 1);
     e.run_instances(&canary.lrp_process_guid).await;
-    eventually(10, "the canary to pause", || async {
+    eventually("the canary to pause", 10, || async {
         (state(&e, &d.guid).await.1 == "PAUSED").then_some(())
     })
     .await;
@@ -215,7 +215,7 @@ async fn canary_pauses_then_continues_or_cancels(db: Db, test: &str) {
         .unwrap();
     let canary = e.web(&app.guid).await.pop().unwrap();
     e.run_instances(&canary.lrp_process_guid).await;
-    eventually(10, "the canary to pause", || async {
+    eventually("the canary to pause", 10, || async {
         (state(&e, &d.guid).await.1 == "PAUSED").then_some(())
     })
     .await;
@@ -223,7 +223,7 @@ async fn canary_pauses_then_continues_or_cancels(db: Db, test: &str) {
         .deployment_action(&d.guid, "continue")
         .await
         .unwrap();
-    eventually(10, "the deployment to finish", || async {
+    eventually("the deployment to finish", 10, || async {
         e.run_instances(&canary.lrp_process_guid).await;
         (state(&e, &d.guid).await.1 == "DEPLOYED").then_some(())
     })
@@ -265,7 +265,7 @@ async fn rollback_deploys_an_earlier_revision(db: Db, test: &str) {
         .create_deployment(&deploy(&app.guid, Some(&v2), ROLLING), None)
         .await
         .unwrap();
-    eventually(10, "v2", || async {
+    eventually("v2", 10, || async {
         e.run_instances(&e.web(&app.guid).await.pop().unwrap().lrp_process_guid)
             .await;
         (state(&e, &d.guid).await.1 == "DEPLOYED").then_some(())
@@ -279,7 +279,7 @@ async fn rollback_deploys_an_earlier_revision(db: Db, test: &str) {
     let d = e.client.create_deployment(&req, None).await.unwrap();
     assert_eq!(d.revision_version, 3);
     assert_eq!(d.droplet_guid, v1);
-    eventually(10, "the rollback", || async {
+    eventually("the rollback", 10, || async {
         e.run_instances(&e.web(&app.guid).await.pop().unwrap().lrp_process_guid)
             .await;
         (state(&e, &d.guid).await.1 == "DEPLOYED").then_some(())

@@ -1,16 +1,18 @@
-//! A real API on a real BBS (SQLite), its own store on SQLite or a
-//! throwaway PostgreSQL, and a stand-in cell: the BBS's internal client
-//! claiming and starting instances as a rep would.
+//! A real API on a real BBS (testkit's control plane, on SQLite), its own
+//! store on SQLite or a throwaway PostgreSQL, and a stand-in cell: the
+//! BBS's internal client claiming and starting instances as a rep would.
 
 #![allow(dead_code)]
 
 use api::{ApiConfig, RunningApi};
 use api_client::ApiClient;
-use bbs::config::{BbsConfig, GoDuration};
-use bbs::server::{start, Overrides, RunningBbs};
+use bbs::config::GoDuration;
 use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient, InternalBbsClient, RunningInfo};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::control_plane::ControlPlane;
 use testkit::postgres::TestPostgres;
+#[allow(unused_imports)]
+pub use testkit::eventually;
 
 pub const TOKEN: &str = "test-token";
 
@@ -21,7 +23,7 @@ pub enum Db {
 }
 
 pub struct Env {
-    pub bbs: RunningBbs,
+    pub cp: ControlPlane,
     pub api: RunningApi,
     pub client: ApiClient,
     pub internal: HttpBbsClient,
@@ -43,18 +45,8 @@ pub fn database(db: Db, dir: &std::path::Path, test: &str) -> Option<(String, St
 pub async fn env(db: Db, test: &str) -> Option<Env> {
     let dir = tempfile::tempdir().unwrap();
     let (driver, conn) = database(db, dir.path(), test)?;
-    let mut bcfg = BbsConfig {
-        listen_address: "127.0.0.1:0".into(),
-        health_address: "127.0.0.1:0".into(),
-        database_connection_string: dir.path().join("bbs.db").display().to_string(),
-        active_key_label: "k1".into(),
-        communication_timeout: GoDuration(Duration::from_secs(5)),
-        ..Default::default()
-    };
-    bcfg.encryption_keys
-        .insert("k1".into(), "a passphrase".into());
-    let bbs = start(&bcfg, Overrides::default()).await.unwrap();
-    let bbs_url = format!("http://{}", bbs.addr);
+    let cp = ControlPlane::builder().start().await;
+    let bbs_url = cp.bbs_url().to_string();
     let cfg = ApiConfig {
         listen_address: "127.0.0.1:0".into(),
         database_driver: driver,
@@ -68,9 +60,9 @@ pub async fn env(db: Db, test: &str) -> Option<Env> {
     };
     let api = api::start(&cfg).await.unwrap();
     let client = ApiClient::new(&format!("http://{}", api.addr), TOKEN).unwrap();
-    let internal = HttpBbsClient::plain(&bbs_url).unwrap();
+    let internal = cp.bbs_client().clone();
     Some(Env {
-        bbs,
+        cp,
         api,
         client,
         internal,
@@ -218,18 +210,3 @@ impl Env {
     }
 }
 
-/// Polls `f` until it gives Some, for up to `secs`.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
