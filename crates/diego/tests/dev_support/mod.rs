@@ -176,3 +176,36 @@ impl Callbacks {
         }
     }
 }
+
+/// The user config `diego dev` writes the CLI's token to, beside `data`.
+pub fn user_config(data: &Path) -> PathBuf {
+    data.with_extension("config.json")
+}
+
+/// Whether `diego dev` saved the CLI's token.
+pub fn token_saved(data: &Path) -> bool {
+    std::fs::read_to_string(user_config(data)).is_ok_and(|c| c.contains("token"))
+}
+
+/// Runs `diego ARGS` as a user would, from a directory that is not the
+/// data directory's (only the saved config says where the api is):
+/// whether it succeeded, and what it printed (stdout, then stderr).
+pub fn diego_cli(data: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_diego"))
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .env("DIEGO_CONFIG", user_config(data))
+        .env_remove("DIEGO_API")
+        .env_remove("DIEGO_TOKEN")
+        .env_remove("DIEGO_DEV_DATA_DIR")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
