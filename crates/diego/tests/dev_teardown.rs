@@ -108,8 +108,10 @@ fn wait_ready(data: &Path) {
 
 fn push(data: &Path, name: &str) {
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
+    // A page of HTML run as it is: busybox, the stack without staging
+    // (cflinuxfs4, the default, would want a buildpack to detect it).
     let out = Command::new(env!("CARGO_BIN_EXE_diego"))
-        .args(["push", name, "-p", hello, "-i", "1"])
+        .args(["push", name, "-p", hello, "-i", "1", "-s", "busybox"])
         .env("DIEGO_CONFIG", data.with_extension("config.json"))
         .env_remove("DIEGO_API")
         .env_remove("DIEGO_TOKEN")
