@@ -43,6 +43,11 @@ pub fn database(db: Db, dir: &std::path::Path, test: &str) -> Option<(String, St
 }
 
 pub async fn env(db: Db, test: &str) -> Option<Env> {
+    env_with(db, test, |_| {}).await
+}
+
+/// As [`env`], with the API's config changed by `tweak`.
+pub async fn env_with(db: Db, test: &str, tweak: impl FnOnce(&mut ApiConfig)) -> Option<Env> {
     let dir = tempfile::tempdir().unwrap();
     let (driver, conn) = database(db, dir.path(), test)?;
     let cp = ControlPlane::builder().start().await;
@@ -58,6 +63,8 @@ pub async fn env(db: Db, test: &str) -> Option<Env> {
         deployment_interval: GoDuration(Duration::from_millis(100)),
         ..Default::default()
     };
+    let mut cfg = cfg;
+    tweak(&mut cfg);
     let api = api::start(&cfg).await.unwrap();
     let client = ApiClient::new(&format!("http://{}", api.addr), TOKEN).unwrap();
     let internal = cp.bbs_client().clone();
