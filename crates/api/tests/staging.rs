@@ -76,7 +76,11 @@ async fn complete(task: &models::Task, failed: bool, reason: &str, result: &str)
         "task_guid": task.task_guid, "failed": failed,
         "failure_reason": reason, "result": result,
     });
-    let url = &task.task_definition.as_ref().unwrap().completion_callback_url;
+    let url = &task
+        .task_definition
+        .as_ref()
+        .unwrap()
+        .completion_callback_url;
     let r = reqwest::Client::new()
         .post(url)
         .json(&body)
@@ -102,7 +106,10 @@ async fn a_build_stages_on_the_bbs_and_its_droplet_runs_under_the_launcher(db: D
     };
     let bps = e.client.buildpacks().await.unwrap();
     assert_eq!(bps.len(), 1);
-    assert_eq!((bps[0].name.as_str(), bps[0].state.as_str()), ("python_buildpack", "READY"));
+    assert_eq!(
+        (bps[0].name.as_str(), bps[0].state.as_str()),
+        ("python_buildpack", "READY")
+    );
 
     let app = e
         .client
@@ -137,7 +144,11 @@ async fn a_build_stages_on_the_bbs_and_its_droplet_runs_under_the_launcher(db: D
     assert_eq!(def.root_fs, "preloaded:cflinuxfs4");
     assert_eq!(def.log_source, "STG");
     assert_eq!(def.log_guid, app.guid);
-    let deps: Vec<&str> = def.cached_dependencies.iter().map(|d| d.from.as_str()).collect();
+    let deps: Vec<&str> = def
+        .cached_dependencies
+        .iter()
+        .map(|d| d.from.as_str())
+        .collect();
     assert_eq!(
         deps,
         [
@@ -146,16 +157,31 @@ async fn a_build_stages_on_the_bbs_and_its_droplet_runs_under_the_launcher(db: D
         ]
     );
     // The package comes from this API, without a token.
-    let serial = &def.action.as_ref().unwrap().timeout_action.as_ref().unwrap();
+    let serial = &def
+        .action
+        .as_ref()
+        .unwrap()
+        .timeout_action
+        .as_ref()
+        .unwrap();
     let text = format!("{serial:?}");
     let package_url = format!("http://{}/internal/v3/packages/", e.api.addr);
     assert!(text.contains(&package_url), "{text}");
-    let pkg_guid = text.split(&package_url).nth(1).unwrap().split('/').next().unwrap();
+    let pkg_guid = text
+        .split(&package_url)
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
     let bits = reqwest::get(format!("{package_url}{pkg_guid}/download"))
         .await
         .unwrap();
     assert_eq!(bits.status(), 200);
-    assert_eq!(bits.bytes().await.unwrap().len(), support::tgz("print('hi')").len());
+    assert_eq!(
+        bits.bytes().await.unwrap().len(),
+        support::tgz("print('hi')").len()
+    );
 
     // The cell uploads the droplet to the file server and the BBS calls
     // back with result.json.
@@ -184,23 +210,48 @@ async fn a_build_stages_on_the_bbs_and_its_droplet_runs_under_the_launcher(db: D
     assert_eq!(d.buildpacks, ["python_buildpack"]);
     // A repeated callback changes nothing.
     complete(&task, true, "late", "").await;
-    assert_eq!(e.client.build(&build.guid).await.unwrap().state, build_state::STAGED);
+    assert_eq!(
+        e.client.build(&build.guid).await.unwrap().state,
+        build_state::STAGED
+    );
 
     // Run: the droplet from the file server, under the launcher.
-    e.client.set_current_droplet(&app.guid, &droplet_guid).await.unwrap();
+    e.client
+        .set_current_droplet(&app.guid, &droplet_guid)
+        .await
+        .unwrap();
     e.client.app_action(&app.guid, "start").await.unwrap();
     let web = e.web(&app.guid).await.pop().unwrap();
-    let lrp = eventually("the LRP", 10, || async { e.lrp(&web.lrp_process_guid).await }).await;
+    let lrp = eventually("the LRP", 10, || async {
+        e.lrp(&web.lrp_process_guid).await
+    })
+    .await;
     assert_eq!(lrp.root_fs, "preloaded:cflinuxfs4");
     let setup = format!("{:?}", lrp.setup);
-    assert!(setup.contains(&format!("{fs}/v1/static/droplets/{droplet_guid}.tgz")), "{setup}");
-    let run = lrp.action.as_ref().unwrap().codependent_action.as_ref().unwrap().actions[0]
+    assert!(
+        setup.contains(&format!("{fs}/v1/static/droplets/{droplet_guid}.tgz")),
+        "{setup}"
+    );
+    let run = lrp
+        .action
+        .as_ref()
+        .unwrap()
+        .codependent_action
+        .as_ref()
+        .unwrap()
+        .actions[0]
         .run_action
         .clone()
         .unwrap();
     assert_eq!(run.path, "/tmp/lifecycle/launcher");
-    assert_eq!(run.args[..2], ["app".to_string(), "python app.py".to_string()]);
-    assert!(run.env.iter().any(|v| v.name == "VCAP_APPLICATION" && v.value.contains("\"py\"")));
+    assert_eq!(
+        run.args[..2],
+        ["app".to_string(), "python app.py".to_string()]
+    );
+    assert!(run
+        .env
+        .iter()
+        .any(|v| v.name == "VCAP_APPLICATION" && v.value.contains("\"py\"")));
 
     // A staging nothing detects: Cloud Controller's error on the build.
     let build = build_of(&e, &app.guid).await;
@@ -209,7 +260,11 @@ async fn a_build_stages_on_the_bbs_and_its_droplet_runs_under_the_launcher(db: D
     let failed = e.client.build(&build.guid).await.unwrap();
     assert_eq!(failed.state, build_state::FAILED);
     assert!(
-        failed.error.as_deref().unwrap_or("").starts_with("NoAppDetectedError"),
+        failed
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("NoAppDetectedError"),
         "{:?}",
         failed.error
     );

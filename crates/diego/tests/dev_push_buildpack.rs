@@ -58,7 +58,12 @@ fn skip_reason() -> Option<String> {
 async fn first_answer(http: &reqwest::Client, host: &str, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{ROUTER}/")).header("Host", host).send().await {
+        if let Ok(r) = http
+            .get(format!("{ROUTER}/"))
+            .header("Host", host)
+            .send()
+            .await
+        {
             if r.status() == 200 {
                 return r.text().await.ok();
             }
@@ -82,11 +87,18 @@ async fn push_stages_source_with_buildpacks_through_the_api() {
 
     let (ok, out) = diego_cli(&data, &["stacks"]);
     assert!(ok, "{out}");
-    assert!(out.contains("cflinuxfs4") && out.contains("(default)"), "{out}");
+    assert!(
+        out.contains("cflinuxfs4") && out.contains("(default)"),
+        "{out}"
+    );
     assert!(out.contains("busybox"), "{out}");
     let (ok, out) = diego_cli(&data, &["buildpacks"]);
     assert!(ok, "{out}");
-    for bp in ["staticfile_buildpack", "nodejs_buildpack", "python_buildpack"] {
+    for bp in [
+        "staticfile_buildpack",
+        "nodejs_buildpack",
+        "python_buildpack",
+    ] {
         assert!(out.contains(bp), "{bp} not listed:\n{out}");
     }
     assert!(out.contains("READY"), "{out}");
@@ -104,7 +116,10 @@ async fn push_stages_source_with_buildpacks_through_the_api() {
     assert!(out.contains("Staging py..."), "{out}");
     // The staging Task's output reached the CLI: the builder's and the
     // buildpack's lines, and the upload's progress.
-    assert!(out.contains("Uploading droplet"), "no staging output:\n{out}");
+    assert!(
+        out.contains("Uploading droplet"),
+        "no staging output:\n{out}"
+    );
     assert!(out.contains("is running"), "{out}");
     let body = first_answer(&http, "py.localhost", Duration::from_secs(60))
         .await

@@ -10,9 +10,9 @@ use bbs::config::GoDuration;
 use bbs_client::{ActualLrpFilter, BbsClient, HttpBbsClient, InternalBbsClient, RunningInfo};
 use std::time::Duration;
 use testkit::control_plane::ControlPlane;
-use testkit::postgres::TestPostgres;
 #[allow(unused_imports)]
 pub use testkit::eventually;
+use testkit::postgres::TestPostgres;
 
 pub const TOKEN: &str = "test-token";
 
@@ -216,4 +216,3 @@ impl Env {
             .unwrap();
     }
 }
-

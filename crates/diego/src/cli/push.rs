@@ -198,9 +198,19 @@ async fn push_one(c: &ApiClient, spec: &Spec, flags: &PushFlags) -> anyhow::Resu
                 };
                 c.patch_env(&app.guid, &vars).await?;
             }
+            // What is not given stays as it is.
             let lifecycle = (spec.docker.is_none()
                 && (spec.stack.is_some() || !spec.buildpacks.is_empty()))
-            .then(|| buildpack_lifecycle(spec));
+            .then(|| {
+                let mut l = buildpack_lifecycle(spec);
+                if spec.stack.is_none() {
+                    l.data.stack = app.lifecycle.data.stack.clone();
+                }
+                if spec.buildpacks.is_empty() {
+                    l.data.buildpacks = app.lifecycle.data.buildpacks.clone();
+                }
+                l
+            });
             if spec.routes.is_some() || lifecycle.is_some() {
                 let req = UpdateApp {
                     routes: spec.routes.clone(),
