@@ -15,6 +15,12 @@ packages=(
   iptables            # garden's host port -> container port mapping
   nftables
   iproute2            # ip netns / veth for cell networking tests
+  docker-registry     # the OCI registry image tests pull from (CNCF distribution)
+  skopeo              # copies test images into it
+  umoci               # builds test images layer by layer
+  apache2-utils       # htpasswd, for the registry's basic auth
+  rsyslog             # a real syslog server: the log component's drain tests start one
+  rsyslog-gnutls      # ... with TLS (syslog-tls:// drains)
   mmdebstrap          # builds the cflinuxfs4 stack (stacks/cflinuxfs4.sh)
   debian-archive-keyring  # verifies the Debian packages of the stack and buildpacks
   zip                 # buildpack zips (buildpacks/build.sh)

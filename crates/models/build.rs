@@ -20,4 +20,12 @@ fn main() {
     config
         .compile_protos(&protos, &["proto"])
         .expect("compile BBS protos (is protoc installed? apt-get install protobuf-compiler)");
+
+    // Loggregator's envelopes: a package of their own, maps as HashMap
+    // (envelopes are hot; their tags need no order).
+    let lg = "proto/loggregator/v2.proto";
+    println!("cargo:rerun-if-changed={lg}");
+    prost_build::Config::new()
+        .compile_protos(&[lg], &["proto"])
+        .expect("compile loggregator v2 protos");
 }

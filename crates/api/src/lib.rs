@@ -12,6 +12,7 @@ pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod image_config;
 pub mod lrp;
 pub mod routes;
 pub mod service;

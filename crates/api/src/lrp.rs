@@ -9,6 +9,7 @@
 //! `preloaded:<stack>` rootfs; docker droplets run the image
 //! (`docker://...`).
 
+use crate::image_config::{rootfs_url, ImageExecution};
 use crate::store::{AppRec, DropletRec, ProcessRec, RevisionRec};
 use models::capi::{health_check_type, DOCKER};
 use models::{
@@ -24,6 +25,8 @@ pub const DOMAIN: &str = "cf-apps";
 pub const APP_PORT: u32 = 8080;
 pub const APP_DIR: &str = "/home/vcap/app";
 pub const USER: &str = "vcap";
+/// The LRP's own log source (Cloud Controller's LRP_LOG_SOURCE).
+pub use recipes::LRP_LOG_SOURCE;
 pub const DEFAULT_HEALTH_CHECK_TIMEOUT_S: u32 = 60;
 /// The command a droplet of plain files runs: busybox's web server on the
 /// instance's port, serving the app directory.
@@ -68,13 +71,18 @@ fn log_source(kind: &str) -> String {
 }
 
 pub fn routes(hostnames: &[String]) -> ProtoRoutes {
-    let cf_router = serde_json::json!([{ "hostnames": hostnames, "port": APP_PORT }]);
+    routes_on(hostnames, APP_PORT)
+}
+
+/// The route to `port` (an image's first exposed port).
+pub fn routes_on(hostnames: &[String], port: u32) -> ProtoRoutes {
+    let cf_router = serde_json::json!([{ "hostnames": hostnames, "port": port }]);
     ProtoRoutes {
         routes: BTreeMap::from([("cf-router".to_string(), cf_router.to_string().into_bytes())]),
     }
 }
 
-fn check_definition(p: &ProcessRec) -> Option<CheckDefinition> {
+fn check_definition(p: &ProcessRec, port: u32) -> Option<CheckDefinition> {
     let invocation_ms = p
         .health_check
         .data
@@ -84,7 +92,7 @@ fn check_definition(p: &ProcessRec) -> Option<CheckDefinition> {
         health_check_type::PROCESS => return None,
         health_check_type::HTTP => Check {
             http_check: Some(HttpCheck {
-                port: APP_PORT,
+                port,
                 path: p
                     .health_check
                     .data
@@ -98,7 +106,7 @@ fn check_definition(p: &ProcessRec) -> Option<CheckDefinition> {
         },
         _ => Check {
             tcp_check: Some(TcpCheck {
-                port: APP_PORT,
+                port,
                 connect_timeout_ms: invocation_ms,
                 ..Default::default()
             }),
@@ -112,10 +120,10 @@ fn check_definition(p: &ProcessRec) -> Option<CheckDefinition> {
     })
 }
 
-fn env(input: &LrpInput) -> Vec<EnvironmentVariable> {
+fn env(input: &LrpInput, port: u32) -> Vec<EnvironmentVariable> {
     let mut vars = vec![EnvironmentVariable {
         name: "PORT".into(),
-        value: APP_PORT.to_string(),
+        value: port.to_string(),
     }];
     if input.droplet.image.is_none() {
         vars.push(EnvironmentVariable {
@@ -159,26 +167,46 @@ pub fn desired_lrp(input: &LrpInput) -> Result<DesiredLrp, String> {
     }
     let command = start_command(input);
     let docker = input.app.lifecycle.kind == DOCKER || input.droplet.image.is_some();
-    let (root_fs, setup, run) = if docker {
+    let (root_fs, setup, run, ports) = if docker {
         let image = input
             .droplet
             .image
             .clone()
             .ok_or("a docker droplet without an image")?;
-        if command.is_empty() {
-            return Err(format!(
-                "no start command for {image}: give one with -c until image metadata is read"
-            ));
-        }
+        // The image's config as docker staging read it (Cloud Controller's
+        // docker LRP: Entrypoint/Cmd unless a command is given, WorkingDir,
+        // the image's user, its exposed TCP ports, its env).
+        let exec = ImageExecution::parse(&input.droplet.execution_metadata).unwrap_or_default();
+        let md = &exec.metadata;
+        let argv = md
+            .command(Some(command.as_str()))
+            .map_err(|e| format!("{image}: {e} (-c)"))?;
+        let ports: Vec<u32> = md.tcp_ports().into_iter().map(u32::from).collect();
+        let mut vars: Vec<EnvironmentVariable> = exec
+            .env
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .filter(|(k, _)| *k != "PORT")
+            .map(|(k, v)| EnvironmentVariable {
+                name: k.into(),
+                value: v.into(),
+            })
+            .collect();
+        vars.extend(env(input, ports[0]));
         let run = RunAction {
-            path: "/bin/sh".into(),
-            args: vec!["-c".into(), command],
-            user: "root".into(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            dir: if md.workdir.is_empty() {
+                "/".into()
+            } else {
+                md.workdir.clone()
+            },
+            user: md.user_or_root().into(),
             log_source: log_source(&input.process.kind),
-            env: env(input),
+            env: vars,
             ..Default::default()
         };
-        (format!("docker://{image}"), None, run)
+        (rootfs_url(&image), None, run, ports)
     } else {
         if command.is_empty() {
             return Err("no start command: the droplet names none; give one with -c".into());
@@ -207,15 +235,17 @@ pub fn desired_lrp(input: &LrpInput) -> Result<DesiredLrp, String> {
             dir: APP_DIR.into(),
             user: USER.into(),
             log_source: log_source(&input.process.kind),
-            env: env(input),
+            env: env(input, APP_PORT),
             ..Default::default()
         };
         (
             format!("preloaded:{}", input.droplet.stack),
             Some(setup),
             run,
+            vec![APP_PORT],
         )
     };
+    let user = run.user.clone();
     let action = Action {
         codependent_action: Some(CodependentAction {
             actions: vec![Action {
@@ -240,16 +270,21 @@ pub fn desired_lrp(input: &LrpInput) -> Result<DesiredLrp, String> {
         instances: input.process.instances,
         setup,
         action: Some(action),
-        check_definition: check_definition(input.process),
+        check_definition: check_definition(input.process, ports[0]),
         start_timeout_ms: i64::from(timeout_s) * 1000,
         memory_mb: input.process.memory_mb,
         disk_mb: input.process.disk_mb,
-        ports: vec![APP_PORT],
-        routes: Some(routes(if is_web { &input.app.routes } else { &[] })),
+        routes: Some(routes_on(
+            if is_web { &input.app.routes } else { &[] },
+            ports[0],
+        )),
+        ports,
         log_guid: input.app.guid.clone(),
-        log_source: log_source(&input.process.kind),
+        // The cell's own lines (container creation, downloads) are CELL,
+        // as Cloud Controller sets it; the process's are APP/PROC/TYPE.
+        log_source: LRP_LOG_SOURCE.into(),
         metrics_guid: input.app.guid.clone(),
-        legacy_download_user: USER.into(),
+        legacy_download_user: user,
         metric_tags: metric_tags(input),
         image_username: input.droplet.image_username.clone().unwrap_or_default(),
         image_password: input.droplet.image_password.clone().unwrap_or_default(),

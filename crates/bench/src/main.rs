@@ -8,10 +8,16 @@
 //! `bench bbs` runs Diego's benchmarkbbs workload (simulated reps, nsync,
 //! route emitters, event streams) against `diego bbs` and `diego locket`
 //! child processes; see `bbs_load`.
+//!
+//! `bench image` times container starts from a `docker://` image on the
+//! runc backend, cold and warm, beside bare runc; see `image_start`.
 
 mod api_app;
+mod bbs_api;
 mod bbs_load;
 mod convergence;
+mod image_start;
+mod logs;
 mod report;
 
 #[global_allocator]
@@ -43,7 +49,10 @@ fn keep_freed_memory() {
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "bench", about = "Benchmarks of the BBS store at Diego scale")]
+#[command(
+    name = "bench",
+    about = "Benchmarks of the BBS store at Diego scale, and of image starts"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -57,6 +66,12 @@ enum Cmd {
     Bbs(bbs_load::Args),
     /// The app lifecycle API's answer time for `diego app` on a big app.
     Api(api_app::Args),
+    /// The BBS workload through the API alone, against any BBS URL.
+    BbsApi(bbs_api::Args),
+    /// Container starts from an OCI image (cold, warm) beside bare runc.
+    Image(image_start::Args),
+    /// Log lines through a cell to the log store; the store's memory.
+    Logs(logs::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,5 +88,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
         Cmd::Api(args) => api_app::run(args),
+        Cmd::BbsApi(args) => bbs_api::run(args),
+        Cmd::Image(args) => image_start::run(args),
+        Cmd::Logs(args) => logs::run(args),
     }
 }

@@ -64,6 +64,13 @@ enum Command {
         #[arg(long, env = "DIEGO_ROUTE_EMITTER_CONFIG")]
         config: PathBuf,
     },
+    /// Run the log component (Loggregator and Log Cache's role: envelope
+    /// ingress, recent logs, streams, syslog drains, container metrics).
+    Loggregator {
+        /// JSON config file (see `logs::config`).
+        #[arg(long, env = "DIEGO_LOGGREGATOR_CONFIG")]
+        config: PathBuf,
+    },
     /// Run the development HTTP router (learns routes from NATS like gorouter).
     Router {
         /// JSON config file (see `router::config`).
@@ -201,9 +208,24 @@ enum Command {
     /// Show an app's instances' output.
     Logs {
         app: String,
-        /// Keep streaming new lines.
+        /// Keep streaming new lines (as `cf logs APP`).
         #[arg(short, long)]
         follow: bool,
+        /// Only the recent lines (the default; as `cf logs APP --recent`).
+        #[arg(long, conflicts_with = "follow")]
+        recent: bool,
+        /// The log component's API.
+        #[arg(long, env = "DIEGO_LOGS_URL", default_value = cli::DEFAULT_LOGS_URL)]
+        logs_url: String,
+    },
+    /// Send an app's logs to a syslog drain (syslog://, syslog-tls://,
+    /// https://).
+    BindDrain {
+        app: String,
+        url: String,
+        /// The log component's API.
+        #[arg(long, env = "DIEGO_LOGS_URL", default_value = cli::DEFAULT_LOGS_URL)]
+        logs_url: String,
     },
 }
 
@@ -369,6 +391,12 @@ async fn run_route_emitter(config: PathBuf) -> anyhow::Result<()> {
     route_emitter::run(cfg, shutdown_signal()).await
 }
 
+async fn run_loggregator(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = logs::LogsConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    logs::run(cfg, shutdown_signal()).await
+}
+
 async fn run_router(config: PathBuf) -> anyhow::Result<()> {
     let cfg = router::RouterConfig::from_file(&config)?;
     init_logging(&cfg.log_level);
@@ -454,6 +482,7 @@ async fn main() {
         Command::Rep { config } => run_rep(config).await,
         Command::RouteEmitter { config } => run_route_emitter(config).await,
         Command::Router { config } => run_router(config).await,
+        Command::Loggregator { config } => run_loggregator(config).await,
         Command::Dev {
             data_dir,
             busybox_only,
@@ -554,7 +583,13 @@ async fn main() {
         Command::CancelDeployment { app } => {
             cmd::deployment_action(&app, "cancel", secs(120)).await
         }
-        Command::Logs { app, follow } => cli::logs(&app, follow).await,
+        Command::Logs {
+            app,
+            follow,
+            logs_url,
+            ..
+        } => cli::logs(&logs_url, &app, follow).await,
+        Command::BindDrain { app, url, logs_url } => cli::bind_drain(&logs_url, &app, &url).await,
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");

@@ -11,143 +11,18 @@
 //! them (another `diego dev`, another run of this test). Needs root, runc
 //! and nats-server; skipped otherwise.
 
-use bbs_client::{BbsClient, HttpBbsClient};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+mod dev_support;
+
+use dev_support::{dev_skip_reason, diego, start_dev, user_config, wait_ready, Follower};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const BBS: &str = "http://127.0.0.1:8889";
-const ROUTER: &str = "http://127.0.0.1:8080";
 const HOST: &str = "hello.localhost";
 
-fn skip_reason() -> Option<String> {
-    testkit::skip::not_root().or_else(|| testkit::skip::missing_programs(&["runc", "nats-server"]))
-}
-
-/// `diego dev` in the background; SIGINT (then SIGKILL) when dropped.
-struct Dev {
-    child: Child,
-    log: PathBuf,
-    data: PathBuf,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Dev {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-/// A `diego logs -f`, killed when dropped.
-struct Follower(Child);
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn port_busy(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
-/// The user config `diego dev` writes the CLI's token to, beside `data`.
-fn user_config(data: &Path) -> PathBuf {
-    data.with_extension("config.json")
-}
-
-fn start_dev(data: &Path) -> Dev {
-    // Another `diego dev` (or a previous run still stopping) holds the
-    // fixed ports: wait a little, then say so plainly.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while [8889, 8080, 4222, 1800, 9022].into_iter().any(port_busy) {
-        assert!(
-            Instant::now() < deadline,
-            "diego dev's fixed ports (8889, 8080, 4222, 1800, 9022) are in use: \
-             this test cannot run alongside another diego dev"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let log = data.with_extension("log");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_diego"))
-        .args(["dev", "--busybox-only", "--data-dir"])
-        .arg(data)
-        .env_remove("DIEGO_DEV_DATA_DIR")
-        .env("DIEGO_CONFIG", user_config(data))
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    Dev {
-        child,
-        log,
-        data: data.to_path_buf(),
-    }
-}
-
-/// Until the BBS lists a cell (the rep registered) and the router listens.
-async fn wait_ready(dev: &Dev) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "diego dev not ready in 60s:\n{}",
-            dev.log()
-        );
-        let cells = HttpBbsClient::plain(BBS).unwrap().cells().await.ok();
-        let saved =
-            std::fs::read_to_string(user_config(&dev.data)).is_ok_and(|c| c.contains("token"));
-        if cells.is_some_and(|c| !c.is_empty()) && port_busy(8080) && saved {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Runs `diego ARGS` as a user would, from a directory that is not the
-/// data directory's: only the saved config tells it where the api is.
-fn diego(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_diego"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .env("DIEGO_CONFIG", user_config(data))
-        .env_remove("DIEGO_API")
-        .env_remove("DIEGO_TOKEN")
-        .env_remove("DIEGO_DEV_DATA_DIR")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "diego {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 async fn get(http: &reqwest::Client, path: &str) -> reqwest::Result<reqwest::Response> {
-    http.get(format!("{ROUTER}{path}"))
-        .header("Host", HOST)
-        .send()
-        .await
+    dev_support::get(http, HOST, path).await
 }
 
 /// The instance indexes answering through the router in `n` requests.
@@ -170,15 +45,18 @@ async fn instances_answering(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_scale_and_delete_through_the_router() {
-    testkit::skip_if!(skip_reason());
+    testkit::skip_if!(dev_skip_reason());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let dev = start_dev(&data);
+    let dev = start_dev(&data, &["--busybox-only"]);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev).await;
+    wait_ready(&dev, Duration::from_secs(60), || {
+        dev_support::token_saved(&data)
+    })
+    .await;
 
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
     let t = Instant::now();
@@ -208,11 +86,25 @@ async fn push_scale_and_delete_through_the_router() {
     let logs = diego(&data, &["logs", "hello"]);
     for index in [0, 1] {
         assert!(
-            logs.contains(&format!(
-                "[APP/PROC/WEB/{index}] OUT Downloaded app package"
-            )),
+            logs.contains(&format!("[CELL/{index}] OUT Downloaded app package")),
             "{logs}"
         );
+    }
+
+    // Beside them, the cell's CELL lines and the router's RTR access
+    // lines of the requests above (shipped within a flush interval).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = diego(&data, &["logs", "hello"]);
+        let cell =
+            logs.contains("[CELL/0] OUT Cell ") && logs.contains("creating container for instance");
+        let rtr =
+            logs.contains("[RTR/1] OUT hello.localhost") && logs.contains("\"GET / HTTP/1.1\" 200");
+        if cell && rtr {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no CELL or RTR lines:\n{logs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     let apps = diego(&data, &["apps"]);
@@ -234,7 +126,7 @@ async fn push_scale_and_delete_through_the_router() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !std::fs::read_to_string(&follow_log)
         .unwrap()
-        .contains("[APP/PROC/WEB/4] OUT Downloaded app package")
+        .contains("[CELL/4] OUT Downloaded app package")
     {
         assert!(
             Instant::now() < deadline,

@@ -83,7 +83,7 @@ async fn push_stages_source_with_buildpacks_through_the_api() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev, &http, Duration::from_secs(600), || token_saved(&data)).await;
+    wait_ready(&dev, Duration::from_secs(600), || token_saved(&data)).await;
 
     let (ok, out) = diego_cli(&data, &["stacks"]);
     assert!(ok, "{out}");

@@ -284,6 +284,31 @@ fn wheel(dir: &Path) {
     z.finish().unwrap();
 }
 
+/// The app's recent log lines from diego dev's log component, rendered
+/// as `cf logs` prints them, once `done` holds (or after 10 s).
+async fn app_log_lines(source: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let reader = logs_client::Reader::new("http://127.0.0.1:8083").unwrap();
+    let opts = logs_client::reader::ReadOptions {
+        limit: Some(1000),
+        envelope_types: vec!["LOG".into()],
+        ..Default::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines: Vec<String> = reader
+            .recent(source, &opts)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(logs_client::envelope::render_cf)
+            .collect();
+        if done(&lines) || Instant::now() > deadline {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 const PYTHON_APP: &str = r#"import json, os, http.server
 import greeting
 
@@ -335,7 +360,7 @@ async fn stage_and_run_apps_on_cflinuxfs4() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    wait_ready(&dev, &http, Duration::from_secs(900), || {
+    wait_ready(&dev, Duration::from_secs(900), || {
         data.join("static/lifecycle/buildpack_app_lifecycle.tgz.sha256")
             .exists()
             && data
@@ -400,6 +425,23 @@ async fn stage_and_run_apps_on_cflinuxfs4() {
     assert_eq!(v["vcap_application"]["application_name"], "py");
     assert_eq!(v["vcap_application"]["instance_index"], 0);
     assert_eq!(v["vcap_application"]["port"], 8080);
+    // Staging's lines and the router's access line of that request are
+    // in the app's logs on the log component (`diego logs py --recent`).
+    let logged = app_log_lines("py-guid", |l| {
+        l.iter().any(|l| l.contains("[RTR/0] OUT py.localhost"))
+    })
+    .await;
+    for line in [
+        "[STG/0] OUT Downloading app package...",
+        "[STG/0] OUT Uploading complete",
+        "[RTR/0] OUT py.localhost",
+    ] {
+        assert!(
+            logged.iter().any(|l| l.contains(line)),
+            "{line:?} not in:\n{}",
+            logged.join("\n")
+        );
+    }
     let push_to_first_response = answered - pushed;
 
     // Restage with a Procfile: the build cache comes back (no pip this

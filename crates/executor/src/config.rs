@@ -27,6 +27,13 @@ pub struct ExecutorConfig {
     /// Diego: 5.
     pub max_concurrent_downloads: usize,
     pub max_concurrent_uploads: usize,
+    /// Where instances' log lines and container metrics go (the log
+    /// component); None: they stay in the cell's buffers.
+    pub log_sender: Option<logs_client::Sender>,
+    /// Diego's `max_log_lines_per_second` (0: no cap).
+    pub max_log_lines_per_second: u32,
+    /// Diego's `container_metrics_report_interval` (15 s).
+    pub container_metrics_report_interval: Duration,
 }
 
 impl Default for ExecutorConfig {
@@ -42,6 +49,9 @@ impl Default for ExecutorConfig {
             temp_dir: std::env::temp_dir().join("executor"),
             max_concurrent_downloads: 5,
             max_concurrent_uploads: 5,
+            log_sender: None,
+            max_log_lines_per_second: 0,
+            container_metrics_report_interval: Duration::from_secs(15),
         }
     }
 }

@@ -53,6 +53,10 @@ pub struct LogConfig {
     pub guid: String,
     pub index: i32,
     pub source_name: String,
+    /// The instance's metric tags (app_name, source_id, ...): every
+    /// envelope carries them.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl LogConfig {
@@ -70,8 +74,12 @@ impl LogConfig {
 /// when it initializes a reserved container.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunInfo {
-    /// The image, e.g. `preloaded:cflinuxfs4`.
+    /// The image, e.g. `preloaded:cflinuxfs4` or `docker:///busybox#1.36`.
     pub rootfs: String,
+    /// The registry credentials of a `docker://` rootfs (Diego's
+    /// `ImageUsername`, `ImagePassword`).
+    pub image_username: String,
+    pub image_password: String,
     pub cpu_weight: u32,
     pub ports: Vec<PortMapping>,
     pub log_config: LogConfig,
@@ -91,6 +99,9 @@ pub struct RunInfo {
     /// What the container may reach (the LRP's or Task's security group
     /// rules); none: nothing but DNS.
     pub egress_rules: Vec<models::SecurityGroupRule>,
+    /// The LRP's or Task's `log_rate_limit.bytes_per_second`; None:
+    /// unlimited.
+    pub log_rate_limit: Option<i64>,
 }
 
 /// How a container's run ended.

@@ -8,6 +8,7 @@
 pub mod container;
 pub mod env;
 pub mod events;
+pub mod log_rate;
 pub mod logs;
 pub mod netout;
 pub mod resources;

@@ -1,9 +1,15 @@
 //! Instance logs: every line a container's processes and steps write, kept
 //! in a bounded per-container buffer and broadcast to whoever follows them
-//! (the rep, `diego logs`).
+//! (the rep's logs route), and, once the container's log config is known,
+//! shipped as Loggregator envelopes to the log component ([`Shipping`]).
+//! Lines written through a [`LogStreamer`] pass the instance's log rate
+//! limit first ([`crate::log_rate`]); the executor's own lines (Diego's
+//! "Cell ... creating container ...") do not.
 
+use crate::container::LogConfig;
+use crate::log_rate::{RateLimiter, RateLimits, Verdict};
 use serde::Serialize;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -34,6 +40,52 @@ pub struct InstanceLog {
     lines: Mutex<VecDeque<LogLine>>,
     capacity: usize,
     tx: broadcast::Sender<LogLine>,
+    shipping: Mutex<Option<Shipping>>,
+    limiter: Mutex<Option<RateLimiter>>,
+}
+
+/// Where an instance's lines go besides its buffer: the log component,
+/// labelled as Diego's `GetSourceNameAndTagsForLogging` labels them.
+#[derive(Clone)]
+pub struct Shipping {
+    pub sender: logs_client::Sender,
+    pub source_id: String,
+    pub instance_id: String,
+    pub tags: HashMap<String, String>,
+}
+
+impl Shipping {
+    /// From the container's log config: `source_id` and `instance_id` from
+    /// its tags when set there, else its guid and index. None without a
+    /// guid (Diego streams nothing then).
+    pub fn new(sender: &logs_client::Sender, cfg: &LogConfig) -> Option<Shipping> {
+        let mut tags: HashMap<String, String> = cfg
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let source_id = tags.remove("source_id").unwrap_or_else(|| cfg.guid.clone());
+        let instance_id = tags
+            .remove("instance_id")
+            .unwrap_or_else(|| cfg.index.to_string());
+        (!source_id.is_empty()).then(|| Shipping {
+            sender: sender.clone(),
+            source_id,
+            instance_id,
+            tags,
+        })
+    }
+
+    fn ship(&self, source: &str, stream: Stream, text: &str) {
+        self.sender.send(logs_client::envelope::log(
+            &self.source_id,
+            &self.instance_id,
+            source,
+            stream == Stream::Stderr,
+            text,
+            &self.tags,
+        ));
+    }
 }
 
 impl InstanceLog {
@@ -44,10 +96,46 @@ impl InstanceLog {
             lines: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
             capacity: capacity.max(1),
             tx,
+            shipping: Mutex::new(None),
+            limiter: Mutex::new(None),
         })
     }
 
+    /// From now on lines also go to the log component (None: they stop
+    /// going), and streamed lines pass `limits` first.
+    pub fn configure(&self, shipping: Option<Shipping>, limits: RateLimits) {
+        *self.shipping.lock().unwrap() = shipping;
+        *self.limiter.lock().unwrap() = Some(RateLimiter::new(limits));
+    }
+
+    /// Where this log's lines are shipped, if anywhere.
+    pub fn shipping(&self) -> Option<Shipping> {
+        self.shipping.lock().unwrap().clone()
+    }
+
+    /// A line the container wrote (through a [`LogStreamer`]): dropped
+    /// when over the instance's log rate limit, whose overage line (once a
+    /// second) is logged instead.
     pub fn push(&self, source: &str, stream: Stream, text: &str) {
+        let verdict = match self.limiter.lock().unwrap().as_mut() {
+            Some(l) => l.check(text.len(), std::time::Instant::now()),
+            None => Verdict::Pass,
+        };
+        match verdict {
+            Verdict::Pass => self.push_cell(source, stream, text),
+            Verdict::Drop => {}
+            Verdict::Report(message) => {
+                crate::log_rate::count_exceeded(self.shipping().as_ref());
+                self.push_cell(source, Stream::Stdout, &message);
+            }
+        }
+    }
+
+    /// A line of the executor's own (Diego's `SendAppLog`): never limited.
+    pub fn push_cell(&self, source: &str, stream: Stream, text: &str) {
+        if let Some(s) = self.shipping.lock().unwrap().as_ref() {
+            s.ship(source, stream, text);
+        }
         let line = LogLine {
             source: source.to_string(),
             stream,

@@ -176,3 +176,43 @@ async fn egress_rules_and_a_full_disk_in_runc_containers() {
     );
     store.delete("disk-full").await.unwrap();
 }
+
+/// CPU percentage from the container's cgroup usage deltas (cpuacct.usage
+/// on cgroup v1, cpu.stat's usage_usec on v2), memory from its cgroup,
+/// network bytes from its veth: a busy loop reads near 100 %, an idle
+/// container near 0 %.
+#[tokio::test]
+async fn container_metrics_measure_cpu_from_cgroup_deltas() {
+    testkit::skip_if!(garden::runc_unavailable());
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend_of(dir.path(), "exm", 9, 19100).await;
+    let store = ContainerStore::new(Arc::new(backend.clone()), fast_config(dir.path()))
+        .await
+        .unwrap();
+    let _teardown = garden::DestroyOnDrop(backend.clone());
+    for (guid, script) in [("busy", "while :; do :; done"), ("idle", "exec sleep 60")] {
+        let mut info = run_info(sh(script));
+        info.rootfs = "preloaded:busybox".into();
+        start(&store, guid, info).await;
+        running(&store, guid, 30).await;
+    }
+    store.report_metrics().await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    store.report_metrics().await;
+    let busy = store.latest_metrics("busy").unwrap();
+    let idle = store.latest_metrics("idle").unwrap();
+    eprintln!("busy: {busy:?}\nidle: {idle:?}");
+    // Two cores shared with other work: a spinning process gets most of one.
+    assert!(busy.cpu_percentage > 40.0, "{busy:?}");
+    assert!(
+        busy.cpu_percentage < 110.0,
+        "one process, one core: {busy:?}"
+    );
+    assert!(idle.cpu_percentage < 5.0, "{idle:?}");
+    assert!(busy.absolute_cpu_usage_ns > 1_000_000_000);
+    assert!(busy.memory_bytes > 0);
+    assert!(busy.rx_bytes.is_some() && busy.tx_bytes.is_some());
+    for guid in ["busy", "idle"] {
+        store.delete(guid).await.unwrap();
+    }
+}

@@ -35,8 +35,13 @@ pub struct ContainerSpec {
     /// task guid).
     pub handle: String,
     /// `preloaded:NAME` (a directory of the backend's rootfs map, made
-    /// copy-on-write per container), later `docker://...`.
+    /// copy-on-write per container) or `docker://[HOST]/REPO[#TAG]` (an
+    /// image pulled into the cell's layer store).
     pub image: String,
+    /// Credentials for a `docker://` image's registry (Garden's
+    /// `ImageRef.Username/Password`; Diego's `image_username/password`).
+    pub image_username: String,
+    pub image_password: String,
     /// `KEY=VALUE` pairs every process in the container starts with.
     pub env: Vec<String>,
     pub bind_mounts: Vec<BindMount>,
@@ -181,6 +186,10 @@ pub struct ContainerMetrics {
     pub memory_usage_bytes: u64,
     pub disk_usage_bytes: u64,
     pub cpu_usage: Duration,
+    /// Bytes the container received and sent over its network, where the
+    /// backend can tell (None: houdini, no network of its own).
+    pub rx_bytes: Option<u64>,
+    pub tx_bytes: Option<u64>,
 }
 
 /// The container backend.

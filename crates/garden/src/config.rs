@@ -46,8 +46,19 @@ pub struct RuncConfig {
     /// that size for its writes (see `quota`); off: disk use is only
     /// measured.
     pub enforce_disk_limits: bool,
+    /// Registries (`host:port`, `host` or a CIDR block) spoken to over
+    /// plain HTTP for `docker://` images (Garden's
+    /// `insecure_docker_registry_list`).
+    pub insecure_registries: Vec<String>,
+    /// Unused image layers are removed above this many bytes of layers
+    /// (Garden's `graph_cleanup_threshold_in_mb`; None: never).
+    pub image_store_cap_bytes: Option<u64>,
+    /// What one image's layers may unpack to (a decompression bomb stops
+    /// there); None: no bound.
+    pub image_max_bytes: Option<u64>,
     /// The user namespace map every unprivileged container shares; the
-    /// image store unpacks layers shifted by it.
+    /// image store unpacks their layers shifted by it (privileged
+    /// containers' layers unshifted).
     pub id_map: IdMap,
     /// Whether `privileged: true` containers may be made (Garden's
     /// `--disable-privileged-containers`, inverted). Off by default.
@@ -80,6 +91,9 @@ impl RuncConfig {
             init_binary: PathBuf::from("/usr/bin/busybox"),
             max_containers: 0,
             enforce_disk_limits: true,
+            insecure_registries: Vec::new(),
+            image_store_cap_bytes: None,
+            image_max_bytes: Some(image::DEFAULT_MAX_IMAGE_BYTES),
             id_map: IdMap::default(),
             allow_privileged: false,
             user_namespace: true,

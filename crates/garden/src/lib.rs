@@ -24,6 +24,7 @@ mod detached_exec;
 mod dns;
 pub mod host;
 pub mod idmap;
+pub mod image_rootfs;
 mod inroot;
 pub mod network;
 mod output;

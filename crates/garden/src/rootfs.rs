@@ -78,10 +78,12 @@ pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), GardenError> {
     Ok(())
 }
 
-/// The container's root: an overlay of the preloaded rootfs (read-only
-/// lower) and a per-container upper layer in the depot.
+/// The container's root: an overlay of read-only lower layers (a
+/// preloaded rootfs, or an image's layers) and a per-container upper
+/// layer in the depot.
 pub struct Overlay {
-    pub lower: PathBuf,
+    /// Top first, as overlayfs stacks them.
+    pub lowers: Vec<PathBuf>,
     /// Holds layer/{upper,work} (layer/ is a filesystem of its own when
     /// the disk is limited) and the merged mount point rootfs/.
     pub dir: PathBuf,
@@ -103,16 +105,38 @@ impl Overlay {
         for d in [self.upper(), work.clone(), self.merged()] {
             std::fs::create_dir_all(d)?;
         }
+        let mut lowers = Vec::with_capacity(self.lowers.len());
+        for l in &self.lowers {
+            let s = l.display().to_string();
+            // overlayfs splits its options at ',' and its lower dirs at ':'.
+            if s.contains([',', ':']) {
+                return Err(GardenError::Runtime(format!(
+                    "layer path {s:?} has a ',' or ':' (the depot's path must not)"
+                )));
+            }
+            lowers.push(s);
+        }
+        let top = self
+            .lowers
+            .first()
+            .ok_or_else(|| GardenError::Runtime("overlay without a lower layer".into()))?;
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&self.lower)?.permissions().mode() & 0o7777;
+        let mode = std::fs::metadata(top)?.permissions().mode() & 0o7777;
         chown(&self.upper(), root_owner.0, root_owner.1)?;
         std::fs::set_permissions(self.upper(), std::fs::Permissions::from_mode(mode))?;
         let opts = format!(
             "lowerdir={},upperdir={},workdir={}",
-            self.lower.display(),
+            lowers.join(":"),
             self.upper().display(),
             work.display()
         );
+        // The kernel takes one page of mount options.
+        if opts.len() >= 4096 {
+            return Err(GardenError::Runtime(format!(
+                "the image's {} layers do not fit in an overlay mount's options",
+                self.lowers.len()
+            )));
+        }
         mount_overlay(&self.merged(), &opts)
     }
 
@@ -167,7 +191,38 @@ pub struct User {
     pub home: String,
 }
 
+/// `user`, `uid`, or with a group as images name them (`user:group`,
+/// `uid:gid`, mixed).
 pub fn lookup_user(root: &Path, user: &str) -> Result<User, GardenError> {
+    match user.split_once(':') {
+        Some((u, g)) => {
+            let mut found = lookup_passwd_user(root, u)?;
+            found.gid = lookup_group(root, g)?;
+            Ok(found)
+        }
+        None => lookup_passwd_user(root, user),
+    }
+}
+
+fn lookup_group(root: &Path, group: &str) -> Result<u32, GardenError> {
+    let groups = crate::inroot::InRoot::open(root)
+        .and_then(|r| r.read("/etc/group"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    for line in groups.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 3 && f[0] == group {
+            if let Ok(gid) = f[2].parse() {
+                return Ok(gid);
+            }
+        }
+    }
+    group
+        .parse()
+        .map_err(|_| GardenError::InvalidSpec(format!("unknown group: {group}")))
+}
+
+fn lookup_passwd_user(root: &Path, user: &str) -> Result<User, GardenError> {
     let user = if user.is_empty() { "root" } else { user };
     let passwd = crate::inroot::InRoot::open(root)
         .and_then(|r| r.read("/etc/passwd"))
@@ -223,5 +278,22 @@ mod tests {
         assert_eq!(lookup_user(root.path(), "").unwrap().uid, 0);
         assert_eq!(lookup_user(root.path(), "1234").unwrap().uid, 1234);
         assert!(lookup_user(root.path(), "nobody-here").is_err());
+    }
+
+    #[test]
+    fn users_with_groups_as_images_give_them() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        std::fs::write(
+            root.path().join("etc/passwd"),
+            "vcap:x:2000:2001:vcap:/home/vcap:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(root.path().join("etc/group"), "web:x:3000:\n").unwrap();
+        let u = lookup_user(root.path(), "vcap:web").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (2000, 3000, "/home/vcap"));
+        let u = lookup_user(root.path(), "1234:5678").unwrap();
+        assert_eq!((u.uid, u.gid), (1234, 5678));
+        assert!(lookup_user(root.path(), "vcap:nogroup").is_err());
     }
 }

@@ -15,6 +15,15 @@ pub use pb::*;
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/bbs_descriptor_set.bin"));
 
+/// Loggregator v2's envelopes (`loggregator.v2`): what cells send to the
+/// log component, what the log store keeps and serves.
+pub mod loggregator {
+    #[allow(clippy::all, clippy::pedantic)]
+    pub mod v2 {
+        include!(concat!(env!("OUT_DIR"), "/loggregator.v2.rs"));
+    }
+}
+
 pub mod auctioneer;
 pub mod bbs_error;
 pub mod bbs_routes;

@@ -31,6 +31,8 @@ pub async fn executor_from_config(cfg: &RepConfig) -> anyhow::Result<StoreClient
                 .with_context(|| format!("external_ip {:?}", cfg.external_ip))?;
             rc.max_containers = cfg.max_containers as u64;
             rc.tag = cfg.container_tag.clone();
+            rc.insecure_registries = cfg.insecure_docker_registry_list.clone();
+            rc.image_store_cap_bytes = cfg.image_store_cap_bytes();
             rc.default_limits.max_pids = cfg.default_max_pids;
             rc.allow_privileged = cfg.allow_privileged_containers;
             rc.enforce_disk_limits = cfg.enforce_disk_limits;
@@ -41,6 +43,12 @@ pub async fn executor_from_config(cfg: &RepConfig) -> anyhow::Result<StoreClient
         cell_id: cfg.cell_id.clone(),
         max_containers: cfg.max_containers as u64,
         temp_dir: depot.join("tmp"),
+        log_sender: cfg
+            .loggregator
+            .ingress(&cfg.cell_id)
+            .map(logs_client::Sender::start),
+        max_log_lines_per_second: cfg.max_log_lines_per_second,
+        container_metrics_report_interval: cfg.container_metrics_report_interval.0,
         ..Default::default()
     };
     if let (Capacity::Mb(m), Capacity::Mb(d)) = (cfg.memory_mb, cfg.disk_mb) {

@@ -28,6 +28,22 @@
 //! `ca_cert_file`); without them, plain HTTP. The BBS client uses the same
 //! files (or the deprecated `bbs_*` names).
 //!
+//! `docker://` root filesystems are pulled by the cell itself (Garden's
+//! image plugin, grootfs, in Diego): Garden's job properties
+//! `insecure_docker_registry_list` (registries spoken to over plain HTTP:
+//! `host:port`, `host`, or a CIDR block such as `127.0.0.0/8`) and
+//! `graph_cleanup_threshold_in_mb` (unused image layers are removed above
+//! this many MB of layers; -1, the default, never) configure it here.
+//! Logs and container metrics go to the log component as Diego's executor
+//! sends them to its Loggregator agent: `"loggregator": {
+//! "loggregator_use_v2_api": true, "loggregator_api_port": 3458,
+//! "loggregator_ca_path": "ca.crt", "loggregator_cert_path": "c.crt",
+//! "loggregator_key_path": "c.key" }` (mutual TLS when the cert and key are
+//! set), plus, not Diego's (its agent is always local),
+//! `loggregator_api_host` (default `127.0.0.1`); with
+//! `max_log_lines_per_second` (0: no cap) and
+//! `container_metrics_report_interval` (`"15s"`).
+//!
 //! `container_tag` (not Diego's; default `"gdn"`, 1 to 4 characters) names the
 //! runc backend's cgroups (`garden-TAG`), netns, bridge and iptables chains:
 //! cells sharing a host need distinct tags. Also not Diego's, for the runc
@@ -154,6 +170,12 @@ pub struct RepConfig {
     /// cgroup tree and /run/netns (e.g. in network namespaces) need
     /// different tags.
     pub container_tag: String,
+    /// Garden's: registries `docker://` images are pulled from over plain
+    /// HTTP.
+    pub insecure_docker_registry_list: Vec<String>,
+    /// Garden's: above this many MB of image layers, unused ones are
+    /// removed (least recently used first); -1: never.
+    pub graph_cleanup_threshold_in_mb: i64,
     /// Not Diego's (Cloud Controller gives every app 1024): the pids limit
     /// of containers whose LRP or Task sets no `max_pids`. 0: none.
     pub default_max_pids: u64,
@@ -163,6 +185,50 @@ pub struct RepConfig {
     /// Whether a container's disk limit is enforced (its writes on a
     /// filesystem of that size) or only measured. On by default.
     pub enforce_disk_limits: bool,
+    pub loggregator: LoggregatorConfig,
+    /// Diego's operator cap on every instance's log lines per second (0:
+    /// none).
+    pub max_log_lines_per_second: u32,
+    pub container_metrics_report_interval: GoDuration,
+}
+
+/// Diego's `loggingclient.Config` (the `loggregator` object).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LoggregatorConfig {
+    pub loggregator_use_v2_api: bool,
+    pub loggregator_api_port: u16,
+    pub loggregator_ca_path: String,
+    pub loggregator_cert_path: String,
+    pub loggregator_key_path: String,
+    /// Not Diego's: where the log component listens (default 127.0.0.1).
+    pub loggregator_api_host: String,
+}
+
+impl LoggregatorConfig {
+    /// The sender's settings, when the cell sends to a log component.
+    pub fn ingress(&self, origin: &str) -> Option<logs_client::IngressConfig> {
+        if !self.loggregator_use_v2_api || self.loggregator_api_port == 0 {
+            return None;
+        }
+        let host = if self.loggregator_api_host.is_empty() {
+            "127.0.0.1"
+        } else {
+            &self.loggregator_api_host
+        };
+        let mut cfg = logs_client::IngressConfig::new(
+            &format!("{host}:{}", self.loggregator_api_port),
+            origin,
+        );
+        if !self.loggregator_cert_path.is_empty() {
+            cfg.tls = Some(tlsconfig::ClientTls::from_files(
+                &self.loggregator_ca_path,
+                &self.loggregator_cert_path,
+                &self.loggregator_key_path,
+            ));
+        }
+        Some(cfg)
+    }
 }
 
 impl Default for RepConfig {
@@ -207,9 +273,14 @@ impl Default for RepConfig {
             depot_dir: "/var/vcap/data/rep/depot".into(),
             external_ip: "127.0.0.1".into(),
             container_tag: "gdn".into(),
+            insecure_docker_registry_list: vec![],
+            graph_cleanup_threshold_in_mb: -1,
             default_max_pids: garden::config::DEFAULT_MAX_PIDS,
             allow_privileged_containers: false,
             enforce_disk_limits: true,
+            loggregator: LoggregatorConfig::default(),
+            max_log_lines_per_second: 0,
+            container_metrics_report_interval: GoDuration(Duration::from_secs(15)),
         }
     }
 }
@@ -245,6 +316,11 @@ impl RepConfig {
         }
         if self.max_containers <= 0 {
             anyhow::bail!("max_containers must be positive");
+        }
+        image::InsecureRegistries::new(&self.insecure_docker_registry_list)
+            .map_err(|e| anyhow::anyhow!("insecure_docker_registry_list: {e}"))?;
+        if self.graph_cleanup_threshold_in_mb < -1 {
+            anyhow::bail!("graph_cleanup_threshold_in_mb: -1 (never) or a size in MB");
         }
         Ok(())
     }
@@ -282,6 +358,13 @@ impl RepConfig {
         })
     }
 
+    /// The image layer store's cap in bytes (None: never clean up).
+    pub fn image_store_cap_bytes(&self) -> Option<u64> {
+        u64::try_from(self.graph_cleanup_threshold_in_mb)
+            .ok()
+            .map(|mb| mb << 20)
+    }
+
     /// The preloaded stack names.
     pub fn stack_names(&self) -> Vec<String> {
         self.preloaded_root_fs
@@ -305,7 +388,9 @@ mod tests {
                 "supported_providers":["docker"],"placement_tags":["a"],
                 "optional_placement_tags":["b"],"evacuation_timeout":"2m",
                 "polling_interval":"5s","memory_mb":"auto","disk_mb":"20480",
-                "locket_address":"127.0.0.1:8891","lock_ttl":"10s"}"#,
+                "locket_address":"127.0.0.1:8891","lock_ttl":"10s",
+                "insecure_docker_registry_list":["registry.internal:5000","127.0.0.0/8"],
+                "graph_cleanup_threshold_in_mb":2048}"#,
         )
         .unwrap();
         cfg.validate().unwrap();
@@ -327,10 +412,34 @@ mod tests {
         );
         assert_eq!(cfg.locket().unwrap().locket_address, "127.0.0.1:8891");
         assert_eq!(cfg.lock_ttl.0, Duration::from_secs(10));
+        assert_eq!(cfg.insecure_docker_registry_list.len(), 2);
+        assert_eq!(cfg.image_store_cap_bytes(), Some(2048 << 20));
+        assert_eq!(RepConfig::default().image_store_cap_bytes(), None);
+        let bad: RepConfig = serde_json::from_str(
+            r#"{"cell_id":"c","bbs_address":"http://b","insecure_docker_registry_list":["x/99"]}"#,
+        )
+        .unwrap();
+        assert!(bad.validate().is_err());
         // The runc backend's isolation settings, by default.
         assert_eq!(cfg.default_max_pids, 1024);
         assert!(!cfg.allow_privileged_containers);
         assert!(cfg.enforce_disk_limits);
+        assert!(cfg.loggregator.ingress("cell-1").is_none());
+        let cfg: RepConfig = serde_json::from_str(
+            r#"{"loggregator":{"loggregator_use_v2_api":true,"loggregator_api_port":3458,
+                "loggregator_ca_path":"ca.crt","loggregator_cert_path":"c.crt",
+                "loggregator_key_path":"c.key"},
+                "max_log_lines_per_second":100,"container_metrics_report_interval":"5s"}"#,
+        )
+        .unwrap();
+        let ingress = cfg.loggregator.ingress("cell-1").unwrap();
+        assert_eq!(ingress.address, "127.0.0.1:3458");
+        assert!(ingress.tls.is_some());
+        assert_eq!(cfg.max_log_lines_per_second, 100);
+        assert_eq!(
+            cfg.container_metrics_report_interval.0,
+            Duration::from_secs(5)
+        );
         let cfg: RepConfig = serde_json::from_str(
             r#"{"default_max_pids":64,"allow_privileged_containers":true,"enforce_disk_limits":false}"#,
         )

@@ -1,7 +1,8 @@
 //! `GET /container_metrics`: usage of every created container, in Diego's
 //! `ContainerMetricsCollection` JSON ([`models::rep::container_metrics`]).
-//! CPU usage fraction needs samples over time, which the rep does not
-//! keep; it is reported as 0.
+//! CPU usage fraction comes from the executor's latest sample (usage
+//! delta over wall time, [`executor::store::metrics`]); 0 before the
+//! container's second sample.
 
 use crate::executor_client::ExecutorClient;
 use crate::tags;
@@ -25,7 +26,9 @@ pub async fn collect(
         };
         let metrics = CachedContainerMetrics {
             metric_guid: c.run_info.log_config.guid.clone(),
-            cpu_usage_fraction: 0.0,
+            cpu_usage_fraction: executor
+                .latest_metrics(&c.guid)
+                .map_or(0.0, |s| s.cpu_percentage / 100.0),
             disk_usage_bytes: m.disk_usage_bytes,
             disk_quota_bytes: c.disk_limit,
             memory_usage_bytes: m.memory_usage_bytes,

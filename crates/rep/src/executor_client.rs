@@ -66,6 +66,11 @@ pub trait ExecutorClient: Send + Sync {
     fn instance_log(&self, _guid: &str) -> Option<std::sync::Arc<executor::logs::InstanceLog>> {
         None
     }
+    /// The container's latest metrics sample (for its CPU percentage);
+    /// executors that measure none answer `None`.
+    fn latest_metrics(&self, _guid: &str) -> Option<executor::store::metrics::Sample> {
+        None
+    }
     /// The rep is stopping with its containers deleted: the container
     /// backend gives back what it holds for containers as a whole (kept
     /// while any container is left).

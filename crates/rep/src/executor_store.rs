@@ -99,6 +99,10 @@ impl ExecutorClient for StoreClient {
         self.store.logs(guid).ok()
     }
 
+    fn latest_metrics(&self, guid: &str) -> Option<executor::store::metrics::Sample> {
+        self.store.latest_metrics(guid)
+    }
+
     async fn remaining_resources(&self) -> Result<ExecutorResources, ExecutorError> {
         Ok(self.store.remaining_resources())
     }

@@ -55,6 +55,7 @@ pub async fn run(config: RepConfig, shutdown: impl Future<Output = ()>) -> anyho
         config.container_reap_interval.0,
         config.reserved_expiration_time.0,
     );
+    let reporter = executor.store().spawn_metrics_reporter();
     let rep = Rep::start(&config, executor).await?;
     tokio::select! {
         _ = shutdown => {
@@ -66,5 +67,6 @@ pub async fn run(config: RepConfig, shutdown: impl Future<Output = ()>) -> anyho
     }
     rep.shutdown().await;
     housekeeping.abort();
+    reporter.abort();
     Ok(())
 }

@@ -35,6 +35,8 @@ pub fn lrp_run_info(
     };
     RunInfo {
         rootfs: desired.root_fs.clone(),
+        image_username: desired.image_username.clone(),
+        image_password: desired.image_password.clone(),
         cpu_weight: desired.cpu_weight.max(1),
         ports: desired
             .ports
@@ -48,6 +50,7 @@ pub fn lrp_run_info(
             guid: desired.log_guid.clone(),
             index: key.index,
             source_name: desired.log_source.clone(),
+            tags: metric_tags(desired, key, instance),
         },
         start_timeout_ms,
         privileged: desired.privileged,
@@ -58,6 +61,7 @@ pub fn lrp_run_info(
         env,
         cached_dependencies: desired.cached_dependencies.clone(),
         egress_rules: desired.egress_rules.clone(),
+        log_rate_limit: desired.log_rate_limit.map(|l| l.bytes_per_second),
     }
 }
 
@@ -128,12 +132,19 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
     tags.insert(tags::RESULT_FILE.into(), def.result_file.clone());
     let info = RunInfo {
         rootfs: def.root_fs.clone(),
+        image_username: def.image_username.clone(),
+        image_password: def.image_password.clone(),
         cpu_weight: def.cpu_weight,
         ports: vec![],
         log_config: LogConfig {
             guid: def.log_guid.clone(),
             index: 0,
             source_name: def.log_source.clone(),
+            tags: def
+                .metric_tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.r#static.clone()))
+                .collect(),
         },
         start_timeout_ms: 0,
         privileged: def.privileged,
@@ -144,6 +155,7 @@ pub fn task_run_info(task: &Task) -> (RunInfo, Tags) {
         env: env_pairs(&def.environment_variables),
         cached_dependencies: def.cached_dependencies.clone(),
         egress_rules: def.egress_rules.clone(),
+        log_rate_limit: def.log_rate_limit.map(|l| l.bytes_per_second),
     };
     (info, tags)
 }

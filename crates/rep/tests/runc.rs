@@ -87,14 +87,14 @@ async fn lrps_run_and_restart_in_runc_containers() {
     .await;
     assert_eq!(restarted.crash_count, 1);
 
-    // A task whose container cannot be created here (the runc backend has
-    // no docker images) is rejected: back to PENDING for another cell (the
-    // BBS re-auctions it at its next convergence).
+    // A task whose container cannot be created here (its image's registry
+    // is not there) is rejected: back to PENDING for another cell (the BBS
+    // re-auctions it at its next convergence).
     world
         .desire_task(
             "unrunnable",
             models::TaskDefinition {
-                root_fs: "docker:///busybox".into(),
+                root_fs: "docker://127.0.0.1:1/busybox".into(),
                 action: Some(support::run_action("true")),
                 memory_mb: 64,
                 disk_mb: 64,

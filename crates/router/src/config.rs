@@ -6,7 +6,8 @@
 //! ```json
 //! { "listen_address": "127.0.0.1:8081", "nats_addresses": "127.0.0.1:4222",
 //!   "start_response_delay_interval": 20, "droplet_stale_threshold": 120,
-//!   "prune_stale_droplets_interval": 30 }
+//!   "prune_stale_droplets_interval": 30,
+//!   "logs_ingress_address": "127.0.0.1:3458" }
 //! ```
 
 use anyhow::Context;
@@ -24,6 +25,13 @@ pub struct RouterConfig {
     pub droplet_stale_threshold: u64,
     pub prune_stale_droplets_interval: u64,
     pub log_level: String,
+    /// The log component's ingress (`host:port`) for the RTR access lines
+    /// of apps' requests; empty: none are shipped.
+    pub logs_ingress_address: String,
+    /// Mutual TLS to it (all three, or none: plain HTTP/2).
+    pub logs_ca_file: String,
+    pub logs_cert_file: String,
+    pub logs_key_file: String,
 }
 
 impl Default for RouterConfig {
@@ -35,6 +43,10 @@ impl Default for RouterConfig {
             droplet_stale_threshold: 120,
             prune_stale_droplets_interval: 30,
             log_level: "info".into(),
+            logs_ingress_address: String::new(),
+            logs_ca_file: String::new(),
+            logs_cert_file: String::new(),
+            logs_key_file: String::new(),
         }
     }
 }
@@ -59,6 +71,24 @@ impl RouterConfig {
                 }
             })
             .collect()
+    }
+
+    /// The RTR lines' sender, when a log component is configured.
+    pub fn access_log(&self) -> Option<crate::access_log::AccessLog> {
+        if self.logs_ingress_address.is_empty() {
+            return None;
+        }
+        let mut ic = logs_client::IngressConfig::new(&self.logs_ingress_address, "gorouter");
+        if !self.logs_ca_file.is_empty() {
+            ic.tls = Some(tlsconfig::ClientTls::from_files(
+                &self.logs_ca_file,
+                &self.logs_cert_file,
+                &self.logs_key_file,
+            ));
+        }
+        Some(crate::access_log::AccessLog {
+            sender: logs_client::Sender::start(ic),
+        })
     }
 
     pub fn stale_threshold(&self) -> Duration {

@@ -4,6 +4,7 @@
 //! endpoints. Not a gorouter replacement: no TLS, route services, sticky
 //! sessions or path routes.
 
+pub mod access_log;
 pub mod config;
 pub mod proxy;
 pub mod registry;
@@ -78,18 +79,24 @@ pub async fn start(cfg: RouterConfig) -> anyhow::Result<RunningRouter> {
         }
     }));
 
-    let proxy = proxy::Proxy::new(registry.clone());
-    let app = axum::Router::new().fallback(move |req| {
-        let p = proxy.clone();
-        async move { p.handle(req).await }
-    });
+    let proxy = proxy::Proxy::new(registry.clone()).with_access_log(cfg.access_log());
+    let app = axum::Router::new().fallback(
+        move |axum::extract::ConnectInfo(remote): axum::extract::ConnectInfo<SocketAddr>,
+              req: axum::extract::Request| {
+            let p = proxy.clone();
+            async move { p.handle(req, Some(remote)).await }
+        },
+    );
     let mut serve_stop = stop_rx;
     tasks.push(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = serve_stop.changed().await;
-            })
-            .await?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = serve_stop.changed().await;
+        })
+        .await?;
         Ok(())
     }));
     tracing::info!(addr = %addr, "router listening");

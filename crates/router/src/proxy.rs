@@ -3,13 +3,16 @@
 //! an endpoint that cannot be reached gets 502, after one retry on another
 //! endpoint for idempotent requests (so scaling down never fails a GET).
 
-use crate::registry::Registry;
+use crate::access_log::{self, AccessLog};
+use crate::registry::{AppInstance, Registry};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Buffered request bodies are capped: the dev router is not for uploads.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -18,6 +21,7 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 pub struct Proxy {
     pub registry: Arc<Registry>,
     client: Client<HttpConnector, Full<Bytes>>,
+    access_log: Option<AccessLog>,
 }
 
 const HOP_BY_HOP: [&str; 8] = [
@@ -51,29 +55,122 @@ impl Proxy {
         Self {
             registry,
             client: Client::builder(TokioExecutor::new()).build_http(),
+            access_log: None,
         }
     }
 
-    pub async fn handle(&self, req: Request<Body>) -> Response<Body> {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().host())
-            .unwrap_or("")
-            .to_string();
+    /// Apps' requests also leave RTR lines in their logs.
+    pub fn with_access_log(mut self, log: Option<AccessLog>) -> Self {
+        self.access_log = log;
+        self
+    }
+
+    /// Proxies `req` and, for an app's route, ships its access line.
+    pub async fn handle(
+        &self,
+        mut req: Request<Body>,
+        remote: Option<SocketAddr>,
+    ) -> Response<Body> {
+        let Some(log) = &self.access_log else {
+            return self.proxy(req).await.0;
+        };
+        let started_ns = access_log::now_ns();
+        let started = Instant::now();
+        // gorouter's request id, passed on to the app.
+        let request_id = match req.headers().get("X-Vcap-Request-Id") {
+            Some(v) => v.to_str().unwrap_or("").to_string(),
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                if let Ok(v) = HeaderValue::from_str(&id) {
+                    req.headers_mut().insert("X-Vcap-Request-Id", v);
+                }
+                id
+            }
+        };
+        // Read in a block: a reference to the request (its body is not
+        // Sync) must not live across the await below.
+        let (referer, user_agent, xff, bytes_received, method, path, protocol) = {
+            let h = |name: header::HeaderName| -> String {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            (
+                h(header::REFERER),
+                h(header::USER_AGENT),
+                h(header::HeaderName::from_static("x-forwarded-for")),
+                h(header::CONTENT_LENGTH).parse().unwrap_or(0),
+                req.method().to_string(),
+                req.uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string(),
+                format!("{:?}", req.version()),
+            )
+        };
+        let host = host_of(&req);
+        let (resp, picked) = self.proxy(req).await;
+        if let Some((backend, app)) = picked {
+            let router_error = resp
+                .headers()
+                .get("X-Cf-Routererror")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let bytes_sent = resp
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(0);
+            log.record(
+                &access_log::Request {
+                    host: &host,
+                    method: &method,
+                    path: &path,
+                    protocol: &protocol,
+                    started_ns,
+                    bytes_received,
+                    referer: &referer,
+                    user_agent: &user_agent,
+                    remote,
+                    forwarded_for: &xff,
+                    request_id: &request_id,
+                },
+                &access_log::Outcome {
+                    status: resp.status().as_u16(),
+                    bytes_sent,
+                    backend: &backend,
+                    response_time: started.elapsed(),
+                    router_error,
+                },
+                &app,
+            );
+        }
+        resp
+    }
+
+    /// The response, and the endpoint that answered (or failed last).
+    async fn proxy(&self, req: Request<Body>) -> (Response<Body>, Option<(String, AppInstance)>) {
+        let host = host_of(&req);
         let hostname = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
         let (parts, body) = req.into_parts();
-        let Some(first) = self.registry.next(hostname, None) else {
-            return text(
+        let Some(picked) = self.registry.pick(hostname, None) else {
+            let r = text(
                 StatusCode::NOT_FOUND,
                 format!("404 Not Found: Requested route ('{hostname}') does not exist.\n"),
                 "unknown_route",
             );
+            return (r, None);
         };
+        let first = picked.addr.clone();
+        let mut answered = Some((picked.addr, picked.app));
         let body = match axum::body::to_bytes(body, MAX_BODY).await {
             Ok(b) => b,
-            Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, String::new(), "too_large"),
+            Err(_) => {
+                let r = text(StatusCode::PAYLOAD_TOO_LARGE, String::new(), "too_large");
+                return (r, answered);
+            }
         };
         let path = parts
             .uri
@@ -84,28 +181,31 @@ impl Proxy {
             .forward(&parts.method, &parts.headers, &path, &first, body.clone())
             .await
         {
-            Ok(r) => r,
+            Ok(r) => (r, answered),
             Err(e) => {
                 tracing::warn!(host = hostname, endpoint = first, error = %e, "backend-failed");
                 let retry = idempotent(&parts.method)
-                    .then(|| self.registry.next(hostname, Some(&first)))
+                    .then(|| self.registry.pick(hostname, Some(&first)))
                     .flatten();
                 if let Some(second) = retry {
+                    let addr = second.addr.clone();
+                    answered = Some((second.addr, second.app));
                     match self
-                        .forward(&parts.method, &parts.headers, &path, &second, body)
+                        .forward(&parts.method, &parts.headers, &path, &addr, body)
                         .await
                     {
-                        Ok(r) => return r,
+                        Ok(r) => return (r, answered),
                         Err(e) => {
-                            tracing::warn!(host = hostname, endpoint = second, error = %e, "backend-failed")
+                            tracing::warn!(host = hostname, endpoint = addr, error = %e, "backend-failed")
                         }
                     }
                 }
-                text(
+                let r = text(
                     StatusCode::BAD_GATEWAY,
                     "502 Bad Gateway: Registered endpoint failed to handle the request.\n".into(),
                     "endpoint_failure",
-                )
+                );
+                (r, answered)
             }
         }
     }
@@ -139,4 +239,14 @@ impl Proxy {
             Body::new(body.map_err(axum::Error::new)),
         ))
     }
+}
+
+/// The request's Host (port and all), as gorouter logs it.
+fn host_of(req: &Request<Body>) -> String {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("")
+        .to_string()
 }

@@ -9,7 +9,25 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 struct Endpoint {
     addr: String,
+    app: AppInstance,
     refreshed: Instant,
+}
+
+/// Whose instance an endpoint is (the registration's `app`,
+/// `private_instance_index`, `private_instance_id`): the access log's
+/// `RTR` line goes to that app's logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppInstance {
+    pub app_id: String,
+    pub index: String,
+    pub instance_id: String,
+}
+
+/// A picked endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picked {
+    pub addr: String,
+    pub app: AppInstance,
 }
 
 #[derive(Debug, Default)]
@@ -30,12 +48,21 @@ fn normalize(uri: &str) -> String {
 
 impl Registry {
     pub fn register(&self, uri: &str, addr: &str) {
+        self.register_instance(uri, addr, AppInstance::default());
+    }
+
+    /// Registers (or refreshes) an endpoint of `app`'s instance.
+    pub fn register_instance(&self, uri: &str, addr: &str, app: AppInstance) {
         let mut pools = self.pools.lock().unwrap();
         let pool = pools.entry(normalize(uri)).or_default();
         match pool.endpoints.iter_mut().find(|e| e.addr == addr) {
-            Some(e) => e.refreshed = Instant::now(),
+            Some(e) => {
+                e.refreshed = Instant::now();
+                e.app = app;
+            }
             None => pool.endpoints.push(Endpoint {
                 addr: addr.to_string(),
+                app,
                 refreshed: Instant::now(),
             }),
         }
@@ -54,15 +81,23 @@ impl Registry {
 
     /// The next endpoint of `host` other than `exclude`, round-robin.
     pub fn next(&self, host: &str, exclude: Option<&str>) -> Option<String> {
+        self.pick(host, exclude).map(|p| p.addr)
+    }
+
+    /// The next endpoint of `host` other than `exclude`, with its app.
+    pub fn pick(&self, host: &str, exclude: Option<&str>) -> Option<Picked> {
         let mut pools = self.pools.lock().unwrap();
         let pool = pools.get_mut(&host.to_ascii_lowercase())?;
         let n = pool.endpoints.len();
         for _ in 0..n {
             let i = pool.next % n;
             pool.next = pool.next.wrapping_add(1);
-            let addr = &pool.endpoints[i].addr;
-            if Some(addr.as_str()) != exclude {
-                return Some(addr.clone());
+            let e = &pool.endpoints[i];
+            if Some(e.addr.as_str()) != exclude {
+                return Some(Picked {
+                    addr: e.addr.clone(),
+                    app: e.app.clone(),
+                });
             }
         }
         None

@@ -3,7 +3,7 @@
 //! is answered on its reply subject with the `router.start` message, which
 //! is also published once at startup so emitters re-send their tables.
 
-use crate::registry::Registry;
+use crate::registry::{AppInstance, Registry};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -19,6 +19,13 @@ struct Registration {
     uris: Vec<String>,
     #[serde(default)]
     route_service_url: String,
+    /// The app's log guid (route-emitter's `app`): where RTR lines go.
+    #[serde(default)]
+    app: String,
+    #[serde(default)]
+    private_instance_id: String,
+    #[serde(default)]
+    private_instance_index: String,
 }
 
 /// gorouter's `router.start` / greet answer.
@@ -102,9 +109,14 @@ impl Subscriber {
             return;
         }
         let addr = format!("{}:{}", msg.host, msg.port);
+        let app = AppInstance {
+            app_id: msg.app,
+            index: msg.private_instance_index,
+            instance_id: msg.private_instance_id,
+        };
         for uri in &msg.uris {
             if register {
-                self.registry.register(uri, &addr);
+                self.registry.register_instance(uri, &addr, app.clone());
             } else {
                 tracing::debug!(uri, addr, "unregister-route");
                 self.registry.unregister(uri, &addr);

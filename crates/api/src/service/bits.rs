@@ -163,7 +163,19 @@ impl Api {
             return self.create_staging_build(app, pkg, actor).await;
         }
         let droplet_guid = new_guid();
+        let mut execution_metadata = String::new();
         let (process_types, image, sha) = if pkg.kind == DOCKER {
+            // Docker staging: the image's config, so the process runs what
+            // the image says (a bad reference or credentials fail here).
+            let reference = pkg.image.clone().unwrap_or_default();
+            let exec = crate::image_config::read(
+                &reference,
+                pkg.image_username.as_deref(),
+                pkg.image_password.as_deref(),
+            )
+            .await
+            .map_err(ApiError::Unprocessable)?;
+            execution_metadata = serde_json::to_string(&exec).unwrap_or_default();
             (
                 BTreeMap::from([(WEB.to_string(), String::new())]),
                 pkg.image.clone(),
@@ -188,7 +200,7 @@ impl Api {
             package_guid: pkg.guid.clone(),
             state: build_state::STAGED.into(),
             process_types,
-            execution_metadata: String::new(),
+            execution_metadata,
             image,
             image_username: pkg.image_username.clone(),
             image_password: pkg.image_password.clone(),

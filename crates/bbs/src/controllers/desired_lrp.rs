@@ -91,8 +91,8 @@ impl DesiredLrpController {
 
     pub async fn remove(&self, trace_id: &str, process_guid: &str) -> Result<(), BbsError> {
         let d = &self.deps;
-        let desired = d.store.desired_lrp_by_process_guid(process_guid).await?;
-        d.store.remove_desired_lrp(process_guid).await?;
+        // The removal answers the record it removed (one transaction).
+        let desired = d.store.remove_desired_lrp(process_guid).await?;
         d.hubs
             .desired
             .emit(Event::DesiredLrpRemoved(DesiredLrpRemovedEvent {

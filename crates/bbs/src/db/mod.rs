@@ -75,6 +75,15 @@ pub trait Store: Send + Sync + 'static {
 
     // --- desired LRPs ------------------------------------------------------
     async fn desired_lrps(&self, filter: &DesiredLrpFilter) -> DbResult<Vec<DesiredLrp>>;
+    /// One page of `desired_lrps`: at most `limit` records after the
+    /// cursor `after` (None: from the start), in the same order. Lists are
+    /// streamed page by page so that no answer holds every record.
+    async fn desired_lrps_page(
+        &self,
+        filter: &DesiredLrpFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Page<DesiredLrp>>;
     async fn desired_lrp_by_process_guid(&self, process_guid: &str) -> DbResult<DesiredLrp>;
     async fn desired_lrp_scheduling_infos(
         &self,
@@ -134,6 +143,19 @@ pub trait Store: Send + Sync + 'static {
 
     // --- actual LRPs -------------------------------------------------------
     async fn actual_lrps(&self, filter: &ActualLrpFilter) -> DbResult<Vec<ActualLrp>>;
+    /// `actual_lrps` as shared records (the LRP cache answers without
+    /// copying them).
+    async fn actual_lrps_shared(
+        &self,
+        filter: &ActualLrpFilter,
+    ) -> DbResult<Vec<std::sync::Arc<ActualLrp>>> {
+        Ok(self
+            .actual_lrps(filter)
+            .await?
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect())
+    }
     async fn actual_lrps_by_process_guids(
         &self,
         process_guids: &[String],
@@ -148,6 +170,18 @@ pub trait Store: Send + Sync + 'static {
         is_stale: bool,
         key: &ActualLrpKey,
     ) -> DbResult<(ActualLrp, ActualLrp)>;
+    /// Writes `after` over the stored `before` (same key and presence)
+    /// only if the row still holds `before`'s modification tag, in one
+    /// statement (its own transaction, one round trip). Ok(false): the row
+    /// changed or is gone, or the store has no such write; the caller then
+    /// takes the usual locked read-modify-write.
+    async fn replace_actual_lrp_if_unchanged(
+        &self,
+        _before: &ActualLrp,
+        _after: &ActualLrp,
+    ) -> DbResult<bool> {
+        Ok(false)
+    }
     async fn claim_actual_lrp(
         &self,
         process_guid: &str,
@@ -243,6 +277,13 @@ pub trait Store: Send + Sync + 'static {
 
     // --- tasks -------------------------------------------------------------
     async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>>;
+    /// One page of `tasks` (see `desired_lrps_page`).
+    async fn tasks_page(
+        &self,
+        filter: &TaskFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Page<Task>>;
     async fn task_by_guid(&self, task_guid: &str) -> DbResult<Task>;
     async fn desire_task(
         &self,
@@ -312,6 +353,15 @@ impl EncodedAnswer {
         }
         out
     }
+}
+
+/// One page of a list and the cursor of the next one (None: the last).
+/// A record present for the whole listing is in exactly one page; one
+/// written meanwhile may or may not be (each page is its own read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
 }
 
 /// An instance key with its desired LRP's scheduling info (for auctions).

@@ -39,58 +39,54 @@ fn running_info(
 }
 
 pub async fn actual_lrps(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer(body, |app, req: ActualLrPsRequest| async move {
-        let index = req
-            .optional_index
-            .map(|actual_lr_ps_request::OptionalIndex::Index(i)| i);
-        let filter = ActualLrpFilter {
-            domain: req.domain,
-            cell_id: req.cell_id,
-            process_guid: req.process_guid,
-            index,
-        };
-        Ok(ActualLrPsResponse {
-            actual_lrps: app.store.actual_lrps(&filter).await?,
-            ..Default::default()
-        })
-    })
+    app.answer_list::<_, ActualLrPsResponse, ActualLrp, _, _, _>(
+        body,
+        |app, req: ActualLrPsRequest| async move {
+            let index = req
+                .optional_index
+                .map(|actual_lr_ps_request::OptionalIndex::Index(i)| i);
+            let filter = ActualLrpFilter {
+                domain: req.domain,
+                cell_id: req.cell_id,
+                process_guid: req.process_guid,
+                index,
+            };
+            app.store.actual_lrps_shared(&filter).await
+        },
+    )
     .await
 }
 
 pub async fn actual_lrps_by_process_guids(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer(
+    app.answer_list::<_, ActualLrPsByProcessGuidsResponse, ActualLrp, _, _, _>(
         body,
         |app, req: ActualLrPsByProcessGuidsRequest| async move {
-            Ok(ActualLrPsByProcessGuidsResponse {
-                actual_lrps: app
-                    .store
-                    .actual_lrps_by_process_guids(&req.process_guids)
-                    .await?,
-                ..Default::default()
-            })
+            app.store
+                .actual_lrps_by_process_guids(&req.process_guids)
+                .await
         },
     )
     .await
 }
 
 /// The instances matching `filter`, as ActualLRPGroups.
-async fn groups(app: &App, filter: ActualLrpFilter) -> Result<ActualLrpGroupsResponse, BbsError> {
+async fn groups(app: &App, filter: ActualLrpFilter) -> Result<Vec<ActualLrpGroup>, BbsError> {
     let lrps = app.store.actual_lrps(&filter).await?;
-    Ok(ActualLrpGroupsResponse {
-        actual_lrp_groups: resolve_actual_lrp_groups(&lrps),
-        ..Default::default()
-    })
+    Ok(resolve_actual_lrp_groups(&lrps))
 }
 
 pub async fn actual_lrp_groups(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer(body, |app, req: ActualLrpGroupsRequest| async move {
-        let filter = ActualLrpFilter {
-            domain: req.domain,
-            cell_id: req.cell_id,
-            ..Default::default()
-        };
-        groups(&app, filter).await
-    })
+    app.answer_list::<_, ActualLrpGroupsResponse, ActualLrpGroup, _, _, _>(
+        body,
+        |app, req: ActualLrpGroupsRequest| async move {
+            let filter = ActualLrpFilter {
+                domain: req.domain,
+                cell_id: req.cell_id,
+                ..Default::default()
+            };
+            groups(&app, filter).await
+        },
+    )
     .await
 }
 
@@ -98,7 +94,7 @@ pub async fn actual_lrp_groups_by_process_guid(
     State(app): State<Arc<App>>,
     body: Body,
 ) -> Response {
-    app.answer(
+    app.answer_list::<_, ActualLrpGroupsResponse, ActualLrpGroup, _, _, _>(
         body,
         |app, req: ActualLrpGroupsByProcessGuidRequest| async move {
             let filter = ActualLrpFilter {

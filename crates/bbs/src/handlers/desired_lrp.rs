@@ -1,5 +1,6 @@
 //! Desired LRP reads and lifecycle routes.
 
+use super::stream::{encode_item, paged, DESIRED_LRPS_PAGE};
 use super::{trace_id, App};
 use crate::db::DesiredLrpFilter;
 use crate::versioning::{desired_lrp_version_down_to, populate_metrics_guid, Version};
@@ -21,15 +22,27 @@ fn filter(req: &DesiredLrPsRequest) -> DesiredLrpFilter {
 }
 
 async fn list_common(app: &Arc<App>, body: Body, version: Version) -> Response {
-    app.answer(body, |app, req: DesiredLrPsRequest| async move {
-        let lrps = app.store.desired_lrps(&filter(&req)).await?;
-        Ok(DesiredLrPsResponse {
-            desired_lrps: lrps
-                .iter()
-                .map(|d| populate_metrics_guid(desired_lrp_version_down_to(d, version)))
-                .collect(),
-            ..Default::default()
-        })
+    let req: DesiredLrPsRequest = match app.parse(body).await {
+        Ok(r) => r,
+        Err(e) => return app.reply::<DesiredLrPsResponse>(Err(e)),
+    };
+    let filter = Arc::new(filter(&req));
+    let store = app.store.clone();
+    paged::<DesiredLrPsResponse, _, _>(app, move |after| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            let page = store
+                .desired_lrps_page(&filter, after.as_deref(), DESIRED_LRPS_PAGE)
+                .await?;
+            let mut buf = Vec::new();
+            for d in &page.items {
+                encode_item(
+                    &populate_metrics_guid(desired_lrp_version_down_to(d, version)),
+                    &mut buf,
+                );
+            }
+            Ok((buf, page.next))
+        }
     })
     .await
 }
@@ -80,15 +93,10 @@ pub async fn scheduling_infos(State(app): State<Arc<App>>, body: Body) -> Respon
         Ok(None) => {}
         Err(e) => return app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
     }
-    let r = app
-        .store
-        .desired_lrp_scheduling_infos(&filter(&req))
-        .await
-        .map(|infos| DesiredLrpSchedulingInfosResponse {
-            desired_lrp_scheduling_infos: infos,
-            ..Default::default()
-        });
-    app.reply(r)
+    match app.store.desired_lrp_scheduling_infos(&filter(&req)).await {
+        Ok(infos) => super::stream::list::<DesiredLrpSchedulingInfo, _>(infos),
+        Err(e) => app.reply::<DesiredLrpSchedulingInfosResponse>(Err(e)),
+    }
 }
 
 pub async fn scheduling_info_by_process_guid(State(app): State<Arc<App>>, body: Body) -> Response {
@@ -109,16 +117,16 @@ pub async fn scheduling_info_by_process_guid(State(app): State<Arc<App>>, body: 
 }
 
 pub async fn routing_infos(State(app): State<Arc<App>>, body: Body) -> Response {
-    app.answer(body, |app, req: DesiredLrPsRequest| async move {
-        let filter = DesiredLrpFilter {
-            domain: req.domain,
-            process_guids: req.process_guids,
-        };
-        Ok(DesiredLrPsResponse {
-            desired_lrps: app.store.desired_lrp_routing_infos(&filter).await?,
-            ..Default::default()
-        })
-    })
+    app.answer_list::<_, DesiredLrPsResponse, DesiredLrp, _, _, _>(
+        body,
+        |app, req: DesiredLrPsRequest| async move {
+            let filter = DesiredLrpFilter {
+                domain: req.domain,
+                process_guids: req.process_guids,
+            };
+            app.store.desired_lrp_routing_infos(&filter).await
+        },
+    )
     .await
 }
 

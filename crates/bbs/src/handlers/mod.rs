@@ -9,6 +9,7 @@ mod actual_lrp;
 mod desired_lrp;
 mod events;
 mod misc;
+mod stream;
 mod task;
 
 use crate::clients::CellPresences;
@@ -102,6 +103,32 @@ impl App {
             Err(e) => Err(e),
         };
         self.reply(r)
+    }
+
+    /// Answers a list request like [`App::answer`], `f` giving the list's
+    /// elements; sent with [`stream::list`] (same bytes as a `Resp` holding
+    /// them, without a second copy of the list).
+    pub(crate) async fn answer_list<Req, Resp, M, T, F, Fut>(
+        self: &Arc<Self>,
+        body: Body,
+        f: F,
+    ) -> Response
+    where
+        Req: Message + Default + Validate,
+        Resp: ProtoResponse,
+        M: Message,
+        T: std::borrow::Borrow<M> + Send + 'static,
+        F: FnOnce(Arc<App>, Req) -> Fut,
+        Fut: Future<Output = Result<Vec<T>, BbsError>>,
+    {
+        let r = match self.parse(body).await {
+            Ok(req) => f(self.clone(), req).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(items) => stream::list::<M, T>(items),
+            Err(e) => self.reply::<Resp>(Err(e)),
+        }
     }
 
     /// The response, or on failure an otherwise empty one carrying the error

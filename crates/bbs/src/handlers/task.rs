@@ -1,6 +1,8 @@
 //! Task reads and lifecycle routes.
 
+use super::stream::{encode_item, paged, TASKS_PAGE};
 use super::{trace_id, App};
+use crate::db::TaskFilter;
 use crate::versioning::{task_version_down_to, Version};
 use axum::body::Body;
 use axum::extract::State;
@@ -10,19 +12,27 @@ use models::*;
 use std::sync::Arc;
 
 async fn list_common(app: &Arc<App>, body: Body, version: Version) -> Response {
-    app.answer(body, |app, req: TasksRequest| async move {
-        let tasks = app
-            .controllers
-            .task
-            .tasks(&req.domain, &req.cell_id)
-            .await?;
-        Ok(TasksResponse {
-            tasks: tasks
-                .iter()
-                .map(|t| task_version_down_to(t, version))
-                .collect(),
-            ..Default::default()
-        })
+    let req: TasksRequest = match app.parse(body).await {
+        Ok(r) => r,
+        Err(e) => return app.reply::<TasksResponse>(Err(e)),
+    };
+    let filter = Arc::new(TaskFilter {
+        domain: req.domain,
+        cell_id: req.cell_id,
+    });
+    let store = app.store.clone();
+    paged::<TasksResponse, _, _>(app, move |after| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            let page = store
+                .tasks_page(&filter, after.as_deref(), TASKS_PAGE)
+                .await?;
+            let mut buf = Vec::new();
+            for t in &page.items {
+                encode_item(&task_version_down_to(t, version), &mut buf);
+            }
+            Ok((buf, page.next))
+        }
     })
     .await
 }

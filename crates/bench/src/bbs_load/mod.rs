@@ -12,7 +12,7 @@
 //! BBS's CPU seconds and peak RSS, and fails when a bulk loop overran its
 //! cycle or an event was lost.
 
-mod processes;
+pub(crate) mod processes;
 mod seed;
 mod stats;
 mod workload;

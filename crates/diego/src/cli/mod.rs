@@ -16,5 +16,5 @@ pub mod target;
 mod units;
 
 pub use apps::{app, apps};
-pub use logs::logs;
+pub use logs::{bind_drain, logs, DEFAULT_LOGS_URL};
 pub use push::{push, PushFlags};

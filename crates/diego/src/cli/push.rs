@@ -171,6 +171,15 @@ pub async fn push(flags: PushFlags) -> anyhow::Result<()> {
         );
     }
     let specs = specs(&flags)?;
+    for spec in &specs {
+        if let Some((_, Some(_))) = &spec.docker {
+            anyhow::ensure!(
+                std::env::var_os("CF_DOCKER_PASSWORD").is_some(),
+                "Environment variable CF_DOCKER_PASSWORD not set (the password for \
+                 --docker-username)"
+            );
+        }
+    }
     let client = super::target::client()?;
     for spec in specs {
         push_one(&client, &spec, &flags).await?;
@@ -242,9 +251,12 @@ async fn push_one(c: &ApiClient, spec: &Spec, flags: &PushFlags) -> anyhow::Resu
             app
         }
     };
-    let result = stage_and_run(c, &app, spec, flags, bits, created).await;
-    if result.is_err() && created {
-        // No half-made app: a first push that fails leaves nothing behind.
+    let mut started = false;
+    let result = stage_and_run(c, &app, spec, flags, bits, created, &mut started).await;
+    if result.is_err() && created && !started {
+        // No half-made app: a first push that fails to stage leaves
+        // nothing behind (one that started stays, crashing instances and
+        // all, as cf leaves it, so `diego apps` says why).
         let _ = c.delete_app(&app.guid).await;
     }
     result
@@ -257,6 +269,7 @@ async fn stage_and_run(
     flags: &PushFlags,
     bits: Option<Vec<u8>>,
     created: bool,
+    started: &mut bool,
 ) -> anyhow::Result<()> {
     let rel = PackageRelationships {
         app: ToOne::to(&app.guid),
@@ -290,6 +303,16 @@ async fn stage_and_run(
     };
     let build = c.create_build(&pkg.guid).await?;
     let droplet = progress::staged(c, build, &spec.name).await?;
+    if let Some((image, _)) = &spec.docker {
+        let d = c.droplet(&droplet).await?;
+        let md: image::metadata::ExecutionMetadata =
+            serde_json::from_str(&d.execution_metadata).unwrap_or_default();
+        println!(
+            "Image {image}: user {}, ports {:?}",
+            md.user_or_root(),
+            md.tcp_ports()
+        );
+    }
     let web = progress::web(c, &app.guid).await?;
     if flags.no_start {
         c.set_current_droplet(&app.guid, &droplet).await?;
@@ -330,6 +353,7 @@ async fn stage_and_run(
             println!("Starting {}", spec.name);
         }
     }
+    *started = true;
     let app = c.app(&app.guid).await?;
     progress::wait_running(c, &app.guid, flags.wait)
         .await

@@ -16,6 +16,10 @@ pub struct DevAddresses {
     pub router: SocketAddr,
     /// The app lifecycle API (what the app commands talk to).
     pub api: SocketAddr,
+    /// The log component's gRPC ingress (Loggregator's agent port) and
+    /// HTTP API (reads, streams, drains, /metrics).
+    pub logs_ingress: SocketAddr,
+    pub logs_api: SocketAddr,
 }
 
 impl Default for DevAddresses {
@@ -31,6 +35,8 @@ impl Default for DevAddresses {
             nats: at(4222),
             router: at(8080),
             api: at(9022),
+            logs_ingress: at(3458),
+            logs_api: at(8083),
         }
     }
 }
@@ -51,6 +57,8 @@ impl DevAddresses {
             nats: any,
             router: any,
             api: any,
+            logs_ingress: any,
+            logs_api: any,
         }
     }
 }

@@ -10,6 +10,8 @@ use std::path::Path;
 /// The preloaded rootfs apps name as `preloaded:busybox`.
 pub const STACK: &str = "busybox";
 pub const CELL_ID: &str = "dev-cell-0";
+/// Above this many MB of image layers, unused ones are removed.
+pub const DEV_IMAGE_STORE_MB: i64 = 4096;
 
 /// "runc" when containers can run here, else "houdini", and why.
 pub fn container_backend() -> (&'static str, String) {
@@ -51,8 +53,19 @@ pub fn rep_config(
     locket_address: &str,
     backend: &str,
     rootfs: &[(String, std::path::PathBuf)],
+    logs_ingress: Option<SocketAddr>,
 ) -> rep::RepConfig {
+    let loggregator = match logs_ingress {
+        Some(a) => rep::config::LoggregatorConfig {
+            loggregator_use_v2_api: true,
+            loggregator_api_port: a.port(),
+            loggregator_api_host: a.ip().to_string(),
+            ..Default::default()
+        },
+        None => Default::default(),
+    };
     rep::RepConfig {
+        loggregator,
         cell_id: CELL_ID.into(),
         zone: "z1".into(),
         listen_addr: listen.to_string(),
@@ -65,7 +78,16 @@ pub fn rep_config(
                 path: path.display().to_string(),
             })
             .collect(),
-        supported_providers: vec!["docker".into()],
+        // Images need the runc backend (houdini runs host processes).
+        supported_providers: if backend == "runc" {
+            vec!["docker".into()]
+        } else {
+            vec![]
+        },
+        // A registry on this machine (docker-registry on loopback) just
+        // works, as Docker allows plain HTTP to 127.0.0.0/8.
+        insecure_docker_registry_list: image::LOOPBACK.iter().map(|s| s.to_string()).collect(),
+        graph_cleanup_threshold_in_mb: DEV_IMAGE_STORE_MB,
         evacuation_timeout: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),
         polling_interval: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),
         container_backend: backend.into(),

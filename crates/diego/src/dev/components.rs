@@ -19,6 +19,7 @@ pub struct DevSystem {
     /// The app lifecycle API.
     pub api: api::RunningApi,
     file_server_stop: tokio::sync::oneshot::Sender<()>,
+    pub logs: logs::RunningLogs,
     pub cell: Option<DevCell>,
     /// Routing (None when nats-server is not installed).
     pub routing: Option<DevRouting>,
@@ -117,6 +118,14 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
+        let logs = logs::start(&logs::LogsConfig {
+            ingress_address: addrs.logs_ingress.to_string(),
+            api_address: addrs.logs_api.to_string(),
+            ..Default::default()
+        })
+        .await
+        .context("starting the log component")?;
+
         let stacks = if options.cflinuxfs4 {
             dev_stacks(data, &mut notes).await
         } else {
@@ -142,7 +151,16 @@ impl DevSystem {
         .await
         .context("starting the api")?;
 
-        let cell = match start_cell(data, addrs.rep, &bbs_url, &locket_address, stacks).await {
+        let cell = match start_cell(
+            data,
+            addrs.rep,
+            &bbs_url,
+            &locket_address,
+            stacks,
+            logs.ingress_addr,
+        )
+        .await
+        {
             Ok((cell, why)) => {
                 notes.push(format!("cell: {why}"));
                 Some(cell)
@@ -152,13 +170,14 @@ impl DevSystem {
                 None
             }
         };
-        let routing = match start_routing(addrs, &bbs_url, &locket_address).await? {
-            Some(r) => Some(r),
-            None => {
-                notes.push("routing: not started: nats-server is not installed".into());
-                None
-            }
-        };
+        let routing =
+            match start_routing(addrs, &bbs_url, &locket_address, logs.ingress_addr).await? {
+                Some(r) => Some(r),
+                None => {
+                    notes.push("routing: not started: nats-server is not installed".into());
+                    None
+                }
+            };
 
         Ok(Self {
             locket,
@@ -167,6 +186,7 @@ impl DevSystem {
             file_server,
             file_server_stop,
             api,
+            logs,
             cell,
             routing,
             notes,
@@ -193,6 +213,8 @@ impl DevSystem {
             ),
             ("api", format!("http://{}", self.api.addr)),
         ];
+        v.push(("logs", format!("http://{}", self.logs.api_addr)));
+        v.push(("logs ingress", format!("{} (gRPC)", self.logs.ingress_addr)));
         if let Some(c) = &self.cell {
             v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
             let stacks: Vec<String> = c.stacks.iter().map(|s| format!("preloaded:{s}")).collect();
@@ -228,6 +250,7 @@ impl DevSystem {
             }
         }
         self.api.shutdown().await;
+        self.logs.stop().await;
         let _ = self.file_server_stop.send(());
         let _ = self.file_server.task.await;
         self.auctioneer.shutdown().await;
@@ -261,6 +284,7 @@ async fn start_cell(
     bbs_url: &str,
     locket_address: &str,
     stacks: Vec<(String, std::path::PathBuf)>,
+    logs_ingress: SocketAddr,
 ) -> anyhow::Result<(DevCell, String)> {
     let (backend, why) = cell::container_backend();
     let rootfs = cell::busybox_rootfs(data)?;
@@ -268,7 +292,15 @@ async fn start_cell(
     let mut rootfs = vec![(cell::STACK.to_string(), rootfs)];
     rootfs.extend(stacks);
     let stack_names = rootfs.iter().map(|(n, _)| n.clone()).collect();
-    let cfg = cell::rep_config(data, addr, bbs_url, locket_address, backend, &rootfs);
+    let cfg = cell::rep_config(
+        data,
+        addr,
+        bbs_url,
+        locket_address,
+        backend,
+        &rootfs,
+        Some(logs_ingress),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(rep::run(cfg, async move {
         let _ = stopped.await;
@@ -311,6 +343,7 @@ async fn start_routing(
     addrs: &DevAddresses,
     bbs_url: &str,
     locket_address: &str,
+    logs_ingress: SocketAddr,
 ) -> anyhow::Result<Option<DevRouting>> {
     let Some(nats) = NatsServer::start(addrs.nats).await? else {
         return Ok(None);
@@ -318,6 +351,8 @@ async fn start_routing(
     let router = router::start(router::RouterConfig {
         listen_address: addrs.router.to_string(),
         nats_addresses: nats.addr.to_string(),
+        // RTR lines of apps' requests into their logs.
+        logs_ingress_address: logs_ingress.to_string(),
         ..Default::default()
     })
     .await

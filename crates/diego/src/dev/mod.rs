@@ -5,7 +5,9 @@
 //! (so `cfdot` and `diego push` find them without flags) and exactly as
 //! their own subcommands would run them: locket, then the bbs (which takes
 //! the `bbs` lock), the auctioneer (the `auctioneer` lock), the file server,
-//! one cell (a rep: runc containers as root, host processes otherwise),
+//! the log component (where the cell ships app logs and container
+//! metrics), one cell (a rep: runc containers as root, host processes
+//! otherwise),
 //! and routing: nats-server (a child process), the route-emitter (the
 //! `route_emitter` lock) and the dev router, where apps answer as
 //! `http://APP.localhost:8080`.

@@ -1,8 +1,11 @@
-//! `diego dev` as a child process for end-to-end tests, a BBS client of
+//! Shared by the tests that run the real `diego dev` binary: starting it
+//! in the background (stopped on drop), waiting until its cell registered
+//! and its router listens, running the operator commands, a BBS client of
 //! the plainest kind, and a server for task completion callbacks.
 
 #![allow(dead_code)]
 
+use bbs_client::{BbsClient, HttpBbsClient};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -42,12 +45,24 @@ impl Dev {
     }
 }
 
-fn port_busy(port: u16) -> bool {
+/// A `diego logs -f`, killed when dropped.
+pub struct Follower(pub Child);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn port_busy(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// Starts `diego dev --data-dir DATA ARGS...`, once its fixed ports are free.
 pub fn start_dev(data: &Path, args: &[&str]) -> Dev {
+    // Another `diego dev` (or a previous run still stopping) holds the
+    // fixed ports: wait a little, then say so plainly.
     let deadline = Instant::now() + Duration::from_secs(60);
     while [8889, 8080, 4222, 1800, 8084, 9022]
         .into_iter()
@@ -76,14 +91,9 @@ pub fn start_dev(data: &Path, args: &[&str]) -> Dev {
     Dev { child, log }
 }
 
-/// Until the BBS lists a cell, the router listens and `extra` holds.
-pub async fn wait_ready(
-    dev: &Dev,
-    http: &reqwest::Client,
-    timeout: Duration,
-    extra: impl Fn() -> bool,
-) {
-    use prost::Message;
+/// Until the BBS lists a cell (the rep registered), the router listens and
+/// `extra` holds.
+pub async fn wait_ready(dev: &Dev, timeout: Duration, extra: impl Fn() -> bool) {
     let deadline = Instant::now() + timeout;
     loop {
         assert!(
@@ -91,22 +101,42 @@ pub async fn wait_ready(
             "diego dev not ready in {timeout:?}:\n{}",
             dev.log()
         );
-        let cells = async {
-            let resp = http
-                .post(format!("{BBS}/v1/cells/list.r1"))
-                .header("Content-Type", "application/x-protobuf")
-                .send()
-                .await
-                .ok()?;
-            let body = resp.bytes().await.ok()?;
-            models::CellsResponse::decode(body.as_ref()).ok()
-        }
-        .await;
-        if cells.is_some_and(|c| !c.cells.is_empty()) && port_busy(8080) && extra() {
+        let cells = HttpBbsClient::plain(BBS).unwrap().cells().await.ok();
+        if cells.is_some_and(|c| !c.is_empty()) && port_busy(8080) && extra() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+pub fn diego(data: &Path, args: &[&str]) -> String {
+    diego_with_env(data, args, &[])
+}
+
+/// `diego ARGS` with extra environment: whether it succeeded, and its
+/// stdout and stderr (as `diego_cli`).
+pub fn diego_status(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    diego_cli_env(data, args, env)
+}
+
+/// `diego ARGS` with extra environment, its stdout (the
+/// command must succeed).
+pub fn diego_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let (ok, text) = diego_status(data, args, env);
+    assert!(ok, "diego {args:?} failed:\n{text}");
+    text
+}
+
+/// GET `path` through the dev router as `host`.
+pub async fn get(
+    http: &reqwest::Client,
+    host: &str,
+    path: &str,
+) -> reqwest::Result<reqwest::Response> {
+    http.get(format!("{ROUTER}{path}"))
+        .header("Host", host)
+        .send()
+        .await
 }
 
 /// POSTs a protobuf request to the BBS; panics on a transport error or an
@@ -191,6 +221,10 @@ pub fn token_saved(data: &Path) -> bool {
 /// data directory's (only the saved config says where the api is):
 /// whether it succeeded, and what it printed (stdout, then stderr).
 pub fn diego_cli(data: &Path, args: &[&str]) -> (bool, String) {
+    diego_cli_env(data, args, &[])
+}
+
+fn diego_cli_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_diego"))
         .args(args)
         .current_dir(std::env::temp_dir())
@@ -198,6 +232,8 @@ pub fn diego_cli(data: &Path, args: &[&str]) -> (bool, String) {
         .env_remove("DIEGO_API")
         .env_remove("DIEGO_TOKEN")
         .env_remove("DIEGO_DEV_DATA_DIR")
+        .env_remove("CF_DOCKER_PASSWORD")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (

@@ -60,6 +60,8 @@ impl ContainerStore {
         let spec = ContainerSpec {
             handle: guid.to_string(),
             image: info.rootfs.clone(),
+            image_username: info.image_username.clone(),
+            image_password: info.image_password.clone(),
             env: info.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             bind_mounts,
             limits: Limits {
@@ -87,10 +89,21 @@ impl ContainerStore {
             net_out,
         };
         let limits = spec.limits.clone();
+        let cell = self.cell_id().to_string();
+        self.cell_line(
+            guid,
+            false,
+            &format!("Cell {cell} creating container for instance {guid}"),
+        );
         let created = match self.inner.backend.create(spec).await {
             Ok(i) => i,
             Err(e) => {
                 tracing::warn!(guid, "creating container failed: {e}");
+                self.cell_line(
+                    guid,
+                    true,
+                    &format!("Cell {cell} failed to create container for instance {guid}: {e}"),
+                );
                 self.complete(
                     guid,
                     true,
@@ -133,6 +146,12 @@ impl ContainerStore {
         };
         match result {
             Some(c) if c.state == State::Created => {
+                self.cell_line(
+                    guid,
+                    false,
+                    &format!("Cell {cell} successfully created container for instance {guid}"),
+                );
+                self.inner.metrics.created(guid);
                 self.emit(Event::Created(c.clone()));
                 Ok(c)
             }

@@ -5,6 +5,7 @@
 mod create;
 mod deps;
 mod maintenance;
+pub mod metrics;
 mod run;
 pub(crate) mod runner;
 
@@ -46,6 +47,7 @@ struct Inner {
     events: broadcast::Sender<Event>,
     transfers: Arc<Transfers>,
     http: Arc<reqwest::Client>,
+    metrics: metrics::Reporter,
 }
 
 struct StoreState {
@@ -98,6 +100,7 @@ impl ContainerStore {
                 events,
                 transfers,
                 http: Arc::new(reqwest::Client::new()),
+                metrics: metrics::Reporter::default(),
             }),
         })
     }
@@ -173,6 +176,11 @@ impl ContainerStore {
         run_info: RunInfo,
         tags: Tags,
     ) -> Result<(), ExecutorError> {
+        let log_config = run_info.log_config.clone();
+        let limits = crate::log_rate::RateLimits {
+            bytes_per_second: run_info.log_rate_limit.unwrap_or(-1),
+            lines_per_second: self.inner.config.max_log_lines_per_second,
+        };
         self.update(guid, |c| {
             if !c.state.can_become(State::Initializing) {
                 return Err(ExecutorError::InvalidTransition);
@@ -181,7 +189,34 @@ impl ContainerStore {
             c.run_info = run_info;
             c.tags.extend(tags);
             Ok(())
-        })
+        })?;
+        let shipping = self
+            .inner
+            .config
+            .log_sender
+            .as_ref()
+            .and_then(|s| crate::logs::Shipping::new(s, &log_config));
+        self.logs(guid)?.configure(shipping, limits);
+        Ok(())
+    }
+
+    /// Logs one of the executor's own lines (Diego's "Cell ... creating
+    /// container ...") on the container's log under its source name.
+    fn cell_line(&self, guid: &str, err: bool, text: &str) {
+        let st = self.inner.state.lock().unwrap();
+        if let Some(node) = st.nodes.get(guid) {
+            let source = node.container.run_info.log_config.source_name();
+            let stream = if err {
+                crate::logs::Stream::Stderr
+            } else {
+                crate::logs::Stream::Stdout
+            };
+            node.log.push_cell(source, stream, text);
+        }
+    }
+
+    pub(crate) fn cell_id(&self) -> &str {
+        &self.inner.config.cell_id
     }
 
     pub fn get(&self, guid: &str) -> Result<Container, ExecutorError> {
@@ -253,7 +288,8 @@ impl ContainerStore {
                             "Cell {} stopping instance {}",
                             self.inner.config.cell_id, guid
                         );
-                        node.log.push(source, crate::logs::Stream::Stdout, &line);
+                        node.log
+                            .push_cell(source, crate::logs::Stream::Stdout, &line);
                     }
                     cancel.cancel();
                     None
@@ -282,11 +318,33 @@ impl ContainerStore {
         }
         let created = self.node(guid, |n| n.created)?;
         if created {
+            let cell = self.cell_id().to_string();
+            self.cell_line(
+                guid,
+                false,
+                &format!("Cell {cell} destroying container for instance {guid}"),
+            );
             match self.inner.backend.destroy(guid).await {
-                Ok(()) | Err(garden::GardenError::ContainerNotFound(_)) => {}
-                Err(e) => return Err(e.into()),
+                Ok(()) | Err(garden::GardenError::ContainerNotFound(_)) => {
+                    self.cell_line(
+                        guid,
+                        false,
+                        &format!(
+                            "Cell {cell} successfully destroyed container for instance {guid}"
+                        ),
+                    );
+                }
+                Err(e) => {
+                    self.cell_line(
+                        guid,
+                        false,
+                        &format!("Cell {cell} failed to destroy container for instance {guid}"),
+                    );
+                    return Err(e.into());
+                }
             }
         }
+        self.inner.metrics.forget(guid);
         let removed = {
             let mut st = self.inner.state.lock().unwrap();
             let node = st.nodes.remove(guid);

@@ -62,6 +62,7 @@ pub fn run_info(action: Action) -> RunInfo {
             guid: "app-guid".into(),
             index: 0,
             source_name: "APP/PROC/WEB".into(),
+            ..Default::default()
         },
         ..Default::default()
     }

@@ -2,12 +2,11 @@
 //! ports; building the rootfs, network and bundle and starting it; and
 //! undoing all of that, also for a container whose creation failed.
 
-use std::path::PathBuf;
-
 use super::RuncBackend;
 use crate::api::*;
 use crate::bundle::{self, BundleSpec};
 use crate::cgroups::{self, Cgroup};
+use crate::image_rootfs;
 use crate::record::Record;
 use crate::rootfs::Overlay;
 
@@ -90,10 +89,17 @@ impl RuncBackend {
         }
     }
 
-    pub(super) async fn build(&self, rec: &Record) -> Result<(), GardenError> {
+    pub(super) async fn build(
+        &self,
+        rec: &Record,
+        image: Option<&image::PulledImage>,
+    ) -> Result<(), GardenError> {
         let dir = self.container_dir(&rec.handle);
         std::fs::create_dir_all(&dir)?;
         rec.save(&dir)?;
+        if let Some(image) = image {
+            self.inner.images.attach(&dir, &rec.handle, image)?;
+        }
         if self.inner.cfg.enforce_disk_limits && rec.disk_bytes > 0 {
             let templates = self.inner.cfg.depot.join("disk-templates");
             crate::quota::make_limited_layer(&dir, &templates, rec.disk_bytes).await?;
@@ -188,16 +194,24 @@ impl RuncBackend {
             .net
             .teardown_container(&rec.handle, Some(ip))
             .await;
-        if let Ok(overlay) = self.overlay(rec) {
-            if let Err(e) = overlay.unmount() {
-                first_err.get_or_insert(e);
-            }
-        } else {
-            let _ = Overlay {
-                lower: PathBuf::new(),
+        let unmounted = match self.overlay(rec) {
+            Ok(overlay) => overlay.unmount(),
+            Err(_) => Overlay {
+                lowers: Vec::new(),
                 dir: dir.clone(),
             }
-            .unmount();
+            .unmount(),
+        };
+        match unmounted {
+            // Unmounted: the container no longer uses its layers (while
+            // mounted, they stay leased; a retried destroy releases them).
+            Ok(()) if image_rootfs::is_image(&rec.image) => {
+                self.inner.images.detach(&rec.handle).await
+            }
+            Ok(()) => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
         }
         // After the overlay: it holds the layer's filesystem busy.
         let layer_dir = dir.clone();

@@ -11,6 +11,7 @@ use crate::api::*;
 use crate::cgroups::{self, Cgroup, CgroupVersion};
 use crate::config::RuncConfig;
 use crate::idmap::IdMap;
+use crate::image_rootfs::{self, ImageRootfs};
 use crate::network::{Member, Network};
 use crate::pools::Pools;
 use crate::record::Record;
@@ -27,6 +28,7 @@ struct Inner {
     net: Network,
     runtime: Runtime,
     cgroup_version: CgroupVersion,
+    images: ImageRootfs,
     state: Mutex<State>,
     next_process: AtomicU64,
     /// Each container's resolv.conf.
@@ -80,6 +82,7 @@ impl RuncBackend {
                 containers.insert(rec.handle.clone(), Arc::new(rec));
             }
         }
+        let images = ImageRootfs::open(&cfg)?;
         let runtime = Runtime {
             binary: cfg.runtime.clone(),
             root: cfg.depot.join("runtime"),
@@ -89,6 +92,7 @@ impl RuncBackend {
                 runtime,
                 net,
                 cgroup_version: CgroupVersion::detect(),
+                images,
                 cfg,
                 state: Mutex::new(State {
                     containers,
@@ -102,6 +106,18 @@ impl RuncBackend {
             }),
         };
         backend.sweep().await;
+        // After the sweep unmounted what crashed creates left: their
+        // layers are no longer in use.
+        let known = backend
+            .inner
+            .state
+            .lock()
+            .expect("state lock")
+            .containers
+            .keys()
+            .cloned()
+            .collect();
+        backend.inner.images.prune(&known).await;
         backend.ensure_host().await?;
         // Shifted copies take seconds for a full stack: made now, in the
         // background, so the first container need not wait for all of it.
@@ -210,10 +226,18 @@ impl RuncBackend {
     }
 
     fn overlay(&self, rec: &Record) -> Result<Overlay, GardenError> {
-        Ok(Overlay {
-            lower: self.lower_dir(&rec.image, rec.userns)?,
-            dir: self.container_dir(&rec.handle),
-        })
+        let dir = self.container_dir(&rec.handle);
+        let lowers = if image_rootfs::is_image(&rec.image) {
+            image_rootfs::lower_dirs(&dir)?
+        } else {
+            vec![self.lower_dir(&rec.image, rec.userns)?]
+        };
+        Ok(Overlay { lowers, dir })
+    }
+
+    /// The cell's `docker://` images (layer store, registry client).
+    pub fn images(&self) -> &image::ImageService {
+        self.inner.images.service()
     }
 
     /// The preloaded rootfs an image names (its shifted copy for a
@@ -249,7 +273,8 @@ impl RuncBackend {
     /// copy of its rootfs is made by the first container that needs it
     /// (checked once per backend run).
     pub(super) async fn prepare_lower(&self, image: &str, userns: bool) -> Result<(), GardenError> {
-        if !userns {
+        // An image's layers are unpacked shifted already (see `images`).
+        if !userns || image_rootfs::is_image(image) {
             return Ok(());
         }
         let (name, src) = self.preloaded(image)?;

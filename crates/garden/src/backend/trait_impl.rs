@@ -12,6 +12,7 @@ use super::RuncBackend;
 use crate::api::*;
 use crate::cgroups::Cgroup;
 use crate::host::{disk_usage, mem_total, statvfs_total};
+use crate::image_rootfs;
 use crate::process::{oci_process, RuncProcess};
 use crate::rootfs::lookup_user;
 use crate::streams;
@@ -28,7 +29,7 @@ impl Backend for RuncBackend {
         .map(drop)
     }
 
-    async fn create(&self, spec: ContainerSpec) -> Result<ContainerInfo, GardenError> {
+    async fn create(&self, mut spec: ContainerSpec) -> Result<ContainerInfo, GardenError> {
         if !valid_handle(&spec.handle) {
             return Err(GardenError::InvalidSpec(format!(
                 "invalid handle: {:?}",
@@ -40,13 +41,23 @@ impl Backend for RuncBackend {
                 "privileged container creation is disabled".into(),
             ));
         }
-        self.preloaded(&spec.image)?;
         for rule in &spec.net_out {
             crate::network::netout::validate(rule)?;
         }
+        // An image is pulled before anything is reserved: a failed pull
+        // leaves nothing to undo (and the store keeps no partial layer).
+        let image = if image_rootfs::is_image(&spec.image) {
+            let userns = self.userns(spec.privileged);
+            let image = self.inner.images.pull(&spec, userns).await?;
+            spec.env = image_rootfs::merge_env(&image.env(), &spec.env);
+            Some(image)
+        } else {
+            self.preloaded(&spec.image)?;
+            None
+        };
         let rec = self.reserve(&spec)?;
         let result = match self.ensure_host().await {
-            Ok(()) => self.build(&rec).await,
+            Ok(()) => self.build(&rec, image.as_ref()).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {
@@ -113,10 +124,20 @@ impl Backend for RuncBackend {
         let disk = tokio::task::spawn_blocking(move || disk_usage(&upper))
             .await
             .map_err(|e| GardenError::Runtime(e.to_string()))?;
+        // The host end of the veth sees the container's traffic mirrored:
+        // what it receives the container sent.
+        let veth = self.inner.net.host_veth(self.inner.net.addr(rec.ip_offset));
+        let stat = |name: &str| {
+            std::fs::read_to_string(format!("/sys/class/net/{veth}/statistics/{name}"))
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
         Ok(ContainerMetrics {
             memory_usage_bytes: cg.memory_usage(),
             disk_usage_bytes: disk,
             cpu_usage: cg.cpu_usage(),
+            rx_bytes: stat("tx_bytes"),
+            tx_bytes: stat("rx_bytes"),
         })
     }
 

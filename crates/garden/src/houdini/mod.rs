@@ -138,6 +138,12 @@ impl Backend for HoudiniBackend {
                 spec.handle
             )));
         }
+        if crate::image_rootfs::is_image(&spec.image) {
+            return Err(GardenError::InvalidSpec(format!(
+                "cannot run {}: houdini runs host processes, not images (the runc backend pulls them)",
+                spec.image
+            )));
+        }
         let dir = self.depot.join(&spec.handle);
         {
             let mut containers = self.containers.lock().unwrap();
@@ -237,7 +243,7 @@ impl Backend for HoudiniBackend {
         Ok(ContainerMetrics {
             memory_usage_bytes: 0,
             disk_usage_bytes,
-            cpu_usage: Default::default(),
+            ..Default::default()
         })
     }
 

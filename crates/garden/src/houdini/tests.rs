@@ -204,3 +204,22 @@ fn paths_stay_inside_the_container() {
     assert_eq!(in_container(dir, ""), Path::new("/depot/c"));
     assert_eq!(in_container(dir, "tmp/x"), Path::new("/depot/c/tmp/x"));
 }
+
+#[tokio::test]
+async fn images_are_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let e = b
+        .create(ContainerSpec {
+            image: "docker:///busybox#latest".into(),
+            ..spec("img")
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("houdini runs host processes, not images"),
+        "{e}"
+    );
+    assert!(b.containers(&Default::default()).await.unwrap().is_empty());
+}

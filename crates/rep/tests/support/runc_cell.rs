@@ -34,6 +34,18 @@ pub async fn start(
     subnet_octets: (u8, u8),
     ports: (u16, u16),
 ) -> RuncCell {
+    start_with(world, cell_id, tag, subnet_octets, ports, |_| {}).await
+}
+
+/// As [`start`], with the backend's configuration changed by `tweak`.
+pub async fn start_with(
+    world: &World,
+    cell_id: &str,
+    tag: &str,
+    subnet_octets: (u8, u8),
+    ports: (u16, u16),
+    tweak: impl FnOnce(&mut RuncConfig),
+) -> RuncCell {
     let mut cfg = world.rep_config(cell_id, "z1");
     cfg.container_backend = "runc".into();
     let rootfs = world.dir().join(format!("{cell_id}-rootfs"));
@@ -46,6 +58,7 @@ pub async fn start(
     rc.subnet = Ipv4Addr::new(10, subnet_octets.0, subnet_octets.1, 0);
     rc.subnet_prefix = 24;
     rc.port_range = ports;
+    tweak(&mut rc);
     let backend = RuncBackend::new(rc).await.unwrap();
     let teardown = Teardown(backend.clone());
     let store = executor::ContainerStore::new(

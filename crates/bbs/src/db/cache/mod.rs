@@ -17,6 +17,7 @@ mod state;
 
 use crate::db::lrp_convergence_rules::{apply_rules, ConvergenceRow};
 use crate::db::sql::lrp_convergence::attach_scheduling_infos;
+use crate::db::sql::{self, engine};
 use crate::db::{
     ActualLrpCounts, ActualLrpFilter, CellSet, ConvergenceResult, CrashOutcome, DbResult,
     DesiredLrpFilter, EncodedAnswer, KeyWithSchedulingInfo, RunningInfo, Store,
@@ -127,6 +128,42 @@ impl CachedStore {
         }
     }
 
+    /// A state change computed from the cached row, written with one
+    /// conditional statement (see `Store::replace_actual_lrp_if_unchanged`).
+    /// None: take the locked path (no cached row, a refused transition, so
+    /// that the database has the last word on errors, or a row changed
+    /// underneath). Called with the guid's stripe held.
+    async fn write_from_cache(
+        &self,
+        key: &state::ActualKey,
+        change: impl FnOnce(&ActualLrp) -> DbResult<Option<ActualLrp>>,
+    ) -> DbResult<Option<(Option<ActualLrp>, ActualLrp)>> {
+        if !self.live() {
+            return Ok(None);
+        }
+        let Some(before) = self.read().actual(key) else {
+            return Ok(None);
+        };
+        let after = match change(&before) {
+            Ok(Some(after)) => after,
+            Ok(None) => return Ok(Some((Some((*before).clone()), (*before).clone()))),
+            Err(_) => return Ok(None),
+        };
+        match self
+            .inner
+            .replace_actual_lrp_if_unchanged(&before, &after)
+            .await
+        {
+            Ok(true) => {
+                self.put(&after);
+                Ok(Some((Some((*before).clone()), after)))
+            }
+            Ok(false) => Ok(None),
+            Err(e) if e.same_kind(&models::BbsError::deadlock()) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Compares the cache with the database (tests and tools).
     pub async fn differences(&self) -> DbResult<Vec<String>> {
         let mut out = Vec::new();
@@ -203,6 +240,14 @@ impl Store for CachedStore {
     async fn desired_lrps(&self, filter: &DesiredLrpFilter) -> DbResult<Vec<DesiredLrp>> {
         self.inner.desired_lrps(filter).await
     }
+    async fn desired_lrps_page(
+        &self,
+        filter: &DesiredLrpFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<DesiredLrp>> {
+        self.inner.desired_lrps_page(filter, after, limit).await
+    }
     async fn desired_lrp_by_process_guid(&self, process_guid: &str) -> DbResult<DesiredLrp> {
         self.inner.desired_lrp_by_process_guid(process_guid).await
     }
@@ -253,10 +298,14 @@ impl Store for CachedStore {
         let entries = self.read().desired("", &filter.process_guids);
         Ok(entries.iter().map(|e| e.routing()).collect())
     }
+    // Desired LRP writes update the cache from their own answer (the
+    // record as stored) instead of reading it back: the actual LRPs of the
+    // guid are already followed write by write.
     async fn desire_lrp(&self, lrp: &DesiredLrp) -> DbResult<DesiredLrp> {
         let _g = self.stripe(&lrp.process_guid).await;
         let out = self.inner.desire_lrp(lrp).await?;
-        self.refresh(&lrp.process_guid).await;
+        let entry = DesiredEntry::new(&out.scheduling_info(), out.metric_tags.clone());
+        self.write().put_desired(entry);
         Ok(out)
     }
     async fn update_desired_lrp(
@@ -266,13 +315,27 @@ impl Store for CachedStore {
     ) -> DbResult<(DesiredLrp, DesiredLrp)> {
         let _g = self.stripe(process_guid).await;
         let out = self.inner.update_desired_lrp(process_guid, update).await?;
-        self.refresh(process_guid).await;
+        let cached = self.read().desired_one(process_guid);
+        match cached {
+            Some(entry) => {
+                // The columns an update writes, over what the cache held.
+                let after = &out.1;
+                let mut info = entry.info();
+                info.annotation = after.annotation.clone();
+                info.instances = after.instances;
+                info.routes = Some(after.routes.clone().unwrap_or_default());
+                info.modification_tag = after.modification_tag.clone();
+                let entry = DesiredEntry::new(&info, after.metric_tags.clone());
+                self.write().put_desired(entry);
+            }
+            None => self.refresh(process_guid).await,
+        }
         Ok(out)
     }
     async fn remove_desired_lrp(&self, process_guid: &str) -> DbResult<DesiredLrp> {
         let _g = self.stripe(process_guid).await;
         let out = self.inner.remove_desired_lrp(process_guid).await?;
-        self.refresh(process_guid).await;
+        self.write().remove_desired(process_guid);
         Ok(out)
     }
 
@@ -282,6 +345,12 @@ impl Store for CachedStore {
         }
         let shared = self.read().actuals(filter);
         Ok(owned(shared))
+    }
+    async fn actual_lrps_shared(&self, filter: &ActualLrpFilter) -> DbResult<Vec<Arc<ActualLrp>>> {
+        if !self.live() {
+            return self.inner.actual_lrps_shared(filter).await;
+        }
+        Ok(self.read().actuals(filter))
     }
     async fn actual_lrps_by_process_guids(
         &self,
@@ -316,6 +385,15 @@ impl Store for CachedStore {
         instance_key: &ActualLrpInstanceKey,
     ) -> DbResult<(ActualLrp, ActualLrp)> {
         let _g = self.stripe(process_guid).await;
+        let key = (process_guid.to_string(), index, Presence::Ordinary as i32);
+        if let Some(out) = self
+            .write_from_cache(&key, |before| {
+                sql::actual::claimed(before, instance_key, engine::now_ns())
+            })
+            .await?
+        {
+            return Ok((out.0.unwrap_or_else(|| out.1.clone()), out.1));
+        }
         let out = self
             .inner
             .claim_actual_lrp(process_guid, index, instance_key)
@@ -330,6 +408,19 @@ impl Store for CachedStore {
         running: &RunningInfo,
     ) -> DbResult<(Option<ActualLrp>, ActualLrp)> {
         let _g = self.stripe(guid_of_key(key)).await;
+        let ckey = (
+            key.process_guid.clone(),
+            key.index,
+            Presence::Ordinary as i32,
+        );
+        if let Some(out) = self
+            .write_from_cache(&ckey, |before| {
+                sql::actual::started(before, key, instance_key, running, engine::now_ns())
+            })
+            .await?
+        {
+            return Ok(out);
+        }
         let out = self
             .inner
             .start_actual_lrp(key, instance_key, running)
@@ -548,6 +639,14 @@ impl Store for CachedStore {
 
     async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>> {
         self.inner.tasks(filter).await
+    }
+    async fn tasks_page(
+        &self,
+        filter: &TaskFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<Task>> {
+        self.inner.tasks_page(filter, after, limit).await
     }
     async fn task_by_guid(&self, task_guid: &str) -> DbResult<Task> {
         self.inner.task_by_guid(task_guid).await

@@ -132,6 +132,10 @@ impl CacheState {
         }
     }
 
+    pub fn actual(&self, key: &ActualKey) -> Option<Arc<ActualLrp>> {
+        self.actuals.get(key).cloned()
+    }
+
     pub fn remove_actual(&mut self, key: &ActualKey) {
         if let Some(old) = self.actuals.remove(key) {
             self.unindex(cell_of(&old).to_string(), key);

@@ -218,44 +218,53 @@ pub(crate) async fn update<B: Backend>(
     lrp: &ActualLrp,
     presence: i32,
 ) -> DbResult<()> {
+    cx.exec(conn, &update_stmt(cx, lrp, presence, "")).await?;
+    Ok(())
+}
+
+/// The UPDATE of every mutable column of `lrp`; a caller may bind more
+/// conditions after the key (see `update_if_unchanged`).
+fn update_stmt<'a, B: Backend>(
+    cx: &Ctx<B>,
+    lrp: &'a ActualLrp,
+    presence: i32,
+    and_where: &str,
+) -> Stmt<'a> {
     let key = lrp.key();
     let ik = lrp.instance_key();
     let tag = lrp.modification_tag.clone().unwrap_or_default();
-    let stmt = cx
-        .q(&format!(
-            "UPDATE actual_lrps SET presence = ?, domain = ?, state = ?, instance_guid = ?, \
+    cx.q(&format!(
+        "UPDATE actual_lrps SET presence = ?, domain = ?, state = ?, instance_guid = ?, \
              cell_id = ?, placement_error = ?, since = ?, net_info = ?, internal_routes = ?, \
              metric_tags = ?, routable = ?, availability_zone = ?, modification_tag_index = ?, \
-             crash_count = ?, crash_reason = ?{KEY_WHERE}"
-        ))
-        .bind(lrp.presence)
-        .bind(key.domain)
-        .bind(lrp.state.as_str())
-        .bind(ik.instance_guid)
-        .bind(ik.cell_id)
-        .bind(truncate(&lrp.placement_error, MAX_ERROR_LEN))
-        .bind(lrp.since)
-        .bind(encode_proto(
-            &cx.enc,
-            lrp.actual_lrp_net_info
-                .as_ref()
-                .unwrap_or(&Default::default()),
-        ))
-        .bind(encode_internal_routes(
-            &cx.enc,
-            &lrp.actual_lrp_internal_routes,
-        ))
-        .bind(encode_string_map(&cx.enc, &lrp.metric_tags))
-        .bind(lrp.routable().unwrap_or(false))
-        .bind(lrp.availability_zone.as_str())
-        .bind(tag.index as i32)
-        .bind(lrp.crash_count)
-        .bind(truncate(&lrp.crash_reason, MAX_ERROR_LEN))
-        .bind(key.process_guid)
-        .bind(key.index)
-        .bind(presence);
-    cx.exec(conn, &stmt).await?;
-    Ok(())
+             crash_count = ?, crash_reason = ?{KEY_WHERE}{and_where}"
+    ))
+    .bind(lrp.presence)
+    .bind(key.domain)
+    .bind(lrp.state.as_str())
+    .bind(ik.instance_guid)
+    .bind(ik.cell_id)
+    .bind(truncate(&lrp.placement_error, MAX_ERROR_LEN))
+    .bind(lrp.since)
+    .bind(encode_proto(
+        &cx.enc,
+        lrp.actual_lrp_net_info
+            .as_ref()
+            .unwrap_or(&Default::default()),
+    ))
+    .bind(encode_internal_routes(
+        &cx.enc,
+        &lrp.actual_lrp_internal_routes,
+    ))
+    .bind(encode_string_map(&cx.enc, &lrp.metric_tags))
+    .bind(lrp.routable().unwrap_or(false))
+    .bind(lrp.availability_zone.as_str())
+    .bind(tag.index as i32)
+    .bind(lrp.crash_count)
+    .bind(truncate(&lrp.crash_reason, MAX_ERROR_LEN))
+    .bind(key.process_guid)
+    .bind(key.index)
+    .bind(presence)
 }
 
 pub(crate) async fn delete<B: Backend>(
@@ -321,6 +330,29 @@ pub(crate) async fn unclaim<B: Backend>(
     Ok((before, after))
 }
 
+/// What claiming `before` makes of it: None when it is already claimed by
+/// this instance (nothing to write).
+pub(crate) fn claimed(
+    before: &ActualLrp,
+    instance_key: &ActualLrpInstanceKey,
+    now: i64,
+) -> DbResult<Option<ActualLrp>> {
+    if !before.allows_transition_to(&before.key(), instance_key, CLAIMED) {
+        return Err(BbsError::cannot_be_claimed());
+    }
+    if before.state == CLAIMED && before.instance_key() == *instance_key {
+        return Ok(None);
+    }
+    let mut after = before.clone();
+    bump(&mut after);
+    after.state = CLAIMED.to_string();
+    after.actual_lrp_instance_key = Some(instance_key.clone());
+    after.placement_error.clear();
+    after.actual_lrp_net_info = Some(ActualLrpNetInfo::default());
+    after.since = now;
+    Ok(Some(after))
+}
+
 pub(crate) async fn claim<B: Backend>(
     cx: &Ctx<B>,
     conn: &mut B::Conn,
@@ -330,21 +362,30 @@ pub(crate) async fn claim<B: Backend>(
     now: i64,
 ) -> DbResult<(ActualLrp, ActualLrp)> {
     let before = fetch_for_update(cx, conn, process_guid, index, Presence::Ordinary).await?;
-    if !before.allows_transition_to(&before.key(), instance_key, CLAIMED) {
-        return Err(BbsError::cannot_be_claimed());
+    match claimed(&before, instance_key, now)? {
+        None => Ok((before.clone(), before)),
+        Some(after) => {
+            update(cx, conn, &after, Presence::Ordinary as i32).await?;
+            Ok((before, after))
+        }
     }
-    if before.state == CLAIMED && before.instance_key() == *instance_key {
-        return Ok((before.clone(), before));
-    }
-    let mut after = before.clone();
-    bump(&mut after);
-    after.state = CLAIMED.to_string();
-    after.actual_lrp_instance_key = Some(instance_key.clone());
-    after.placement_error.clear();
-    after.actual_lrp_net_info = Some(ActualLrpNetInfo::default());
-    after.since = now;
-    update(cx, conn, &after, Presence::Ordinary as i32).await?;
-    Ok((before, after))
+}
+
+/// Writes `after` over the row `before` only if that row still holds
+/// `before`'s modification tag: one statement, so one round trip and its
+/// own transaction. False when the row changed or is gone.
+pub(crate) async fn update_if_unchanged<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+    before: &ActualLrp,
+    after: &ActualLrp,
+) -> DbResult<bool> {
+    let tag = before.modification_tag.clone().unwrap_or_default();
+    let and_where = " AND modification_tag_epoch = ? AND modification_tag_index = ?";
+    let stmt = update_stmt(cx, after, before.presence, and_where)
+        .bind(tag.epoch)
+        .bind(tag.index as i32);
+    Ok(cx.exec(conn, &stmt).await? == 1)
 }
 
 pub(crate) async fn start<B: Backend>(
@@ -382,6 +423,25 @@ pub(crate) async fn start<B: Backend>(
             Err(e) => return Err(e),
         };
 
+    match started(&before, key, instance_key, running, now)? {
+        None => Ok((Some(before.clone()), before)),
+        Some(after) => {
+            update(cx, conn, &after, Presence::Ordinary as i32).await?;
+            Ok((Some(before), after))
+        }
+    }
+}
+
+/// What starting `before` makes of it: None when it already runs as
+/// reported (nothing to write).
+pub(crate) fn started(
+    before: &ActualLrp,
+    key: &ActualLrpKey,
+    instance_key: &ActualLrpInstanceKey,
+    running: &RunningInfo,
+    now: i64,
+) -> DbResult<Option<ActualLrp>> {
+    let routable = running.routable.unwrap_or(true);
     let unchanged = before.key() == *key
         && before.instance_key() == *instance_key
         && before.actual_lrp_net_info.as_ref() == Some(&running.net_info)
@@ -391,7 +451,7 @@ pub(crate) async fn start<B: Backend>(
         && before.availability_zone == running.availability_zone
         && before.state == RUNNING;
     if unchanged {
-        return Ok((Some(before.clone()), before));
+        return Ok(None);
     }
     if !before.allows_transition_to(key, instance_key, RUNNING) {
         return Err(BbsError::cannot_be_started());
@@ -407,8 +467,7 @@ pub(crate) async fn start<B: Backend>(
     bump(&mut after);
     after.placement_error.clear();
     after.set_routable(routable);
-    update(cx, conn, &after, Presence::Ordinary as i32).await?;
-    Ok((Some(before), after))
+    Ok(Some(after))
 }
 
 pub(crate) async fn crash<B: Backend>(

@@ -171,6 +171,65 @@ pub(crate) async fn list<B: Backend>(
     .await
 }
 
+/// One page of desired LRPs (see [`crate::db::Store::desired_lrps_page`]):
+/// a keyset read (`process_guid > after ... LIMIT`), or with a guid
+/// filter the next `limit` of the sorted guids.
+pub(crate) async fn page<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+    filter: &DesiredLrpFilter,
+    after: Option<&str>,
+    limit: usize,
+) -> DbResult<crate::db::Page<DesiredLrp>> {
+    let columns = format!("{SCHEDULING_COLUMNS}, {RUN_COLUMNS}");
+    let full = |cx: &Ctx<B>, r: &B::Row| decode_full(cx, r).map(|(l, _)| l);
+    let limit = limit.max(1);
+    if !filter.process_guids.is_empty() {
+        let mut guids: Vec<String> = filter
+            .process_guids
+            .iter()
+            .filter(|g| after.is_none_or(|a| g.as_str() > a))
+            .cloned()
+            .collect();
+        guids.sort();
+        guids.dedup();
+        let more = guids.len() > limit;
+        guids.truncate(limit);
+        let items = select(cx, conn, &columns, &filter.domain, &guids, full).await?;
+        let next = if more { guids.pop() } else { None };
+        return Ok(crate::db::Page { items, next });
+    }
+    let mut wheres = Vec::new();
+    let mut args = Vec::new();
+    if !filter.domain.is_empty() {
+        wheres.push("domain = ?".to_string());
+        args.push(Arg::from(filter.domain.as_str()));
+    }
+    if let Some(a) = after {
+        wheres.push("process_guid > ?".to_string());
+        args.push(Arg::from(a));
+    }
+    let stmt = cx
+        .q(&format!(
+            "SELECT {columns} FROM desired_lrps{}{ORDER} LIMIT {limit}",
+            super::args::where_clause(&wheres)
+        ))
+        .bind_all(args);
+    let mut items = Vec::new();
+    let (mut rows_read, mut last) = (0usize, None);
+    let mut rows = cx.stream(conn, &stmt);
+    while let Some(row) = rows.try_next().await? {
+        rows_read += 1;
+        last = Some(row.get_str(0)?);
+        match full(cx, &row) {
+            Ok(v) => items.push(v),
+            Err(e) => tracing::warn!(error = %e, "skipping undecodable desired LRP row"),
+        }
+    }
+    let next = if rows_read == limit { last } else { None };
+    Ok(crate::db::Page { items, next })
+}
+
 /// Scheduling infos, ordered by process guid. Reads the keys and
 /// modification tags first and decodes only the rows whose tag the cache
 /// does not hold (see `scheduling_cache`).

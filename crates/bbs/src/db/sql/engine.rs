@@ -81,6 +81,41 @@ macro_rules! write_tx {
 }
 pub(crate) use write_tx;
 
+/// Runs `$body` like [`write_tx`] but without BEGIN/COMMIT: for writes of
+/// one statement, which are their own transaction (two round trips fewer).
+macro_rules! write_one {
+    ($store:expr, |$cx:ident, $conn:ident| $body:expr) => {{
+        let store = $store;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let _guard = match &store.write_lock {
+                Some(l) => Some(l.lock().await),
+                None => None,
+            };
+            let res: $crate::db::DbResult<_> = match store.pool.acquire().await {
+                Err(e) => Err(store.cx.err(e)),
+                Ok(mut c) => {
+                    let $cx = &*store.cx;
+                    let $conn: &mut B::Conn = &mut *c;
+                    $body.await
+                }
+            };
+            match res {
+                Err(e)
+                    if e.same_kind(&models::BbsError::deadlock())
+                        && attempt < $crate::db::sql::engine::WRITE_ATTEMPTS =>
+                {
+                    drop(_guard);
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)))
+                        .await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
 /// The SQL store on backend `B`.
 pub(crate) struct Engine<B: Backend> {
     pub pool: sqlx::Pool<B::Db>,
@@ -163,6 +198,16 @@ impl<B: Backend> Store for Engine<B> {
         desired::list(&self.cx, &mut conn, filter).await
     }
 
+    async fn desired_lrps_page(
+        &self,
+        filter: &DesiredLrpFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<DesiredLrp>> {
+        let mut conn = self.read_conn().await?;
+        desired::page(&self.cx, &mut conn, filter, after, limit).await
+    }
+
     async fn desired_lrp_by_process_guid(&self, process_guid: &str) -> DbResult<DesiredLrp> {
         let mut conn = self.read_conn().await?;
         desired::by_process_guid(&self.cx, &mut conn, process_guid, false)
@@ -202,7 +247,8 @@ impl<B: Backend> Store for Engine<B> {
     }
 
     async fn desire_lrp(&self, lrp: &DesiredLrp) -> DbResult<DesiredLrp> {
-        write_tx!(self, |cx, conn| desired::desire(cx, conn, lrp, now_ns()))
+        // One INSERT.
+        write_one!(self, |cx, conn| desired::desire(cx, conn, lrp, now_ns()))
     }
 
     async fn update_desired_lrp(
@@ -236,11 +282,22 @@ impl<B: Backend> Store for Engine<B> {
     }
 
     async fn create_unclaimed_actual_lrp(&self, key: &ActualLrpKey) -> DbResult<ActualLrp> {
-        write_tx!(self, |cx, conn| actual::create_unclaimed(
+        // One INSERT.
+        write_one!(self, |cx, conn| actual::create_unclaimed(
             cx,
             conn,
             key,
             now_ns()
+        ))
+    }
+
+    async fn replace_actual_lrp_if_unchanged(
+        &self,
+        before: &ActualLrp,
+        after: &ActualLrp,
+    ) -> DbResult<bool> {
+        write_one!(self, |cx, conn| actual::update_if_unchanged(
+            cx, conn, before, after
         ))
     }
 
@@ -577,6 +634,16 @@ impl<B: Backend> Store for Engine<B> {
     async fn tasks(&self, filter: &TaskFilter) -> DbResult<Vec<Task>> {
         let mut conn = self.read_conn().await?;
         tasks::list(&self.cx, &mut conn, filter).await
+    }
+
+    async fn tasks_page(
+        &self,
+        filter: &TaskFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<crate::db::Page<Task>> {
+        let mut conn = self.read_conn().await?;
+        tasks::page(&self.cx, &mut conn, filter, after, limit).await
     }
 
     async fn task_by_guid(&self, task_guid: &str) -> DbResult<Task> {

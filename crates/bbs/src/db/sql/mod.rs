@@ -17,7 +17,7 @@
 //! Lists are ordered by primary key (Diego's SQL has no ORDER BY; we pick
 //! a deterministic order).
 
-mod actual;
+pub(crate) mod actual;
 mod args;
 mod bulk_seed;
 mod codec;
@@ -25,7 +25,7 @@ mod ctx;
 mod desired;
 mod domains;
 mod encryptor;
-mod engine;
+pub(crate) mod engine;
 mod evacuation;
 pub(crate) mod lrp_convergence;
 mod scheduling_cache;

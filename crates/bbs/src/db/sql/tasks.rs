@@ -70,6 +70,55 @@ pub(crate) async fn list<B: Backend>(
         .collect())
 }
 
+/// One page of tasks in guid order after `after` (a keyset read; see
+/// [`crate::db::Store::tasks_page`]).
+pub(crate) async fn page<B: Backend>(
+    cx: &Ctx<B>,
+    conn: &mut B::Conn,
+    filter: &TaskFilter,
+    after: Option<&str>,
+    limit: usize,
+) -> DbResult<crate::db::Page<Task>> {
+    let limit = limit.max(1);
+    let mut wheres = Vec::new();
+    let mut args = Vec::new();
+    if !filter.domain.is_empty() {
+        wheres.push("domain = ?".to_string());
+        args.push(Arg::from(filter.domain.as_str()));
+    }
+    if !filter.cell_id.is_empty() {
+        wheres.push("cell_id = ?".to_string());
+        args.push(Arg::from(filter.cell_id.as_str()));
+    }
+    if let Some(a) = after {
+        wheres.push("guid > ?".to_string());
+        args.push(Arg::from(a));
+    }
+    let stmt = cx
+        .q(&format!(
+            "SELECT {COLUMNS} FROM tasks{}{ORDER} LIMIT {limit}",
+            where_clause(&wheres)
+        ))
+        .bind_all(args);
+    let rows = cx.all(conn, &stmt).await?;
+    let next = if rows.len() == limit {
+        rows.last().map(|r| r.get_str(0)).transpose()?
+    } else {
+        None
+    };
+    let items = rows
+        .iter()
+        .filter_map(|r| match decode_row(cx, r) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping undecodable task row");
+                None
+            }
+        })
+        .collect();
+    Ok(crate::db::Page { items, next })
+}
+
 pub(crate) async fn by_guid<B: Backend>(
     cx: &Ctx<B>,
     conn: &mut B::Conn,
