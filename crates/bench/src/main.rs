@@ -15,6 +15,7 @@
 //! `bench image` times container starts from a `docker://` image on the
 //! runc backend, cold and warm, beside bare runc; see `image_start`.
 
+mod api_app;
 mod bbs_api;
 mod bbs_load;
 mod convergence;
@@ -67,6 +68,8 @@ enum Cmd {
     Convergence(convergence::Args),
     /// Diego's benchmarkbbs workload against a BBS and locket process.
     Bbs(bbs_load::Args),
+    /// The app lifecycle API's answer time for `diego app` on a big app.
+    Api(api_app::Args),
     /// The BBS workload through the API alone, against any BBS URL.
     BbsApi(bbs_api::Args),
     /// Hostile clients against a BBS process: peak RSS under large
@@ -91,6 +94,7 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Convergence(args) => convergence::run(args),
         Cmd::Bbs(args) => bbs_load::run(args),
+        Cmd::Api(args) => api_app::run(args),
         Cmd::BbsApi(args) => bbs_api::run(args),
         Cmd::Hostile(args) => hostile::run(args),
         Cmd::Image(args) => image_start::run(args),

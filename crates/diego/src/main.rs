@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use cli::commands as cmd;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -88,63 +89,123 @@ enum Command {
         #[arg(long)]
         busybox_only: bool,
     },
-    /// Push an app to `diego dev` and wait for its instances: a directory
-    /// (`diego push DIR --name APP`, served by busybox httpd unless
-    /// --start-command says otherwise) or an image (`diego push APP -o REF`,
-    /// as `cf push APP --docker-image REF`).
-    Push {
-        /// The app's files (packaged as a .tgz for the cells to download);
-        /// with --docker-image, the app's name.
-        #[arg(value_name = "DIR | APP")]
-        target: Option<String>,
-        /// The app's name: its process guid and its host (APP.localhost).
+    /// Run the app lifecycle API (`--config FILE`), or show the API the
+    /// app commands use, or save one: `diego api URL [--token TOKEN]`.
+    Api {
+        /// The API to use from now on.
+        url: Option<String>,
         #[arg(long)]
-        name: Option<String>,
-        /// An image, `[REGISTRY/]REPO[:TAG|@DIGEST]` (Docker Hub's short
-        /// names as Docker reads them; registries on loopback over HTTP).
-        #[arg(short = 'o', long)]
-        docker_image: Option<String>,
-        /// The registry user for a private image; the password comes from
-        /// CF_DOCKER_PASSWORD.
-        #[arg(long, requires = "docker_image")]
-        docker_username: Option<String>,
-        #[arg(long, default_value_t = 1)]
-        instances: i32,
-        /// Run with `sh -c` ($PORT is the port to serve): in /home/vcap/app
-        /// for a directory (default: busybox httpd), in the image's
-        /// WorkingDir for an image (default: its Entrypoint and Cmd).
-        #[arg(long)]
-        start_command: Option<String>,
-        #[arg(long, default_value_t = cli::DEFAULT_MEMORY_MB)]
-        memory_mb: i32,
-        /// How long to wait for every instance to run.
+        token: Option<String>,
+        /// Run the API server with this JSON config (see `api::config`).
+        #[arg(long, env = "DIEGO_API_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Push an app: its files (or a docker image) built into a droplet
+    /// and run; a re-push restarts it, or with --strategy replaces its
+    /// instances without downtime.
+    Push(Box<PushCmd>),
+    /// List the apps: state, instances running/desired, URLs.
+    Apps,
+    /// List the buildpacks staging uses, in detection order.
+    Buildpacks,
+    /// List the stacks the cells offer.
+    Stacks,
+    /// Show an app: its instances (state, since, usage, crashes) and deployment.
+    App {
+        app: String,
+    },
+    Start {
+        app: String,
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
-        #[command(flatten)]
-        dev: DevFlags,
     },
-    /// List the apps of `diego dev`: instances running/desired, URLs.
-    Apps {
-        #[command(flatten)]
-        dev: DevFlags,
+    Stop {
+        app: String,
     },
-    /// Change an app's instance count and wait for it.
+    /// Replace every instance (at once, or --strategy rolling|canary).
+    Restart {
+        app: String,
+        #[arg(long)]
+        strategy: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Build the latest package again and restart on the new droplet.
+    Restage {
+        app: String,
+        #[arg(long)]
+        strategy: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Change an app's instances, memory or disk.
     Scale {
         app: String,
-        instances: i32,
+        /// Instances (as -i).
+        count: Option<i32>,
+        #[arg(short = 'i', long)]
+        instances: Option<i32>,
+        #[arg(short = 'm', long)]
+        memory: Option<String>,
+        #[arg(short = 'k', long)]
+        disk: Option<String>,
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
-        #[command(flatten)]
-        dev: DevFlags,
     },
-    /// Stop and forget an app, and remove its packages.
+    /// Delete an app with its instances and bits.
     Delete {
         app: String,
-        #[command(flatten)]
-        dev: DevFlags,
+        /// Do not ask (cf's habit; this CLI never asks).
+        #[arg(short = 'f', long)]
+        force: bool,
     },
-    /// Show an app's recent log lines (every instance, crashed ones too,
-    /// and the cell's), from the log component.
+    /// Show an app's environment variables.
+    Env {
+        app: String,
+    },
+    SetEnv {
+        app: String,
+        name: String,
+        value: String,
+    },
+    UnsetEnv {
+        app: String,
+        name: String,
+    },
+    /// An app's audit events: crashes, scaling, deployments, ...
+    Events {
+        app: String,
+    },
+    /// Run a one-off task on the app's droplet.
+    RunTask {
+        app: String,
+        #[arg(long)]
+        command: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    Tasks {
+        app: String,
+    },
+    /// Deploy an earlier revision (rolling).
+    Rollback {
+        app: String,
+        #[arg(long)]
+        revision: i64,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Go on with a paused (canary) deployment.
+    ContinueDeployment {
+        app: String,
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+    },
+    /// Give up on a deployment: the previous instances take over again.
+    CancelDeployment {
+        app: String,
+    },
+    /// Show an app's instances' output.
     Logs {
         app: String,
         /// Keep streaming new lines (as `cf logs APP`).
@@ -153,30 +214,80 @@ enum Command {
         /// Only the recent lines (the default; as `cf logs APP --recent`).
         #[arg(long, conflicts_with = "follow")]
         recent: bool,
-        #[command(flatten)]
-        dev: DevFlags,
+        /// The log component's API.
+        #[arg(long, env = "DIEGO_LOGS_URL", default_value = cli::DEFAULT_LOGS_URL)]
+        logs_url: String,
     },
     /// Send an app's logs to a syslog drain (syslog://, syslog-tls://,
     /// https://).
     BindDrain {
         app: String,
         url: String,
-        #[command(flatten)]
-        dev: DevFlags,
+        /// The log component's API.
+        #[arg(long, env = "DIEGO_LOGS_URL", default_value = cli::DEFAULT_LOGS_URL)]
+        logs_url: String,
     },
 }
 
-/// Where the operator commands find `diego dev`.
+/// `diego push`'s flags (cf's).
 #[derive(clap::Args)]
-struct DevFlags {
-    /// `diego dev`'s data directory (app packages go under its static/).
-    #[arg(long, env = "DIEGO_DEV_DATA_DIR", default_value = ".diego")]
-    data_dir: PathBuf,
-    #[arg(long, env = "DIEGO_BBS_URL", default_value = cli::DEFAULT_BBS_URL)]
-    bbs_url: String,
-    /// The log component's API.
-    #[arg(long, env = "DIEGO_LOGS_URL", default_value = cli::DEFAULT_LOGS_URL)]
-    logs_url: String,
+struct PushCmd {
+    /// The app's name (with --name: the directory to push).
+    app: Option<String>,
+    #[arg(long, hide = true)]
+    name: Option<String>,
+    /// The app's files (default: the current directory).
+    #[arg(short = 'p', long)]
+    path: Option<PathBuf>,
+    /// Start command (run with `sh -c`; $PORT is the port to serve).
+    #[arg(short = 'c', long = "start-command")]
+    command: Option<String>,
+    #[arg(short = 'i', long)]
+    instances: Option<i32>,
+    /// Memory per instance (256M, 1G).
+    #[arg(short = 'm', long)]
+    memory: Option<String>,
+    #[arg(long = "memory-mb", hide = true)]
+    memory_mb: Option<i32>,
+    /// Disk per instance (256M, 1G).
+    #[arg(short = 'k', long)]
+    disk: Option<String>,
+    /// A buildpack to use (repeat for several; `diego buildpacks` lists
+    /// them); none: every one, detected in order.
+    #[arg(short = 'b', long = "buildpack")]
+    buildpacks: Vec<String>,
+    /// The stack to stage and run on (`diego stacks` lists them).
+    #[arg(short = 's', long = "stack")]
+    stack: Option<String>,
+    /// Run this image (`registry/repo:tag`) instead of files.
+    #[arg(short = 'o', long = "docker-image")]
+    docker_image: Option<String>,
+    /// The registry user (the password comes from CF_DOCKER_PASSWORD).
+    #[arg(long)]
+    docker_username: Option<String>,
+    /// Seconds an instance may take to become healthy.
+    #[arg(short = 't', long = "app-start-timeout")]
+    health_check_timeout: Option<u32>,
+    /// port, http or process.
+    #[arg(short = 'u', long = "health-check-type")]
+    health_check_type: Option<String>,
+    /// The path an http health check GETs.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// rolling or canary: replace a running app's instances without downtime.
+    #[arg(long)]
+    strategy: Option<String>,
+    #[arg(long)]
+    max_in_flight: Option<i32>,
+    /// Stage it but do not run it.
+    #[arg(long)]
+    no_start: bool,
+    /// A Cloud Foundry manifest (manifest.yml).
+    #[arg(short = 'f', long = "manifest")]
+    manifest: Option<PathBuf>,
+    /// How long to wait for the instances.
+    #[arg(long, default_value_t = 120)]
+    timeout_secs: u64,
 }
 
 fn init_logging(level: &str) {
@@ -306,6 +417,24 @@ async fn run_dev(data_dir: PathBuf, busybox_only: bool) -> anyhow::Result<()> {
     for note in &system.notes {
         println!("  note: {note}");
     }
+    // The app commands find the API and its token in the user's config.
+    let token = api::token_file(&data.api_token())?;
+    let cfg = cli::target::UserConfig {
+        api: format!("http://{}", system.api.addr),
+        token,
+    };
+    match cli::target::save(&cfg) {
+        Ok(path) => println!(
+            "The app commands (`diego push`, `apps`, ...) use the api with the token saved in {}.",
+            path.display()
+        ),
+        Err(e) => println!(
+            "  note: could not save the CLI's token ({e:#}): use `diego api {} --token \
+             $(cat {})`",
+            cfg.api,
+            data.api_token().display()
+        ),
+    }
     println!("Ctrl-C stops everything.");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -313,51 +442,6 @@ async fn run_dev(data_dir: PathBuf, busybox_only: bool) -> anyhow::Result<()> {
     }
     system.shutdown().await;
     Ok(())
-}
-
-/// `push DIR --name APP` or `push APP -o REF [--docker-username U]` (the
-/// password from CF_DOCKER_PASSWORD, as cf reads it).
-fn push_source(
-    target: Option<String>,
-    name: Option<String>,
-    docker_image: Option<String>,
-    docker_username: Option<String>,
-) -> anyhow::Result<(cli::PushSource, String)> {
-    match docker_image {
-        Some(reference) => {
-            let name = match (target, name) {
-                (Some(t), Some(n)) if t != n => {
-                    anyhow::bail!("give the app's name once (APP or --name), not {t:?} and {n:?}")
-                }
-                (Some(n), _) | (None, Some(n)) => n,
-                (None, None) => anyhow::bail!("usage: diego push APP --docker-image REF"),
-            };
-            let username = docker_username.unwrap_or_default();
-            let password = match std::env::var("CF_DOCKER_PASSWORD") {
-                Ok(p) => p,
-                Err(_) if username.is_empty() => String::new(),
-                Err(_) => anyhow::bail!(
-                    "Environment variable CF_DOCKER_PASSWORD not set (the password for --docker-username)"
-                ),
-            };
-            Ok((
-                cli::PushSource::Image {
-                    reference,
-                    username,
-                    password,
-                },
-                name,
-            ))
-        }
-        None => {
-            let (Some(dir), Some(name)) = (target, name) else {
-                anyhow::bail!(
-                    "usage: diego push DIR --name APP, or diego push APP --docker-image REF"
-                );
-            };
-            Ok((cli::PushSource::Dir(PathBuf::from(dir)), name))
-        }
-    }
 }
 
 #[cfg(unix)]
@@ -372,6 +456,20 @@ async fn terminate() {
 #[cfg(not(unix))]
 async fn terminate() {
     std::future::pending::<()>().await
+}
+
+fn secs(s: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(s)
+}
+
+async fn run_api(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = api::ApiConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    let running = api::start(&cfg).await.context("starting the api")?;
+    tracing::info!(addr = %running.addr, "api listening");
+    shutdown_signal().await;
+    running.shutdown().await;
+    Ok(())
 }
 
 #[tokio::main]
@@ -389,49 +487,109 @@ async fn main() {
             data_dir,
             busybox_only,
         } => run_dev(data_dir, busybox_only).await,
-        Command::Push {
-            target,
-            name,
-            docker_image,
-            docker_username,
-            instances,
-            start_command,
-            memory_mb,
-            timeout_secs,
-            dev,
-        } => match push_source(target, name, docker_image, docker_username) {
-            Ok((source, name)) => {
-                cli::push(cli::PushArgs {
-                    source,
-                    name,
-                    instances,
-                    start_command,
-                    memory_mb,
-                    data_dir: dev.data_dir,
-                    bbs_url: dev.bbs_url,
-                    timeout: std::time::Duration::from_secs(timeout_secs),
-                })
-                .await
-            }
-            Err(e) => Err(e),
+        Command::Api { url, token, config } => match config {
+            Some(config) => run_api(config).await,
+            None => cli::target::api_target(url, token).await,
         },
-        Command::Apps { dev } => cli::apps(&dev.bbs_url).await,
+        Command::Push(push) => {
+            let PushCmd {
+                app,
+                name,
+                path,
+                command,
+                instances,
+                memory,
+                memory_mb,
+                disk,
+                buildpacks,
+                stack,
+                docker_image,
+                docker_username,
+                health_check_timeout,
+                health_check_type,
+                endpoint,
+                strategy,
+                max_in_flight,
+                no_start,
+                manifest,
+                timeout_secs,
+            } = *push;
+            // The older form: `push DIR --name APP`.
+            let (name, path) = match name {
+                Some(n) => (Some(n), path.or(app.map(PathBuf::from))),
+                None => (app, path),
+            };
+            cli::push(cli::PushFlags {
+                name,
+                path,
+                command,
+                instances,
+                memory: memory.or(memory_mb.map(|m| format!("{m}M"))),
+                disk,
+                buildpacks,
+                stack,
+                docker_image,
+                docker_username,
+                health_check_timeout,
+                health_check_type,
+                endpoint,
+                strategy,
+                max_in_flight,
+                no_start,
+                manifest,
+                wait: secs(timeout_secs),
+            })
+            .await
+        }
+        Command::Apps => cli::apps().await,
+        Command::Buildpacks => cmd::buildpacks().await,
+        Command::Stacks => cmd::stacks().await,
+        Command::App { app } => cli::app(&app).await,
+        Command::Start { app, timeout_secs } => cmd::start(&app, secs(timeout_secs)).await,
+        Command::Stop { app } => cmd::stop(&app).await,
+        Command::Restart {
+            app,
+            strategy,
+            timeout_secs,
+        } => cmd::restart(&app, strategy, secs(timeout_secs)).await,
+        Command::Restage {
+            app,
+            strategy,
+            timeout_secs,
+        } => cmd::restage(&app, strategy, secs(timeout_secs)).await,
         Command::Scale {
             app,
+            count,
             instances,
+            memory,
+            disk,
             timeout_secs,
-            dev,
-        } => {
-            let timeout = std::time::Duration::from_secs(timeout_secs);
-            cli::scale(&dev.bbs_url, &app, instances, timeout).await
+        } => cmd::scale(&app, instances.or(count), memory, disk, secs(timeout_secs)).await,
+        Command::Delete { app, force: _ } => cmd::delete(&app).await,
+        Command::Env { app } => cmd::env(&app).await,
+        Command::SetEnv { app, name, value } => cmd::set_env(&app, &name, Some(value)).await,
+        Command::UnsetEnv { app, name } => cmd::set_env(&app, &name, None).await,
+        Command::Events { app } => cmd::events(&app).await,
+        Command::RunTask { app, command, name } => cmd::run_task(&app, &command, name).await,
+        Command::Tasks { app } => cmd::tasks(&app).await,
+        Command::Rollback {
+            app,
+            revision,
+            timeout_secs,
+        } => cmd::rollback(&app, revision, secs(timeout_secs)).await,
+        Command::ContinueDeployment { app, timeout_secs } => {
+            cmd::deployment_action(&app, "continue", secs(timeout_secs)).await
         }
-        Command::Delete { app, dev } => cli::delete(&dev.bbs_url, &dev.data_dir, &app).await,
+        Command::CancelDeployment { app } => {
+            cmd::deployment_action(&app, "cancel", secs(120)).await
+        }
         Command::Logs {
-            app, follow, dev, ..
-        } => cli::logs(&dev.bbs_url, &dev.logs_url, &app, follow).await,
-        Command::BindDrain { app, url, dev } => {
-            cli::bind_drain(&dev.bbs_url, &dev.logs_url, &app, &url).await
-        }
+            app,
+            follow,
+            logs_url,
+            ..
+        } => cli::logs(&logs_url, &app, follow).await,
+        Command::BindDrain { app, url, logs_url } => cli::bind_drain(&logs_url, &app, &url).await,
     };
     if let Err(e) = result {
         eprintln!("diego: {e:#}");

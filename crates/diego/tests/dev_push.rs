@@ -1,6 +1,8 @@
 //! The operator's path end to end with the real binary: `diego dev` (runc
-//! cell, nats-server, route-emitter, router), then `diego push` of
-//! examples/hello with 2 instances, both answering through the router;
+//! cell, nats-server, route-emitter, router, the api), then `diego push` of
+//! examples/hello with 2 instances (from another directory, through the
+//! api, with the token `diego dev` saved), both answering through the
+//! router;
 //! its instances' logs (and a follower seeing new instances); scale to 5 and back to 1 while requests flow (none may fail); delete
 //! (the route goes away).
 //!
@@ -11,7 +13,7 @@
 
 mod dev_support;
 
-use dev_support::{dev_skip_reason, diego, start_dev, wait_ready, Follower};
+use dev_support::{dev_skip_reason, diego, start_dev, user_config, wait_ready, Follower};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -51,14 +53,14 @@ async fn push_scale_and_delete_through_the_router() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev, Duration::from_secs(60), || true).await;
+    wait_ready(&dev, Duration::from_secs(60), || {
+        dev_support::token_saved(&data)
+    })
+    .await;
 
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
     let t = Instant::now();
-    let out = diego(
-        &data,
-        &["push", hello, "--name", "hello", "--instances", "2"],
-    );
+    let out = diego(&data, &["push", "hello", "-p", hello, "-i", "2"]);
     eprintln!("push to 2 running: {:?}\n{out}", t.elapsed());
     assert!(out.contains("http://hello.localhost:8080"), "{out}");
 
@@ -113,6 +115,7 @@ async fn push_scale_and_delete_through_the_router() {
     let follower = Follower(
         Command::new(env!("CARGO_BIN_EXE_diego"))
             .args(["logs", "hello", "-f"])
+            .env("DIEGO_CONFIG", user_config(&data))
             .stdout(std::fs::File::create(&follow_log).unwrap())
             .spawn()
             .unwrap(),
@@ -189,7 +192,7 @@ async fn push_scale_and_delete_through_the_router() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(
-        std::fs::read_dir(data.join("static/apps"))
+        std::fs::read_dir(data.join("api-blobs/packages"))
             .unwrap()
             .next()
             .is_none(),

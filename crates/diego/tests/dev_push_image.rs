@@ -98,11 +98,16 @@ async fn instances_answering(http: &reqwest::Client, n: usize) -> BTreeSet<Strin
     seen
 }
 
-/// The app's instances as the BBS has them (what cfdot actual-lrps lists).
-async fn actual_lrps(guid: &str) -> Vec<models::ActualLrp> {
+/// The apps' instances as the BBS has them (what cfdot actual-lrps
+/// lists): Cloud Controller's domain, where the API desires them (under
+/// process guids of its own).
+async fn actual_lrps() -> Vec<models::ActualLrp> {
     HttpBbsClient::plain(BBS)
         .unwrap()
-        .actual_lrps(&ActualLrpFilter::process(guid))
+        .actual_lrps(&ActualLrpFilter {
+            domain: "cf-apps".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
 }
@@ -138,7 +143,10 @@ async fn push_an_image_reach_it_scale_it_and_delete_it() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    wait_ready(&dev, Duration::from_secs(60), || true).await;
+    wait_ready(&dev, Duration::from_secs(60), || {
+        dev_support::token_saved(&data)
+    })
+    .await;
 
     let image = format!("{}/apps/web:v1", reg.host());
     let creds = [("CF_DOCKER_PASSWORD", "s3cret")];
@@ -220,7 +228,7 @@ async fn push_an_image_reach_it_scale_it_and_delete_it() {
         apps.contains("broken") && apps.contains("corrupt blob"),
         "{apps}"
     );
-    let crashed = actual_lrps("broken").await;
+    let crashed = actual_lrps().await;
     assert!(
         crashed
             .iter()

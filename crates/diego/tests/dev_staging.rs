@@ -186,7 +186,11 @@ impl Ctx {
             app,
             ..Default::default()
         };
-        let lrp = recipes::buildpack_desired_lrp(&req);
+        let mut lrp = recipes::buildpack_desired_lrp(&req);
+        // Not Cloud Controller's `cf-apps`: diego dev's api owns that
+        // domain and, as Cloud Controller's sync does, removes the LRPs
+        // in it that it did not desire.
+        lrp.domain = "dev-staging".into();
         bbs_post(
             &self.http,
             "/v1/desired_lrp/desire.r2",

@@ -68,7 +68,7 @@ fn port_busy(port: u16) -> bool {
 
 fn start_dev(data: &Path) -> Child {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while [8889, 8080, 4222, 1800].into_iter().any(port_busy) {
+    while [8889, 8080, 4222, 1800, 9022].into_iter().any(port_busy) {
         assert!(
             Instant::now() < deadline,
             "diego dev's fixed ports are in use: this test cannot run alongside another diego dev"
@@ -80,6 +80,8 @@ fn start_dev(data: &Path) -> Child {
         .args(["dev", "--data-dir"])
         .arg(data)
         .env_remove("DIEGO_DEV_DATA_DIR")
+        // The CLI's token goes here, not into the user's own config.
+        .env("DIEGO_CONFIG", data.with_extension("config.json"))
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
@@ -90,10 +92,11 @@ fn log_of(data: &Path) -> String {
     std::fs::read_to_string(data.with_extension("log")).unwrap_or_default()
 }
 
-/// Until the rep answers and the router listens.
+/// Until the rep answers, the router listens and the CLI's token is saved.
 fn wait_ready(data: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !(port_busy(1800) && port_busy(8080)) {
+    let saved = || std::fs::read_to_string(data.with_extension("config.json")).is_ok();
+    while !(port_busy(1800) && port_busy(8080) && saved()) {
         assert!(
             Instant::now() < deadline,
             "diego dev not ready in 60s:\n{}",
@@ -105,12 +108,13 @@ fn wait_ready(data: &Path) {
 
 fn push(data: &Path, name: &str) {
     let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hello");
+    // A page of HTML run as it is: busybox, the stack without staging
+    // (cflinuxfs4, the default, would want a buildpack to detect it).
     let out = Command::new(env!("CARGO_BIN_EXE_diego"))
-        .args(["push", hello, "--name", name, "--instances", "1"])
-        .arg("--data-dir")
-        .arg(data)
-        .env_remove("DIEGO_DEV_DATA_DIR")
-        .env_remove("DIEGO_BBS_URL")
+        .args(["push", name, "-p", hello, "-i", "1", "-s", "busybox"])
+        .env("DIEGO_CONFIG", data.with_extension("config.json"))
+        .env_remove("DIEGO_API")
+        .env_remove("DIEGO_TOKEN")
         .output()
         .unwrap();
     assert!(

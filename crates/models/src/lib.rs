@@ -27,6 +27,7 @@ pub mod loggregator {
 pub mod auctioneer;
 pub mod bbs_error;
 pub mod bbs_routes;
+pub mod capi;
 pub mod desired_lrp_parts;
 pub mod events;
 pub mod go_duration;

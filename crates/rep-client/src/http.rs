@@ -163,9 +163,31 @@ impl HttpRepClient {
         process_guid: &str,
         follow: bool,
     ) -> Result<impl Stream<Item = Result<Bytes>>> {
+        self.log_stream(&format!(
+            "/v1/lrps/{}/logs?follow={follow}",
+            escape(process_guid)
+        ))
+        .await
+    }
+
+    /// `GET /v1/tasks/:task_guid/logs`: a task's log lines (a staging
+    /// task's output), and with `follow` new ones until its container
+    /// goes.
+    pub async fn task_logs(
+        &self,
+        task_guid: &str,
+        follow: bool,
+    ) -> Result<impl Stream<Item = Result<Bytes>>> {
+        self.log_stream(&format!(
+            "/v1/tasks/{}/logs?follow={follow}",
+            escape(task_guid)
+        ))
+        .await
+    }
+
+    async fn log_stream(&self, path: &str) -> Result<impl Stream<Item = Result<Bytes>>> {
         use futures::TryStreamExt;
-        let path = format!("/v1/lrps/{}/logs?follow={follow}", escape(process_guid));
-        let resp = self.send(Method::GET, &path, None, None).await?;
+        let resp = self.send(Method::GET, path, None, None).await?;
         if resp.status() != StatusCode::OK {
             return Err(Error::UnexpectedStatus(resp.status().as_u16()));
         }

@@ -1,11 +1,11 @@
 //! `diego logs APP [--recent | -f]`: the app's log lines from the log
-//! component (every instance, including crashed and deleted ones, and the
-//! cell's CELL lines), as `cf logs` prints them. Without `-f` the recent
-//! lines (as `cf logs --recent`); with `-f` the recent lines, then new
-//! ones as they come (as `cf logs`).
+//! component (every instance, including crashed and deleted ones, the
+//! cell's CELL lines and the router's RTR lines), as `cf logs` prints
+//! them. Without `-f` the recent lines (as `cf logs --recent`); with `-f`
+//! the recent lines, then new ones as they come (as `cf logs`). The app's
+//! source id is its guid (its LRPs' log guid), which the API gives.
 //! `diego bind-drain APP URL` adds a syslog drain to the app.
 
-use super::bbs::Bbs;
 use futures::StreamExt;
 use logs_client::envelope::render_cf;
 use logs_client::reader::ReadOptions;
@@ -14,21 +14,14 @@ use logs_client::Reader;
 /// The dev log component's API (`diego dev`'s fixed address).
 pub const DEFAULT_LOGS_URL: &str = "http://127.0.0.1:8083";
 
-/// The app's source id: its log guid when the BBS knows the app, else
-/// the name (a deleted app's lines stay under its log guid, which `diego
-/// push` makes the app's name).
-async fn source_id(bbs_url: &str, app: &str) -> String {
-    let Ok(bbs) = Bbs::new(bbs_url) else {
-        return app.to_string();
-    };
-    match bbs.desired_lrp(app).await {
-        Ok(Some(d)) if !d.log_guid.is_empty() => d.log_guid,
-        _ => app.to_string(),
-    }
+/// The app's source id: its guid, from the API.
+async fn source_id(app: &str) -> anyhow::Result<String> {
+    let c = super::target::client()?;
+    Ok(super::apps::find(&c, app).await?.guid)
 }
 
-pub async fn logs(bbs_url: &str, logs_url: &str, app: &str, follow: bool) -> anyhow::Result<()> {
-    let source = source_id(bbs_url, app).await;
+pub async fn logs(logs_url: &str, app: &str, follow: bool) -> anyhow::Result<()> {
+    let source = source_id(app).await?;
     let reader = Reader::new(logs_url)?;
     // Subscribed before reading the recent lines, so none falls between.
     let tail = if follow {
@@ -71,8 +64,8 @@ pub async fn logs(bbs_url: &str, logs_url: &str, app: &str, follow: bool) -> any
     Ok(())
 }
 
-pub async fn bind_drain(bbs_url: &str, logs_url: &str, app: &str, url: &str) -> anyhow::Result<()> {
-    let source = source_id(bbs_url, app).await;
+pub async fn bind_drain(logs_url: &str, app: &str, url: &str) -> anyhow::Result<()> {
+    let source = source_id(app).await?;
     let base = logs_url.trim_end_matches('/');
     let http = reqwest::Client::new();
     let listing: serde_json::Value = serde_json::from_slice(

@@ -1,229 +1,386 @@
-//! `diego push DIR --name APP`: package the directory, desire (or update)
-//! the app's LRP, show its instances starting, print its URL.
-//! `diego push APP --docker-image REF`: the same from an image (its config
-//! fetched from the registry; the cells pull its layers).
+//! `diego push APP`: cf's push through the API. The app (made with its
+//! settings in one request if new), a package of the directory's files
+//! (or a docker image), a build into a droplet, then a start (a restart
+//! of an existing app) or, with `--strategy rolling|canary`, a
+//! deployment that replaces the instances without downtime.
 
-use super::bbs::Bbs;
-use super::desired_lrp::{desired_lrp, validate_name, AppSpec, DEFAULT_START_COMMAND};
-use super::docker_lrp::{docker_desired_lrp, DockerAppSpec};
-use super::{app_url, package, progress, DOMAIN, FILE_SERVER_STATIC_URL};
-use anyhow::Context;
+use super::{manifest, package, progress, units};
+use anyhow::Context as _;
+use api_client::ApiClient;
+use models::capi::*;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// What the app is made from.
-#[derive(Debug, Clone)]
-pub enum PushSource {
-    /// A directory of files, run on the busybox stack.
-    Dir(PathBuf),
-    /// An image (`[REGISTRY/]REPO[:TAG|@DIGEST]`) and its registry's
-    /// credentials (both empty: anonymous).
-    Image {
-        reference: String,
-        username: String,
-        password: String,
-    },
+/// What the flags say (unset: the manifest's, else the defaults).
+#[derive(Debug, Clone, Default)]
+pub struct PushFlags {
+    pub name: Option<String>,
+    pub path: Option<PathBuf>,
+    pub command: Option<String>,
+    pub instances: Option<i32>,
+    pub memory: Option<String>,
+    pub disk: Option<String>,
+    pub buildpacks: Vec<String>,
+    pub stack: Option<String>,
+    pub docker_image: Option<String>,
+    pub docker_username: Option<String>,
+    pub health_check_timeout: Option<u32>,
+    pub health_check_type: Option<String>,
+    pub endpoint: Option<String>,
+    pub strategy: Option<String>,
+    pub max_in_flight: Option<i32>,
+    pub no_start: bool,
+    pub manifest: Option<PathBuf>,
+    pub wait: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct PushArgs {
-    pub source: PushSource,
-    pub name: String,
-    pub instances: i32,
-    /// None: the default for a directory, the image's own for an image.
-    pub start_command: Option<String>,
-    pub memory_mb: i32,
-    pub data_dir: PathBuf,
-    pub bbs_url: String,
-    pub timeout: Duration,
+/// One app to push: manifest entry with the flags on top.
+#[derive(Debug, Clone, Default)]
+struct Spec {
+    name: String,
+    path: PathBuf,
+    settings: ProcessSettings,
+    docker: Option<(String, Option<String>)>,
+    buildpacks: Vec<String>,
+    stack: Option<String>,
+    env: BTreeMap<String, String>,
+    routes: Option<Vec<String>>,
 }
 
-/// Whether the parts `diego push` sets and an update cannot change are
-/// the same (compared field by field: the BBS may fill in others).
-fn same_definition(a: &models::DesiredLrp, b: &models::DesiredLrp) -> bool {
-    a.root_fs == b.root_fs
-        && a.image_username == b.image_username
-        && a.image_password == b.image_password
-        && a.environment_variables == b.environment_variables
-        && a.setup == b.setup
-        && a.action == b.action
-        && a.check_definition == b.check_definition
-        && a.memory_mb == b.memory_mb
-        && a.disk_mb == b.disk_mb
-        && a.ports == b.ports
-        && a.start_timeout_ms == b.start_timeout_ms
-        && a.domain == b.domain
-}
-
-pub async fn push(args: PushArgs) -> anyhow::Result<()> {
-    validate_name(&args.name)?;
-    anyhow::ensure!(args.instances >= 0, "--instances must be 0 or more");
-    let static_dir = args.data_dir.join("static");
-    let (lrp, keep_package) = match &args.source {
-        PushSource::Dir(dir) => {
-            let (lrp, rel) = package_dir(&args, dir, &static_dir)?;
-            (lrp, Some(rel))
-        }
-        PushSource::Image {
-            reference,
-            username,
-            password,
-        } => (image_lrp(&args, reference, username, password).await?, None),
-    };
-
-    let bbs = Bbs::new(&args.bbs_url)?;
-    bbs.upsert_domain(DOMAIN)
-        .await
-        .with_context(|| format!("reaching the BBS at {}", args.bbs_url))?;
-    match bbs.desired_lrp(&args.name).await? {
-        None => {
-            bbs.desire(lrp.clone()).await?;
-            println!("Desired {} ({} instances)", args.name, args.instances);
-        }
-        Some(existing) if same_definition(&existing, &lrp) => {
-            let update = models::DesiredLrpUpdate {
-                optional_instances: Some(models::desired_lrp_update::OptionalInstances::Instances(
-                    args.instances,
-                )),
-                routes: lrp.routes.clone(),
-                ..Default::default()
-            };
-            bbs.update(&args.name, update).await?;
-            println!("Updated {} ({} instances)", args.name, args.instances);
-        }
-        Some(_) => {
-            println!("Replacing {} (new package or settings)", args.name);
-            bbs.remove(&args.name).await?;
-            wait_gone(&bbs, &args.name, Duration::from_secs(30)).await?;
-            bbs.desire(lrp.clone()).await?;
-        }
+fn health_check(
+    kind: Option<String>,
+    endpoint: Option<String>,
+    timeout: Option<u32>,
+) -> Option<HealthCheck> {
+    if kind.is_none() && endpoint.is_none() && timeout.is_none() {
+        return None;
     }
-    if static_dir.is_dir() {
-        package::remove_others(&static_dir, &args.name, keep_package.as_deref());
-    }
-
-    if progress::wait_running(&bbs, &args.name, args.instances, args.timeout).await? {
-        println!("{} is running at {}", args.name, app_url(&args.name));
-        Ok(())
+    let kind = kind.unwrap_or_else(|| {
+        if endpoint.is_some() {
+            health_check_type::HTTP.into()
+        } else {
+            health_check_type::PORT.into()
+        }
+    });
+    // cf's `none` is `process`.
+    let kind = if kind == "none" {
+        health_check_type::PROCESS.into()
     } else {
-        anyhow::bail!(
-            "{} did not get all {} instances running within {:?} (it stays desired; see `diego logs {}`)",
-            args.name,
-            args.instances,
-            args.timeout,
-            args.name
-        )
-    }
-}
-
-fn package_dir(
-    args: &PushArgs,
-    dir: &std::path::Path,
-    static_dir: &std::path::Path,
-) -> anyhow::Result<(models::DesiredLrp, String)> {
-    anyhow::ensure!(
-        static_dir.is_dir(),
-        "no {} (start `diego dev` first, or pass its --data-dir)",
-        static_dir.display()
-    );
-    let bytes = package::tgz(dir)?;
-    let rel = package::store(static_dir, &args.name, &bytes)?;
-    println!(
-        "Packaged {} ({} bytes) as {rel}",
-        dir.display(),
-        bytes.len()
-    );
-    let spec = AppSpec {
-        name: args.name.clone(),
-        instances: args.instances,
-        start_command: args
-            .start_command
-            .clone()
-            .unwrap_or_else(|| DEFAULT_START_COMMAND.to_string()),
-        memory_mb: args.memory_mb,
-        package_url: format!("{FILE_SERVER_STATIC_URL}{rel}"),
-        package_cache_key: rel
-            .trim_start_matches("apps/")
-            .trim_end_matches(".tgz")
-            .to_string(),
+        kind
     };
-    Ok((desired_lrp(&spec), rel))
-}
-
-/// Cloud Foundry's docker staging: the image's config only (no layers),
-/// read as dockerapplifecycle's builder does. Registries on loopback are
-/// spoken to over plain HTTP (as `diego dev`'s cell does).
-async fn image_lrp(
-    args: &PushArgs,
-    reference: &str,
-    username: &str,
-    password: &str,
-) -> anyhow::Result<models::DesiredLrp> {
-    let image = image::ImageRef::parse(reference)?;
-    let registry = image::RegistryClient::new(image::InsecureRegistries::loopback());
-    let creds = image::Credentials::new(username, password);
-    let resolved = registry.resolve(&image, &creds).await?;
-    let process = image::metadata::image_process(&resolved.config)?;
-    let md = &process.execution_metadata;
-    println!(
-        "Image {image} ({}): {} layers, user {}, ports {:?}",
-        resolved.manifest_digest,
-        resolved.layers.len(),
-        md.user_or_root(),
-        md.tcp_ports()
-    );
-    docker_desired_lrp(&DockerAppSpec {
-        name: args.name.clone(),
-        instances: args.instances,
-        memory_mb: args.memory_mb,
-        rootfs: image.to_rootfs_url(),
-        image_username: username.to_string(),
-        image_password: password.to_string(),
-        process,
-        start_command: args.start_command.clone(),
+    Some(HealthCheck {
+        kind,
+        data: HealthCheckData {
+            endpoint,
+            timeout,
+            invocation_timeout: None,
+        },
     })
 }
 
-/// The old instances stop before the replacement is desired, so its
-/// instances are not mistaken for theirs.
-async fn wait_gone(bbs: &Bbs, guid: &str, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while !bbs.actual_lrps(guid).await?.is_empty() {
+fn specs(flags: &PushFlags) -> anyhow::Result<Vec<Spec>> {
+    let manifest_path = flags.manifest.clone().or_else(|| {
+        let p = PathBuf::from("manifest.yml");
+        (flags.name.is_none() && p.is_file()).then_some(p)
+    });
+    let mut apps = match &manifest_path {
+        Some(p) => manifest::read(p)?,
+        None => vec![],
+    };
+    if let Some(name) = &flags.name {
+        if apps.is_empty() {
+            apps.push(manifest::AppManifest {
+                name: name.clone(),
+                ..Default::default()
+            });
+        } else {
+            apps.retain(|a| &a.name == name);
+            anyhow::ensure!(
+                !apps.is_empty(),
+                "the manifest has no application named {name}"
+            );
+        }
+    }
+    anyhow::ensure!(
+        !apps.is_empty(),
+        "name the app: `diego push APP` (or give a manifest with -f)"
+    );
+    let flagged = flags.command.is_some()
+        || flags.instances.is_some()
+        || flags.memory.is_some()
+        || flags.disk.is_some()
+        || flags.docker_image.is_some()
+        || flags.path.is_some();
+    anyhow::ensure!(
+        apps.len() == 1 || !flagged,
+        "the manifest lists {} apps: flags like -i, -m, -c, -p apply to one (name it: `diego \
+         push APP -f MANIFEST ...`)",
+        apps.len()
+    );
+    apps.into_iter()
+        .map(|a| {
+            let memory = flags.memory.clone().or(a.memory.map(|s| s.0));
+            let disk = flags.disk.clone().or(a.disk_quota.map(|s| s.0));
+            let settings = ProcessSettings {
+                instances: flags.instances.or(a.instances),
+                memory_in_mb: memory.map(|m| units::megabytes("memory", &m)).transpose()?,
+                disk_in_mb: disk.map(|d| units::megabytes("disk", &d)).transpose()?,
+                command: flags.command.clone().or(a.command).map(Some),
+                health_check: health_check(
+                    flags.health_check_type.clone().or(a.health_check_type),
+                    flags.endpoint.clone().or(a.health_check_http_endpoint),
+                    flags.health_check_timeout.or(a.timeout),
+                ),
+            };
+            if let Some(n) = settings.instances {
+                anyhow::ensure!(n >= 0, "invalid instances {n}: 0 or more");
+            }
+            let docker = flags
+                .docker_image
+                .clone()
+                .map(|i| (i, flags.docker_username.clone()))
+                .or(a.docker.map(|d| (d.image, d.username)));
+            let mut buildpacks = flags.buildpacks.clone();
+            if buildpacks.is_empty() {
+                buildpacks = a.buildpacks;
+            }
+            Ok(Spec {
+                path: flags
+                    .path
+                    .clone()
+                    .or(a.path)
+                    .unwrap_or_else(|| PathBuf::from(".")),
+                name: a.name,
+                settings,
+                docker,
+                buildpacks,
+                stack: flags.stack.clone().or(a.stack),
+                env: a.env.into_iter().map(|(k, v)| (k, v.0)).collect(),
+                routes: a.routes.map(|r| r.into_iter().map(|r| r.route).collect()),
+            })
+        })
+        .collect()
+}
+
+pub async fn push(flags: PushFlags) -> anyhow::Result<()> {
+    if let Some(s) = &flags.strategy {
         anyhow::ensure!(
-            Instant::now() < deadline,
-            "the old instances of {guid} did not stop within {timeout:?}"
+            s == ROLLING || s == CANARY,
+            "invalid --strategy {s:?}: rolling or canary"
         );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let specs = specs(&flags)?;
+    for spec in &specs {
+        if let Some((_, Some(_))) = &spec.docker {
+            anyhow::ensure!(
+                std::env::var_os("CF_DOCKER_PASSWORD").is_some(),
+                "Environment variable CF_DOCKER_PASSWORD not set (the password for \
+                 --docker-username)"
+            );
+        }
+    }
+    let client = super::target::client()?;
+    for spec in specs {
+        push_one(&client, &spec, &flags).await?;
     }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::desired_lrp::DEFAULT_START_COMMAND;
+async fn push_one(c: &ApiClient, spec: &Spec, flags: &PushFlags) -> anyhow::Result<()> {
+    // Everything that can be checked here is, before the API sees anything.
+    let bits = match &spec.docker {
+        Some(_) => None,
+        None => Some(package::tgz(&spec.path)?),
+    };
+    let existing = c.app_by_name(&spec.name).await?;
+    let created = existing.is_none();
+    let app = match existing {
+        Some(app) => {
+            if !spec.env.is_empty() {
+                let vars = EnvVars {
+                    var: spec
+                        .env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Some(v.clone())))
+                        .collect(),
+                };
+                c.patch_env(&app.guid, &vars).await?;
+            }
+            // What is not given stays as it is.
+            let lifecycle = (spec.docker.is_none()
+                && (spec.stack.is_some() || !spec.buildpacks.is_empty()))
+            .then(|| {
+                let mut l = buildpack_lifecycle(spec);
+                if spec.stack.is_none() {
+                    l.data.stack = app.lifecycle.data.stack.clone();
+                }
+                if spec.buildpacks.is_empty() {
+                    l.data.buildpacks = app.lifecycle.data.buildpacks.clone();
+                }
+                l
+            });
+            if spec.routes.is_some() || lifecycle.is_some() {
+                let req = UpdateApp {
+                    routes: spec.routes.clone(),
+                    lifecycle,
+                    ..Default::default()
+                };
+                c.update_app(&app.guid, &req).await?;
+            }
+            println!("Pushing {} (existing app)", spec.name);
+            app
+        }
+        None => {
+            let lifecycle = match &spec.docker {
+                Some(_) => Lifecycle {
+                    kind: DOCKER.into(),
+                    data: Default::default(),
+                },
+                None => buildpack_lifecycle(spec),
+            };
+            let req = CreateApp {
+                name: spec.name.clone(),
+                lifecycle: Some(lifecycle),
+                environment_variables: spec.env.clone(),
+                routes: spec.routes.clone(),
+                process: Some(spec.settings.clone()),
+            };
+            let app = c.create_app(&req).await?;
+            println!("Creating app {}", spec.name);
+            app
+        }
+    };
+    let mut started = false;
+    let result = stage_and_run(c, &app, spec, flags, bits, created, &mut started).await;
+    if result.is_err() && created && !started {
+        // No half-made app: a first push that fails to stage leaves
+        // nothing behind (one that started stays, crashing instances and
+        // all, as cf leaves it, so `diego apps` says why).
+        let _ = c.delete_app(&app.guid).await;
+    }
+    result
+}
 
-    fn spec(instances: i32, url: &str) -> AppSpec {
-        AppSpec {
-            name: "hello".into(),
-            instances,
-            start_command: DEFAULT_START_COMMAND.into(),
-            memory_mb: 64,
-            package_url: url.into(),
-            package_cache_key: "k".into(),
+async fn stage_and_run(
+    c: &ApiClient,
+    app: &App,
+    spec: &Spec,
+    flags: &PushFlags,
+    bits: Option<Vec<u8>>,
+    created: bool,
+    started: &mut bool,
+) -> anyhow::Result<()> {
+    let rel = PackageRelationships {
+        app: ToOne::to(&app.guid),
+    };
+    let pkg = match (&spec.docker, bits) {
+        (Some((image, username)), _) => {
+            let data = PackageData {
+                image: Some(image.clone()),
+                username: username.clone(),
+                password: std::env::var("CF_DOCKER_PASSWORD").ok(),
+            };
+            c.create_package(&CreatePackage {
+                kind: DOCKER.into(),
+                relationships: rel,
+                data: Some(data),
+            })
+            .await?
+        }
+        (None, Some(bits)) => {
+            let pkg = c
+                .create_package(&CreatePackage {
+                    kind: BITS.into(),
+                    relationships: rel,
+                    data: None,
+                })
+                .await?;
+            println!("Uploading {} ({} bytes)", spec.path.display(), bits.len());
+            c.upload(&pkg.guid, bits).await?
+        }
+        (None, None) => unreachable!("bits are packaged when there is no image"),
+    };
+    let build = c.create_build(&pkg.guid).await?;
+    let droplet = progress::staged(c, build, &spec.name).await?;
+    if let Some((image, _)) = &spec.docker {
+        let d = c.droplet(&droplet).await?;
+        let md: image::metadata::ExecutionMetadata =
+            serde_json::from_str(&d.execution_metadata).unwrap_or_default();
+        println!(
+            "Image {image}: user {}, ports {:?}",
+            md.user_or_root(),
+            md.tcp_ports()
+        );
+    }
+    let web = progress::web(c, &app.guid).await?;
+    if flags.no_start {
+        c.set_current_droplet(&app.guid, &droplet).await?;
+        if !created {
+            c.update_process(&web.guid, &spec.settings).await?;
+        }
+        println!("{} staged; not started (--no-start)", spec.name);
+        return Ok(());
+    }
+    match &flags.strategy {
+        Some(strategy) if !created && app.state == STARTED => {
+            let req = CreateDeployment {
+                relationships: DeploymentRelationships {
+                    app: ToOne::to(&app.guid),
+                },
+                droplet: Some(GuidRef { guid: droplet }),
+                revision: None,
+                strategy: Some(strategy.clone()),
+                options: flags
+                    .max_in_flight
+                    .map(|m| DeploymentOptions { max_in_flight: m }),
+            };
+            let d = c.create_deployment(&req, Some(&spec.settings)).await?;
+            println!(
+                "Deploying {} ({strategy}, revision {})",
+                spec.name, d.revision_version
+            );
+            progress::wait_deployment(c, &d.guid, flags.wait).await?;
+        }
+        _ => {
+            c.set_current_droplet(&app.guid, &droplet).await?;
+            if !created {
+                c.update_process(&web.guid, &spec.settings).await?;
+                c.app_action(&app.guid, "restart").await?;
+            } else {
+                c.app_action(&app.guid, "start").await?;
+            }
+            println!("Starting {}", spec.name);
         }
     }
+    *started = true;
+    let app = c.app(&app.guid).await?;
+    progress::wait_running(c, &app.guid, flags.wait)
+        .await
+        .with_context(|| {
+            format!(
+                "`diego app {}` and `diego logs {}` say more",
+                spec.name, spec.name
+            )
+        })?;
+    println!("{} is running at {}", spec.name, urls(&app));
+    Ok(())
+}
 
-    #[test]
-    fn only_instance_and_route_changes_are_updates() {
-        let a = desired_lrp(&spec(1, "http://x/a.tgz"));
-        let mut stored = desired_lrp(&spec(3, "http://x/a.tgz"));
-        stored.modification_tag = Some(models::ModificationTag {
-            epoch: "e".into(),
-            index: 4,
-        });
-        assert!(same_definition(&a, &stored));
-        let b = desired_lrp(&spec(1, "http://x/b.tgz"));
-        assert!(!same_definition(&a, &b));
+fn buildpack_lifecycle(spec: &Spec) -> Lifecycle {
+    Lifecycle {
+        kind: BUILDPACK.into(),
+        data: LifecycleData {
+            buildpacks: spec.buildpacks.clone(),
+            stack: spec.stack.clone().unwrap_or_default(),
+        },
     }
+}
+
+pub fn urls(app: &App) -> String {
+    app.routes
+        .iter()
+        .map(|r| format!("http://{r}:8080"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -14,6 +14,8 @@ pub struct DevAddresses {
     pub nats: SocketAddr,
     /// Where apps are reached: `http://APP.localhost:PORT`.
     pub router: SocketAddr,
+    /// The app lifecycle API (what the app commands talk to).
+    pub api: SocketAddr,
     /// The log component's gRPC ingress (Loggregator's agent port) and
     /// HTTP API (reads, streams, drains, /metrics).
     pub logs_ingress: SocketAddr,
@@ -32,6 +34,7 @@ impl Default for DevAddresses {
             rep: at(1800),
             nats: at(4222),
             router: at(8080),
+            api: at(9022),
             logs_ingress: at(3458),
             logs_api: at(8083),
         }
@@ -53,6 +56,7 @@ impl DevAddresses {
             rep: any,
             nats: any,
             router: any,
+            api: any,
             logs_ingress: any,
             logs_api: any,
         }

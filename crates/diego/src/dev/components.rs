@@ -16,6 +16,8 @@ pub struct DevSystem {
     pub bbs: bbs::server::RunningBbs,
     pub auctioneer: auctioneer::server::RunningAuctioneer,
     pub file_server: file_server::Running,
+    /// The app lifecycle API.
+    pub api: api::RunningApi,
     file_server_stop: tokio::sync::oneshot::Sender<()>,
     pub logs: logs::RunningLogs,
     pub cell: Option<DevCell>,
@@ -129,6 +131,26 @@ impl DevSystem {
         } else {
             Vec::new()
         };
+        let api = api::start(&api::ApiConfig {
+            listen_address: addrs.api.to_string(),
+            database_driver: "sqlite".into(),
+            database_connection_string: data.api_db().display().to_string(),
+            blobstore_directory: data.api_blobs().display().to_string(),
+            bbs_address: bbs_url.clone(),
+            token_file: data.api_token().display().to_string(),
+            // Buildpack apps stage on cflinuxfs4 when the cell offers it;
+            // on busybox (no lifecycle) packages run as they are.
+            default_stack: if stacks.is_empty() {
+                cell::STACK.into()
+            } else {
+                stack::STACK.into()
+            },
+            file_server_url: format!("http://{}", file_server.addr),
+            ..Default::default()
+        })
+        .await
+        .context("starting the api")?;
+
         let cell = match start_cell(
             data,
             addrs.rep,
@@ -163,6 +185,7 @@ impl DevSystem {
             auctioneer,
             file_server,
             file_server_stop,
+            api,
             logs,
             cell,
             routing,
@@ -188,6 +211,7 @@ impl DevSystem {
                     file_server::STATIC_ROUTE
                 ),
             ),
+            ("api", format!("http://{}", self.api.addr)),
         ];
         v.push(("logs", format!("http://{}", self.logs.api_addr)));
         v.push(("logs ingress", format!("{} (gRPC)", self.logs.ingress_addr)));
@@ -225,6 +249,7 @@ impl DevSystem {
                 Ok(Ok(())) => {}
             }
         }
+        self.api.shutdown().await;
         self.logs.stop().await;
         let _ = self.file_server_stop.send(());
         let _ = self.file_server.task.await;

@@ -34,6 +34,20 @@ impl DataDir {
         self.root.join("locket.db")
     }
 
+    pub fn api_db(&self) -> PathBuf {
+        self.root.join("api.db")
+    }
+
+    /// Package and droplet bits the API keeps.
+    pub fn api_blobs(&self) -> PathBuf {
+        self.root.join("api-blobs")
+    }
+
+    /// The token the API takes (made once, mode 600).
+    pub fn api_token(&self) -> PathBuf {
+        self.root.join("api.token")
+    }
+
     /// Blobs the file server serves under /v1/static/.
     pub fn static_dir(&self) -> PathBuf {
         self.root.join("static")

@@ -64,10 +64,13 @@ pub fn start_dev(data: &Path, args: &[&str]) -> Dev {
     // Another `diego dev` (or a previous run still stopping) holds the
     // fixed ports: wait a little, then say so plainly.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while [8889, 8080, 4222, 1800, 8084].into_iter().any(port_busy) {
+    while [8889, 8080, 4222, 1800, 8084, 9022]
+        .into_iter()
+        .any(port_busy)
+    {
         assert!(
             Instant::now() < deadline,
-            "diego dev's fixed ports (8889, 8080, 4222, 1800, 8084) are in use: \
+            "diego dev's fixed ports (8889, 8080, 4222, 1800, 8084, 9022) are in use: \
              this test cannot run alongside another diego dev"
         );
         std::thread::sleep(Duration::from_millis(500));
@@ -79,6 +82,8 @@ pub fn start_dev(data: &Path, args: &[&str]) -> Dev {
         .arg(data)
         .args(args)
         .env_remove("DIEGO_DEV_DATA_DIR")
+        // The CLI's token goes here, not into the user's own config.
+        .env("DIEGO_CONFIG", data.with_extension("config.json"))
         .stdout(out.try_clone().unwrap())
         .stderr(out)
         .spawn()
@@ -108,27 +113,13 @@ pub fn diego(data: &Path, args: &[&str]) -> String {
     diego_with_env(data, args, &[])
 }
 
-/// `diego ARGS --data-dir DATA`: whether it succeeded, and its stdout and
-/// stderr.
+/// `diego ARGS` with extra environment: whether it succeeded, and its
+/// stdout and stderr (as `diego_cli`).
 pub fn diego_status(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_diego"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env_remove("DIEGO_DEV_DATA_DIR")
-        .env_remove("DIEGO_BBS_URL")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    diego_cli_env(data, args, env)
 }
 
-/// `diego ARGS --data-dir DATA` with extra environment, its stdout (the
+/// `diego ARGS` with extra environment, its stdout (the
 /// command must succeed).
 pub fn diego_with_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let (ok, text) = diego_status(data, args, env);
@@ -214,4 +205,43 @@ impl Callbacks {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The user config `diego dev` writes the CLI's token to, beside `data`.
+pub fn user_config(data: &Path) -> PathBuf {
+    data.with_extension("config.json")
+}
+
+/// Whether `diego dev` saved the CLI's token.
+pub fn token_saved(data: &Path) -> bool {
+    std::fs::read_to_string(user_config(data)).is_ok_and(|c| c.contains("token"))
+}
+
+/// Runs `diego ARGS` as a user would, from a directory that is not the
+/// data directory's (only the saved config says where the api is):
+/// whether it succeeded, and what it printed (stdout, then stderr).
+pub fn diego_cli(data: &Path, args: &[&str]) -> (bool, String) {
+    diego_cli_env(data, args, &[])
+}
+
+fn diego_cli_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_diego"))
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .env("DIEGO_CONFIG", user_config(data))
+        .env_remove("DIEGO_API")
+        .env_remove("DIEGO_TOKEN")
+        .env_remove("DIEGO_DEV_DATA_DIR")
+        .env_remove("CF_DOCKER_PASSWORD")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
