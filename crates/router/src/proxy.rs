@@ -1,7 +1,8 @@
 //! Proxies requests by Host header (port stripped) to a registered
 //! endpoint, round-robin. Unknown hosts get 404 as gorouter answers them;
-//! an endpoint that cannot be reached gets 502, after one retry on another
-//! endpoint for idempotent requests (so scaling down never fails a GET).
+//! an endpoint that cannot be reached gets 502, after retries on other
+//! endpoints for idempotent requests, three attempts in all (so scaling
+//! down never fails a GET).
 
 use crate::access_log::{self, AccessLog};
 use crate::registry::{AppInstance, Registry};
@@ -13,6 +14,9 @@ use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Attempts per idempotent request when endpoints fail (gorouter's three).
+const MAX_ATTEMPTS: usize = 3;
 
 /// Buffered request bodies are capped: the dev router is not for uploads.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -155,7 +159,7 @@ impl Proxy {
         let host = host_of(&req);
         let hostname = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
         let (parts, body) = req.into_parts();
-        let Some(picked) = self.registry.pick(hostname, None) else {
+        let Some(picked) = self.registry.pick(hostname, &[]) else {
             let r = text(
                 StatusCode::NOT_FOUND,
                 format!("404 Not Found: Requested route ('{hostname}') does not exist.\n"),
@@ -184,19 +188,25 @@ impl Proxy {
             Ok(r) => (r, answered),
             Err(e) => {
                 tracing::warn!(host = hostname, endpoint = first, error = %e, "backend-failed");
-                let retry = idempotent(&parts.method)
-                    .then(|| self.registry.pick(hostname, Some(&first)))
-                    .flatten();
-                if let Some(second) = retry {
-                    let addr = second.addr.clone();
-                    answered = Some((second.addr, second.app));
+                // As gorouter: idempotent requests try other endpoints, up to
+                // three attempts in all (scaling down can leave more than one
+                // stopped endpoint registered for a moment).
+                let mut tried = vec![first.clone()];
+                while idempotent(&parts.method) && tried.len() < MAX_ATTEMPTS {
+                    let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
+                    let Some(next) = self.registry.pick(hostname, &excluded) else {
+                        break;
+                    };
+                    let addr = next.addr.clone();
+                    answered = Some((next.addr, next.app));
                     match self
-                        .forward(&parts.method, &parts.headers, &path, &addr, body)
+                        .forward(&parts.method, &parts.headers, &path, &addr, body.clone())
                         .await
                     {
                         Ok(r) => return (r, answered),
                         Err(e) => {
-                            tracing::warn!(host = hostname, endpoint = addr, error = %e, "backend-failed")
+                            tracing::warn!(host = hostname, endpoint = addr, error = %e, "backend-failed");
+                            tried.push(addr);
                         }
                     }
                 }

@@ -81,11 +81,12 @@ impl Registry {
 
     /// The next endpoint of `host` other than `exclude`, round-robin.
     pub fn next(&self, host: &str, exclude: Option<&str>) -> Option<String> {
-        self.pick(host, exclude).map(|p| p.addr)
+        let tried: Vec<&str> = exclude.into_iter().collect();
+        self.pick(host, &tried).map(|p| p.addr)
     }
 
-    /// The next endpoint of `host` other than `exclude`, with its app.
-    pub fn pick(&self, host: &str, exclude: Option<&str>) -> Option<Picked> {
+    /// The next endpoint of `host` not in `tried`, with its app.
+    pub fn pick(&self, host: &str, tried: &[&str]) -> Option<Picked> {
         let mut pools = self.pools.lock().unwrap();
         let pool = pools.get_mut(&host.to_ascii_lowercase())?;
         let n = pool.endpoints.len();
@@ -93,7 +94,7 @@ impl Registry {
             let i = pool.next % n;
             pool.next = pool.next.wrapping_add(1);
             let e = &pool.endpoints[i];
-            if Some(e.addr.as_str()) != exclude {
+            if !tried.contains(&e.addr.as_str()) {
                 return Some(Picked {
                     addr: e.addr.clone(),
                     app: e.app.clone(),
