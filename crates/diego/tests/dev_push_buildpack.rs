@@ -39,21 +39,6 @@ print("python app listening on", os.environ["PORT"])
 http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
 
-fn skip_reason() -> Option<String> {
-    if let Some(why) = dev_skip_reason() {
-        return Some(why);
-    }
-    if let Err(why) = testkit::stack::cflinuxfs4() {
-        return Some(why);
-    }
-    if let Err(why) = testkit::stack::lifecycle_bundle() {
-        return Some(why);
-    }
-    lifecycle::assets::BUILDPACKS
-        .iter()
-        .find_map(|bp| testkit::stack::buildpack(bp).err())
-}
-
 /// The first 200 answer for `host` through the router.
 async fn first_answer(http: &reqwest::Client, host: &str, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
@@ -75,7 +60,7 @@ async fn first_answer(http: &reqwest::Client, host: &str, timeout: Duration) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_stages_source_with_buildpacks_through_the_api() {
-    testkit::skip_if!(skip_reason());
+    testkit::skip_if!(staging_skip_reason());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let dev = start_dev(&data, &[]);

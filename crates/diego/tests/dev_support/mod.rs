@@ -18,6 +18,23 @@ pub fn dev_skip_reason() -> Option<String> {
     testkit::skip::not_root().or_else(|| testkit::skip::missing_programs(&["runc", "nats-server"]))
 }
 
+/// Why a test that stages on the real stack can't run: dev's reasons, or
+/// the stack, lifecycle bundle or a buildpack can't be built here.
+pub fn staging_skip_reason() -> Option<String> {
+    if let Some(why) = dev_skip_reason() {
+        return Some(why);
+    }
+    if let Err(why) = testkit::stack::cflinuxfs4() {
+        return Some(why);
+    }
+    if let Err(why) = testkit::stack::lifecycle_bundle() {
+        return Some(why);
+    }
+    lifecycle::assets::BUILDPACKS
+        .iter()
+        .find_map(|bp| testkit::stack::buildpack(bp).err())
+}
+
 /// `diego dev` in the background; SIGINT (then SIGKILL) when dropped.
 pub struct Dev {
     child: Child,
