@@ -1,8 +1,10 @@
 //! Proxies requests by Host header (port stripped) to a registered
 //! endpoint, round-robin. Unknown hosts get 404 as gorouter answers them;
 //! an endpoint that cannot be reached gets 502, after retries on other
-//! endpoints for idempotent requests, three attempts in all (so scaling
-//! down never fails a GET).
+//! endpoints: for idempotent requests three attempts in all, as gorouter;
+//! for any request whose endpoint refused the connection (nothing reached
+//! the app), every endpoint of the route, so a scale-down that leaves
+//! several stopped endpoints registered for a moment fails no request.
 
 use crate::access_log::{self, AccessLog};
 use crate::registry::{AppInstance, Registry};
@@ -181,43 +183,39 @@ impl Proxy {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_string();
-        match self
-            .forward(&parts.method, &parts.headers, &path, &first, body.clone())
-            .await
-        {
-            Ok(r) => (r, answered),
-            Err(e) => {
-                tracing::warn!(host = hostname, endpoint = first, error = %e, "backend-failed");
-                // As gorouter: idempotent requests try other endpoints, up to
-                // three attempts in all (scaling down can leave more than one
-                // stopped endpoint registered for a moment).
-                let mut tried = vec![first.clone()];
-                while idempotent(&parts.method) && tried.len() < MAX_ATTEMPTS {
-                    let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
-                    let Some(next) = self.registry.pick(hostname, &excluded) else {
-                        break;
+        let mut tried: Vec<String> = Vec::new();
+        let mut addr = first;
+        loop {
+            match self
+                .forward(&parts.method, &parts.headers, &path, &addr, body.clone())
+                .await
+            {
+                Ok(r) => return (r, answered),
+                Err(e) => {
+                    tracing::warn!(host = hostname, endpoint = addr, error = %e, "backend-failed");
+                    self.registry.endpoint_failed(hostname, &addr);
+                    tried.push(addr);
+                    let retry = if refused(&e) {
+                        tried.len() < self.registry.endpoint_count(hostname)
+                    } else {
+                        idempotent(&parts.method) && tried.len() < MAX_ATTEMPTS
                     };
-                    let addr = next.addr.clone();
+                    let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
+                    let next = retry
+                        .then(|| self.registry.pick(hostname, &excluded))
+                        .flatten();
+                    let Some(next) = next else { break };
+                    addr = next.addr.clone();
                     answered = Some((next.addr, next.app));
-                    match self
-                        .forward(&parts.method, &parts.headers, &path, &addr, body.clone())
-                        .await
-                    {
-                        Ok(r) => return (r, answered),
-                        Err(e) => {
-                            tracing::warn!(host = hostname, endpoint = addr, error = %e, "backend-failed");
-                            tried.push(addr);
-                        }
-                    }
                 }
-                let r = text(
-                    StatusCode::BAD_GATEWAY,
-                    "502 Bad Gateway: Registered endpoint failed to handle the request.\n".into(),
-                    "endpoint_failure",
-                );
-                (r, answered)
             }
         }
+        let r = text(
+            StatusCode::BAD_GATEWAY,
+            "502 Bad Gateway: Registered endpoint failed to handle the request.\n".into(),
+            "endpoint_failure",
+        );
+        (r, answered)
     }
 
     async fn forward(
@@ -249,6 +247,13 @@ impl Proxy {
             Body::new(body.map_err(axum::Error::new)),
         ))
     }
+}
+
+/// Whether the endpoint could not be connected to at all, so the request
+/// never reached it and may go to another whatever its method.
+fn refused(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(|e| e.is_connect())
 }
 
 /// The request's Host (port and all), as gorouter logs it.

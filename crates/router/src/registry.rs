@@ -1,6 +1,7 @@
 //! The route table: hostname → endpoints, picked round-robin. An endpoint
 //! not re-registered within the stale threshold is pruned; an unregister
-//! drops it at once.
+//! drops it at once. An endpoint that just failed is passed over for a
+//! while (gorouter's 30 s), unless every endpoint has failed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +12,17 @@ struct Endpoint {
     addr: String,
     app: AppInstance,
     refreshed: Instant,
+    failed_at: Option<Instant>,
+}
+
+/// How long a failed endpoint is passed over (gorouter's retry-after-failure).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
+impl Endpoint {
+    fn recently_failed(&self) -> bool {
+        self.failed_at
+            .is_some_and(|t| t.elapsed() < RETRY_AFTER_FAILURE)
+    }
 }
 
 /// Whose instance an endpoint is (the registration's `app`,
@@ -58,12 +70,17 @@ impl Registry {
         match pool.endpoints.iter_mut().find(|e| e.addr == addr) {
             Some(e) => {
                 e.refreshed = Instant::now();
+                // A new instance on the same address has not failed.
+                if e.app != app {
+                    e.failed_at = None;
+                }
                 e.app = app;
             }
             None => pool.endpoints.push(Endpoint {
                 addr: addr.to_string(),
                 app,
                 refreshed: Instant::now(),
+                failed_at: None,
             }),
         }
     }
@@ -85,16 +102,20 @@ impl Registry {
         self.pick(host, &tried).map(|p| p.addr)
     }
 
-    /// The next endpoint of `host` not in `tried`, with its app.
+    /// The next endpoint of `host` not in `tried`, with its app: one that
+    /// has not failed lately if there is one.
     pub fn pick(&self, host: &str, tried: &[&str]) -> Option<Picked> {
         let mut pools = self.pools.lock().unwrap();
         let pool = pools.get_mut(&host.to_ascii_lowercase())?;
         let n = pool.endpoints.len();
-        for _ in 0..n {
-            let i = pool.next % n;
-            pool.next = pool.next.wrapping_add(1);
-            let e = &pool.endpoints[i];
-            if !tried.contains(&e.addr.as_str()) {
+        for skip_failed in [true, false] {
+            for step in 0..n {
+                let i = pool.next.wrapping_add(step) % n;
+                let e = &pool.endpoints[i];
+                if tried.contains(&e.addr.as_str()) || (skip_failed && e.recently_failed()) {
+                    continue;
+                }
+                pool.next = i.wrapping_add(1);
                 return Some(Picked {
                     addr: e.addr.clone(),
                     app: e.app.clone(),
@@ -102,6 +123,25 @@ impl Registry {
             }
         }
         None
+    }
+
+    /// Notes that `addr` failed to handle a request for `host`.
+    pub fn endpoint_failed(&self, host: &str, addr: &str) {
+        let mut pools = self.pools.lock().unwrap();
+        if let Some(pool) = pools.get_mut(&host.to_ascii_lowercase()) {
+            if let Some(e) = pool.endpoints.iter_mut().find(|e| e.addr == addr) {
+                e.failed_at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// How many endpoints `host` has.
+    pub fn endpoint_count(&self, host: &str) -> usize {
+        self.pools
+            .lock()
+            .unwrap()
+            .get(&host.to_ascii_lowercase())
+            .map_or(0, |p| p.endpoints.len())
     }
 
     pub fn knows(&self, host: &str) -> bool {
@@ -161,6 +201,38 @@ mod tests {
         assert_eq!(r.next("app.localhost", Some("10.0.0.1:2")), None);
         r.unregister("app.localhost", "10.0.0.1:2");
         assert!(!r.knows("app.localhost"));
+    }
+
+    #[test]
+    fn failed_endpoints_are_passed_over_until_all_have_failed() {
+        let r = Registry::default();
+        for port in 1..=3 {
+            r.register("a.localhost", &format!("10.0.0.1:{port}"));
+        }
+        r.endpoint_failed("a.localhost", "10.0.0.1:1");
+        r.endpoint_failed("a.localhost", "10.0.0.1:3");
+        for _ in 0..4 {
+            assert_eq!(r.next("a.localhost", None).unwrap(), "10.0.0.1:2");
+        }
+        r.endpoint_failed("a.localhost", "10.0.0.1:2");
+        // All failed: round-robin over them all rather than refuse.
+        let mut picks: Vec<_> = (0..3)
+            .map(|_| r.next("a.localhost", None).unwrap())
+            .collect();
+        picks.sort();
+        assert_eq!(picks, ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.1:3"]);
+        // A new instance registered on a failed address is used again.
+        r.register_instance(
+            "a.localhost",
+            "10.0.0.1:3",
+            AppInstance {
+                instance_id: "new".into(),
+                ..Default::default()
+            },
+        );
+        for _ in 0..3 {
+            assert_eq!(r.next("a.localhost", None).unwrap(), "10.0.0.1:3");
+        }
     }
 
     #[test]

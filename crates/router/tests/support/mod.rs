@@ -17,6 +17,23 @@ pub async fn backend(name: &'static str) -> SocketAddr {
     addr
 }
 
+/// A backend that accepts connections and closes them unanswered: the
+/// request reached it, so only idempotent requests may be retried.
+pub async fn hangs_up() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                // Read the request, then hang up without an answer.
+                let _ = tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await;
+            });
+        }
+    });
+    addr
+}
+
 /// A loopback address nothing listens on.
 pub fn dead_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
