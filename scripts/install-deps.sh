@@ -12,7 +12,8 @@ packages=(
   runc                # the OCI runtime garden runs containers with
   busybox-static      # the rootfs of test and dev containers
   nats-server         # route-emitter tests publish to a real NATS
-  iptables            # garden's host port -> container port mapping
+  iptables            # used by the CNI plugins (portmap, bridge's masquerade, firewall)
+  containernetworking-plugins  # garden's container networking: bridge, host-local, portmap, firewall
   nftables
   iproute2            # ip netns / veth for cell networking tests
   docker-registry     # the OCI registry image tests pull from (CNCF distribution)

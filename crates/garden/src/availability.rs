@@ -5,7 +5,8 @@ use crate::{Backend, RuncBackend};
 
 /// Why the runc backend cannot run on this host, if it cannot: not root,
 /// or a program it drives (runc, ip, iptables, iptables-restore, nft,
-/// mkfs.ext4) or the static busybox its containers' init uses is missing.
+/// mkfs.ext4, the CNI plugins) or the static busybox its containers' init
+/// uses is missing.
 pub fn runc_unavailable() -> Option<String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -26,6 +27,13 @@ pub fn runc_unavailable() -> Option<String> {
             .unwrap_or(false);
         if !found {
             return Some(format!("{bin} not found"));
+        }
+    }
+    for plugin in ["bridge", "host-local", "portmap", "firewall"] {
+        if !std::path::Path::new("/usr/lib/cni").join(plugin).exists() {
+            return Some(format!(
+                "CNI plugin /usr/lib/cni/{plugin} not found (containernetworking-plugins)"
+            ));
         }
     }
     if !std::path::Path::new("/usr/bin/busybox").exists() {

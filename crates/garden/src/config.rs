@@ -71,6 +71,13 @@ pub struct RuncConfig {
     /// The DNS servers containers get in /etc/resolv.conf and may reach
     /// without an egress rule; None: the host's (its /etc/resolv.conf).
     pub dns_servers: Option<Vec<Ipv4Addr>>,
+    /// The CNI network configuration list (`.conflist`) containers are
+    /// plugged in with; None: the default made from `subnet` (bridge
+    /// `TAG-br0` with host-local addresses, portmap, firewall).
+    pub cni_config: Option<PathBuf>,
+    /// Where the CNI plugins are (CNI_PATH): Debian's
+    /// containernetworking-plugins by default.
+    pub cni_plugin_dirs: Vec<PathBuf>,
 }
 
 impl RuncConfig {
@@ -99,6 +106,8 @@ impl RuncConfig {
             user_namespace: true,
             seccomp: true,
             dns_servers: None,
+            cni_config: None,
+            cni_plugin_dirs: vec![PathBuf::from("/usr/lib/cni")],
         }
     }
 }

@@ -1,35 +1,19 @@
-//! Free container addresses and host ports of a backend.
+//! Free host ports of a backend (addresses are the IPAM plugin's).
 
 #[derive(Debug)]
 pub struct Pools {
-    ips: std::collections::BTreeSet<u32>,
     ports: std::collections::BTreeSet<u16>,
     next_port: u16,
     port_range: (u16, u16),
 }
 
 impl Pools {
-    pub fn new(offsets: std::ops::Range<u32>, port_range: (u16, u16)) -> Self {
+    pub fn new(port_range: (u16, u16)) -> Self {
         Pools {
-            ips: offsets.collect(),
             ports: (port_range.0..=port_range.1).collect(),
             next_port: port_range.0,
             port_range,
         }
-    }
-
-    pub fn take_ip(&mut self) -> Option<u32> {
-        let first = *self.ips.iter().next()?;
-        self.ips.remove(&first);
-        Some(first)
-    }
-
-    pub fn claim_ip(&mut self, offset: u32) {
-        self.ips.remove(&offset);
-    }
-
-    pub fn release_ip(&mut self, offset: u32) {
-        self.ips.insert(offset);
     }
 
     /// Hands out ports round-robin so a port just released is not reused
@@ -69,14 +53,7 @@ mod tests {
 
     #[test]
     fn pools_hand_out_and_take_back() {
-        let mut p = Pools::new(2..5, (100, 102));
-        assert_eq!(p.take_ip(), Some(2));
-        p.claim_ip(3);
-        assert_eq!(p.take_ip(), Some(4));
-        assert_eq!(p.take_ip(), None);
-        p.release_ip(3);
-        assert_eq!(p.take_ip(), Some(3));
-
+        let mut p = Pools::new((100, 102));
         assert_eq!(p.take_port(), Some(100));
         assert!(p.claim_port(101));
         assert!(!p.claim_port(101));

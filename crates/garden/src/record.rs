@@ -1,10 +1,12 @@
 //! What the backend keeps on disk about each container, so a restarted
 //! backend knows its containers (and can destroy half-created ones).
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::network::CNIResult;
 use crate::api::{
     BindMount, ContainerSpec, GardenError, Limits, NetOutRule, PortMapping, Properties,
 };
@@ -21,8 +23,15 @@ pub struct Record {
     pub cpu_weight: u32,
     pub privileged: bool,
     pub properties: Properties,
-    /// Offset of the container's address in the backend's subnet.
-    pub ip_offset: u32,
+    /// The container's address and the host end of its link, once the
+    /// CNI plugins plugged it in; their ADD result (DEL and CHECK are
+    /// given it).
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub host_iface: Option<String>,
+    #[serde(default)]
+    pub cni_result: Option<CNIResult>,
     /// (host port, container port)
     pub mapped_ports: Vec<(u16, u16)>,
     pub cgroups_path: String,
@@ -39,7 +48,6 @@ impl Record {
     pub fn new(
         spec: &ContainerSpec,
         limits: &Limits,
-        ip_offset: u32,
         ports: &[PortMapping],
         cgroups_path: String,
         userns: bool,
@@ -59,7 +67,9 @@ impl Record {
             cpu_weight: limits.cpu_weight,
             privileged: spec.privileged,
             properties: spec.properties.clone(),
-            ip_offset,
+            ip: None,
+            host_iface: None,
+            cni_result: None,
             mapped_ports: ports
                 .iter()
                 .map(|p| (p.host_port, p.container_port))

@@ -7,17 +7,12 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::RuncBackend;
-use crate::cmd::run;
 
 impl RuncBackend {
     pub(super) async fn sweep(&self) {
         let known: HashSet<String> = {
             let st = self.inner.state.lock().expect("state lock");
             st.containers.keys().cloned().collect()
-        };
-        let known_ips: HashSet<u32> = {
-            let st = self.inner.state.lock().expect("state lock");
-            st.containers.values().map(|r| r.ip_offset).collect()
         };
         let net = &self.inner.net;
         let depot = &self.inner.cfg.depot;
@@ -29,9 +24,27 @@ impl RuncBackend {
                 let _ = self.inner.runtime.delete(&id).await;
             }
         }
+        // Their network: DEL for every unknown container that has a named
+        // namespace, a directory or an address lease (the plugins find what
+        // they made by its id), then the namespace's name.
+        let prefix = format!("{}-", self.inner.cfg.tag);
+        let containers = depot.join("containers");
+        let mut unknown: Vec<String> = dir_names(Path::new("/run/netns"))
+            .iter()
+            .filter_map(|ns| ns.strip_prefix(&prefix).map(String::from))
+            .chain(dir_names(&containers))
+            .chain(net.lease_holders())
+            .filter(|h| !known.contains(h))
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        for h in &unknown {
+            if let Err(e) = net.teardown_container(h, &[], None).await {
+                tracing::warn!(handle = %h, error = %e, "releasing a leftover container's network");
+            }
+        }
         // Their mounts (overlay, limited layer) and loop devices, then
         // their directories.
-        let containers = depot.join("containers");
         for h in dir_names(&containers) {
             if known.contains(&h) {
                 continue;
@@ -45,34 +58,6 @@ impl RuncBackend {
             }
             if let Err(e) = std::fs::remove_dir_all(&dir) {
                 tracing::warn!(dir = %dir.display(), error = %e, "removing a leftover container");
-            }
-        }
-        // Network namespaces and veths of the backend's naming.
-        let prefix = format!("{}-", self.inner.cfg.tag);
-        for ns in dir_names(Path::new("/run/netns")) {
-            let Some(h) = ns.strip_prefix(&prefix) else {
-                continue;
-            };
-            if !known.contains(h) {
-                let _ = run("ip", &["netns", "delete", &ns], None).await;
-            }
-        }
-        let links = run("ip", &["-o", "link", "show"], None)
-            .await
-            .unwrap_or_default();
-        for l in links.lines() {
-            let name = l.split(':').nth(1).unwrap_or("").trim();
-            let name = name.split('@').next().unwrap_or("");
-            if let Some(ip) = net.veth_addr(name) {
-                if !known_ips.contains(&net.offset_of(ip)) {
-                    let _ = run("ip", &["link", "del", name], None).await;
-                }
-            }
-        }
-        // NAT rules of unknown handles.
-        for h in net.handles_with_rules().await {
-            if !known.contains(&h) {
-                let _ = net.unmap_ports(&h, net.gateway(), &[]).await;
             }
         }
         // Cgroups of unknown containers (empty now their processes died).

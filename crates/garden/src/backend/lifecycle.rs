@@ -1,5 +1,5 @@
-//! Creating and destroying containers: reserving a handle, address and
-//! ports; building the rootfs, network and bundle and starting it; and
+//! Creating and destroying containers: reserving a handle and ports;
+//! building the rootfs, network (CNI ADD) and bundle and starting it; and
 //! undoing all of that, also for a container whose creation failed.
 
 use super::RuncBackend;
@@ -32,9 +32,6 @@ impl RuncBackend {
                 "max containers reached".into(),
             ));
         }
-        let ip = st.pools.take_ip().ok_or_else(|| {
-            GardenError::InsufficientResources("no container addresses left".into())
-        })?;
         let mut ports = Vec::new();
         for m in &spec.net_in {
             let host_port = if m.host_port == 0 {
@@ -48,7 +45,6 @@ impl RuncBackend {
                     container_port: m.container_port,
                 }),
                 None => {
-                    st.pools.release_ip(ip);
                     for p in &ports {
                         st.pools.release_port(p.host_port);
                     }
@@ -65,7 +61,6 @@ impl RuncBackend {
         let rec = Record::new(
             spec,
             &limits,
-            ip,
             &ports,
             cgroups::cgroups_path(&self.inner.cfg.tag, &spec.handle),
             self.userns(spec.privileged),
@@ -91,7 +86,7 @@ impl RuncBackend {
 
     pub(super) async fn build(
         &self,
-        rec: &Record,
+        rec: &mut Record,
         image: Option<&image::PulledImage>,
     ) -> Result<(), GardenError> {
         let dir = self.container_dir(&rec.handle);
@@ -109,14 +104,8 @@ impl RuncBackend {
         let owner = self.root_owner(rec);
         overlay.mount(owner)?;
 
-        let ip = self.inner.net.addr(rec.ip_offset);
-        std::fs::write(
-            dir.join("hosts"),
-            format!(
-                "127.0.0.1 localhost\n{ip} {}\n",
-                bundle::hostname(&rec.handle)
-            ),
-        )?;
+        // The address line is added once the plugins gave one.
+        std::fs::write(dir.join("hosts"), "127.0.0.1 localhost\n")?;
         std::fs::write(dir.join("resolv.conf"), &self.inner.resolv_conf)?;
         // The container's root may change them, as on Garden.
         for f in ["hosts", "resolv.conf"] {
@@ -158,12 +147,33 @@ impl RuncBackend {
             .trim()
             .parse::<u32>()
             .map_err(|e| GardenError::Runtime(format!("runtime's pid file: {e}")))?;
-        self.inner.net.setup_container(&rec.handle, ip, pid).await?;
-        self.inner.net.firewall().add(&self.member(rec)).await?;
-        self.inner
+        let result = self
+            .inner
             .net
-            .map_ports(&rec.handle, ip, &rec.ports())
-            .await?;
+            .setup_container(&rec.handle, pid, &rec.ports())
+            .await;
+        // Saved before anything can fail again: DEL is given it.
+        let result = result?;
+        rec.ip = crate::network::cni::ipv4_of(&result);
+        let bridge = self.inner.net.bridge();
+        rec.host_iface = crate::network::cni::host_iface_of(&result, Some(&bridge));
+        rec.cni_result = Some(result);
+        rec.save(&dir)?;
+        let ip = rec
+            .ip
+            .ok_or_else(|| GardenError::Runtime("the CNI plugins gave no IPv4 address".into()))?;
+        // Rewritten in place: the container's bind mount sees it.
+        std::fs::write(
+            dir.join("hosts"),
+            format!(
+                "127.0.0.1 localhost\n{ip} {}\n",
+                bundle::hostname(&rec.handle)
+            ),
+        )?;
+        let member = self.member(rec).ok_or_else(|| {
+            GardenError::Runtime("the CNI plugins gave no host interface".into())
+        })?;
+        self.inner.net.firewall().add(&member).await?;
         self.inner.runtime.start(&rec.handle).await?;
         Ok(())
     }
@@ -177,23 +187,19 @@ impl RuncBackend {
         if let Err(e) = self.inner.runtime.delete(&rec.handle).await {
             first_err.get_or_insert(e);
         }
-        let ip = self.inner.net.addr(rec.ip_offset);
+        if let (Some(ip), Some(port)) = (rec.ip, &rec.host_iface) {
+            if let Err(e) = self.inner.net.firewall().delete(ip, port).await {
+                first_err.get_or_insert(e);
+            }
+        }
         if let Err(e) = self
             .inner
             .net
-            .unmap_ports(&rec.handle, ip, &rec.ports())
+            .teardown_container(&rec.handle, &rec.ports(), rec.cni_result.as_ref())
             .await
         {
             first_err.get_or_insert(e);
         }
-        let port = self.inner.net.host_veth(ip);
-        if let Err(e) = self.inner.net.firewall().delete(ip, &port).await {
-            first_err.get_or_insert(e);
-        }
-        self.inner
-            .net
-            .teardown_container(&rec.handle, Some(ip))
-            .await;
         let unmounted = match self.overlay(rec) {
             Ok(overlay) => overlay.unmount(),
             Err(_) => Overlay {
@@ -237,7 +243,6 @@ impl RuncBackend {
             }
         }
         let mut st = self.inner.state.lock().expect("state lock");
-        st.pools.release_ip(rec.ip_offset);
         for (hp, _) in &rec.mapped_ports {
             st.pools.release_port(*hp);
         }

@@ -12,7 +12,7 @@ use crate::cgroups::{self, Cgroup, CgroupVersion};
 use crate::config::RuncConfig;
 use crate::idmap::IdMap;
 use crate::image_rootfs::{self, ImageRootfs};
-use crate::network::{Member, Network};
+use crate::network::{Cni, Member, Network};
 use crate::pools::Pools;
 use crate::record::Record;
 use crate::rootfs::Overlay;
@@ -61,21 +61,31 @@ impl RuncBackend {
         }
         cfg.id_map.validate().map_err(GardenError::InvalidSpec)?;
         let (resolv_conf, dns) = crate::dns::resolv_conf(cfg.dns_servers.as_deref());
+        let cni = match &cfg.cni_config {
+            Some(path) => Cni::load(path, cfg.cni_plugin_dirs.clone())?,
+            None => Cni::default_list(
+                &cfg.tag,
+                cfg.subnet,
+                cfg.subnet_prefix,
+                &cfg.depot.join("cni").join("ipam"),
+                cfg.cni_plugin_dirs.clone(),
+            ),
+        };
         let net = Network {
             tag: cfg.tag.clone(),
             subnet: cfg.subnet,
             prefix: cfg.subnet_prefix,
             external_ip: cfg.external_ip,
             dns,
+            cni,
         };
         for d in ["containers", "runtime", "rootfs"] {
             std::fs::create_dir_all(cfg.depot.join(d))?;
         }
-        let mut pools = Pools::new(net.container_offsets(), cfg.port_range);
+        let mut pools = Pools::new(cfg.port_range);
         let mut containers = HashMap::new();
         for entry in std::fs::read_dir(cfg.depot.join("containers"))?.flatten() {
             if let Some(rec) = Record::load(&entry.path()) {
-                pools.claim_ip(rec.ip_offset);
                 for (hp, _) in &rec.mapped_ports {
                     pools.claim_port(*hp);
                 }
@@ -145,7 +155,7 @@ impl RuncBackend {
             let st = self.inner.state.lock().expect("state lock");
             st.containers.values().cloned().collect()
         };
-        let members: Vec<Member<'_>> = records.iter().map(|r| self.member(r)).collect();
+        let members: Vec<Member<'_>> = records.iter().filter_map(|r| self.member(r)).collect();
         self.inner.net.setup_host(&members).await?;
         *up = true;
         Ok(())
@@ -161,15 +171,14 @@ impl RuncBackend {
         *up = false;
     }
 
-    /// The firewall's view of a container.
-    pub(crate) fn member<'a>(&self, rec: &'a Record) -> Member<'a> {
-        let ip = self.inner.net.addr(rec.ip_offset);
-        Member {
+    /// The firewall's view of a container (None before it is plugged in).
+    pub(crate) fn member<'a>(&self, rec: &'a Record) -> Option<Member<'a>> {
+        Some(Member {
             handle: &rec.handle,
-            ip,
-            port: self.inner.net.host_veth(ip),
+            ip: rec.ip?,
+            port: rec.host_iface.clone()?,
             rules: &rec.net_out,
-        }
+        })
     }
 
     /// The backend's shared user namespace map.
@@ -310,7 +319,7 @@ impl RuncBackend {
             state: if running { "active" } else { "stopped" }.into(),
             events,
             host_ip: self.inner.net.gateway().to_string(),
-            container_ip: self.inner.net.addr(rec.ip_offset).to_string(),
+            container_ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             external_ip: self.inner.cfg.external_ip.to_string(),
             mapped_ports: rec.ports(),
             properties: rec.properties.clone(),

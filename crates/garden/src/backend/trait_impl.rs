@@ -55,9 +55,9 @@ impl Backend for RuncBackend {
             self.preloaded(&spec.image)?;
             None
         };
-        let rec = self.reserve(&spec)?;
+        let mut rec = self.reserve(&spec)?;
         let result = match self.ensure_host().await {
-            Ok(()) => self.build(&rec, image.as_ref()).await,
+            Ok(()) => self.build(&mut rec, image.as_ref()).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {
@@ -126,7 +126,7 @@ impl Backend for RuncBackend {
             .map_err(|e| GardenError::Runtime(e.to_string()))?;
         // The host end of the veth sees the container's traffic mirrored:
         // what it receives the container sent.
-        let veth = self.inner.net.host_veth(self.inner.net.addr(rec.ip_offset));
+        let veth = rec.host_iface.clone().unwrap_or_default();
         let stat = |name: &str| {
             std::fs::read_to_string(format!("/sys/class/net/{veth}/statistics/{name}"))
                 .ok()
@@ -194,7 +194,7 @@ impl Backend for RuncBackend {
     async fn capacity(&self) -> Result<Capacity, GardenError> {
         let memory_bytes = mem_total();
         let disk_bytes = statvfs_total(&self.inner.cfg.depot);
-        let subnet_size = self.inner.net.container_offsets().len() as u64;
+        let subnet_size = self.inner.net.capacity();
         let max_containers = match self.inner.cfg.max_containers {
             0 => subnet_size,
             n => n.min(subnet_size),

@@ -1,18 +1,25 @@
-//! Container networking: a bridge per backend; per container, the network
-//! namespace the runtime made (named in /run/netns) with a veth pair to
-//! the bridge; iptables NAT for mapped ports and the way out (`nat`); and
-//! egress rules enforced with nftables (`firewall`, `netout`).
+//! Container networking. Each container's network namespace (the runtime
+//! makes it; garden names it in /run/netns) is plugged in by CNI plugins
+//! (`cni`): by default a bridge per backend with host-local addresses from
+//! the cell's subnet, portmap for mapped ports and firewall for
+//! forwarding. What the plugins cannot express stays garden's own: the
+//! per-container egress rules, enforced with nftables (`firewall`,
+//! `netout`), and the bridge settings those rules rely on; and giving
+//! back, when the last backend of the host goes, what the plugins leave
+//! behind (`host_state`).
 
+pub mod cni;
 mod firewall;
-mod nat;
+mod host_state;
 pub mod netout;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+pub use cni::{Attach, CNIResult, Cni};
 pub use firewall::{Firewall, Member};
 
-use crate::api::GardenError;
+use crate::api::{GardenError, PortMapping};
 use crate::cmd::run;
 
 #[derive(Debug, Clone)]
@@ -23,30 +30,26 @@ pub struct Network {
     pub external_ip: Ipv4Addr,
     /// Resolvers containers may always reach.
     pub dns: Vec<Ipv4Addr>,
+    pub cni: Cni,
 }
 
 impl Network {
+    /// The bridge containers are on: the list's bridge plugin's.
     pub fn bridge(&self) -> String {
-        format!("{}-br0", self.tag)
+        self.cni
+            .bridge()
+            .unwrap_or_else(|| format!("{}-br0", self.tag))
     }
 
+    /// The subnet's first address, the bridge's in the default list.
     pub fn gateway(&self) -> Ipv4Addr {
-        self.addr(1)
-    }
-
-    /// The address `offset` places into the subnet.
-    pub fn addr(&self, offset: u32) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.subnet) + offset)
-    }
-
-    pub fn offset_of(&self, ip: Ipv4Addr) -> u32 {
-        u32::from(ip) - u32::from(self.subnet)
+        Ipv4Addr::from(u32::from(self.subnet) + 1)
     }
 
     /// Addresses containers can have: not the network, the gateway or the
     /// broadcast address.
-    pub fn container_offsets(&self) -> std::ops::Range<u32> {
-        2..(1u32 << (32 - self.prefix)) - 1
+    pub fn capacity(&self) -> u64 {
+        (1u64 << (32 - self.prefix)).saturating_sub(3)
     }
 
     pub fn netns_name(&self, handle: &str) -> String {
@@ -55,24 +58,6 @@ impl Network {
 
     pub fn netns_path(&self, handle: &str) -> PathBuf {
         PathBuf::from("/run/netns").join(self.netns_name(handle))
-    }
-
-    /// Interface names are at most 15 bytes: the tag and the address's
-    /// offset in the subnet name the host side uniquely (the dash keeps
-    /// tag `t3` offset 0x13 apart from tag `t31` offset 3).
-    pub fn host_veth(&self, ip: Ipv4Addr) -> String {
-        format!("{}-{:x}h", self.tag, self.offset_of(ip))
-    }
-
-    /// The address whose host veth this is, if the name is one of ours.
-    pub fn veth_addr(&self, name: &str) -> Option<Ipv4Addr> {
-        let hex = name
-            .strip_prefix(&format!("{}-", self.tag))?
-            .strip_suffix('h')?;
-        let offset = u32::from_str_radix(hex, 16).ok()?;
-        self.container_offsets()
-            .contains(&offset)
-            .then(|| self.addr(offset))
     }
 
     /// The nftables tables of the backend (both named `garden-TAG`).
@@ -84,116 +69,124 @@ impl Network {
         }
     }
 
-    /// The bridge, forwarding, the NAT chains and the firewall tables (with
-    /// `members`, the containers the backend has); idempotent.
+    /// Registers the backend with the host (see `host_state`) and installs
+    /// the firewall tables with `members`, the containers the backend
+    /// has; idempotent. The bridge comes with the first container.
     pub async fn setup_host(&self, members: &[Member<'_>]) -> Result<(), GardenError> {
-        let br = self.bridge();
-        if run("ip", &["link", "show", &br], None).await.is_err() {
-            run("ip", &["link", "add", &br, "type", "bridge"], None).await?;
-        }
-        let cidr = format!("{}/{}", self.gateway(), self.prefix);
-        let addrs = run("ip", &["-4", "addr", "show", "dev", &br], None).await?;
-        if !addrs.contains(&cidr) {
-            run("ip", &["addr", "add", &cidr, "dev", &br], None).await?;
-        }
-        run("ip", &["link", "set", &br, "up"], None).await?;
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")?;
-        let conf = format!("/proc/sys/net/ipv4/conf/{br}");
-        if self.external_ip.is_loopback() {
-            // Connections to 127.0.0.1:HOST_PORT are DNATed onto the bridge;
-            // the kernel drops loopback sources leaving a non-loopback device
-            // unless route_localnet is on for it.
-            std::fs::write(format!("{conf}/route_localnet"), "1")?;
-        }
-        // The bridge answers ARP for every address on it, at once: with
-        // forwarding between container ports dropped (see `firewall`),
-        // containers reach each other through the host's routing.
-        std::fs::write(format!("{conf}/proxy_arp"), "1")?;
-        std::fs::write(format!("{conf}/proxy_arp_pvlan"), "1")?;
-        std::fs::write(format!("/proc/sys/net/ipv4/neigh/{br}/proxy_delay"), "0")?;
-        self.setup_nat().await?;
+        let tag = self.tag.clone();
+        tokio::task::spawn_blocking(move || host_state::join(&tag))
+            .await
+            .map_err(|e| GardenError::Runtime(e.to_string()))??;
         self.firewall().install(members).await
     }
 
-    /// Removes the firewall tables, the NAT chains and the bridge (tests
-    /// and `diego dev` teardown); containers must be gone already.
+    /// Removes the firewall tables and the bridge; the last backend of
+    /// the host also removes the plugins' idle chains and restores
+    /// ip_forward. Containers must be gone already.
     pub async fn teardown_host(&self) {
         if let Err(e) = self.firewall().remove().await {
             tracing::warn!(error = %e, "removing the firewall tables");
         }
-        self.teardown_nat().await;
         let _ = run("ip", &["link", "del", &self.bridge()], None).await;
+        host_state::leave(&self.tag, cni::remove_idle_chains).await;
+    }
+
+    fn attach<'a>(&self, handle: &'a str, netns: &'a str, ports: &'a [PortMapping]) -> Attach<'a> {
+        Attach {
+            container_id: handle,
+            netns,
+            ports,
+            host_ip: self.external_ip,
+        }
     }
 
     /// Names the network namespace of the container's init `pid` (the
-    /// runtime made it) and plugs it in: its end of a veth pair as eth0,
-    /// its address, a default route through the bridge.
+    /// runtime made it) and has the plugins plug it in (ADD).
     pub async fn setup_container(
         &self,
         handle: &str,
-        ip: Ipv4Addr,
         pid: u32,
-    ) -> Result<(), GardenError> {
+        ports: &[PortMapping],
+    ) -> Result<CNIResult, GardenError> {
         let ns = self.netns_name(handle);
-        let host = self.host_veth(ip);
         if self.netns_path(handle).exists() {
             // The handle is ours now: a namespace by its name is a leftover
             // of a backend that died mid-create.
             let _ = run("ip", &["netns", "delete", &ns], None).await;
         }
-        // A neighbour entry left by an earlier container with this address
-        // would send the new one's traffic to the old MAC until it expires
-        // (tens of seconds: checks time out, the instance is crashed).
-        let _ = run(
-            "ip",
-            &[
-                "neigh",
-                "flush",
-                "to",
-                &ip.to_string(),
-                "dev",
-                &self.bridge(),
-            ],
-            None,
-        )
-        .await;
-        let host_side = format!(
-            "netns attach {ns} {pid}\n\
-             link add {host} type veth peer name eth0 netns {ns}\n\
-             link set {host} master {br} up\n",
-            br = self.bridge()
-        );
-        run("ip", &["-batch", "-"], Some(&host_side)).await?;
-        let inside = format!(
-            "addr add {ip}/{prefix} dev eth0\n\
-             link set lo up\n\
-             link set eth0 up\n\
-             route add default via {gw}\n",
-            prefix = self.prefix,
-            gw = self.gateway()
-        );
-        run("ip", &["-n", &ns, "-batch", "-"], Some(&inside)).await?;
-        Ok(())
+        run("ip", &["netns", "attach", &ns, &pid.to_string()], None).await?;
+        let path = self.netns_path(handle).display().to_string();
+        let result = self.cni.add(&self.attach(handle, &path, ports)).await?;
+        self.tune_bridge();
+        Ok(result)
     }
 
-    /// Removes the veth pair and the namespace's name in one `ip` run
-    /// (-force: go on past what is already gone, as after a half-made
-    /// create).
-    pub async fn teardown_container(&self, handle: &str, ip: Option<Ipv4Addr>) {
-        let mut script = String::new();
-        if let Some(ip) = ip {
-            script.push_str(&format!("link del {}\n", self.host_veth(ip)));
-            // The address goes back to the pool: forget its MAC.
-            script.push_str(&format!("neigh flush to {ip} dev {}\n", self.bridge()));
+    /// CHECK: whether the container's attachment is still as ADD left it.
+    pub async fn check_container(
+        &self,
+        handle: &str,
+        ports: &[PortMapping],
+        result: &CNIResult,
+    ) -> Result<(), GardenError> {
+        let path = self.netns_path(handle).display().to_string();
+        self.cni
+            .check(&self.attach(handle, &path, ports), result)
+            .await
+    }
+
+    /// The bridge settings the firewall's design needs (see `firewall`):
+    /// it answers ARP for every address on it, at once, so containers
+    /// reach each other through the host's routing. Connections to
+    /// 127.0.0.1:HOST_PORT DNATed onto the bridge need route_localnet.
+    fn tune_bridge(&self) {
+        let br = self.bridge();
+        let conf = format!("/proc/sys/net/ipv4/conf/{br}");
+        let mut settings = vec![
+            (format!("{conf}/proxy_arp"), "1"),
+            (format!("{conf}/proxy_arp_pvlan"), "1"),
+            (format!("/proc/sys/net/ipv4/neigh/{br}/proxy_delay"), "0"),
+        ];
+        if self.external_ip.is_loopback() {
+            settings.push((format!("{conf}/route_localnet"), "1"));
         }
-        if self.netns_path(handle).exists() {
-            script.push_str(&format!("netns delete {}\n", self.netns_name(handle)));
+        for (path, value) in settings {
+            if let Err(e) = std::fs::write(&path, value) {
+                tracing::warn!(path, error = %e, "tuning the bridge");
+            }
         }
-        let mut result = run("ip", &["-force", "-batch", "-"], Some(&script)).await;
+    }
+
+    /// DEL (with ADD's result when known: the plugins find what they made
+    /// by the container's id even without it), then the namespace's name.
+    pub async fn teardown_container(
+        &self,
+        handle: &str,
+        ports: &[PortMapping],
+        result: Option<&CNIResult>,
+    ) -> Result<(), GardenError> {
+        let exists = self.netns_path(handle).exists();
+        // Without its namespace, plugins release what is on the host side.
+        let path = if exists {
+            self.netns_path(handle).display().to_string()
+        } else {
+            String::new()
+        };
+        let deleted = self
+            .cni
+            .del(&self.attach(handle, &path, ports), result)
+            .await;
+        if exists {
+            self.delete_netns(handle).await;
+        }
+        deleted
+    }
+
+    async fn delete_netns(&self, handle: &str) {
+        let ns = self.netns_name(handle);
+        let mut result = run("ip", &["netns", "delete", &ns], None).await;
         // The namespace's file can be briefly busy while another process
         // (a container or `ip -n` being set up or torn down in parallel)
         // holds a copy of its mount: try again before giving up.
-        let ns = self.netns_name(handle);
         for _ in 0..10 {
             if !self.netns_path(handle).exists() {
                 return;
@@ -205,6 +198,44 @@ impl Network {
             let error = result.err().map(|e| e.to_string()).unwrap_or_default();
             tracing::warn!(handle, error, "deleting netns");
         }
+    }
+
+    /// Containers host-local holds addresses for (a sweep after a crash
+    /// releases those of unknown ones).
+    pub fn lease_holders(&self) -> Vec<String> {
+        let Some(dir) = self.cni.lease_dir() else {
+            return Vec::new();
+        };
+        let mut holders: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().parse::<Ipv4Addr>().is_ok())
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .filter_map(|s| s.lines().next().map(|l| l.trim().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        holders.sort();
+        holders.dedup();
+        holders
+    }
+
+    /// The iptables rules that name a container (portmap's and the bridge
+    /// plugin's carry its id in their comments): tests check none survive
+    /// destroy.
+    pub async fn rules_of(&self, handle: &str) -> Vec<String> {
+        let mut rules = Vec::new();
+        for table in ["nat", "filter"] {
+            let all = run("iptables", &["-w", "-t", table, "-S"], None)
+                .await
+                .unwrap_or_default();
+            rules.extend(
+                all.lines()
+                    .filter(|r| r.contains(&format!("\\\"{handle}\\\"")))
+                    .map(String::from),
+            );
+        }
+        rules
     }
 }
 
@@ -220,14 +251,17 @@ mod tests {
             prefix: 22,
             external_ip: Ipv4Addr::LOCALHOST,
             dns: vec![],
+            cni: Cni::default_list(
+                "gdn",
+                Ipv4Addr::new(10, 254, 0, 0),
+                22,
+                std::path::Path::new("/x"),
+                vec![],
+            ),
         };
-        assert_eq!(n.container_offsets(), 2..1023);
-        let ip = n.addr(1022);
-        assert_eq!(ip, Ipv4Addr::new(10, 254, 3, 254));
-        assert!(n.host_veth(ip).len() <= 15);
+        assert_eq!(n.capacity(), 1021);
+        assert_eq!(n.gateway(), Ipv4Addr::new(10, 254, 0, 1));
+        assert_eq!(n.bridge(), "gdn-br0");
         assert!(n.bridge().len() <= 15);
-        assert_eq!(n.veth_addr(&n.host_veth(ip)), Some(ip));
-        assert_eq!(n.veth_addr("gdn-br0"), None);
-        assert_eq!(n.veth_addr("gdnx-2h"), None);
     }
 }
