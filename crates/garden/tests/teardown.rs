@@ -33,6 +33,10 @@ fn traces(t: &common::TestBackend) -> Vec<String> {
         ("mount", run("cat /proc/self/mountinfo")),
         ("loop", run("losetup -a")),
         (
+            "lease",
+            run(&format!("grep -rs . {depot}/cni/ipam | grep -v last_reserved")),
+        ),
+        (
             "cgroup",
             run("find /sys/fs/cgroup -maxdepth 3 -type d -name 'garden-*'"),
         ),
@@ -42,6 +46,7 @@ fn traces(t: &common::TestBackend) -> Vec<String> {
                 || l.contains(&format!("{tag}-"))
                 || l.contains(&format!("{}-", tag.to_uppercase()))
                 || l.contains(&subnet)
+                || l.contains("\"garden:")
                 || l.contains(&depot);
             if ours {
                 found.push(format!("{what}: {l}"));
@@ -73,12 +78,14 @@ async fn a_crashed_backend_is_cleaned_up_and_a_stopped_one_leaves_nothing() {
         disk_bytes: 32 << 20,
         ..Default::default()
     };
-    b.create(spec).await.unwrap();
-    std::fs::remove_file(b.container_dir("lost-1").join("container.json")).unwrap();
-    let lost_traces: Vec<String> = traces(&t)
-        .into_iter()
-        .filter(|l| l.contains("lost-1") || l.contains("t71-3h"))
-        .collect();
+    let lost = b.create(spec).await.unwrap();
+    let record = b.container_dir("lost-1").join("container.json");
+    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let veth = rec["host_iface"].as_str().unwrap().to_string();
+    let lost_ip = format!("{}/32", lost.container_ip);
+    std::fs::remove_file(record).unwrap();
+    let of_lost = |l: &String| l.contains("lost-1") || l.contains(&veth) || l.contains(&lost_ip);
+    let lost_traces: Vec<String> = traces(&t).into_iter().filter(of_lost).collect();
     for kind in ["nft", "iptables", "link", "netns", "mount", "loop"] {
         assert!(
             lost_traces.iter().any(|l| l.starts_with(kind)),
@@ -93,10 +100,7 @@ async fn a_crashed_backend_is_cleaned_up_and_a_stopped_one_leaves_nothing() {
         restarted.containers(&Default::default()).await.unwrap(),
         vec!["kept-1"]
     );
-    let left: Vec<String> = traces(&t)
-        .into_iter()
-        .filter(|l| l.contains("lost-1") || l.contains("t71-3h"))
-        .collect();
+    let left: Vec<String> = traces(&t).into_iter().filter(of_lost).collect();
     assert!(left.is_empty(), "left of the lost container: {left:#?}");
     assert!(!restarted.cgroup("lost-1").dirs().iter().any(|d| d.exists()));
     // The kept one still runs, with its firewall keys back in place.

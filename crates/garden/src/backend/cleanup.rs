@@ -38,8 +38,14 @@ impl RuncBackend {
             .collect();
         unknown.sort();
         unknown.dedup();
+        // portmap skips a DEL that names no mapping; given any, it removes
+        // the container's chains by its id, whatever was mapped.
+        let any_port = [crate::api::PortMapping {
+            host_port: 1,
+            container_port: 1,
+        }];
         for h in &unknown {
-            if let Err(e) = net.teardown_container(h, &[], None).await {
+            if let Err(e) = net.teardown_container(h, &any_port, None).await {
                 tracing::warn!(handle = %h, error = %e, "releasing a leftover container's network");
             }
         }

@@ -76,6 +76,7 @@ impl Cni {
                     "type": "bridge",
                     "bridge": format!("{tag}-br0"),
                     "isGateway": true,
+                    "isDefaultGateway": true,
                     "ipMasq": true,
                     "ipam": {
                         "type": "host-local",

@@ -172,22 +172,17 @@ pub async fn leftovers(t: &TestBackend, handle: &str) -> Vec<String> {
     if net.netns_path(handle).exists() {
         left.push(format!("netns {}", net.netns_name(handle)));
     }
-    let links = std::process::Command::new("ip")
-        .args(["-o", "link"])
+    // The bridge's ports are the host ends of containers' veths (call
+    // when the backend has no other container).
+    let ports = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "master", &net.bridge()])
         .output()
         .unwrap();
-    let links = String::from_utf8_lossy(&links.stdout).into_owned();
-    // Host veths of this backend are named after its tag and end in 'h'
-    // (call when the backend has no other container).
-    for l in links.lines() {
-        let name = l.split(':').nth(1).unwrap_or("").trim();
-        let name = name.split('@').next().unwrap_or("");
-        if name.starts_with(&format!("{}-", t.cfg.tag))
-            && name.ends_with('h')
-            && name != net.bridge()
-        {
-            left.push(format!("link {name}"));
-        }
+    for l in String::from_utf8_lossy(&ports.stdout).lines() {
+        left.push(format!("link {l}"));
+    }
+    if net.lease_holders().iter().any(|h| h == handle) {
+        left.push(format!("IPAM lease of {handle}"));
     }
     for r in net.rules_of(handle).await {
         left.push(format!("iptables {r}"));
