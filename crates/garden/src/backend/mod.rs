@@ -195,6 +195,24 @@ impl RuncBackend {
         )
     }
 
+    /// CNI CHECK of a container's attachment: whether its link, address
+    /// and mapped ports are still as ADD left them.
+    pub async fn check_network(&self, handle: &str) -> Result<(), GardenError> {
+        let rec = self.record(handle)?;
+        let result = rec.cni_result.as_ref().ok_or_else(|| {
+            GardenError::Runtime(format!("{handle} has no network attachment"))
+        })?;
+        self.inner
+            .net
+            .check_container(handle, &rec.ports(), result)
+            .await
+    }
+
+    /// The host end of a container's link (None before it is plugged in).
+    pub fn host_iface(&self, handle: &str) -> Option<String> {
+        self.record(handle).ok()?.host_iface.clone()
+    }
+
     pub fn network(&self) -> &Network {
         &self.inner.net
     }
