@@ -36,6 +36,18 @@ pub async fn executor_from_config(cfg: &RepConfig) -> anyhow::Result<StoreClient
             rc.default_limits.max_pids = cfg.default_max_pids;
             rc.allow_privileged = cfg.allow_privileged_containers;
             rc.enforce_disk_limits = cfg.enforce_disk_limits;
+            let (subnet, prefix) = cfg
+                .container_network
+                .split_once('/')
+                .and_then(|(a, p)| Some((a.parse().ok()?, p.parse::<u8>().ok()?)))
+                .filter(|(_, p)| (8..=30).contains(p))
+                .with_context(|| format!("container_network {:?}", cfg.container_network))?;
+            rc.subnet = subnet;
+            rc.subnet_prefix = prefix;
+            if !cfg.cni_config_path.is_empty() {
+                rc.cni_config = Some(PathBuf::from(&cfg.cni_config_path));
+            }
+            rc.cni_plugin_dirs = vec![PathBuf::from(&cfg.cni_plugin_dir)];
             Arc::new(garden::RuncBackend::new(rc).await?)
         }
     };

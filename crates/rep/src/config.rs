@@ -48,7 +48,9 @@
 //! runc backend's cgroups (`garden-TAG`), netns, bridge and iptables chains:
 //! cells sharing a host need distinct tags. Also not Diego's, for the runc
 //! backend: `default_max_pids` (1024), `allow_privileged_containers`
-//! (false), `enforce_disk_limits` (true).
+//! (false), `enforce_disk_limits` (true), `container_network`
+//! (`10.254.0.0/22`), `cni_config_path` (empty: the default CNI list made
+//! from `container_network`) and `cni_plugin_dir` (`/usr/lib/cni`).
 
 use anyhow::Context;
 use models::go_duration::GoDuration;
@@ -189,6 +191,16 @@ pub struct RepConfig {
     /// Whether a container's disk limit is enforced (its writes on a
     /// filesystem of that size) or only measured. On by default.
     pub enforce_disk_limits: bool,
+    /// Not Diego's (Garden's `--network-pool`): the containers' subnet,
+    /// `ADDRESS/PREFIX`; its first address is the bridge's.
+    pub container_network: String,
+    /// Not Diego's (Garden's external networker config): a CNI network
+    /// configuration list (`.conflist`) replacing the default made from
+    /// `container_network` (bridge, host-local, portmap, firewall); empty:
+    /// the default.
+    pub cni_config_path: String,
+    /// Where the CNI plugins are.
+    pub cni_plugin_dir: String,
     pub loggregator: LoggregatorConfig,
     /// Diego's operator cap on every instance's log lines per second (0:
     /// none).
@@ -283,6 +295,9 @@ impl Default for RepConfig {
             default_max_pids: garden::config::DEFAULT_MAX_PIDS,
             allow_privileged_containers: false,
             enforce_disk_limits: true,
+            container_network: "10.254.0.0/22".into(),
+            cni_config_path: String::new(),
+            cni_plugin_dir: "/usr/lib/cni".into(),
             loggregator: LoggregatorConfig::default(),
             max_log_lines_per_second: 0,
             container_metrics_report_interval: GoDuration(Duration::from_secs(15)),
@@ -429,6 +444,7 @@ mod tests {
         assert_eq!(cfg.default_max_pids, 1024);
         assert!(!cfg.allow_privileged_containers);
         assert!(cfg.enforce_disk_limits);
+        assert_eq!(cfg.container_network, "10.254.0.0/22");
         assert!(cfg.loggregator.ingress("cell-1").is_none());
         let cfg: RepConfig = serde_json::from_str(
             r#"{"loggregator":{"loggregator_use_v2_api":true,"loggregator_api_port":3458,
