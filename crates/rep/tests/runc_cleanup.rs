@@ -1,7 +1,7 @@
 //! Nothing of a container outlives it under runc (root only): after an
 //! LRP with a port mapping, a completed task and a crashing LRP have run
 //! and been deleted, no mount under the depot, per-container cgroup,
-//! netns, veth, iptables rule or depot file is left; after the backend's
+//! netns, veth, iptables rule, address lease or depot file is left; after the backend's
 //! host teardown, nothing carrying its tag at all.
 
 mod support;
@@ -65,16 +65,30 @@ fn leftovers(depot: &Path, per_container: bool) -> Vec<String> {
     for link in sh("ip -o link show").lines() {
         let name = link.split(": ").nth(1).unwrap_or("");
         let name = name.split('@').next().unwrap_or("");
-        if name.starts_with(&format!("{TAG}-")) && !(per_container && name == bridge) {
+        // The containers' veths (CNI names them) are the bridge's ports.
+        let port = link.contains(&format!(" master {bridge} "));
+        if port || (name.starts_with(&format!("{TAG}-")) && !(per_container && name == bridge)) {
             found.push(format!("link: {name}"));
         }
     }
     let chain = format!("{}-", TAG.to_uppercase());
+    // The CNI plugins' per-container rules name the network or the
+    // container's address.
+    let network = format!("\\\"garden-{TAG}\\\"");
     for rule in sh("iptables-save").lines() {
-        let container_rule = rule.contains("garden:") && rule.contains(SUBNET);
+        let container_rule = rule.contains(&network) || rule.contains(SUBNET);
         let host_rule = rule.contains(&chain) || rule.contains(&bridge) || rule.contains(SUBNET);
         if container_rule || (!per_container && host_rule) {
             found.push(format!("iptables: {rule}"));
+        }
+    }
+    let leases = depot.join("cni/ipam").join(format!("garden-{TAG}"));
+    for f in std::fs::read_dir(leases)
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        if f.file_name().to_string_lossy().starts_with(SUBNET) {
+            found.push(format!("lease: {}", f.path().display()));
         }
     }
     for f in std::fs::read_dir(depot.join("containers"))

@@ -4,7 +4,8 @@
 //! interleaved. Needs root, ip, iptables and the CNI plugins in
 //! /usr/lib/cni. `garden-net-bench [COUNT]` (default 50).
 //!
-//! Each round makes a network namespace (untimed: the runtime makes it for
+//! Also the bridge plugin alone (no mapped port), to show what portmap
+//! and firewall add. Each round makes a network namespace (untimed: the runtime makes it for
 //! a real container), then times plugging it in with one mapped port and
 //! taking it out again. The firewall keys, the same for both paths, are
 //! left out.
@@ -160,9 +161,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dir.join("ipam"),
         vec!["/usr/lib/cni".into()],
     );
+    // The default list cut short: what each plugin adds.
+    let bridge_only = {
+        let path = dir.join("bridge.conflist");
+        let list = serde_json::json!({
+            "cniVersion": "1.0.0",
+            "name": "garden-nbb",
+            "plugins": [{
+                "type": "bridge", "bridge": "nbb-br0", "isGateway": true,
+                "isDefaultGateway": true, "ipMasq": true,
+                "ipam": {"type": "host-local", "dataDir": dir.join("ipam-b").display().to_string(),
+                         "ranges": [[{"subnet": "10.253.16.0/22"}]]}
+            }]
+        });
+        std::fs::write(&path, list.to_string())?;
+        Cni::load(&path, vec!["/usr/lib/cni".into()])?
+    };
     legacy::setup_host();
     let (mut legacy_add, mut legacy_del, mut cni_add, mut cni_del) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut bridge_add, mut bridge_del) = (Vec::new(), Vec::new());
     for i in 0..count {
         let hp = 46000 + i as u16;
         let ns = format!("nbl-{i}");
@@ -193,7 +211,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         cni_add.push(t1 - t0);
         cni_del.push(t1.elapsed());
         sh("ip", &["netns", "delete", &ns], None);
+
+        let ns = format!("nbb-{i}");
+        sh("ip", &["netns", "add", &ns], None);
+        let attach = Attach {
+            container_id: &ns,
+            netns: &format!("/run/netns/{ns}"),
+            ports: &[],
+            host_ip: Ipv4Addr::LOCALHOST,
+        };
+        let t0 = Instant::now();
+        let result = bridge_only.add(&attach).await?;
+        let t1 = Instant::now();
+        bridge_only.del(&attach, Some(&result)).await?;
+        bridge_add.push(t1 - t0);
+        bridge_del.push(t1.elapsed());
+        sh("ip", &["netns", "delete", &ns], None);
     }
+    sh("ip", &["link", "del", "nbb-br0"], None);
     legacy::teardown_host();
     if let Some(br) = cni.bridge() {
         sh("ip", &["link", "del", &br], None);
@@ -206,12 +241,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ld = stats("legacy ip+iptables: del", legacy_del.clone());
     let ca = stats("CNI bridge+portmap+firewall: ADD", cni_add.clone());
     let cd = stats("CNI bridge+portmap+firewall: DEL", cni_del.clone());
+    let ba = stats("CNI bridge alone (no port): ADD", bridge_add);
+    let bd = stats("CNI bridge alone (no port): DEL", bridge_del);
     let (l, c) = ((la + ld).as_secs_f64(), (ca + cd).as_secs_f64());
     println!(
         "add+del medians: legacy {:.1} ms, CNI {:.1} ms, ratio CNI / legacy {:.2}",
         l * 1e3,
         c * 1e3,
         c / l
+    );
+    println!(
+        "bridge+host-local alone: {:.1} ms add+del; portmap+firewall add {:.1} ms",
+        (ba + bd).as_secs_f64() * 1e3,
+        (c - (ba + bd).as_secs_f64()) * 1e3
     );
     Ok(())
 }
