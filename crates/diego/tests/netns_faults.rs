@@ -1,0 +1,251 @@
+//! Three cells in three zones, each a `diego rep` in a network namespace
+//! of its own (root only), with locket, the BBS (Diego's 30 s convergence)
+//! and the auctioneer in the test process on the host end of a test
+//! bridge. The faults Diego's many cells are for:
+//!
+//! - the auction spreads 6 instances of one app over the 3 zones, 2 each;
+//! - a cell lost outright (its rep and its containers killed with
+//!   SIGKILL): once its presence expires and the BBS converges, its
+//!   instances run on the other two cells, answering at their addresses,
+//!   and the BBS no longer places anything on the dead cell.
+//!
+//! Prints the time from the cell's death to all 6 instances running and
+//! answering again (Diego's standard: the presence TTL, 5 s here, plus
+//! one convergence pass, 30 s).
+
+mod netns_support;
+
+use bbs_client::{ActualLrpFilter, BbsClient};
+use netns_support::cell::Cell;
+use netns_support::control;
+use netns_support::net::{CellNet, TestNet, CELL_A, CELL_B, CELL_C};
+use netns_support::{processes, skip_reason, work, Sweep, DIR_PREFIX};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const GUID: &str = "netns-spread";
+const INSTANCES: usize = 6;
+const PAGE: &str = "one of six\n";
+
+fn cell_of(l: &models::ActualLrp) -> &str {
+    &l.actual_lrp_instance_key.as_ref().unwrap().cell_id
+}
+
+fn httpd_lrp() -> models::DesiredLrp {
+    let script = format!(
+        "mkdir -p www && printf '{}' > www/index.html && exec httpd -f -p 8080 -h www",
+        PAGE.replace('\n', "\\n")
+    );
+    models::DesiredLrp {
+        instances: INSTANCES as i32,
+        ports: vec![8080],
+        check_definition: Some(work::tcp_check(8080)),
+        ..work::lrp(GUID, &script)
+    }
+}
+
+/// Whether the instance answers with the page from the host, at the
+/// address and host port the BBS gives for it.
+async fn answers(http: &reqwest::Client, l: &models::ActualLrp) -> bool {
+    let Some(net) = l.actual_lrp_net_info.as_ref() else {
+        return false;
+    };
+    let Some(p) = net.ports.first() else {
+        return false;
+    };
+    let url = format!("http://{}:{}/", net.address, p.host_port);
+    match http.get(url).send().await {
+        Ok(r) => r.text().await.is_ok_and(|t| t == PAGE),
+        Err(_) => false,
+    }
+}
+
+/// The RUNNING instances, once all 6 are RUNNING, answering, on `cells`
+/// only; None before.
+async fn all_serving_on(
+    control: &control::ControlPlane,
+    http: &reqwest::Client,
+    cells: &[&str],
+) -> Option<Vec<models::ActualLrp>> {
+    let all = control
+        .bbs_client()
+        .actual_lrps(&ActualLrpFilter::process(GUID))
+        .await
+        .ok()?;
+    let running: Vec<models::ActualLrp> = all
+        .into_iter()
+        .filter(|l| l.state == models::actual_lrp_state::RUNNING)
+        .collect();
+    if running.len() != INSTANCES || !running.iter().all(|l| cells.contains(&cell_of(l))) {
+        return None;
+    }
+    for l in &running {
+        if !answers(http, l).await {
+            return None;
+        }
+    }
+    Some(running)
+}
+
+fn per_cell(lrps: &[models::ActualLrp]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for l in lrps {
+        *m.entry(cell_of(l).to_string()).or_default() += 1;
+    }
+    m
+}
+
+async fn wait_serving(
+    control: &control::ControlPlane,
+    http: &reqwest::Client,
+    cells: &[&str],
+    within: Duration,
+    logs: impl Fn() -> String,
+) -> Vec<models::ActualLrp> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(r) = all_serving_on(control, http, cells).await {
+            return r;
+        }
+        if Instant::now() > deadline {
+            let all = control
+                .bbs_client()
+                .actual_lrps(&ActualLrpFilter::process(GUID))
+                .await
+                .unwrap_or_default();
+            panic!(
+                "not {INSTANCES} instances serving on {cells:?} in {within:?}: {all:#?}\n{}",
+                logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_spread_over_zones_and_a_lost_cell_is_replaced() {
+    testkit::skip_if!(skip_reason());
+    // Dropped in reverse: reps killed, leftovers swept, network removed,
+    // directory removed.
+    let dir = tempfile::Builder::new()
+        .prefix(DIR_PREFIX)
+        .tempdir()
+        .unwrap();
+    let _net = TestNet::create();
+    let _sweep = Sweep::new(dir.path());
+    let rootfs = dir.path().join("rootfs");
+    garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+    let control = control::start().await;
+    let nets: [(&str, CellNet, &'static str); 3] = [
+        ("cell-a", CELL_A, "dga"),
+        ("cell-b", CELL_B, "dgb"),
+        ("cell-c", CELL_C, "dgc"),
+    ];
+    let mut cells = Vec::new();
+    for (id, net, tag) in nets {
+        cells.push(Cell::start(&control, dir.path(), &rootfs, id, net, tag).await);
+    }
+    let presences = control.cells().await;
+    let mut zones: Vec<(&str, &str)> = presences
+        .iter()
+        .map(|c| (c.cell_id.as_str(), c.zone.as_str()))
+        .collect();
+    zones.sort();
+    assert_eq!(
+        zones,
+        [("cell-a", "z1"), ("cell-b", "z2"), ("cell-c", "z3")]
+    );
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let logs = |cells: &[Cell]| {
+        cells
+            .iter()
+            .map(|c| format!("{}:\n{}", c.cell_id, c.log()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    // Spread: 2 instances in each zone.
+    let t = Instant::now();
+    control.desire_lrp(httpd_lrp()).await;
+    let placed = wait_serving(
+        &control,
+        &http,
+        &["cell-a", "cell-b", "cell-c"],
+        Duration::from_secs(60),
+        || logs(&cells),
+    )
+    .await;
+    eprintln!(
+        "{INSTANCES} instances serving on 3 cells in {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        per_cell(&placed),
+        BTreeMap::from([
+            ("cell-a".to_string(), 2),
+            ("cell-b".to_string(), 2),
+            ("cell-c".to_string(), 2)
+        ]),
+        "the auction spreads instances over zones"
+    );
+
+    // Cell C lost: its rep and its containers killed outright.
+    let lost = cells.pop().unwrap();
+    let mut lost = lost;
+    lost.kill();
+    let mut killed = 0;
+    for l in placed.iter().filter(|l| cell_of(l) == "cell-c") {
+        let guid = &l.actual_lrp_instance_key.as_ref().unwrap().instance_guid;
+        for p in processes::in_container(lost.tag, guid) {
+            // SAFETY: plain syscall on a pid read from the container's
+            // cgroup; one that died with its container's init is fine.
+            unsafe { libc::kill(p.pid, libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    assert!(
+        killed >= 2,
+        "the lost cell's container processes were found"
+    );
+    let t = Instant::now();
+    let after = wait_serving(
+        &control,
+        &http,
+        &["cell-a", "cell-b"],
+        Duration::from_secs(90),
+        || logs(&cells),
+    )
+    .await;
+    eprintln!(
+        "a lost cell's instances serving on the other two cells {:?} after its death \
+         (presence TTL 5 s + convergence every 30 s)",
+        t.elapsed()
+    );
+    let counts = per_cell(&after);
+    assert_eq!(counts.values().sum::<usize>(), INSTANCES, "{counts:?}");
+    assert!(
+        counts.values().all(|n| *n >= 2),
+        "each remaining cell keeps its own instances: {counts:?}"
+    );
+    // Nothing is left on the dead cell, and the BBS no longer lists it.
+    let all = control
+        .bbs_client()
+        .actual_lrps(&ActualLrpFilter::process(GUID))
+        .await
+        .unwrap();
+    assert!(
+        all.iter().all(|l| cell_of(l) != "cell-c"),
+        "instances left on the dead cell: {all:#?}"
+    );
+    assert!(control.cells().await.iter().all(|c| c.cell_id != "cell-c"));
+
+    control.remove_lrp(GUID).await;
+    drop(lost);
+    for mut c in cells {
+        c.terminate(Duration::from_secs(30)).await;
+    }
+}
