@@ -55,4 +55,5 @@ impl Drop for Sweep {
     }
 }
 
+#[allow(unused_imports)] // not every test binary uses it
 pub use testkit::eventually;
