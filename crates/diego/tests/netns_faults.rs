@@ -7,7 +7,10 @@
 //!   SIGKILL): once its presence expires, the BBS converges at once (its
 //!   periodic pass is 10 minutes away), its instances run on the other two
 //!   cells, answering at their addresses, and nothing is left on the dead
-//!   cell.
+//!   cell;
+//! - a cell cut off (its link down) for 20 s and back: its instances ran
+//!   elsewhere meanwhile, and its old containers go once it is back, so no
+//!   index runs twice.
 //!
 //! Prints the time from the cell's death to all 6 instances running and
 //! answering again (Diego's standard: within the presence TTL, 5 s here,
@@ -26,6 +29,9 @@ use std::time::{Duration, Instant};
 const GUID: &str = "netns-spread";
 const INSTANCES: usize = 6;
 const PAGE: &str = "one of six\n";
+/// How long cell B is cut off (Diego's fault test: a minute; shorter
+/// here, still three presence TTLs).
+const CUT_OFF: Duration = Duration::from_secs(20);
 
 fn cell_of(l: &models::ActualLrp) -> &str {
     &l.actual_lrp_instance_key.as_ref().unwrap().cell_id
@@ -123,7 +129,7 @@ async fn wait_serving(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn instances_spread_over_zones_and_a_lost_cell_is_replaced() {
+async fn instances_spread_over_zones_and_lost_or_cut_off_cells_are_replaced() {
     testkit::skip_if!(skip_reason());
     // Dropped in reverse: reps killed, leftovers swept, network removed,
     // directory removed.
@@ -253,6 +259,75 @@ async fn instances_spread_over_zones_and_a_lost_cell_is_replaced() {
         "instances left on the dead cell: {all:#?}"
     );
     assert!(control.cells().await.iter().all(|c| c.cell_id != "cell-c"));
+
+    // Cell B cut off (its link down) long enough to be given up for lost:
+    // its instances run on cell A meanwhile, and B's containers, still
+    // running, must not stay as duplicates once it is back.
+    let b_ip = |up: bool| {
+        let state = if up { "up" } else { "down" };
+        let ok = std::process::Command::new("ip")
+            .args(["-n", CELL_B.netns, "link", "set", "eth0", state])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip link set eth0 {state} in {}", CELL_B.netns);
+    };
+    let b_containers = cells[1].containers_on_disk();
+    assert!(b_containers.len() >= 2, "{b_containers:?}");
+    b_ip(false);
+    let t = Instant::now();
+    wait_serving(
+        &control,
+        &http,
+        &["cell-a"],
+        Duration::from_secs(60),
+        || logs(&cells),
+    )
+    .await;
+    eprintln!(
+        "a cut-off cell's instances serving on cell A {:?} later",
+        t.elapsed()
+    );
+    tokio::time::sleep(CUT_OFF.saturating_sub(t.elapsed())).await;
+    b_ip(true);
+    let t = Instant::now();
+    let deadline = t + Duration::from_secs(90);
+    loop {
+        let back = control.cells().await.iter().any(|c| c.cell_id == "cell-b");
+        let left = cells[1].containers_on_disk();
+        let serving = all_serving_on(&control, &http, &["cell-a", "cell-b"]).await;
+        if back && left.iter().all(|h| !b_containers.contains(h)) && serving.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after the cut: cell-b back: {back}, its old containers {left:?},              6 serving: {}\n{}",
+            serving.is_some(),
+            logs(&cells)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "cell B back after {CUT_OFF:?} away: its stale containers gone {:?} later",
+        t.elapsed()
+    );
+    // Exactly one RUNNING instance per index: no duplicates.
+    let all = control
+        .bbs_client()
+        .actual_lrps(&ActualLrpFilter::process(GUID))
+        .await
+        .unwrap();
+    let mut indices: Vec<i32> = all
+        .iter()
+        .filter(|l| l.state == models::actual_lrp_state::RUNNING)
+        .map(|l| l.actual_lrp_key.as_ref().unwrap().index)
+        .collect();
+    indices.sort();
+    assert_eq!(
+        indices,
+        (0..INSTANCES as i32).collect::<Vec<_>>(),
+        "{all:#?}"
+    );
 
     control.remove_lrp(GUID).await;
     drop(lost);
