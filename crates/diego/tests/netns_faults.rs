@@ -10,7 +10,10 @@
 //!   cell;
 //! - a cell cut off (its link down) for 20 s and back: its instances ran
 //!   elsewhere meanwhile, and its old containers go once it is back, so no
-//!   index runs twice.
+//!   index runs twice;
+//! - a cell drained (SIGTERM: it evacuates) while a client sends steady
+//!   requests through the router (route-emitter and router over a real
+//!   nats-server): not one request fails.
 //!
 //! Prints the time from the cell's death to all 6 instances running and
 //! answering again (Diego's standard: within the presence TTL, 5 s here,
@@ -29,6 +32,8 @@ use std::time::{Duration, Instant};
 const GUID: &str = "netns-spread";
 const INSTANCES: usize = 6;
 const PAGE: &str = "one of six\n";
+/// The app's route through the router.
+const HOST: &str = "spread.localhost";
 /// How long cell B is cut off (Diego's fault test: a minute; shorter
 /// here, still three presence TTLs).
 const CUT_OFF: Duration = Duration::from_secs(20);
@@ -42,9 +47,15 @@ fn httpd_lrp() -> models::DesiredLrp {
         "mkdir -p www && printf '{}' > www/index.html && exec httpd -f -p 8080 -h www",
         PAGE.replace('\n', "\\n")
     );
+    let mut routes = models::ProtoRoutes::default();
+    routes.routes.insert(
+        "cf-router".into(),
+        format!(r#"[{{"hostnames":["{HOST}"],"port":8080}}]"#).into_bytes(),
+    );
     models::DesiredLrp {
         instances: INSTANCES as i32,
         ports: vec![8080],
+        routes: Some(routes),
         check_definition: Some(work::tcp_check(8080)),
         ..work::lrp(GUID, &script)
     }
@@ -129,7 +140,7 @@ async fn wait_serving(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn instances_spread_over_zones_and_lost_or_cut_off_cells_are_replaced() {
+async fn three_cells_in_three_zones_through_loss_cut_off_and_drain() {
     testkit::skip_if!(skip_reason());
     // Dropped in reverse: reps killed, leftovers swept, network removed,
     // directory removed.
@@ -153,6 +164,26 @@ async fn instances_spread_over_zones_and_lost_or_cut_off_cells_are_replaced() {
         .converge_every(Duration::from_secs(600))
         .start()
         .await;
+    // Routing as in a deployment: the route-emitter publishes the BBS's
+    // routes over a real nats-server to the router.
+    let Some(nats) = testkit::nats::NatsServer::start().await else {
+        return;
+    };
+    let emitter = route_emitter::start(route_emitter::RouteEmitterConfig {
+        bbs_address: control.bbs_url().to_string(),
+        nats_addresses: nats.url.clone(),
+        jitter_factor: 0.0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let router = router::start(router::RouterConfig {
+        listen_address: "127.0.0.1:0".into(),
+        nats_addresses: nats.url.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let nets: [(&str, CellNet, &'static str); 3] = [
         ("cell-a", CELL_A, "dga"),
         ("cell-b", CELL_B, "dgb"),
@@ -329,9 +360,93 @@ async fn instances_spread_over_zones_and_lost_or_cut_off_cells_are_replaced() {
         "{all:#?}"
     );
 
+    // Cell A drained (SIGTERM: it evacuates) while a client sends steady
+    // requests through the router: not one fails.
+    let on_a = all
+        .iter()
+        .filter(|l| cell_of(l) == "cell-a" && l.state == models::actual_lrp_state::RUNNING)
+        .count();
+    assert!(on_a > 0, "cell A runs instances to hand over: {all:#?}");
+    let url = format!("http://{}/", router.addr);
+    let get = move |http: reqwest::Client| {
+        let url = url.clone();
+        async move {
+            match http.get(&url).header("Host", HOST).send().await {
+                Ok(r) if r.status() == 200 => Ok(()),
+                Ok(r) => Err(format!("{}", r.status())),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    eventually_ok(|| get(http.clone())).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, http, get) = (stop.clone(), http.clone(), get.clone());
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0usize, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match get(http.clone()).await {
+                    Ok(()) => ok += 1,
+                    Err(e) => failed.push(e),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = Instant::now();
+    let status = cells[0].terminate(Duration::from_secs(60)).await;
+    assert!(
+        status.success(),
+        "cell A's rep: {status}\n{}",
+        cells[0].log()
+    );
+    eprintln!(
+        "cell A evacuated {on_a} instances and exited in {:?}",
+        t.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.await.unwrap();
+    eprintln!(
+        "requests through the router during the drain: {ok} ok, {} failed",
+        failed.len()
+    );
+    assert!(ok > 0);
+    assert!(
+        failed.is_empty(),
+        "requests failed during the drain: {failed:?}"
+    );
+    wait_serving(
+        &control,
+        &http,
+        &["cell-b"],
+        Duration::from_secs(30),
+        || logs(&cells),
+    )
+    .await;
+
     control.remove_lrp(GUID).await;
+    router.stop().await;
+    let _ = emitter.stop().await;
     drop(lost);
-    for mut c in cells {
+    for mut c in cells.into_iter().skip(1) {
         c.terminate(Duration::from_secs(30)).await;
+    }
+}
+
+/// Until `f` succeeds (the route reached the router), at most 30 s.
+async fn eventually_ok<F, Fut>(f: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match f().await {
+            Ok(()) => return,
+            Err(e) => assert!(Instant::now() < deadline, "the route never answered: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
