@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::network::CNIResult;
 use crate::api::{
     BindMount, ContainerSpec, GardenError, Limits, NetOutRule, PortMapping, Properties,
 };
+use crate::network::CNIResult;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Record {

@@ -130,10 +130,7 @@ async fn cni_plugs_containers_in_and_everything_goes_with_them() {
     assert!(!run("ip -o link").contains(&veth), "{veth} left");
     assert_eq!(ours(&run("iptables-save")), Vec::<String>::new());
     assert!(!lease_dir.join(ip.to_string()).exists(), "lease left");
-    assert_eq!(
-        common::leftovers(&t, "web-1").await,
-        Vec::<String>::new()
-    );
+    assert_eq!(common::leftovers(&t, "web-1").await, Vec::<String>::new());
 
     // The cell stops: no bridge, no chain, no table; forwarding back.
     b.release_parents().await;
@@ -142,7 +139,12 @@ async fn cni_plugs_containers_in_and_everything_goes_with_them() {
     let rules = run("iptables-save");
     assert!(!rules.contains("garden-t91"), "{rules}");
     if alone {
-        for chain in ["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-MASQ", "CNI-FORWARD", "CNI-ADMIN"] {
+        for chain in [
+            "CNI-HOSTPORT-DNAT",
+            "CNI-HOSTPORT-MASQ",
+            "CNI-FORWARD",
+            "CNI-ADMIN",
+        ] {
             assert!(!rules.contains(chain), "{chain} left: {rules}");
         }
         assert_eq!(

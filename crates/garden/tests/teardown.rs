@@ -34,7 +34,9 @@ fn traces(t: &common::TestBackend) -> Vec<String> {
         ("loop", run("losetup -a")),
         (
             "lease",
-            run(&format!("grep -rs . {depot}/cni/ipam | grep -v last_reserved")),
+            run(&format!(
+                "grep -rs . {depot}/cni/ipam | grep -v last_reserved"
+            )),
         ),
         (
             "cgroup",

@@ -170,9 +170,9 @@ impl RuncBackend {
                 bundle::hostname(&rec.handle)
             ),
         )?;
-        let member = self.member(rec).ok_or_else(|| {
-            GardenError::Runtime("the CNI plugins gave no host interface".into())
-        })?;
+        let member = self
+            .member(rec)
+            .ok_or_else(|| GardenError::Runtime("the CNI plugins gave no host interface".into()))?;
         self.inner.net.firewall().add(&member).await?;
         self.inner.runtime.start(&rec.handle).await?;
         Ok(())

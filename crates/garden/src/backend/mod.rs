@@ -199,9 +199,10 @@ impl RuncBackend {
     /// and mapped ports are still as ADD left them.
     pub async fn check_network(&self, handle: &str) -> Result<(), GardenError> {
         let rec = self.record(handle)?;
-        let result = rec.cni_result.as_ref().ok_or_else(|| {
-            GardenError::Runtime(format!("{handle} has no network attachment"))
-        })?;
+        let result = rec
+            .cni_result
+            .as_ref()
+            .ok_or_else(|| GardenError::Runtime(format!("{handle} has no network attachment")))?;
         self.inner
             .net
             .check_container(handle, &rec.ports(), result)

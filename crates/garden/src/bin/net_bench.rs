@@ -31,12 +31,7 @@ fn sh(program: &str, args: &[&str], stdin: Option<&str>) {
         .spawn()
         .expect(program);
     if let Some(s) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(s.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert!(

@@ -43,9 +43,8 @@ impl Cni {
     /// The operator's list, from a `.conflist` file.
     pub fn load(path: &Path, plugin_dirs: Vec<PathBuf>) -> Result<Self, GardenError> {
         let bytes = std::fs::read(path)?;
-        let list: NetConfList = serde_json::from_slice(&bytes).map_err(|e| {
-            GardenError::InvalidSpec(format!("CNI config {}: {e}", path.display()))
-        })?;
+        let list: NetConfList = serde_json::from_slice(&bytes)
+            .map_err(|e| GardenError::InvalidSpec(format!("CNI config {}: {e}", path.display())))?;
         if list.plugins.is_empty() {
             return Err(GardenError::InvalidSpec(format!(
                 "CNI config {}: no plugins",
@@ -299,7 +298,11 @@ pub async fn remove_idle_chains() {
         remove_chains(
             "nat",
             &nat,
-            &["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ"],
+            &[
+                "CNI-HOSTPORT-DNAT",
+                "CNI-HOSTPORT-SETMARK",
+                "CNI-HOSTPORT-MASQ",
+            ],
         )
         .await;
     }
