@@ -3,8 +3,8 @@
 //! Each backend names everything it makes after its tag: cgroups
 //! `garden-TAG/HANDLE` (in every v1 hierarchy, or the v2 tree), container
 //! namespaces `/run/netns/TAG-HANDLE`, and, inside its cell's namespace,
-//! the bridge `TAG-br0`, host veths `TAG-*` and chains `TAG-*` (upper case)
-//! whose per-container rules carry a `garden:HANDLE` comment. Overlay
+//! the bridge `TAG-br0` its CNI plugins make, their veths and their rules
+//! (comments naming the network `garden-TAG` and the container). Overlay
 //! mounts are under the depot.
 
 use std::path::{Path, PathBuf};
@@ -133,20 +133,26 @@ pub fn iptables(netns: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// Per-container rules (a `garden:HANDLE` comment).
+/// Per-container rules: the CNI plugins' (their comments name the
+/// container: `id: "HANDLE"`).
 pub fn container_rules(netns: Option<&str>) -> Vec<String> {
     iptables(netns)
         .into_iter()
-        .filter(|r| r.contains("garden:"))
+        .filter(|r| r.contains("garden:") || r.contains(" id: \\\""))
         .collect()
 }
 
-/// The backend's chains and the jumps to them.
+/// The backend's rules: the CNI plugins' for its network `garden-TAG`;
+/// in a cell's own namespace also the plugins' shared chains (`CNI-*`),
+/// which the last backend there removes.
 pub fn chains_of(tag: &str, netns: Option<&str>) -> Vec<String> {
     let chain = format!("{}-", tag.to_uppercase());
+    let network = format!("\\\"garden-{tag}\\\"");
     iptables(netns)
         .into_iter()
-        .filter(|r| r.contains(&chain))
+        .filter(|r| {
+            r.contains(&chain) || r.contains(&network) || (netns.is_some() && r.contains("CNI-"))
+        })
         .collect()
 }
 
