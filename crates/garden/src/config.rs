@@ -24,14 +24,15 @@ pub struct RuncConfig {
     pub rootfs: BTreeMap<String, PathBuf>,
     /// The address the cell is reached on; mapped ports listen there.
     pub external_ip: Ipv4Addr,
-    /// Containers' addresses: the first is the bridge's (the containers'
-    /// gateway), the others are handed out one per container.
+    /// Containers' addresses (the default CNI list's): the first is the
+    /// bridge's (the containers' gateway), host-local hands out the others.
     pub subnet: Ipv4Addr,
     pub subnet_prefix: u8,
     /// Host ports `net_in` with host port 0 picks from (inclusive).
     pub port_range: (u16, u16),
     /// Short name (at most 4 characters) in every kernel object the
-    /// backend makes: bridge, veths, iptables chains, netns, cgroups. Two
+    /// backend makes: bridge, CNI network name, nftables tables, netns,
+    /// cgroups. Two
     /// backends on one host need different tags.
     pub tag: String,
     /// Limits applied where a spec leaves one at 0: max_pids 1024 (what

@@ -5,9 +5,9 @@
 //! info with events such as "out of memory"). [`RuncBackend`] implements it
 //! on an OCI runtime (runc): unprivileged containers in a user namespace
 //! under a seccomp profile, overlayfs rootfs on a shifted copy of the
-//! preloaded rootfs, cgroup limits, disk limits, a network namespace and
-//! veth per container, iptables DNAT for mapped ports, and egress rules
-//! enforced with nftables.
+//! preloaded rootfs, cgroup limits, disk limits, a network namespace per
+//! container plugged in by CNI plugins (bridge, host-local, portmap,
+//! firewall), and egress rules enforced with nftables.
 
 pub mod api;
 mod availability;
