@@ -55,13 +55,22 @@ async fn http_get(port: u16) -> String {
 #[tokio::test]
 async fn cni_plugs_containers_in_and_everything_goes_with_them() {
     skip_unless_able!();
-    let alone = other_backends() == 0;
+    // Alone: no other backend registered here, and no bridge of an
+    // older one (whose containers need forwarding) either.
+    let alone = other_backends() == 0 && !run("ip -o link show type bridge").contains("-br0");
     let forward_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
     if alone {
         // What the backend must give back: forwarding off.
         std::fs::write("/proc/sys/net/ipv4/ip_forward", "0").unwrap();
     }
+    // What garden made before CNI, left on a host it ran on: removed.
+    run(
+        "iptables -w -t nat -N T91-PREROUTING && iptables -w -t nat -A T91-PREROUTING -j RETURN \
+         && iptables -w -t nat -I PREROUTING -j T91-PREROUTING",
+    );
+    assert!(run("iptables-save -t nat").contains("T91-PREROUTING"));
     let t = common::backend(91).await;
+    assert!(!run("iptables-save -t nat").contains("T91-PREROUTING"));
     let b = &t.backend;
     let mut spec = common::spec("web-1");
     spec.net_in = vec![PortMapping {

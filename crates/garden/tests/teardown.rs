@@ -48,7 +48,9 @@ fn traces(t: &common::TestBackend) -> Vec<String> {
                 || l.contains(&format!("{tag}-"))
                 || l.contains(&format!("{}-", tag.to_uppercase()))
                 || l.contains(&subnet)
-                || l.contains("\"garden:")
+                || ["\"garden:lost-1\"", "\"garden:kept-1\""]
+                    .iter()
+                    .any(|c| l.contains(c))
                 || l.contains(&depot);
             if ours {
                 found.push(format!("{what}: {l}"));

@@ -319,7 +319,7 @@ pub async fn remove_idle_chains() {
 }
 
 /// Deletes every rule jumping to `chains` from elsewhere, then the chains.
-async fn remove_chains(table: &str, listing: &str, chains: &[&str]) {
+pub(super) async fn remove_chains(table: &str, listing: &str, chains: &[&str]) {
     for rule in listing.lines() {
         let Some(spec) = rule.strip_prefix("-A ") else {
             continue;

@@ -77,7 +77,30 @@ impl Network {
         tokio::task::spawn_blocking(move || host_state::join(&tag))
             .await
             .map_err(|e| GardenError::Runtime(e.to_string()))??;
+        self.remove_legacy_chains().await;
         self.firewall().install(members).await
+    }
+
+    /// The NAT chains (`TAG-PREROUTING`, ...) garden made before its
+    /// containers were networked by CNI: gone from hosts it ran on.
+    async fn remove_legacy_chains(&self) {
+        let up = self.tag.to_uppercase();
+        for (table, hooks) in [
+            ("nat", &["PREROUTING", "OUTPUT", "POSTROUTING"][..]),
+            ("filter", &["FORWARD"][..]),
+        ] {
+            let chains: Vec<String> = hooks.iter().map(|h| format!("{up}-{h}")).collect();
+            let listing = run("iptables", &["-w", "-t", table, "-S"], None)
+                .await
+                .unwrap_or_default();
+            if chains
+                .iter()
+                .any(|c| listing.lines().any(|l| l == format!("-N {c}")))
+            {
+                let names: Vec<&str> = chains.iter().map(String::as_str).collect();
+                cni::remove_chains(table, &listing, &names).await;
+            }
+        }
     }
 
     /// Removes the firewall tables and the bridge; the last backend of
