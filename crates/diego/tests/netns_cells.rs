@@ -448,12 +448,22 @@ async fn cells_in_namespaces_evacuate_without_losing_capacity_and_leave_nothing(
     }
     for (id, net) in [("cell-a", CELL_A), ("cell-b", CELL_B)] {
         // Host ports are mapped in the cell's namespace, for its address:
-        // one PREROUTING and one OUTPUT rule per instance.
+        // per instance, portmap's entry naming the container and one DNAT
+        // rule in its chain.
         let on_cell = before.iter().filter(|l| cell_of(l) == id).count();
-        let rules = leftovers::container_rules(Some(net.netns));
-        assert_eq!(rules.len(), 2 * on_cell, "{id}: {rules:#?}");
+        let rules = leftovers::iptables(Some(net.netns));
+        let entries = rules
+            .iter()
+            .filter(|r| r.contains("-A CNI-HOSTPORT-DNAT ") && r.contains("dnat name"))
+            .count();
+        assert_eq!(entries, on_cell, "{id}: {rules:#?}");
+        let dnat: Vec<&String> = rules
+            .iter()
+            .filter(|r| r.contains("-A CNI-DN-") && r.contains("-j DNAT"))
+            .collect();
+        assert_eq!(dnat.len(), on_cell, "{id}: {rules:#?}");
         let dest = format!("-d {}/32", net.ip);
-        assert!(rules.iter().all(|r| r.contains(&dest)), "{id}: {rules:#?}");
+        assert!(dnat.iter().all(|r| r.contains(&dest)), "{id}: {dnat:#?}");
     }
     eprintln!(
         "{INSTANCES} instances running and answering in {:?}",
