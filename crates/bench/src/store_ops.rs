@@ -59,10 +59,9 @@ async fn start_db(backend: &str) -> Result<(String, Db), String> {
             let url = format!("sqlite://{}", dir.path().join("bench.db").display());
             Ok((url, Db::Sqlite(dir)))
         }
-        "postgres" if testkit::postgres::TestPostgres::skip_requested() => Err(format!(
-            "{}=1 is set",
-            testkit::postgres::SKIP_ENV
-        )),
+        "postgres" if testkit::postgres::TestPostgres::skip_requested() => {
+            Err(format!("{}=1 is set", testkit::postgres::SKIP_ENV))
+        }
         "postgres" => {
             let pg = tokio::task::spawn_blocking(testkit::postgres::TestPostgres::try_start)
                 .await

@@ -21,11 +21,23 @@ fn bench_stores_reports_every_backend() {
         "--- stdout\n{stdout}--- stderr\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "bench stores exited with {}", out.status);
+    assert!(
+        out.status.success(),
+        "bench stores exited with {}",
+        out.status
+    );
     let mut expected = vec!["sqlite"];
     for (backend, skipped, env) in [
-        ("postgres", TestPostgres::skip_requested(), testkit::postgres::SKIP_ENV),
-        ("mysql", TestMariaDb::skip_requested(), testkit::mariadb::SKIP_ENV),
+        (
+            "postgres",
+            TestPostgres::skip_requested(),
+            testkit::postgres::SKIP_ENV,
+        ),
+        (
+            "mysql",
+            TestMariaDb::skip_requested(),
+            testkit::mariadb::SKIP_ENV,
+        ),
     ] {
         if skipped {
             assert!(stdout.contains(&format!("{backend}: skipped: {env}=1 is set")));
