@@ -42,6 +42,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// One backend's result: per phase, the latencies and the wall time.
 struct Outcome {
     backend: &'static str,
+    /// Connecting to an empty database and creating Diego's schema.
+    connect: Duration,
     phases: Vec<(Measure, Duration)>,
 }
 
@@ -112,6 +114,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
 }
 
 async fn measure(backend: &'static str, url: &str, args: &Args) -> anyhow::Result<Outcome> {
+    let t = Instant::now();
     let store = SqlStore::connect(&StoreConfig {
         url: url.to_string(),
         max_open_connections: args.max_open_connections,
@@ -119,6 +122,7 @@ async fn measure(backend: &'static str, url: &str, args: &Args) -> anyhow::Resul
     })
     .await
     .with_context(|| format!("connecting to {backend}"))?;
+    let connect = t.elapsed();
     let store: Arc<dyn Store> = store.as_store();
     store
         .upsert_domain(DOMAIN, 0)
@@ -153,7 +157,11 @@ async fn measure(backend: &'static str, url: &str, args: &Args) -> anyhow::Resul
         m.rows = format!("{:.0}/s", args.lrps as f64 / wall.as_secs_f64());
         phases.push((m, wall));
     }
-    Ok(Outcome { backend, phases })
+    Ok(Outcome {
+        backend,
+        connect,
+        phases,
+    })
 }
 
 /// One operation of `phase` on instance 0 of `desired` (the `i`th).
@@ -222,5 +230,13 @@ fn summary(outcomes: &[Outcome], lrps: u64) -> String {
             .collect();
         out.push_str(&format!("  {phase}: {}\n", cells.join("; ")));
     }
+    let connects: Vec<String> = outcomes
+        .iter()
+        .map(|o| format!("{} {}", o.backend, fmt_duration(o.connect)))
+        .collect();
+    out.push_str(&format!(
+        "  connect + create the schema on an empty database: {}\n",
+        connects.join("; ")
+    ));
     out
 }
