@@ -7,6 +7,7 @@
 
 mod apps;
 mod bits;
+mod build_sync;
 mod deployments;
 mod events;
 mod processes;
@@ -17,6 +18,7 @@ mod sync;
 mod tasks;
 mod validate;
 
+pub use build_sync::STAGING_GRACE;
 pub use deployments::deployment_loop;
 pub use events::watch_crashes;
 pub use staging::StagingSettings;
