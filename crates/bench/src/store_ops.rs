@@ -173,7 +173,7 @@ async fn one(
 ) -> Result<(), models::BbsError> {
     let guid = &desired.process_guid;
     let key = ActualLrpKey::new(guid, 0, DOMAIN);
-    let ik = ActualLrpInstanceKey::new(&format!("ig-{i:06}"), &crate::convergence::cell_id(i % 50));
+    let ik = ActualLrpInstanceKey::new(format!("ig-{i:06}"), crate::convergence::cell_id(i % 50));
     match phase {
         "desire" => {
             store.desire_lrp(desired).await?;
