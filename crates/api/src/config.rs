@@ -61,6 +61,17 @@ pub struct ApiConfig {
     pub unstaged_stacks: Vec<String>,
     pub staging_memory_mb: i32,
     pub staging_disk_mb: i32,
+    /// The log component's ingress (`host:port`), where Cloud Controller's
+    /// `API` lines of each app go (empty: none are sent).
+    pub logs_ingress_address: String,
+    /// Mutual TLS to that ingress (the component's CA, our certificate).
+    pub logs_ca_file: String,
+    pub logs_cert_file: String,
+    pub logs_key_file: String,
+    /// The log component's HTTP API (`http://host:port`), where instance
+    /// usage is read as Cloud Controller reads it from Log Cache (empty:
+    /// from the cells' reps).
+    pub logs_api_url: String,
     pub log_level: String,
 }
 
@@ -93,6 +104,11 @@ impl Default for ApiConfig {
             unstaged_stacks: vec!["busybox".into()],
             staging_memory_mb: 1024,
             staging_disk_mb: 4096,
+            logs_ingress_address: String::new(),
+            logs_ca_file: String::new(),
+            logs_cert_file: String::new(),
+            logs_key_file: String::new(),
+            logs_api_url: String::new(),
             log_level: "info".into(),
         }
     }
@@ -116,6 +132,24 @@ impl ApiConfig {
             });
         }
         sqldb::diego_url(&self.database_driver, &self.database_connection_string)
+    }
+
+    /// The sender of the apps' `API` lines, when a log component is
+    /// configured (needs a tokio runtime).
+    pub fn app_log_sender(&self) -> Option<logs_client::Sender> {
+        if self.logs_ingress_address.is_empty() {
+            return None;
+        }
+        let mut ic =
+            logs_client::IngressConfig::new(&self.logs_ingress_address, "cloud_controller");
+        if !self.logs_cert_file.is_empty() {
+            ic.tls = Some(tlsconfig::ClientTls::from_files(
+                &self.logs_ca_file,
+                &self.logs_cert_file,
+                &self.logs_key_file,
+            ));
+        }
+        Some(logs_client::Sender::start(ic))
     }
 
     pub fn bbs_client(&self) -> anyhow::Result<bbs_client::HttpBbsClient> {

@@ -92,7 +92,10 @@ pub fn token_file(path: &Path) -> anyhow::Result<String> {
 
 pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
     let tokens = tokens(cfg)?;
-    let store = store::open(&cfg.database_url()?, cfg.max_open_database_connections).await?;
+    let mut store = store::open(&cfg.database_url()?, cfg.max_open_database_connections).await?;
+    if let Some(sender) = cfg.app_log_sender() {
+        store = service::app_log::Logged::wrap(store, sender);
+    }
     let blobs = blobs::Blobs::open(Path::new(&cfg.blobstore_directory))?;
     let bbs: Arc<dyn bbs_client::BbsClient> = Arc::new(cfg.bbs_client()?);
     let listener = tokio::net::TcpListener::bind(&cfg.listen_address)

@@ -121,6 +121,13 @@ impl Api {
         if let Some(rs) = &req.routes {
             rs.iter().try_for_each(|r| validate::hostname(r))?;
         }
+        // Cloud Controller's audit hash: what the request set.
+        let request = match serde_json::to_value(&req) {
+            Ok(serde_json::Value::Object(m)) => {
+                serde_json::Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect())
+            }
+            _ => serde_json::json!({}),
+        };
         let _w = self.writes.lock().await;
         let mut app = self.app(guid).await?;
         if let Some(n) = req.name {
@@ -138,7 +145,12 @@ impl Api {
             app.lifecycle = self.lifecycle(Some(l))?;
         }
         app.updated_at = now_ns();
-        let event = self.event(&app, "audit.app.update", actor, serde_json::json!({}));
+        let event = self.event(
+            &app,
+            "audit.app.update",
+            actor,
+            serde_json::json!({ "request": request }),
+        );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;
         drop(_w);
         self.sync().await?;
@@ -249,6 +261,7 @@ impl Api {
             actor,
             serde_json::json!({
                 "environment_variables": keys,
+                "request": {"environment_variables": super::app_log::PRIVATE_DATA_HIDDEN},
             }),
         );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;
@@ -277,6 +290,7 @@ impl Api {
             actor,
             serde_json::json!({
                 "droplet_guid": d.guid,
+                "request": {"droplet_guid": d.guid},
             }),
         );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;

@@ -5,6 +5,7 @@
 //! under [`Api::writes`], so two requests never act on the same stale
 //! view; each one's rows are applied in one transaction.
 
+pub mod app_log;
 mod apps;
 mod bits;
 mod deployments;
