@@ -121,6 +121,7 @@ pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
         // Fresh while syncs come; stale (no destructive convergence) soon
         // after they stop, as Cloud Controller's domain TTL.
         domain_ttl: (sync_every * 3).max(std::time::Duration::from_secs(120)),
+        logs_api_url: cfg.logs_api_url.clone(),
     };
     let staging = service::StagingSettings {
         file_server_url: cfg.file_server_url.clone(),

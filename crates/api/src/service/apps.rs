@@ -43,6 +43,9 @@ impl Api {
         for k in req.environment_variables.keys() {
             validate::env_name(k)?;
         }
+        if let Some(v) = req.environment_variables.get(super::drains::DRAIN_VAR) {
+            super::drains::validate(v)?;
+        }
         let routes = req
             .routes
             .clone()
@@ -240,6 +243,9 @@ impl Api {
     pub async fn patch_env(&self, guid: &str, req: EnvVars, actor: &str) -> ApiResult<AppRec> {
         for k in req.var.keys() {
             validate::env_name(k)?;
+        }
+        if let Some(Some(v)) = req.var.get(super::drains::DRAIN_VAR) {
+            super::drains::validate(v)?;
         }
         let _w = self.writes.lock().await;
         let mut app = self.app(guid).await?;
