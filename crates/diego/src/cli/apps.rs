@@ -142,7 +142,7 @@ mod tests {
         assert!(t[0].contains("CPU") && t[0].contains("MEMORY"), "{t:?}");
         assert_eq!(
             t[1],
-            "#0   running   2024-05-01T10:00:00Z   12.5%    24.5M of 64M     112M of 1G       0  "
+            "#0   running   2024-05-01T10:00:00Z   12.5%    24.5M of 64M      112M of 1G       0  "
         );
     }
 }
