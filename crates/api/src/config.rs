@@ -19,6 +19,11 @@ use std::time::Duration;
 #[serde(default)]
 pub struct ApiConfig {
     pub listen_address: String,
+    /// The listener's limits and timeouts (see [`httpserve::ServerSettings`]),
+    /// beside the other fields. Its body limit is `max_package_mb` (uploads
+    /// stream to disk; JSON bodies are capped at 2 MB by the routes).
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
     /// sqlite (the embedded default), postgres or mysql.
     pub database_driver: String,
     pub database_connection_string: String,
@@ -79,6 +84,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             listen_address: "127.0.0.1:9022".into(),
+            server: httpserve::ServerSettings::default(),
             database_driver: "sqlite".into(),
             database_connection_string: "api.db".into(),
             max_open_database_connections: 8,

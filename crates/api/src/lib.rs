@@ -149,16 +149,32 @@ pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
         tokens: Arc::new(tokens),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "api server failed");
+    // Package uploads stream to disk (no room in the buffered budget) and
+    // are the largest bodies; JSON bodies stop at axum's 2 MB.
+    let settings = httpserve::ServerSettings {
+        max_request_body_bytes: usize::try_from(cfg.max_package_mb * 1024 * 1024)
+            .unwrap_or(usize::MAX),
+        ..cfg.server.clone()
+    };
+    let rejector: httpserve::Rejector = Arc::new(|r| {
+        use axum::response::IntoResponse;
+        match r {
+            httpserve::Rejection::BodyTooLarge { limit } => error::ApiError::TooLarge(format!(
+                "the request body exceeds the limit of {limit} bytes (max_package_mb)"
+            )),
+            httpserve::Rejection::Busy => {
+                error::ApiError::Unavailable("the API is busy: try again".into())
+            }
         }
+        .into_response()
     });
+    let server = httpserve::Server::new(settings)
+        .name("api")
+        .streams_bodies()
+        .rejector(rejector);
+    let server = tokio::spawn(server.serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
     Ok(RunningApi {
         addr,
         api,

@@ -28,6 +28,10 @@ pub struct LogsConfig {
     pub ingress_address: String,
     /// HTTP: reads, streams, drains, `/metrics`.
     pub api_address: String,
+    /// The HTTP API's limits and timeouts (see
+    /// [`httpserve::ServerSettings`]), beside the other fields.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
     pub ca_file: String,
     pub cert_file: String,
     pub key_file: String,
@@ -59,6 +63,7 @@ impl Default for LogsConfig {
         Self {
             ingress_address: "127.0.0.1:3458".into(),
             api_address: "127.0.0.1:8083".into(),
+            server: httpserve::ServerSettings::default(),
             ca_file: String::new(),
             cert_file: String::new(),
             key_file: String::new(),

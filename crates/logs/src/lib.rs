@@ -107,11 +107,14 @@ pub async fn start(cfg: &LogsConfig) -> anyhow::Result<RunningLogs> {
         })
     };
     let app = api::routes(hub.clone());
-    let http = tokio::spawn(async move {
-        if let Err(e) = axum::serve(api, app).await {
-            tracing::error!(error = %e, "log-api-failed");
-        }
-    });
+    // The shared server (timeouts, caps); live streams are responses, so
+    // no timeout cuts them.
+    let stopping = connections.clone();
+    let http = tokio::spawn(
+        httpserve::Server::new(cfg.server.clone())
+            .name("logs")
+            .serve(api, app, async move { stopping.cancelled().await }),
+    );
     let mut tasks = vec![grpc, http];
     if !cfg.bindings_api_url.is_empty() {
         tasks.push(tokio::spawn(bindings::poll_forever(
