@@ -9,7 +9,7 @@
 
 mod support;
 
-use bbs_client::BbsClient;
+use bbs_client::{BbsClient, InternalBbsClient};
 use models::capi::*;
 use support::{eventually, Db};
 
@@ -313,4 +313,115 @@ async fn a_named_buildpack_must_exist(db: Db, test: &str) {
     let err = e.client.create_build(&pkg.guid).await.unwrap_err();
     assert_eq!(err.status(), Some(422), "{err}");
     assert!(err.to_string().contains("diego buildpacks"), "{err}");
+}
+
+/// A STAGING build as the API writes one, straight into its store.
+async fn staging_build(e: &support::Env, app: &str) -> String {
+    let guid = uuid::Uuid::new_v4().to_string();
+    let build = api::store::BuildRec {
+        guid: guid.clone(),
+        app_guid: app.into(),
+        package_guid: "pkg".into(),
+        state: build_state::STAGING.into(),
+        error: None,
+        droplet_guid: None,
+        created_at: api::clock::now_ns(),
+    };
+    e.api
+        .api
+        .repo
+        .store
+        .apply(&[api::store::put(&build)])
+        .await
+        .unwrap();
+    guid
+}
+
+both!(a_build_whose_callback_never_came_is_finished_by_the_sync);
+async fn a_build_whose_callback_never_came_is_finished_by_the_sync(db: Db, test: &str) {
+    let Some(e) = support::env(db, test).await else {
+        return;
+    };
+    let app = e
+        .client
+        .create_app(&CreateApp {
+            name: "lost".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Its task completed on the BBS, but no callback came (here: none was
+    // asked for).
+    let completed = staging_build(&e, &app.guid).await;
+    e.internal
+        .desire_task(
+            &completed,
+            "cf-app-staging",
+            Some(testkit::control_plane::work::task_definition()),
+        )
+        .await
+        .unwrap();
+    assert!(e.internal.start_task(&completed, "cell-1").await.unwrap());
+    e.internal
+        .complete_task(
+            &completed,
+            "cell-1",
+            true,
+            "Failed to detect: exit status 222",
+            "",
+        )
+        .await
+        .unwrap();
+    // Its task never reached the BBS.
+    let missing = staging_build(&e, &app.guid).await;
+    // Its task still runs.
+    let running = staging_build(&e, &app.guid).await;
+    e.internal
+        .desire_task(
+            &running,
+            "cf-app-staging",
+            Some(testkit::control_plane::work::task_definition()),
+        )
+        .await
+        .unwrap();
+
+    // Builds younger than the grace are left alone.
+    let api = &e.api.api;
+    assert_eq!(
+        api.reconcile_builds(api::service::STAGING_GRACE)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        api.reconcile_builds(std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        2
+    );
+    let client = &e.client;
+    let error = |guid: String| async move {
+        let b = client.build(&guid).await.unwrap();
+        (b.state, b.error.unwrap_or_default())
+    };
+    let (state, err) = error(completed).await;
+    assert_eq!(state, build_state::FAILED);
+    assert!(err.starts_with("NoAppDetectedError"), "{err}");
+    let (state, err) = error(missing).await;
+    assert_eq!(state, build_state::FAILED);
+    assert!(
+        err.starts_with("StagingError") && err.contains("not in Diego"),
+        "{err}"
+    );
+    assert_eq!(
+        error(running.clone()).await,
+        (build_state::STAGING.into(), String::new())
+    );
+    // Finished builds are not finished again.
+    assert_eq!(
+        api.reconcile_builds(std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -258,16 +258,21 @@ impl Converger {
     }
 
     /// Runs a pass every `converge_repeat_interval` (the first one interval
-    /// after the start) until `shutdown` turns true.
+    /// after the start), and at once when a cell disappears, until
+    /// `shutdown` turns true.
     pub fn spawn(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             tracing::info!(interval = ?self.cfg.converge_repeat_interval, "converger started");
+            let mut known = cell_set(&self.deps).await.unwrap_or_default();
             loop {
                 if *shutdown.borrow() {
                     break;
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(self.cfg.converge_repeat_interval) => {}
+                    gone = cell_disappeared(&self.deps, &mut known) => {
+                        tracing::info!(cells = ?gone, "cell-disappeared: converging now");
+                    }
                     _ = shutdown.changed() => break,
                 }
                 tokio::select! {
@@ -277,5 +282,30 @@ impl Converger {
             }
             tracing::info!("converger stopped");
         })
+    }
+}
+
+/// How often the converger looks for cells that went away.
+const CELL_POLL: Duration = Duration::from_secs(1);
+
+/// Resolves with the cells that were present and no longer are: as Diego's
+/// converger does on a cell-disappeared event, their instances are then
+/// replaced at once rather than after up to a whole interval.
+async fn cell_disappeared(deps: &Deps, known: &mut crate::db::CellSet) -> Vec<String> {
+    loop {
+        tokio::time::sleep(CELL_POLL).await;
+        // A failed listing says nothing about the cells: keep what we knew.
+        let Ok(now) = cell_set(deps).await else {
+            continue;
+        };
+        let gone: Vec<String> = known
+            .iter()
+            .filter(|c| !now.contains(*c))
+            .cloned()
+            .collect();
+        *known = now;
+        if !gone.is_empty() {
+            return gone;
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! `diego dev` leaves the host as it found it: after SIGTERM, and after
 //! Ctrl-C (SIGINT), with an app running when the signal came, the host's
 //! `nft list ruleset`, `iptables-save`, `ip link`, network namespaces,
-//! mounts and loop devices are what they were before it started.
+//! mounts and loop devices are what they were before it started. With one
+//! cell, Ctrl-C stops at once with no error line, and `diego dev` started
+//! again on the same data serves the app again.
 //!
 //! Runs the real binary on `diego dev`'s fixed ports (bbs 8889, router
 //! 8080, nats 4222, rep 1800): not alongside another `diego dev` or the
@@ -61,6 +63,9 @@ fn host_state() -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// The tests share `diego dev`'s fixed ports: one at a time.
+static DEV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn port_busy(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -147,6 +152,7 @@ fn stop(mut child: Child, signal: i32, data: &Path) {
 #[test]
 fn the_host_is_as_before_after_sigterm_and_ctrl_c() {
     testkit::skip_if!(skip_reason());
+    let _one_at_a_time = DEV.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
 
     // A first run takes away whatever an earlier killed one left (the next
@@ -176,4 +182,60 @@ fn the_host_is_as_before_after_sigterm_and_ctrl_c() {
             "after {name}: left {gained:#?}, took {lost:#?}"
         );
     }
+}
+
+/// The status line's code of `GET /` on `host` through the dev router.
+fn status_via_router(host: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", 8080)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Ctrl-C with one cell stops at once (there is no other cell to evacuate
+/// to, so no evacuation to wait out) and logs no error; `diego dev` started
+/// again on the same data serves the app again, its instances lost with
+/// the last run reported by the cell's first sync and replaced.
+#[test]
+fn ctrl_c_stops_cleanly_and_a_restart_serves_the_app_again() {
+    testkit::skip_if!(skip_reason());
+    let _one_at_a_time = DEV.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let dev = start_dev(&data);
+    wait_ready(&data);
+    push(&data, "again");
+    assert_eq!(status_via_router("again.localhost"), Some(200));
+    let t = Instant::now();
+    stop(dev, libc::SIGINT, &data);
+    eprintln!("ctrl-c to exit with one cell: {:?}", t.elapsed());
+    // Waiting out an evacuation would end in an ERROR line
+    // (failed-to-evacuate-before-timeout).
+    let log = log_of(&data);
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"level\":\"ERROR\""))
+        .collect();
+    assert!(errors.is_empty(), "error lines on Ctrl-C: {errors:#?}");
+
+    let dev = start_dev(&data);
+    let t = Instant::now();
+    let deadline = t + Duration::from_secs(90);
+    while status_via_router("again.localhost") != Some(200) {
+        if Instant::now() > deadline {
+            let log = log_of(&data);
+            stop(dev, libc::SIGTERM, &data);
+            panic!("the app did not answer again after a restart:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("restart to the app answering: {:?}", t.elapsed());
+    stop(dev, libc::SIGTERM, &data);
 }

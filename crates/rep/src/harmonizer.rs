@@ -56,6 +56,10 @@ pub async fn bulk_loop(
 ) {
     let mut interval = poll;
     let mut notified = false;
+    // A rep that starts again syncs at once: the BBS may still hold
+    // instances whose containers went with the last run, and reporting
+    // them now lets convergence replace them without a poll's wait.
+    sync(&ctx, &queue).await;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

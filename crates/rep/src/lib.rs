@@ -45,8 +45,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Runs a rep until `shutdown` resolves (then it evacuates, waiting at most
-/// `evacuation_timeout`) or until an evacuation asked for over HTTP ends;
-/// then deletes its containers and returns.
+/// `evacuation_timeout`, unless no other cell is there to take its
+/// instances) or until an evacuation asked for over HTTP ends; then
+/// deletes its containers and returns.
 pub async fn run(config: RepConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let executor = Arc::new(backend::executor_from_config(&config).await?);
     let housekeeping = maintenance::spawn(
@@ -58,9 +59,15 @@ pub async fn run(config: RepConfig, shutdown: impl Future<Output = ()>) -> anyho
     let rep = Rep::start(&config, executor).await?;
     tokio::select! {
         _ = shutdown => {
-            tracing::info!("shutdown: evacuating");
-            rep.evacuate();
-            rep.evacuated().await;
+            if rep.other_cells().await == Some(0) {
+                // Evacuation hands instances to other cells: with none, it
+                // could only wait out evacuation_timeout.
+                tracing::info!("shutdown: no other cell to evacuate to, stopping");
+            } else {
+                tracing::info!("shutdown: evacuating");
+                rep.evacuate();
+                rep.evacuated().await;
+            }
         }
         _ = rep.evacuated() => {}
     }

@@ -185,6 +185,17 @@ impl Rep {
         &self.ctx.executor
     }
 
+    /// How many other cells the BBS knows of (None when it can't be asked).
+    pub async fn other_cells(&self) -> Option<usize> {
+        match self.ctx.bbs.cells().await {
+            Ok(cells) => Some(cells.iter().filter(|c| c.cell_id != self.cell_id).count()),
+            Err(e) => {
+                tracing::warn!(error = %e, "failed-to-list-cells");
+                None
+            }
+        }
+    }
+
     /// Starts evacuating (as `POST /evacuate` does).
     pub fn evacuate(&self) {
         self.ctx.evacuation.evacuate();

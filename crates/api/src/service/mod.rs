@@ -8,6 +8,7 @@
 pub mod app_log;
 mod apps;
 mod bits;
+mod build_sync;
 mod deployments;
 pub mod drains;
 mod events;
@@ -19,6 +20,7 @@ mod sync;
 mod tasks;
 mod validate;
 
+pub use build_sync::STAGING_GRACE;
 pub use deployments::deployment_loop;
 pub use events::watch_crashes;
 pub use staging::StagingSettings;

@@ -154,7 +154,8 @@ impl Api {
     }
 }
 
-/// Runs a sync every `interval` for ever.
+/// Runs a sync, then finishes builds whose callback never came, every
+/// `interval` for ever.
 pub async fn sync_loop(api: std::sync::Arc<Api>, interval: std::time::Duration) {
     loop {
         tokio::time::sleep(interval).await;
@@ -162,6 +163,9 @@ pub async fn sync_loop(api: std::sync::Arc<Api>, interval: std::time::Duration) 
             Ok(r) if r != SyncReport::default() => tracing::info!(?r, "sync"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sync failed"),
+        }
+        if let Err(e) = api.reconcile_builds(super::STAGING_GRACE).await {
+            tracing::warn!(error = %e, "build reconciliation failed");
         }
     }
 }

@@ -82,6 +82,9 @@ impl DevSystem {
             auctioneer_address: format!("http://{auctioneer_addr}"),
             locket_address: locket_address.clone(),
             session_name: "bbs".into(),
+            // A few LRPs converge in no time: instances lost with a
+            // restart come back in seconds rather than Diego's 30.
+            converge_repeat_interval: bbs::config::GoDuration(std::time::Duration::from_secs(5)),
             ..Default::default()
         };
         bbs_cfg.encryption_keys.insert("dev".into(), key);

@@ -44,7 +44,7 @@ impl Cell {
         let listen = format!("{}:{REP_PORT}", net.ip);
         let cfg = serde_json::json!({
             "cell_id": cell_id,
-            "zone": "z1",
+            "zone": net.zone,
             "listen_addr": listen,
             "bbs_address": control.bbs_url(),
             "locket_address": control.locket_addr(),
@@ -140,6 +140,15 @@ impl Cell {
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGKILL: the rep dies on the spot (its containers do not: they are
+    /// not its children), as when a cell's VM loses its agent.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
         }
     }
 

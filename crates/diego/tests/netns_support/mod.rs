@@ -1,5 +1,6 @@
-//! Two runc cells in network namespaces of their own, with the control
-//! plane in the test process on the host side of a test bridge.
+//! Runc cells in network namespaces of their own (up to three, one zone
+//! each), with the control plane in the test process on the host side of
+//! a test bridge.
 
 #![allow(dead_code)]
 
@@ -17,7 +18,7 @@ use std::path::Path;
 pub const DIR_PREFIX: &str = "dgt-netns-cells";
 
 /// The cells' backend tags.
-pub const TAGS: [&str; 2] = ["dga", "dgb"];
+pub const TAGS: [&str; 3] = ["dga", "dgb", "dgc"];
 
 /// Why the cells cannot run here, if they cannot: the runc backend's
 /// needs, and the tools the test drives the namespaces with.
@@ -54,4 +55,5 @@ impl Drop for Sweep {
     }
 }
 
+#[allow(unused_imports)] // not every test binary uses it
 pub use testkit::eventually;

@@ -10,25 +10,36 @@ pub const HOST_IP: &str = "10.253.0.1";
 pub const PREFIX: u8 = 24;
 
 /// A cell's namespace: its name, its address on the bridge, the host end
-/// of its veth pair (the cell's end is `eth0` inside the namespace).
+/// of its veth pair (the cell's end is `eth0` inside the namespace), and
+/// the zone its rep reports (one zone per cell, as cells spread over
+/// availability zones).
 #[derive(Debug, Clone, Copy)]
 pub struct CellNet {
     pub netns: &'static str,
     pub ip: &'static str,
     pub host_veth: &'static str,
+    pub zone: &'static str,
 }
 
 pub const CELL_A: CellNet = CellNet {
     netns: "dgt-cell-a",
     ip: "10.253.0.2",
     host_veth: "dgt-a-h",
+    zone: "z1",
 };
 pub const CELL_B: CellNet = CellNet {
     netns: "dgt-cell-b",
     ip: "10.253.0.3",
     host_veth: "dgt-b-h",
+    zone: "z2",
 };
-pub const CELLS: [CellNet; 2] = [CELL_A, CELL_B];
+pub const CELL_C: CellNet = CellNet {
+    netns: "dgt-cell-c",
+    ip: "10.253.0.4",
+    host_veth: "dgt-c-h",
+    zone: "z3",
+};
+pub const CELLS: [CellNet; 3] = [CELL_A, CELL_B, CELL_C];
 
 /// `cmd args...`, its stdout; panics with its stderr when it fails.
 pub fn sh(cmd: &str, args: &[&str]) -> String {
