@@ -123,9 +123,14 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
+        // The log component polls the API's drain list, the API sends its
+        // lines to the component: the API's address is fixed first.
+        let api_addr = reserve(addrs.api)?;
         let logs = logs::start(&logs::LogsConfig {
             ingress_address: addrs.logs_ingress.to_string(),
             api_address: addrs.logs_api.to_string(),
+            bindings_api_url: format!("http://{api_addr}"),
+            bindings_polling_interval: models::go_duration::GoDuration(Duration::from_secs(2)),
             ..Default::default()
         })
         .await
@@ -137,7 +142,9 @@ impl DevSystem {
             Vec::new()
         };
         let api = api::start(&api::ApiConfig {
-            listen_address: addrs.api.to_string(),
+            listen_address: api_addr.to_string(),
+            logs_ingress_address: logs.ingress_addr.to_string(),
+            logs_api_url: format!("http://{}", logs.api_addr),
             database_driver: "sqlite".into(),
             database_connection_string: data.api_db().display().to_string(),
             blobstore_directory: data.api_blobs().display().to_string(),
