@@ -19,6 +19,11 @@ use std::time::Duration;
 #[serde(default)]
 pub struct ApiConfig {
     pub listen_address: String,
+    /// The listener's limits and timeouts (see [`httpserve::ServerSettings`]),
+    /// beside the other fields. Its body limit is `max_package_mb` (uploads
+    /// stream to disk; JSON bodies are capped at 2 MB by the routes).
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
     /// sqlite (the embedded default), postgres or mysql.
     pub database_driver: String,
     pub database_connection_string: String,
@@ -61,6 +66,17 @@ pub struct ApiConfig {
     pub unstaged_stacks: Vec<String>,
     pub staging_memory_mb: i32,
     pub staging_disk_mb: i32,
+    /// The log component's ingress (`host:port`), where Cloud Controller's
+    /// `API` lines of each app go (empty: none are sent).
+    pub logs_ingress_address: String,
+    /// Mutual TLS to that ingress (the component's CA, our certificate).
+    pub logs_ca_file: String,
+    pub logs_cert_file: String,
+    pub logs_key_file: String,
+    /// The log component's HTTP API (`http://host:port`), where instance
+    /// usage is read as Cloud Controller reads it from Log Cache (empty:
+    /// from the cells' reps).
+    pub logs_api_url: String,
     pub log_level: String,
 }
 
@@ -68,6 +84,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             listen_address: "127.0.0.1:9022".into(),
+            server: httpserve::ServerSettings::default(),
             database_driver: "sqlite".into(),
             database_connection_string: "api.db".into(),
             max_open_database_connections: 8,
@@ -93,6 +110,11 @@ impl Default for ApiConfig {
             unstaged_stacks: vec!["busybox".into()],
             staging_memory_mb: 1024,
             staging_disk_mb: 4096,
+            logs_ingress_address: String::new(),
+            logs_ca_file: String::new(),
+            logs_cert_file: String::new(),
+            logs_key_file: String::new(),
+            logs_api_url: String::new(),
             log_level: "info".into(),
         }
     }
@@ -116,6 +138,24 @@ impl ApiConfig {
             });
         }
         sqldb::diego_url(&self.database_driver, &self.database_connection_string)
+    }
+
+    /// The sender of the apps' `API` lines, when a log component is
+    /// configured (needs a tokio runtime).
+    pub fn app_log_sender(&self) -> Option<logs_client::Sender> {
+        if self.logs_ingress_address.is_empty() {
+            return None;
+        }
+        let mut ic =
+            logs_client::IngressConfig::new(&self.logs_ingress_address, "cloud_controller");
+        if !self.logs_cert_file.is_empty() {
+            ic.tls = Some(tlsconfig::ClientTls::from_files(
+                &self.logs_ca_file,
+                &self.logs_cert_file,
+                &self.logs_key_file,
+            ));
+        }
+        Some(logs_client::Sender::start(ic))
     }
 
     pub fn bbs_client(&self) -> anyhow::Result<bbs_client::HttpBbsClient> {

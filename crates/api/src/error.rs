@@ -27,6 +27,9 @@ pub enum ApiError {
     Diego(String),
     #[error("{0}")]
     Internal(String),
+    /// Too busy for the request now (the server's caps).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -46,6 +49,11 @@ impl ApiError {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, 10002, "CF-NotAuthenticated"),
             ApiError::Diego(_) => (StatusCode::BAD_GATEWAY, 10001, "CF-RunnerError"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 10001, "CF-ServerError"),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                10015,
+                "CF-ServiceUnavailable",
+            ),
         }
     }
 }

@@ -92,7 +92,10 @@ pub fn token_file(path: &Path) -> anyhow::Result<String> {
 
 pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
     let tokens = tokens(cfg)?;
-    let store = store::open(&cfg.database_url()?, cfg.max_open_database_connections).await?;
+    let mut store = store::open(&cfg.database_url()?, cfg.max_open_database_connections).await?;
+    if let Some(sender) = cfg.app_log_sender() {
+        store = service::app_log::Logged::wrap(store, sender);
+    }
     let blobs = blobs::Blobs::open(Path::new(&cfg.blobstore_directory))?;
     let bbs: Arc<dyn bbs_client::BbsClient> = Arc::new(cfg.bbs_client()?);
     let listener = tokio::net::TcpListener::bind(&cfg.listen_address)
@@ -118,6 +121,7 @@ pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
         // Fresh while syncs come; stale (no destructive convergence) soon
         // after they stop, as Cloud Controller's domain TTL.
         domain_ttl: (sync_every * 3).max(std::time::Duration::from_secs(120)),
+        logs_api_url: cfg.logs_api_url.clone(),
     };
     let staging = service::StagingSettings {
         file_server_url: cfg.file_server_url.clone(),
@@ -145,16 +149,32 @@ pub async fn start(cfg: &ApiConfig) -> anyhow::Result<RunningApi> {
         tokens: Arc::new(tokens),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "api server failed");
+    // Package uploads stream to disk (no room in the buffered budget) and
+    // are the largest bodies; JSON bodies stop at axum's 2 MB.
+    let settings = httpserve::ServerSettings {
+        max_request_body_bytes: usize::try_from(cfg.max_package_mb * 1024 * 1024)
+            .unwrap_or(usize::MAX),
+        ..cfg.server.clone()
+    };
+    let rejector: httpserve::Rejector = Arc::new(|r| {
+        use axum::response::IntoResponse;
+        match r {
+            httpserve::Rejection::BodyTooLarge { limit } => error::ApiError::TooLarge(format!(
+                "the request body exceeds the limit of {limit} bytes (max_package_mb)"
+            )),
+            httpserve::Rejection::Busy => {
+                error::ApiError::Unavailable("the API is busy: try again".into())
+            }
         }
+        .into_response()
     });
+    let server = httpserve::Server::new(settings)
+        .name("api")
+        .streams_bodies()
+        .rejector(rejector);
+    let server = tokio::spawn(server.serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
     Ok(RunningApi {
         addr,
         api,

@@ -431,3 +431,66 @@ async fn crashes_are_audit_events_and_instance_state(db: Db, test: &str) {
         .await
         .unwrap();
 }
+
+/// The API serves through the shared server (httpserve): a package
+/// declared larger than `max_package_mb` is refused before it is read, in
+/// Cloud Controller's error form, and a stalled request head is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_server_refuses_too_large_and_stalled_requests() {
+    let Some(e) = support::env_with(Db::Sqlite, "api httpserve", |c| {
+        c.max_package_mb = 1;
+        c.server.header_read_timeout =
+            bbs::config::GoDuration(std::time::Duration::from_millis(500));
+    })
+    .await
+    else {
+        return;
+    };
+    let app = e
+        .client
+        .create_app(&CreateApp {
+            name: "big".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pkg = e
+        .client
+        .create_package(&CreatePackage {
+            kind: BITS.into(),
+            relationships: PackageRelationships {
+                app: ToOne::to(&app.guid),
+            },
+            data: None,
+        })
+        .await
+        .unwrap();
+    let err = e
+        .client
+        .upload(&pkg.guid, vec![0u8; 2 << 20])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(413), "{err}");
+    assert!(err.to_string().contains("limit of 1048576 bytes"), "{err}");
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stalled = tokio::net::TcpStream::connect(e.api.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /v3/apps HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stalled.read_to_end(&mut buf),
+    )
+    .await
+    .expect("the stalled head is closed");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(e.client.apps().await.is_ok());
+}

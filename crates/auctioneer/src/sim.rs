@@ -46,6 +46,10 @@ pub struct SimCellConfig {
     /// How long an instance takes between its claim and its start (a
     /// container being created); zero: at once.
     pub start_delay: Duration,
+    /// How long the cell takes to answer for its state (a slow cell).
+    pub state_delay: Duration,
+    /// Whether the cell says it is evacuating.
+    pub evacuating: bool,
 }
 
 impl SimCellConfig {
@@ -69,6 +73,8 @@ impl SimCellConfig {
             bbs_address: None,
             locket: None,
             start_delay: Duration::ZERO,
+            state_delay: Duration::ZERO,
+            evacuating: false,
         }
     }
 
@@ -131,7 +137,7 @@ impl Inner {
             tasks: self.tasks.clone(),
             starting_container_count: 0,
             zone: self.cfg.zone.clone(),
-            evacuating: false,
+            evacuating: self.cfg.evacuating,
             volume_drivers: self.cfg.volume_drivers.clone(),
             placement_tags: self.cfg.placement_tags.clone(),
             optional_placement_tags: self.cfg.optional_placement_tags.clone(),
@@ -257,6 +263,8 @@ async fn run_task(inner: Shared, bbs: HttpBbsClient, cell_id: String, t: Task) {
 }
 
 async fn state(State(inner): State<Shared>) -> Json<CellState> {
+    let delay = inner.lock().unwrap().cfg.state_delay;
+    tokio::time::sleep(delay).await;
     Json(inner.lock().unwrap().state())
 }
 

@@ -56,6 +56,11 @@ pub struct BbsConfig {
     pub database_connection_string: String,
     #[serde(alias = "max_open_connections")]
     pub max_open_database_connections: u32,
+    /// TLS to a PostgreSQL or MySQL database: the server's certificate
+    /// must be signed by this CA (empty: no TLS), as Diego's bbs.
+    pub sql_ca_cert_file: String,
+    /// With `sql_ca_cert_file`, also check the server's name.
+    pub sql_enable_identity_verification: bool,
     pub encryption_keys: BTreeMap<String, String>,
     pub active_key_label: String,
 
@@ -127,6 +132,8 @@ impl Default for BbsConfig {
             database_driver: "sqlite".into(),
             database_connection_string: String::new(),
             max_open_database_connections: 16,
+            sql_ca_cert_file: String::new(),
+            sql_enable_identity_verification: false,
             encryption_keys: BTreeMap::new(),
             active_key_label: String::new(),
             auctioneer_address: String::new(),
@@ -225,12 +232,18 @@ impl BbsConfig {
     }
 
     /// The store URL: `sqlite:///abs/path.db`, or the PostgreSQL or MySQL
-    /// connection string as a URL (`sqldb::diego_url`).
+    /// connection string as a URL with the `sql_*` TLS settings
+    /// (`sqldb::diego_url_with_tls`).
     pub fn database_url(&self) -> anyhow::Result<String> {
         match self.database_driver.as_str() {
-            "postgres" | "mysql" => {
-                sqldb::diego_url(&self.database_driver, &self.database_connection_string)
-            }
+            "postgres" | "mysql" => sqldb::diego_url_with_tls(
+                &self.database_driver,
+                &self.database_connection_string,
+                &sqldb::SqlTls {
+                    ca_cert_file: self.sql_ca_cert_file.clone(),
+                    verify_identity: self.sql_enable_identity_verification,
+                },
+            ),
             _ => {
                 let raw = self.database_connection_string.trim();
                 let path = raw
@@ -318,8 +331,22 @@ mod tests {
         .unwrap();
         assert_eq!(
             cfg.database_url().unwrap(),
-            "mysql://diego:p%40ss@10.0.0.5:3306/diego"
+            "mysql://diego:p%40ss@10.0.0.5:3306/diego?ssl-mode=DISABLED"
         );
+        // Diego's TLS to the database.
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("sql-ca.crt");
+        std::fs::write(&ca, "pem").unwrap();
+        let json = format!(
+            r#"{{"encryption_keys":{{"k":"p"}},"active_key_label":"k","database_driver":"mysql",
+                "database_connection_string":"diego:pw@tcp(10.0.0.5:3306)/diego",
+                "sql_ca_cert_file":{:?}}}"#,
+            ca.display().to_string()
+        );
+        let cfg = BbsConfig::from_json(&json).unwrap();
+        let url = cfg.database_url().unwrap();
+        assert!(url.contains("ssl-mode=VERIFY_CA&ssl-ca="), "{url}");
+        assert!(BbsConfig::from_json(&json.replace("sql-ca.crt", "none.crt")).is_err());
         let cfg = BbsConfig::from_json(
             r#"{"encryption_keys":{"k":"p"},"active_key_label":"k","database_driver":"postgres",
                 "database_connection_string":"postgres://diego:pw@10.0.0.5:5524/diego"}"#,

@@ -501,6 +501,128 @@ async fn evacuating_a_running_instance_keeps_it_until_replaced() {
     assert!(actuals(&bbs, "evac").await.is_empty());
 }
 
+/// Evacuation's other paths (Diego's evacuation controller): a claimed
+/// instance is given back for another cell at once; an evacuating instance
+/// that crashes just goes (its replacement stays); an ordinary instance
+/// that crashes on an evacuating cell is crashed, for another cell.
+#[tokio::test]
+async fn evacuating_claimed_and_crashing_instances() {
+    let (url, rec) = fake_auctioneer().await;
+    let bbs = TestBbs::start_with(|c| c.auctioneer_address = url, Overrides::default()).await;
+    assert!(desire(&bbs, desired_lrp("evac2", 2)).await.error.is_none());
+    let auctions = || rec.lrps.lock().unwrap().len();
+    let desired_auctions = auctions();
+    let old = ikey("ig-claimed", "cell-old");
+
+    // Claimed, not yet running, on the evacuating cell: unclaimed and
+    // auctioned again; the rep drops its container.
+    assert!(claim(&bbs, "evac2", 0, &old).await.error.is_none());
+    let r: EvacuationResponse = bbs
+        .call(
+            "/v1/actual_lrps/evacuate_claimed",
+            &EvacuateClaimedActualLrpRequest {
+                actual_lrp_key: Some(key("evac2", 0)),
+                actual_lrp_instance_key: Some(old.clone()),
+            },
+        )
+        .await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(!r.keep_container);
+    let l = actuals(&bbs, "evac2").await;
+    let i0: Vec<_> = l.iter().filter(|l| l.key().index == 0).collect();
+    assert_eq!(i0.len(), 1);
+    assert_eq!(i0[0].state, "UNCLAIMED");
+    assert_eq!(i0[0].instance_key(), ActualLrpInstanceKey::default());
+    assert_eq!(auctions(), desired_auctions + 1, "auctioned again");
+
+    // Running and evacuated (replacement UNCLAIMED), then the evacuating
+    // instance crashes: its row goes, the replacement stays.
+    let running = ikey("ig-running", "cell-old");
+    assert!(claim(&bbs, "evac2", 1, &running).await.error.is_none());
+    assert!(start(&bbs, "evac2", 1, &running).await.error.is_none());
+    let r: EvacuationResponse = bbs
+        .call(
+            "/v1/actual_lrps/evacuate_running.r1",
+            &EvacuateRunningActualLrpRequest {
+                actual_lrp_key: Some(key("evac2", 1)),
+                actual_lrp_instance_key: Some(running.clone()),
+                actual_lrp_net_info: Some(net_info()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(r.error.is_none() && r.keep_container, "{r:?}");
+    let r: EvacuationResponse = bbs
+        .call(
+            "/v1/actual_lrps/evacuate_crashed",
+            &EvacuateCrashedActualLrpRequest {
+                actual_lrp_key: Some(key("evac2", 1)),
+                actual_lrp_instance_key: Some(running.clone()),
+                error_message: "crashed while evacuating".into(),
+            },
+        )
+        .await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    let i1: Vec<_> = actuals(&bbs, "evac2")
+        .await
+        .into_iter()
+        .filter(|l| l.key().index == 1)
+        .collect();
+    assert_eq!(i1.len(), 1, "{i1:?}");
+    assert_eq!(i1[0].presence(), Presence::Ordinary);
+    assert_eq!(i1[0].state, "UNCLAIMED");
+    assert_eq!(i1[0].crash_count, 0, "the replacement did not crash");
+
+    // An ordinary instance running on an evacuating cell crashes before
+    // it was evacuated: crashed (count 1) and UNCLAIMED for another cell,
+    // with no auction asked for here: Diego's EvacuateCrashedActualLRP
+    // crashes it in the database only (controllers/evacuation_controller.go)
+    // and convergence auctions it.
+    let other = ikey("ig-other", "cell-old");
+    assert!(claim(&bbs, "evac2", 1, &other).await.error.is_none());
+    assert!(start(&bbs, "evac2", 1, &other).await.error.is_none());
+    let before = auctions();
+    let r: EvacuationResponse = bbs
+        .call(
+            "/v1/actual_lrps/evacuate_crashed",
+            &EvacuateCrashedActualLrpRequest {
+                actual_lrp_key: Some(key("evac2", 1)),
+                actual_lrp_instance_key: Some(other.clone()),
+                error_message: "out of memory".into(),
+            },
+        )
+        .await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    let i1: Vec<_> = actuals(&bbs, "evac2")
+        .await
+        .into_iter()
+        .filter(|l| l.key().index == 1)
+        .collect();
+    assert_eq!(i1.len(), 1, "{i1:?}");
+    assert_eq!(i1[0].crash_count, 1);
+    assert_eq!(i1[0].crash_reason, "out of memory");
+    assert_eq!(i1[0].state, "UNCLAIMED");
+    assert_eq!(auctions(), before, "left to convergence, as Diego does");
+
+    // A cell that evacuates what it no longer owns changes nothing.
+    let r: EvacuationResponse = bbs
+        .call(
+            "/v1/actual_lrps/evacuate_crashed",
+            &EvacuateCrashedActualLrpRequest {
+                actual_lrp_key: Some(key("evac2", 1)),
+                actual_lrp_instance_key: Some(other),
+                error_message: "again".into(),
+            },
+        )
+        .await;
+    let after: Vec<_> = actuals(&bbs, "evac2")
+        .await
+        .into_iter()
+        .filter(|l| l.key().index == 1)
+        .collect();
+    assert_eq!(after, i1, "{:?}", r.error);
+}
+
 #[tokio::test]
 async fn deprecated_reads_and_downgrades() {
     let bbs = TestBbs::start().await;

@@ -164,6 +164,62 @@ conformance!(
     encryption_key_rotation_reencrypts_every_record,
 );
 
+/// The store on a MariaDB that takes TLS connections only, reached as
+/// Diego's bbs config reaches it (`database_driver: mysql`, the Go DSN,
+/// `sql_ca_cert_file`, `sql_enable_identity_verification`): the cases run
+/// as on the others.
+mod mariadb_tls {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn cases_over_verified_tls() {
+        if TestMariaDb::skip_requested() {
+            testkit::skip::skip(&format!(
+                "bbs store over TLS to MariaDB: {}=1 is set",
+                testkit::mariadb::SKIP_ENV
+            ));
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ca = testkit::tls::TestCa::new("sql-ca");
+        let files = ca.write(dir.path(), "mariadb", &ca.issue("db", &["localhost"]));
+        let ca_file = files.ca_file.clone();
+        let m = tokio::task::spawn_blocking(move || TestMariaDb::try_start_tls(&files))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("cannot start a TLS MariaDB: {e}"));
+        for (verify_identity, cache) in [(false, false), (true, true)] {
+            let db = m.fresh_database().unwrap();
+            let cfg = bbs::config::BbsConfig::from_json(
+                &serde_json::json!({
+                    "encryption_keys": {"key-2024": "correct horse battery staple"},
+                    "active_key_label": "key-2024",
+                    "database_driver": "mysql",
+                    "database_connection_string":
+                        m.go_dsn_for(&db).replace("127.0.0.1", "localhost"),
+                    "sql_ca_cert_file": ca_file,
+                    "sql_enable_identity_verification": verify_identity,
+                })
+                .to_string(),
+            )
+            .unwrap();
+            let url = cfg.database_url().unwrap();
+            let store = SqlStore::connect(&StoreConfig {
+                url: url.clone(),
+                max_open_connections: 16,
+                encryption: encryption(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("store over TLS ({verify_identity}): {e}"));
+            assert_eq!(store.backend(), "mysql");
+            let fx = Fx::new(store, url, None, cache).await;
+            desired_lrp_lifecycle(&fx).await;
+            concurrent_claims_have_one_winner(&fx).await;
+            fx.check_cache().await;
+        }
+    }
+}
+
 // --- helpers -------------------------------------------------------------
 
 fn assert_kind(err: BbsError, want: BbsError) {

@@ -14,6 +14,9 @@
 //!
 //! `bench image` times container starts from a `docker://` image on the
 //! runc backend, cold and warm, beside bare runc; see `image_start`.
+//!
+//! `bench stores` times desire, claim and start through the store on
+//! SQLite, PostgreSQL and MariaDB in one run; see `store_ops`.
 
 mod api_app;
 mod bbs_api;
@@ -23,6 +26,7 @@ mod hostile;
 mod image_start;
 mod logs;
 mod report;
+mod store_ops;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -79,6 +83,9 @@ enum Cmd {
     Image(image_start::Args),
     /// Log lines through a cell to the log store; the store's memory.
     Logs(logs::Args),
+    /// Desire, claim and start through the store on SQLite, PostgreSQL
+    /// and MariaDB in one run.
+    Stores(store_ops::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -99,5 +106,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Hostile(args) => hostile::run(args),
         Cmd::Image(args) => image_start::run(args),
         Cmd::Logs(args) => logs::run(args),
+        Cmd::Stores(args) => store_ops::run(args),
     }
 }

@@ -88,6 +88,10 @@ enum Command {
         /// buildpacks.
         #[arg(long)]
         busybox_only: bool,
+        /// How many cells: the first on this host, each other in a network
+        /// namespace of its own (its own address and zone z2, z3, ...).
+        #[arg(long, default_value_t = 1)]
+        cells: usize,
     },
     /// Run the app lifecycle API (`--config FILE`), or show the API the
     /// app commands use, or save one: `diego api URL [--token TOKEN]`.
@@ -403,11 +407,12 @@ async fn run_router(config: PathBuf) -> anyhow::Result<()> {
     router::run(cfg, shutdown_signal()).await
 }
 
-async fn run_dev(data_dir: PathBuf, busybox_only: bool) -> anyhow::Result<()> {
+async fn run_dev(data_dir: PathBuf, busybox_only: bool, cells: usize) -> anyhow::Result<()> {
     init_logging("warn");
     let data = dev::DataDir::open(&data_dir)?;
     let options = dev::DevOptions {
         cflinuxfs4: !busybox_only,
+        cells,
     };
     let system = dev::DevSystem::start_with(&data, &dev::DevAddresses::default(), options).await?;
     println!("diego dev: data in {}", data.root().display());
@@ -486,7 +491,8 @@ async fn main() {
         Command::Dev {
             data_dir,
             busybox_only,
-        } => run_dev(data_dir, busybox_only).await,
+            cells,
+        } => run_dev(data_dir, busybox_only, cells).await,
         Command::Api { url, token, config } => match config {
             Some(config) => run_api(config).await,
             None => cli::target::api_target(url, token).await,

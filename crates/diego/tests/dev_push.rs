@@ -100,10 +100,16 @@ async fn push_scale_and_delete_through_the_router() {
             logs.contains("[CELL/0] OUT Cell ") && logs.contains("creating container for instance");
         let rtr =
             logs.contains("[RTR/1] OUT hello.localhost") && logs.contains("\"GET / HTTP/1.1\" 200");
-        if cell && rtr {
+        // Cloud Controller's lines of what the API did.
+        let api = logs.contains("[API/0] OUT Created app with guid")
+            && logs.contains("[API/0] OUT Starting app with guid");
+        if cell && rtr && api {
             break;
         }
-        assert!(Instant::now() < deadline, "no CELL or RTR lines:\n{logs}");
+        assert!(
+            Instant::now() < deadline,
+            "no CELL, RTR or API lines:\n{logs}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 

@@ -16,7 +16,8 @@ pub struct ServerSettings {
     /// HTTP/1.1 keep-alive connection idles).
     pub header_read_timeout: GoDuration,
     /// The longest wait for the next piece of a request body, and for room
-    /// in the buffered-bytes budget.
+    /// in the buffered-bytes budget. A stalled body holds a request slot
+    /// until then, so it is short; response streams are not bound by it.
     pub body_read_timeout: GoDuration,
     /// A connection with no request in flight this long is closed.
     pub idle_timeout: GoDuration,
@@ -41,7 +42,7 @@ impl Default for ServerSettings {
         ServerSettings {
             tls_handshake_timeout: s(10),
             header_read_timeout: s(10),
-            body_read_timeout: s(15),
+            body_read_timeout: s(5),
             idle_timeout: s(90),
             max_connections: 4096,
             max_requests_in_flight: 1024,

@@ -344,3 +344,45 @@ async fn tls_handshakes_time_out_and_need_a_client_certificate() {
     assert_eq!(r.text().await.unwrap(), "pong");
     assert!(client(None).get(&url).send().await.is_err());
 }
+
+/// A request whose body stalls holds an in-flight slot only until the
+/// body-read timeout: then it is answered and the slot is free again,
+/// while a response stream (an event stream) runs past that timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_frees_its_slot_at_the_body_read_timeout() {
+    let s = plain().await;
+    let stream = tokio::spawn({
+        let url = format!("http://{}/stream", s.addr);
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    });
+    let mut stalled = Vec::new();
+    // The stream holds one slot until its headers are out; the rest stall.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..8 {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(b"POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a bit")
+            .await
+            .unwrap();
+        stalled.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let c = reqwest::Client::new();
+    let url = format!("http://{}/ping", s.addr);
+    assert_eq!(c.get(&url).send().await.unwrap().status(), 503);
+    let t = Instant::now();
+    loop {
+        if c.get(&url).send().await.unwrap().status() == 200 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(3), "slots still held");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let freed = t.elapsed();
+    assert!(freed < Duration::from_millis(1500), "freed after {freed:?}");
+    for mut c in stalled {
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer).await;
+        assert!(answer.contains("error"), "{answer}");
+    }
+    assert_eq!(stream.await.unwrap().lines().count(), 8);
+}

@@ -37,6 +37,11 @@ pub struct LocketConfig {
     pub database_driver: String,
     pub database_connection_string: String,
     pub max_open_database_connections: u32,
+    /// TLS to a PostgreSQL or MySQL database (Diego's fields): the
+    /// server's certificate must be signed by this CA (empty: no TLS) ...
+    pub sql_ca_cert_file: String,
+    /// ... and, with this, name the host connected to.
+    pub sql_enable_identity_verification: bool,
     pub ca_file: String,
     pub cert_file: String,
     pub key_file: String,
@@ -57,6 +62,8 @@ impl Default for LocketConfig {
             database_driver: "sqlite".into(),
             database_connection_string: String::new(),
             max_open_database_connections: 16,
+            sql_ca_cert_file: String::new(),
+            sql_enable_identity_verification: false,
             ca_file: String::new(),
             cert_file: String::new(),
             key_file: String::new(),
@@ -115,7 +122,14 @@ impl LocketConfig {
     pub fn database_url(&self) -> anyhow::Result<String> {
         let raw = self.database_connection_string.trim();
         match self.database_driver.as_str() {
-            "postgres" | "mysql" => sqldb::diego_url(&self.database_driver, raw),
+            "postgres" | "mysql" => sqldb::diego_url_with_tls(
+                &self.database_driver,
+                raw,
+                &sqldb::SqlTls {
+                    ca_cert_file: self.sql_ca_cert_file.clone(),
+                    verify_identity: self.sql_enable_identity_verification,
+                },
+            ),
             _ => {
                 if raw.starts_with("sqlite:") {
                     Ok(raw.to_string())
@@ -171,8 +185,24 @@ mod tests {
         cfg.validate().unwrap();
         assert_eq!(
             cfg.database_url().unwrap(),
-            "mysql://locket:pw@10.0.0.9:3306/locket"
+            "mysql://locket:pw@10.0.0.9:3306/locket?ssl-mode=DISABLED"
         );
+        // Diego's TLS to the database: the CA file is read at start-up.
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("sql-ca.crt");
+        std::fs::write(&ca, "pem").unwrap();
+        let tls = LocketConfig {
+            sql_ca_cert_file: ca.display().to_string(),
+            sql_enable_identity_verification: true,
+            ..cfg.clone()
+        };
+        let url = tls.database_url().unwrap();
+        assert!(url.contains("ssl-mode=VERIFY_IDENTITY&ssl-ca="), "{url}");
+        let missing = LocketConfig {
+            sql_ca_cert_file: dir.path().join("none.crt").display().to_string(),
+            ..cfg.clone()
+        };
+        assert!(missing.validate().is_err());
         let bad = LocketConfig {
             database_connection_string: "locket:pw@tcp(10.0.0.9:3306)".into(),
             ..cfg

@@ -649,3 +649,99 @@ mod tls {
         assert!(err.contains("ca_file is required"), "{err}");
     }
 }
+
+// ---- TLS to the database ---------------------------------------------------
+
+/// Locket on a MariaDB that takes TLS connections only, configured as
+/// Diego's locket is (`sql_ca_cert_file`, `sql_enable_identity_verification`,
+/// the Go DSN): the server's certificate must chain to the CA file, and its
+/// name is checked only with identity verification.
+mod sql_tls {
+    use super::*;
+    use testkit::tls::TestCa;
+
+    /// Locket on a new database of `m`, reached as `host`.
+    async fn try_start(
+        m: &TestMariaDb,
+        host: &str,
+        ca_file: &str,
+        verify_identity: bool,
+    ) -> anyhow::Result<RunningLocket> {
+        let db = m.fresh_database().expect("create database");
+        let cfg = LocketConfig {
+            listen_address: "127.0.0.1:0".into(),
+            database_driver: "mysql".into(),
+            database_connection_string: m.go_dsn_for(&db).replace("127.0.0.1", host),
+            sql_ca_cert_file: ca_file.into(),
+            sql_enable_identity_verification: verify_identity,
+            ..Default::default()
+        };
+        server::start(&cfg, ServerOptions::default()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn verified_tls_to_mariadb_as_diego() {
+        if TestMariaDb::skip_requested() {
+            testkit::skip::skip(&format!(
+                "locket over TLS to MariaDB: {}=1 is set",
+                testkit::mariadb::SKIP_ENV
+            ));
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("sql-ca");
+        // Named `localhost` only: reached as 127.0.0.1 it passes the CA
+        // check, not the identity one.
+        let files = ca.write(dir.path(), "mariadb", &ca.issue("db", &["localhost"]));
+        let m = tokio::task::spawn_blocking(move || TestMariaDb::try_start_tls(&files))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("cannot start a TLS MariaDB: {e}"));
+        let ca_file = dir.path().join("ca.crt").display().to_string();
+
+        // Verified against the CA, with and without the name checked:
+        // locks are taken and read back.
+        for verify_identity in [false, true] {
+            let server = try_start(&m, "localhost", &ca_file, verify_identity)
+                .await
+                .unwrap_or_else(|e| panic!("locket over TLS ({verify_identity}): {e:#}"));
+            let mut c = client::connect(&ClientLocketConfig::insecure(server.addr.to_string()))
+                .await
+                .unwrap();
+            try_lock(&mut c, lock_resource("bbs", "bbs-0", ""), 10)
+                .await
+                .unwrap();
+            assert_eq!(fetch_all(&mut c, TypeCode::Lock).await.len(), 1);
+            server.shutdown().await;
+        }
+        // With identity verification, the name must match.
+        let err = try_start(&m, "127.0.0.1", &ca_file, true)
+            .await
+            .err()
+            .expect("identity verification passed for a name not in the certificate");
+        eprintln!("identity verification: {err:#}");
+        // Diego, without identity verification, takes a certificate naming
+        // another host; sqlx 0.8.6 on rustls >= 0.23.24 checks the name
+        // anyway (launchbadge/sqlx#3793): stricter, printed, not asserted.
+        match try_start(&m, "127.0.0.1", &ca_file, false).await {
+            Ok(server) => {
+                eprintln!("CA-only verification took a certificate for another name");
+                server.shutdown().await;
+            }
+            Err(e) => eprintln!("CA-only verification refused another name (sqlx#3793): {e:#}"),
+        }
+        // Another CA, and no TLS at all (the server requires it).
+        let rogue = TestCa::new("rogue");
+        let rogue_file = testkit::tls::write(dir.path(), "rogue.crt", &rogue.pem());
+        let err = try_start(&m, "127.0.0.1", &rogue_file, false)
+            .await
+            .err()
+            .expect("a server signed by another CA was trusted");
+        eprintln!("rogue CA: {err:#}");
+        let err = try_start(&m, "127.0.0.1", "", false)
+            .await
+            .err()
+            .expect("plaintext to a TLS-only server");
+        eprintln!("plaintext: {err:#}");
+    }
+}

@@ -7,6 +7,7 @@
 //!   "ca_file": "ca.crt", "cert_file": "logs.crt", "key_file": "logs.key",
 //!   "max_per_source": 1000, "max_bytes_per_source": 1048576, "max_sources": 10000,
 //!   "drain_buffer_size": 10000, "drain_ca_file": "",
+//!   "bindings_api_url": "http://127.0.0.1:9022", "bindings_polling_interval": "15s",
 //!   "log_level": "info"
 //! }
 //! ```
@@ -16,6 +17,7 @@
 //! `max_per_source` is Log Cache's name; the byte bound is ours.
 
 use anyhow::Context;
+use models::go_duration::GoDuration;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -26,6 +28,10 @@ pub struct LogsConfig {
     pub ingress_address: String,
     /// HTTP: reads, streams, drains, `/metrics`.
     pub api_address: String,
+    /// The HTTP API's limits and timeouts (see
+    /// [`httpserve::ServerSettings`]), beside the other fields.
+    #[serde(flatten)]
+    pub server: httpserve::ServerSettings,
     pub ca_file: String,
     pub cert_file: String,
     pub key_file: String,
@@ -40,6 +46,15 @@ pub struct LogsConfig {
     /// CA trusted for `syslog-tls://` and `https://` drains (empty: none,
     /// so such drains fail their handshake and count drops).
     pub drain_ca_file: String,
+    /// The app API (`http://host:port`) whose `/internal/v4/syslog_drain_urls`
+    /// lists the drains of apps' environments (the syslog binding cache's
+    /// `API_URL`; empty: only `diego bind-drain`'s drains).
+    pub bindings_api_url: String,
+    /// How often that list is read (the binding cache's
+    /// `API_POLLING_INTERVAL`).
+    pub bindings_polling_interval: GoDuration,
+    /// Apps per page of it (`API_BATCH_SIZE`).
+    pub bindings_batch_size: usize,
     pub log_level: String,
 }
 
@@ -48,6 +63,7 @@ impl Default for LogsConfig {
         Self {
             ingress_address: "127.0.0.1:3458".into(),
             api_address: "127.0.0.1:8083".into(),
+            server: httpserve::ServerSettings::default(),
             ca_file: String::new(),
             cert_file: String::new(),
             key_file: String::new(),
@@ -56,6 +72,9 @@ impl Default for LogsConfig {
             max_sources: 10_000,
             drain_buffer_size: 10_000,
             drain_ca_file: String::new(),
+            bindings_api_url: String::new(),
+            bindings_polling_interval: GoDuration(std::time::Duration::from_secs(15)),
+            bindings_batch_size: 1000,
             log_level: "info".into(),
         }
     }

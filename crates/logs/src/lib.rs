@@ -6,6 +6,7 @@
 //! app labels as Prometheus text ([`metrics`]).
 
 pub mod api;
+pub mod bindings;
 pub mod config;
 pub mod drains;
 pub mod ingress;
@@ -106,17 +107,31 @@ pub async fn start(cfg: &LogsConfig) -> anyhow::Result<RunningLogs> {
         })
     };
     let app = api::routes(hub.clone());
-    let http = tokio::spawn(async move {
-        if let Err(e) = axum::serve(api, app).await {
-            tracing::error!(error = %e, "log-api-failed");
-        }
-    });
+    // The shared server (timeouts, caps); live streams are responses, so
+    // no timeout cuts them.
+    let stopping = connections.clone();
+    let http = tokio::spawn(
+        httpserve::Server::new(cfg.server.clone())
+            .name("logs")
+            .serve(api, app, async move { stopping.cancelled().await }),
+    );
+    let mut tasks = vec![grpc, http];
+    if !cfg.bindings_api_url.is_empty() {
+        tasks.push(tokio::spawn(bindings::poll_forever(
+            hub.clone(),
+            cfg.bindings_api_url.clone(),
+            cfg.bindings_polling_interval
+                .0
+                .max(std::time::Duration::from_millis(50)),
+            cfg.bindings_batch_size,
+        )));
+    }
     tracing::info!(%ingress_addr, %api_addr, tls = cfg.tls_enabled(), "log component started");
     Ok(RunningLogs {
         ingress_addr,
         api_addr,
         hub,
-        tasks: vec![grpc, http],
+        tasks,
         connections,
     })
 }

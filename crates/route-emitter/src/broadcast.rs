@@ -1,8 +1,10 @@
-//! When to re-emit the whole table (Diego's route broadcast scheduler):
-//! greet the routers (`router.greet` with a reply inbox) until one answers
-//! with its `minimumRegisterIntervalInSeconds`, then re-emit at that
-//! interval; a router that (re)starts announces `router.start`, and the
-//! table is re-emitted after a random jitter. Ours also re-emits (after
+//! When to re-emit the whole table (Diego's route broadcast scheduler, one
+//! per external service: `router` for the routes, `service-discovery` for
+//! the internal routes when the internal emitter is on): greet the service
+//! (`SERVICE.greet` with a reply inbox) until one answers with its
+//! `minimumRegisterIntervalInSeconds`, then re-emit at that interval; a
+//! service that (re)starts announces `SERVICE.start`, and the table is
+//! re-emitted after a random jitter. Ours also re-emits (after
 //! the same jitter, coalesced) when a party other than a route-emitter
 //! greets, so a late subscriber gets the table without waiting an interval;
 //! route-emitters' own greetings, meant for routers, are ignored so that
@@ -14,8 +16,10 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-pub const GREET: &str = "router.greet";
-pub const START: &str = "router.start";
+/// The routers, for `router.register`.
+pub const ROUTER: &str = "router";
+/// Service discovery, for `service-discovery.register`.
+pub const SERVICE_DISCOVERY: &str = "service-discovery";
 const MAX_GREET_ATTEMPTS: u32 = 30;
 
 #[derive(Debug, Deserialize)]
@@ -38,6 +42,8 @@ fn interval_of(payload: &[u8]) -> Option<Duration> {
 }
 
 pub struct Broadcast {
+    /// [`ROUTER`] or [`SERVICE_DISCOVERY`].
+    pub service: &'static str,
     pub nats: async_nats::Client,
     pub jitter_factor: f64,
     /// Used until a router tells its interval.
@@ -64,8 +70,14 @@ impl Broadcast {
     pub async fn subscribe(self) -> anyhow::Result<Subscribed> {
         let inbox = self.nats.new_inbox();
         let answers = self.nats.subscribe(inbox.clone()).await?;
-        let starts = self.nats.subscribe(START).await?;
-        let greets = self.nats.subscribe(GREET).await?;
+        let starts = self
+            .nats
+            .subscribe(format!("{}.start", self.service))
+            .await?;
+        let greets = self
+            .nats
+            .subscribe(format!("{}.greet", self.service))
+            .await?;
         self.nats.flush().await?;
         Ok(Subscribed {
             b: self,
@@ -95,6 +107,8 @@ impl Subscribed {
             mut greets,
         } = self;
         let this = &this;
+        let service = this.service;
+        let greet = format!("{service}.greet");
         let mut interval = this.default_interval;
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut greet_timer = tokio::time::interval(Duration::from_secs(1));
@@ -108,18 +122,18 @@ impl Subscribed {
                 _ = greet_timer.tick(), if greeting => {
                     attempts += 1;
                     if attempts > MAX_GREET_ATTEMPTS {
-                        tracing::warn!(attempts = MAX_GREET_ATTEMPTS, "greeting-routers.giving-up");
+                        tracing::warn!(service, attempts = MAX_GREET_ATTEMPTS, "greeting-external-service.giving-up");
                         greeting = false;
                         continue;
                     }
-                    tracing::info!("greeting-routers");
-                    this.nats.publish_with_reply(GREET, inbox.clone(), Vec::new().into()).await?;
+                    tracing::info!(service, "greeting-external-service");
+                    this.nats.publish_with_reply(greet.clone(), inbox.clone(), Vec::new().into()).await?;
                 }
                 Some(m) = answers.next() => {
                     greeting = false;
                     if let Some(i) = interval_of(&m.payload) {
                         interval = i;
-                        tracing::info!(interval_s = i.as_secs(), "received-router-register-interval");
+                        tracing::info!(service, interval_s = i.as_secs(), "received-external-service-registry-interval");
                         ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
                     }
                 }
@@ -128,7 +142,7 @@ impl Subscribed {
                     if let Some(i) = interval_of(&m.payload) {
                         interval = i;
                     }
-                    tracing::info!(interval_s = interval.as_secs(), "router-started");
+                    tracing::info!(service, interval_s = interval.as_secs(), "external-service-started");
                     tokio::time::sleep(this.jitter(interval)).await;
                     this.emit();
                     ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -143,7 +157,7 @@ impl Subscribed {
                     }
                 }
                 _ = async { tokio::time::sleep_until(greet_due.unwrap()).await }, if greet_due.is_some() => {
-                    tracing::info!("greeted; re-emitting routes");
+                    tracing::info!(service, "greeted; re-emitting routes");
                     greeted = None;
                     this.emit();
                 }

@@ -97,15 +97,25 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
     };
 
     let (stop, stop_rx) = watch::channel(false);
-    let (emit_tx, emit_rx) = mpsc::channel(1);
-    let broadcast = broadcast::Broadcast {
+    let scheduler = |service, emit_all| broadcast::Broadcast {
+        service,
         nats: nats.clone(),
         jitter_factor: cfg.jitter_factor,
         default_interval: cfg.register_interval.0,
-        emit_all: emit_tx,
-    }
-    .subscribe()
-    .await?;
+        emit_all,
+    };
+    let (emit_tx, emit_rx) = mpsc::channel(1);
+    let broadcast = scheduler(broadcast::ROUTER, emit_tx).subscribe().await?;
+    // The internal routes have their own schedule, from service discovery.
+    let (internal_tx, internal_rx) = mpsc::channel(1);
+    let internal_broadcast = match cfg.enable_internal_emitter {
+        true => Some(
+            scheduler(broadcast::SERVICE_DISCOVERY, internal_tx)
+                .subscribe()
+                .await?,
+        ),
+        false => None,
+    };
     let watcher = watcher::Watcher {
         bbs,
         emitter: emitter::NatsEmitter::new(nats, metrics.clone()),
@@ -120,6 +130,7 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
     tracing::info!(cell_id = %cfg.cell_id, "route-emitter started");
     let task = tokio::spawn(async move {
         let b = tokio::spawn(broadcast.run(stop_rx.clone()));
+        let ib = internal_broadcast.map(|ib| tokio::spawn(ib.run(stop_rx.clone())));
         let mut lock = lock;
         let lost = async {
             match lock.as_mut() {
@@ -128,10 +139,13 @@ pub async fn start(cfg: RouteEmitterConfig) -> anyhow::Result<RunningEmitter> {
             }
         };
         let outcome = tokio::select! {
-            r = watcher.run(emit_rx, stop_rx) => r,
+            r = watcher.run(emit_rx, internal_rx, stop_rx) => r,
             reason = lost => Err(anyhow::anyhow!("lost the route_emitter lock ({reason})")),
         };
         b.abort();
+        if let Some(ib) = ib {
+            ib.abort();
+        }
         if let Some(l) = lock {
             l.stop().await;
             metrics.lock_held.set(0);

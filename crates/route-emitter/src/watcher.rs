@@ -34,6 +34,7 @@ impl Watcher {
     pub async fn run(
         self,
         mut emit_all: mpsc::Receiver<()>,
+        mut emit_internal: mpsc::Receiver<()>,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let (feed_tx, mut feed) = mpsc::channel(1024);
@@ -87,9 +88,11 @@ impl Watcher {
                     let e = everything(table.all_messages());
                     tracing::info!(registrations = e.register.len(), "emitting-routes");
                     self.emitter.emit(&e).await;
-                    if self.internal_routes {
-                        self.emitter.emit_internal(&everything(table.all_internal_messages())).await;
-                    }
+                }
+                Some(()) = emit_internal.recv(), if self.internal_routes => {
+                    let e = everything(table.all_internal_messages());
+                    tracing::info!(registrations = e.register.len(), "emitting-internal-routes");
+                    self.emitter.emit_internal(&e).await;
                 }
                 _ = resend.tick(), if !unregistrations.is_empty() => {
                     let e = unregistrations.due();

@@ -7,6 +7,11 @@
 //! such a URL: PostgreSQL's URL or keyword/value form
 //! (`host=h port=5432 user=u dbname=d`), MySQL's URL or Go DSN
 //! (`user:pass@tcp(host:port)/db?params`, as diego-release writes it).
+//! [`diego_url_with_tls`] adds Diego's TLS to the database
+//! (`sql_ca_cert_file`, `sql_enable_identity_verification`, read by
+//! bbs's `db/sqldb/helpers/connection_string.go`): the server's certificate
+//! must be signed by the CA file, its name is checked only with identity
+//! verification.
 
 use crate::backend::Flavor;
 use anyhow::{bail, Context as _};
@@ -146,24 +151,84 @@ pub fn redact(url: &str) -> String {
 /// The URL for Diego's `database_driver` ("postgres" or "mysql") and
 /// `database_connection_string` (see the module docs).
 pub fn diego_url(driver: &str, connection_string: &str) -> anyhow::Result<String> {
+    diego_url_with_tls(driver, connection_string, &SqlTls::default())
+}
+
+/// TLS to the database as Diego's bbs and locket configure it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SqlTls {
+    /// `sql_ca_cert_file`: empty, no TLS (unless the connection string
+    /// asks for it); else TLS, the server's certificate signed by this CA.
+    pub ca_cert_file: String,
+    /// `sql_enable_identity_verification`: also check that the
+    /// certificate names the host connected to.
+    pub verify_identity: bool,
+}
+
+/// [`diego_url`] with Diego's TLS settings applied: with a CA file, the
+/// URL asks sqlx for a verified TLS connection (MySQL `ssl-mode`
+/// VERIFY_CA/VERIFY_IDENTITY, PostgreSQL `sslmode` verify-ca/verify-full)
+/// trusting that file, replacing any TLS setting the connection string
+/// had, as Diego's bbs replaces the DSN's TLS config.
+pub fn diego_url_with_tls(
+    driver: &str,
+    connection_string: &str,
+    tls: &SqlTls,
+) -> anyhow::Result<String> {
     let s = connection_string.trim();
-    match driver {
+    let url = match driver {
         "postgres" => {
             if Flavor::of_url(s) == Some(Flavor::Postgres) {
-                Ok(s.to_string())
+                s.to_string()
             } else {
-                pg_keyword_dsn_to_url(s)
+                pg_keyword_dsn_to_url(s)?
             }
         }
         "mysql" => {
             if Flavor::of_url(s) == Some(Flavor::MySql) {
-                Ok(s.to_string())
+                s.to_string()
             } else {
-                go_mysql_dsn_to_url(s)
+                go_mysql_dsn_to_url(s)?
             }
         }
         other => bail!("unsupported database_driver {other:?} for a server database"),
+    };
+    if tls.ca_cert_file.is_empty() {
+        return Ok(url);
     }
+    // Diego's bbs stops when it cannot read the file (failed-to-read-sql-ca-file).
+    std::fs::read(&tls.ca_cert_file)
+        .with_context(|| format!("reading sql_ca_cert_file {}", tls.ca_cert_file))?;
+    let (mode_keys, ca_keys, mode): (&[&str], &[&str], &str) = match (driver, tls.verify_identity) {
+        ("mysql", false) => (&["ssl-mode", "sslmode"], &["ssl-ca", "sslca"], "VERIFY_CA"),
+        ("mysql", true) => (
+            &["ssl-mode", "sslmode"],
+            &["ssl-ca", "sslca"],
+            "VERIFY_IDENTITY",
+        ),
+        (_, false) => (
+            &["sslmode", "ssl-mode"],
+            &["sslrootcert", "ssl-root-cert", "ssl-ca"],
+            "verify-ca",
+        ),
+        (_, true) => (
+            &["sslmode", "ssl-mode"],
+            &["sslrootcert", "ssl-root-cert", "ssl-ca"],
+            "verify-full",
+        ),
+    };
+    let mut u = url::Url::parse(&url).context("invalid database URL")?;
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| !mode_keys.contains(&k.as_ref()) && !ca_keys.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    u.set_query(None);
+    u.query_pairs_mut()
+        .extend_pairs(kept)
+        .append_pair(mode_keys[0], mode)
+        .append_pair(ca_keys[0], &tls.ca_cert_file);
+    Ok(u.to_string())
 }
 
 /// Go's MySQL DSN (go-sql-driver/mysql `ParseDSN`):
@@ -208,6 +273,9 @@ fn go_mysql_dsn_to_url(dsn: &str) -> anyhow::Result<String> {
     };
     let mut u = url::Url::parse("mysql://localhost").expect("static URL");
     let mut query: Vec<(String, String)> = Vec::new();
+    // Go's driver speaks plaintext unless `tls` says otherwise; sqlx would
+    // try (unverified) TLS first.
+    let mut ssl_mode = "DISABLED";
     match net {
         "" | "tcp" => {
             let addr = if addr.is_empty() {
@@ -245,10 +313,21 @@ fn go_mysql_dsn_to_url(dsn: &str) -> anyhow::Result<String> {
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default();
             match k {
-                // Diego's TLS options to the database are not supported
-                // here: say so rather than connect in the clear.
-                "tls" if v != "false" => {
-                    bail!("MySQL DSN parameter tls={v:?}: TLS to the database is not supported")
+                // go-sql-driver's values: verified against the system's
+                // roots, unverified, opportunistic. A named config is
+                // what Diego's bbs registers for sql_ca_cert_file (see
+                // `diego_url_with_tls`), not something a DSN can carry.
+                "tls" => {
+                    ssl_mode = match v.as_str() {
+                        "true" => "VERIFY_IDENTITY",
+                        "skip-verify" => "REQUIRED",
+                        "preferred" => "PREFERRED",
+                        "false" => "DISABLED",
+                        other => bail!(
+                            "MySQL DSN parameter tls={other:?}: want true, false, skip-verify \
+                             or preferred (a CA goes in sql_ca_cert_file)"
+                        ),
+                    }
                 }
                 "charset" => query.push(("charset".into(), v)),
                 "collation" => query.push(("collation".into(), v)),
@@ -257,9 +336,8 @@ fn go_mysql_dsn_to_url(dsn: &str) -> anyhow::Result<String> {
             }
         }
     }
-    if !query.is_empty() {
-        u.query_pairs_mut().extend_pairs(query);
-    }
+    query.push(("ssl-mode".into(), ssl_mode.into()));
+    u.query_pairs_mut().extend_pairs(query);
     Ok(u.to_string())
 }
 
@@ -470,21 +548,24 @@ mod tests {
     fn go_mysql_dsns_as_diego_release_writes_them() {
         assert_eq!(
             diego_url("mysql", "bbs:s3cret@tcp(10.0.0.5:3306)/diego").unwrap(),
-            "mysql://bbs:s3cret@10.0.0.5:3306/diego"
+            "mysql://bbs:s3cret@10.0.0.5:3306/diego?ssl-mode=DISABLED"
         );
         // The password keeps '@', ':' and '/', percent-encoded in the URL.
         let u = diego_url("mysql", "u:p@ss:w/rd@tcp(db.internal:13306)/locket").unwrap();
-        assert_eq!(u, "mysql://u:p%40ss%3Aw%2Frd@db.internal:13306/locket");
+        assert_eq!(
+            u,
+            "mysql://u:p%40ss%3Aw%2Frd@db.internal:13306/locket?ssl-mode=DISABLED"
+        );
         let parsed = url::Url::parse(&u).unwrap();
         assert_eq!(parsed.password(), Some("p%40ss%3Aw%2Frd"));
         // Defaults and parameters.
         assert_eq!(
             diego_url("mysql", "root@/bbs?parseTime=true&charset=utf8mb4").unwrap(),
-            "mysql://root@127.0.0.1:3306/bbs?charset=utf8mb4"
+            "mysql://root@127.0.0.1:3306/bbs?charset=utf8mb4&ssl-mode=DISABLED"
         );
         assert_eq!(
             diego_url("mysql", "u@unix(/var/run/mysqld.sock)/bbs").unwrap(),
-            "mysql://u@localhost/bbs?socket=%2Fvar%2Frun%2Fmysqld.sock"
+            "mysql://u@localhost/bbs?socket=%2Fvar%2Frun%2Fmysqld.sock&ssl-mode=DISABLED"
         );
         assert_eq!(
             diego_url("mysql", "mysql://u:p@h:1/db").unwrap(),
@@ -492,7 +573,15 @@ mod tests {
         );
         assert!(diego_url("mysql", "u:p@tcp(h:1)").is_err());
         assert!(diego_url("mysql", "u:p@tcp(h:1/db").is_err());
-        assert!(diego_url("mysql", "u:p@tcp(h:1)/db?tls=true").is_err());
+        assert_eq!(
+            diego_url("mysql", "u:p@tcp(h:1)/db?tls=true").unwrap(),
+            "mysql://u:p@h:1/db?ssl-mode=VERIFY_IDENTITY"
+        );
+        assert_eq!(
+            diego_url("mysql", "u:p@tcp(h:1)/db?tls=skip-verify").unwrap(),
+            "mysql://u:p@h:1/db?ssl-mode=REQUIRED"
+        );
+        assert!(diego_url("mysql", "u:p@tcp(h:1)/db?tls=bbs-tls").is_err());
         assert!(diego_url("mysql", "u:p@udp(h:1)/db").is_err());
     }
 
@@ -513,6 +602,64 @@ mod tests {
         assert!(diego_url("postgres", "host").is_err());
         assert!(diego_url("postgres", "password='x").is_err());
         assert!(diego_url("oracle", "x").is_err());
+    }
+
+    #[test]
+    fn diegos_sql_ca_cert_file_asks_for_verified_tls() {
+        let dir = tempfile_dir();
+        let ca = dir.join("sql-ca.crt");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let ca = ca.display().to_string();
+        let enc = url::form_urlencoded::byte_serialize(ca.as_bytes()).collect::<String>();
+        let tls = |verify_identity| SqlTls {
+            ca_cert_file: ca.clone(),
+            verify_identity,
+        };
+        assert_eq!(
+            diego_url_with_tls("mysql", "u:p@tcp(h:1)/db?charset=utf8", &tls(false)).unwrap(),
+            format!("mysql://u:p@h:1/db?charset=utf8&ssl-mode=VERIFY_CA&ssl-ca={enc}")
+        );
+        // The CA replaces what the connection string said about TLS.
+        assert_eq!(
+            diego_url_with_tls(
+                "mysql",
+                "mysql://u@h/db?sslmode=required&sslca=/x",
+                &tls(true)
+            )
+            .unwrap(),
+            format!("mysql://u@h/db?ssl-mode=VERIFY_IDENTITY&ssl-ca={enc}")
+        );
+        assert_eq!(
+            diego_url_with_tls(
+                "postgres",
+                "host=h user=u dbname=d sslmode=disable",
+                &tls(false)
+            )
+            .unwrap(),
+            format!("postgres://u@h/d?sslmode=verify-ca&sslrootcert={enc}")
+        );
+        assert_eq!(
+            diego_url_with_tls("postgres", "postgres://u@h/d", &tls(true)).unwrap(),
+            format!("postgres://u@h/d?sslmode=verify-full&sslrootcert={enc}")
+        );
+        // No CA: the connection string as it is.
+        assert_eq!(
+            diego_url_with_tls("postgres", "postgres://u@h/d", &SqlTls::default()).unwrap(),
+            "postgres://u@h/d"
+        );
+        let missing = SqlTls {
+            ca_cert_file: dir.join("missing.crt").display().to_string(),
+            verify_identity: false,
+        };
+        let err = diego_url_with_tls("mysql", "u@tcp(h)/db", &missing).unwrap_err();
+        assert!(format!("{err:#}").contains("sql_ca_cert_file"), "{err:#}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("sqldb-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 
     #[test]

@@ -18,5 +18,5 @@ pub mod connect;
 mod stmt;
 
 pub use backend::{Backend, ErrorClass, Flavor, MySql, Postgres, Sqlite};
-pub use connect::{diego_url, PoolSettings, RawPool};
+pub use connect::{diego_url, diego_url_with_tls, PoolSettings, RawPool, SqlTls};
 pub use stmt::{in_list, Arg, Cols, Stmt};

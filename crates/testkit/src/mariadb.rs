@@ -13,6 +13,11 @@
 //! and `$PATH`. When running as root (mariadbd refuses to), the server runs
 //! as the `mysql` user (or `nobody`) via `runuser`/`su`.
 //!
+//! `TestMariaDb::try_start_tls(&files)` starts one that takes only TLS
+//! connections (`require_secure_transport`), serving `files`' certificate
+//! (Diego's deployments reach their database over TLS with
+//! `sql_ca_cert_file`).
+//!
 //! Without binaries, `start()` panics with an explanation, unless
 //! `DIEGO_SKIP_MARIADB=1`: then [`TestMariaDb::shared_or_skip`] returns
 //! None, the test recorded as skipped.
@@ -40,6 +45,8 @@ pub struct TestMariaDb {
     run_as: Option<String>,
     child: Option<Child>,
     database: String,
+    /// Serves TLS only (the client connects with `--ssl`).
+    tls: bool,
 }
 
 struct Bins {
@@ -98,9 +105,31 @@ impl TestMariaDb {
     }
 
     pub fn try_start() -> Result<TestMariaDb, String> {
+        Self::try_start_with(None)
+    }
+
+    /// A server that takes TLS connections only, with `tls`' certificate
+    /// and key (its CA is what clients must trust).
+    pub fn try_start_tls(tls: &crate::tls::TlsFiles) -> Result<TestMariaDb, String> {
+        Self::try_start_with(Some(tls))
+    }
+
+    fn try_start_with(tls: Option<&crate::tls::TlsFiles>) -> Result<TestMariaDb, String> {
         let bins = find_bins()?;
         let run_as = server_user("mysql")?;
         let dir = server_dir("diego-mariadb-", run_as.as_deref())?;
+        if let Some(t) = tls {
+            // Copies the server can read (it may run as another user).
+            for (src, name) in [(&t.cert_file, "server.crt"), (&t.key_file, "server.key")] {
+                let dst = dir.path().join(name);
+                std::fs::copy(src, &dst).map_err(|e| format!("copying {src}: {e}"))?;
+                if let Some(user) = run_as.as_deref() {
+                    let mut c = Command::new("chown");
+                    c.arg(format!("{user}:")).arg(&dst);
+                    run(c, "chown TLS file")?;
+                }
+            }
+        }
         let init = dir.path().join("init.sql");
         // One statement per line: mariadbd runs the init file line by line.
         std::fs::write(
@@ -119,6 +148,7 @@ impl TestMariaDb {
             run_as,
             child: None,
             database: String::new(),
+            tls: tls.is_some(),
         };
         let mut install = m.command(&bins.install_db);
         install
@@ -216,6 +246,12 @@ impl TestMariaDb {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if self.tls {
+            let root = self.root();
+            c.arg(format!("--ssl-cert={}", root.join("server.crt").display()))
+                .arg(format!("--ssl-key={}", root.join("server.key").display()))
+                .arg("--require-secure-transport=ON");
+        }
         let mut child = c.spawn().map_err(|e| format!("starting mariadbd: {e}"))?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -259,6 +295,11 @@ impl TestMariaDb {
             .args(["-h", "127.0.0.1", "-P", &self.port.to_string(), "-u", USER])
             .arg(format!("-p{PASSWORD}"))
             .stdin(Stdio::null());
+        if self.tls {
+            // Encrypted, the certificate not checked (the tests check it
+            // through the stores' own connections).
+            c.args(["--ssl", "--skip-ssl-verify-server-cert"]);
+        }
         c
     }
 
@@ -299,7 +340,8 @@ impl TestMariaDb {
         self.url_for(&self.database)
     }
 
-    /// `mysql://diego:p%40ss%3Aw%2Frd@127.0.0.1:<port>/<database>`.
+    /// `mysql://diego:p%40ss%3Aw%2Frd@127.0.0.1:<port>/<database>` (plaintext:
+    /// a TLS-only server refuses it).
     pub fn url_for(&self, database: &str) -> String {
         format!(
             "mysql://{USER}:p%40ss%3Aw%2Frd@127.0.0.1:{}/{database}",

@@ -30,7 +30,7 @@ pub async fn upload(
     req: Request,
 ) -> ApiResult<Json<capi::Package>> {
     let body = req.into_body().into_data_stream();
-    let p = c.api.upload_package(&guid, body).await?;
+    let p = c.api.upload_package(&guid, body, super::ACTOR).await?;
     Ok(Json(views::package(&p)))
 }
 

@@ -1,6 +1,6 @@
 //! Routes for Diego's components, without a token: droplet downloads
-//! for the cells (droplet guids are unguessable) and the BBS's task
-//! completion callbacks.
+//! for the cells (droplet guids are unguessable), the BBS's task
+//! completion callbacks and the log component's drain poll.
 
 use super::Ctx;
 use crate::blobs::BlobKind;
@@ -72,4 +72,26 @@ pub async fn task_completed(
     }
     c.api.task_completed(cb).await?;
     Ok(StatusCode::OK)
+}
+
+#[derive(serde::Deserialize)]
+pub struct DrainPage {
+    #[serde(default = "default_batch")]
+    batch_size: usize,
+    #[serde(default)]
+    next_id: usize,
+}
+
+fn default_batch() -> usize {
+    50
+}
+
+/// Cloud Controller's `GET /internal/v4/syslog_drain_urls` (polled by the
+/// log component as by Loggregator's syslog binding cache).
+pub async fn syslog_drain_urls(
+    State(c): State<Ctx>,
+    axum::extract::Query(q): axum::extract::Query<DrainPage>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let batch = q.batch_size.clamp(1, 1000);
+    Ok(Json(c.api.syslog_drain_urls(batch, q.next_id).await?))
 }

@@ -156,6 +156,10 @@ pub fn router(ctx: Ctx) -> Router {
             post(staging::build_completed),
         )
         .route(
+            "/internal/v4/syslog_drain_urls",
+            get(internal::syslog_drain_urls),
+        )
+        .route(
             "/internal/v3/tasks/{guid}/completed",
             post(internal::task_completed),
         )

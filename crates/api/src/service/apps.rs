@@ -43,6 +43,9 @@ impl Api {
         for k in req.environment_variables.keys() {
             validate::env_name(k)?;
         }
+        if let Some(v) = req.environment_variables.get(super::drains::DRAIN_VAR) {
+            super::drains::validate(v)?;
+        }
         let routes = req
             .routes
             .clone()
@@ -121,6 +124,13 @@ impl Api {
         if let Some(rs) = &req.routes {
             rs.iter().try_for_each(|r| validate::hostname(r))?;
         }
+        // Cloud Controller's audit hash: what the request set.
+        let request = match serde_json::to_value(&req) {
+            Ok(serde_json::Value::Object(m)) => {
+                serde_json::Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect())
+            }
+            _ => serde_json::json!({}),
+        };
         let _w = self.writes.lock().await;
         let mut app = self.app(guid).await?;
         if let Some(n) = req.name {
@@ -138,7 +148,12 @@ impl Api {
             app.lifecycle = self.lifecycle(Some(l))?;
         }
         app.updated_at = now_ns();
-        let event = self.event(&app, "audit.app.update", actor, serde_json::json!({}));
+        let event = self.event(
+            &app,
+            "audit.app.update",
+            actor,
+            serde_json::json!({ "request": request }),
+        );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;
         drop(_w);
         self.sync().await?;
@@ -229,6 +244,9 @@ impl Api {
         for k in req.var.keys() {
             validate::env_name(k)?;
         }
+        if let Some(Some(v)) = req.var.get(super::drains::DRAIN_VAR) {
+            super::drains::validate(v)?;
+        }
         let _w = self.writes.lock().await;
         let mut app = self.app(guid).await?;
         for (k, v) in &req.var {
@@ -249,6 +267,7 @@ impl Api {
             actor,
             serde_json::json!({
                 "environment_variables": keys,
+                "request": {"environment_variables": super::app_log::PRIVATE_DATA_HIDDEN},
             }),
         );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;
@@ -277,6 +296,7 @@ impl Api {
             actor,
             serde_json::json!({
                 "droplet_guid": d.guid,
+                "request": {"droplet_guid": d.guid},
             }),
         );
         self.repo.store.apply(&[put(&app), put(&event)]).await?;

@@ -111,7 +111,12 @@ impl Api {
         Ok(())
     }
 
-    pub async fn upload_package<S, E>(&self, guid: &str, body: S) -> ApiResult<PackageRec>
+    pub async fn upload_package<S, E>(
+        &self,
+        guid: &str,
+        body: S,
+        actor: &str,
+    ) -> ApiResult<PackageRec>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -143,7 +148,14 @@ impl Api {
         pkg.state = package_state::READY.into();
         pkg.sha256 = Some(sha);
         pkg.size = size;
-        self.repo.put(&pkg).await?;
+        let app = self.app(&pkg.app_guid).await?;
+        let ev = self.event(
+            &app,
+            "audit.app.package.upload",
+            actor,
+            serde_json::json!({ "package_guid": pkg.guid }),
+        );
+        self.repo.store.apply(&[put(&pkg), put(&ev)]).await?;
         Ok(pkg)
     }
 

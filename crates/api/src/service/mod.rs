@@ -5,10 +5,12 @@
 //! under [`Api::writes`], so two requests never act on the same stale
 //! view; each one's rows are applied in one transaction.
 
+pub mod app_log;
 mod apps;
 mod bits;
 mod build_sync;
 mod deployments;
+pub mod drains;
 mod events;
 mod processes;
 mod revisions;
@@ -41,6 +43,8 @@ pub struct Settings {
     pub default_disk_mb: i32,
     pub max_package_bytes: u64,
     pub domain_ttl: std::time::Duration,
+    /// The log component's HTTP API (empty: none).
+    pub logs_api_url: String,
 }
 
 pub struct Api {
@@ -51,6 +55,8 @@ pub struct Api {
     pub blobs: Blobs,
     /// Clients of the cells' reps (instance usage, logs).
     pub reps: rep_client::RepClientFactory,
+    /// The log component's reads (container metrics), when configured.
+    pub logs: Option<logs_client::Reader>,
     /// The file server's (published buildpacks and droplets).
     http: reqwest::Client,
     pub writes: tokio::sync::Mutex<()>,
@@ -66,6 +72,11 @@ impl Api {
         bbs: Arc<dyn bbs_client::BbsClient>,
         blobs: Blobs,
     ) -> anyhow::Result<Arc<Api>> {
+        let logs = if settings.logs_api_url.is_empty() {
+            None
+        } else {
+            Some(logs_client::Reader::new(&settings.logs_api_url)?)
+        };
         Ok(Arc::new(Api {
             settings,
             staging,
@@ -76,6 +87,7 @@ impl Api {
             bbs,
             blobs,
             reps: rep_client::RepClientFactory::new(&Default::default())?,
+            logs,
             writes: tokio::sync::Mutex::new(()),
             sync_lock: tokio::sync::Mutex::new(()),
         }))

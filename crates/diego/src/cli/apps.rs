@@ -2,6 +2,7 @@
 
 use super::progress;
 use super::push::urls;
+use super::units::byte_size;
 use api_client::ApiClient;
 use models::capi::*;
 
@@ -39,8 +40,31 @@ pub async fn apps() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1}M", bytes as f64 / (1024.0 * 1024.0))
+/// `cf app`'s instance table: header, then one row per instance with its
+/// latest usage (cpu %, memory and disk of their quotas).
+pub fn instance_table(stats: &[InstanceStats]) -> Vec<String> {
+    let mut rows = vec![format!(
+        "     {:<9} {:<21} {:>6} {:>15} {:>15} {:>7}  DETAILS",
+        "STATE", "SINCE", "CPU", "MEMORY", "DISK", "CRASHES"
+    )];
+    for s in stats {
+        rows.push(format!(
+            "#{:<3} {:<9} {:<21} {:>5.1}% {:>15} {:>15} {:>7}  {}",
+            s.index,
+            s.state.to_lowercase(),
+            s.since,
+            s.usage.cpu * 100.0,
+            format!("{} of {}", byte_size(s.usage.mem), byte_size(s.mem_quota)),
+            format!("{} of {}", byte_size(s.usage.disk), byte_size(s.disk_quota)),
+            s.crash_count,
+            if s.placement_error.is_empty() {
+                s.crash_reason.clone()
+            } else {
+                format!("not placed: {}", s.placement_error)
+            }
+        ));
+    }
+    rows
 }
 
 pub async fn app(name: &str) -> anyhow::Result<()> {
@@ -88,28 +112,37 @@ pub async fn app(name: &str) -> anyhow::Result<()> {
                 .unwrap_or_default(),
             p.command.as_deref().unwrap_or("(the droplet's)")
         );
-        let stats = c.stats(&p.guid).await?;
-        println!(
-            "     {:<9} {:<21} {:>6} {:>17} {:>17} {:>7}  LAST CRASH",
-            "STATE", "SINCE", "CPU", "MEMORY", "DISK", "CRASHES"
-        );
-        for s in stats {
-            println!(
-                "#{:<3} {:<9} {:<21} {:>5.1}% {:>17} {:>17} {:>7}  {}",
-                s.index,
-                s.state.to_lowercase(),
-                s.since,
-                s.usage.cpu * 100.0,
-                format!("{} of {}", mb(s.usage.mem), mb(s.mem_quota)),
-                format!("{} of {}", mb(s.usage.disk), mb(s.disk_quota)),
-                s.crash_count,
-                if s.placement_error.is_empty() {
-                    s.crash_reason.clone()
-                } else {
-                    format!("not placed: {}", s.placement_error)
-                }
-            );
+        for row in instance_table(&c.stats(&p.guid).await?) {
+            println!("{row}");
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_show_their_usage_of_their_quotas() {
+        let s = InstanceStats {
+            index: 0,
+            state: "RUNNING".into(),
+            since: "2024-05-01T10:00:00Z".into(),
+            usage: Usage {
+                cpu: 0.125,
+                mem: (245 << 20) / 10,
+                disk: 112 << 20,
+            },
+            mem_quota: 64 << 20,
+            disk_quota: 1 << 30,
+            ..Default::default()
+        };
+        let t = instance_table(&[s]);
+        assert!(t[0].contains("CPU") && t[0].contains("MEMORY"), "{t:?}");
+        assert_eq!(
+            t[1],
+            "#0   running   2024-05-01T10:00:00Z   12.5%    24.5M of 64M      112M of 1G       0  "
+        );
+    }
 }

@@ -1,4 +1,26 @@
-//! Sizes as cf takes them: `256M`, `256MB`, `1G`, `1GB`, or a number of MB.
+//! Sizes as cf takes them: `256M`, `256MB`, `1G`, `1GB`, or a number of
+//! MB; and as it prints them (`24.5M`, `1G`).
+
+/// A byte count as cf prints one (its `bytefmt.ByteSize`): the largest
+/// unit it reaches, one decimal, none when it is `.0`.
+pub fn byte_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    if bytes == 0 {
+        return "0B".into();
+    }
+    let (div, unit) = UNITS
+        .iter()
+        .find(|(d, _)| bytes >= *d)
+        .copied()
+        .unwrap_or((1, "B"));
+    let v = format!("{:.1}", bytes as f64 / div as f64);
+    format!("{}{unit}", v.strip_suffix(".0").unwrap_or(&v))
+}
 
 pub fn megabytes(what: &str, s: &str) -> anyhow::Result<i32> {
     let t = s.trim().to_ascii_uppercase();
@@ -21,6 +43,15 @@ pub fn megabytes(what: &str, s: &str) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_print_as_cf_prints_them() {
+        assert_eq!(byte_size(0), "0B");
+        assert_eq!(byte_size(64 << 20), "64M");
+        assert_eq!(byte_size(1 << 30), "1G");
+        assert_eq!(byte_size((245 << 20) / 10), "24.5M");
+        assert_eq!(byte_size(512), "512B");
+    }
 
     #[test]
     fn cf_sizes() {

@@ -89,6 +89,10 @@ pub fn rep_config(
         insecure_docker_registry_list: image::LOOPBACK.iter().map(|s| s.to_string()).collect(),
         graph_cleanup_threshold_in_mb: DEV_IMAGE_STORE_MB,
         evacuation_timeout: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),
+        // An evacuated container goes at the next poll: 1 s, not 10.
+        evacuation_polling_interval: auctioneer::config::GoDuration(
+            std::time::Duration::from_secs(1),
+        ),
         polling_interval: auctioneer::config::GoDuration(std::time::Duration::from_secs(10)),
         container_backend: backend.into(),
         depot_dir: data.root().join("cell").display().to_string(),

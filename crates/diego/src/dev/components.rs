@@ -21,6 +21,8 @@ pub struct DevSystem {
     file_server_stop: tokio::sync::oneshot::Sender<()>,
     pub logs: logs::RunningLogs,
     pub cell: Option<DevCell>,
+    /// `--cells N`'s cells beyond the first, each in a network namespace.
+    pub extra_cells: Vec<super::extra_cells::ExtraCell>,
     /// Routing (None when nats-server is not installed).
     pub routing: Option<DevRouting>,
     /// What the system could not start, and why (printed to the operator).
@@ -121,9 +123,14 @@ impl DevSystem {
         .await
         .context("starting the file server")?;
 
+        // The log component polls the API's drain list, the API sends its
+        // lines to the component: the API's address is fixed first.
+        let api_addr = reserve(addrs.api)?;
         let logs = logs::start(&logs::LogsConfig {
             ingress_address: addrs.logs_ingress.to_string(),
             api_address: addrs.logs_api.to_string(),
+            bindings_api_url: format!("http://{api_addr}"),
+            bindings_polling_interval: models::go_duration::GoDuration(Duration::from_secs(2)),
             ..Default::default()
         })
         .await
@@ -135,7 +142,9 @@ impl DevSystem {
             Vec::new()
         };
         let api = api::start(&api::ApiConfig {
-            listen_address: addrs.api.to_string(),
+            listen_address: api_addr.to_string(),
+            logs_ingress_address: logs.ingress_addr.to_string(),
+            logs_api_url: format!("http://{}", logs.api_addr),
             database_driver: "sqlite".into(),
             database_connection_string: data.api_db().display().to_string(),
             blobstore_directory: data.api_blobs().display().to_string(),
@@ -154,6 +163,7 @@ impl DevSystem {
         .await
         .context("starting the api")?;
 
+        let mut rootfs = Vec::new();
         let cell = match start_cell(
             data,
             addrs.rep,
@@ -161,6 +171,7 @@ impl DevSystem {
             &locket_address,
             stacks,
             logs.ingress_addr,
+            &mut rootfs,
         )
         .await
         {
@@ -171,6 +182,32 @@ impl DevSystem {
             Err(e) => {
                 notes.push(format!("cell: not started: {e:#}"));
                 None
+            }
+        };
+        let extra_cells = match options.cells.saturating_sub(1) {
+            0 => Vec::new(),
+            _ if cell.as_ref().is_none_or(|c| c.backend != "runc") => {
+                notes.push("cells: only one (more cells need runc containers, as root)".into());
+                Vec::new()
+            }
+            extra => {
+                let spec = super::extra_cells::CellSpec {
+                    data,
+                    rootfs: &rootfs,
+                    bbs_url: &bbs_url,
+                    locket_address: &locket_address,
+                    logs_ingress: logs.ingress_addr,
+                    forwarded: vec![
+                        bbs.addr,
+                        locket.addr,
+                        file_server.addr,
+                        api.addr,
+                        logs.ingress_addr,
+                    ],
+                };
+                super::extra_cells::start(spec, extra)
+                    .await
+                    .context("starting the extra cells")?
             }
         };
         let routing =
@@ -191,6 +228,7 @@ impl DevSystem {
             api,
             logs,
             cell,
+            extra_cells,
             routing,
             notes,
         })
@@ -219,7 +257,18 @@ impl DevSystem {
         v.push(("logs", format!("http://{}", self.logs.api_addr)));
         v.push(("logs ingress", format!("{} (gRPC)", self.logs.ingress_addr)));
         if let Some(c) = &self.cell {
-            v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
+            if self.extra_cells.is_empty() {
+                v.push(("rep", format!("http://{} ({})", c.addr, c.backend)));
+            } else {
+                let first = format!("http://{} ({}, {}, z1)", c.addr, c.backend, cell::CELL_ID);
+                v.push(("rep", first));
+            }
+            for x in &self.extra_cells {
+                v.push((
+                    "rep",
+                    format!("{} (runc, {}, {})", x.url, x.cell_id, x.zone),
+                ));
+            }
             let stacks: Vec<String> = c.stacks.iter().map(|s| format!("preloaded:{s}")).collect();
             v.push(("stacks", stacks.join(", ")));
         }
@@ -240,6 +289,9 @@ impl DevSystem {
             let _ = r.route_emitter.stop().await;
             r.nats.stop().await;
         }
+        // One after the other, each handing its instances to the cells
+        // still up; the first cell goes last.
+        super::extra_cells::stop_all(self.extra_cells).await;
         if let Some(c) = self.cell {
             // The rep evacuates (bounded by its evacuation_timeout), then
             // deletes its containers.
@@ -288,12 +340,14 @@ async fn start_cell(
     locket_address: &str,
     stacks: Vec<(String, std::path::PathBuf)>,
     logs_ingress: SocketAddr,
+    offered: &mut Vec<(String, std::path::PathBuf)>,
 ) -> anyhow::Result<(DevCell, String)> {
     let (backend, why) = cell::container_backend();
     let rootfs = cell::busybox_rootfs(data)?;
     let addr = reserve(addr)?;
     let mut rootfs = vec![(cell::STACK.to_string(), rootfs)];
     rootfs.extend(stacks);
+    offered.clone_from(&rootfs);
     let stack_names = rootfs.iter().map(|(n, _)| n.clone()).collect();
     let cfg = cell::rep_config(
         data,

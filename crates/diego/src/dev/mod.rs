@@ -15,7 +15,9 @@
 mod addresses;
 mod binaries;
 pub mod cell;
+mod cell_net;
 mod components;
+mod extra_cells;
 mod layout;
 mod nats;
 pub mod stack;

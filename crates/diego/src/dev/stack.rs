@@ -19,6 +19,9 @@ pub struct DevOptions {
     /// Build (first run) and offer cflinuxfs4, and publish the lifecycle
     /// bundles and buildpacks.
     pub cflinuxfs4: bool,
+    /// How many cells (0 and 1: one, on the host; more run in network
+    /// namespaces of their own).
+    pub cells: usize,
 }
 
 /// The cflinuxfs4 rootfs, built if needed; Err says why it is not offered.

@@ -43,6 +43,9 @@ pub struct Dev {
 
 impl Drop for Dev {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return; // already stopped (and reaped)
+        }
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -59,6 +62,22 @@ impl Drop for Dev {
 impl Dev {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Ctrl-C (SIGINT), and its exit status (killed after `within`).
+    pub fn interrupt(&mut self, within: Duration) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("diego dev did not stop in {within:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 

@@ -143,9 +143,20 @@ pub struct DrainSettings {
     pub hostname: String,
 }
 
+/// Who bound a drain: `diego bind-drain` (the component's own API) or the
+/// app API's drain list (the app's environment), polled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    Bound,
+    AppApi,
+}
+
 pub struct Drains {
     settings: DrainSettings,
     by_source: RwLock<HashMap<String, Vec<Drain>>>,
+    /// The URLs each origin binds, per source; a source's drains are
+    /// their union.
+    bound: Mutex<HashMap<Origin, HashMap<String, Vec<String>>>>,
 }
 
 impl Drains {
@@ -153,33 +164,76 @@ impl Drains {
         Self {
             settings,
             by_source: RwLock::default(),
+            bound: Mutex::default(),
         }
     }
 
-    /// Replaces the drains of `source_id` (a URL bound before keeps its
-    /// writer and figures). Every URL is checked first: one bad URL
-    /// changes nothing.
+    /// Replaces the drains `diego bind-drain` bound to `source_id`. Every
+    /// URL is checked first: one bad URL changes nothing.
     pub fn set(&self, source_id: &str, urls: &[String]) -> Result<(), String> {
-        let targets = urls
-            .iter()
-            .map(|u| parse(u).map(|t| (u.clone(), t)))
-            .collect::<Result<Vec<_>, _>>()?;
+        for u in urls {
+            parse(u)?;
+        }
+        let mut bound = self.bound.lock().unwrap();
+        bound
+            .entry(Origin::Bound)
+            .or_default()
+            .insert(source_id.to_string(), urls.to_vec());
+        self.rebuild(&bound, source_id);
+        Ok(())
+    }
+
+    /// Replaces everything `origin` binds with `by_source` (the app API's
+    /// whole drain list). A URL no drain can take is left out (and
+    /// logged); the others still bind.
+    pub fn replace(&self, origin: Origin, by_source: HashMap<String, Vec<String>>) {
+        let mut bound = self.bound.lock().unwrap();
+        let mut by_source = by_source;
+        for (source, urls) in by_source.iter_mut() {
+            urls.retain(|u| match parse(u) {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(source_id = %source, error = %e, "drain-url-refused");
+                    false
+                }
+            });
+        }
+        let old = bound.insert(origin, by_source).unwrap_or_default();
+        let mut touched: Vec<String> = old.into_keys().collect();
+        touched.extend(bound[&origin].keys().cloned());
+        touched.sort();
+        touched.dedup();
+        for source in touched {
+            self.rebuild(&bound, &source);
+        }
+    }
+
+    /// Brings the writers of `source_id` in line with what is bound (a
+    /// URL bound before keeps its writer and figures).
+    fn rebuild(&self, bound: &HashMap<Origin, HashMap<String, Vec<String>>>, source_id: &str) {
+        let mut urls: Vec<&String> = bound
+            .values()
+            .filter_map(|m| m.get(source_id))
+            .flatten()
+            .collect();
+        urls.sort();
+        urls.dedup();
         let mut all = self.by_source.write().unwrap();
         let mut old = all.remove(source_id).unwrap_or_default();
         let mut new = Vec::new();
-        for (url, target) in targets {
-            if new.iter().any(|d: &Drain| d.url == url) {
-                continue;
-            }
-            match old.iter().position(|d| d.url == url) {
+        for url in urls {
+            match old.iter().position(|d| &d.url == url) {
                 Some(i) => new.push(old.swap_remove(i)),
-                None => new.push(self.start(url, target)),
+                None => {
+                    if let Ok(target) = parse(url) {
+                        new.push(self.start(url.clone(), target));
+                    }
+                }
             }
         }
         if !new.is_empty() {
             all.insert(source_id.to_string(), new);
         }
-        Ok(())
     }
 
     pub fn list(&self) -> Vec<DrainStatus> {

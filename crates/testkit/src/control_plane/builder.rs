@@ -152,9 +152,15 @@ impl Builder {
                     cfg.cert_file = p.server.cert_file.clone();
                     cfg.key_file = p.server.key_file.clone();
                 }
-                Some(super::start_locket_with(&cfg).await)
+                let running = super::start_locket_with(&cfg).await;
+                cfg.listen_address = running.addr.to_string();
+                Some((running, cfg))
             }
             false => None,
+        };
+        let (locket, locket_cfg) = match locket {
+            Some((l, c)) => (Some(l), Some(c)),
+            None => (None, None),
         };
         let locket_addr = locket.as_ref().map(|l| l.addr.to_string());
 
@@ -269,6 +275,7 @@ impl Builder {
             pki,
             bbs: Some(bbs),
             locket,
+            locket_cfg,
             auctioneer,
             sim_cells: Vec::new(),
             reps: Vec::new(),

@@ -74,6 +74,8 @@ pub struct ControlPlane {
     pki: Option<Pki>,
     bbs: Option<RunningBbs>,
     locket: Option<RunningLocket>,
+    /// How locket was started, on its address (for a restart).
+    locket_cfg: Option<locket::config::LocketConfig>,
     auctioneer: Option<RunningAuctioneer>,
     /// The simulated cells, in the order they were given.
     pub sim_cells: Vec<SimCell>,
@@ -145,6 +147,16 @@ impl ControlPlane {
         if let Some(b) = self.bbs.take() {
             b.shutdown().await;
         }
+    }
+
+    /// Stops locket, waits `down_for`, and starts it again on the same
+    /// address and store: what its clients see of a locket restart.
+    pub async fn restart_locket(&mut self, down_for: Duration) {
+        let running = self.locket.take().expect("started without locket");
+        running.shutdown().await;
+        tokio::time::sleep(down_for).await;
+        let cfg = self.locket_cfg.clone().expect("started without locket");
+        self.locket = Some(start_locket_with(&cfg).await);
     }
 
     pub fn locket(&self) -> &RunningLocket {
