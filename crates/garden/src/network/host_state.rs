@@ -4,7 +4,8 @@
 //! up; the first to register keeps the value ip_forward had, the last to
 //! leave restores it and removes the plugins' idle chains. Kept in /run
 //! (gone at reboot, as the kernel state it describes), one directory per
-//! network namespace, under a lock.
+//! network namespace, under a lock; a holder is its process's pid (a
+//! killed backend's registration counts for nothing).
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
@@ -45,7 +46,10 @@ pub fn join(tag: &str) -> Result<(), GardenError> {
         let now = std::fs::read_to_string(FORWARD).unwrap_or_else(|_| "0".into());
         std::fs::write(&saved, now.trim())?;
     }
-    std::fs::write(l.1.join("holders").join(tag), b"")?;
+    std::fs::write(
+        l.1.join("holders").join(tag),
+        std::process::id().to_string(),
+    )?;
     Ok(())
 }
 
@@ -63,8 +67,21 @@ where
         Err(e) => return tracing::warn!(error = %e, "host state lock"),
     };
     let _ = std::fs::remove_file(l.1.join("holders").join(tag));
+    // A holder whose process died (killed, crashed) holds nothing.
     let others = std::fs::read_dir(l.1.join("holders"))
-        .map(|d| d.count())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    let pid = std::fs::read_to_string(e.path()).unwrap_or_default();
+                    let alive = !pid.trim().is_empty()
+                        && std::path::Path::new("/proc").join(pid.trim()).exists();
+                    if !alive {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                    alive
+                })
+                .count()
+        })
         .unwrap_or(0);
     if others > 0 {
         return;
