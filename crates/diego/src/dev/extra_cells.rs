@@ -1,11 +1,12 @@
 //! `diego dev --cells N`'s cells beyond the first: each a `diego rep`
 //! process in a network namespace of its own ([`super::cell_net`]), with
-//! its own address, zone (`z2`, `z3`, ...), container tag, subnet and
-//! depot. The control plane stays on the host's loopback: in each cell's
-//! namespace, its loopback ports (the BBS, locket, the file server, the
-//! API, the log ingress) are forwarded to the host's, so the cells use the
-//! same addresses as the first; the BBS, the auctioneer and the router
-//! reach the cells and their containers at the cells' own addresses.
+//! its own address, zone (`z2`, `z3`, ...), container tag, container
+//! subnet (10.254.4.0/22, 10.254.8.0/22, ...) and depot. The control
+//! plane stays on the host's loopback: in each cell's namespace, its
+//! loopback ports (the BBS, locket, the file server, the API, the log
+//! ingress) are forwarded to the host's, so the cells use the same
+//! addresses as the first; the BBS, the auctioneer and the router reach
+//! the cells and their containers at the cells' own addresses.
 
 use super::cell_net::{self, CellNet};
 use super::DataDir;
@@ -77,6 +78,8 @@ fn rep_config(spec: &CellSpec, net: &CellNet, cell_id: &str, zone: &str) -> serd
         "depot_dir": spec.data.root().join(format!("cell-{}", net.index)).display().to_string(),
         "external_ip": net.ip.to_string(),
         "container_tag": format!("dc{}", net.index),
+        // Its own container subnet beside the first cell's 10.254.0.0/22.
+        "container_network": format!("10.254.{}.0/22", 4 * net.index),
         "loggregator": {
             "loggregator_use_v2_api": true,
             "loggregator_api_port": spec.logs_ingress.port(),
