@@ -55,8 +55,8 @@ impl Default for GardenConfig {
 
 impl GardenConfig {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let cfg: GardenConfig =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         cfg.validate()?;
@@ -65,7 +65,10 @@ impl GardenConfig {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         if !matches!(self.listen_network.as_str(), "tcp" | "unix") {
-            bail!("listen_network {:?}: want \"tcp\" or \"unix\"", self.listen_network);
+            bail!(
+                "listen_network {:?}: want \"tcp\" or \"unix\"",
+                self.listen_network
+            );
         }
         if !matches!(self.container_backend.as_str(), "runc" | "houdini") {
             bail!(

@@ -218,7 +218,9 @@ async fn property(State(s): Shared, Path((handle, key)): Path<(String, String)>)
     let props = s.backend.info(&handle).await?.properties;
     match props.get(&key) {
         Some(v) => ok(&serde_json::json!({ "value": v })),
-        None => Err(WireError::message(format!("property does not exist: {key}"))),
+        None => Err(WireError::message(format!(
+            "property does not exist: {key}"
+        ))),
     }
 }
 
@@ -240,13 +242,12 @@ async fn set_property(
     success()
 }
 
-async fn remove_property(
-    State(s): Shared,
-    Path((handle, key)): Path<(String, String)>,
-) -> Answer {
+async fn remove_property(State(s): Shared, Path((handle, key)): Path<(String, String)>) -> Answer {
     let props = s.backend.info(&handle).await?.properties;
     if !props.contains_key(&key) {
-        return Err(WireError::message(format!("property does not exist: {key}")));
+        return Err(WireError::message(format!(
+            "property does not exist: {key}"
+        )));
     }
     s.backend.set_property(&handle, &key, None).await?;
     success()
