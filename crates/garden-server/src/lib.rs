@@ -1,11 +1,11 @@
 //! Garden's HTTP API served from our garden backends, so Diego's own rep
 //! (its executor's Garden client, `garden_network`/`garden_addr`) can
 //! drive our containers: ping, capacity, containers create/list/destroy,
-//! info and bulk info, metrics and bulk metrics, properties, limit reads.
+//! info and bulk info, metrics and bulk metrics, properties, limit reads,
+//! files streamed in and out.
 //!
 //! Not yet served: `POST /containers/:handle/processes` (run) and
-//! `GET /containers/:handle/processes/:pid` (attach), `PUT|GET
-//! /containers/:handle/files` (stream in/out), `PUT .../stop`,
+//! `GET /containers/:handle/processes/:pid` (attach), `PUT .../stop`,
 //! `PUT .../grace_time`. Run and attach need Garden's hijacked-connection
 //! protocol; see the crate's README.md.
 
@@ -55,8 +55,10 @@ pub async fn serve(
             .await
             .with_context(|| format!("binding {}", cfg.listen_address))?;
         ready(listener.local_addr()?.to_string());
+        // Stream-in bodies (tars) go to the backend as they arrive.
         httpserve::Server::new(cfg.server.clone())
             .name("garden")
+            .streams_bodies()
             .serve(listener, app, shutdown)
             .await;
     }

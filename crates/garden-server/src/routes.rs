@@ -56,6 +56,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/containers/{handle}", axum::routing::delete(destroy))
         .route("/containers/{handle}/info", get(info))
         .route("/containers/{handle}/metrics", get(metrics))
+        .route(
+            "/containers/{handle}/files",
+            axum::routing::put(stream_in).get(stream_out),
+        )
         .route("/containers/{handle}/properties", get(properties))
         .route(
             "/containers/{handle}/properties/{key}",
@@ -282,4 +286,34 @@ async fn net_after_create(State(s): Shared, Path(handle): Path<String>) -> Answe
         "net in/out after create is not supported by this garden: give netin and netout_rules \
          in the container spec",
     ))
+}
+
+/// `PUT /containers/:handle/files?destination=&user=`: a tar stream (the
+/// request body, read as it comes) extracted into the container.
+async fn stream_in(
+    State(s): Shared,
+    Path(handle): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Body,
+) -> Answer {
+    use futures::TryStreamExt;
+    let dst = q.get("destination").cloned().unwrap_or_default();
+    let user = q.get("user").cloned().unwrap_or_default();
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    s.backend
+        .stream_in(&handle, &dst, &user, Box::new(reader))
+        .await?;
+    success()
+}
+
+/// `GET /containers/:handle/files?source=`: a tar of that path.
+async fn stream_out(
+    State(s): Shared,
+    Path(handle): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let src = q.get("source").cloned().unwrap_or_default();
+    let tar = s.backend.stream_out(&handle, &src).await?;
+    Ok(([(CONTENT_TYPE, "application/x-tar")], tar).into_response())
 }

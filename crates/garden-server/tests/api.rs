@@ -444,3 +444,57 @@ fn config_defaults_and_validation() {
     assert!(bad.validate().is_err());
     assert!(serde_json::from_str::<GardenConfig>(r#"{"listen_adress":"x"}"#).is_err());
 }
+
+#[tokio::test]
+async fn files_stream_in_and_out_as_tar() {
+    let g = Garden::start().await;
+    g.create(json!({"handle": "f"})).await;
+    let mut b = tar::Builder::new(Vec::new());
+    let data = b"hello from a tar\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "greeting.txt", &data[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    // As Garden's client sends it: a PUT of application/x-tar.
+    let resp = g
+        .http
+        .put(format!(
+            "{}/containers/f/files?user=vcap&destination=/app",
+            g.base
+        ))
+        .header("content-type", "application/x-tar")
+        .body(tar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap(), "{}\n");
+
+    let resp = g
+        .http
+        .get(format!(
+            "{}/containers/f/files?source=/app/greeting.txt",
+            g.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let out = resp.bytes().await.unwrap();
+    let mut archive = tar::Archive::new(&out[..]);
+    let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+    assert_eq!(text, "hello from a tar\n");
+
+    let resp = g
+        .http
+        .get(format!("{}/containers/ghost/files?source=/x", g.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    not_found(&resp.json().await.unwrap(), "ghost");
+    g.stop().await;
+}
