@@ -7,7 +7,9 @@
 //! runs locket. `diego auctioneer --config FILE` runs the auctioneer (see
 //! `auctioneer::config`; with locket configured it serves only while
 //! holding the `auctioneer` lock). `diego rep --config FILE` runs a cell's
-//! rep (see `rep::config`); SIGTERM evacuates the cell first. Other
+//! rep (see `rep::config`); SIGTERM evacuates the cell first.
+//! `diego garden --config FILE` serves Garden's HTTP API from our
+//! container backend (see `garden_server::config`). Other
 //! components arrive as further subcommands.
 
 mod cli;
@@ -56,6 +58,13 @@ enum Command {
     Rep {
         /// JSON config file (Diego's rep field names; see `rep::config`).
         #[arg(long, env = "DIEGO_REP_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run garden: a container backend (runc or houdini) serving Garden's
+    /// HTTP API, for Diego's own rep (`garden_network`/`garden_addr`).
+    Garden {
+        /// JSON config file (see `garden_server::config`).
+        #[arg(long, env = "DIEGO_GARDEN_CONFIG")]
         config: PathBuf,
     },
     /// Run the route-emitter (publishes the BBS's routes to routers over NATS).
@@ -389,6 +398,12 @@ async fn shutdown_signal() {
     }
 }
 
+async fn run_garden(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = garden_server::GardenConfig::from_file(&config)?;
+    init_logging(&cfg.log_level);
+    garden_server::run(cfg, shutdown_signal()).await
+}
+
 async fn run_route_emitter(config: PathBuf) -> anyhow::Result<()> {
     let cfg = route_emitter::RouteEmitterConfig::from_file(&config)?;
     init_logging(&cfg.log_level);
@@ -485,6 +500,7 @@ async fn main() {
         Command::Locket { config } => run_locket(config).await,
         Command::Auctioneer { config } => run_auctioneer(config).await,
         Command::Rep { config } => run_rep(config).await,
+        Command::Garden { config } => run_garden(config).await,
         Command::RouteEmitter { config } => run_route_emitter(config).await,
         Command::Router { config } => run_router(config).await,
         Command::Loggregator { config } => run_loggregator(config).await,

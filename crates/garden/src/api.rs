@@ -228,6 +228,20 @@ pub trait Backend: Send + Sync {
     /// and firewall tables), if it has no container left. Containers that
     /// are left keep all of it; a later create makes it again.
     async fn release_parents(&self) {}
+    /// Sets (`Some`) or removes (`None`) one of a container's properties
+    /// (Garden's SetProperty/RemoveProperty). Backends that keep their
+    /// properties only as created refuse it.
+    async fn set_property(
+        &self,
+        handle: &str,
+        key: &str,
+        value: Option<String>,
+    ) -> Result<(), GardenError> {
+        let _ = (handle, key, value);
+        Err(GardenError::Runtime(
+            "changing a container's properties is not supported by this backend".into(),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -227,6 +227,29 @@ impl Backend for RuncBackend {
         *up = false;
         tracing::info!(tag = %self.inner.cfg.tag, "host released");
     }
+
+    async fn set_property(
+        &self,
+        handle: &str,
+        key: &str,
+        value: Option<String>,
+    ) -> Result<(), GardenError> {
+        let dir = self.container_dir(handle);
+        let mut st = self.inner.state.lock().expect("state lock");
+        let rec = st
+            .containers
+            .get(handle)
+            .ok_or_else(|| GardenError::ContainerNotFound(handle.to_string()))?;
+        let mut changed = (**rec).clone();
+        match value {
+            Some(v) => changed.properties.insert(key.to_string(), v),
+            None => changed.properties.remove(key),
+        };
+        // Saved first: a restarted backend reloads its containers from it.
+        changed.save(&dir)?;
+        st.containers.insert(handle.to_string(), Arc::new(changed));
+        Ok(())
+    }
 }
 
 /// A relative stream path is relative to the user's home, as Garden's

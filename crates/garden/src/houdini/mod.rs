@@ -235,6 +235,23 @@ impl Backend for HoudiniBackend {
         })
     }
 
+    async fn set_property(
+        &self,
+        handle: &str,
+        key: &str,
+        value: Option<String>,
+    ) -> Result<(), GardenError> {
+        let mut containers = self.containers.lock().unwrap();
+        let c = containers
+            .get_mut(handle)
+            .ok_or_else(|| GardenError::ContainerNotFound(handle.to_string()))?;
+        match value {
+            Some(v) => c.spec.properties.insert(key.to_string(), v),
+            None => c.spec.properties.remove(key),
+        };
+        Ok(())
+    }
+
     async fn metrics(&self, handle: &str) -> Result<ContainerMetrics, GardenError> {
         let dir = self.dir_of(handle)?;
         let disk_usage_bytes = tokio::task::spawn_blocking(move || disk_usage(&dir))

@@ -1,0 +1,319 @@
+//! Garden's routes (garden's `routes/routes.go`) and their handlers
+//! (`server/request_handling.go`), over a [`garden::Backend`].
+
+use crate::error::WireError;
+use crate::spec::to_backend_spec;
+use crate::wire;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use garden::Backend;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+pub struct AppState {
+    pub backend: Arc<dyn Backend>,
+    /// The limits each container was created with, as given, so the limit
+    /// reads answer them in Garden's form (our backends keep their own
+    /// units). Containers made before this server started read as none.
+    pub limits: Mutex<HashMap<String, wire::Limits>>,
+}
+
+type Shared = State<Arc<AppState>>;
+type Answer = Result<Response, WireError>;
+
+/// Garden's responses: a JSON body ending in a newline (Go's json.Encoder).
+pub fn json<T: Serialize>(value: &T) -> Response {
+    let mut body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    body.push(b'\n');
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn ok<T: Serialize>(value: &T) -> Answer {
+    Ok(json(value))
+}
+
+fn success() -> Answer {
+    ok(&serde_json::json!({}))
+}
+
+/// Go's readRequest: a body that does not decode is a 500 with the error.
+fn decode<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, WireError> {
+    serde_json::from_slice(body).map_err(|e| WireError::message(e.to_string()))
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/capacity", get(capacity))
+        .route("/containers", get(list).post(create))
+        .route("/containers/bulk_info", get(bulk_info))
+        .route("/containers/bulk_metrics", get(bulk_metrics))
+        .route("/containers/{handle}", axum::routing::delete(destroy))
+        .route("/containers/{handle}/info", get(info))
+        .route("/containers/{handle}/metrics", get(metrics))
+        .route(
+            "/containers/{handle}/files",
+            axum::routing::put(stream_in).get(stream_out),
+        )
+        .route("/containers/{handle}/properties", get(properties))
+        .route(
+            "/containers/{handle}/properties/{key}",
+            get(property).put(set_property).delete(remove_property),
+        )
+        .route("/containers/{handle}/limits/{kind}", get(limits))
+        .route("/containers/{handle}/net/in", post(net_after_create))
+        .route("/containers/{handle}/net/out", post(net_after_create))
+        .route("/containers/{handle}/net/out/bulk", post(net_after_create))
+        .with_state(state)
+}
+
+async fn ping(State(s): Shared) -> Answer {
+    s.backend.ping().await?;
+    success()
+}
+
+async fn capacity(State(s): Shared) -> Answer {
+    let c = s.backend.capacity().await?;
+    ok(&wire::Capacity {
+        memory_in_bytes: c.memory_bytes,
+        disk_in_bytes: c.disk_bytes,
+        schedulable_disk_in_bytes: c.disk_bytes,
+        max_containers: c.max_containers,
+    })
+}
+
+async fn list(State(s): Shared, Query(filter): Query<BTreeMap<String, String>>) -> Answer {
+    let handles = s.backend.containers(&filter).await?;
+    ok(&serde_json::json!({ "Handles": handles }))
+}
+
+async fn create(State(s): Shared, body: Bytes) -> Answer {
+    let spec: wire::ContainerSpec = decode(&body)?;
+    let limits = spec.limits.clone();
+    let spec = to_backend_spec(spec)?;
+    let handle = spec.handle.clone();
+    tracing::info!(handle = %handle, image = %spec.image, "garden-create");
+    s.backend.create(spec).await?;
+    s.limits.lock().unwrap().insert(handle.clone(), limits);
+    ok(&serde_json::json!({ "Handle": handle }))
+}
+
+async fn destroy(State(s): Shared, Path(handle): Path<String>) -> Answer {
+    s.backend.destroy(&handle).await?;
+    s.limits.lock().unwrap().remove(&handle);
+    tracing::info!(handle = %handle, "garden-destroyed");
+    success()
+}
+
+fn info_wire(i: garden::ContainerInfo) -> wire::ContainerInfo {
+    wire::ContainerInfo {
+        state: i.state,
+        events: i.events,
+        host_ip: i.host_ip,
+        container_ip: i.container_ip,
+        container_ipv6: String::new(),
+        external_ip: i.external_ip,
+        container_path: String::new(),
+        process_ids: Vec::new(),
+        properties: i.properties,
+        mapped_ports: i
+            .mapped_ports
+            .into_iter()
+            .map(|m| wire::PortMapping {
+                host_port: m.host_port.into(),
+                container_port: m.container_port.into(),
+            })
+            .collect(),
+    }
+}
+
+fn metrics_wire(m: garden::ContainerMetrics) -> wire::Metrics {
+    wire::Metrics {
+        memory_stat: wire::MemoryStat {
+            total_usage_toward_limit: m.memory_usage_bytes,
+            rss: m.memory_usage_bytes,
+        },
+        cpu_stat: wire::CpuStat {
+            usage: m.cpu_usage.as_nanos() as u64,
+            user: 0,
+            system: 0,
+        },
+        disk_stat: wire::DiskStat {
+            total_bytes_used: m.disk_usage_bytes,
+            total_inodes_used: 0,
+            exclusive_bytes_used: m.disk_usage_bytes,
+            exclusive_inodes_used: 0,
+        },
+        network_stat: match (m.rx_bytes, m.tx_bytes) {
+            (Some(rx), Some(tx)) => Some(wire::NetworkStat {
+                rx_bytes: rx,
+                tx_bytes: tx,
+            }),
+            _ => None,
+        },
+        pid_stat: wire::PidStat { current: 0, max: 0 },
+        age: 0,
+        cpu_entitlement: 0,
+    }
+}
+
+async fn info(State(s): Shared, Path(handle): Path<String>) -> Answer {
+    ok(&info_wire(s.backend.info(&handle).await?))
+}
+
+async fn metrics(State(s): Shared, Path(handle): Path<String>) -> Answer {
+    ok(&metrics_wire(s.backend.metrics(&handle).await?))
+}
+
+/// `?handles=a,b` (Garden's splitHandles: none or empty, no handles).
+fn handles_of(q: &HashMap<String, String>) -> Vec<String> {
+    match q.get("handles").map(String::as_str) {
+        None | Some("") => Vec::new(),
+        Some(h) => h.split(',').map(str::to_string).collect(),
+    }
+}
+
+async fn bulk_info(State(s): Shared, Query(q): Query<HashMap<String, String>>) -> Answer {
+    let mut out = BTreeMap::new();
+    for h in handles_of(&q) {
+        let entry = match s.backend.info(&h).await {
+            Ok(i) => wire::InfoEntry {
+                info: Some(info_wire(i)),
+                err: None,
+            },
+            Err(e) => wire::InfoEntry {
+                info: None,
+                err: Some(e.into()),
+            },
+        };
+        out.insert(h, entry);
+    }
+    ok(&out)
+}
+
+async fn bulk_metrics(State(s): Shared, Query(q): Query<HashMap<String, String>>) -> Answer {
+    let mut out = BTreeMap::new();
+    for h in handles_of(&q) {
+        let entry = match s.backend.metrics(&h).await {
+            Ok(m) => wire::MetricsEntry {
+                metrics: Some(metrics_wire(m)),
+                err: None,
+            },
+            Err(e) => wire::MetricsEntry {
+                metrics: None,
+                err: Some(e.into()),
+            },
+        };
+        out.insert(h, entry);
+    }
+    ok(&out)
+}
+
+async fn properties(State(s): Shared, Path(handle): Path<String>) -> Answer {
+    ok(&s.backend.info(&handle).await?.properties)
+}
+
+async fn property(State(s): Shared, Path((handle, key)): Path<(String, String)>) -> Answer {
+    let props = s.backend.info(&handle).await?.properties;
+    match props.get(&key) {
+        Some(v) => ok(&serde_json::json!({ "value": v })),
+        None => Err(WireError::message(format!(
+            "property does not exist: {key}"
+        ))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SetPropertyBody {
+    #[serde(default)]
+    value: Option<String>,
+}
+
+async fn set_property(
+    State(s): Shared,
+    Path((handle, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let req: SetPropertyBody = decode(&body)?;
+    s.backend
+        .set_property(&handle, &key, Some(req.value.unwrap_or_default()))
+        .await?;
+    success()
+}
+
+async fn remove_property(State(s): Shared, Path((handle, key)): Path<(String, String)>) -> Answer {
+    let props = s.backend.info(&handle).await?.properties;
+    if !props.contains_key(&key) {
+        return Err(WireError::message(format!(
+            "property does not exist: {key}"
+        )));
+    }
+    s.backend.set_property(&handle, &key, None).await?;
+    success()
+}
+
+/// `limits/memory|cpu|disk|bandwidth`: the limits the container was
+/// created with (our backends apply them; they cannot be changed after).
+async fn limits(State(s): Shared, Path((handle, kind)): Path<(String, String)>) -> Answer {
+    s.backend.info(&handle).await?;
+    let l = s
+        .limits
+        .lock()
+        .unwrap()
+        .get(&handle)
+        .cloned()
+        .unwrap_or_default();
+    match kind.as_str() {
+        "memory" => ok(&l.memory_limits),
+        "cpu" => ok(&l.cpu_limits),
+        "disk" => ok(&l.disk_limits),
+        "bandwidth" => ok(&l.bandwidth_limits),
+        _ => Ok(axum::http::StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+/// Our backends take port mappings and egress rules only in the create
+/// spec (`netin`, `netout_rules`), as Diego's executor sends them; a later
+/// change is refused in Garden's error form.
+async fn net_after_create(State(s): Shared, Path(handle): Path<String>) -> Answer {
+    s.backend.info(&handle).await?;
+    Err(WireError::message(
+        "net in/out after create is not supported by this garden: give netin and netout_rules \
+         in the container spec",
+    ))
+}
+
+/// `PUT /containers/:handle/files?destination=&user=`: a tar stream (the
+/// request body, read as it comes) extracted into the container.
+async fn stream_in(
+    State(s): Shared,
+    Path(handle): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Body,
+) -> Answer {
+    use futures::TryStreamExt;
+    let dst = q.get("destination").cloned().unwrap_or_default();
+    let user = q.get("user").cloned().unwrap_or_default();
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    s.backend
+        .stream_in(&handle, &dst, &user, Box::new(reader))
+        .await?;
+    success()
+}
+
+/// `GET /containers/:handle/files?source=`: a tar of that path.
+async fn stream_out(
+    State(s): Shared,
+    Path(handle): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let src = q.get("source").cloned().unwrap_or_default();
+    let tar = s.backend.stream_out(&handle, &src).await?;
+    Ok(([(CONTENT_TYPE, "application/x-tar")], tar).into_response())
+}
