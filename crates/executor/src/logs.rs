@@ -254,14 +254,25 @@ impl LineWriter {
             .push(&self.streamer.source, self.stream, text);
     }
 
+    /// A whole line, in pieces of at most MAX_LINE_BYTES (a line can
+    /// arrive in one read longer than that).
+    fn push_split(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return self.push_line(bytes);
+        }
+        for piece in bytes.chunks(MAX_LINE_BYTES) {
+            self.push_line(piece);
+        }
+    }
+
     fn write_bytes(&mut self, mut buf: &[u8]) {
         while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
             if self.pending.is_empty() {
-                self.push_line(&buf[..nl]);
+                self.push_split(&buf[..nl]);
             } else {
                 let mut line = std::mem::take(&mut self.pending);
                 line.extend_from_slice(&buf[..nl]);
-                self.push_line(&line);
+                self.push_split(&line);
             }
             buf = &buf[nl + 1..];
         }
@@ -345,5 +356,22 @@ mod tests {
         let lines = log.lines();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].text.len(), 10);
+    }
+
+    #[test]
+    fn long_lines_ending_in_one_read_are_split_too() {
+        let log = InstanceLog::new(10);
+        let mut w = LogStreamer::new(log.clone(), "X").stdout();
+        // Whole in one read, newline included.
+        let mut line = vec![b'a'; MAX_LINE_BYTES + 10];
+        line.push(b'\n');
+        w.write_bytes(&line);
+        // Partly pending, the rest and its newline in the next read.
+        w.write_bytes(&vec![b'b'; 100]);
+        let mut rest = vec![b'b'; MAX_LINE_BYTES];
+        rest.push(b'\n');
+        w.write_bytes(&rest);
+        let lens: Vec<usize> = log.lines().iter().map(|l| l.text.len()).collect();
+        assert_eq!(lens, [MAX_LINE_BYTES, 10, MAX_LINE_BYTES, 100]);
     }
 }
