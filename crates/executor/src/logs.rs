@@ -367,7 +367,7 @@ mod tests {
         line.push(b'\n');
         w.write_bytes(&line);
         // Partly pending, the rest and its newline in the next read.
-        w.write_bytes(&vec![b'b'; 100]);
+        w.write_bytes(&[b'b'; 100]);
         let mut rest = vec![b'b'; MAX_LINE_BYTES];
         rest.push(b'\n');
         w.write_bytes(&rest);
