@@ -501,6 +501,32 @@ async fn evacuating_a_running_instance_keeps_it_until_replaced() {
     assert!(actuals(&bbs, "evac").await.is_empty());
 }
 
+/// The rows of `guid`'s instance `index`.
+async fn at_index(bbs: &TestBbs, guid: &str, index: i32) -> Vec<ActualLrp> {
+    actuals(bbs, guid)
+        .await
+        .into_iter()
+        .filter(|l| l.key().index == index)
+        .collect()
+}
+
+/// `evac2`'s instance 1, as cell `ik` has it, crashed while evacuating.
+async fn evacuate_crashed(
+    bbs: &TestBbs,
+    ik: &ActualLrpInstanceKey,
+    why: &str,
+) -> EvacuationResponse {
+    bbs.call(
+        "/v1/actual_lrps/evacuate_crashed",
+        &EvacuateCrashedActualLrpRequest {
+            actual_lrp_key: Some(key("evac2", 1)),
+            actual_lrp_instance_key: Some(ik.clone()),
+            error_message: why.into(),
+        },
+    )
+    .await
+}
+
 /// Evacuation's other paths (Diego's evacuation controller): a claimed
 /// instance is given back for another cell at once; an evacuating instance
 /// that crashes just goes (its replacement stays); an ordinary instance
@@ -552,22 +578,9 @@ async fn evacuating_claimed_and_crashing_instances() {
         )
         .await;
     assert!(r.error.is_none() && r.keep_container, "{r:?}");
-    let r: EvacuationResponse = bbs
-        .call(
-            "/v1/actual_lrps/evacuate_crashed",
-            &EvacuateCrashedActualLrpRequest {
-                actual_lrp_key: Some(key("evac2", 1)),
-                actual_lrp_instance_key: Some(running.clone()),
-                error_message: "crashed while evacuating".into(),
-            },
-        )
-        .await;
+    let r = evacuate_crashed(&bbs, &running, "crashed while evacuating").await;
     assert!(r.error.is_none(), "{:?}", r.error);
-    let i1: Vec<_> = actuals(&bbs, "evac2")
-        .await
-        .into_iter()
-        .filter(|l| l.key().index == 1)
-        .collect();
+    let i1 = at_index(&bbs, "evac2", 1).await;
     assert_eq!(i1.len(), 1, "{i1:?}");
     assert_eq!(i1[0].presence(), Presence::Ordinary);
     assert_eq!(i1[0].state, "UNCLAIMED");
@@ -582,22 +595,9 @@ async fn evacuating_claimed_and_crashing_instances() {
     assert!(claim(&bbs, "evac2", 1, &other).await.error.is_none());
     assert!(start(&bbs, "evac2", 1, &other).await.error.is_none());
     let before = auctions();
-    let r: EvacuationResponse = bbs
-        .call(
-            "/v1/actual_lrps/evacuate_crashed",
-            &EvacuateCrashedActualLrpRequest {
-                actual_lrp_key: Some(key("evac2", 1)),
-                actual_lrp_instance_key: Some(other.clone()),
-                error_message: "out of memory".into(),
-            },
-        )
-        .await;
+    let r = evacuate_crashed(&bbs, &other, "out of memory").await;
     assert!(r.error.is_none(), "{:?}", r.error);
-    let i1: Vec<_> = actuals(&bbs, "evac2")
-        .await
-        .into_iter()
-        .filter(|l| l.key().index == 1)
-        .collect();
+    let i1 = at_index(&bbs, "evac2", 1).await;
     assert_eq!(i1.len(), 1, "{i1:?}");
     assert_eq!(i1[0].crash_count, 1);
     assert_eq!(i1[0].crash_reason, "out of memory");
@@ -605,21 +605,8 @@ async fn evacuating_claimed_and_crashing_instances() {
     assert_eq!(auctions(), before, "left to convergence, as Diego does");
 
     // A cell that evacuates what it no longer owns changes nothing.
-    let r: EvacuationResponse = bbs
-        .call(
-            "/v1/actual_lrps/evacuate_crashed",
-            &EvacuateCrashedActualLrpRequest {
-                actual_lrp_key: Some(key("evac2", 1)),
-                actual_lrp_instance_key: Some(other),
-                error_message: "again".into(),
-            },
-        )
-        .await;
-    let after: Vec<_> = actuals(&bbs, "evac2")
-        .await
-        .into_iter()
-        .filter(|l| l.key().index == 1)
-        .collect();
+    let r = evacuate_crashed(&bbs, &other, "again").await;
+    let after = at_index(&bbs, "evac2", 1).await;
     assert_eq!(after, i1, "{:?}", r.error);
 }
 
