@@ -195,11 +195,11 @@ impl Proxy {
                     tracing::warn!(host = hostname, endpoint = addr, error = %e, "backend-failed");
                     self.registry.endpoint_failed(hostname, &addr);
                     tried.push(addr);
-                    let retry = if refused(&e) {
-                        tried.len() < self.registry.endpoint_count(hostname)
-                    } else {
-                        idempotent(&parts.method) && tried.len() < MAX_ATTEMPTS
-                    };
+                    // A refused connection tries every endpoint not tried
+                    // yet (the one that failed may be unregistered by now,
+                    // so no count of the pool bounds it; `pick` does).
+                    let retry =
+                        refused(&e) || (idempotent(&parts.method) && tried.len() < MAX_ATTEMPTS);
                     let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
                     let next = retry
                         .then(|| self.registry.pick(hostname, &excluded))
