@@ -374,7 +374,7 @@ async fn three_cells_in_three_zones_through_loss_cut_off_and_drain() {
             match http.get(&url).header("Host", HOST).send().await {
                 Ok(r) if r.status() == 200 => Ok(()),
                 Ok(r) => Err(format!("{}", r.status())),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(error_chain(&e)),
             }
         }
     };
@@ -449,4 +449,15 @@ where
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// An error with its causes, so a failed request says what went wrong.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s += &format!(": {c}");
+        cause = c.source();
+    }
+    s
 }

@@ -5,12 +5,15 @@
 //! for any request whose endpoint refused the connection (nothing reached
 //! the app), every endpoint of the route, so a scale-down that leaves
 //! several stopped endpoints registered for a moment fails no request.
+//! An endpoint that sends a response head and dies before its body counts
+//! as one that hung up: nothing has reached the client yet.
 
 use crate::access_log::{self, AccessLog};
 use crate::registry::{AppInstance, Registry};
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody as _};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use futures::{StreamExt, TryStreamExt};
+use http_body_util::{BodyExt, BodyStream, Full, StreamBody};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
@@ -19,6 +22,10 @@ use std::time::Instant;
 
 /// Attempts per idempotent request when endpoints fail (gorouter's three).
 const MAX_ATTEMPTS: usize = 3;
+
+/// How long a response head waits for its body's first bytes before it
+/// is passed on alone (a streaming response, such as server-sent events).
+const FIRST_FRAME_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Buffered request bodies are capped: the dev router is not for uploads.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -238,13 +245,30 @@ impl Proxy {
         req.headers_mut()
             .insert("X-Forwarded-Proto", HeaderValue::from_static("http"));
         let resp = self.client.request(req).await?;
-        let (mut parts, body) = resp.into_parts();
+        let (mut parts, mut body) = resp.into_parts();
         for h in HOP_BY_HOP {
             parts.headers.remove(h);
         }
+        // The response head goes out with the body's first bytes, so an
+        // endpoint that dies between head and body would cost the client
+        // its connection with nothing said. Waiting briefly for the first
+        // frame turns that into a failed attempt, retried like a hang-up.
+        let first = if body.is_end_stream() {
+            None
+        } else {
+            match tokio::time::timeout(FIRST_FRAME_WAIT, body.frame()).await {
+                Ok(Some(Ok(frame))) => Some(frame),
+                Ok(Some(Err(e))) => return Err(e.into()),
+                // Ended, or a slow (streaming) body passed on as it comes.
+                Ok(None) | Err(_) => None,
+            }
+        };
+        let frames = futures::stream::iter(first.map(Ok))
+            .chain(BodyStream::new(body))
+            .map_err(axum::Error::new);
         Ok(Response::from_parts(
             parts,
-            Body::new(body.map_err(axum::Error::new)),
+            Body::new(StreamBody::new(frames)),
         ))
     }
 }

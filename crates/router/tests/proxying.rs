@@ -119,12 +119,23 @@ async fn a_refused_endpoint_is_retried_for_any_request_else_502() {
 
 #[tokio::test]
 async fn an_endpoint_that_hangs_up_is_retried_for_idempotent_requests_only() {
+    hang_up_is_retried_for_idempotent_requests_only(hangs_up().await).await;
+}
+
+/// A head and then nothing: the client still gets an answer, not a closed
+/// connection, since no byte had reached it.
+#[tokio::test]
+async fn an_endpoint_that_dies_after_its_head_counts_as_a_hang_up() {
+    hang_up_is_retried_for_idempotent_requests_only(dies_after_head().await).await;
+}
+
+async fn hang_up_is_retried_for_idempotent_requests_only(broken: std::net::SocketAddr) {
     let Some(nats) = NatsServer::start().await else {
         return;
     };
     let router = router::start(router_config(&nats.url)).await.unwrap();
     let client = async_nats::connect(&nats.url).await.unwrap();
-    let (live, broken) = (backend("live").await, hangs_up().await);
+    let live = backend("live").await;
     // The broken endpoint first on both routes, so the first request of
     // each goes to it.
     for host in ["get.localhost", "post.localhost"] {

@@ -34,6 +34,25 @@ pub async fn hangs_up() -> SocketAddr {
     addr
 }
 
+/// A backend that reads the request, sends a response head promising a
+/// body, and hangs up before the body (an app killed mid-answer).
+pub async fn dies_after_head() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
+                let _ = conn.write_all(head).await;
+            });
+        }
+    });
+    addr
+}
+
 /// A loopback address nothing listens on.
 pub fn dead_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
