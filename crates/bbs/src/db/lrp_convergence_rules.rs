@@ -15,6 +15,7 @@ use models::{
     MetricTagValue, ProtoRoutes, RestartCalculator,
 };
 use rustc_hash::FxHashSet;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -102,7 +103,17 @@ pub(crate) struct ConvergenceDesired<'a> {
 /// such a row is skipped, as the scheduling info list skips it.
 pub(crate) struct DesiredDrift {
     pub routes_ok: bool,
-    expected: Option<(Vec<String>, BTreeMap<String, MetricTagValue>)>,
+    internal: Option<Vec<String>>,
+    tags: DriftTags,
+}
+
+/// A desired LRP's metric tags. The LRP cache keeps them encoded, a third
+/// of their decoded size (at 250,000 LRPs that is hundreds of MB), and
+/// decodes one desired LRP's at a time when the rules compare them.
+enum DriftTags {
+    Undecodable,
+    Decoded(BTreeMap<String, MetricTagValue>),
+    Encoded(bytes::Bytes),
 }
 
 impl DesiredDrift {
@@ -110,7 +121,8 @@ impl DesiredDrift {
     pub(crate) fn undecodable() -> DesiredDrift {
         DesiredDrift {
             routes_ok: false,
-            expected: None,
+            internal: None,
+            tags: DriftTags::Undecodable,
         }
     }
 
@@ -121,17 +133,56 @@ impl DesiredDrift {
         routes: &ProtoRoutes,
         tags: Option<BTreeMap<String, MetricTagValue>>,
     ) -> DesiredDrift {
-        let internal = desired_internal_routes(routes)
-            .map_err(|e| {
-                tracing::warn!(process_guid = guid, error = %e,
-                    "failed-getting-internal-routes-from-desired");
-            })
-            .ok();
         DesiredDrift {
             routes_ok: true,
-            expected: internal.zip(tags),
+            internal: internal_routes_or_warn(guid, routes),
+            tags: tags.map_or(DriftTags::Undecodable, DriftTags::Decoded),
         }
     }
+
+    /// As `from_parts`, keeping the tags encoded (for the LRP cache).
+    pub(crate) fn compact(
+        guid: &str,
+        routes: &ProtoRoutes,
+        tags: BTreeMap<String, MetricTagValue>,
+    ) -> DesiredDrift {
+        let holder = models::DesiredLrp {
+            metric_tags: tags,
+            ..Default::default()
+        };
+        DesiredDrift {
+            routes_ok: true,
+            internal: internal_routes_or_warn(guid, routes),
+            tags: DriftTags::Encoded(prost::Message::encode_to_vec(&holder).into()),
+        }
+    }
+
+    /// The desired LRP's metric tags, if they decoded.
+    pub(crate) fn metric_tags(&self) -> Option<Cow<'_, BTreeMap<String, MetricTagValue>>> {
+        match &self.tags {
+            DriftTags::Undecodable => None,
+            DriftTags::Decoded(t) => Some(Cow::Borrowed(t)),
+            DriftTags::Encoded(b) => {
+                let holder = <models::DesiredLrp as prost::Message>::decode(b.as_ref())
+                    .expect("the cache decodes the tags it encoded");
+                Some(Cow::Owned(holder.metric_tags))
+            }
+        }
+    }
+
+    /// Internal routes and metric tags, when both decoded.
+    fn expected(&self) -> Option<(&[String], Cow<'_, BTreeMap<String, MetricTagValue>>)> {
+        Some((self.internal.as_deref()?, self.metric_tags()?))
+    }
+}
+
+fn internal_routes_or_warn(guid: &str, routes: &ProtoRoutes) -> Option<Vec<String>> {
+    desired_internal_routes(routes)
+        .map_err(|e| {
+            tracing::warn!(process_guid = guid, error = %e,
+                "failed-getting-internal-routes-from-desired");
+        })
+        .ok()
 }
 
 /// Diego's InternalRoutesFromRoutingInfo: the `internal-router` routes.
@@ -314,8 +365,8 @@ impl Pass<'_> {
                         }
                     }
                     if row.state == RUNNING {
-                        if let Some((routes, tags)) = &info.drift.expected {
-                            check_drift(row, routes, tags, self.result);
+                        if let Some((routes, tags)) = info.drift.expected() {
+                            check_drift(row, routes, &tags, self.result);
                         }
                     }
                 }

@@ -32,14 +32,13 @@ fn cell_of(lrp: &ActualLrp) -> &str {
 }
 
 /// A desired LRP as the cache keeps it: its scheduling info encoded (what
-/// nsync's bulk read sends as is, and far smaller than the decoded record)
-/// and the few fields read often.
+/// nsync's bulk read sends as is, and far smaller than the decoded record),
+/// the few fields read often, and the drift data (metric tags encoded).
 pub(crate) struct DesiredEntry {
     pub encoded_info: Bytes,
     pub process_guid: String,
     pub domain: String,
     pub instances: i32,
-    pub metric_tags: BTreeMap<String, MetricTagValue>,
     pub drift: Arc<DesiredDrift>,
 }
 
@@ -50,17 +49,16 @@ impl DesiredEntry {
         metric_tags: BTreeMap<String, MetricTagValue>,
     ) -> DesiredEntry {
         let key = info.desired_lrp_key.clone().unwrap_or_default();
-        let drift = Arc::new(DesiredDrift::from_parts(
+        let drift = Arc::new(DesiredDrift::compact(
             &key.process_guid,
             info.routes.as_ref().unwrap_or(&Default::default()),
-            Some(metric_tags.clone()),
+            metric_tags,
         ));
         DesiredEntry {
             encoded_info: Bytes::from(info.encode_to_vec()),
             process_guid: key.process_guid,
             domain: key.domain,
             instances: info.instances,
-            metric_tags,
             drift,
         }
     }
@@ -91,7 +89,11 @@ impl DesiredEntry {
             instances: info.instances,
             routes: Some(info.routes.unwrap_or_default()),
             modification_tag: info.modification_tag,
-            metric_tags: self.metric_tags.clone(),
+            metric_tags: self
+                .drift
+                .metric_tags()
+                .map(std::borrow::Cow::into_owned)
+                .unwrap_or_default(),
             ..Default::default()
         }
     }
