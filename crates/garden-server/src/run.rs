@@ -111,7 +111,9 @@ async fn process(state: &Arc<AppState>, a: Attached, status: u16, io: RawIo) {
                 };
                 let _ = wr.write_all(&line(&end)).await;
             }
-            _ = closed_rx => {
+            // Only a connection that ended (not a closed stdin, which
+            // drops the sender) stops the wait.
+            Ok(()) = closed_rx => {
                 tracing::debug!(id = %a.entry.id, "garden-process-client-gone");
             }
         }
