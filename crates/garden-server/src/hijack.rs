@@ -174,7 +174,10 @@ async fn read_request(
 /// The status line and headers Go's server flushes on `Hijack` after
 /// `WriteHeader(status)`: handler headers, then `Date`, then
 /// `Transfer-Encoding: chunked` (announced, never applied: the bytes after
-/// are the route's own).
+/// are the route's own). Go's client needs that header: `http.ReadResponse`
+/// takes a response with neither a length nor chunking as closing, and
+/// `httputil.ClientConn.Do` then fails with ErrPersistEOF before the
+/// client can hijack.
 pub fn hijacked_head(status: u16, content_type: Option<&str>) -> Vec<u8> {
     let mut h = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     if let Some(ct) = content_type {
@@ -197,7 +200,8 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// An error answered as Go's writeError does (JSON body with its
-/// length), then the connection closes.
+/// length), then the connection closes. No `Connection: close`: Go's
+/// `httputil.ClientConn` would answer ErrPersistEOF instead of the error.
 pub async fn write_error<W: AsyncWrite + Unpin>(w: &mut W, e: &WireError) -> std::io::Result<()> {
     let status = e.status().as_u16();
     if status >= 500 {
@@ -206,7 +210,7 @@ pub async fn write_error<W: AsyncWrite + Unpin>(w: &mut W, e: &WireError) -> std
     let mut body = serde_json::to_vec(e).unwrap_or_default();
     body.push(b'\n');
     let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nDate: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nDate: {}\r\nContent-Length: {}\r\n\r\n",
         reason(status),
         httpdate::fmt_http_date(std::time::SystemTime::now()),
         body.len()
@@ -255,6 +259,23 @@ mod tests {
         assert_eq!(route("GET", "/containers/a/processes"), None);
         assert_eq!(route("PUT", "/containers/a/processes/p1"), None);
         assert_eq!(route("GET", "/containers/a/info"), None);
+    }
+
+    #[tokio::test]
+    async fn errors_have_a_length_and_no_connection_close() {
+        let mut out = Vec::new();
+        write_error(&mut out, &WireError::process_not_found("p"))
+            .await
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nDate: "));
+        assert!(head.ends_with(&format!("\r\nContent-Length: {}", body.len())), "{head}");
+        assert!(!head.contains("Connection"));
+        assert_eq!(
+            body,
+            "{\"Type\":\"ProcessNotFoundError\",\"Message\":\"unknown process: p\",\"Handle\":\"\",\"ProcessID\":\"p\"}\n"
+        );
     }
 
     #[test]
