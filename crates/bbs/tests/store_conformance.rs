@@ -220,6 +220,70 @@ mod mariadb_tls {
     }
 }
 
+/// The store on a PostgreSQL that takes TCP connections over TLS only,
+/// reached as Diego's bbs config reaches it (`database_driver: postgres`,
+/// `sql_ca_cert_file`, `sql_enable_identity_verification`): the cases run
+/// as on the others, and a client without TLS is turned away.
+mod postgres_tls {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn cases_over_verified_tls() {
+        if TestPostgres::skip_requested() {
+            testkit::skip::skip(&format!(
+                "bbs store over TLS to PostgreSQL: {}=1 is set",
+                testkit::postgres::SKIP_ENV
+            ));
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ca = testkit::tls::TestCa::new("sql-ca");
+        let files = ca.write(dir.path(), "postgres", &ca.issue("db", &["localhost"]));
+        let ca_file = files.ca_file.clone();
+        let pg = tokio::task::spawn_blocking(move || TestPostgres::try_start_tls(&files))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("cannot start a TLS PostgreSQL: {e}"));
+        let plain = format!("{}?sslmode=disable", pg.url());
+        let refused = SqlStore::connect(&StoreConfig {
+            url: plain,
+            max_open_connections: 1,
+            encryption: encryption(),
+        })
+        .await;
+        assert!(refused.is_err(), "a client without TLS got in");
+        for (verify_identity, cache) in [(false, false), (true, true)] {
+            let db = pg.fresh_database().unwrap();
+            let cfg = bbs::config::BbsConfig::from_json(
+                &serde_json::json!({
+                    "encryption_keys": {"key-2024": "correct horse battery staple"},
+                    "active_key_label": "key-2024",
+                    "database_driver": "postgres",
+                    "database_connection_string":
+                        pg.url_for(&db).replace("127.0.0.1", "localhost"),
+                    "sql_ca_cert_file": ca_file,
+                    "sql_enable_identity_verification": verify_identity,
+                })
+                .to_string(),
+            )
+            .unwrap();
+            let url = cfg.database_url().unwrap();
+            let store = SqlStore::connect(&StoreConfig {
+                url: url.clone(),
+                max_open_connections: 16,
+                encryption: encryption(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("store over TLS ({verify_identity}): {e}"));
+            assert_eq!(store.backend(), "postgres");
+            let fx = Fx::new(store, url, None, cache).await;
+            desired_lrp_lifecycle(&fx).await;
+            concurrent_claims_have_one_winner(&fx).await;
+            fx.check_cache().await;
+        }
+    }
+}
+
 // --- helpers -------------------------------------------------------------
 
 fn assert_kind(err: BbsError, want: BbsError) {

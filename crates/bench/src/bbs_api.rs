@@ -10,8 +10,9 @@
 //! `--bbs-pid` the server's CPU ms per op (/proc/<pid>/stat) and its peak
 //! RSS (VmHWM) after the phase.
 
+use crate::bbs_api_local::LocalBbs;
 use crate::bbs_load::processes::proc_cpu_seconds;
-use crate::convergence::{cell_id, desired_lrp};
+use crate::convergence::{cell_id, desired_lrp, Backend};
 use crate::report::{fmt_duration, percentile, proc_status_kib_of};
 use anyhow::{bail, Context as _};
 use bbs_client::{
@@ -25,9 +26,24 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// The BBS, e.g. https://bbs.service.cf.internal:8889.
+    /// The BBS, e.g. https://bbs.service.cf.internal:8889 (or `--local`).
+    #[arg(long, required_unless_present = "local")]
+    pub bbs_url: Option<String>,
+    /// Starts our BBS (mTLS), locket and a throwaway database of this
+    /// kind, and after the phases restarts the BBS to time its start and
+    /// read its idle memory.
+    #[arg(long, value_enum, conflicts_with_all = ["bbs_url", "bbs_pid"])]
+    pub local: Option<Backend>,
+    /// With `--local postgres`: an empty database instead of a throwaway
+    /// cluster.
     #[arg(long)]
-    pub bbs_url: String,
+    pub postgres_url: Option<String>,
+    /// With `--local`: the `diego` binary [default: next to this one].
+    #[arg(long)]
+    pub diego_bin: Option<std::path::PathBuf>,
+    /// With `--local`: the BBS without its LRP cache.
+    #[arg(long)]
+    pub no_lrp_cache: bool,
     /// CA, client certificate and key (PEM) for mTLS.
     #[arg(long)]
     pub ca_cert: Option<String>,
@@ -128,30 +144,48 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     if args.desired_lrps == 0 || args.reps == 0 || args.clients == 0 {
         bail!("--desired-lrps, --reps and --clients must be positive");
     }
-    let tls = match (&args.ca_cert, &args.client_cert, &args.client_key) {
-        (Some(ca), Some(c), Some(k)) => Some(tlsconfig::ClientTls::from_files(ca, c, k)),
-        (None, None, None) => None,
+    let mut local = match args.local {
+        Some(backend) => Some(
+            LocalBbs::start(
+                backend,
+                args.postgres_url.as_deref(),
+                args.diego_bin.as_deref(),
+                !args.no_lrp_cache,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let tls = match (&args.ca_cert, &args.client_cert, &args.client_key, &local) {
+        (_, _, _, Some(l)) => Some(l.tls.clone()),
+        (Some(ca), Some(c), Some(k), None) => Some(tlsconfig::ClientTls::from_files(ca, c, k)),
+        (None, None, None, None) => None,
         _ => bail!("give all of --ca-cert, --client-cert and --client-key, or none"),
     };
-    let mut cfg = ClientConfig::new(args.bbs_url.clone())
+    let bbs_url = match (&local, &args.bbs_url) {
+        (Some(l), _) => l.url.clone(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => bail!("give --bbs-url or --local"),
+    };
+    let mut cfg = ClientConfig::new(bbs_url.clone())
         .with_tls(tls)
         .with_request_timeout(Duration::from_secs(300))
         .with_retries(1);
     cfg.max_idle_conns_per_host = Some(args.clients * 2);
     let client = HttpBbsClient::new(&cfg).context("building the BBS client")?;
     if !client.ping().await {
-        bail!("the BBS at {} does not answer ping", args.bbs_url);
+        bail!("the BBS at {bbs_url} does not answer ping");
     }
     client
         .upsert_domain("cf-apps", Duration::ZERO)
         .await
         .context("upserting the domain")?;
-    let server = Server(args.bbs_pid);
+    let mut server = Server(local.as_ref().map_or(args.bbs_pid, LocalBbs::pid));
     let (n, from) = (args.desired_lrps, args.first);
     let cells: Vec<String> = (0..args.reps).map(cell_id).collect();
     println!(
         "bench bbs-api: {} desired_lrps={n} reps={} clients={} load(1,5,15)={} bbs VmRSS at start {}",
-        args.bbs_url,
+        bbs_url,
         args.reps,
         args.clients,
         loadavg(),
@@ -206,6 +240,10 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     .await;
     println!("list lengths: {:?}", counts.lock().unwrap());
 
+    if let Some(local) = &mut local {
+        restart(local, &client, &mut server, &cells, c).await?;
+    }
+
     if args.cleanup {
         let phase = Phase::new("remove desired LRP");
         run_phase(&phase, &server, || {
@@ -226,6 +264,50 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
             .map_or("?".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
         loadavg()
     );
+    Ok(())
+}
+
+/// Restarts a local BBS on the filled database: how long until it answers
+/// (the LRP cache loads first), its memory idle, and the reads a restarted
+/// BBS gets first (every rep's bulk fetch, the route-emitter's and nsync's
+/// lists).
+async fn restart(
+    local: &mut LocalBbs,
+    client: &HttpBbsClient,
+    server: &mut Server,
+    cells: &[String],
+    c: usize,
+) -> anyhow::Result<()> {
+    let took = local.restart(client).await?;
+    *server = Server(local.pid());
+    let mib = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0));
+    let at_start = server.kib("VmRSS");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    println!(
+        "restart: answering {} after the start; VmRSS {} then, {} idle 5 s later",
+        fmt_duration(took),
+        mib(at_start),
+        mib(server.kib("VmRSS")),
+    );
+    let phase = Phase::new("after restart: ActualLRPs by cell");
+    run_phase(&phase, server, || {
+        futures::stream::iter(cells.iter()).for_each_concurrent(c, |cell| {
+            let phase = &phase;
+            async move {
+                phase
+                    .time(client.actual_lrps(&ActualLrpFilter::cell(cell)))
+                    .await;
+            }
+        })
+    })
+    .await;
+    let phase = Phase::new("after restart: SchedulingInfos");
+    run_phase(&phase, server, || async {
+        phase
+            .time(client.desired_lrp_scheduling_infos(&DesiredLrpFilter::default()))
+            .await;
+    })
+    .await;
     Ok(())
 }
 

@@ -20,6 +20,7 @@
 
 mod api_app;
 mod bbs_api;
+mod bbs_api_local;
 mod bbs_load;
 mod convergence;
 mod hostile;

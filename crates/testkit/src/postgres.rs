@@ -5,6 +5,8 @@
 //! creates a database and stops + deletes everything on drop.
 //! `TestPostgres::shared()` gives one cluster per test binary (stopped at
 //! process exit); `fresh_database()` gives each test its own database.
+//! `TestPostgres::try_start_tls(&files)` starts one that takes TCP
+//! connections over TLS only (`hostssl` lines alone in pg_hba.conf).
 //!
 //! Binaries are looked up in `$DIEGO_PG_BIN`, then
 //! `/usr/lib/postgresql/<ver>/bin`, `/usr/local/bin`, `/usr/bin` and `$PATH`.
@@ -85,6 +87,16 @@ impl TestPostgres {
     }
 
     pub fn try_start() -> Result<TestPostgres, String> {
+        Self::try_start_with(None)
+    }
+
+    /// A cluster that takes TCP connections over TLS only, with `tls`'
+    /// certificate and key (its CA is what clients must trust).
+    pub fn try_start_tls(tls: &crate::tls::TlsFiles) -> Result<TestPostgres, String> {
+        Self::try_start_with(Some(tls))
+    }
+
+    fn try_start_with(tls: Option<&crate::tls::TlsFiles>) -> Result<TestPostgres, String> {
         let bin = find_bin_dir()?;
         let run_as = server_user("postgres")?;
         let dir = server_dir("diego-pg-", run_as.as_deref())?;
@@ -109,6 +121,9 @@ impl TestPostgres {
             "--no-sync",
         ]);
         run(initdb, "initdb")?;
+        if let Some(t) = tls {
+            pg.serve_tls_only(t)?;
+        }
         let mut last_err = String::new();
         for _ in 0..5 {
             pg.port = free_port();
@@ -147,6 +162,42 @@ impl TestPostgres {
 
     fn command(&self, program: &str) -> Command {
         run_as_command(self.run_as.as_deref(), &self.bin.join(program))
+    }
+
+    /// Certificate and key into the data directory (the server may run as
+    /// another user, and wants its key private), `ssl = on`, and client
+    /// authentication that admits TCP clients over TLS alone.
+    fn serve_tls_only(&self, t: &crate::tls::TlsFiles) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        for (src, name) in [(&t.cert_file, "server.crt"), (&t.key_file, "server.key")] {
+            let dst = self.data.join(name);
+            std::fs::copy(src, &dst).map_err(|e| format!("copying {src}: {e}"))?;
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("chmod {name}: {e}"))?;
+            if let Some(user) = self.run_as.as_deref() {
+                let mut c = Command::new("chown");
+                c.arg(format!("{user}:")).arg(&dst);
+                run(c, "chown TLS file")?;
+            }
+        }
+        let append = |file: &str, text: &str| {
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(self.data.join(file))
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .map_err(|e| format!("writing {file}: {e}"))
+        };
+        append(
+            "postgresql.conf",
+            "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+        )?;
+        // The first matching line decides: TCP without TLS matches none.
+        std::fs::write(
+            self.data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+        )
+        .map_err(|e| format!("writing pg_hba.conf: {e}"))
     }
 
     fn socket_dir(&self) -> PathBuf {

@@ -91,18 +91,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Keeps the databases and work dir alive for the run.
-struct Env {
+pub(crate) struct Env {
     _dir: Option<tempfile::TempDir>,
     _pg: Option<testkit::postgres::TestPostgres>,
     _mariadb: Option<testkit::mariadb::TestMariaDb>,
-    dir: PathBuf,
-    bbs_url: String,
-    locket_url: String,
-    driver: &'static str,
+    pub dir: PathBuf,
+    pub bbs_url: String,
+    pub locket_url: String,
+    pub driver: &'static str,
 }
 
 async fn env(args: &Args) -> anyhow::Result<Env> {
-    let (tmp, dir) = match &args.work_dir {
+    store_env(
+        args.backend,
+        args.postgres_url.as_deref(),
+        args.work_dir.as_deref(),
+    )
+    .await
+}
+
+/// The BBS's and locket's databases (a throwaway server when none is
+/// given) and a work directory.
+pub(crate) async fn store_env(
+    backend: Backend,
+    postgres_url: Option<&str>,
+    work_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Env> {
+    let (tmp, dir) = match work_dir {
         Some(d) => {
             std::fs::create_dir_all(d)?;
             (None, std::fs::canonicalize(d)?)
@@ -113,7 +128,7 @@ async fn env(args: &Args) -> anyhow::Result<Env> {
             (Some(t), p)
         }
     };
-    Ok(match args.backend {
+    Ok(match backend {
         Backend::Sqlite => Env {
             bbs_url: format!("sqlite://{}", dir.join("bbs.db").display()),
             locket_url: dir.join("locket.db").display().to_string(),
@@ -123,10 +138,10 @@ async fn env(args: &Args) -> anyhow::Result<Env> {
             dir,
             driver: "sqlite",
         },
-        Backend::Postgres => match &args.postgres_url {
+        Backend::Postgres => match postgres_url {
             Some(u) => Env {
-                bbs_url: u.clone(),
-                locket_url: u.clone(),
+                bbs_url: u.to_string(),
+                locket_url: u.to_string(),
                 _dir: tmp,
                 _pg: None,
                 _mariadb: None,

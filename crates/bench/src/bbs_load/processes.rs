@@ -56,6 +56,17 @@ impl Proc {
         proc_cpu_seconds(self.pid()).unwrap_or(0.0)
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    pub async fn terminate(&mut self, grace: Duration) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let t = Instant::now();
+        while self.exited().is_none() && t.elapsed() < grace {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// A field of /proc/<pid>/status in KiB (VmHWM: peak RSS).
     pub fn status_kib(&self, field: &str) -> Option<u64> {
         crate::report::proc_status_kib_of(&self.pid().to_string(), field)

@@ -1,0 +1,97 @@
+//! `bench bbs-api --local sqlite` end to end at a tiny size: it starts our
+//! BBS with mutual TLS, locket and a database, drives every phase through
+//! the API, restarts the BBS on the filled database and reads it again,
+//! then cleans up. Nothing here is timed; the figures come from release
+//! runs.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LRPS: u64 = 120;
+const REPS: u64 = 4;
+const DEADLINE: Duration = Duration::from_secs(300);
+
+#[test]
+fn bbs_api_local_runs_every_phase_and_the_restart() {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_bench"));
+    let diego = bench.parent().unwrap().join("diego");
+    if !diego.is_file() {
+        testkit::skip::skip("build the diego binary first: cargo build -p diego");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let n = |v: u64| v.to_string();
+    let mut child = Command::new(&bench)
+        .args(["bbs-api", "--local", "sqlite", "--list-repeats", "1"])
+        .args(["--desired-lrps", &n(LRPS), "--reps", &n(REPS), "--cleanup"])
+        .args(["--clients", "8"])
+        .arg("--diego-bin")
+        .arg(&diego)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .expect("spawn bench");
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(format!("-{}", child.id()))
+                .status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = reader.join().unwrap();
+    eprintln!("{out}");
+    assert!(status.is_some_and(|s| s.success()), "bench: {status:?}");
+    assert!(
+        out.starts_with("bench bbs-api: https://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(!out.contains("FAILED"), "a request failed");
+    // Each phase ran every operation once (the lists once each).
+    let ops = |phase: &str| -> u64 {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(phase))
+            .unwrap_or_else(|| panic!("no row {phase:?}"));
+        line[phase.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for (phase, want) in [
+        ("desire LRP", LRPS),
+        ("claim actual LRP", LRPS),
+        ("start actual LRP", LRPS),
+        ("DesiredLRPs (unfiltered)", 1),
+        ("DesiredLRPSchedulingInfos", 1),
+        ("ActualLRPs by cell (rep bulk)", REPS),
+        ("after restart: ActualLRPs by cell", REPS),
+        ("after restart: SchedulingInfos", 1),
+        ("remove desired LRP", LRPS),
+    ] {
+        assert_eq!(ops(phase), want, "{phase}");
+    }
+    assert!(
+        out.contains(&format!("list lengths: [{LRPS}, {LRPS}]")),
+        "{out}"
+    );
+    assert!(out.contains("restart: answering "), "{out}");
+}
