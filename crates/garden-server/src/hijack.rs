@@ -47,12 +47,13 @@ pub fn route(method: &str, target: &str) -> Option<Route> {
             handle: h.to_string(),
             pid: pid.to_string(),
         }),
-        ("GET", ["containers", _, "processes", _, "attaches", sid, out @ ("stdout" | "stderr")]) => {
-            Some(Route::Output {
-                stream_id: sid.to_string(),
-                stderr: *out == "stderr",
-            })
-        }
+        (
+            "GET",
+            ["containers", _, "processes", _, "attaches", sid, out @ ("stdout" | "stderr")],
+        ) => Some(Route::Output {
+            stream_id: sid.to_string(),
+            stderr: *out == "stderr",
+        }),
         _ => None,
     }
 }
@@ -110,10 +111,7 @@ async fn serve(state: Arc<AppState>, settings: ServerSettings, mut io: RawIo) {
 /// Reads the head (within the header timeout) and a Content-Length body
 /// (at most `max_request_body_bytes`, each read within the body timeout);
 /// also what the client sent after it.
-async fn read_request(
-    io: &mut RawIo,
-    s: &ServerSettings,
-) -> Result<(Request, Vec<u8>), WireError> {
+async fn read_request(io: &mut RawIo, s: &ServerSettings) -> Result<(Request, Vec<u8>), WireError> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head = async {
@@ -269,8 +267,13 @@ mod tests {
             .unwrap();
         let out = String::from_utf8(out).unwrap();
         let (head, body) = out.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nDate: "));
-        assert!(head.ends_with(&format!("\r\nContent-Length: {}", body.len())), "{head}");
+        assert!(
+            head.starts_with("HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nDate: ")
+        );
+        assert!(
+            head.ends_with(&format!("\r\nContent-Length: {}", body.len())),
+            "{head}"
+        );
         assert!(!head.contains("Connection"));
         assert_eq!(
             body,

@@ -35,7 +35,11 @@ pub async fn serve(state: Arc<AppState>, req: Request, mut io: RawIo) {
     }
 }
 
-async fn run(state: &Arc<AppState>, handle: &str, body: &[u8]) -> Result<(Attached, u16), WireError> {
+async fn run(
+    state: &Arc<AppState>,
+    handle: &str,
+    body: &[u8],
+) -> Result<(Attached, u16), WireError> {
     let spec: ProcessSpec =
         serde_json::from_slice(body).map_err(|e| WireError::message(e.to_string()))?;
     if !spec.image.uri.is_empty() || !spec.bind_mounts.is_empty() {
@@ -61,7 +65,11 @@ async fn run(state: &Arc<AppState>, handle: &str, body: &[u8]) -> Result<(Attach
     Ok((attached, 201))
 }
 
-async fn attach(state: &Arc<AppState>, handle: &str, pid: &str) -> Result<(Attached, u16), WireError> {
+async fn attach(
+    state: &Arc<AppState>,
+    handle: &str,
+    pid: &str,
+) -> Result<(Attached, u16), WireError> {
     // Garden looks the container up first: an unknown one is a
     // ContainerNotFoundError, an unknown process in it ProcessNotFound.
     state.backend.info(handle).await?;
@@ -138,7 +146,10 @@ async fn stream_input<R: AsyncRead + Unpin>(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let n = (&mut rd).take(MAX_PAYLOAD).read_until(b'\n', &mut buf).await;
+        let n = (&mut rd)
+            .take(MAX_PAYLOAD)
+            .read_until(b'\n', &mut buf)
+            .await;
         if !matches!(n, Ok(n) if n > 0) {
             let _ = closed.send(());
             return;

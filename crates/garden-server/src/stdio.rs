@@ -63,7 +63,11 @@ impl Output {
 pub struct OutputWriter(pub Arc<Output>);
 
 impl AsyncWrite for OutputWriter {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.0.send(Bytes::copy_from_slice(buf));
         Poll::Ready(Ok(buf.len()))
     }

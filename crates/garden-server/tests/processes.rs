@@ -230,7 +230,10 @@ async fn unknown_processes_and_containers_answer_garden_errors() {
                "Handle": "", "ProcessID": "nope"})
     );
     let (status, e) = attach(&g.addr, "ghost", "p").await.err().unwrap();
-    assert_eq!((status, &e["Type"]), (404, &json!("ContainerNotFoundError")));
+    assert_eq!(
+        (status, &e["Type"]),
+        (404, &json!("ContainerNotFoundError"))
+    );
     let (status, e) = run(&g.addr, "ghost", sh("true")).await.err().unwrap();
     assert_eq!((status, &e["Handle"]), (404, &json!("ghost")));
     // A body that does not decode: Go's readRequest error, a 500.

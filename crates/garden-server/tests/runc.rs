@@ -105,7 +105,10 @@ async fn runc_containers_over_gardens_api() {
     let (_, mem) = call(M::GET, "/containers/gapi-1/limits/memory", None).await;
     assert_eq!(mem, json!({"limit_in_bytes": 67108864}));
 
-    processes(&process_client::Addr::Tcp(base["http://".len()..].to_string())).await;
+    processes(&process_client::Addr::Tcp(
+        base["http://".len()..].to_string(),
+    ))
+    .await;
 
     let (s, v) = call(M::DELETE, "/containers/gapi-1", None).await;
     assert_eq!((s, v), (StatusCode::OK, json!({})));

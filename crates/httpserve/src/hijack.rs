@@ -68,7 +68,9 @@ pub(crate) async fn first_line<I: AsyncRead + Unpin>(
 /// `METHOD TARGET` of a request line, if `buf` holds a whole one.
 pub(crate) fn request_line(buf: &[u8]) -> Option<(&str, &str)> {
     let end = buf.iter().position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(&buf[..end]).ok()?.trim_end_matches('\r');
+    let line = std::str::from_utf8(&buf[..end])
+        .ok()?
+        .trim_end_matches('\r');
     let mut parts = line.split(' ');
     let (method, target, _version) = (parts.next()?, parts.next()?, parts.next()?);
     Some((method, target))

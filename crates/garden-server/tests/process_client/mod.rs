@@ -59,7 +59,8 @@ async fn request(
         v.push(b'\n');
         v
     });
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: api\r\nUser-Agent: Go-http-client/1.1\r\n");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: api\r\nUser-Agent: Go-http-client/1.1\r\n");
     match &body {
         Some(b) => req.push_str(&format!(
             "Content-Length: {}\r\nContent-Type: application/json\r\n",
@@ -123,7 +124,12 @@ pub struct Process {
 
 pub async fn run(addr: &Addr, handle: &str, spec: Value) -> Result<Process, Refused> {
     let path = format!("/containers/{handle}/processes");
-    hijack(addr, handle, request(addr, "POST", &path, Some(&spec)).await).await
+    hijack(
+        addr,
+        handle,
+        request(addr, "POST", &path, Some(&spec)).await,
+    )
+    .await
 }
 
 pub async fn attach(addr: &Addr, handle: &str, pid: &str) -> Result<Process, Refused> {
