@@ -160,7 +160,9 @@ async fn hijack(
 }
 
 impl Process {
-    async fn send(&mut self, payload: Value) {
+    /// One payload line, with the process id as Go's processStream sends.
+    async fn send(&mut self, mut payload: Value) {
+        payload["process_id"] = json!(self.process_id);
         let mut line = serde_json::to_vec(&payload).unwrap();
         line.push(b'\n');
         self.rd.get_mut().write_all(&line).await.unwrap();
