@@ -30,7 +30,8 @@ struct OutputState {
 }
 
 impl Output {
-    /// A new reader, fed from now on; None once the output ended.
+    /// A new reader, fed from now on (one that ends at once if the output
+    /// already ended).
     pub fn subscribe(&self) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(STREAM_CHUNKS);
         let mut s = self.state.lock().unwrap();
