@@ -36,6 +36,12 @@ pub struct GardenConfig {
     pub server: httpserve::ServerSettings,
 }
 
+/// Garden's default connection cap, above httpserve's: every running
+/// process holds three connections (run, stdout, stderr) for its life, and
+/// a cell of 250 containers with an app, a proxy and a health check each
+/// needs over 2000.
+pub const MAX_CONNECTIONS: usize = 32768;
+
 impl Default for GardenConfig {
     fn default() -> Self {
         GardenConfig {
@@ -48,7 +54,10 @@ impl Default for GardenConfig {
             network_pool: "10.254.0.0/22".into(),
             external_ip: "127.0.0.1".into(),
             log_level: "info".into(),
-            server: httpserve::ServerSettings::default(),
+            server: httpserve::ServerSettings {
+                max_connections: MAX_CONNECTIONS,
+                ..Default::default()
+            },
         }
     }
 }
@@ -57,8 +66,19 @@ impl GardenConfig {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let cfg: GardenConfig =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// A config file's text, validated. The flattened server settings
+    /// take httpserve's defaults; garden's own connection cap applies
+    /// unless the file sets one.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        let has_cap = value.get("max_connections").is_some();
+        let mut cfg: GardenConfig = serde_json::from_value(value)?;
+        if !has_cap {
+            cfg.server.max_connections = MAX_CONNECTIONS;
+        }
         cfg.validate()?;
         Ok(cfg)
     }

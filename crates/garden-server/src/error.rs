@@ -27,6 +27,16 @@ impl WireError {
         }
     }
 
+    /// Garden's ProcessNotFoundError (404, the id in `ProcessID`).
+    pub fn process_not_found(id: &str) -> WireError {
+        WireError {
+            kind: "ProcessNotFoundError".into(),
+            message: format!("unknown process: {id}"),
+            handle: String::new(),
+            process_id: id.into(),
+        }
+    }
+
     pub fn message(message: impl Into<String>) -> WireError {
         WireError {
             kind: String::new(),

@@ -2,17 +2,19 @@
 //! (its executor's Garden client, `garden_network`/`garden_addr`) can
 //! drive our containers: ping, capacity, containers create/list/destroy,
 //! info and bulk info, metrics and bulk metrics, properties, limit reads,
-//! files streamed in and out.
+//! files streamed in and out, and run and attach with their stdio on
+//! hijacked connections ([`hijack`], [`run`]).
 //!
-//! Not yet served: `POST /containers/:handle/processes` (run) and
-//! `GET /containers/:handle/processes/:pid` (attach), `PUT .../stop`,
-//! `PUT .../grace_time`. Run and attach need Garden's hijacked-connection
-//! protocol; see the crate's README.md.
+//! Not yet served: `PUT .../stop`, `PUT .../grace_time`.
 
 pub mod config;
 pub mod error;
+pub mod hijack;
+pub mod processes;
 pub mod routes;
+mod run;
 mod spec;
+mod stdio;
 pub mod wire;
 
 pub use config::GardenConfig;
@@ -21,24 +23,41 @@ use anyhow::Context;
 use std::future::Future;
 use std::sync::Arc;
 
-/// The API over `backend`, as an axum router.
-pub fn app(backend: Arc<dyn garden::Backend>) -> axum::Router {
-    routes::router(Arc::new(routes::AppState {
+fn state(backend: Arc<dyn garden::Backend>) -> Arc<routes::AppState> {
+    Arc::new(routes::AppState {
         backend,
         limits: Default::default(),
-    }))
+        processes: Default::default(),
+    })
 }
 
-/// Serves `backend` on the config's listener until `shutdown` resolves.
-/// TCP goes through httpserve (its timeouts and caps); a unix socket
-/// through axum's own server (httpserve takes TCP listeners only).
+/// The API over `backend` but run and attach (which need a hijacked
+/// connection, see [`serve`]), as an axum router.
+pub fn app(backend: Arc<dyn garden::Backend>) -> axum::Router {
+    routes::router(state(backend))
+}
+
+/// Serves `backend` on the config's listener until `shutdown` resolves,
+/// through httpserve (its timeouts and caps) on TCP or a unix socket; run,
+/// attach and their output streams on the connections httpserve hands
+/// over raw ([`hijack::Hijacker`]).
 pub async fn serve(
     cfg: &GardenConfig,
     backend: Arc<dyn garden::Backend>,
     ready: impl FnOnce(String),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = app(backend);
+    let state = state(backend);
+    let app = routes::router(state.clone());
+    let hijacker = Arc::new(hijack::Hijacker {
+        state,
+        settings: cfg.server.clone(),
+    });
+    // Stream-in bodies (tars) go to the backend as they arrive.
+    let server = httpserve::Server::new(cfg.server.clone())
+        .name("garden")
+        .streams_bodies()
+        .hijack(hijacker);
     if cfg.listen_network == "unix" {
         let path = std::path::Path::new(&cfg.listen_address);
         // A socket left by an earlier run would refuse the bind.
@@ -46,21 +65,14 @@ pub async fn serve(
         let listener = tokio::net::UnixListener::bind(path)
             .with_context(|| format!("binding {}", path.display()))?;
         ready(cfg.listen_address.clone());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        server.serve_unix(listener, app, shutdown).await;
         let _ = std::fs::remove_file(path);
     } else {
         let listener = tokio::net::TcpListener::bind(&cfg.listen_address)
             .await
             .with_context(|| format!("binding {}", cfg.listen_address))?;
         ready(listener.local_addr()?.to_string());
-        // Stream-in bodies (tars) go to the backend as they arrive.
-        httpserve::Server::new(cfg.server.clone())
-            .name("garden")
-            .streams_bodies()
-            .serve(listener, app, shutdown)
-            .await;
+        server.serve(listener, app, shutdown).await;
     }
     Ok(())
 }

@@ -21,6 +21,8 @@ pub struct AppState {
     /// reads answer them in Garden's form (our backends keep their own
     /// units). Containers made before this server started read as none.
     pub limits: Mutex<HashMap<String, wire::Limits>>,
+    /// Processes run through the API (run, attach).
+    pub processes: Arc<crate::processes::Processes>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -106,11 +108,12 @@ async fn create(State(s): Shared, body: Bytes) -> Answer {
 async fn destroy(State(s): Shared, Path(handle): Path<String>) -> Answer {
     s.backend.destroy(&handle).await?;
     s.limits.lock().unwrap().remove(&handle);
+    s.processes.forget(&handle);
     tracing::info!(handle = %handle, "garden-destroyed");
     success()
 }
 
-fn info_wire(i: garden::ContainerInfo) -> wire::ContainerInfo {
+fn info_wire(i: garden::ContainerInfo, process_ids: Vec<String>) -> wire::ContainerInfo {
     wire::ContainerInfo {
         state: i.state,
         events: i.events,
@@ -119,7 +122,7 @@ fn info_wire(i: garden::ContainerInfo) -> wire::ContainerInfo {
         container_ipv6: String::new(),
         external_ip: i.external_ip,
         container_path: String::new(),
-        process_ids: Vec::new(),
+        process_ids,
         properties: i.properties,
         mapped_ports: i
             .mapped_ports
@@ -163,7 +166,8 @@ fn metrics_wire(m: garden::ContainerMetrics) -> wire::Metrics {
 }
 
 async fn info(State(s): Shared, Path(handle): Path<String>) -> Answer {
-    ok(&info_wire(s.backend.info(&handle).await?))
+    let i = s.backend.info(&handle).await?;
+    ok(&info_wire(i, s.processes.running(&handle)))
 }
 
 async fn metrics(State(s): Shared, Path(handle): Path<String>) -> Answer {
@@ -183,7 +187,7 @@ async fn bulk_info(State(s): Shared, Query(q): Query<HashMap<String, String>>) -
     for h in handles_of(&q) {
         let entry = match s.backend.info(&h).await {
             Ok(i) => wire::InfoEntry {
-                info: Some(info_wire(i)),
+                info: Some(info_wire(i, s.processes.running(&h))),
                 err: None,
             },
             Err(e) => wire::InfoEntry {

@@ -299,3 +299,66 @@ pub struct PidStat {
     pub current: u64,
     pub max: u64,
 }
+
+/// Garden's `ProcessSpec` (container.go): what `POST .../processes` runs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProcessSpec {
+    /// Empty: the server makes one (guardian: a UUID).
+    #[serde(deserialize_with = "go")]
+    pub id: String,
+    #[serde(deserialize_with = "go")]
+    pub path: String,
+    #[serde(deserialize_with = "go")]
+    pub args: Vec<String>,
+    #[serde(deserialize_with = "go")]
+    pub env: Vec<String>,
+    #[serde(deserialize_with = "go")]
+    pub dir: String,
+    #[serde(deserialize_with = "go")]
+    pub user: String,
+    /// Garden's `ResourceLimits` (`nofile`, `nproc`, ...): we apply nofile.
+    #[serde(deserialize_with = "go")]
+    pub rlimits: ResourceLimits,
+    /// Per-process cgroup limits (`cpu_limits`, `memory_limits`): not
+    /// applied; the container's limits hold.
+    pub limits: Option<serde_json::Value>,
+    /// Accepted; our processes run without a terminal.
+    pub tty: Option<serde_json::Value>,
+    #[serde(deserialize_with = "go")]
+    pub image: ImageRef,
+    #[serde(deserialize_with = "go")]
+    pub bind_mounts: Vec<BindMount>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResourceLimits {
+    pub nofile: Option<u64>,
+}
+
+/// Garden's `transport.ProcessPayload`: one JSON line each way on a run or
+/// attach connection. Pointers in Go, so absent and `null` are both None
+/// and `"source":0` is present.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessPayload {
+    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "go")]
+    pub process_id: String,
+    #[serde(skip_serializing_if = "String::is_empty", deserialize_with = "go")]
+    pub stream_id: String,
+    /// 0 stdin, 1 stdout, 2 stderr.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tty: Option<serde_json::Value>,
+    /// 0 terminate, 1 kill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i64>,
+}

@@ -437,6 +437,13 @@ fn config_defaults_and_validation() {
     assert_eq!(cfg.listen_network, "tcp");
     assert_eq!(cfg.listen_address, "127.0.0.1:7777");
     assert_eq!(cfg.container_backend, "runc");
+    // Garden's own connection cap unless the file sets one.
+    let cfg = GardenConfig::parse(r#"{"idle_timeout":"5s"}"#).unwrap();
+    assert_eq!(cfg.server.max_connections, 32768);
+    assert_eq!(cfg.server.idle_timeout.0, std::time::Duration::from_secs(5));
+    let cfg = GardenConfig::parse(r#"{"max_connections":9}"#).unwrap();
+    assert_eq!(cfg.server.max_connections, 9);
+    assert_eq!(GardenConfig::default().server.max_connections, 32768);
     let bad = GardenConfig {
         listen_network: "udp".into(),
         ..Default::default()

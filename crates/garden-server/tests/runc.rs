@@ -1,6 +1,9 @@
 //! Garden's API on the runc backend (a host test: root, runc, netns; run
 //! under `flock -o /tmp/diego-host-tests.lock`): a container made, read,
-//! relabelled and destroyed over HTTP is a real isolated container.
+//! relabelled and destroyed over HTTP is a real isolated container, and
+//! runs processes with their stdio over Garden's hijacked connections.
+
+mod process_client;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -102,12 +105,74 @@ async fn runc_containers_over_gardens_api() {
     let (_, mem) = call(M::GET, "/containers/gapi-1/limits/memory", None).await;
     assert_eq!(mem, json!({"limit_in_bytes": 67108864}));
 
+    processes(&process_client::Addr::Tcp(
+        base["http://".len()..].to_string(),
+    ))
+    .await;
+
     let (s, v) = call(M::DELETE, "/containers/gapi-1", None).await;
     assert_eq!((s, v), (StatusCode::OK, json!({})));
     let (_, list) = call(M::GET, "/containers", None).await;
     assert_eq!(list, json!({"Handles": []}));
     let _ = stop_tx.send(());
     task.await.unwrap().unwrap();
+}
+
+/// Run and attach in the runc container `gapi-1`.
+async fn processes(addr: &process_client::Addr) {
+    use process_client::{attach, run};
+    use std::time::Duration;
+    let sh = |script: &str| json!({"path": "sh", "args": ["-c", script]});
+
+    let mut p = run(
+        addr,
+        "gapi-1",
+        sh("echo out; echo err >&2; read x; echo got $x; exit 3"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.head.status_line, "HTTP/1.1 201 Created");
+    let stdout = p.output("stdout").await;
+    let stderr = p.output("stderr").await;
+    p.stdin("hello\n").await;
+    p.close_stdin().await;
+    let id = p.process_id.clone();
+    assert_eq!(p.wait().await, json!({"process_id": id, "exit_status": 3}));
+    assert_eq!(stdout.await.unwrap().1, b"out\ngot hello\n");
+    assert_eq!(stderr.await.unwrap().1, b"err\n");
+
+    // Output from before any stream connected, and attach by id after the
+    // run connection went away.
+    let mut spec = sh("echo early; sleep 1; echo late; exit 7");
+    spec["id"] = json!("runc-proc");
+    let p = run(addr, "gapi-1", spec).await.unwrap();
+    let stream = process_client::StreamRef {
+        handle: "gapi-1".into(),
+        process_id: p.process_id.clone(),
+        stream_id: p.stream_id.clone(),
+    };
+    drop(p);
+    let a = attach(addr, "gapi-1", "runc-proc").await.unwrap();
+    let late = a.output("stdout").await;
+    assert_eq!(a.wait().await["exit_status"], 7);
+    // From the attach on (runc may start the script after it: "early" too).
+    let late = late.await.unwrap().1;
+    assert!(late.ends_with(b"late\n"), "{late:?}");
+    let (_, early) = stream.output(addr, "stdout").await;
+    assert_eq!(early, b"early\nlate\n");
+
+    let mut p = run(addr, "gapi-1", json!({"path": "sleep", "args": ["1000"]}))
+        .await
+        .unwrap();
+    p.signal(0).await;
+    let exit = tokio::time::timeout(Duration::from_secs(10), p.wait())
+        .await
+        .expect("terminated");
+    assert_eq!(exit["exit_status"], 128 + 15);
+
+    let (status, e) = attach(addr, "gapi-1", "nope").await.err().unwrap();
+    assert_eq!((status, &e["Type"]), (404, &json!("ProcessNotFoundError")));
+    assert_eq!(e["ProcessID"], "nope");
 }
 
 /// The test's backend (tag, subnet and ports of its own); a second one

@@ -27,15 +27,22 @@
 //! read and dropped for 500 ms), so an answer given before the body was
 //! read reaches the client instead of a reset.
 //!
+//! A connection whose first request a [`Hijack`] wants is handed to it
+//! raw (Go's `http.Hijacker`; Garden's run and attach); it holds a
+//! connection slot until it closes. [`Server::serve_unix`] serves a unix
+//! socket with the same limits.
+//!
 //! A request is in flight until its response body ends, so event streams
 //! (SSE) never idle out, and no timeout bounds a response.
 
 mod activity;
+mod hijack;
 mod limits;
 mod linger;
 mod serve;
 mod settings;
 
+pub use hijack::{Hijack, Prefixed, RawConn, RawIo};
 pub use limits::{is_body_too_large, Rejection, Rejector};
 pub use serve::{serve, Server};
 pub use settings::ServerSettings;

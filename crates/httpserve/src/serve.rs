@@ -3,6 +3,7 @@
 //! graceful shutdown.
 
 use crate::activity::Activity;
+use crate::hijack::{first_line, request_line, Hijack, Prefixed};
 use crate::limits::{default_rejector, Limits, Rejection, Rejector};
 use crate::linger::Lingering;
 use crate::ServerSettings;
@@ -20,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{watch, Semaphore};
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
@@ -36,6 +37,30 @@ pub struct Server {
     rejector: Rejector,
     name: &'static str,
     streams_bodies: bool,
+    hijack: Option<Arc<dyn Hijack>>,
+}
+
+/// Where connections come from.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    Unix(UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        Ok(match self {
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                Accepted::Tcp(s, peer)
+            }
+            Listener::Unix(l) => Accepted::Unix(l.accept().await?.0),
+        })
+    }
 }
 
 /// Serves `app` on `listener` with `settings` (TLS when `tls` is given)
@@ -61,7 +86,15 @@ impl Server {
             rejector: default_rejector(),
             name: "http",
             streams_bodies: false,
+            hijack: None,
         }
+    }
+
+    /// Connections whose first request `hijack` wants are handed to it raw
+    /// (plain HTTP only; see [`Hijack`]).
+    pub fn hijack(mut self, hijack: Arc<dyn Hijack>) -> Server {
+        self.hijack = Some(hijack);
+        self
     }
 
     /// The app streams request bodies (to disk, to a backend) instead of
@@ -95,6 +128,21 @@ impl Server {
         app: Router,
         shutdown: impl Future<Output = ()> + Send,
     ) {
+        self.run(Listener::Tcp(listener), app, shutdown).await
+    }
+
+    /// [`Server::serve`] on a unix socket (plain HTTP; TLS settings are
+    /// not used).
+    pub async fn serve_unix(
+        self,
+        listener: UnixListener,
+        app: Router,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        self.run(Listener::Unix(listener), app, shutdown).await
+    }
+
+    async fn run(self, listener: Listener, app: Router, shutdown: impl Future<Output = ()> + Send) {
         let s = &self.settings;
         let max_conns = s.max_connections.clamp(1, Semaphore::MAX_PERMITS);
         let conns = Arc::new(Semaphore::new(max_conns));
@@ -104,6 +152,7 @@ impl Server {
             acceptor: self.tls.clone().map(tokio_rustls::TlsAcceptor::from),
             settings: s.clone(),
             name: self.name,
+            hijack: self.hijack.clone(),
         });
         tokio::pin!(shutdown);
         loop {
@@ -111,7 +160,7 @@ impl Server {
                 p = conns.clone().acquire_owned() => p.expect("never closed"),
                 _ = &mut shutdown => break,
             };
-            let (stream, peer) = tokio::select! {
+            let accepted = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(x) => x,
                     Err(e) => {
@@ -126,7 +175,10 @@ impl Server {
             let shared = shared.clone();
             let stop = stop_rx.clone();
             tokio::spawn(async move {
-                shared.connection(stream, peer, stop).await;
+                match accepted {
+                    Accepted::Tcp(stream, peer) => shared.connection(stream, peer, stop).await,
+                    Accepted::Unix(stream) => shared.plain(stream, None, stop).await,
+                }
                 drop(permit);
             });
         }
@@ -177,6 +229,7 @@ struct Shared {
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     settings: ServerSettings,
     name: &'static str,
+    hijack: Option<Arc<dyn Hijack>>,
 }
 
 impl Shared {
@@ -206,8 +259,9 @@ impl Shared {
                 } else {
                     builder.http1_only()
                 };
-                self.drive(builder, stream, peer, stop).await;
+                self.drive(builder, stream, Some(peer), stop).await;
             }
+            None if self.hijack.is_some() => self.plain(stream, Some(peer), stop).await,
             None => {
                 // A first byte within the handshake timeout; then hyper
                 // tells HTTP/1.1 from HTTP/2 by the first bytes.
@@ -219,9 +273,44 @@ impl Shared {
                         return;
                     }
                 }
-                self.drive(self.builder(), stream, peer, stop).await;
+                self.drive(self.builder(), stream, Some(peer), stop).await;
             }
         }
+    }
+
+    /// A plain-HTTP connection read up to its first request line (within
+    /// the handshake timeout for the first byte, the header timeout for
+    /// the rest), then handed to the hijacker if it wants it, else to hyper.
+    async fn plain<I>(&self, mut io: I, peer: Option<SocketAddr>, mut stop: watch::Receiver<bool>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let s = &self.settings;
+        let mut buf = Vec::new();
+        let read = first_line(
+            &mut io,
+            &mut buf,
+            s.tls_handshake_timeout.0,
+            s.header_read_timeout.0,
+        );
+        if read.await.is_none() {
+            tracing::debug!(server = self.name, "no-first-byte");
+            return;
+        }
+        if let Some(h) = &self.hijack {
+            if let Some((method, target)) = request_line(&buf) {
+                if h.wants(method, target) {
+                    let served = h.serve(Box::new(Prefixed::new(buf, io)));
+                    tokio::select! {
+                        _ = served => {}
+                        _ = stopped(&mut stop) => {}
+                    }
+                    return;
+                }
+            }
+        }
+        self.drive(self.builder(), Prefixed::new(buf, io), peer, stop)
+            .await;
     }
 
     fn builder(&self) -> auto::Builder<TokioExecutor> {
@@ -239,7 +328,7 @@ impl Shared {
         &self,
         builder: auto::Builder<TokioExecutor>,
         io: I,
-        peer: SocketAddr,
+        peer: Option<SocketAddr>,
         mut stop: watch::Receiver<bool>,
     ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -251,8 +340,10 @@ impl Shared {
             let (app, in_flight) = (app.clone(), act.begin());
             // The client's address, as axum's `into_make_service_with_connect_info` gives it.
             let mut req = req.map(Body::new);
-            req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
+            if let Some(peer) = peer {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+            }
             async move {
                 let resp = app.oneshot(req).await.unwrap_or_else(|e| match e {});
                 // In flight until the response body ends or is dropped.
