@@ -192,7 +192,12 @@ fn desired_v1_to_v0(mut d: DesiredLrp) -> DesiredLrp {
 
 /// Diego's DesiredLRP.VersionDownTo.
 pub fn desired_lrp_version_down_to(d: &DesiredLrp, v: Version) -> DesiredLrp {
-    let mut d = d.clone();
+    desired_lrp_into_version(d.clone(), v)
+}
+
+/// As `desired_lrp_version_down_to`, on a record the caller gives up (a
+/// list's rows: no copy of each).
+pub fn desired_lrp_into_version(mut d: DesiredLrp, v: Version) -> DesiredLrp {
     if v < Version::V3 {
         d = desired_v3_to_v2(d);
     }

@@ -144,6 +144,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     if args.desired_lrps == 0 || args.reps == 0 || args.clients == 0 {
         bail!("--desired-lrps, --reps and --clients must be positive");
     }
+    let cells: Vec<String> = (0..args.reps).map(cell_id).collect();
     let mut local = match args.local {
         Some(backend) => Some(
             LocalBbs::start(
@@ -151,6 +152,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
                 args.postgres_url.as_deref(),
                 args.diego_bin.as_deref(),
                 !args.no_lrp_cache,
+                &cells,
             )
             .await?,
         ),
@@ -182,7 +184,6 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
         .context("upserting the domain")?;
     let mut server = Server(local.as_ref().map_or(args.bbs_pid, LocalBbs::pid));
     let (n, from) = (args.desired_lrps, args.first);
-    let cells: Vec<String> = (0..args.reps).map(cell_id).collect();
     println!(
         "bench bbs-api: {} desired_lrps={n} reps={} clients={} load(1,5,15)={} bbs VmRSS at start {}",
         bbs_url,
@@ -289,6 +290,9 @@ async fn restart(
         mib(at_start),
         mib(server.kib("VmRSS")),
     );
+    if let Some(line) = local.cache_load_line() {
+        println!("restart: {line}");
+    }
     let phase = Phase::new("after restart: ActualLRPs by cell");
     run_phase(&phase, server, || {
         futures::stream::iter(cells.iter()).for_each_concurrent(c, |cell| {

@@ -1,20 +1,26 @@
 //! `bench bbs-api --local BACKEND`: starts what the run drives, so one
 //! command measures ours: a throwaway database, locket and our BBS
 //! (`diego bbs` serving mutual TLS with a CA made on the spot, as Diego's
-//! is deployed). After the phases the BBS is restarted on the filled
+//! is deployed), and holds a presence in locket for every simulated cell,
+//! as their reps would: without them the BBS's converger would find every
+//! instance on a missing cell and replace them all during the run. After the phases the BBS is restarted on the filled
 //! database, to time its start (the LRP cache loads before the API opens)
 //! and read its memory when idle.
 
 use crate::bbs_load::processes::{self, free_port, Proc};
+use crate::bbs_load::seed::register_cells;
+use crate::bbs_load::stats::Recorder;
 use crate::bbs_load::{store_env, Env};
 use crate::convergence::Backend;
 use anyhow::{bail, Context as _};
 use bbs_client::{BbsClient, HttpBbsClient};
+use locket::client::LockHandle;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tlsconfig::ClientTls;
 
 pub struct LocalBbs {
+    _presences: Vec<LockHandle>,
     _env: Env,
     _locket: Proc,
     bbs: Option<Proc>,
@@ -32,6 +38,7 @@ impl LocalBbs {
         postgres_url: Option<&str>,
         diego_bin: Option<&Path>,
         lrp_cache: bool,
+        cells: &[String],
     ) -> anyhow::Result<LocalBbs> {
         let diego = processes::diego_binary(diego_bin)?;
         let env = store_env(backend, postgres_url, None).await?;
@@ -53,6 +60,7 @@ impl LocalBbs {
             "warn",
         )?;
         processes::wait_listening(&mut locket, &locket_addr, Duration::from_secs(30)).await?;
+        let presences = register_cells(&locket_addr, cells, &Recorder::default()).await?;
         let addr = format!("127.0.0.1:{}", free_port()?);
         let config = serde_json::json!({
             "listen_address": addr,
@@ -71,6 +79,7 @@ impl LocalBbs {
         let mut local = LocalBbs {
             url: format!("https://{addr}"),
             tls: client.client_tls(),
+            _presences: presences,
             _env: env,
             _locket: locket,
             bbs: None,
@@ -84,10 +93,21 @@ impl LocalBbs {
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
-        let mut bbs = processes::spawn(&self.diego, "bbs", &self.dir, &self.config, "warn")?;
+        // The cache's load line says where a start's time goes.
+        let log = "warn,bbs::db::cache=info";
+        let mut bbs = processes::spawn(&self.diego, "bbs", &self.dir, &self.config, log)?;
         processes::wait_listening(&mut bbs, &self.addr, Duration::from_secs(600)).await?;
         self.bbs = Some(bbs);
         Ok(())
+    }
+
+    /// The BBS's last "lrp cache loaded" log line (its timings), if any.
+    pub fn cache_load_line(&self) -> Option<String> {
+        let log = std::fs::read_to_string(self.dir.join("bbs.log")).ok()?;
+        log.lines()
+            .rev()
+            .find(|l| l.contains("lrp cache loaded"))
+            .map(str::to_string)
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -102,9 +102,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> DbResult<Option<EncodedAnswer>> {
         Ok(None)
     }
-    /// Every desired LRP's scheduling info with its metric tags (what the
-    /// LRP cache loads; with the scheduling info they make the routing info).
-    async fn desired_lrp_scheduling_infos_and_tags(&self) -> DbResult<Vec<SchedulingInfoAndTags>> {
+    /// Every desired LRP's scheduling info with its metric tags, handed to
+    /// `sink` one by one (what the LRP cache loads; with the scheduling
+    /// info they make the routing info).
+    async fn each_scheduling_info_and_tags(
+        &self,
+        sink: &mut (dyn FnMut(SchedulingInfoAndTags) + Send),
+    ) -> DbResult<()> {
         let all = DesiredLrpFilter::default();
         let mut tags: std::collections::HashMap<String, BTreeMap<String, models::MetricTagValue>> =
             self.desired_lrp_routing_infos(&all)
@@ -112,15 +116,16 @@ pub trait Store: Send + Sync + 'static {
                 .into_iter()
                 .map(|r| (r.process_guid, r.metric_tags))
                 .collect();
-        Ok(self
-            .desired_lrp_scheduling_infos(&all)
-            .await?
-            .into_iter()
-            .filter_map(|i| {
-                let guid = i.desired_lrp_key.as_ref()?.process_guid.clone();
-                Some((i, tags.remove(&guid)?))
-            })
-            .collect())
+        for info in self.desired_lrp_scheduling_infos(&all).await? {
+            let guid = info
+                .desired_lrp_key
+                .as_ref()
+                .map(|k| k.process_guid.as_str());
+            if let Some(t) = guid.and_then(|g| tags.remove(g)) {
+                sink((info, t));
+            }
+        }
+        Ok(())
     }
     /// Desired LRPs with only routing fields set (process_guid, domain,
     /// log_guid, instances, routes, modification_tag, metric_tags).

@@ -3,7 +3,9 @@
 use super::stream::{encode_item, paged, DESIRED_LRPS_PAGE};
 use super::{check_definition, trace_id, App};
 use crate::db::DesiredLrpFilter;
-use crate::versioning::{desired_lrp_version_down_to, populate_metrics_guid, Version};
+use crate::versioning::{
+    desired_lrp_into_version, desired_lrp_version_down_to, populate_metrics_guid, Version,
+};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -36,9 +38,9 @@ async fn list_common(app: &Arc<App>, body: Body, version: Version) -> Response {
                 .desired_lrps_page(&filter, after.as_deref(), DESIRED_LRPS_PAGE)
                 .await?;
             let mut buf = Vec::new();
-            for d in &page.items {
+            for d in page.items {
                 encode_item(
-                    &populate_metrics_guid(desired_lrp_version_down_to(d, version)),
+                    &populate_metrics_guid(desired_lrp_into_version(d, version)),
                     &mut buf,
                 );
             }

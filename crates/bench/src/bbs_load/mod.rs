@@ -13,8 +13,8 @@
 //! cycle or an event was lost.
 
 pub(crate) mod processes;
-mod seed;
-mod stats;
+pub(crate) mod seed;
+pub(crate) mod stats;
 mod workload;
 
 use crate::convergence::Backend;

@@ -231,11 +231,12 @@ impl<B: Backend> Store for Engine<B> {
         desired::scheduling_info_by_process_guid(&self.cx, &mut conn, process_guid).await
     }
 
-    async fn desired_lrp_scheduling_infos_and_tags(
+    async fn each_scheduling_info_and_tags(
         &self,
-    ) -> DbResult<Vec<crate::db::SchedulingInfoAndTags>> {
+        sink: &mut (dyn FnMut(crate::db::SchedulingInfoAndTags) + Send),
+    ) -> DbResult<()> {
         let mut conn = self.read_conn().await?;
-        desired::scheduling_infos_and_tags(&self.cx, &mut conn).await
+        desired::each_scheduling_info_and_tags(&self.cx, &mut conn, sink).await
     }
 
     async fn desired_lrp_routing_infos(
