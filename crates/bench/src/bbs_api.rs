@@ -265,6 +265,9 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
             .map_or("?".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
         loadavg()
     );
+    if let Some(local) = local {
+        local.stop().await;
+    }
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tlsconfig::ClientTls;
 
 pub struct LocalBbs {
-    _presences: Vec<LockHandle>,
+    presences: Vec<LockHandle>,
     _env: Env,
     _locket: Proc,
     bbs: Option<Proc>,
@@ -79,7 +79,7 @@ impl LocalBbs {
         let mut local = LocalBbs {
             url: format!("https://{addr}"),
             tls: client.client_tls(),
-            _presences: presences,
+            presences: presences,
             _env: env,
             _locket: locket,
             bbs: None,
@@ -103,11 +103,20 @@ impl LocalBbs {
 
     /// The BBS's last "lrp cache loaded" log line (its timings), if any.
     pub fn cache_load_line(&self) -> Option<String> {
-        let log = std::fs::read_to_string(self.dir.join("bbs.log")).ok()?;
-        log.lines()
+        let kept = self.bbs.as_ref()?.converger_lines.lock().unwrap();
+        kept.iter()
             .rev()
             .find(|l| l.contains("lrp cache loaded"))
-            .map(str::to_string)
+            .cloned()
+    }
+
+    /// Stops the BBS, then gives up the cells' presences while locket still
+    /// runs (a presence outliving its locket would log failed releases).
+    pub async fn stop(mut self) {
+        if let Some(mut bbs) = self.bbs.take() {
+            bbs.terminate(Duration::from_secs(30)).await;
+        }
+        futures::future::join_all(self.presences.drain(..).map(LockHandle::stop)).await;
     }
 
     pub fn pid(&self) -> Option<u32> {

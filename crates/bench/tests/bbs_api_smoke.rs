@@ -94,4 +94,10 @@ fn bbs_api_local_runs_every_phase_and_the_restart() {
         "{out}"
     );
     assert!(out.contains("restart: answering "), "{out}");
+    // The restarted BBS's cache load line, with the LRPs it loaded.
+    let load = out
+        .lines()
+        .find(|l| l.starts_with("restart: ") && l.contains("lrp cache loaded"))
+        .unwrap_or_else(|| panic!("no cache load line in {out}"));
+    assert!(load.contains(&format!("\"desired_lrps\":{LRPS}")), "{load}");
 }

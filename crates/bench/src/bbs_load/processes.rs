@@ -37,7 +37,8 @@ pub fn diego_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 pub struct Proc {
     pub name: &'static str,
     child: Child,
-    /// Converger pass lines (JSON) the BBS logged.
+    /// Converger pass lines (JSON) the BBS logged, and its LRP cache's
+    /// load lines.
     pub converger_lines: Arc<Mutex<Vec<String>>>,
 }
 
@@ -122,7 +123,9 @@ pub fn spawn(
     );
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains("bbs.converger.pass") {
+            // Pass reports, and the LRP cache's load timings (read while
+            // the process runs: the log file is written at exit).
+            if line.contains("bbs.converger.pass") || line.contains("lrp cache loaded") {
                 keep.lock().unwrap().push(line.clone());
             }
             // The log is for reading after the run; a full disk loses it, not the run.
