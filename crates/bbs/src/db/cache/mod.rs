@@ -49,7 +49,7 @@ pub struct CachedStore {
 impl CachedStore {
     /// Reads every actual LRP and desired LRP scheduling/routing info once.
     pub async fn load(inner: Arc<dyn Store>) -> DbResult<CachedStore> {
-        let state = read_all(&*inner).await?;
+        let state = read_all(&inner).await?;
         Ok(CachedStore {
             inner,
             state: RwLock::new(state),
@@ -61,7 +61,7 @@ impl CachedStore {
     /// Reads everything again (after the database was changed behind the
     /// cache's back: tools, tests); a dropped cache is live again.
     pub async fn reload(&self) -> DbResult<()> {
-        let state = read_all(&*self.inner).await?;
+        let state = read_all(&self.inner).await?;
         *self.write() = state;
         self.dropped.store(false, Ordering::Release);
         Ok(())
@@ -191,9 +191,18 @@ impl CachedStore {
     }
 }
 
-async fn read_all(inner: &dyn Store) -> DbResult<CacheState> {
+async fn read_all(inner: &Arc<dyn Store>) -> DbResult<CacheState> {
     let t = Instant::now();
     inner.turn_off_read_caches();
+    // The actual LRPs are read and decoded on another worker meanwhile:
+    // the two reads share no state, and the API waits for both.
+    let actual_read = {
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let lrps = inner.actual_lrps(&ActualLrpFilter::default()).await;
+            (lrps, t.elapsed())
+        })
+    };
     let mut state = CacheState::default();
     // Each record made compact as it is read: never every decoded one at
     // once (at 250,000 LRPs they were half a GB, and left the heap
@@ -204,9 +213,10 @@ async fn read_all(inner: &dyn Store) -> DbResult<CacheState> {
         })
         .await?;
     let built_desired = t.elapsed();
-    let lrps = inner.actual_lrps(&ActualLrpFilter::default()).await?;
-    let read_actual = t.elapsed();
-    for lrp in lrps {
+    let (lrps, read_actual) = actual_read
+        .await
+        .map_err(|e| crate::errors::unknown(format!("reading actual LRPs: {e}")))?;
+    for lrp in lrps? {
         state.put_actual(lrp);
     }
     let (actuals, desired) = state.len();
