@@ -79,7 +79,7 @@ impl LocalBbs {
         let mut local = LocalBbs {
             url: format!("https://{addr}"),
             tls: client.client_tls(),
-            presences: presences,
+            presences,
             _env: env,
             _locket: locket,
             bbs: None,

@@ -107,6 +107,9 @@ pub(crate) struct DesiredDrift {
     tags: DriftTags,
 }
 
+/// A desired LRP's metric tags, borrowed or decoded.
+pub(crate) type Tags<'a> = Cow<'a, BTreeMap<String, MetricTagValue>>;
+
 /// A desired LRP's metric tags. The LRP cache keeps them encoded, a third
 /// of their decoded size (at 250,000 LRPs that is hundreds of MB), and
 /// decodes one desired LRP's at a time when the rules compare them.
@@ -158,7 +161,7 @@ impl DesiredDrift {
     }
 
     /// The desired LRP's metric tags, if they decoded.
-    pub(crate) fn metric_tags(&self) -> Option<Cow<'_, BTreeMap<String, MetricTagValue>>> {
+    pub(crate) fn metric_tags(&self) -> Option<Tags<'_>> {
         match &self.tags {
             DriftTags::Undecodable => None,
             DriftTags::Decoded(t) => Some(Cow::Borrowed(t)),
@@ -171,7 +174,7 @@ impl DesiredDrift {
     }
 
     /// Internal routes and metric tags, when both decoded.
-    fn expected(&self) -> Option<(&[String], Cow<'_, BTreeMap<String, MetricTagValue>>)> {
+    fn expected(&self) -> Option<(&[String], Tags<'_>)> {
         Some((self.internal.as_deref()?, self.metric_tags()?))
     }
 }
