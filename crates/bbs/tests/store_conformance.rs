@@ -180,43 +180,16 @@ mod mariadb_tls {
             ));
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let ca = testkit::tls::TestCa::new("sql-ca");
-        let files = ca.write(dir.path(), "mariadb", &ca.issue("db", &["localhost"]));
+        let (_dir, files) = server_tls_files("mariadb");
         let ca_file = files.ca_file.clone();
         let m = tokio::task::spawn_blocking(move || TestMariaDb::try_start_tls(&files))
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("cannot start a TLS MariaDB: {e}"));
-        for (verify_identity, cache) in [(false, false), (true, true)] {
-            let db = m.fresh_database().unwrap();
-            let cfg = bbs::config::BbsConfig::from_json(
-                &serde_json::json!({
-                    "encryption_keys": {"key-2024": "correct horse battery staple"},
-                    "active_key_label": "key-2024",
-                    "database_driver": "mysql",
-                    "database_connection_string":
-                        m.go_dsn_for(&db).replace("127.0.0.1", "localhost"),
-                    "sql_ca_cert_file": ca_file,
-                    "sql_enable_identity_verification": verify_identity,
-                })
-                .to_string(),
-            )
-            .unwrap();
-            let url = cfg.database_url().unwrap();
-            let store = SqlStore::connect(&StoreConfig {
-                url: url.clone(),
-                max_open_connections: 16,
-                encryption: encryption(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("store over TLS ({verify_identity}): {e}"));
-            assert_eq!(store.backend(), "mysql");
-            let fx = Fx::new(store, url, None, cache).await;
-            desired_lrp_lifecycle(&fx).await;
-            concurrent_claims_have_one_winner(&fx).await;
-            fx.check_cache().await;
-        }
+        cases_over_tls("mysql", &ca_file, || {
+            m.go_dsn_for(&m.fresh_database().unwrap())
+        })
+        .await;
     }
 }
 
@@ -236,9 +209,7 @@ mod postgres_tls {
             ));
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let ca = testkit::tls::TestCa::new("sql-ca");
-        let files = ca.write(dir.path(), "postgres", &ca.issue("db", &["localhost"]));
+        let (_dir, files) = server_tls_files("postgres");
         let ca_file = files.ca_file.clone();
         let pg = tokio::task::spawn_blocking(move || TestPostgres::try_start_tls(&files))
             .await
@@ -252,35 +223,53 @@ mod postgres_tls {
         })
         .await;
         assert!(refused.is_err(), "a client without TLS got in");
-        for (verify_identity, cache) in [(false, false), (true, true)] {
-            let db = pg.fresh_database().unwrap();
-            let cfg = bbs::config::BbsConfig::from_json(
-                &serde_json::json!({
-                    "encryption_keys": {"key-2024": "correct horse battery staple"},
-                    "active_key_label": "key-2024",
-                    "database_driver": "postgres",
-                    "database_connection_string":
-                        pg.url_for(&db).replace("127.0.0.1", "localhost"),
-                    "sql_ca_cert_file": ca_file,
-                    "sql_enable_identity_verification": verify_identity,
-                })
-                .to_string(),
-            )
-            .unwrap();
-            let url = cfg.database_url().unwrap();
-            let store = SqlStore::connect(&StoreConfig {
-                url: url.clone(),
-                max_open_connections: 16,
-                encryption: encryption(),
+        cases_over_tls("postgres", &ca_file, || {
+            pg.url_for(&pg.fresh_database().unwrap())
+        })
+        .await;
+    }
+}
+
+/// A CA and a certificate for "localhost" signed by it, for a database
+/// server.
+fn server_tls_files(stem: &str) -> (tempfile::TempDir, testkit::tls::TlsFiles) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = testkit::tls::TestCa::new("sql-ca");
+    let files = ca.write(dir.path(), stem, &ca.issue("db", &["localhost"]));
+    (dir, files)
+}
+
+/// Runs cases on fresh databases (`fresh` gives each one's connection
+/// string, on 127.0.0.1) reached by name over TLS through Diego's config,
+/// without and then with identity verification (the latter behind the LRP
+/// cache).
+async fn cases_over_tls(driver: &str, ca_file: &str, fresh: impl Fn() -> String) {
+    for (verify_identity, cache) in [(false, false), (true, true)] {
+        let cfg = bbs::config::BbsConfig::from_json(
+            &serde_json::json!({
+                "encryption_keys": {"key-2024": "correct horse battery staple"},
+                "active_key_label": "key-2024",
+                "database_driver": driver,
+                "database_connection_string": fresh().replace("127.0.0.1", "localhost"),
+                "sql_ca_cert_file": ca_file,
+                "sql_enable_identity_verification": verify_identity,
             })
-            .await
-            .unwrap_or_else(|e| panic!("store over TLS ({verify_identity}): {e}"));
-            assert_eq!(store.backend(), "postgres");
-            let fx = Fx::new(store, url, None, cache).await;
-            desired_lrp_lifecycle(&fx).await;
-            concurrent_claims_have_one_winner(&fx).await;
-            fx.check_cache().await;
-        }
+            .to_string(),
+        )
+        .unwrap();
+        let url = cfg.database_url().unwrap();
+        let store = SqlStore::connect(&StoreConfig {
+            url: url.clone(),
+            max_open_connections: 16,
+            encryption: encryption(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("store over TLS ({verify_identity}): {e}"));
+        assert_eq!(store.backend(), driver);
+        let fx = Fx::new(store, url, None, cache).await;
+        desired_lrp_lifecycle(&fx).await;
+        concurrent_claims_have_one_winner(&fx).await;
+        fx.check_cache().await;
     }
 }
 

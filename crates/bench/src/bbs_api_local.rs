@@ -47,19 +47,8 @@ impl LocalBbs {
         let server = ca.write(&dir, "bbs", &ca.issue("bbs", &["127.0.0.1"]));
         let client = ca.write(&dir, "client", &ca.issue("client", &[]));
 
-        let locket_addr = format!("127.0.0.1:{}", free_port()?);
-        let mut locket = processes::spawn(
-            &diego,
-            "locket",
-            &dir,
-            &serde_json::json!({
-                "listen_address": locket_addr,
-                "database_driver": env.driver,
-                "database_connection_string": env.locket_url,
-            }),
-            "warn",
-        )?;
-        processes::wait_listening(&mut locket, &locket_addr, Duration::from_secs(30)).await?;
+        let (locket, locket_addr) =
+            processes::spawn_locket(&diego, &dir, env.driver, &env.locket_url).await?;
         let presences = register_cells(&locket_addr, cells, &Recorder::default()).await?;
         let addr = format!("127.0.0.1:{}", free_port()?);
         let config = serde_json::json!({

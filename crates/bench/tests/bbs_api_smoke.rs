@@ -4,9 +4,11 @@
 //! then cleans up. Nothing here is timed; the figures come from release
 //! runs.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const LRPS: u64 = 120;
 const REPS: u64 = 4;
@@ -20,44 +22,21 @@ fn bbs_api_local_runs_every_phase_and_the_restart() {
         testkit::skip::skip("build the diego binary first: cargo build -p diego");
         return;
     }
-    use std::os::unix::process::CommandExt;
     let n = |v: u64| v.to_string();
-    let mut child = Command::new(&bench)
-        .args(["bbs-api", "--local", "sqlite", "--list-repeats", "1"])
+    let mut cmd = Command::new(&bench);
+    cmd.args(["bbs-api", "--local", "sqlite", "--list-repeats", "1"])
         .args(["--desired-lrps", &n(LRPS), "--reps", &n(REPS), "--cleanup"])
         .args(["--clients", "8"])
         .arg("--diego-bin")
-        .arg(&diego)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .process_group(0)
-        .spawn()
-        .expect("spawn bench");
-    let mut out = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(format!("-{}", child.id()))
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let out = reader.join().unwrap();
-    eprintln!("{out}");
-    assert!(status.is_some_and(|s| s.success()), "bench: {status:?}");
+        .arg(&diego);
+    let f = support::run_with_deadline(cmd, DEADLINE);
+    let out = f.stdout;
+    eprintln!("{out}\n--- stderr\n{}", f.stderr);
+    assert!(
+        f.status.is_some_and(|s| s.success()),
+        "bench: {:?}",
+        f.status
+    );
     assert!(
         out.starts_with("bench bbs-api: https://127.0.0.1:"),
         "{out}"

@@ -5,12 +5,13 @@
 //! processes, the workload's clients, event streams, the report) works.
 //! The figures themselves come from release runs; nothing here is timed.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testkit::postgres::TestPostgres;
 
 const DESIRED_LRPS: u64 = 2000;
@@ -50,7 +51,6 @@ struct Run {
 /// Runs `bench bbs` at the tiny size with `extra` flags, in its own
 /// process group so that a hung run is killed with its BBS and locket.
 fn bench_bbs(diego: &Path, extra: &[&str]) -> Run {
-    use std::os::unix::process::CommandExt;
     let work = tempfile::tempdir().expect("work dir");
     let n = |v: u64| v.to_string();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bench"));
@@ -64,52 +64,24 @@ fn bench_bbs(diego: &Path, extra: &[&str]) -> Run {
         .arg(diego)
         .arg("--work-dir")
         .arg(work.path())
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let started = Instant::now();
-    let mut child = cmd.spawn().expect("spawn bench");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for bench") {
-            break Some(status);
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(format!("-{}", child.id()))
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        .args(extra);
+    let f = support::run_with_deadline(cmd, DEADLINE);
     let run = Run {
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        success: status.is_some_and(|s| s.success()),
+        stdout: f.stdout,
+        stderr: f.stderr,
+        success: f.status.is_some_and(|s| s.success()),
     };
     eprintln!(
         "bench bbs {extra:?} took {:.1} s\n--- stdout\n{}--- stderr\n{}",
-        started.elapsed().as_secs_f64(),
+        f.took.as_secs_f64(),
         run.stdout,
         run.stderr
     );
     assert!(
-        status.is_some(),
+        f.status.is_some(),
         "bench bbs did not finish within {DEADLINE:?}"
     );
-    assert!(run.success, "bench bbs exited with {status:?}");
+    assert!(run.success, "bench bbs exited with {:?}", f.status);
     run
 }
 

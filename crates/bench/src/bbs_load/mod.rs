@@ -224,19 +224,8 @@ async fn run_async(args: Args) -> anyhow::Result<bool> {
     let seed_took = t.elapsed();
 
     // --- locket and the BBS -----------------------------------------------
-    let locket_addr = format!("127.0.0.1:{}", free_port()?);
-    let mut locket = processes::spawn(
-        &diego,
-        "locket",
-        &env.dir,
-        &serde_json::json!({
-            "listen_address": locket_addr,
-            "database_driver": env.driver,
-            "database_connection_string": env.locket_url,
-        }),
-        "warn",
-    )?;
-    processes::wait_listening(&mut locket, &locket_addr, Duration::from_secs(30)).await?;
+    let (locket, locket_addr) =
+        processes::spawn_locket(&diego, &env.dir, env.driver, &env.locket_url).await?;
     let bbs_addr = format!("127.0.0.1:{}", free_port()?);
     let mut bbs_cfg = serde_json::json!({
         "listen_address": bbs_addr,

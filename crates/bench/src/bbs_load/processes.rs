@@ -140,6 +140,25 @@ pub fn spawn(
     })
 }
 
+/// Starts `diego locket` on a free loopback port of the database `url`
+/// and waits until it listens; the process and its address.
+pub async fn spawn_locket(
+    diego: &Path,
+    dir: &Path,
+    driver: &str,
+    url: &str,
+) -> anyhow::Result<(Proc, String)> {
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let config = serde_json::json!({
+        "listen_address": addr,
+        "database_driver": driver,
+        "database_connection_string": url,
+    });
+    let mut locket = spawn(diego, "locket", dir, &config, "warn")?;
+    wait_listening(&mut locket, &addr, Duration::from_secs(30)).await?;
+    Ok((locket, addr))
+}
+
 /// Waits until something accepts TCP connections on `addr`.
 pub async fn wait_listening(p: &mut Proc, addr: &str, timeout: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
