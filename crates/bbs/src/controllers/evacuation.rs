@@ -211,7 +211,9 @@ impl EvacuationController {
                 *new = record_change(Some(e), None, new);
                 (false, Ok(()))
             }
-            Err(err) if is_cannot_be_removed(&err) => (false, Ok(())),
+            // Gone already (the replacement's start removes it, racing this
+            // call): Diego's store reports that as removed.
+            Err(err) if is_cannot_be_removed(&err) || is_not_found(&err) => (false, Ok(())),
             Err(err) => (true, Err(err)),
         }
     }
