@@ -63,6 +63,9 @@ pub struct Converger {
     cfg: ConvergerConfig,
     /// One pass at a time (the loop and `run_once` callers).
     running: tokio::sync::Mutex<()>,
+    /// Set while a whole cluster is taken down (`diego dev`'s Ctrl-C): its
+    /// cells leaving is no loss to repair.
+    paused: std::sync::atomic::AtomicBool,
 }
 
 impl Converger {
@@ -73,7 +76,13 @@ impl Converger {
             metrics,
             cfg,
             running: tokio::sync::Mutex::new(()),
+            paused: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The loop runs no more passes (`run_once` still does).
+    pub fn pause(&self) {
+        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn config(&self) -> &ConvergerConfig {
@@ -274,6 +283,9 @@ impl Converger {
                         tracing::info!(cells = ?gone, "cell-disappeared: converging now");
                     }
                     _ = shutdown.changed() => break,
+                }
+                if self.paused.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
                 }
                 tokio::select! {
                     _ = self.run_once() => {}

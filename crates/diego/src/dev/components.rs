@@ -284,6 +284,9 @@ impl DevSystem {
 
     /// Stops the components in reverse order of their start.
     pub async fn shutdown(self) {
+        // The cells leave one by one below: nothing for the converger to
+        // replace (its start requests would find the auctioneer gone).
+        self.bbs.converger.pause();
         if let Some(r) = self.routing {
             r.router.stop().await;
             let _ = r.route_emitter.stop().await;
