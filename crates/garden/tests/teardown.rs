@@ -126,3 +126,49 @@ async fn a_crashed_backend_is_cleaned_up_and_a_stopped_one_leaves_nothing() {
     restarted.release_parents().await;
     assert_eq!(traces(&t), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_destroy_of_a_container_being_destroyed_returns_once_it_is_gone() {
+    skip_unless_able!();
+    let t = common::backend(72).await;
+    let b = t.backend.clone();
+    let mut spec = common::spec("twice-1");
+    spec.net_in = vec![garden::PortMapping {
+        host_port: 0,
+        container_port: 8080,
+    }];
+    b.create(spec).await.unwrap();
+    let dir = b.container_dir("twice-1").display().to_string();
+    let mounted = || {
+        run("cat /proc/self/mountinfo")
+            .lines()
+            .filter(|l| l.contains(&dir))
+            .count()
+    };
+    assert!(mounted() > 0);
+    let first = {
+        let b = b.clone();
+        tokio::spawn(async move { b.destroy("twice-1").await })
+    };
+    // Under way once the container is no longer listed.
+    while b
+        .containers(&Default::default())
+        .await
+        .unwrap()
+        .contains(&"twice-1".to_string())
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let second = b.destroy("twice-1").await;
+    assert!(
+        matches!(second, Err(garden::GardenError::ContainerNotFound(_))),
+        "{second:?}"
+    );
+    assert_eq!(
+        mounted(),
+        0,
+        "the second destroy returned before the first unmounted"
+    );
+    first.await.unwrap().unwrap();
+    b.release_parents().await;
+}

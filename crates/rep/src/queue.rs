@@ -12,6 +12,8 @@ pub struct OperationQueue {
     ctx: Context,
     /// Keys with an operation running → the operation waiting after it.
     running: Arc<Mutex<HashMap<String, Option<Operation>>>>,
+    /// Told whenever the last key's operations end.
+    idle: Arc<tokio::sync::Notify>,
 }
 
 impl OperationQueue {
@@ -19,6 +21,7 @@ impl OperationQueue {
         Self {
             ctx,
             running: Arc::default(),
+            idle: Arc::default(),
         }
     }
 
@@ -43,6 +46,9 @@ impl OperationQueue {
                         Some(n) => Some(n),
                         None => {
                             running.remove(&key);
+                            if running.is_empty() {
+                                q.idle.notify_waiters();
+                            }
                             None
                         }
                     }
@@ -62,5 +68,22 @@ impl OperationQueue {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Waits until no operation runs or waits, at most `within`; whether
+    /// the queue went idle.
+    pub async fn wait_idle(&self, within: std::time::Duration) -> bool {
+        let idle = async {
+            loop {
+                let notified = self.idle.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(within, idle).await.is_ok()
     }
 }

@@ -34,6 +34,10 @@ pub struct Rep {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// How long a stopping rep waits for its operations under way (a
+/// container's stop takes up to its grace period, 10 s).
+const OPERATIONS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn bind(addr: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
     let l = tokio::net::TcpListener::bind(addr)
         .await
@@ -231,13 +235,22 @@ impl Rep {
     /// parent cgroups (if no container is left) and the presence.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
+        // No new operations (the event and bulk loops end)...
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        // ...and those under way finish: a destroy cut short by the
+        // process's exit would leave the container's mounts behind.
+        if !self.queue.wait_idle(OPERATIONS_WAIT).await {
+            tracing::warn!(
+                left = self.queue.len(),
+                "operations-still-running-at-shutdown"
+            );
+        }
         evacuation::cleanup(&self.ctx).await;
         self.ctx.executor.release_backend().await;
         if let Some(p) = self.presence.take() {
             p.stop().await;
-        }
-        for t in self.tasks.drain(..) {
-            t.abort();
         }
         tracing::info!(cell_id = %self.cell_id, "rep stopped");
     }

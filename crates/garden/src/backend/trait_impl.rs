@@ -82,14 +82,21 @@ impl Backend for RuncBackend {
     }
 
     async fn destroy(&self, handle: &str) -> Result<(), GardenError> {
-        let rec = {
-            let mut st = self.inner.state.lock().expect("state lock");
-            let rec = st
-                .containers
-                .remove(handle)
-                .ok_or_else(|| GardenError::ContainerNotFound(handle.into()))?;
-            st.busy.insert(handle.into());
-            rec
+        let rec = loop {
+            {
+                let mut st = self.inner.state.lock().expect("state lock");
+                if let Some(rec) = st.containers.remove(handle) {
+                    st.busy.insert(handle.into());
+                    break rec;
+                }
+                if !st.busy.contains(handle) {
+                    return Err(GardenError::ContainerNotFound(handle.into()));
+                }
+            }
+            // Being created or destroyed: answer once that is over. An
+            // early "not found" would let a cell exit while the other
+            // destroy still unmounts, or a create finish after it.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         };
         let result = self.teardown(&rec).await;
         let mut st = self.inner.state.lock().expect("state lock");
