@@ -1,0 +1,249 @@
+//! Peas on the runc backend (a host test: root, runc, netns; run under
+//! `flock -o /tmp/diego-host-tests.lock`): a process with an image and
+//! bind mounts of its own, as Diego's executor runs its health checks,
+//! shares its container's network but not its filesystem, reports its
+//! exit status, and leaves nothing behind when it exits or its container
+//! is destroyed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{leftovers, sh, skip_unless_able, Buf};
+use garden::{Backend, BindMount, Limits, ProcessIo, ProcessSpec};
+
+fn pea(script: &str, assets: &Path, override_limits: Option<Limits>) -> ProcessSpec {
+    ProcessSpec {
+        path: "sh".into(),
+        args: vec!["-c".into(), script.into()],
+        image: "preloaded:busybox".into(),
+        bind_mounts: vec![BindMount {
+            src_path: assets.display().to_string(),
+            dst_path: "/etc/cf-assets".into(),
+            read_only: true,
+        }],
+        override_limits,
+        ..Default::default()
+    }
+}
+
+/// Mount points whose path mentions `what`.
+fn mounts_of(what: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(what))
+        .map(String::from)
+        .collect()
+}
+
+/// Cgroup directories named `name` under any hierarchy's `garden-TAG`.
+fn cgroup_dirs(tag: &str, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join(format!("garden-{tag}")))
+        .chain([PathBuf::from(format!("/sys/fs/cgroup/garden-{tag}"))])
+        .filter(|p| p.is_dir())
+        .collect();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if e.file_name().to_string_lossy() == name {
+                    found.push(e.path());
+                }
+                stack.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+/// The pea's runtime container, mounts, cgroup and directory: what must
+/// be gone once it is.
+fn pea_leftovers(t: &common::TestBackend, handle: &str, id: &str) -> Vec<String> {
+    let mut left: Vec<String> = mounts_of(id)
+        .into_iter()
+        .map(|m| format!("mount {m}"))
+        .collect();
+    let state = t.cfg.depot.join("runtime").join(id);
+    if state.exists() {
+        left.push(format!("runtime state {}", state.display()));
+    }
+    let dir = t.backend.container_dir(handle).join("peas").join(id);
+    if dir.exists() {
+        left.push(format!("directory {}", dir.display()));
+    }
+    for d in cgroup_dirs(&t.cfg.tag, id) {
+        left.push(format!("cgroup {}", d.display()));
+    }
+    left
+}
+
+async fn run_pea(
+    t: &common::TestBackend,
+    handle: &str,
+    spec: ProcessSpec,
+) -> (Box<dyn garden::Process>, Buf, Buf) {
+    let (out, err) = (Buf::default(), Buf::default());
+    let p = t
+        .backend
+        .run(
+            handle,
+            spec,
+            ProcessIo {
+                stdin: None,
+                stdout: Some(Box::new(out.clone())),
+                stderr: Some(Box::new(err.clone())),
+            },
+        )
+        .await
+        .unwrap();
+    (p, out, err)
+}
+
+#[tokio::test]
+async fn a_pea_shares_the_network_not_the_filesystem_and_goes_when_done() {
+    skip_unless_able!();
+    let t = common::backend(81).await;
+    let h = "pea-1";
+    t.backend.create(common::spec(h)).await.unwrap();
+    // The parent serves on its loopback only and has a file of its own.
+    let (code, _, err) = sh(
+        &t.backend,
+        h,
+        "echo parent-only > /tmp/parent-file; mkdir -p /www; echo hello-from-parent > /www/index.html; \
+         httpd -p 127.0.0.1:8080 -h /www",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let assets = tempfile::tempdir().unwrap();
+    std::fs::write(assets.path().join("healthcheck"), "asset\n").unwrap();
+
+    let script = "cat /etc/cf-assets/healthcheck; \
+        touch /etc/cf-assets/x 2>/dev/null && echo writable || echo read-only; \
+        wget -q -O - http://127.0.0.1:8080/; \
+        test -e /tmp/parent-file && echo sees-parent-file || echo own-rootfs; \
+        echo pid $$; exit 7";
+    let (p, out, err) = run_pea(&t, h, pea(script, assets.path(), None)).await;
+    let id = p.id();
+    let status = tokio::time::timeout(Duration::from_secs(30), p.wait())
+        .await
+        .expect("pea exits")
+        .unwrap();
+    assert_eq!(
+        (status, out.text().as_str()),
+        (
+            7,
+            "asset\nread-only\nhello-from-parent\nown-rootfs\npid 1\n"
+        ),
+        "stderr: {}",
+        err.text()
+    );
+    // Gone by the time its exit status is known.
+    assert_eq!(pea_leftovers(&t, h, &id), Vec::<String>::new());
+    assert!(!assets.path().join("x").exists());
+
+    // The parent's processes still run (the pea took none of them along).
+    let (code, out, _) = sh(&t.backend, h, "wget -q -O - http://127.0.0.1:8080/").await;
+    assert_eq!((code, out.as_str()), (0, "hello-from-parent\n"));
+
+    // Bind mounts without an image, and an image no one has, are refused.
+    let mut bad = pea("true", assets.path(), None);
+    bad.image.clear();
+    let e = t.backend.run(h, bad, ProcessIo::default()).await.err();
+    assert!(
+        matches!(e, Some(garden::GardenError::InvalidSpec(_))),
+        "{e:?}"
+    );
+    let mut bad = pea("true", assets.path(), None);
+    bad.image = "preloaded:nope".into();
+    let e = t.backend.run(h, bad, ProcessIo::default()).await.err();
+    assert!(
+        matches!(e, Some(garden::GardenError::InvalidSpec(_))),
+        "{e:?}"
+    );
+
+    t.backend.destroy(h).await.unwrap();
+    assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn destroying_the_parent_removes_its_running_peas() {
+    skip_unless_able!();
+    let t = common::backend(82).await;
+    let h = "pea-2";
+    t.backend.create(common::spec(h)).await.unwrap();
+    let assets = tempfile::tempdir().unwrap();
+    // One pea under the parent's limits, one with limits of its own.
+    let mut peas = Vec::new();
+    for limits in [
+        None,
+        Some(Limits {
+            memory_bytes: 64 << 20,
+            ..Default::default()
+        }),
+    ] {
+        let (p, out, _) = run_pea(
+            &t,
+            h,
+            pea("echo up; exec sleep 1000", assets.path(), limits.clone()),
+        )
+        .await;
+        let id = p.id();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while out.text() != "up\n" {
+            assert!(tokio::time::Instant::now() < deadline, "pea {id} started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid_file = t
+            .backend
+            .container_dir(h)
+            .join("peas")
+            .join(&id)
+            .join("init.pid");
+        let pid: u32 = std::fs::read_to_string(pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let cgroups = cgroup_dirs(&t.cfg.tag, &id);
+        assert!(!cgroups.is_empty(), "pea {id} has a cgroup");
+        let under_parent = cgroups.iter().all(|d| {
+            d.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == h)
+        });
+        assert_eq!(under_parent, limits.is_none(), "{cgroups:?}");
+        if limits.is_some() {
+            let limit = cgroups
+                .iter()
+                .find_map(|d| std::fs::read_to_string(d.join("memory.limit_in_bytes")).ok())
+                .or_else(|| {
+                    cgroups
+                        .iter()
+                        .find_map(|d| std::fs::read_to_string(d.join("memory.max")).ok())
+                })
+                .unwrap();
+            assert_eq!(limit.trim(), (64u64 << 20).to_string());
+        }
+        peas.push((p, id, pid));
+    }
+
+    t.backend.destroy(h).await.unwrap();
+    for (p, id, pid) in peas {
+        let status = tokio::time::timeout(Duration::from_secs(10), p.wait())
+            .await
+            .expect("a destroyed pea's status")
+            .unwrap();
+        assert_eq!(status, 128 + 9, "{id} killed");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pea {id}'s process {pid} is gone"
+        );
+        assert_eq!(pea_leftovers(&t, h, &id), Vec::<String>::new());
+    }
+    assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
+}
