@@ -247,3 +247,35 @@ async fn destroying_the_parent_removes_its_running_peas() {
     }
     assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
 }
+
+/// A backend restarted on the same depot no longer waits for the peas
+/// the last one started: it removes them (their process, runtime
+/// container, mounts and cgroup), and keeps their parent.
+#[tokio::test]
+async fn a_restarted_backend_removes_the_peas_it_was_left() {
+    skip_unless_able!();
+    let t = common::backend(83).await;
+    let h = "pea-3";
+    t.backend.create(common::spec(h)).await.unwrap();
+    let assets = tempfile::tempdir().unwrap();
+    let (p, out, _) = run_pea(&t, h, pea("echo up; exec sleep 1000", assets.path(), None)).await;
+    let id = p.id();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while out.text() != "up\n" {
+        assert!(tokio::time::Instant::now() < deadline, "pea started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!mounts_of(&id).is_empty());
+
+    let restarted = garden::RuncBackend::new(t.cfg.clone()).await.unwrap();
+    assert_eq!(pea_leftovers(&t, h, &id), Vec::<String>::new());
+    let status = tokio::time::timeout(Duration::from_secs(10), p.wait())
+        .await
+        .expect("the old backend's waiter sees the pea go")
+        .unwrap();
+    assert_eq!(status, 128 + 9);
+    let (code, out, _) = sh(&restarted, h, "echo still-here").await;
+    assert_eq!((code, out.as_str()), (0, "still-here\n"));
+    restarted.destroy(h).await.unwrap();
+    assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
+}

@@ -58,10 +58,20 @@ impl RuncBackend {
         let made = self
             .start_pea(rec, &spec, io, &id, &dir, parent_pid, netns, &cgroups_path)
             .await;
-        if made.is_err() {
-            self.remove_pea(&dir).await;
+        // A destroy that began meanwhile may have listed the peas before
+        // this one: then it is this run's to remove.
+        let destroyed = self.record(&rec.handle).is_err();
+        match made {
+            Ok(_) if destroyed => {
+                self.remove_pea(&dir).await;
+                Err(GardenError::ContainerNotFound(rec.handle.clone()))
+            }
+            Ok(p) => Ok(p),
+            Err(e) => {
+                self.remove_pea(&dir).await;
+                Err(e)
+            }
         }
-        made
     }
 
     #[allow(clippy::too_many_arguments)]
