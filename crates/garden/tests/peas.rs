@@ -279,3 +279,55 @@ async fn a_restarted_backend_removes_the_peas_it_was_left() {
     restarted.destroy(h).await.unwrap();
     assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
 }
+
+/// A pea's image may be a `docker://` one, pulled into the layer store:
+/// its layers and env are the pea's, leased while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pea_runs_on_a_pulled_image() {
+    use testkit::oci_image::OciLayout;
+    use testkit::registry::Registry;
+    skip_unless_able!();
+    let (Some(reg), Some(layout)) = (Registry::start(), OciLayout::new()) else {
+        return;
+    };
+    layout
+        .busybox_image("side")
+        .add_layer("side", |root| {
+            std::fs::create_dir_all(root.join("sidecar")).unwrap();
+            std::fs::write(root.join("sidecar/file"), "from the image\n").unwrap();
+        })
+        .config("side", &["--config.env=GREETING=from-image"]);
+    layout.push("side", &reg, "sidecars/check:v1");
+    let t = common::backend_custom(84, |cfg| {
+        cfg.insecure_registries = image::LOOPBACK.iter().map(|s| s.to_string()).collect();
+    })
+    .await;
+    let h = "pea-4";
+    t.backend.create(common::spec(h)).await.unwrap();
+    let assets = tempfile::tempdir().unwrap();
+    let mut spec = pea(
+        "cat /sidecar/file; echo $GREETING; cat /etc/cf-assets/* 2>/dev/null; exit 3",
+        assets.path(),
+        Some(Limits::default()),
+    );
+    spec.image = format!("docker://{}/sidecars/check#v1", reg.host());
+    let (p, out, err) = run_pea(&t, h, spec).await;
+    let id = p.id();
+    let status = tokio::time::timeout(Duration::from_secs(30), p.wait())
+        .await
+        .expect("pea exits")
+        .unwrap();
+    assert_eq!(
+        (status, out.text().as_str()),
+        (3, "from the image\nfrom-image\n"),
+        "stderr: {}",
+        err.text()
+    );
+    assert_eq!(pea_leftovers(&t, h, &id), Vec::<String>::new());
+    assert!(
+        t.backend.images().store().leased_handles().is_empty(),
+        "the pea's lease went with it"
+    );
+    t.backend.destroy(h).await.unwrap();
+    assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
+}
