@@ -126,18 +126,23 @@ async fn a_pea_shares_the_network_not_the_filesystem_and_goes_when_done() {
         touch /etc/cf-assets/x 2>/dev/null && echo writable || echo read-only; \
         wget -q -O - http://127.0.0.1:8080/; \
         test -e /tmp/parent-file && echo sees-parent-file || echo own-rootfs; \
-        echo pid $$; exit 7";
+        echo pid $$; awk '{print $2, $3}' /proc/self/uid_map; exit 7";
     let (p, out, err) = run_pea(&t, h, pea(script, assets.path(), None)).await;
     let id = p.id();
     let status = tokio::time::timeout(Duration::from_secs(30), p.wait())
         .await
         .expect("pea exits")
         .unwrap();
+    // The parent's user namespace: its ids map as the parent's.
+    let map = t.backend.id_map();
     assert_eq!(
-        (status, out.text().as_str()),
+        (status, out.text()),
         (
             7,
-            "asset\nread-only\nhello-from-parent\nown-rootfs\npid 1\n"
+            format!(
+                "asset\nread-only\nhello-from-parent\nown-rootfs\npid 1\n{} {}\n",
+                map.host_base, map.size
+            )
         ),
         "stderr: {}",
         err.text()
@@ -327,6 +332,48 @@ async fn a_pea_runs_on_a_pulled_image() {
     assert!(
         t.backend.images().store().leased_handles().is_empty(),
         "the pea's lease went with it"
+    );
+    t.backend.destroy(h).await.unwrap();
+    assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
+}
+
+/// A privileged container's peas (no user namespace to join) share its
+/// network too, as its user ids: the host's.
+#[tokio::test]
+async fn a_privileged_containers_pea_shares_its_network() {
+    skip_unless_able!();
+    let t = common::backend_custom(85, |cfg| cfg.allow_privileged = true).await;
+    let h = "pea-5";
+    let mut spec = common::spec(h);
+    spec.privileged = true;
+    t.backend.create(spec).await.unwrap();
+    let (code, _, err) = sh(
+        &t.backend,
+        h,
+        "mkdir -p /www; echo privileged-parent > /www/index.html; httpd -p 127.0.0.1:8080 -h /www",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let assets = tempfile::tempdir().unwrap();
+    let (p, out, err) = run_pea(
+        &t,
+        h,
+        pea(
+            "wget -q -O - http://127.0.0.1:8080/; awk '{print $3}' /proc/self/uid_map",
+            assets.path(),
+            None,
+        ),
+    )
+    .await;
+    let status = tokio::time::timeout(Duration::from_secs(30), p.wait())
+        .await
+        .expect("pea exits")
+        .unwrap();
+    assert_eq!(
+        (status, out.text().as_str()),
+        (0, "privileged-parent\n4294967295\n"),
+        "stderr: {}",
+        err.text()
     );
     t.backend.destroy(h).await.unwrap();
     assert_eq!(leftovers(&t, h).await, Vec::<String>::new());
