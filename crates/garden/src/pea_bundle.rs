@@ -43,7 +43,10 @@ fn err(e: impl std::fmt::Display) -> GardenError {
     GardenError::Runtime(format!("pea spec: {e}"))
 }
 
-fn namespace(typ: LinuxNamespaceType, path: Option<PathBuf>) -> Result<LinuxNamespace, GardenError> {
+fn namespace(
+    typ: LinuxNamespaceType,
+    path: Option<PathBuf>,
+) -> Result<LinuxNamespace, GardenError> {
     let mut b = LinuxNamespaceBuilder::default().typ(typ);
     if let Some(p) = path {
         b = b.path(p);

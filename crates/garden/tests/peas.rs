@@ -216,11 +216,9 @@ async fn destroying_the_parent_removes_its_running_peas() {
             .unwrap();
         let cgroups = cgroup_dirs(&t.cfg.tag, &id);
         assert!(!cgroups.is_empty(), "pea {id} has a cgroup");
-        let under_parent = cgroups.iter().all(|d| {
-            d.parent()
-                .and_then(Path::file_name)
-                .is_some_and(|n| n == h)
-        });
+        let under_parent = cgroups
+            .iter()
+            .all(|d| d.parent().and_then(Path::file_name).is_some_and(|n| n == h));
         assert_eq!(under_parent, limits.is_none(), "{cgroups:?}");
         if limits.is_some() {
             let limit = cgroups

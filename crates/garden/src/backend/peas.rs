@@ -36,6 +36,10 @@ impl RuncBackend {
             ));
         }
         spec.image = self.pea_image(&spec.image)?;
+        // Guardian's default for a pea (a container's process: the home).
+        if spec.dir.is_empty() {
+            spec.dir = "/".into();
+        }
         let parent_dir = self.container_dir(&rec.handle);
         let parent_pid = self.running_init(rec)?;
         let netns = self.inner.net.netns_path(&rec.handle);
