@@ -66,6 +66,8 @@ pub fn to_backend_process(s: wire::ProcessSpec) -> Result<garden::ProcessSpec, W
         user: s.user,
         nofile: s.rlimits.nofile,
         image: s.image.uri,
+        image_username: s.image.username,
+        image_password: s.image.password,
         bind_mounts: bind_mounts(s.bind_mounts)?,
         override_limits: s.limits.map(|l| garden::Limits {
             memory_bytes: l.memory_limits.limit_in_bytes,

@@ -146,6 +146,9 @@ pub struct ProcessSpec {
     /// preloaded rootfs, `docker://...`). Empty: the container's rootfs.
     /// A pea shares the container's network (and user) namespace only.
     pub image: String,
+    /// Credentials for a `docker://` process image's registry.
+    pub image_username: String,
+    pub image_password: String,
     /// Bind mounts of the process's own (only with `image`).
     pub bind_mounts: Vec<BindMount>,
     /// Garden's `OverrideContainerLimits` (a pea only): Some, the pea has

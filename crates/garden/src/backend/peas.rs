@@ -99,6 +99,8 @@ impl RuncBackend {
                     &ContainerSpec {
                         handle: id.to_string(),
                         image: spec.image.clone(),
+                        image_username: spec.image_username.clone(),
+                        image_password: spec.image_password.clone(),
                         ..Default::default()
                     },
                     rec.userns,
