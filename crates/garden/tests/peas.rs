@@ -336,7 +336,8 @@ async fn a_pea_runs_on_a_pulled_image() {
 }
 
 /// A privileged container's peas (no user namespace to join) share its
-/// network too, as its user ids: the host's.
+/// network too, as its user ids: the host's. The image may be named by
+/// the preloaded rootfs's path.
 #[tokio::test]
 async fn a_privileged_containers_pea_shares_its_network() {
     skip_unless_able!();
@@ -353,16 +354,14 @@ async fn a_privileged_containers_pea_shares_its_network() {
     .await;
     assert_eq!(code, 0, "{err}");
     let assets = tempfile::tempdir().unwrap();
-    let (p, out, err) = run_pea(
-        &t,
-        h,
-        pea(
-            "wget -q -O - http://127.0.0.1:8080/; awk '{print $3}' /proc/self/uid_map",
-            assets.path(),
-            None,
-        ),
-    )
-    .await;
+    let mut spec = pea(
+        "wget -q -O - http://127.0.0.1:8080/; awk '{print $3}' /proc/self/uid_map",
+        assets.path(),
+        None,
+    );
+    // Named by its directory, as Diego's rep names a preloaded rootfs.
+    spec.image = t.cfg.rootfs["busybox"].display().to_string();
+    let (p, out, err) = run_pea(&t, h, spec).await;
     let status = tokio::time::timeout(Duration::from_secs(30), p.wait())
         .await
         .expect("pea exits")
