@@ -93,6 +93,7 @@ async fn evacuation_keeps_every_instance_serving() {
     cells.sort();
     assert_eq!(cells, ["cell-a", "cell-b"], "spread across cells");
     for l in &before {
+        assert_eq!(l.crash_count, 0, "started without crashing: {l:?}");
         assert!(answers(&http, l).await, "serving before evacuation: {l:?}");
     }
 
@@ -154,7 +155,7 @@ async fn evacuation_keeps_every_instance_serving() {
     assert_eq!(after.len(), 2, "{all:#?}");
     for l in &after {
         assert_eq!(cell_of(l), "cell-b");
-        assert_eq!(l.crash_count, 0, "handed over, not crashed");
+        assert_eq!(l.crash_count, 0, "handed over, not crashed: {l:?}");
         assert!(answers(&http, l).await, "serving after evacuation: {l:?}");
     }
     assert!(a.rep.executor().list_containers().await.unwrap().is_empty());

@@ -6,7 +6,7 @@
 //! ```json
 //! { "listen_address": "127.0.0.1:8081", "nats_addresses": "127.0.0.1:4222",
 //!   "start_response_delay_interval": 20, "droplet_stale_threshold": 120,
-//!   "prune_stale_droplets_interval": 30,
+//!   "prune_stale_droplets_interval": 30, "endpoint_dial_timeout": 5,
 //!   "logs_ingress_address": "127.0.0.1:3458" }
 //! ```
 
@@ -24,6 +24,11 @@ pub struct RouterConfig {
     pub start_response_delay_interval: u64,
     pub droplet_stale_threshold: u64,
     pub prune_stale_droplets_interval: u64,
+    /// How long a connection to an endpoint may take before the attempt
+    /// counts as failed and the request goes to another endpoint (an
+    /// instance whose network is gone drops the SYN rather than refusing
+    /// it); gorouter's name and default.
+    pub endpoint_dial_timeout: u64,
     pub log_level: String,
     /// The log component's ingress (`host:port`) for the RTR access lines
     /// of apps' requests; empty: none are shipped.
@@ -46,6 +51,7 @@ impl Default for RouterConfig {
             start_response_delay_interval: 20,
             droplet_stale_threshold: 120,
             prune_stale_droplets_interval: 30,
+            endpoint_dial_timeout: 5,
             log_level: "info".into(),
             logs_ingress_address: String::new(),
             logs_ca_file: String::new(),
@@ -102,6 +108,10 @@ impl RouterConfig {
 
     pub fn stale_threshold(&self) -> Duration {
         Duration::from_secs(self.droplet_stale_threshold)
+    }
+
+    pub fn dial_timeout(&self) -> Duration {
+        Duration::from_secs(self.endpoint_dial_timeout.max(1))
     }
 
     pub fn prune_interval(&self) -> Duration {

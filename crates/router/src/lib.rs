@@ -79,7 +79,8 @@ pub async fn start(cfg: RouterConfig) -> anyhow::Result<RunningRouter> {
         }
     }));
 
-    let proxy = proxy::Proxy::new(registry.clone()).with_access_log(cfg.access_log());
+    let proxy =
+        proxy::Proxy::new(registry.clone(), cfg.dial_timeout()).with_access_log(cfg.access_log());
     let app = axum::Router::new().fallback(
         move |axum::extract::ConnectInfo(remote): axum::extract::ConnectInfo<SocketAddr>,
               req: axum::extract::Request| {

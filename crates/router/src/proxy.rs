@@ -2,8 +2,8 @@
 //! endpoint, round-robin. Unknown hosts get 404 as gorouter answers them;
 //! an endpoint that cannot be reached gets 502, after retries on other
 //! endpoints: for idempotent requests three attempts in all, as gorouter;
-//! for any request whose endpoint refused the connection (nothing reached
-//! the app), every endpoint of the route, so a scale-down that leaves
+//! for any request whose endpoint refused the connection or did not
+//! accept it within the dial timeout (nothing reached the app), every endpoint of the route, so a scale-down that leaves
 //! several stopped endpoints registered for a moment fails no request.
 //! An endpoint that sends a response head and dies before its body counts
 //! as one that hung up: nothing has reached the client yet.
@@ -64,10 +64,12 @@ fn text(status: StatusCode, body: String, router_error: &'static str) -> Respons
 }
 
 impl Proxy {
-    pub fn new(registry: Arc<Registry>) -> Self {
+    pub fn new(registry: Arc<Registry>, dial_timeout: std::time::Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(dial_timeout));
         Self {
             registry,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder(TokioExecutor::new()).build(connector),
             access_log: None,
         }
     }

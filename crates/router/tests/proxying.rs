@@ -118,6 +118,46 @@ async fn a_refused_endpoint_is_retried_for_any_request_else_502() {
 }
 
 #[tokio::test]
+async fn an_endpoint_that_never_accepts_is_passed_over_after_the_dial_timeout() {
+    let Some(nats) = NatsServer::start().await else {
+        return;
+    };
+    let router = router::start(router::RouterConfig {
+        endpoint_dial_timeout: 1,
+        ..router_config(&nats.url)
+    })
+    .await
+    .unwrap();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let hole = black_hole().await;
+    let live = backend("live").await;
+    for (n, addr) in [(1, hole.addr), (2, live)] {
+        publish(
+            &client,
+            "router.register",
+            registration("app.localhost", addr),
+        )
+        .await;
+        eventually("registered in order", || async {
+            router.registry.endpoint_count("app.localhost") == n
+        })
+        .await;
+    }
+    // Nothing reached the app behind a connection never made: POSTs go
+    // to the other endpoint too.
+    for method in [reqwest::Method::POST, reqwest::Method::GET] {
+        for _ in 0..3 {
+            assert_eq!(
+                request(router.addr, "app.localhost", method.clone()).await,
+                (200, "live".to_string()),
+                "{method}"
+            );
+        }
+    }
+    router.stop().await;
+}
+
+#[tokio::test]
 async fn an_endpoint_that_hangs_up_is_retried_for_idempotent_requests_only() {
     hang_up_is_retried_for_idempotent_requests_only(hangs_up().await).await;
 }

@@ -53,6 +53,39 @@ pub async fn dies_after_head() -> SocketAddr {
     addr
 }
 
+/// An endpoint whose connections are never accepted: a listener whose
+/// accept queue (backlog 0) is already full, so the kernel drops further
+/// SYNs, as for an instance whose network went away. Kept while alive.
+pub struct BlackHole {
+    pub addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<tokio::net::TcpStream>,
+}
+
+pub async fn black_hole() -> BlackHole {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connect = || {
+        tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+    };
+    let mut queued = Vec::new();
+    while let Ok(conn) = connect().await {
+        queued.push(conn.unwrap());
+        assert!(queued.len() < 8, "the accept queue of {addr} never fills");
+    }
+    assert!(!queued.is_empty());
+    BlackHole {
+        addr,
+        _listener: listener,
+        _queued: queued,
+    }
+}
+
 /// A loopback address nothing listens on.
 pub fn dead_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
