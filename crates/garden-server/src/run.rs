@@ -40,26 +40,20 @@ async fn run(
     handle: &str,
     body: &[u8],
 ) -> Result<(Attached, u16), WireError> {
-    let spec: ProcessSpec =
+    let mut spec: ProcessSpec =
         serde_json::from_slice(body).map_err(|e| WireError::message(e.to_string()))?;
-    if !spec.image.uri.is_empty() || !spec.bind_mounts.is_empty() {
-        return Err(garden::GardenError::InvalidSpec(
-            "a process image or bind mounts of its own are not supported by this garden".into(),
-        )
-        .into());
-    }
-    tracing::info!(handle = %handle, id = %spec.id, path = %spec.path, "garden-run");
-    let backend_spec = garden::ProcessSpec {
-        path: spec.path,
-        args: spec.args,
-        env: spec.env,
-        dir: spec.dir,
-        user: spec.user,
-        nofile: spec.rlimits.nofile,
-    };
+    tracing::info!(
+        handle = %handle,
+        id = %spec.id,
+        path = %spec.path,
+        image = %spec.image.uri,
+        "garden-run"
+    );
+    let id = std::mem::take(&mut spec.id);
+    let backend_spec = crate::spec::to_backend_process(spec)?;
     let attached = state
         .processes
-        .run(state.backend.as_ref(), handle, spec.id, backend_spec)
+        .run(state.backend.as_ref(), handle, id, backend_spec)
         .await?;
     tracing::info!(handle = %handle, id = %attached.entry.id, "garden-spawned");
     Ok((attached, 201))

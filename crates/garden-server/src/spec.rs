@@ -20,9 +20,9 @@ fn invalid(msg: String) -> WireError {
     GardenError::InvalidSpec(msg).into()
 }
 
-pub fn to_backend_spec(s: wire::ContainerSpec) -> Result<garden::ContainerSpec, WireError> {
+fn bind_mounts(mounts: Vec<wire::BindMount>) -> Result<Vec<garden::BindMount>, WireError> {
     let mut bind_mounts = Vec::new();
-    for m in s.bind_mounts {
+    for m in mounts {
         if m.origin != 0 {
             return Err(invalid(format!(
                 "bind mount {}: only host-origin bind mounts are supported",
@@ -35,6 +35,50 @@ pub fn to_backend_spec(s: wire::ContainerSpec) -> Result<garden::ContainerSpec, 
             read_only: m.mode == 0,
         });
     }
+    Ok(bind_mounts)
+}
+
+/// Garden's CPU weight/shares (1024 = one full share) to our 1..=100
+/// weight; 0 keeps the default.
+fn cpu_weight(c: &wire::CpuLimits) -> u32 {
+    let shares = c.weight.max(c.limit_in_shares);
+    if shares == 0 {
+        0
+    } else {
+        (shares * 100 / 1024).clamp(1, 100) as u32
+    }
+}
+
+/// Garden's ProcessSpec into our backend's: with an image or bind mounts
+/// of its own, a pea (Diego's sidecars: health checks, Envoy).
+pub fn to_backend_process(s: wire::ProcessSpec) -> Result<garden::ProcessSpec, WireError> {
+    if !s.bind_mounts.is_empty() && s.image.uri.is_empty() {
+        // Garden's rule (container.go): bind mounts need an image.
+        return Err(invalid(
+            "process bind mounts require a process image".into(),
+        ));
+    }
+    Ok(garden::ProcessSpec {
+        path: s.path,
+        args: s.args,
+        env: s.env,
+        dir: s.dir,
+        user: s.user,
+        nofile: s.rlimits.nofile,
+        image: s.image.uri,
+        image_username: s.image.username,
+        image_password: s.image.password,
+        bind_mounts: bind_mounts(s.bind_mounts)?,
+        override_limits: s.limits.map(|l| garden::Limits {
+            memory_bytes: l.memory_limits.limit_in_bytes,
+            cpu_weight: cpu_weight(&l.cpu_limits),
+            ..Default::default()
+        }),
+    })
+}
+
+pub fn to_backend_spec(s: wire::ContainerSpec) -> Result<garden::ContainerSpec, WireError> {
+    let bind_mounts = bind_mounts(s.bind_mounts)?;
     let mut net_in = Vec::new();
     for p in s.netin {
         let port = |n: u32| u16::try_from(n).map_err(|_| invalid(format!("netin port {n}")));
@@ -49,14 +93,7 @@ pub fn to_backend_spec(s: wire::ContainerSpec) -> Result<garden::ContainerSpec, 
         .map(net_out_rule)
         .collect::<Result<_, _>>()?;
     let l = &s.limits;
-    // Garden's CPU weight/shares (1024 = one full share) to our 1..=100
-    // weight; 0 keeps the backend's default.
-    let shares = l.cpu_limits.weight.max(l.cpu_limits.limit_in_shares);
-    let cpu_weight = if shares == 0 {
-        0
-    } else {
-        (shares * 100 / 1024).clamp(1, 100) as u32
-    };
+    let cpu_weight = cpu_weight(&l.cpu_limits);
     let limits = garden::Limits {
         memory_bytes: l.memory_limits.limit_in_bytes,
         disk_bytes: if l.disk_limits.byte_hard > 0 {
@@ -126,4 +163,48 @@ fn net_out_rule(r: wire::NetOutRule) -> Result<garden::NetOutRule, WireError> {
         }),
         log: r.log,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Diego's executor sends for a health check sidecar (Go's JSON
+    /// of `garden.ProcessSpec` with `OverrideContainerLimits:
+    /// &garden.ProcessLimits{}`).
+    #[test]
+    fn a_sidecar_process_is_a_pea_with_limits_of_its_own() {
+        let body = r#"{"id":"g-1-healthcheck-0","path":"/etc/cf-assets/healthcheck/healthcheck",
+            "args":["-port=8080"],"user":"vcap","rlimits":{},
+            "limits":{"cpu_limits":{},"memory_limits":{}},
+            "image":{"uri":"preloaded:cflinuxfs4"},
+            "bind_mounts":[{"src_path":"/var/vcap/packages/healthcheck","dst_path":"/etc/cf-assets/healthcheck"}]}"#;
+        let spec: wire::ProcessSpec = serde_json::from_str(body).unwrap();
+        let p = to_backend_process(spec).unwrap();
+        assert!(p.is_pea());
+        assert_eq!(p.image, "preloaded:cflinuxfs4");
+        assert_eq!(
+            p.bind_mounts,
+            vec![garden::BindMount {
+                src_path: "/var/vcap/packages/healthcheck".into(),
+                dst_path: "/etc/cf-assets/healthcheck".into(),
+                read_only: true,
+            }]
+        );
+        assert_eq!(p.override_limits, Some(garden::Limits::default()));
+    }
+
+    #[test]
+    fn a_plain_process_is_not_a_pea_and_bind_mounts_need_an_image() {
+        let spec: wire::ProcessSpec =
+            serde_json::from_str(r#"{"path":"sh","image":{},"limits":null}"#).unwrap();
+        let p = to_backend_process(spec).unwrap();
+        assert!(!p.is_pea());
+        assert_eq!(p.override_limits, None);
+        let spec: wire::ProcessSpec = serde_json::from_str(
+            r#"{"path":"sh","bind_mounts":[{"src_path":"/a","dst_path":"/b","mode":1}]}"#,
+        )
+        .unwrap();
+        assert!(to_backend_process(spec).is_err());
+    }
 }

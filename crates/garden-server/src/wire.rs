@@ -320,15 +320,26 @@ pub struct ProcessSpec {
     /// Garden's `ResourceLimits` (`nofile`, `nproc`, ...): we apply nofile.
     #[serde(deserialize_with = "go")]
     pub rlimits: ResourceLimits,
-    /// Per-process cgroup limits (`cpu_limits`, `memory_limits`): not
-    /// applied; the container's limits hold.
-    pub limits: Option<serde_json::Value>,
+    /// Garden's `OverrideContainerLimits` (`cpu_limits`, `memory_limits`):
+    /// present (even `{}`), a process with an image of its own gets cgroup
+    /// limits of its own instead of counting against the container's.
+    pub limits: Option<ProcessLimits>,
     /// Accepted; our processes run without a terminal.
     pub tty: Option<serde_json::Value>,
     #[serde(deserialize_with = "go")]
     pub image: ImageRef,
     #[serde(deserialize_with = "go")]
     pub bind_mounts: Vec<BindMount>,
+}
+
+/// Garden's `ProcessLimits`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProcessLimits {
+    #[serde(deserialize_with = "go")]
+    pub cpu_limits: CpuLimits,
+    #[serde(deserialize_with = "go")]
+    pub memory_limits: MemoryLimits,
 }
 
 #[derive(Debug, Default, Deserialize)]

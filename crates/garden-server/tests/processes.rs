@@ -264,3 +264,17 @@ async fn run_and_attach_over_a_unix_socket() {
     assert_eq!(stdout.await.unwrap().1, b"ping-back\n");
     g.stop().await;
 }
+
+/// Houdini has no rootfs to give a process of its own: a process with an
+/// image (a pea, Diego's sidecars) is refused, saying why.
+#[tokio::test]
+async fn houdini_refuses_processes_with_an_image_of_their_own() {
+    let g = start(false).await;
+    g.create("c-pea").await;
+    let mut spec = sh("true");
+    spec["image"] = json!({"uri": "preloaded:cflinuxfs4"});
+    let (status, e) = run(&g.addr, "c-pea", spec).await.err().unwrap();
+    assert_eq!(status, 500, "{e}");
+    assert!(e["Message"].as_str().unwrap().contains("peas"), "{e}");
+    g.stop().await;
+}

@@ -173,6 +173,53 @@ async fn processes(addr: &process_client::Addr) {
     let (status, e) = attach(addr, "gapi-1", "nope").await.err().unwrap();
     assert_eq!((status, &e["Type"]), (404, &json!("ProcessNotFoundError")));
     assert_eq!(e["ProcessID"], "nope");
+
+    pea(addr).await;
+}
+
+/// A process with an image and bind mounts of its own (a pea), as
+/// Diego's executor runs a health check: the JSON Go's client sends for
+/// `OverrideContainerLimits: &garden.ProcessLimits{}`.
+async fn pea(addr: &process_client::Addr) {
+    let assets = tempfile::tempdir().unwrap();
+    std::fs::write(assets.path().join("healthcheck"), "asset\n").unwrap();
+    let p = process_client::run(
+        addr,
+        "gapi-1",
+        json!({
+            "id": "gapi-1-healthcheck-0",
+            "path": "sh",
+            "args": ["-c", "echo > /tmp/in-the-pea; cat /etc/cf-assets/healthcheck; echo oops >&2; exit 4"],
+            "rlimits": {},
+            "limits": {"cpu_limits": {}, "memory_limits": {}},
+            "image": {"uri": "preloaded:busybox"},
+            "bind_mounts": [{
+                "src_path": assets.path().display().to_string(),
+                "dst_path": "/etc/cf-assets",
+            }],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.head.status_line, "HTTP/1.1 201 Created");
+    assert_eq!(p.process_id, "gapi-1-healthcheck-0");
+    let stdout = p.output("stdout").await;
+    let stderr = p.output("stderr").await;
+    assert_eq!(
+        p.wait().await,
+        json!({"process_id": "gapi-1-healthcheck-0", "exit_status": 4})
+    );
+    assert_eq!(stdout.await.unwrap().1, b"asset\n");
+    assert_eq!(stderr.await.unwrap().1, b"oops\n");
+    // What the pea wrote stayed in its own rootfs, gone with it.
+    let check = process_client::run(
+        addr,
+        "gapi-1",
+        json!({"path": "sh", "args": ["-c", "test ! -e /tmp/in-the-pea"]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(check.wait().await["exit_status"], 0);
 }
 
 /// The test's backend (tag, subnet and ports of its own); a second one

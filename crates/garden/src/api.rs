@@ -141,6 +141,27 @@ pub struct ProcessSpec {
     pub user: String,
     /// RLIMIT_NOFILE for the process (None: the runtime's default).
     pub nofile: Option<u64>,
+    /// A root filesystem of the process's own (a "pea", Garden's sidecar
+    /// processes): as a container's image (`preloaded:NAME`, the path of a
+    /// preloaded rootfs, `docker://...`). Empty: the container's rootfs.
+    /// A pea shares the container's network (and user) namespace only.
+    pub image: String,
+    /// Credentials for a `docker://` process image's registry.
+    pub image_username: String,
+    pub image_password: String,
+    /// Bind mounts of the process's own (only with `image`).
+    pub bind_mounts: Vec<BindMount>,
+    /// Garden's `OverrideContainerLimits` (a pea only): Some, the pea has
+    /// cgroup limits of its own (memory and CPU weight; 0: none) instead
+    /// of counting against the container's.
+    pub override_limits: Option<Limits>,
+}
+
+impl ProcessSpec {
+    /// Whether the process runs as a pea (its own rootfs and mounts).
+    pub fn is_pea(&self) -> bool {
+        !self.image.is_empty() || !self.bind_mounts.is_empty()
+    }
 }
 
 /// Where a process's output goes (None: discarded) and its input comes from.

@@ -149,7 +149,7 @@ fn host_bounding_set() -> u64 {
     })
 }
 
-fn bind(src: &Path, dst: &str, read_only: bool) -> Result<Mount, GardenError> {
+pub(crate) fn bind(src: &Path, dst: &str, read_only: bool) -> Result<Mount, GardenError> {
     let mut options = vec!["rbind".to_string()];
     options.push(if read_only { "ro" } else { "rw" }.into());
     MountBuilder::default()

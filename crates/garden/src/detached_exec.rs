@@ -77,8 +77,9 @@ fn io_err(what: &str) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-/// Runs `exec` (a foreground `runtime [global flags] exec ... id`)
-/// detached, under the waiter.
+/// Runs `exec` (a foreground `runtime [global flags] exec ... id`, or
+/// `run ... id` for a container whose init is the process) detached,
+/// under the waiter.
 pub(crate) fn start(
     exec: &tokio::process::Command,
     pid_file: &Path,
@@ -89,7 +90,7 @@ pub(crate) fn start(
     let mut detached = false;
     for a in std.get_args() {
         args.push(a.to_owned());
-        if a == "exec" && !detached {
+        if (a == "exec" || a == "run") && !detached {
             args.push("--detach".into());
             detached = true;
         }

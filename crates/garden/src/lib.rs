@@ -28,6 +28,7 @@ pub mod image_rootfs;
 mod inroot;
 pub mod network;
 mod output;
+mod pea_bundle;
 mod pools;
 mod process;
 mod quota;

@@ -93,6 +93,9 @@ pub fn oci_process(
     b.build().map_err(err)
 }
 
+/// What is undone once a process exited (its files; a pea's container).
+pub type OnExit = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 pub struct RuncProcess {
     id: String,
     pid_file: PathBuf,
@@ -115,8 +118,28 @@ impl RuncProcess {
         let spec_file = dir.join(format!("{id}.json"));
         let pid_file = dir.join(format!("{id}.pid"));
         std::fs::write(&spec_file, serde_json::to_vec(process).map_err(err)?)?;
+        let command = runtime.exec_command(container_id, &spec_file, &pid_file);
+        let cleanup: OnExit = Box::pin(async move {
+            let _ = std::fs::remove_file(&spec_file);
+        });
+        Self::start(runtime, id, &command, pid_file, io, owner, cleanup)
+    }
+
+    /// Starts `command` (a foreground `runtime exec` or `run`) detached
+    /// under a waiter, and the tasks that pump its stdio and wait for the
+    /// process the runtime names in `pid_file`. `on_exit` runs after the
+    /// process exited, before its status is reported.
+    pub fn start(
+        runtime: &Runtime,
+        id: String,
+        command: &tokio::process::Command,
+        pid_file: PathBuf,
+        io: ProcessIo,
+        owner: (u32, u32),
+        on_exit: OnExit,
+    ) -> Result<Self, GardenError> {
         let started = detached_exec::start(
-            &runtime.exec_command(container_id, &spec_file, &pid_file),
+            command,
             &pid_file,
             detached_exec::Pipes {
                 stdin: io.stdin.is_some(),
@@ -143,7 +166,7 @@ impl RuncProcess {
         }
 
         let (tx, rx) = watch::channel(None);
-        let cleanup = (spec_file, pid_file.clone());
+        let done_pid_file = pid_file.clone();
         let status = started.status;
         tokio::spawn(async move {
             // The waiter's exit status is the process's (128+N when it was
@@ -154,8 +177,8 @@ impl RuncProcess {
             // delay it (see output.rs).
             exit.exited();
             drained(copies).await;
-            let _ = std::fs::remove_file(&cleanup.0);
-            let _ = std::fs::remove_file(&cleanup.1);
+            on_exit.await;
+            let _ = std::fs::remove_file(&done_pid_file);
             let _ = tx.send(Some(code));
         });
         Ok(RuncProcess {

@@ -111,6 +111,20 @@ impl Runtime {
         }
     }
 
+    /// The command that creates and starts the container of `bundle`,
+    /// whose init is the process to wait for (a pea).
+    pub fn run_command(&self, id: &str, bundle: &Path, pid_file: &Path) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(self.base())
+            .arg("run")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(pid_file)
+            .arg(id);
+        cmd
+    }
+
     /// The command that runs a process in the container (stdio set by the
     /// caller).
     pub fn exec_command(&self, id: &str, process_json: &Path, pid_file: &Path) -> Command {

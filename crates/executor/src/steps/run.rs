@@ -110,6 +110,7 @@ impl Step for Run {
             dir: self.model.dir.clone(),
             user: self.model.user.clone(),
             nofile,
+            ..Default::default()
         };
         let process = tokio::select! {
             p = self.ctx.backend.run(&self.ctx.handle, spec, io) => match p {

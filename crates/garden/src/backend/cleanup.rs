@@ -50,9 +50,11 @@ impl RuncBackend {
             }
         }
         // Their mounts (overlay, limited layer) and loop devices, then
-        // their directories.
+        // their directories. Peas of known containers go too: their
+        // runtime containers went above, and no one waits for them now.
         for h in dir_names(&containers) {
             if known.contains(&h) {
+                self.remove_peas(&containers.join(&h)).await;
                 continue;
             }
             let dir = containers.join(&h);

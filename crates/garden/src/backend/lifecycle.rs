@@ -74,8 +74,20 @@ impl RuncBackend {
         !privileged && self.inner.cfg.user_namespace
     }
 
+    /// The seccomp profile of a container (None: the backend filters
+    /// nothing).
+    pub(super) fn seccomp(&self, privileged: bool) -> Option<oci_spec::runtime::LinuxSeccomp> {
+        self.inner.cfg.seccomp.then(|| {
+            if privileged {
+                crate::seccomp::privileged()
+            } else {
+                crate::seccomp::unprivileged()
+            }
+        })
+    }
+
     /// The host ids of the container's root.
-    fn root_owner(&self, rec: &Record) -> (u32, u32) {
+    pub(super) fn root_owner(&self, rec: &Record) -> (u32, u32) {
         if rec.userns {
             let id = self.inner.cfg.id_map.to_host(0);
             (id, id)
@@ -126,13 +138,7 @@ impl RuncBackend {
             limits: &rec.limits(),
             privileged: rec.privileged,
             id_map: rec.userns.then_some(self.inner.cfg.id_map),
-            seccomp: self.inner.cfg.seccomp.then(|| {
-                if rec.privileged {
-                    crate::seccomp::privileged()
-                } else {
-                    crate::seccomp::unprivileged()
-                }
-            }),
+            seccomp: self.seccomp(rec.privileged),
             cgroups_path: rec.cgroups_path.clone(),
             init_binary: &self.inner.cfg.init_binary,
             hosts_file: dir.join("hosts"),
@@ -183,6 +189,8 @@ impl RuncBackend {
     pub(super) async fn teardown(&self, rec: &Record) -> Result<(), GardenError> {
         let mut first_err = None;
         let dir = self.container_dir(&rec.handle);
+        // Its peas first: they run in its network and user namespaces.
+        self.remove_peas(&dir).await;
         self.inner.runtime.kill_init(&dir, &rec.cgroups_path).await;
         if let Err(e) = self.inner.runtime.delete(&rec.handle).await {
             first_err.get_or_insert(e);

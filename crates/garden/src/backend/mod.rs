@@ -352,4 +352,5 @@ pub const DISK_QUOTA_EXCEEDED: &str = "disk quota exceeded";
 
 mod cleanup;
 mod lifecycle;
+mod peas;
 mod trait_impl;

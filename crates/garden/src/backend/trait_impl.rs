@@ -155,6 +155,9 @@ impl Backend for RuncBackend {
         io: ProcessIo,
     ) -> Result<Box<dyn Process>, GardenError> {
         let rec = self.record(handle)?;
+        if spec.is_pea() {
+            return self.run_pea(&rec, spec, io).await;
+        }
         let root = self.overlay(&rec)?.merged();
         let user = lookup_user(&root, &spec.user)?;
         let process = oci_process(&spec, &rec.env, &user, rec.privileged)?;

@@ -270,6 +270,16 @@ impl Backend for HoudiniBackend {
         spec: ProcessSpec,
         io: ProcessIo,
     ) -> Result<Box<dyn Process>, GardenError> {
+        if spec.is_pea() {
+            // Houdini's containers are host directories: there is no
+            // rootfs of the process's own to make nor a namespace to
+            // share.
+            return Err(GardenError::InvalidSpec(
+                "processes with an image or bind mounts of their own (peas) are not supported \
+                 by the houdini backend"
+                    .into(),
+            ));
+        }
         let (dir, env, id) = {
             let mut containers = self.containers.lock().unwrap();
             let c = containers

@@ -182,7 +182,8 @@ impl Layout {
             && !handle.starts_with('.')
             && handle
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                // '+': a pea's lease (garden names peas HANDLE+peaN).
+                .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c));
         if !ok {
             return Err(ImageError::Store(format!(
                 "invalid container handle {handle:?}"
