@@ -5,7 +5,7 @@
 mod common;
 
 use common::{sh, sh_as, skip_unless_able};
-use garden::{Backend, BindMount, GardenError, Properties, RuncBackend};
+use garden::{Backend, BindMount, ContainerSpec, GardenError, Properties, RuncBackend};
 
 #[tokio::test]
 async fn runs_processes_with_exit_status_output_and_env() {
@@ -107,6 +107,32 @@ async fn runs_processes_with_exit_status_output_and_env() {
         b.info("run-1").await,
         Err(GardenError::ContainerNotFound(_))
     ));
+
+    // Diego's rep names a stack's rootfs by its path (its
+    // preloaded_rootfses map), with or without raw://.
+    let path = t.cfg.rootfs["busybox"].display().to_string();
+    for (handle, image) in [("run-2", path.clone()), ("run-3", format!("raw://{path}"))] {
+        b.create(ContainerSpec {
+            image,
+            ..common::spec(handle)
+        })
+        .await
+        .unwrap();
+        let (status, out, _) = sh(b, handle, "echo $(hostname) runs").await;
+        assert_eq!((status, out), (0, format!("{handle} runs\n")));
+        b.destroy(handle).await.unwrap();
+    }
+    let unknown = t.dir.path().join("no-such-rootfs").display().to_string();
+    let refused = b
+        .create(ContainerSpec {
+            image: unknown.clone(),
+            ..common::spec("run-4")
+        })
+        .await;
+    assert!(
+        matches!(&refused, Err(GardenError::InvalidSpec(m)) if m.contains(&unknown)),
+        "{refused:?}"
+    );
     t.backend.teardown_host().await;
 }
 

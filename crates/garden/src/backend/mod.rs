@@ -285,6 +285,44 @@ impl RuncBackend {
         Ok(dir)
     }
 
+    /// An image as the backend names it: `preloaded:NAME` and
+    /// `docker://...` as they are; the path of a preloaded rootfs (with or
+    /// without `raw://`) as `preloaded:NAME`, since that is how Diego's rep
+    /// names a stack's rootfs to Garden (its `preloaded_rootfses` map
+    /// turns `preloaded:cflinuxfs4` into the path) for containers and
+    /// health-check peas alike.
+    pub(super) fn image_ref(&self, image: &str) -> Result<String, GardenError> {
+        if image_rootfs::is_image(image) {
+            return Ok(image.to_string());
+        }
+        if image.starts_with("preloaded:") {
+            self.preloaded(image)?;
+            return Ok(image.to_string());
+        }
+        let path = image.strip_prefix("raw://").unwrap_or(image);
+        let wanted = std::fs::canonicalize(path).ok();
+        self.inner
+            .cfg
+            .rootfs
+            .iter()
+            .find(|(_, dir)| wanted.is_some() && std::fs::canonicalize(dir).ok() == wanted)
+            .map(|(name, _)| format!("preloaded:{name}"))
+            .ok_or_else(|| {
+                let known: Vec<String> = self
+                    .inner
+                    .cfg
+                    .rootfs
+                    .values()
+                    .map(|d| d.display().to_string())
+                    .collect();
+                GardenError::InvalidSpec(format!(
+                    "unsupported image {image:?}: preloaded:NAME, docker://..., or the path of \
+                     a preloaded rootfs of this garden ({})",
+                    known.join(", ")
+                ))
+            })
+    }
+
     fn preloaded(&self, image: &str) -> Result<(String, PathBuf), GardenError> {
         let name = image
             .strip_prefix("preloaded:")

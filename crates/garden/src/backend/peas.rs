@@ -35,7 +35,7 @@ impl RuncBackend {
                 "bind mounts of a process need an image of its own".into(),
             ));
         }
-        spec.image = self.pea_image(&spec.image)?;
+        spec.image = self.image_ref(&spec.image)?;
         // Guardian's default for a pea (a container's process: the home).
         if spec.dir.is_empty() {
             spec.dir = "/".into();
@@ -152,33 +152,6 @@ impl RuncBackend {
             on_exit,
         )?;
         Ok(Box::new(p))
-    }
-
-    /// A process image as containers name theirs: `preloaded:NAME` and
-    /// `docker://...` as they are; the path of a preloaded rootfs (how
-    /// Garden's clients name a rootfs directory) as `preloaded:NAME`.
-    fn pea_image(&self, image: &str) -> Result<String, GardenError> {
-        if image_rootfs::is_image(image) {
-            return Ok(image.to_string());
-        }
-        if image.starts_with("preloaded:") {
-            self.preloaded(image)?;
-            return Ok(image.to_string());
-        }
-        let path = image.strip_prefix("raw://").unwrap_or(image);
-        let wanted = std::fs::canonicalize(path).ok();
-        self.inner
-            .cfg
-            .rootfs
-            .iter()
-            .find(|(_, dir)| wanted.is_some() && std::fs::canonicalize(dir).ok() == wanted)
-            .map(|(name, _)| format!("preloaded:{name}"))
-            .ok_or_else(|| {
-                GardenError::InvalidSpec(format!(
-                    "unsupported process image {image:?}: preloaded:NAME, the path of a \
-                     preloaded rootfs or docker://..."
-                ))
-            })
     }
 
     /// The host pid of the container's init, if it still runs.

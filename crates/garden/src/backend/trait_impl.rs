@@ -44,6 +44,7 @@ impl Backend for RuncBackend {
         for rule in &spec.net_out {
             crate::network::netout::validate(rule)?;
         }
+        spec.image = self.image_ref(&spec.image)?;
         // An image is pulled before anything is reserved: a failed pull
         // leaves nothing to undo (and the store keeps no partial layer).
         let image = if image_rootfs::is_image(&spec.image) {
