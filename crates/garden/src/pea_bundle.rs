@@ -1,9 +1,10 @@
 //! The OCI bundle of a pea: a process with a root filesystem and bind
 //! mounts of its own, run as a runtime container next to its parent
-//! container. It joins the parent's network, IPC and UTS namespaces (and
-//! user namespace, so its ids map as the parent's and it may use the
-//! parent's network as that namespace's root); its mounts and pids are
-//! its own, and its process is its init.
+//! container. It joins the parent's network, IPC, UTS and pid namespaces
+//! (as Guardian's peas do: the parent sees the pea's processes, and a
+//! health check signalled TERM is not a pid 1 that ignores it) and user
+//! namespace, so its ids map as the parent's and it may use the parent's
+//! network as that namespace's root; its mounts are its own.
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +77,7 @@ pub fn build(b: &PeaBundleSpec<'_>) -> Result<Spec, GardenError> {
 
     let ns_of = |kind: &str| Some(PathBuf::from(format!("/proc/{}/ns/{kind}", b.parent_pid)));
     let mut namespaces = vec![
-        namespace(LinuxNamespaceType::Pid, None)?,
+        namespace(LinuxNamespaceType::Pid, ns_of("pid"))?,
         namespace(LinuxNamespaceType::Mount, None)?,
         namespace(LinuxNamespaceType::Network, Some(b.netns.clone()))?,
         namespace(LinuxNamespaceType::Ipc, ns_of("ipc"))?,
@@ -186,7 +187,7 @@ mod tests {
         assert_eq!(path("network").unwrap(), "/run/netns/t-h1");
         assert_eq!(path("user").unwrap(), "/proc/42/ns/user");
         assert_eq!(path("ipc").unwrap(), "/proc/42/ns/ipc");
-        assert!(path("pid").is_none(), "its own pids");
+        assert_eq!(path("pid").unwrap(), "/proc/42/ns/pid");
         assert!(path("mount").is_none(), "its own mounts");
         let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         assert_eq!(v["linux"]["uidMappings"], map);

@@ -126,7 +126,7 @@ async fn a_pea_shares_the_network_not_the_filesystem_and_goes_when_done() {
         touch /etc/cf-assets/x 2>/dev/null && echo writable || echo read-only; \
         wget -q -O - http://127.0.0.1:8080/; \
         test -e /tmp/parent-file && echo sees-parent-file || echo own-rootfs; \
-        echo pid $$; awk '{print $2, $3}' /proc/self/uid_map; exit 7";
+        grep -qsx httpd /proc/[0-9]*/comm && echo sees-parent-processes || echo own-pids; awk '{print $2, $3}' /proc/self/uid_map; exit 7";
     let (p, out, err) = run_pea(&t, h, pea(script, assets.path(), None)).await;
     let id = p.id();
     let status = tokio::time::timeout(Duration::from_secs(30), p.wait())
@@ -140,7 +140,7 @@ async fn a_pea_shares_the_network_not_the_filesystem_and_goes_when_done() {
         (
             7,
             format!(
-                "asset\nread-only\nhello-from-parent\nown-rootfs\npid 1\n{} {}\n",
+                "asset\nread-only\nhello-from-parent\nown-rootfs\nsees-parent-processes\n{} {}\n",
                 map.host_base, map.size
             )
         ),
@@ -154,6 +154,16 @@ async fn a_pea_shares_the_network_not_the_filesystem_and_goes_when_done() {
     // The parent's processes still run (the pea took none of them along).
     let (code, out, _) = sh(&t.backend, h, "wget -q -O - http://127.0.0.1:8080/").await;
     assert_eq!((code, out.as_str()), (0, "hello-from-parent\n"));
+
+    // TERM ends a pea's process that has no handler for it (in the
+    // parent's pid namespace it is not an init that ignores it).
+    let (p, _, _) = run_pea(&t, h, pea("sleep 60", assets.path(), None)).await;
+    p.signal(garden::Signal::Terminate).await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), p.wait())
+        .await
+        .expect("a TERMed pea exits")
+        .unwrap();
+    assert_eq!(status, 143);
 
     // Bind mounts without an image, and an image no one has, are refused.
     let mut bad = pea("true", assets.path(), None);
