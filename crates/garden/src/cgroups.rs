@@ -112,6 +112,57 @@ impl Cgroup {
         self.limit("pids", "pids.current")
     }
 
+    /// The processes in this cgroup and the ones below it, in any
+    /// hierarchy.
+    pub fn procs(&self) -> Vec<i32> {
+        fn walk(dir: &Path, out: &mut Vec<i32>) {
+            if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        walk(&e.path(), out);
+                    }
+                }
+            }
+        }
+        let mut pids = Vec::new();
+        for dir in self.dirs() {
+            walk(&dir, &mut pids);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Kills every process in the cgroup (thawed first, should it be
+    /// frozen: a frozen process dies only once thawed), for a container
+    /// whose runtime state is lost; waits up to `within` for them to go.
+    pub async fn kill_all(&self, within: Duration) -> bool {
+        for dir in self.dirs() {
+            let state = dir.join("freezer.state");
+            if state.exists() {
+                let _ = std::fs::write(&state, "THAWED");
+            }
+        }
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let pids = self.procs();
+            if pids.is_empty() {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            for pid in pids {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Names of the cgroups directly under this one (in any hierarchy).
     pub fn children(&self) -> Vec<String> {
         let mut names: Vec<String> = self

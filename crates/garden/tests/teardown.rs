@@ -48,9 +48,13 @@ fn traces(t: &common::TestBackend) -> Vec<String> {
                 || l.contains(&format!("{tag}-"))
                 || l.contains(&format!("{}-", tag.to_uppercase()))
                 || l.contains(&subnet)
-                || ["\"garden:lost-1\"", "\"garden:kept-1\""]
-                    .iter()
-                    .any(|c| l.contains(c))
+                || [
+                    "\"garden:lost-1\"",
+                    "\"garden:kept-1\"",
+                    "\"garden:gone-1\"",
+                ]
+                .iter()
+                .any(|c| l.contains(c))
                 || l.contains(&depot);
             if ours {
                 found.push(format!("{what}: {l}"));
@@ -97,9 +101,30 @@ async fn a_crashed_backend_is_cleaned_up_and_a_stopped_one_leaves_nothing() {
         );
     }
 
+    // Another loses its runtime state too (its depot went, as when a
+    // dev data directory is deleted): only its cgroup tells of its
+    // processes.
+    b.create(common::spec("gone-1")).await.unwrap();
+    let gone_init: i32 = std::fs::read_to_string(b.container_dir("gone-1").join("init.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::remove_file(b.container_dir("gone-1").join("container.json")).unwrap();
+    std::fs::remove_dir_all(t.cfg.depot.join("runtime").join("gone-1")).unwrap();
+
     // The "crash": a new backend on the same depot, the old one gone
     // without a word.
     let restarted = RuncBackend::new(t.cfg.clone()).await.unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{gone_init}")).exists()
+            || std::fs::read_to_string(format!("/proc/{gone_init}/stat")).is_ok_and(|s| s
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))),
+        "gone-1's init {gone_init} still runs"
+    );
+    assert!(!restarted.cgroup("gone-1").dirs().iter().any(|d| d.exists()));
     assert_eq!(
         restarted.containers(&Default::default()).await.unwrap(),
         vec!["kept-1"]

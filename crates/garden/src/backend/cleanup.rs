@@ -68,11 +68,19 @@ impl RuncBackend {
                 tracing::warn!(dir = %dir.display(), error = %e, "removing a leftover container");
             }
         }
-        // Cgroups of unknown containers (empty now their processes died).
+        // Cgroups of unknown containers, with whatever still runs in them
+        // (a container whose runtime state went with its depot).
         let parent = self.parent_cgroup();
         for h in parent.children() {
             if !known.contains(&h) {
-                self.cgroup(&h).remove();
+                let cg = self.cgroup(&h);
+                if !cg.procs().is_empty() {
+                    tracing::info!(handle = %h, "killing a leftover container's processes");
+                    if !cg.kill_all(std::time::Duration::from_secs(5)).await {
+                        tracing::warn!(handle = %h, pids = ?cg.procs(), "leftover processes outlived SIGKILL");
+                    }
+                }
+                cg.remove();
             }
         }
     }
