@@ -249,6 +249,16 @@ pub trait Backend: Send + Sync {
     /// and firewall tables), if it has no container left. Containers that
     /// are left keep all of it; a later create makes it again.
     async fn release_parents(&self) {}
+    /// Garden's Stop: ends every process in the container but its init,
+    /// SIGTERM first and SIGKILL for what is left after the backend's wait
+    /// (at once with `kill`); the container stays, its state "stopped".
+    /// Processes run in it report their exit status as usual.
+    async fn stop(&self, handle: &str, kill: bool) -> Result<(), GardenError> {
+        let _ = (handle, kill);
+        Err(GardenError::Runtime(
+            "stopping a container is not supported by this backend".into(),
+        ))
+    }
     /// Sets (`Some`) or removes (`None`) one of a container's properties
     /// (Garden's SetProperty/RemoveProperty). Backends that keep their
     /// properties only as created refuse it.

@@ -79,7 +79,13 @@ pub struct RuncConfig {
     /// Where the CNI plugins are (CNI_PATH): Debian's
     /// containernetworking-plugins by default.
     pub cni_plugin_dirs: Vec<PathBuf>,
+    /// How long Stop waits for a container's processes to exit after
+    /// SIGTERM before it SIGKILLs them (Garden's 10 s; shorter in tests).
+    pub stop_timeout: std::time::Duration,
 }
+
+/// Garden's wait between a Stop's SIGTERM and its SIGKILL.
+pub const DEFAULT_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl RuncConfig {
     pub fn new(depot: impl Into<PathBuf>) -> Self {
@@ -109,6 +115,7 @@ impl RuncConfig {
             dns_servers: None,
             cni_config: None,
             cni_plugin_dirs: vec![PathBuf::from("/usr/lib/cni")],
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
         }
     }
 }

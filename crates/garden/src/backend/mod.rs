@@ -373,7 +373,12 @@ impl RuncBackend {
             events.push(DISK_QUOTA_EXCEEDED.to_string());
         }
         ContainerInfo {
-            state: if running { "active" } else { "stopped" }.into(),
+            state: if running && !stop::is_stopped(&dir) {
+                "active"
+            } else {
+                "stopped"
+            }
+            .into(),
             events,
             host_ip: self.inner.net.gateway().to_string(),
             container_ip: rec.ip.map(|ip| ip.to_string()).unwrap_or_default(),
@@ -391,4 +396,5 @@ pub const DISK_QUOTA_EXCEEDED: &str = "disk quota exceeded";
 mod cleanup;
 mod lifecycle;
 mod peas;
+mod stop;
 mod trait_impl;

@@ -239,6 +239,10 @@ impl Backend for RuncBackend {
         tracing::info!(tag = %self.inner.cfg.tag, "host released");
     }
 
+    async fn stop(&self, handle: &str, kill: bool) -> Result<(), GardenError> {
+        self.stop_container(handle, kill).await
+    }
+
     async fn set_property(
         &self,
         handle: &str,
