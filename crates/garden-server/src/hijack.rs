@@ -59,7 +59,7 @@ pub fn route(method: &str, target: &str) -> Option<Route> {
 }
 
 /// A path segment with `%XX` escapes decoded (rata escapes its params).
-fn percent_decode(seg: &str) -> Option<String> {
+pub(crate) fn percent_decode(seg: &str) -> Option<String> {
     let b = seg.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -3,12 +3,12 @@
 //! drive our containers: ping, capacity, containers create/list/destroy,
 //! info and bulk info, metrics and bulk metrics, properties, limit reads,
 //! files streamed in and out, and run and attach with their stdio on
-//! hijacked connections ([`hijack`], [`run`]).
-//!
-//! Not yet served: `PUT .../stop`, `PUT .../grace_time`.
+//! hijacked connections ([`hijack`], [`run`]), stop, and grace times
+//! (containers left alone for theirs are destroyed, [`grace`]).
 
 pub mod config;
 pub mod error;
+pub mod grace;
 pub mod hijack;
 pub mod processes;
 pub mod routes;
@@ -24,10 +24,20 @@ use std::future::Future;
 use std::sync::Arc;
 
 fn state(backend: Arc<dyn garden::Backend>) -> Arc<routes::AppState> {
-    Arc::new(routes::AppState {
-        backend,
-        limits: Default::default(),
-        processes: Default::default(),
+    Arc::new_cyclic(|me: &std::sync::Weak<routes::AppState>| {
+        let me = me.clone();
+        // A container whose grace time ran out goes as a client's
+        // destroy would (Garden's reapContainer).
+        let expire = move |handle: String| {
+            let Some(state) = me.upgrade() else { return };
+            tokio::spawn(async move { state.reap(&handle).await });
+        };
+        routes::AppState {
+            backend,
+            limits: Default::default(),
+            processes: Default::default(),
+            bombs: Arc::new(grace::Bombs::new(expire)),
+        }
     })
 }
 

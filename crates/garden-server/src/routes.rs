@@ -23,6 +23,30 @@ pub struct AppState {
     pub limits: Mutex<HashMap<String, wire::Limits>>,
     /// Processes run through the API (run, attach).
     pub processes: Arc<crate::processes::Processes>,
+    /// Containers' grace times.
+    pub bombs: Arc<crate::grace::Bombs>,
+}
+
+impl AppState {
+    /// What the server keeps of a destroyed container goes too.
+    fn forget(&self, handle: &str) {
+        self.bombs.defuse(handle);
+        self.limits.lock().unwrap().remove(handle);
+        self.processes.forget(handle);
+    }
+
+    /// Destroys a container whose grace time ran out.
+    pub async fn reap(&self, handle: &str) {
+        match self.backend.destroy(handle).await {
+            Ok(()) => tracing::info!(handle = %handle, "garden-reaped"),
+            Err(garden::GardenError::ContainerNotFound(_)) => {}
+            Err(e) => {
+                tracing::warn!(handle = %handle, error = %e, "reaping an expired container failed");
+                return;
+            }
+        }
+        self.forget(handle);
+    }
 }
 
 type Shared = State<Arc<AppState>>;
@@ -71,7 +95,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/containers/{handle}/net/in", post(net_after_create))
         .route("/containers/{handle}/net/out", post(net_after_create))
         .route("/containers/{handle}/net/out/bulk", post(net_after_create))
+        .route("/containers/{handle}/stop", axum::routing::put(stop))
+        .route("/containers/{handle}/grace_time", axum::routing::put(set_grace_time))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), touch))
         .with_state(state)
+}
+
+/// A request naming a container holds its grace countdown while it is
+/// served and restarts it after (Garden pauses its bomb the same way).
+async fn touch(
+    State(s): Shared,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let named = named_container(req.method(), req.uri().path());
+    let _hold = named.map(|h| s.bombs.hold(&h));
+    next.run(req).await
+}
+
+/// The container a request's path names: `/containers/H/...`, or
+/// `DELETE /containers/H` (`/containers/bulk_info` names none).
+pub fn named_container(method: &axum::http::Method, path: &str) -> Option<String> {
+    let mut segs = path.strip_prefix("/containers/")?.split('/');
+    let handle = segs.next().filter(|h| !h.is_empty())?;
+    if segs.next().is_none() && method != axum::http::Method::DELETE {
+        return None;
+    }
+    crate::hijack::percent_decode(handle)
 }
 
 async fn ping(State(s): Shared) -> Answer {
@@ -97,18 +147,19 @@ async fn list(State(s): Shared, Query(filter): Query<BTreeMap<String, String>>) 
 async fn create(State(s): Shared, body: Bytes) -> Answer {
     let spec: wire::ContainerSpec = decode(&body)?;
     let limits = spec.limits.clone();
+    let grace = crate::grace::from_go(spec.grace_time);
     let spec = to_backend_spec(spec)?;
     let handle = spec.handle.clone();
     tracing::info!(handle = %handle, image = %spec.image, "garden-create");
     s.backend.create(spec).await?;
     s.limits.lock().unwrap().insert(handle.clone(), limits);
+    s.bombs.strap(&handle, grace);
     ok(&serde_json::json!({ "Handle": handle }))
 }
 
 async fn destroy(State(s): Shared, Path(handle): Path<String>) -> Answer {
     s.backend.destroy(&handle).await?;
-    s.limits.lock().unwrap().remove(&handle);
-    s.processes.forget(&handle);
+    s.forget(&handle);
     tracing::info!(handle = %handle, "garden-destroyed");
     success()
 }
@@ -320,4 +371,77 @@ async fn stream_out(
     let src = q.get("source").cloned().unwrap_or_default();
     let tar = s.backend.stream_out(&handle, &src).await?;
     Ok(([(CONTENT_TYPE, "application/x-tar")], tar).into_response())
+}
+
+/// Stop's body (garden's client: `{"kill":bool}`).
+#[derive(Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct StopRequest {
+    pub kill: bool,
+}
+
+/// `PUT /containers/:handle/stop`: every process in the container ends
+/// (SIGTERM, then SIGKILL after the backend's wait; at once with kill).
+async fn stop(State(s): Shared, Path(handle): Path<String>, body: Bytes) -> Answer {
+    let req: StopRequest = decode(&body)?;
+    // Looked up first, as Garden: an unknown handle is ContainerNotFound
+    // whatever the backend's stop supports.
+    s.backend.info(&handle).await?;
+    tracing::info!(handle = %handle, kill = req.kill, "garden-stop");
+    s.backend.stop(&handle, req.kill).await?;
+    tracing::info!(handle = %handle, "garden-stopped");
+    success()
+}
+
+/// `PUT /containers/:handle/grace_time`: the body is a Go time.Duration
+/// (a JSON number of nanoseconds); the countdown restarts with it.
+/// (Garden's own server expires the container at once for 0 when its
+/// countdown is running; here 0 means never, as at create.)
+async fn set_grace_time(State(s): Shared, Path(handle): Path<String>, body: Bytes) -> Answer {
+    let nanos: i64 = decode(&body)?;
+    s.backend.info(&handle).await?;
+    let grace = crate::grace::from_go(nanos);
+    if s.bombs.grace_time(&handle).is_some() {
+        s.bombs.reset(&handle, grace);
+    } else {
+        // Made before this server started: it has a bomb from now on.
+        s.bombs.strap(&handle, grace);
+    }
+    success()
+}
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn stop_bodies_decode_as_gardens_client_sends_them() {
+        let r: StopRequest = decode(br#"{"kill":true}"#).unwrap();
+        assert_eq!(r, StopRequest { kill: true });
+        let r: StopRequest = decode(br#"{"kill":false}"#).unwrap();
+        assert_eq!(r, StopRequest { kill: false });
+        let r: StopRequest = decode(b"{}").unwrap();
+        assert_eq!(r, StopRequest { kill: false });
+        assert!(decode::<StopRequest>(br#"{"kill":"yes"}"#).is_err());
+    }
+
+    #[test]
+    fn grace_times_decode_as_go_durations() {
+        assert_eq!(decode::<i64>(b"30000000000").unwrap(), 30_000_000_000);
+        assert_eq!(decode::<i64>(b"0\n").unwrap(), 0);
+        assert!(decode::<i64>(br#""30s""#).is_err());
+    }
+
+    #[test]
+    fn requests_naming_a_container() {
+        let get = Method::GET;
+        let name = |m: &Method, p: &str| named_container(m, p);
+        assert_eq!(name(&get, "/containers/a/info"), Some("a".into()));
+        assert_eq!(name(&Method::PUT, "/containers/a%20b/stop"), Some("a b".into()));
+        assert_eq!(name(&Method::DELETE, "/containers/a"), Some("a".into()));
+        assert_eq!(name(&get, "/containers/bulk_info"), None);
+        assert_eq!(name(&get, "/containers"), None);
+        assert_eq!(name(&get, "/ping"), None);
+    }
 }

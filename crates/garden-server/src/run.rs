@@ -18,6 +18,12 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_PAYLOAD: u64 = 1024 * 1024;
 
 pub async fn serve(state: Arc<AppState>, req: Request, mut io: RawIo) {
+    // Run and attach hold the container's grace countdown for as long as
+    // their connection streams the process (as Garden's handlers do).
+    let _hold = match &req.route {
+        Route::Run { handle } | Route::Attach { handle, .. } => Some(state.bombs.hold(handle)),
+        Route::Output { .. } => None,
+    };
     let result = match req.route {
         Route::Run { handle } => run(&state, &handle, &req.body).await,
         Route::Attach { handle, pid } => attach(&state, &handle, &pid).await,

@@ -22,7 +22,8 @@ fn is_zero(n: &u64) -> bool {
 pub struct ContainerSpec {
     #[serde(deserialize_with = "go")]
     pub handle: String,
-    /// Nanoseconds (Go's time.Duration); we keep no grace timer.
+    /// Nanoseconds (Go's time.Duration): left alone this long, the
+    /// container is destroyed (0: never; see `grace`).
     #[serde(deserialize_with = "go")]
     pub grace_time: i64,
     #[serde(deserialize_with = "go")]
