@@ -247,6 +247,16 @@ async fn unknown_handles_answer_garden_errors() {
             "/containers/ghost/net/out",
             Some(json!({})),
         ),
+        (
+            reqwest::Method::PUT,
+            "/containers/ghost/stop",
+            Some(json!({"kill": false})),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/containers/ghost/grace_time",
+            Some(json!(1_000_000_000u64)),
+        ),
     ] {
         let (s, v) = g.call(method, path, body).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}");

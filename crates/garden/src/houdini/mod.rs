@@ -32,6 +32,8 @@ pub struct HoudiniBackend {
     depot: PathBuf,
     capacity: Capacity,
     containers: Mutex<HashMap<String, Container>>,
+    /// Stop's wait between SIGTERM and SIGKILL.
+    stop_timeout: std::time::Duration,
 }
 
 struct Container {
@@ -39,6 +41,8 @@ struct Container {
     dir: PathBuf,
     processes: Vec<Arc<HoudiniProcess>>,
     next_process: u64,
+    /// Garden's Stop ended its processes: Info's state "stopped".
+    stopped: bool,
 }
 
 impl HoudiniBackend {
@@ -51,7 +55,14 @@ impl HoudiniBackend {
             depot,
             capacity,
             containers: Mutex::new(HashMap::new()),
+            stop_timeout: crate::config::DEFAULT_STOP_TIMEOUT,
         })
+    }
+
+    /// Stop's wait between SIGTERM and SIGKILL (Garden's 10 s by default).
+    pub fn with_stop_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
     }
 
     /// The host's memory (from /proc/meminfo) and the depot filesystem's
@@ -157,6 +168,7 @@ impl Backend for HoudiniBackend {
                     dir: dir.clone(),
                     processes: Vec::new(),
                     next_process: 0,
+                    stopped: false,
                 },
             );
         }
@@ -225,7 +237,7 @@ impl Backend for HoudiniBackend {
             })
             .collect();
         Ok(ContainerInfo {
-            state: "active".into(),
+            state: if c.stopped { "stopped" } else { "active" }.into(),
             events: Vec::new(),
             host_ip: "127.0.0.1".into(),
             container_ip: "127.0.0.1".into(),
@@ -233,6 +245,41 @@ impl Backend for HoudiniBackend {
             mapped_ports,
             properties: c.spec.properties.clone(),
         })
+    }
+
+    /// Every process group run in the container gets SIGTERM, and
+    /// SIGKILL if it has not exited after the wait (at once with `kill`).
+    async fn stop(&self, handle: &str, kill: bool) -> Result<(), GardenError> {
+        let processes = {
+            let containers = self.containers.lock().unwrap();
+            let c = containers
+                .get(handle)
+                .ok_or_else(|| GardenError::ContainerNotFound(handle.to_string()))?;
+            c.processes.clone()
+        };
+        let running: Vec<_> = processes.into_iter().filter(|p| !p.exited()).collect();
+        if !kill {
+            for p in &running {
+                p.terminate_group();
+            }
+            let all_exited = async {
+                for p in &running {
+                    let _ = p.wait().await;
+                }
+            };
+            let _ = tokio::time::timeout(self.stop_timeout, all_exited).await;
+        }
+        // Also groups whose leader exited: children it left behind.
+        for p in &running {
+            p.kill_group();
+        }
+        for p in &running {
+            let _ = p.wait().await;
+        }
+        if let Some(c) = self.containers.lock().unwrap().get_mut(handle) {
+            c.stopped = true;
+        }
+        Ok(())
     }
 
     async fn set_property(

@@ -131,6 +131,10 @@ impl HoudiniProcess {
             .status();
     }
 
+    pub(crate) fn terminate_group(&self) {
+        self.signal_group("TERM");
+    }
+
     /// Also after the leader exited: background children it left are
     /// still in its group (whose id stays reserved while they live).
     pub(crate) fn kill_group(&self) {
