@@ -96,7 +96,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/containers/{handle}/net/out", post(net_after_create))
         .route("/containers/{handle}/net/out/bulk", post(net_after_create))
         .route("/containers/{handle}/stop", axum::routing::put(stop))
-        .route("/containers/{handle}/grace_time", axum::routing::put(set_grace_time))
+        .route(
+            "/containers/{handle}/grace_time",
+            axum::routing::put(set_grace_time),
+        )
         .layer(axum::middleware::from_fn_with_state(state.clone(), touch))
         .with_state(state)
 }
@@ -438,7 +441,10 @@ mod request_tests {
         let get = Method::GET;
         let name = |m: &Method, p: &str| named_container(m, p);
         assert_eq!(name(&get, "/containers/a/info"), Some("a".into()));
-        assert_eq!(name(&Method::PUT, "/containers/a%20b/stop"), Some("a b".into()));
+        assert_eq!(
+            name(&Method::PUT, "/containers/a%20b/stop"),
+            Some("a b".into())
+        );
         assert_eq!(name(&Method::DELETE, "/containers/a"), Some("a".into()));
         assert_eq!(name(&get, "/containers/bulk_info"), None);
         assert_eq!(name(&get, "/containers"), None);
