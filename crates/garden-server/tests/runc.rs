@@ -4,6 +4,7 @@
 //! runs processes with their stdio over Garden's hijacked connections.
 
 mod process_client;
+mod stop_cases;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -114,6 +115,76 @@ async fn runc_containers_over_gardens_api() {
     assert_eq!((s, v), (StatusCode::OK, json!({})));
     let (_, list) = call(M::GET, "/containers", None).await;
     assert_eq!(list, json!({"Handles": []}));
+    let _ = stop_tx.send(());
+    task.await.unwrap().unwrap();
+}
+
+/// Garden's Stop on real runc containers: every process but the
+/// container's init gets SIGTERM, SIGKILL after the (shortened) wait.
+#[tokio::test]
+async fn runc_stop_over_gardens_api() {
+    testkit::skip_if!(garden::runc_unavailable());
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("busybox-rootfs");
+    garden::rootfs::build_busybox_rootfs(&rootfs).unwrap();
+    // A tag, subnet and ports apart from the other test's backend: the
+    // tests of this file run at the same time.
+    let mut rc = backend_config(&dir);
+    rc.tag = "gstp".into();
+    rc.subnet = Ipv4Addr::new(10, 248, 2, 0);
+    rc.port_range = (31050, 31099);
+    rc.stop_timeout = stop_cases::STOP_TIMEOUT;
+    let backend = garden::RuncBackend::new(rc).await.unwrap();
+    let _teardown = garden::DestroyOnDrop(backend.clone());
+    let cfg = garden_server::GardenConfig {
+        listen_address: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served: Arc<dyn garden::Backend> = Arc::new(backend.clone());
+    let task = tokio::spawn(async move {
+        garden_server::serve(
+            &cfg,
+            served,
+            |a| {
+                let _ = addr_tx.send(a);
+            },
+            async {
+                let _ = stop_rx.await;
+            },
+        )
+        .await
+    });
+    let addr = process_client::Addr::Tcp(addr_rx.await.unwrap());
+    let create = |handle: &str| {
+        let spec = json!({"handle": handle, "image": {"uri": "preloaded:busybox"}});
+        let addr = addr.clone();
+        async move {
+            let (s, v) = process_client::call(&addr, "POST", "/containers", &spec).await;
+            assert_eq!(s, 200, "{v}");
+        }
+    };
+    create("gstp-1").await;
+    stop_cases::stop_terminates_then_kills(&addr, "gstp-1").await;
+    create("gstp-2").await;
+    stop_cases::stop_is_quick_when_all_exit(&addr, "gstp-2").await;
+    create("gstp-3").await;
+    stop_cases::stop_with_kill(&addr, "gstp-3").await;
+    // Its init outlived the stop: processes still run in it.
+    let p = process_client::run(&addr, "gstp-3", json!({"path": "true"}))
+        .await
+        .unwrap();
+    assert_eq!(p.wait().await["exit_status"], 0);
+    stop_cases::unknown_handles(&addr).await;
+    // The container stays (its init too) until destroyed.
+    let (_, list) = process_client::call(&addr, "GET", "/containers", &json!({})).await;
+    assert_eq!(list, json!({"Handles": ["gstp-1", "gstp-2", "gstp-3"]}));
+    for h in ["gstp-1", "gstp-2", "gstp-3"] {
+        let (s, v) =
+            process_client::call(&addr, "DELETE", &format!("/containers/{h}"), &json!({})).await;
+        assert_eq!((s, v), (200, json!({})));
+    }
     let _ = stop_tx.send(());
     task.await.unwrap().unwrap();
 }

@@ -22,13 +22,17 @@ pub const INIT_PATH: &str = "/.garden/busybox";
 /// `wait` reaps any child (waitpid(-1)), so zombies never pile up against
 /// the pids limit. It exits on TERM so `runc kill` stops it gracefully.
 pub fn init_args() -> Vec<String> {
+    let sleep = INIT_SLEEP_ARGS.join(" ");
     vec![
         INIT_PATH.into(),
         "sh".into(),
         "-c".into(),
-        format!("trap 'exit 0' TERM; while :; do {INIT_PATH} sleep 2147483647 & wait; done"),
+        format!("trap 'exit 0' TERM; while :; do {sleep} & wait; done"),
     ]
 }
+
+/// The command the init's loop waits on (Stop leaves it alone).
+pub const INIT_SLEEP_ARGS: [&str; 3] = [INIT_PATH, "sleep", "2147483647"];
 
 /// Docker's (and Garden's) default capabilities of unprivileged containers.
 const UNPRIVILEGED_CAPS: &[Capability] = &[

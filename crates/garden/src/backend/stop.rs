@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::RuncBackend;
 use crate::api::GardenError;
+use crate::bundle::INIT_SLEEP_ARGS;
 use crate::cgroups::Cgroup;
 
 /// Marks a stopped container in its directory: Info reads it, and it
@@ -34,7 +35,7 @@ impl RuncBackend {
             cgroup
                 .procs()
                 .into_iter()
-                .filter(|p| Some(*p) != init)
+                .filter(|&p| Some(p) != init && !init.is_some_and(|i| is_inits_sleep(i, p)))
                 .collect()
         };
         tracing::info!(handle = %handle, kill, "stopping");
@@ -69,6 +70,27 @@ impl RuncBackend {
 /// Whether a container was stopped (Garden's state "stopped").
 pub(super) fn is_stopped(container_dir: &Path) -> bool {
     container_dir.join(STOPPED_MARK).exists()
+}
+
+/// Whether `pid` is the sleep the container's init shell waits on (see
+/// `bundle::init_args`), or that sleep just forked and not yet exec'd
+/// (the init's own command line): part of the init, not a process of the
+/// container's, and one the init would only start again if killed.
+fn is_inits_sleep(init: i32, pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The parent pid is the second field after the command's ")".
+    let ppid = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse::<i32>().ok());
+    if ppid != Some(init) {
+        return false;
+    }
+    let cmdline = |p: i32| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+    let own = cmdline(pid);
+    let args: Vec<&[u8]> = own.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
+    let sleep: Vec<&[u8]> = INIT_SLEEP_ARGS.iter().map(|a| a.as_bytes()).collect();
+    args == sleep || (!own.is_empty() && own == cmdline(init))
 }
 
 fn signal_all(pids: &[i32], signal: i32) {
