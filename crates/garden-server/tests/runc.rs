@@ -60,7 +60,8 @@ async fn runc_containers_over_gardens_api() {
         "/containers",
         Some(json!({
             "handle": "gapi-1",
-            "image": {"uri": "preloaded:busybox"},
+            // As Diego's rep names a stack: by its rootfs's path.
+            "image": {"uri": rootfs.display().to_string()},
             "properties": {"executor:owner": "rep"},
             "limits": {"memory_limits": {"limit_in_bytes": 67108864}},
             "netin": [{"host_port": 0, "container_port": 8080}],

@@ -191,7 +191,15 @@ async fn stream_forever(s: Arc<Shared>) {
                 s.connected.store(true, Ordering::Relaxed);
                 let why = stream_once(&s, IngressClient::new(channel)).await;
                 s.connected.store(false, Ordering::Relaxed);
-                tracing::warn!(address = %s.cfg.address, error = %why, "log-ingress-stream-ended");
+                // The queue outlives the stream and the sender reconnects:
+                // a stream ending with nothing waiting (the log component
+                // restarting or stopping first) loses no envelope.
+                let waiting = s.queue.lock().unwrap().items.len();
+                if waiting > 0 {
+                    tracing::warn!(address = %s.cfg.address, error = %why, waiting, "log-ingress-stream-ended");
+                } else {
+                    tracing::info!(address = %s.cfg.address, error = %why, "log-ingress-stream-ended");
+                }
             }
             Err(e) => {
                 tracing::debug!(address = %s.cfg.address, error = %format!("{e:#}"), "log-ingress-unreachable");

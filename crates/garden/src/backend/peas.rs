@@ -2,10 +2,10 @@
 //! (Garden's; Diego runs its health checks and Envoy so, on its sidecar
 //! rootfs). Each is a runtime container of its own in a directory under
 //! its parent's (`peas/ID`): an overlay over its image, the parent's
-//! network, user, IPC and UTS namespaces (see `pea_bundle`), a cgroup
-//! under the parent's (or of its own when it overrides the limits). Its
-//! process is its init; when that exits the pea is removed, and the
-//! parent's teardown removes the peas still running first.
+//! network, pid, user, IPC and UTS namespaces (see `pea_bundle`), a cgroup
+//! under the parent's (or of its own when it overrides the limits). When
+//! its process exits the pea is removed, and the parent's teardown
+//! removes the peas still running first.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
