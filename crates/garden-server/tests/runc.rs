@@ -178,16 +178,67 @@ async fn runc_stop_over_gardens_api() {
         .unwrap();
     assert_eq!(p.wait().await["exit_status"], 0);
     stop_cases::unknown_handles(&addr).await;
+    create("gstp-4").await;
+    stop_reaches_peas(&addr, "gstp-4").await;
     // The container stays (its init too) until destroyed.
     let (_, list) = process_client::call(&addr, "GET", "/containers", &json!({})).await;
-    assert_eq!(list, json!({"Handles": ["gstp-1", "gstp-2", "gstp-3"]}));
-    for h in ["gstp-1", "gstp-2", "gstp-3"] {
+    assert_eq!(
+        list,
+        json!({"Handles": ["gstp-1", "gstp-2", "gstp-3", "gstp-4"]})
+    );
+    for h in ["gstp-1", "gstp-2", "gstp-3", "gstp-4"] {
         let (s, v) =
             process_client::call(&addr, "DELETE", &format!("/containers/{h}"), &json!({})).await;
         assert_eq!((s, v), (200, json!({})));
     }
     let _ = stop_tx.send(());
     task.await.unwrap().unwrap();
+}
+
+/// Stop reaches a pea with limits of its own (a cgroup apart from the
+/// container's): SIGTERM, which it handles.
+async fn stop_reaches_peas(addr: &process_client::Addr, handle: &str) {
+    use std::time::{Duration, Instant};
+    let marks = tempfile::tempdir().unwrap();
+    // Writable by the pea's root, an unprivileged uid on the host.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(marks.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let p = process_client::run(
+        addr,
+        handle,
+        json!({
+            "path": "sh",
+            "args": ["-c", "trap 'exit 42' TERM; touch /marks/ready; while true; do sleep 0.1; done"],
+            "limits": {"cpu_limits": {}, "memory_limits": {}},
+            "image": {"uri": "preloaded:busybox"},
+            "bind_mounts": [{
+                "src_path": marks.path().display().to_string(),
+                "dst_path": "/marks",
+                "mode": 1,
+            }],
+        }),
+    )
+    .await
+    .unwrap();
+    let ready = marks.path().join("ready");
+    for _ in 0..200 {
+        if ready.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready.exists(), "the pea never started");
+    let t = Instant::now();
+    let (s, v) = process_client::call(
+        addr,
+        "PUT",
+        &format!("/containers/{handle}/stop"),
+        &json!({"kill": false}),
+    )
+    .await;
+    assert_eq!((s, v), (200, json!({})));
+    assert!(t.elapsed() < stop_cases::STOP_TIMEOUT, "{:?}", t.elapsed());
+    assert_eq!(p.wait().await["exit_status"], 42);
 }
 
 /// Run and attach in the runc container `gapi-1`.

@@ -167,6 +167,22 @@ impl RuncBackend {
             .ok_or_else(|| GardenError::Runtime(format!("container {} is not running", rec.handle)))
     }
 
+    /// The cgroups of the container's peas that are not below its own
+    /// (those with limits of their own), so Stop reaches them too.
+    pub(super) fn detached_pea_cgroups(&self, rec: &Record) -> Vec<Cgroup> {
+        let parent_dir = self.container_dir(&rec.handle);
+        let Ok(entries) = std::fs::read_dir(parent_dir.join(PEAS_DIR)) else {
+            return Vec::new();
+        };
+        let below = format!("{}/", rec.cgroups_path);
+        entries
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join(CGROUP_FILE)).ok())
+            .filter(|path| !path.is_empty() && !path.starts_with(&below))
+            .map(|path| Cgroup::new(self.inner.cgroup_version, path))
+            .collect()
+    }
+
     /// Kills and removes every pea of the container in `parent_dir`.
     pub(super) async fn remove_peas(&self, parent_dir: &Path) {
         let Ok(entries) = std::fs::read_dir(parent_dir.join(PEAS_DIR)) else {

@@ -1,6 +1,6 @@
 //! Garden's Stop on the runc backend: every process of the container but
-//! its init is signalled through the container's cgroup (so processes run
-//! through `run`, their children and peas alike), SIGTERM first and
+//! its init is signalled through the container's cgroup and its peas'
+//! (so processes run through `run`, their children and peas alike), SIGTERM first and
 //! SIGKILL for whatever outlives the wait. The container keeps its init,
 //! network and files; Info reports it "stopped" from then on.
 
@@ -27,14 +27,18 @@ impl RuncBackend {
     pub(super) async fn stop_container(&self, handle: &str, kill: bool) -> Result<(), GardenError> {
         let rec = self.record(handle)?;
         let dir = self.container_dir(handle);
-        let cgroup = Cgroup::new(self.inner.cgroup_version, rec.cgroups_path.clone());
+        let mut cgroups = vec![Cgroup::new(
+            self.inner.cgroup_version,
+            rec.cgroups_path.clone(),
+        )];
+        cgroups.extend(self.detached_pea_cgroups(&rec));
         let init = std::fs::read_to_string(dir.join("init.pid"))
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok());
         let others = || -> Vec<i32> {
-            cgroup
-                .procs()
-                .into_iter()
+            cgroups
+                .iter()
+                .flat_map(Cgroup::procs)
                 .filter(|&p| Some(p) != init && !init.is_some_and(|i| is_inits_sleep(i, p)))
                 .collect()
         };
