@@ -93,7 +93,27 @@ async fn an_instance_over_its_memory_limit_crashes_out_of_memory() {
         crashed.crash_reason
     );
 
+    // Stopped while the crashed instance's replacement is being created:
+    // the rep waits for that create and destroys what it made.
     cell.rep.shutdown().await;
+    let depot = cell.depot.display().to_string();
+    let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&depot)))
+        .map(String::from)
+        .collect();
+    assert_eq!(mounts, Vec::<String>::new(), "mounts left under the depot");
+    let netns = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
+        .lines()
+        .filter(|l| l.starts_with("rfo-"))
+        .map(String::from)
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "network namespaces left");
     world.shutdown().await;
 }
 

@@ -26,8 +26,14 @@ impl ContainerStore {
                 return Err(ExecutorError::CachedDependencies(e));
             }
         };
-        // Kept with the node from now on: deleting it releases them.
-        let kept = self.update_node(guid, |n| n.dependencies = bind_mounts.clone());
+        // Kept with the node from now on: deleting it releases them. A
+        // delete from now on waits for this create to end (`_creating`
+        // is dropped on every return).
+        let (_creating, creating) = watch::channel(false);
+        let kept = self.update_node(guid, |n| {
+            n.dependencies = bind_mounts.clone();
+            n.creating = Some(creating);
+        });
         if kept.is_err() {
             self.release_dependencies(&bind_mounts);
             return Err(ExecutorError::ContainerNotFound);

@@ -64,6 +64,10 @@ struct Node {
     cancel: Option<CancellationToken>,
     /// Becomes true when the steps have finished.
     finished: Option<watch::Receiver<bool>>,
+    /// While the backend container is being created: closed when that
+    /// ends, so a delete meanwhile destroys what it made rather than
+    /// returning first (and the cell exiting with it left running).
+    creating: Option<watch::Receiver<bool>>,
     /// The cached dependencies mounted into the container, released when
     /// it is deleted.
     dependencies: Vec<garden::BindMount>,
@@ -160,6 +164,7 @@ impl ContainerStore {
                     created: false,
                     cancel: None,
                     finished: None,
+                    creating: None,
                     dependencies: Vec::new(),
                 },
             );
@@ -315,6 +320,11 @@ impl ContainerStore {
         let finished = self.node(guid, |n| n.finished.clone())?;
         if let Some(mut finished) = finished {
             let _ = finished.wait_for(|done| *done).await;
+        }
+        let creating = self.node(guid, |n| n.creating.clone())?;
+        if let Some(mut creating) = creating {
+            // Ends (Err) once the create returns and drops its sender.
+            let _ = creating.wait_for(|done| *done).await;
         }
         let created = self.node(guid, |n| n.created)?;
         if created {
