@@ -153,8 +153,8 @@ pub fn from_go(nanos: i64) -> Duration {
 mod tests {
     use super::*;
 
-    // Real time (the workspace's tokio has no test clock): "not yet"
-    // checks come well before a grace time, "expired" ones poll for long.
+    // On tokio's paused clock: sleeps advance time exactly, so the
+    // countdowns are judged at the instants named, however busy the host.
     const GRACE: Duration = Duration::from_millis(600);
 
     fn bombs() -> (Arc<Bombs>, Arc<Mutex<Vec<String>>>) {
@@ -178,7 +178,7 @@ mod tests {
         assert_eq!(*expired.lock().unwrap(), want);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_untouched_container_expires_after_its_grace_time() {
         let (b, expired) = bombs();
         b.strap("a", GRACE);
@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(*expired.lock().unwrap(), vec!["a".to_string()]);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_request_holds_the_countdown_and_restarts_it() {
         let (b, expired) = bombs();
         b.strap("a", GRACE);
@@ -206,7 +206,7 @@ mod tests {
         eventually(&expired, &["a"]).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn reset_and_defuse() {
         let (b, expired) = bombs();
         b.strap("a", GRACE);

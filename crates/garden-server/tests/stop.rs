@@ -112,9 +112,11 @@ const SECOND: u64 = 1_000_000_000;
 #[tokio::test]
 async fn containers_left_alone_for_their_grace_time_are_destroyed() {
     let g = start().await;
-    g.create(json!({"handle": "idle", "grace_time": SECOND}))
+    // Grace times of 3 s, touches every 300 ms: a busy host would have
+    // to stall a request for over 2 s to make this test wrong.
+    g.create(json!({"handle": "idle", "grace_time": 3 * SECOND}))
         .await;
-    g.create(json!({"handle": "touched", "grace_time": SECOND}))
+    g.create(json!({"handle": "touched", "grace_time": 3 * SECOND}))
         .await;
     g.create(json!({"handle": "forever"})).await;
     g.create(json!({"handle": "later"})).await;
@@ -123,11 +125,12 @@ async fn containers_left_alone_for_their_grace_time_are_destroyed() {
         &g.addr,
         "PUT",
         "/containers/later/grace_time",
-        &json!(SECOND),
+        &json!(3 * SECOND),
     )
     .await;
     assert_eq!((s, v), (200, json!({})));
-    for _ in 0..10 {
+    let touching = std::time::Instant::now();
+    while touching.elapsed() < Duration::from_millis(4500) {
         // Any request naming the container touches it.
         let (s, _) = call(&g.addr, "GET", "/containers/touched/info", &json!({})).await;
         assert_eq!(s, 200);
@@ -153,11 +156,11 @@ async fn containers_left_alone_for_their_grace_time_are_destroyed() {
 #[tokio::test]
 async fn a_grace_time_of_zero_disarms() {
     let g = start().await;
-    g.create(json!({"handle": "kept", "grace_time": SECOND}))
+    g.create(json!({"handle": "kept", "grace_time": 3 * SECOND}))
         .await;
     let (s, _) = call(&g.addr, "PUT", "/containers/kept/grace_time", &json!(0)).await;
     assert_eq!(s, 200);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(g.handles().await, json!(["kept"]));
     g.stop().await;
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The backend's wait between SIGTERM and SIGKILL in these tests
 /// (Garden's 10 s, shortened through the backend's setting).
-pub const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn sh(script: &str) -> Value {
     json!({"path": "sh", "args": ["-c", script]})
