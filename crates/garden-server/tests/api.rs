@@ -2,16 +2,16 @@
 //! Go-free client of our own (reqwest, and raw HTTP over the unix socket)
 //! the way Garden's Go client calls it (client/connection/connection.go).
 
+mod serving;
+
 use garden_server::GardenConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 struct Garden {
     base: String,
     http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    serving: serving::Serving,
     _depot: tempfile::TempDir,
 }
 
@@ -25,43 +25,14 @@ fn houdini_config(depot: &std::path::Path) -> GardenConfig {
     }
 }
 
-/// Serves `cfg` in this process; resolves once it listens, with its address.
-async fn start(
-    cfg: GardenConfig,
-) -> (
-    String,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let (addr_tx, addr_rx) = oneshot::channel();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let backend = cfg.backend().await?;
-        garden_server::serve(
-            &cfg,
-            backend,
-            |a| {
-                let _ = addr_tx.send(a);
-            },
-            async {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-    });
-    let addr = addr_rx.await.expect("garden listens");
-    (addr, stop_tx, task)
-}
-
 impl Garden {
     async fn start() -> Garden {
         let depot = tempfile::tempdir().unwrap();
-        let (addr, stop, task) = start(houdini_config(depot.path())).await;
+        let serving = serving::serve_configured(houdini_config(depot.path())).await;
         Garden {
-            base: format!("http://{addr}"),
+            base: format!("http://{}", serving.addr),
             http: reqwest::Client::new(),
-            stop: Some(stop),
-            task: Some(task),
+            serving,
             _depot: depot,
         }
     }
@@ -105,9 +76,8 @@ impl Garden {
             .await
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
+    async fn stop(self) {
+        self.serving.stop().await;
     }
 }
 
@@ -425,8 +395,8 @@ async fn serves_on_a_unix_socket() {
     let mut cfg = houdini_config(depot.path());
     cfg.listen_network = "unix".into();
     cfg.listen_address = sock.display().to_string();
-    let (addr, stop, task) = start(cfg).await;
-    assert_eq!(addr, sock.display().to_string());
+    let serving = serving::serve_configured(cfg).await;
+    assert_eq!(serving.addr, sock.display().to_string());
     // What Garden's Go client sends over `garden_network: unix`: Host "api".
     let mut conn = tokio::net::UnixStream::connect(&sock).await.unwrap();
     conn.write_all(b"GET /ping HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
@@ -436,8 +406,7 @@ async fn serves_on_a_unix_socket() {
     conn.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.ends_with("\r\n\r\n{}\n"), "{answer}");
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    serving.stop().await;
     assert!(!sock.exists(), "the socket is removed on shutdown");
 }
 

@@ -2,17 +2,16 @@
 //! the Go-free client in process_client.
 
 mod process_client;
+mod serving;
 
 use garden_server::GardenConfig;
 use process_client::{attach, run, Addr};
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 struct Garden {
     addr: Addr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    serving: serving::Serving,
     _depot: tempfile::TempDir,
 }
 
@@ -28,32 +27,15 @@ async fn start(unix: bool) -> Garden {
         cfg.listen_network = "unix".into();
         cfg.listen_address = depot.path().join("garden.sock").display().to_string();
     }
-    let (addr_tx, addr_rx) = oneshot::channel();
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let backend = cfg.backend().await?;
-        garden_server::serve(
-            &cfg,
-            backend,
-            |a| {
-                let _ = addr_tx.send(a);
-            },
-            async {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-    });
-    let a = addr_rx.await.unwrap();
+    let serving = serving::serve_configured(cfg).await;
     let addr = if unix {
-        Addr::Unix(a.into())
+        Addr::Unix(serving.addr.clone().into())
     } else {
-        Addr::Tcp(a)
+        Addr::Tcp(serving.addr.clone())
     };
     Garden {
         addr,
-        stop,
-        task,
+        serving,
         _depot: depot,
     }
 }
@@ -84,8 +66,7 @@ impl Garden {
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
+        self.serving.stop().await;
     }
 }
 

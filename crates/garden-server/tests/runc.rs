@@ -4,6 +4,7 @@
 //! runs processes with their stdio over Garden's hijacked connections.
 
 mod process_client;
+mod serving;
 mod stop_cases;
 
 use reqwest::StatusCode;
@@ -25,23 +26,8 @@ async fn runc_containers_over_gardens_api() {
         listen_address: "127.0.0.1:0".into(),
         ..Default::default()
     };
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let served: Arc<dyn garden::Backend> = Arc::new(backend.clone());
-    let task = tokio::spawn(async move {
-        garden_server::serve(
-            &cfg,
-            served,
-            |a| {
-                let _ = addr_tx.send(a);
-            },
-            async {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-    });
-    let base = format!("http://{}", addr_rx.await.unwrap());
+    let serving = serving::serve(cfg, Arc::new(backend.clone())).await;
+    let base = format!("http://{}", serving.addr);
     let http = reqwest::Client::new();
     let call = |m: reqwest::Method, path: &str, body: Option<Value>| {
         let mut req = http.request(m, format!("{base}{path}"));
@@ -116,8 +102,7 @@ async fn runc_containers_over_gardens_api() {
     assert_eq!((s, v), (StatusCode::OK, json!({})));
     let (_, list) = call(M::GET, "/containers", None).await;
     assert_eq!(list, json!({"Handles": []}));
-    let _ = stop_tx.send(());
-    task.await.unwrap().unwrap();
+    serving.stop().await;
 }
 
 /// Garden's Stop on real runc containers: every process but the
@@ -141,23 +126,8 @@ async fn runc_stop_over_gardens_api() {
         listen_address: "127.0.0.1:0".into(),
         ..Default::default()
     };
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let served: Arc<dyn garden::Backend> = Arc::new(backend.clone());
-    let task = tokio::spawn(async move {
-        garden_server::serve(
-            &cfg,
-            served,
-            |a| {
-                let _ = addr_tx.send(a);
-            },
-            async {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-    });
-    let addr = process_client::Addr::Tcp(addr_rx.await.unwrap());
+    let serving = serving::serve(cfg, Arc::new(backend.clone())).await;
+    let addr = process_client::Addr::Tcp(serving.addr.clone());
     let create = |handle: &str| {
         let spec = json!({"handle": handle, "image": {"uri": "preloaded:busybox"}});
         let addr = addr.clone();
@@ -191,8 +161,7 @@ async fn runc_stop_over_gardens_api() {
             process_client::call(&addr, "DELETE", &format!("/containers/{h}"), &json!({})).await;
         assert_eq!((s, v), (200, json!({})));
     }
-    let _ = stop_tx.send(());
-    task.await.unwrap().unwrap();
+    serving.stop().await;
 }
 
 /// Stop reaches a pea with limits of its own (a cgroup apart from the

@@ -2,18 +2,17 @@
 //! root needed; tests/runc.rs runs the Stop cases on runc).
 
 mod process_client;
+mod serving;
 mod stop_cases;
 
 use process_client::{call, Addr};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 struct Garden {
     addr: Addr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    serving: serving::Serving,
     _depot: tempfile::TempDir,
 }
 
@@ -33,25 +32,10 @@ async fn start() -> Garden {
             .unwrap()
             .with_stop_timeout(stop_cases::STOP_TIMEOUT),
     );
-    let (addr_tx, addr_rx) = oneshot::channel();
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        garden_server::serve(
-            &cfg,
-            backend,
-            |a| {
-                let _ = addr_tx.send(a);
-            },
-            async {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-    });
+    let serving = serving::serve(cfg, backend).await;
     Garden {
-        addr: Addr::Tcp(addr_rx.await.unwrap()),
-        stop,
-        task,
+        addr: Addr::Tcp(serving.addr.clone()),
+        serving,
         _depot: depot,
     }
 }
@@ -69,8 +53,7 @@ impl Garden {
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
+        self.serving.stop().await;
     }
 }
 
