@@ -72,6 +72,55 @@ pub struct BundleSpec<'a> {
     pub swap_accounting: bool,
 }
 
+/// A container's (or a pea's) cgroup settings: every device denied but the
+/// runtime's usual ones, and the limits given (none: the parent's).
+pub(crate) fn resources(
+    limits: Option<&Limits>,
+    swap_accounting: bool,
+) -> Result<oci_spec::runtime::LinuxResources, GardenError> {
+    let mut resources = LinuxResourcesBuilder::default().devices(vec![
+        // Deny every device; the runtime adds the usual allow list (null,
+        // zero, full, random, urandom, tty, ptmx, pts).
+        LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .map_err(err)?,
+    ]);
+    let Some(limits) = limits else {
+        return resources.build().map_err(err);
+    };
+    if limits.memory_bytes > 0 {
+        let mut mem = LinuxMemoryBuilder::default().limit(limits.memory_bytes as i64);
+        if swap_accounting {
+            // memory+swap = memory: a container never swaps past its limit,
+            // it is OOM-killed as Garden's are.
+            mem = mem.swap(limits.memory_bytes as i64);
+        }
+        resources = resources.memory(mem.build().map_err(err)?);
+    }
+    if limits.max_pids > 0 {
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(limits.max_pids as i64)
+                .build()
+                .map_err(err)?,
+        );
+    }
+    if limits.cpu_weight > 0 {
+        // Diego's weight (1..=100) scaled to cgroup v1 shares (max 1024) as
+        // the executor does; runc turns shares into cpu.weight on v2.
+        let shares = (1024 * u64::from(limits.cpu_weight.min(100)) / 100).max(2);
+        resources = resources.cpu(
+            LinuxCpuBuilder::default()
+                .shares(shares)
+                .build()
+                .map_err(err)?,
+        );
+    }
+    resources.build().map_err(err)
+}
+
 fn err(e: impl std::fmt::Display) -> GardenError {
     GardenError::Runtime(format!("oci spec: {e}"))
 }
@@ -206,44 +255,7 @@ pub fn build(b: &BundleSpec<'_>) -> Result<Spec, GardenError> {
         mounts.push(bind(Path::new(&m.src_path), &m.dst_path, m.read_only)?);
     }
 
-    let mut resources = LinuxResourcesBuilder::default().devices(vec![
-        // Deny every device; the runtime adds the usual allow list (null,
-        // zero, full, random, urandom, tty, ptmx, pts).
-        LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .access("rwm")
-            .build()
-            .map_err(err)?,
-    ]);
-    let limits = b.limits;
-    if limits.memory_bytes > 0 {
-        let mut mem = LinuxMemoryBuilder::default().limit(limits.memory_bytes as i64);
-        if b.swap_accounting {
-            // memory+swap = memory: a container never swaps past its limit,
-            // it is OOM-killed as Garden's are.
-            mem = mem.swap(limits.memory_bytes as i64);
-        }
-        resources = resources.memory(mem.build().map_err(err)?);
-    }
-    if limits.max_pids > 0 {
-        resources = resources.pids(
-            LinuxPidsBuilder::default()
-                .limit(limits.max_pids as i64)
-                .build()
-                .map_err(err)?,
-        );
-    }
-    if limits.cpu_weight > 0 {
-        // Diego's weight (1..=100) scaled to cgroup v1 shares (max 1024) as
-        // the executor does; runc turns shares into cpu.weight on v2.
-        let shares = (1024 * u64::from(limits.cpu_weight.min(100)) / 100).max(2);
-        resources = resources.cpu(
-            LinuxCpuBuilder::default()
-                .shares(shares)
-                .build()
-                .map_err(err)?,
-        );
-    }
+    let resources = resources(Some(b.limits), b.swap_accounting)?;
 
     // A new network namespace of the runtime's making: in a user
     // namespace it belongs to that namespace, so the container can mount
@@ -261,7 +273,7 @@ pub fn build(b: &BundleSpec<'_>) -> Result<Spec, GardenError> {
 
     let mut linux = oci_spec::runtime::Linux::default();
     linux
-        .set_resources(Some(resources.build().map_err(err)?))
+        .set_resources(Some(resources))
         .set_cgroups_path(Some(PathBuf::from(&b.cgroups_path)))
         .set_namespaces(Some(namespaces))
         .set_seccomp(b.seccomp.clone());

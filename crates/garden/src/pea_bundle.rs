@@ -9,9 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxMemoryBuilder, LinuxNamespace,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Process as OciProcess,
-    RootBuilder, Spec,
+    LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Process as OciProcess, RootBuilder,
+    Spec,
 };
 
 use crate::api::{BindMount, GardenError, Limits};
@@ -87,36 +86,13 @@ pub fn build(b: &PeaBundleSpec<'_>) -> Result<Spec, GardenError> {
         namespaces.push(namespace(LinuxNamespaceType::User, ns_of("user"))?);
     }
 
-    let mut resources = LinuxResourcesBuilder::default().devices(vec![
-        // As the parent: every device denied but the runtime's usual ones.
-        LinuxDeviceCgroupBuilder::default()
-            .allow(false)
-            .access("rwm")
-            .build()
-            .map_err(err)?,
-    ]);
-    if let Some(limits) = &b.limits {
-        if limits.memory_bytes > 0 {
-            let mut mem = LinuxMemoryBuilder::default().limit(limits.memory_bytes as i64);
-            if b.swap_accounting {
-                mem = mem.swap(limits.memory_bytes as i64);
-            }
-            resources = resources.memory(mem.build().map_err(err)?);
-        }
-        if limits.cpu_weight > 0 {
-            let shares = (1024 * u64::from(limits.cpu_weight.min(100)) / 100).max(2);
-            resources = resources.cpu(
-                LinuxCpuBuilder::default()
-                    .shares(shares)
-                    .build()
-                    .map_err(err)?,
-            );
-        }
-    }
+    // As the parent's: every device denied but the runtime's usual ones;
+    // limits of its own when it overrides the parent's.
+    let resources = crate::bundle::resources(b.limits.as_ref(), b.swap_accounting)?;
 
     let mut linux = oci_spec::runtime::Linux::default();
     linux
-        .set_resources(Some(resources.build().map_err(err)?))
+        .set_resources(Some(resources))
         .set_cgroups_path(Some(PathBuf::from(&b.cgroups_path)))
         .set_namespaces(Some(namespaces))
         .set_seccomp(b.seccomp.clone());
