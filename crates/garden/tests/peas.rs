@@ -87,21 +87,7 @@ async fn run_pea(
     handle: &str,
     spec: ProcessSpec,
 ) -> (Box<dyn garden::Process>, Buf, Buf) {
-    let (out, err) = (Buf::default(), Buf::default());
-    let p = t
-        .backend
-        .run(
-            handle,
-            spec,
-            ProcessIo {
-                stdin: None,
-                stdout: Some(Box::new(out.clone())),
-                stderr: Some(Box::new(err.clone())),
-            },
-        )
-        .await
-        .unwrap();
-    (p, out, err)
+    common::spawn(&t.backend, handle, spec).await
 }
 
 #[tokio::test]

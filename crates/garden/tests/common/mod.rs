@@ -130,24 +130,29 @@ pub async fn spawn_sh(
     user: &str,
     script: &str,
 ) -> (Box<dyn garden::Process>, Buf, Buf) {
+    let spec = ProcessSpec {
+        path: sh.into(),
+        args: vec!["-c".into(), script.into()],
+        user: user.into(),
+        ..Default::default()
+    };
+    spawn(b, handle, spec).await
+}
+
+/// Starts `spec` in the container, its stdout and stderr collected in the
+/// returned buffers.
+pub async fn spawn(
+    b: &dyn Backend,
+    handle: &str,
+    spec: ProcessSpec,
+) -> (Box<dyn garden::Process>, Buf, Buf) {
     let (out, err) = (Buf::default(), Buf::default());
-    let p = b
-        .run(
-            handle,
-            ProcessSpec {
-                path: sh.into(),
-                args: vec!["-c".into(), script.into()],
-                user: user.into(),
-                ..Default::default()
-            },
-            ProcessIo {
-                stdin: None,
-                stdout: Some(Box::new(out.clone())),
-                stderr: Some(Box::new(err.clone())),
-            },
-        )
-        .await
-        .unwrap();
+    let io = ProcessIo {
+        stdin: None,
+        stdout: Some(Box::new(out.clone())),
+        stderr: Some(Box::new(err.clone())),
+    };
+    let p = b.run(handle, spec, io).await.unwrap();
     (p, out, err)
 }
 
