@@ -21,6 +21,12 @@ use crate::cmd::run;
 
 pub use rscni_types::types::CNIResult;
 
+/// One plugin runs at a time in this process, as Guardian's networker
+/// holds a lock around its plugins: the plugins' host-wide setup is not
+/// safe against itself (two portmap ADDs at once both create the
+/// top-level DNAT chain, and one fails with "File exists").
+static PLUGIN_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A network configuration list and where its plugins are.
 #[derive(Debug, Clone)]
 pub struct Cni {
@@ -223,6 +229,7 @@ impl Cni {
         prev: Option<&CNIResult>,
     ) -> Result<String, GardenError> {
         let bin = self.binary(&plugin.r#type)?;
+        let _one_at_a_time = PLUGIN_LOCK.lock().await;
         let path = std::env::join_paths(&self.plugin_dirs)
             .map_err(|e| GardenError::Runtime(e.to_string()))?;
         let stdin = self.stdin_of(plugin, a, prev);
